@@ -1,0 +1,409 @@
+package zktest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+)
+
+const (
+	// stopGrace bounds how long Stop waits after SIGTERM before it sends SIGKILL.
+	stopGrace = 5 * time.Second
+	// pauseTimeout bounds how long Pause waits for the JVM to be stopped.
+	pauseTimeout = 5 * time.Second
+	// pollInterval is how often a starting server is asked whether it serves.
+	pollInterval = 20 * time.Millisecond
+	// fieldServer is the log field for a server's myid.
+	fieldServer = "zk_server"
+)
+
+// errPortTaken marks a start that failed because a port was already bound.
+var errPortTaken = errors.New("zktest: port already in use")
+
+// jvmFlags make the JVM start fast and stay small (see notes/zookeeper-facts.md).
+var jvmFlags = []string{
+	"-Xms32m", "-Xmx256m",
+	"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+	"-XX:-UsePerfData",                     // no /tmp/hsperfdata_* files
+	"-Dzookeeper.jmx.log4j.disable=true",   // skip registering log4j MBeans
+	"-Dzookeeper.admin.enableServer=false", // also in zoo.cfg; jetty is not on the classpath
+}
+
+// Server is one ZooKeeper server process of a Cluster. Its methods are safe for
+// concurrent use; the state-changing ones (Stop, Kill, Pause, Resume, Restart) each
+// return once the change has happened.
+type Server struct {
+	c   *Cluster
+	id  int
+	dir string
+
+	mu                              sync.Mutex
+	clientPort, peerPort, electPort int
+	proc                            *process
+	paused                          bool
+	logStart                        int64 // size of the log when the current process started
+}
+
+// ID returns the server's myid (1-based).
+func (s *Server) ID() int { return s.id }
+
+// Addr returns the server's client address, 127.0.0.1:port. It stays the same across
+// Stop, Kill and Restart.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort))
+}
+
+// Dir returns the server's directory: zoo.cfg, log4j.properties, zookeeper.log and data/.
+func (s *Server) Dir() string { return s.dir }
+
+// LogPath returns the server's log file (the JVM's output and, with log4j, its log).
+func (s *Server) LogPath() string { return filepath.Join(s.dir, "zookeeper.log") }
+
+// PID returns the JVM's process ID, or 0 if the server is not running.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || !s.proc.running() {
+		return 0
+	}
+	return s.proc.pid()
+}
+
+// Running reports whether the JVM is alive (a paused JVM is alive).
+func (s *Server) Running() bool { return s.PID() != 0 }
+
+// Mode asks the server with the srvr command and returns its mode: "standalone",
+// "leader", "follower" or "observer". It returns ErrNotServing while the server runs
+// but does not serve, and an error wrapping ctx's error if ctx ends first (as it will
+// while the server is paused).
+func (s *Server) Mode(ctx context.Context) (string, error) {
+	answer, err := FourLetter(ctx, s.Addr(), "srvr")
+	if err != nil {
+		return "", err
+	}
+	return parseMode(answer)
+}
+
+// Conn returns a go-zookeeper connection to this server only, with a session; see
+// Cluster.Conn.
+func (s *Server) Conn(t testing.TB) *zk.Conn {
+	t.Helper()
+	return s.c.connect(t, []string{s.Addr()})
+}
+
+// Stop stops the server gracefully: SIGTERM (and SIGCONT, should it be paused), then
+// SIGKILL if it has not exited within 5 s. It returns once the process has been
+// reaped. Stopping a server that is not running does nothing.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || !s.proc.running() {
+		return nil
+	}
+	begin := time.Now()
+	err := s.proc.terminate(stopGrace)
+	s.paused = false
+	if err != nil {
+		return fmt.Errorf("zktest: stop server %d: %w", s.id, err)
+	}
+	logging.Since(s.c.log.Info(), begin).Int(fieldServer, s.id).Msg("zookeeper stopped")
+	return nil
+}
+
+// Kill sends SIGKILL and returns once the process has been reaped: a crash, as far as
+// clients and peers can tell. Killing a server that is not running does nothing.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || !s.proc.running() {
+		return nil
+	}
+	err := s.proc.kill()
+	s.paused = false
+	if err != nil {
+		return fmt.Errorf("zktest: kill server %d: %w", s.id, err)
+	}
+	s.c.log.Info().Int(fieldServer, s.id).Msg("zookeeper killed")
+	return nil
+}
+
+// Pause freezes the server with SIGSTOP and returns once all its threads are stopped.
+// Its sockets stay open, so clients see a server that accepts connections but never
+// answers: the way a long GC pause or a hung host looks. Call Resume to continue.
+func (s *Server) Pause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || !s.proc.running() {
+		return fmt.Errorf("zktest: pause server %d: not running", s.id)
+	}
+	if err := s.proc.signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("zktest: pause server %d: %w", s.id, err)
+	}
+	s.paused = true
+	ctx, cancel := context.WithTimeout(context.Background(), pauseTimeout)
+	defer cancel()
+	if err := waitStopped(ctx, s.proc.pid()); err != nil {
+		return fmt.Errorf("zktest: pause server %d: %w", s.id, err)
+	}
+	s.c.log.Info().Int(fieldServer, s.id).Msg("zookeeper paused")
+	return nil
+}
+
+// Resume continues a paused server with SIGCONT. Resuming a server that is not
+// paused does nothing.
+func (s *Server) Resume() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || !s.proc.running() || !s.paused {
+		return nil
+	}
+	if err := s.proc.signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("zktest: resume server %d: %w", s.id, err)
+	}
+	s.paused = false
+	s.c.log.Info().Int(fieldServer, s.id).Msg("zookeeper resumed")
+	return nil
+}
+
+// Restart stops the server if it runs (as Stop does), starts it again on the same
+// ports with the same data directory, and returns once it serves again (for an
+// ensemble member: once it has rejoined as leader or follower).
+func (s *Server) Restart() error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.c.opts.startTimeout)
+	defer cancel()
+	if err := s.start(); err != nil {
+		return err
+	}
+	return s.waitServing(ctx)
+}
+
+// LogTail returns the last n lines of the server's log.
+func (s *Server) LogTail(n int) string {
+	const maxRead = 64 << 10
+	f, err := os.Open(s.LogPath())
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > maxRead {
+		_, _ = f.Seek(-maxRead, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (s *Server) setPorts(client, peer, election int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clientPort, s.peerPort, s.electPort = client, peer, election
+}
+
+// prepare writes the server's directory from scratch: data/ (with myid in an
+// ensemble), zoo.cfg and log4j.properties.
+func (s *Server) prepare() error {
+	if err := os.RemoveAll(s.dir); err != nil {
+		return fmt.Errorf("zktest: clean %s: %w", s.dir, err)
+	}
+	data := filepath.Join(s.dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return fmt.Errorf("zktest: create %s: %w", data, err)
+	}
+	files := map[string]string{"zoo.cfg": s.c.zooCfg(s)}
+	if len(s.c.servers) > 1 {
+		files[filepath.Join("data", "myid")] = strconv.Itoa(s.id) + "\n"
+	}
+	if s.c.inst.log4j {
+		files["log4j.properties"] = log4jProperties(s.LogPath())
+	}
+	for name, content := range files {
+		path := filepath.Join(s.dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("zktest: write %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// zooCfg renders zoo.cfg for s.
+func (c *Cluster) zooCfg(s *Server) string {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	line("# written by zktest")
+	line("tickTime=%d", c.opts.tickTime.Milliseconds())
+	line("dataDir=%s", filepath.Join(s.dir, "data"))
+	line("clientPort=%d", s.clientPort)
+	line("clientPortAddress=127.0.0.1")
+	line("admin.enableServer=false")
+	line("4lw.commands.whitelist=*")
+	line("maxClientCnxns=0")
+	if c.opts.forceSync {
+		line("forceSync=yes")
+	} else {
+		line("forceSync=no")
+	}
+	if len(c.servers) > 1 {
+		line("initLimit=10")
+		line("syncLimit=5")
+		for _, peer := range c.servers {
+			line("server.%d=127.0.0.1:%d:%d", peer.id, peer.peerPort, peer.electPort)
+		}
+	}
+	for _, l := range c.opts.extra {
+		line("%s", l)
+	}
+	return b.String()
+}
+
+func log4jProperties(logPath string) string {
+	return strings.Join([]string{
+		"log4j.rootLogger=INFO, F",
+		"log4j.appender.F=org.apache.log4j.FileAppender",
+		"log4j.appender.F.File=" + logPath,
+		"log4j.appender.F.Append=true",
+		"log4j.appender.F.layout=org.apache.log4j.PatternLayout",
+		"log4j.appender.F.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] %-5p [%t] %c{1} - %m%n",
+		"",
+	}, "\n")
+}
+
+// start launches the JVM; the caller waits with waitServing.
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil && s.proc.running() {
+		return fmt.Errorf("zktest: start server %d: already running", s.id)
+	}
+	logf, err := os.OpenFile(s.LogPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("zktest: open server log: %w", err)
+	}
+	defer logf.Close() // the child has its own descriptor once started
+	if fi, err := logf.Stat(); err == nil {
+		s.logStart = fi.Size()
+	}
+	fmt.Fprintf(logf, "=== zktest: starting server %d on %s at %s\n",
+		s.id, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort)), time.Now().Format(time.RFC3339Nano))
+
+	mainClass := "org.apache.zookeeper.server.ZooKeeperServerMain"
+	if len(s.c.servers) > 1 {
+		mainClass = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+	}
+	args := append([]string(nil), jvmFlags...)
+	if s.c.inst.log4j {
+		args = append(args, "-Dlog4j.configuration=file:"+filepath.Join(s.dir, "log4j.properties"))
+	}
+	args = append(args, "-cp", s.c.inst.classpath, mainClass, filepath.Join(s.dir, "zoo.cfg"))
+	cmd := exec.Command(s.c.inst.java, args...)
+	cmd.Dir = s.dir
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+
+	p, err := spawn(cmd)
+	if err != nil {
+		return fmt.Errorf("zktest: start server %d: %w", s.id, err)
+	}
+	s.proc = p
+	s.paused = false
+	s.c.log.Debug().Int(fieldServer, s.id).Int(logging.PID, p.pid()).
+		Str(logging.Addr, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort))).
+		Msg("zookeeper starting")
+	return nil
+}
+
+// serving reports whether mode means a server of c serves clients.
+func (c *Cluster) serving(mode string) bool {
+	if len(c.servers) == 1 {
+		return mode == "standalone"
+	}
+	return mode == "leader" || mode == "follower" || mode == "observer"
+}
+
+// waitServing polls srvr until the current process serves, exits, or ctx ends.
+func (s *Server) waitServing(ctx context.Context) error {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("zktest: server %d was never started", s.id)
+	}
+	begin := time.Now()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	last := "none"
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		mode, err := s.Mode(actx)
+		cancel()
+		switch {
+		case err == nil && s.c.serving(mode):
+			logging.Since(s.c.log.Debug(), begin).Int(fieldServer, s.id).Str("mode", mode).
+				Int(logging.PID, p.pid()).Msg("zookeeper server serving")
+			return nil
+		case err == nil:
+			last = "mode " + mode
+		default:
+			last = err.Error()
+		}
+		select {
+		case <-p.exited:
+			return s.startFailure(fmt.Sprintf("exited while starting (%s)", p.exitStatus()))
+		case <-ctx.Done():
+			return s.startFailure(fmt.Sprintf("not serving after %v (last srvr: %s)",
+				time.Since(begin).Round(time.Millisecond), last))
+		case <-tick.C:
+		}
+	}
+}
+
+// startFailure builds a start error with the log of the current run; it wraps
+// errPortTaken if the server could not bind a port.
+func (s *Server) startFailure(what string) error {
+	err := fmt.Errorf("zktest: server %d (%s) %s; last lines of %s:\n%s",
+		s.id, s.Addr(), what, s.LogPath(), s.LogTail(40))
+	if s.bindFailed() {
+		return fmt.Errorf("%w: %w", errPortTaken, err)
+	}
+	return err
+}
+
+// bindFailed reports whether the current run's log says a port was taken.
+func (s *Server) bindFailed() bool {
+	s.mu.Lock()
+	from := s.logStart
+	s.mu.Unlock()
+	f, err := os.Open(s.LogPath())
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return false
+	}
+	b, _ := io.ReadAll(f)
+	return bytes.Contains(b, []byte("Address already in use"))
+}
