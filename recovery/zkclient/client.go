@@ -1,0 +1,715 @@
+package zkclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+)
+
+// Sentinel errors. Errors from ZooKeeper itself are go-zookeeper's (zk.ErrNoNode,
+// zk.ErrNodeExists, zk.ErrBadVersion, …), wrapped with the operation and path, so
+// errors.Is works on both.
+var (
+	// ErrClosed: the client (or listener) was closed.
+	ErrClosed = errors.New("zkclient: closed")
+	// ErrConnectionLoss: the connection dropped while the request was in flight;
+	// for a write, whether the server applied it is unknown.
+	ErrConnectionLoss = errors.New("zkclient: connection loss, outcome unknown")
+	// ErrNotConnected: the operation requires a live connection and there is none.
+	ErrNotConnected = errors.New("zkclient: not connected")
+)
+
+// ACLMode selects the ACL of nodes the client creates.
+type ACLMode string
+
+const (
+	// ACLOpen gives everyone every permission (world:anyone), Flink's "open".
+	ACLOpen ACLMode = "open"
+	// ACLCreator restricts nodes to the digest identity in Config.Digest, Flink's
+	// "creator".
+	ACLCreator ACLMode = "creator"
+)
+
+// Config configures a Client. Zero durations take the defaults noted.
+type Config struct {
+	// Servers are host:port addresses of the ensemble.
+	Servers []string
+	// Root is the chroot: every path a Client is given is below it. It is created
+	// on Connect. "" or "/" means the real root.
+	Root string
+	// SessionTimeout is the requested session timeout (default 60 s). The server
+	// clamps it to [2, 20] × tickTime; Session().Timeout is the negotiated value.
+	SessionTimeout time.Duration
+	// ConnectionTimeout bounds the wait for the first session (default 15 s).
+	ConnectionTimeout time.Duration
+	// RetryWait is the pause between retries of a read after a connection loss
+	// (default 5 s, Flink's high-availability.zookeeper.client.retry-wait).
+	RetryWait time.Duration
+	// MaxRetries is how many times a read is retried (default 3).
+	MaxRetries int
+	// ACL is the ACL mode for created nodes (default ACLOpen).
+	ACL ACLMode
+	// Digest is "user:password" for digest authentication; required for
+	// ACLCreator, optional otherwise. Never logged.
+	Digest string
+	// Dialer, when set, makes the TCP (or TLS) connections.
+	Dialer zk.Dialer
+	// Logger receives one line per state change.
+	Logger zerolog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 60 * time.Second
+	}
+	if c.ConnectionTimeout <= 0 {
+		c.ConnectionTimeout = 15 * time.Second
+	}
+	if c.RetryWait <= 0 {
+		c.RetryWait = 5 * time.Second
+	}
+	if c.MaxRetries < 0 {
+		c.MaxRetries = 0
+	}
+	if c.ACL == "" {
+		c.ACL = ACLOpen
+	}
+	c.Root = cleanRoot(c.Root)
+}
+
+func cleanRoot(root string) string {
+	root = path.Clean("/" + strings.Trim(root, "/"))
+	if root == "/" {
+		return ""
+	}
+	return root
+}
+
+// Session identifies a ZooKeeper session. Whoever holds the ID and password can
+// close or take over the session: treat Password as a secret.
+type Session struct {
+	ID       int64
+	Password []byte
+	Timeout  time.Duration // negotiated with the server
+}
+
+// String never prints the password.
+func (s Session) String() string { return fmt.Sprintf("0x%x", s.ID) }
+
+// Client is a ZooKeeper connection with a context on every call, connection-state
+// listeners, read retries, a chroot and ACLs.
+type Client struct {
+	cfg  Config
+	conn *zk.Conn
+	acl  []zk.ACL
+	log  zerolog.Logger
+
+	mu        sync.Mutex
+	session   Session // last session the server granted
+	state     State
+	listeners map[*Listener]struct{}
+	lostTimer *time.Timer
+	closed    bool
+
+	raw       chan zk.Event // session events from go-zookeeper's callback, in order
+	quit      chan struct{} // closed by Close
+	loopDone  chan struct{}
+	closeOnce sync.Once
+}
+
+// Connect dials the ensemble and waits, at most ConnectionTimeout and while ctx
+// lasts, for a session. It then authenticates (digest), and creates Root.
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
+	cfg.setDefaults()
+	if len(cfg.Servers) == 0 {
+		return nil, errors.New("zkclient: connect: no servers (set high-availability.zookeeper.quorum)")
+	}
+	c := &Client{
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str(logging.ZKPath, cfg.Root).Logger(),
+		listeners: make(map[*Listener]struct{}),
+		raw:       make(chan zk.Event, 64),
+		quit:      make(chan struct{}),
+		loopDone:  make(chan struct{}),
+	}
+	acl, err := buildACL(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.acl = acl
+
+	first := c.Listen()
+	defer first.Close()
+
+	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
+		zk.WithLogger(zkLogger{c.log}),
+		zk.WithLogInfo(false),
+		zk.WithDialer(tapDialer(cfg.Dialer, c.onConnectResponse)),
+		zk.WithEventCallback(c.onEvent),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("zkclient: connect %s: %w", strings.Join(cfg.Servers, ","), err)
+	}
+	c.conn = conn
+	go c.loop()
+
+	wait, cancel := context.WithTimeout(ctx, cfg.ConnectionTimeout)
+	defer cancel()
+	if _, err := first.Next(wait); err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("zkclient: connect %s: %w", strings.Join(cfg.Servers, ","), ctx.Err())
+		}
+		return nil, fmt.Errorf("zkclient: connect %s: no session within %s (high-availability.zookeeper.client.connection-timeout): %w",
+			strings.Join(cfg.Servers, ","), cfg.ConnectionTimeout, ErrNotConnected)
+	}
+	if cfg.Digest != "" {
+		if err := c.call(ctx, false, "auth", "", func() error {
+			return c.conn.AddAuth("digest", []byte(cfg.Digest))
+		}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("zkclient: digest authentication: %w", err)
+		}
+	}
+	if cfg.Root != "" {
+		if err := c.ensureAbs(ctx, cfg.Root); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("zkclient: create root %s: %w", cfg.Root, err)
+		}
+	}
+	return c, nil
+}
+
+func buildACL(cfg Config) ([]zk.ACL, error) {
+	switch cfg.ACL {
+	case ACLOpen:
+		return zk.WorldACL(zk.PermAll), nil
+	case ACLCreator:
+		user, pass, ok := strings.Cut(cfg.Digest, ":")
+		if !ok || user == "" {
+			return nil, errors.New("zkclient: acl creator needs digest credentials user:password (amkeeper.zookeeper.digest or AMKEEPER_ZK_DIGEST)")
+		}
+		return zk.DigestACL(zk.PermAll, user, pass), nil
+	}
+	return nil, fmt.Errorf("zkclient: acl mode %q: want open or creator", cfg.ACL)
+}
+
+// onConnectResponse runs on go-zookeeper's connection goroutine for every
+// handshake; it records the session the server granted.
+func (c *Client) onConnectResponse(id int64, timeout time.Duration, passwd []byte) {
+	if id == 0 {
+		return // the server refused the session: it expired
+	}
+	c.mu.Lock()
+	c.session = Session{ID: id, Password: passwd, Timeout: timeout}
+	c.mu.Unlock()
+}
+
+// onEvent runs on go-zookeeper's goroutines and must not block.
+func (c *Client) onEvent(e zk.Event) {
+	if e.Type != zk.EventSession {
+		return
+	}
+	select {
+	case c.raw <- e:
+	case <-c.quit:
+	}
+}
+
+// loop turns go-zookeeper's session events into Curator-style states.
+func (c *Client) loop() {
+	defer close(c.loopDone)
+	var lost <-chan time.Time
+	heldSession := int64(0) // the session held before the last disconnect
+	hadSession := false
+	for {
+		select {
+		case e := <-c.raw:
+			switch e.State {
+			case zk.StateHasSession:
+				lost = nil
+				c.stopLostTimer()
+				id := c.conn.SessionID()
+				switch c.State() {
+				case 0:
+					c.transition(Event{State: Connected, SessionID: id})
+				case Suspended, Lost:
+					c.transition(Event{State: Reconnected, SessionID: id, NewSession: id != heldSession})
+				}
+				heldSession, hadSession = id, true
+			case zk.StateDisconnected:
+				if hadSession && c.State() != Suspended && c.State() != Lost {
+					c.transition(Event{State: Suspended, SessionID: heldSession})
+					lost = c.startLostTimer()
+				}
+			case zk.StateExpired:
+				lost = nil
+				c.stopLostTimer()
+				if c.State() != Lost {
+					c.transition(Event{State: Lost})
+				}
+			case zk.StateAuthFailed:
+				c.log.Error().Msg("zookeeper authentication failed")
+			}
+		case <-lost:
+			lost = nil
+			if c.State() == Suspended {
+				c.log.Warn().Dur("session_timeout", c.Session().Timeout).
+					Msg("disconnected for a whole session timeout: presuming the session expired")
+				c.transition(Event{State: Lost})
+			}
+		case <-c.quit:
+			return
+		}
+	}
+}
+
+func (c *Client) startLostTimer() <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	timeout := c.session.Timeout
+	if timeout <= 0 {
+		timeout = c.cfg.SessionTimeout
+	}
+	c.lostTimer = time.NewTimer(timeout)
+	return c.lostTimer.C
+}
+
+func (c *Client) stopLostTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lostTimer != nil {
+		c.lostTimer.Stop()
+		c.lostTimer = nil
+	}
+}
+
+func (c *Client) transition(e Event) {
+	c.mu.Lock()
+	c.state = e.State
+	ls := make([]*Listener, 0, len(c.listeners))
+	for l := range c.listeners {
+		ls = append(ls, l)
+	}
+	c.mu.Unlock()
+	ev := c.log.Info()
+	if e.State == Suspended || e.State == Lost {
+		ev = c.log.Warn()
+	}
+	ev.Str("state", e.State.String()).Str("session", fmt.Sprintf("0x%x", e.SessionID)).
+		Bool("new_session", e.NewSession).Msg("zookeeper connection state")
+	for _, l := range ls {
+		l.push(e)
+	}
+}
+
+// State returns the current connection state (0 before the first session).
+func (c *Client) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Connected reports whether the client has a live session right now.
+func (c *Client) Connected() bool {
+	s := c.State()
+	return s == Connected || s == Reconnected
+}
+
+// Session returns the session the server granted last.
+func (c *Client) Session() Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.session
+	s.Password = append([]byte(nil), s.Password...)
+	return s
+}
+
+// Listen returns a listener for every state change from now on.
+func (c *Client) Listen() *Listener {
+	l := newListener(func(l *Listener) {
+		c.mu.Lock()
+		delete(c.listeners, l)
+		c.mu.Unlock()
+	})
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		l.Close()
+		return l
+	}
+	c.listeners[l] = struct{}{}
+	c.mu.Unlock()
+	return l
+}
+
+// ACL returns the ACL used for nodes this client creates.
+func (c *Client) ACL() []zk.ACL { return c.acl }
+
+// Root returns the chroot path.
+func (c *Client) Root() string { return c.cfg.Root }
+
+// Close ends the session (its ephemeral nodes go at once) and stops every
+// listener. It is idempotent and bounded.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		ls := c.listeners
+		c.listeners = map[*Listener]struct{}{}
+		c.mu.Unlock()
+		c.stopLostTimer()
+		close(c.quit)
+		if c.conn != nil {
+			c.conn.Close()
+			<-c.loopDone
+		}
+		for l := range ls {
+			l.push(Event{State: Closed})
+			l.Close()
+		}
+	})
+	return nil
+}
+
+// abs maps a chrooted path to the server's path.
+func (c *Client) abs(p string) string {
+	if p == "" || p == "/" {
+		if c.cfg.Root == "" {
+			return "/"
+		}
+		return c.cfg.Root
+	}
+	return c.cfg.Root + p
+}
+
+// rel maps a server path back into the chroot.
+func (c *Client) rel(p string) string {
+	if c.cfg.Root == "" {
+		return p
+	}
+	r := strings.TrimPrefix(p, c.cfg.Root)
+	if r == "" {
+		return "/"
+	}
+	return r
+}
+
+// call runs fn under ctx. go-zookeeper has no cancellation: when ctx ends first the
+// request is abandoned (and may still be applied). Reads (retry=true) are retried
+// after a connection loss.
+func (c *Client) call(ctx context.Context, retry bool, op, p string, fn func() error) error {
+	attempts := 1
+	if retry {
+		attempts += c.cfg.MaxRetries
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			t := time.NewTimer(c.cfg.RetryWait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("zkclient: %s %s: %w (after %v)", op, p, ctx.Err(), err)
+			}
+		}
+		err = c.once(ctx, fn)
+		if !errors.Is(err, zk.ErrConnectionClosed) {
+			break
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, zk.ErrConnectionClosed) {
+		if c.isClosed() {
+			return fmt.Errorf("zkclient: %s %s: %w", op, p, ErrClosed)
+		}
+		return fmt.Errorf("zkclient: %s %s: %w: %w", op, p, ErrConnectionLoss, err)
+	}
+	if errors.Is(err, zk.ErrClosing) {
+		return fmt.Errorf("zkclient: %s %s: %w", op, p, ErrClosed)
+	}
+	return fmt.Errorf("zkclient: %s %s: %w", op, p, err)
+}
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+func (c *Client) once(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.isClosed() {
+		return ErrClosed
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Get reads a node's data.
+func (c *Client) Get(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
+	var data []byte
+	var st *zk.Stat
+	err := c.call(ctx, true, "get", p, func() (err error) {
+		data, st, err = c.conn.Get(c.abs(p))
+		return err
+	})
+	return data, st, err
+}
+
+// GetW reads a node's data and sets a watch on it.
+func (c *Client) GetW(ctx context.Context, p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+	var data []byte
+	var st *zk.Stat
+	var w <-chan zk.Event
+	err := c.call(ctx, true, "get", p, func() (err error) {
+		data, st, w, err = c.conn.GetW(c.abs(p))
+		return err
+	})
+	return data, st, w, err
+}
+
+// Exists reports whether a node exists, with its stat.
+func (c *Client) Exists(ctx context.Context, p string) (bool, *zk.Stat, error) {
+	var ok bool
+	var st *zk.Stat
+	err := c.call(ctx, true, "exists", p, func() (err error) {
+		ok, st, err = c.conn.Exists(c.abs(p))
+		return err
+	})
+	return ok, st, err
+}
+
+// ExistsW is Exists and sets a watch that fires on creation, change or deletion.
+func (c *Client) ExistsW(ctx context.Context, p string) (bool, *zk.Stat, <-chan zk.Event, error) {
+	var ok bool
+	var st *zk.Stat
+	var w <-chan zk.Event
+	err := c.call(ctx, true, "exists", p, func() (err error) {
+		ok, st, w, err = c.conn.ExistsW(c.abs(p))
+		return err
+	})
+	return ok, st, w, err
+}
+
+// Children lists a node's children (names, not paths), unsorted.
+func (c *Client) Children(ctx context.Context, p string) ([]string, *zk.Stat, error) {
+	var names []string
+	var st *zk.Stat
+	err := c.call(ctx, true, "children", p, func() (err error) {
+		names, st, err = c.conn.Children(c.abs(p))
+		return err
+	})
+	return names, st, err
+}
+
+// ChildrenW lists children and sets a watch for changes to the list.
+func (c *Client) ChildrenW(ctx context.Context, p string) ([]string, *zk.Stat, <-chan zk.Event, error) {
+	var names []string
+	var st *zk.Stat
+	var w <-chan zk.Event
+	err := c.call(ctx, true, "children", p, func() (err error) {
+		names, st, w, err = c.conn.ChildrenW(c.abs(p))
+		return err
+	})
+	return names, st, w, err
+}
+
+// Create creates a node with the client's ACL and returns its path (inside the
+// chroot; sequential nodes get their suffix).
+func (c *Client) Create(ctx context.Context, p string, data []byte, flags int32) (string, error) {
+	var created string
+	err := c.call(ctx, false, "create", p, func() (err error) {
+		created, err = c.conn.Create(c.abs(p), data, flags, c.acl)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return c.rel(created), nil
+}
+
+// Set writes a node's data if its version matches (-1: any version).
+func (c *Client) Set(ctx context.Context, p string, data []byte, version int32) (*zk.Stat, error) {
+	var st *zk.Stat
+	err := c.call(ctx, false, "set", p, func() (err error) {
+		st, err = c.conn.Set(c.abs(p), data, version)
+		return err
+	})
+	return st, err
+}
+
+// Delete removes a node if its version matches (-1: any version).
+func (c *Client) Delete(ctx context.Context, p string, version int32) error {
+	return c.call(ctx, false, "delete", p, func() error {
+		return c.conn.Delete(c.abs(p), version)
+	})
+}
+
+// EnsurePath creates p and its missing parents as empty persistent nodes.
+func (c *Client) EnsurePath(ctx context.Context, p string) error {
+	return c.ensureAbs(ctx, c.abs(p))
+}
+
+func (c *Client) ensureAbs(ctx context.Context, abs string) error {
+	if abs == "/" || abs == "" {
+		return nil
+	}
+	parts := strings.Split(strings.Trim(abs, "/"), "/")
+	cur := ""
+	for _, part := range parts {
+		cur += "/" + part
+		node := cur
+		err := c.call(ctx, true, "ensure", node, func() error {
+			ok, _, err := c.conn.Exists(node)
+			if err != nil || ok {
+				return err
+			}
+			_, err = c.conn.Create(node, nil, 0, c.acl)
+			if errors.Is(err, zk.ErrNodeExists) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Op is one operation of a Multi, with a path inside the chroot.
+type Op interface{ isOp() }
+
+// CreateOp creates a node (with the client's ACL).
+type CreateOp struct {
+	Path  string
+	Data  []byte
+	Flags int32
+}
+
+// SetOp sets a node's data if its version matches (-1: any).
+type SetOp struct {
+	Path    string
+	Data    []byte
+	Version int32
+}
+
+// DeleteOp deletes a node if its version matches (-1: any).
+type DeleteOp struct {
+	Path    string
+	Version int32
+}
+
+// CheckOp fails the whole Multi unless the node exists with this version.
+type CheckOp struct {
+	Path    string
+	Version int32
+}
+
+func (CreateOp) isOp() {}
+func (SetOp) isOp()    {}
+func (DeleteOp) isOp() {}
+func (CheckOp) isOp()  {}
+
+// MultiError says which operation of a Multi failed and why; the others were
+// not applied (ZooKeeper multi-ops are atomic).
+type MultiError struct {
+	Index int
+	Op    Op
+	Err   error
+}
+
+func (e *MultiError) Error() string {
+	return fmt.Sprintf("op %d (%T %s): %v", e.Index, e.Op, opPath(e.Op), e.Err)
+}
+
+func (e *MultiError) Unwrap() error { return e.Err }
+
+func opPath(o Op) string {
+	switch o := o.(type) {
+	case CreateOp:
+		return o.Path
+	case SetOp:
+		return o.Path
+	case DeleteOp:
+		return o.Path
+	case CheckOp:
+		return o.Path
+	}
+	return ""
+}
+
+// Multi applies ops atomically: all or none. On failure the error is a
+// *MultiError naming the first failing op (errors.Is sees ZooKeeper's error).
+// Created paths are returned inside the chroot, in op order ("" for other ops).
+func (c *Client) Multi(ctx context.Context, ops ...Op) ([]string, error) {
+	reqs := make([]interface{}, len(ops))
+	for i, o := range ops {
+		switch o := o.(type) {
+		case CreateOp:
+			reqs[i] = &zk.CreateRequest{Path: c.abs(o.Path), Data: o.Data, Acl: c.acl, Flags: o.Flags}
+		case SetOp:
+			reqs[i] = &zk.SetDataRequest{Path: c.abs(o.Path), Data: o.Data, Version: o.Version}
+		case DeleteOp:
+			reqs[i] = &zk.DeleteRequest{Path: c.abs(o.Path), Version: o.Version}
+		case CheckOp:
+			reqs[i] = &zk.CheckVersionRequest{Path: c.abs(o.Path), Version: o.Version}
+		default:
+			return nil, fmt.Errorf("zkclient: multi: unknown op %T", o)
+		}
+	}
+	var res []zk.MultiResponse
+	err := c.call(ctx, false, "multi", opPath(ops[0]), func() (err error) {
+		res, err = c.conn.Multi(reqs...)
+		return err
+	})
+	if err != nil && len(res) == 0 {
+		return nil, err
+	}
+	out := make([]string, len(ops))
+	for i, r := range res {
+		// On failure ZooKeeper reports OK for the ops before the failing one and
+		// "runtime inconsistency" for those after it: the first error is the cause.
+		if r.Error != nil && i < len(ops) {
+			return nil, fmt.Errorf("zkclient: multi: %w", &MultiError{Index: i, Op: ops[i], Err: r.Error})
+		}
+		if r.String != "" {
+			out[i] = c.rel(r.String)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// zkLogger routes go-zookeeper's printf logging into zerolog at debug level.
+type zkLogger struct{ log zerolog.Logger }
+
+func (l zkLogger) Printf(format string, args ...interface{}) {
+	l.log.Debug().Msgf("zk: "+format, args...)
+}
+
+var _ io.Closer = (*Client)(nil)

@@ -1,0 +1,30 @@
+// Package zkclient is amkeeper's one wrapper around github.com/go-zookeeper/zk.
+// Everything in recovery/ talks to ZooKeeper through a *Client, never through
+// *zk.Conn directly.
+//
+// What it adds to go-zookeeper:
+//
+//   - a context on every call: go-zookeeper queues requests while disconnected and
+//     never times them out; a Client call returns when its context is done;
+//   - connection states in Curator's vocabulary (CONNECTED, SUSPENDED, RECONNECTED,
+//     LOST), delivered to any number of listeners without loss. LOST is reported when
+//     the server says the session expired and also, as Curator does, when the client
+//     has been disconnected for a whole negotiated session timeout, because by then
+//     the session must be presumed gone;
+//   - retries of reads after a connection loss, RetryWait apart, at most MaxRetries;
+//   - a chroot: every path given to a Client is relative to Config.Root;
+//   - ACLs: "open" (world:anyone) or "creator" (digest credentials; the secret is
+//     never logged);
+//   - the session's ID and password, read from the server's connect response, for the
+//     supervisor to close a dead attempt's session (see Session).
+//
+// What it does not do:
+//
+//   - Writes are not retried. After a connection loss (ErrConnectionLoss) the outcome
+//     of a write is unknown; callers that need to know read back. A call abandoned
+//     because its context ended may still be applied by the server later; leader-
+//     guarded multi-ops (see recovery) stay safe because they carry a version check.
+//   - It does not decide anything about leadership; it reports states.
+//
+// A Client is safe for concurrent use.
+package zkclient

@@ -1,0 +1,78 @@
+package zkclient
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// connectResponseTap wraps a connection and decodes the first frame the server
+// sends on it: the ConnectResponse {protocolVersion int32, timeOut int32,
+// sessionId int64, passwd buffer}. go-zookeeper keeps the session password private;
+// this is how the owner of a session learns it, without touching the client.
+type connectResponseTap struct {
+	net.Conn
+	mu     sync.Mutex
+	buf    []byte
+	done   bool
+	report func(sessionID int64, timeout time.Duration, passwd []byte)
+}
+
+// maxConnectResponse bounds what the tap buffers: a ConnectResponse is 4+4+8+4+16
+// bytes plus an optional read-only flag; anything larger is not one.
+const maxConnectResponse = 1 << 10
+
+func (t *connectResponseTap) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if n > 0 {
+		t.observe(p[:n])
+	}
+	return n, err
+}
+
+func (t *connectResponseTap) observe(b []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return
+	}
+	t.buf = append(t.buf, b...)
+	if len(t.buf) < 4 {
+		return
+	}
+	frame := int(binary.BigEndian.Uint32(t.buf[:4]))
+	if frame > maxConnectResponse || frame < 20 {
+		t.done, t.buf = true, nil
+		return
+	}
+	if len(t.buf) < 4+frame {
+		return
+	}
+	body := t.buf[4 : 4+frame]
+	t.done, t.buf = true, nil
+	timeout := time.Duration(int32(binary.BigEndian.Uint32(body[4:8]))) * time.Millisecond
+	session := int64(binary.BigEndian.Uint64(body[8:16]))
+	plen := int(int32(binary.BigEndian.Uint32(body[16:20])))
+	if plen < 0 || 20+plen > len(body) {
+		return
+	}
+	passwd := append([]byte(nil), body[20:20+plen]...)
+	t.report(session, timeout, passwd)
+}
+
+// tapDialer returns a zk.Dialer that taps every connection it makes.
+func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte)) zk.Dialer {
+	if dial == nil {
+		dial = net.DialTimeout
+	}
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := dial(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &connectResponseTap{Conn: c, report: report}, nil
+	}
+}
