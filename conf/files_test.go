@@ -1,0 +1,164 @@
+package conf
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseMasters(t *testing.T) {
+	dir := writeDir(t, map[string]string{MastersFile: "# JobManagers\n" +
+		"localhost:8081\n" +
+		"\n" +
+		"  jm2.example.com:8082   # standby\n" +
+		"jm3\r\n" +
+		"[::1]:8083\n" +
+		"[fe80::2]\n"})
+	path := filepath.Join(dir, MastersFile)
+	ms, err := ParseMasters(path)
+	require.NoError(t, err)
+	assert.Equal(t, []Master{
+		{Host: "localhost", WebUIPort: 8081, Line: 2},
+		{Host: "jm2.example.com", WebUIPort: 8082, Line: 4},
+		{Host: "jm3", WebUIPort: 0, Line: 5},
+		{Host: "::1", WebUIPort: 8083, Line: 6},
+		{Host: "fe80::2", WebUIPort: 0, Line: 7},
+	}, ms)
+
+	empty := writeDir(t, map[string]string{MastersFile: "# none yet\n"})
+	ms, err = ParseMasters(filepath.Join(empty, MastersFile))
+	require.NoError(t, err)
+	assert.NotNil(t, ms, "an existing file gives a non-nil list")
+	assert.Empty(t, ms)
+
+	_, err = ParseMasters(filepath.Join(empty, "nope"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestParseMastersErrors(t *testing.T) {
+	dir := writeDir(t, map[string]string{MastersFile: "good:8081\nbad:port\n:8082\nhost:99999\nh1:1:2\nspace host:1\ngood2\n"})
+	path := filepath.Join(dir, MastersFile)
+	ms, err := ParseMasters(path)
+	require.Len(t, ms, 2, "good lines are kept")
+	var ve *ValidationError
+	require.True(t, errors.As(err, &ve))
+	want := []string{
+		path + `:2: "bad:port" is not host[:webUIPort]: port "port" is not a number`,
+		path + `:3: ":8082" is not host[:webUIPort]: the host is empty`,
+		path + `:4: "host:99999" is not host[:webUIPort]: port 99999 is out of range 1..65535`,
+		path + `:5: "h1:1:2" is not host[:webUIPort]: an IPv6 address needs brackets: [address]:port`,
+		path + `:6: "space host:1" is not host[:webUIPort]: host "space host" has a character ' ' that is not valid in a host name`,
+	}
+	require.Len(t, ve.Problems, len(want))
+	for i, p := range ve.Problems {
+		assert.Equal(t, want[i], p.Error())
+	}
+}
+
+func TestParseZooCfg(t *testing.T) {
+	dir := writeDir(t, map[string]string{ZooCfgFile: "# ZooKeeper\n" +
+		"tickTime=2000\n" +
+		"initLimit = 10\n" +
+		"syncLimit: 5\n" +
+		"dataDir /tmp/zookeeper\n" +
+		"clientPort=2181\n" +
+		"clientPortAddress=127.0.0.1\n" +
+		"! another comment\n" +
+		"server.1=zk1:2888:3888\n" +
+		"server.2=zk2:2888:3888;2181\n" +
+		"server.3=[::1]:2888:3888:observer;0.0.0.0:2182\n" +
+		"autopurge.snapRetainCount=3\n" +
+		"4lw.commands.whitelist=ruok,\\\n" +
+		"    stat\n"})
+	path := filepath.Join(dir, ZooCfgFile)
+	z, err := ParseZooCfg(path)
+	require.NoError(t, err)
+	assert.Equal(t, path, z.Path)
+	assert.Equal(t, 2*time.Second, z.TickTime)
+	assert.Equal(t, 10, z.InitLimit)
+	assert.Equal(t, 5, z.SyncLimit)
+	assert.Equal(t, "/tmp/zookeeper", z.DataDir)
+	assert.Equal(t, 2181, z.ClientPort)
+	assert.Equal(t, "127.0.0.1", z.ClientPortAddress)
+	assert.Equal(t, 4*time.Second, z.MinSessionTimeout)
+	assert.Equal(t, 40*time.Second, z.MaxSessionTimeout)
+	assert.Equal(t, []ZooServer{
+		{ID: 1, Host: "zk1", PeerPort: 2888, LeaderPort: 3888, Role: "participant", Line: 9},
+		{ID: 2, Host: "zk2", PeerPort: 2888, LeaderPort: 3888, ClientPort: 2181, Role: "participant", Line: 10},
+		{ID: 3, Host: "::1", PeerPort: 2888, LeaderPort: 3888, ClientPort: 2182, Role: "observer", Line: 11},
+	}, z.Servers)
+	assert.Equal(t, map[string]string{"autopurge.snapRetainCount": "3", "4lw.commands.whitelist": "ruok,stat"}, z.Other)
+	assert.Equal(t, 2, z.Line("tickTime"))
+	assert.Equal(t, 13, z.Line("4lw.commands.whitelist"))
+	assert.Equal(t, 40*time.Second, z.ClampSessionTimeout(time.Minute))
+	assert.Equal(t, 4*time.Second, z.ClampSessionTimeout(time.Second))
+	assert.Equal(t, 30*time.Second, z.ClampSessionTimeout(30*time.Second))
+}
+
+func TestZooCfgDefaults(t *testing.T) {
+	z, problems := parseZooCfg("zoo.cfg", []byte("server.0=localhost:2888:3888\n"))
+	require.Empty(t, problems)
+	assert.Equal(t, 3*time.Second, z.TickTime)
+	assert.Equal(t, 6*time.Second, z.MinSessionTimeout)
+	assert.Equal(t, 60*time.Second, z.MaxSessionTimeout)
+	assert.Zero(t, z.ClientPort)
+
+	z, problems = parseZooCfg("zoo.cfg", []byte("tickTime=1000\nminSessionTimeout=-1\nmaxSessionTimeout=30000\n"))
+	require.Empty(t, problems)
+	assert.Equal(t, 2*time.Second, z.MinSessionTimeout, "-1 means the tickTime-derived default")
+	assert.Equal(t, 30*time.Second, z.MaxSessionTimeout)
+}
+
+func TestParseZooCfgErrors(t *testing.T) {
+	dir := writeDir(t, map[string]string{ZooCfgFile: "tickTime=two\n" +
+		"server.x=zk1:2888:3888\n" +
+		"server.1=zk1:2888\n" +
+		"server.2=zk2:2888:99999\n" +
+		"server.3=zk3:2888:3888\n" +
+		"server.3=zk4:2888:3888\n" +
+		"server.4=zk5:2888:3888:leader\n" +
+		"clientPort=0\n" +
+		"initLimit=-3\n" +
+		"minSessionTimeout=50000\n" +
+		"maxSessionTimeout=40000\n" +
+		"server.5=zk6:2888:3888;http\n"})
+	path := filepath.Join(dir, ZooCfgFile)
+	z, err := ParseZooCfg(path)
+	require.NotNil(t, z)
+	var ve *ValidationError
+	require.True(t, errors.As(err, &ve))
+	want := []string{
+		path + `:1: tickTime: "two" is not an integer (milliseconds)`,
+		path + `:2: server.x: "zk1:2888:3888" has a bad server ID "x": want server.N with N a non-negative integer`,
+		path + `:3: server.1: "zk1:2888" is not host:peerPort:leaderPort: want two ports`,
+		path + `:4: server.2: "zk2:2888:99999" is not host:peerPort:leaderPort: leader port: port 99999 is out of range 1..65535`,
+		path + `:6: server.3: "zk4:2888:3888" repeats server ID 3 (first at line 5)`,
+		path + `:7: server.4: "zk5:2888:3888:leader" is not host:peerPort:leaderPort: role "leader": want participant or observer`,
+		path + `:8: clientPort: "0" is not a port: port 0 is out of range 1..65535`,
+		path + `:9: initLimit: "-3" is not a positive integer (ticks)`,
+		path + `:12: server.5: "zk6:2888:3888;http" is not host:peerPort:leaderPort: client port: port "http" is not a number`,
+		path + `:10: minSessionTimeout: "50000" is greater than maxSessionTimeout (40000 ms): ZooKeeper refuses to start`,
+	}
+	var got []string
+	for _, p := range ve.Problems {
+		got = append(got, p.Error())
+	}
+	assert.Equal(t, want, got)
+	assert.Len(t, z.Servers, 1)
+	assert.Equal(t, 3*time.Second, z.TickTime, "an invalid tickTime leaves the default")
+}
+
+func TestLoadReadsMastersAndZooCfg(t *testing.T) {
+	c, err := Load(Options{Dir: "testdata/seed002", LookupEnv: noEnv})
+	require.NoError(t, err)
+	assert.Equal(t, []Master{{Host: "localhost", WebUIPort: 8081, Line: 1}, {Host: "localhost", WebUIPort: 8082, Line: 2}}, c.Masters())
+	z := c.ZooCfg()
+	require.NotNil(t, z)
+	assert.Equal(t, []ZooServer{{ID: 0, Host: "localhost", PeerPort: 2888, LeaderPort: 3888, Role: "participant", Line: 1}}, z.Servers)
+	assert.Equal(t, filepath.Join("testdata", "seed002", ZooCfgFile), z.Path)
+}
