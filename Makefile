@@ -27,7 +27,7 @@ vet:
 # unit runs every test, including the integration tests against a real ZooKeeper,
 # under the race detector.
 unit:
-	$(GO) test -race -count=1 -timeout 12m $(TESTFLAGS) $(PKGS)
+	scripts/run-tests $(TESTFLAGS) $(PKGS)
 
 # fuzz gives each fuzz target a short run on top of its seed corpus.
 fuzz:
