@@ -307,11 +307,8 @@ func (s *fileStore) walk(ctx context.Context, rel, partial string, names *[]stri
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(s.path(rel))
+	entries, err := readDirIfExists(s.path(rel))
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil
-		}
 		return err
 	}
 	for _, e := range entries {
@@ -359,11 +356,8 @@ func (s *fileStore) removeAll(ctx context.Context, dir, partial string) error {
 		}
 		return syncDir(filepath.Dir(p))
 	}
-	entries, err := os.ReadDir(p)
+	entries, err := readDirIfExists(p)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil
-		}
 		return err
 	}
 	for _, e := range entries {
@@ -420,3 +414,13 @@ type notExistError struct{ err error }
 
 func (e notExistError) Error() string   { return e.err.Error() }
 func (e notExistError) Unwrap() []error { return []error{e.err, fs.ErrNotExist} }
+
+// readDirIfExists lists a directory; a path that is missing or not a directory
+// holds nothing.
+func readDirIfExists(p string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil
+	}
+	return entries, err
+}
