@@ -409,11 +409,23 @@ func (c *Client) rel(p string) string {
 // request is abandoned (and may still be applied). Reads (retry=true) are retried
 // after a connection loss.
 func (c *Client) call(ctx context.Context, retry bool, op, p string, fn func() error) error {
+	_, err := do(ctx, c, retry, op, p, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// result carries one go-zookeeper call's outcome across goroutines, so an
+// abandoned call never writes memory its caller reads.
+type result[T any] struct {
+	v   T
+	err error
+}
+
+func do[T any](ctx context.Context, c *Client, retry bool, op, p string, fn func() (T, error)) (T, error) {
 	attempts := 1
 	if retry {
 		attempts += c.cfg.MaxRetries
 	}
-	var err error
+	var r result[T]
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
 			t := time.NewTimer(c.cfg.RetryWait)
@@ -421,27 +433,26 @@ func (c *Client) call(ctx context.Context, retry bool, op, p string, fn func() e
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return fmt.Errorf("zkclient: %s %s: %w (after %v)", op, p, ctx.Err(), err)
+				var zero T
+				return zero, fmt.Errorf("zkclient: %s %s: %w (after %v)", op, p, ctx.Err(), r.err)
 			}
 		}
-		err = c.once(ctx, fn)
-		if !errors.Is(err, zk.ErrConnectionClosed) {
+		r = once(ctx, c, fn)
+		if !errors.Is(r.err, zk.ErrConnectionClosed) {
 			break
 		}
 	}
-	if err == nil {
-		return nil
+	if r.err == nil {
+		return r.v, nil
 	}
-	if errors.Is(err, zk.ErrConnectionClosed) {
-		if c.isClosed() {
-			return fmt.Errorf("zkclient: %s %s: %w", op, p, ErrClosed)
-		}
-		return fmt.Errorf("zkclient: %s %s: %w: %w", op, p, ErrConnectionLoss, err)
+	var zero T
+	switch {
+	case errors.Is(r.err, zk.ErrConnectionClosed) && c.isClosed(), errors.Is(r.err, zk.ErrClosing):
+		return zero, fmt.Errorf("zkclient: %s %s: %w", op, p, ErrClosed)
+	case errors.Is(r.err, zk.ErrConnectionClosed):
+		return zero, fmt.Errorf("zkclient: %s %s: %w: %w", op, p, ErrConnectionLoss, r.err)
 	}
-	if errors.Is(err, zk.ErrClosing) {
-		return fmt.Errorf("zkclient: %s %s: %w", op, p, ErrClosed)
-	}
-	return fmt.Errorf("zkclient: %s %s: %w", op, p, err)
+	return r.v, fmt.Errorf("zkclient: %s %s: %w", op, p, r.err)
 }
 
 func (c *Client) isClosed() bool {
@@ -450,99 +461,103 @@ func (c *Client) isClosed() bool {
 	return c.closed
 }
 
-func (c *Client) once(ctx context.Context, fn func() error) error {
+func once[T any](ctx context.Context, c *Client, fn func() (T, error)) result[T] {
 	if err := ctx.Err(); err != nil {
-		return err
+		return result[T]{err: err}
 	}
 	if c.isClosed() {
-		return ErrClosed
+		return result[T]{err: ErrClosed}
 	}
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	done := make(chan result[T], 1)
+	go func() {
+		v, err := fn()
+		done <- result[T]{v, err}
+	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r
 	case <-ctx.Done():
-		return ctx.Err()
+		return result[T]{err: ctx.Err()}
 	}
+}
+
+type getResult struct {
+	data  []byte
+	stat  *zk.Stat
+	watch <-chan zk.Event
 }
 
 // Get reads a node's data.
 func (c *Client) Get(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
-	var data []byte
-	var st *zk.Stat
-	err := c.call(ctx, true, "get", p, func() (err error) {
-		data, st, err = c.conn.Get(c.abs(p))
-		return err
+	r, err := do(ctx, c, true, "get", p, func() (getResult, error) {
+		data, st, err := c.conn.Get(c.abs(p))
+		return getResult{data: data, stat: st}, err
 	})
-	return data, st, err
+	return r.data, r.stat, err
 }
 
 // GetW reads a node's data and sets a watch on it.
 func (c *Client) GetW(ctx context.Context, p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
-	var data []byte
-	var st *zk.Stat
-	var w <-chan zk.Event
-	err := c.call(ctx, true, "get", p, func() (err error) {
-		data, st, w, err = c.conn.GetW(c.abs(p))
-		return err
+	r, err := do(ctx, c, true, "get", p, func() (getResult, error) {
+		data, st, w, err := c.conn.GetW(c.abs(p))
+		return getResult{data, st, w}, err
 	})
-	return data, st, w, err
+	return r.data, r.stat, r.watch, err
+}
+
+type existsResult struct {
+	ok    bool
+	stat  *zk.Stat
+	watch <-chan zk.Event
 }
 
 // Exists reports whether a node exists, with its stat.
 func (c *Client) Exists(ctx context.Context, p string) (bool, *zk.Stat, error) {
-	var ok bool
-	var st *zk.Stat
-	err := c.call(ctx, true, "exists", p, func() (err error) {
-		ok, st, err = c.conn.Exists(c.abs(p))
-		return err
+	r, err := do(ctx, c, true, "exists", p, func() (existsResult, error) {
+		ok, st, err := c.conn.Exists(c.abs(p))
+		return existsResult{ok: ok, stat: st}, err
 	})
-	return ok, st, err
+	return r.ok, r.stat, err
 }
 
 // ExistsW is Exists and sets a watch that fires on creation, change or deletion.
 func (c *Client) ExistsW(ctx context.Context, p string) (bool, *zk.Stat, <-chan zk.Event, error) {
-	var ok bool
-	var st *zk.Stat
-	var w <-chan zk.Event
-	err := c.call(ctx, true, "exists", p, func() (err error) {
-		ok, st, w, err = c.conn.ExistsW(c.abs(p))
-		return err
+	r, err := do(ctx, c, true, "exists", p, func() (existsResult, error) {
+		ok, st, w, err := c.conn.ExistsW(c.abs(p))
+		return existsResult{ok, st, w}, err
 	})
-	return ok, st, w, err
+	return r.ok, r.stat, r.watch, err
+}
+
+type childrenResult struct {
+	names []string
+	stat  *zk.Stat
+	watch <-chan zk.Event
 }
 
 // Children lists a node's children (names, not paths), unsorted.
 func (c *Client) Children(ctx context.Context, p string) ([]string, *zk.Stat, error) {
-	var names []string
-	var st *zk.Stat
-	err := c.call(ctx, true, "children", p, func() (err error) {
-		names, st, err = c.conn.Children(c.abs(p))
-		return err
+	r, err := do(ctx, c, true, "children", p, func() (childrenResult, error) {
+		names, st, err := c.conn.Children(c.abs(p))
+		return childrenResult{names: names, stat: st}, err
 	})
-	return names, st, err
+	return r.names, r.stat, err
 }
 
 // ChildrenW lists children and sets a watch for changes to the list.
 func (c *Client) ChildrenW(ctx context.Context, p string) ([]string, *zk.Stat, <-chan zk.Event, error) {
-	var names []string
-	var st *zk.Stat
-	var w <-chan zk.Event
-	err := c.call(ctx, true, "children", p, func() (err error) {
-		names, st, w, err = c.conn.ChildrenW(c.abs(p))
-		return err
+	r, err := do(ctx, c, true, "children", p, func() (childrenResult, error) {
+		names, st, w, err := c.conn.ChildrenW(c.abs(p))
+		return childrenResult{names, st, w}, err
 	})
-	return names, st, w, err
+	return r.names, r.stat, r.watch, err
 }
 
 // Create creates a node with the client's ACL and returns its path (inside the
 // chroot; sequential nodes get their suffix).
 func (c *Client) Create(ctx context.Context, p string, data []byte, flags int32) (string, error) {
-	var created string
-	err := c.call(ctx, false, "create", p, func() (err error) {
-		created, err = c.conn.Create(c.abs(p), data, flags, c.acl)
-		return err
+	created, err := do(ctx, c, false, "create", p, func() (string, error) {
+		return c.conn.Create(c.abs(p), data, flags, c.acl)
 	})
 	if err != nil {
 		return "", err
@@ -552,12 +567,9 @@ func (c *Client) Create(ctx context.Context, p string, data []byte, flags int32)
 
 // Set writes a node's data if its version matches (-1: any version).
 func (c *Client) Set(ctx context.Context, p string, data []byte, version int32) (*zk.Stat, error) {
-	var st *zk.Stat
-	err := c.call(ctx, false, "set", p, func() (err error) {
-		st, err = c.conn.Set(c.abs(p), data, version)
-		return err
+	return do(ctx, c, false, "set", p, func() (*zk.Stat, error) {
+		return c.conn.Set(c.abs(p), data, version)
 	})
-	return st, err
 }
 
 // Delete removes a node if its version matches (-1: any version).
@@ -680,10 +692,8 @@ func (c *Client) Multi(ctx context.Context, ops ...Op) ([]string, error) {
 			return nil, fmt.Errorf("zkclient: multi: unknown op %T", o)
 		}
 	}
-	var res []zk.MultiResponse
-	err := c.call(ctx, false, "multi", opPath(ops[0]), func() (err error) {
-		res, err = c.conn.Multi(reqs...)
-		return err
+	res, err := do(ctx, c, false, "multi", opPath(ops[0]), func() ([]zk.MultiResponse, error) {
+		return c.conn.Multi(reqs...)
 	})
 	if err != nil && len(res) == 0 {
 		return nil, err
