@@ -1,0 +1,302 @@
+package recovery_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/zkclient"
+)
+
+func newClient(t *testing.T, c *zktest.Cluster, root string, sessionTimeout time.Duration) *zkclient.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := zkclient.Connect(ctx, zkclient.Config{
+		Servers: c.Addrs(), Root: root, SessionTimeout: sessionTimeout,
+		ConnectionTimeout: 5 * time.Second, RetryWait: 50 * time.Millisecond, MaxRetries: 3,
+		Logger: logging.ForTest(t),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// contender runs an election in the background and exposes its grants.
+type contender struct {
+	el     *recovery.Election
+	grants chan *recovery.Leadership
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startContender(t *testing.T, cl *zkclient.Client, name string, tolerate bool) *contender {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &contender{
+		el:     recovery.NewElection(recovery.ElectionConfig{Client: cl, TolerateSuspended: tolerate, Logger: logging.ForTest(t).With().Str("who", name).Logger()}),
+		grants: make(chan *recovery.Leadership, 8),
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+	go func() {
+		defer close(c.done)
+		_ = c.el.Run(ctx, func(l *recovery.Leadership) {
+			if err := l.Confirm(l.Context(), recovery.Dispatcher, name); err != nil && l.Err() == nil {
+				t.Errorf("%s: confirm: %v", name, err)
+			}
+			c.grants <- l
+			<-l.Done()
+		})
+	}()
+	t.Cleanup(func() { c.stop(t) })
+	return c
+}
+
+func (c *contender) stop(t *testing.T) {
+	c.cancel()
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("election Run did not return after cancel")
+	}
+}
+
+func waitGrant(t *testing.T, c *contender, within time.Duration) *recovery.Leadership {
+	t.Helper()
+	select {
+	case l := <-c.grants:
+		return l
+	case <-time.After(within):
+		t.Fatalf("no leadership within %s", within)
+		return nil
+	}
+}
+
+// retriever collects leader notifications for one component.
+type retriever struct {
+	mu    sync.Mutex
+	infos []recovery.LeaderInfo
+}
+
+func (r *retriever) latest() (recovery.LeaderInfo, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.infos) == 0 {
+		return recovery.LeaderInfo{}, 0
+	}
+	return r.infos[len(r.infos)-1], len(r.infos)
+}
+
+func startRetriever(t *testing.T, cl *zkclient.Client, tolerate bool) *retriever {
+	r := &retriever{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = recovery.Retrieve(ctx, recovery.RetrievalConfig{Client: cl, Component: recovery.Dispatcher, TolerateSuspended: tolerate, Logger: logging.ForTest(t)},
+			func(i recovery.LeaderInfo) {
+				r.mu.Lock()
+				r.infos = append(r.infos, i)
+				r.mu.Unlock()
+			})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+func requireLeader(t *testing.T, r *retriever, want func(recovery.LeaderInfo) bool, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool { i, _ := r.latest(); return want(i) }, 15*time.Second, 5*time.Millisecond, msg)
+}
+
+func TestElectionGrantConfirmRetrieveRevoke(t *testing.T) {
+	root := zkc.Root(t)
+	cl := newClient(t, zkc, root, 4*time.Second)
+	r := startRetriever(t, newClient(t, zkc, root, 4*time.Second), false)
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "no leader before the election")
+
+	c := startContender(t, cl, "am-1:8081", false)
+	l := waitGrant(t, c, 10*time.Second)
+	require.True(t, c.el.HasLeadership(l.SessionID()))
+	require.False(t, c.el.HasLeadership(uuid.New()))
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool {
+		return i.Address == "am-1:8081" && i.SessionID == l.SessionID()
+	}, "retrieval sees the confirmed leader with its session ID")
+
+	// connection_info is ephemeral and owned by the leader's session.
+	raw := zkc.Conn(t)
+	_, st, err := raw.Get(root + recovery.ConnectionInfoPath(recovery.Dispatcher))
+	require.NoError(t, err)
+	require.Equal(t, cl.Session().ID, st.EphemeralOwner)
+
+	// Someone overwrites it: the leader writes it back.
+	_, err = raw.Set(root+recovery.ConnectionInfoPath(recovery.Dispatcher), []byte(`{"address":"evil"}`), -1)
+	require.NoError(t, err)
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "stale connection info rewritten")
+
+	c.stop(t)
+	require.ErrorIs(t, l.Err(), recovery.ErrNotLeader)
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "no leader after the leader stopped")
+}
+
+func TestElectionGracefulHandoverFencesTheOldLeader(t *testing.T) {
+	root := zkc.Root(t)
+	cl1 := newClient(t, zkc, root, 4*time.Second)
+	cl2 := newClient(t, zkc, root, 4*time.Second)
+	r := startRetriever(t, newClient(t, zkc, root, 4*time.Second), false)
+
+	c1 := startContender(t, cl1, "first", false)
+	l1 := waitGrant(t, c1, 10*time.Second)
+	c2 := startContender(t, cl2, "second", false)
+	select {
+	case <-c2.grants:
+		t.Fatal("two leaders at once")
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	ctx := context.Background()
+	_, err := recovery.GuardedMulti(ctx, cl1, l1, zkclient.CreateOp{Path: "/written-by-first"})
+	require.NoError(t, err)
+
+	start := time.Now()
+	c1.stop(t)
+	l2 := waitGrant(t, c2, 10*time.Second)
+	t.Logf("graceful handover took %s", time.Since(start))
+	require.NotEqual(t, l1.SessionID(), l2.SessionID())
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "second" }, "retrieval follows the handover")
+
+	// The deposed leader's guarded write fails and changes nothing, even through a
+	// client whose session is still alive.
+	_, err = recovery.GuardedMulti(ctx, cl1, l1, zkclient.CreateOp{Path: "/written-by-deposed"})
+	require.ErrorIs(t, err, recovery.ErrNotLeader)
+	// Bypass the local check to prove the server-side fence: same ops, raw multi.
+	_, err = cl1.Multi(ctx, append(l1.GuardOps(), zkclient.CreateOp{Path: "/written-by-deposed"})...)
+	require.ErrorIs(t, err, zk.ErrNoNode)
+	ok, _, err := cl2.Exists(ctx, "/written-by-deposed")
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
+	for _, tolerate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tolerate=%v", tolerate), func(t *testing.T) {
+			c := zktest.Start(t)
+			root := c.Root(t)
+			cl := newClient(t, c, root, 10*time.Second) // outlives the restart below
+			rcl := newClient(t, c, root, 10*time.Second)
+			r := startRetriever(t, rcl, tolerate)
+			ct := startContender(t, cl, "am", tolerate)
+			l := waitGrant(t, ct, 10*time.Second)
+			requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "leader known")
+			_, n := r.latest()
+
+			require.NoError(t, c.Server(0).Stop())
+			require.Eventually(t, func() bool { return !cl.Connected() && !rcl.Connected() }, 10*time.Second, 5*time.Millisecond)
+			if !tolerate {
+				require.Eventually(t, func() bool { return l.Err() != nil }, 5*time.Second, 5*time.Millisecond, "leader steps down on SUSPENDED")
+				requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "retrieval clears the leader on SUSPENDED")
+			}
+			require.NoError(t, c.Server(0).Restart())
+			require.Eventually(t, func() bool { return cl.Connected() }, 15*time.Second, 5*time.Millisecond)
+			if tolerate {
+				require.NoError(t, l.Err(), "a tolerated suspension keeps leadership")
+				_, m := r.latest()
+				require.Equal(t, n, m, "a tolerated suspension notifies nothing")
+				return
+			}
+			// The session survived, the latch node too: leadership comes back with a
+			// new leader session ID.
+			l2 := waitGrant(t, ct, 15*time.Second)
+			require.NotEqual(t, l.SessionID(), l2.SessionID())
+			requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l2.SessionID() }, "new grant published")
+		})
+	}
+}
+
+// ---- contenders in real processes ----
+
+const contenderEnv = "AMKEEPER_TEST_CONTENDER"
+
+// runContender is the child process: it contends and prints LEADER <session>
+// when granted.
+func runContender() int {
+	servers := strings.Split(os.Getenv("AMKEEPER_TEST_ZK"), ",")
+	root := os.Getenv("AMKEEPER_TEST_ROOT")
+	name := os.Getenv(contenderEnv)
+	log := zerolog.New(os.Stderr)
+	ctx := context.Background()
+	cl, err := zkclient.Connect(ctx, zkclient.Config{Servers: servers, Root: root, SessionTimeout: 2 * time.Second, ConnectionTimeout: 10 * time.Second, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	el := recovery.NewElection(recovery.ElectionConfig{Client: cl, Logger: log})
+	fmt.Println("READY")
+	_ = el.Run(ctx, func(l *recovery.Leadership) {
+		if err := l.Confirm(l.Context(), recovery.Dispatcher, name); err != nil {
+			fmt.Fprintln(os.Stderr, "confirm:", err)
+		}
+		fmt.Println("LEADER", l.SessionID())
+		<-l.Done()
+	})
+	return 0
+}
+
+func TestElectionKilledLeaderProcess(t *testing.T) {
+	root := zkc.Root(t)
+	procs := map[string]*exec.Cmd{}
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("proc-%d", i)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), contenderEnv+"="+name, "AMKEEPER_TEST_ZK="+zkc.ConnectString(), "AMKEEPER_TEST_ROOT="+root)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		ready := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if sc.Text() == "READY" {
+					close(ready)
+				}
+			}
+		}()
+		select {
+		case <-ready:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s did not connect", name)
+		}
+		procs[name] = cmd
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	r := startRetriever(t, newClient(t, zkc, root, 4*time.Second), false)
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Known() }, "one process leads")
+	first, _ := r.latest()
+
+	killed := time.Now()
+	require.NoError(t, procs[first.Address].Process.Signal(syscall.SIGKILL))
+	_ = procs[first.Address].Wait()
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool {
+		return i.Known() && i.Address != first.Address
+	}, "another process leads once the killed leader's session expires")
+	next, _ := r.latest()
+	t.Logf("%s killed; %s leads after %s (session expiry bound)", first.Address, next.Address, time.Since(killed))
+	require.NotEqual(t, first.SessionID, next.SessionID)
+}

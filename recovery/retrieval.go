@@ -1,0 +1,110 @@
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery/zkclient"
+)
+
+// RetrievalConfig configures leader retrieval of one component.
+type RetrievalConfig struct {
+	Client    *zkclient.Client
+	Component string
+	// TolerateSuspended keeps the known leader while the connection is SUSPENDED;
+	// otherwise SUSPENDED clears it. LOST always clears it.
+	TolerateSuspended bool
+	Logger            zerolog.Logger
+}
+
+// Retrieve watches the component's connection_info until ctx ends and calls
+// notify, on the calling goroutine, with the current leader first and then on
+// every change; a zero LeaderInfo means no leader is known. It returns ctx.Err().
+func Retrieve(ctx context.Context, cfg RetrievalConfig, notify func(LeaderInfo)) error {
+	cl := cfg.Client
+	log := cfg.Logger.With().Str(logging.Component, cfg.Component).Logger()
+	p := ConnectionInfoPath(cfg.Component)
+	states := cl.Listen()
+	defer states.Close()
+
+	var last LeaderInfo
+	first := true
+	report := func(info LeaderInfo) {
+		if first || info != last {
+			first = false
+			last = info
+			log.Debug().Str(logging.Addr, info.Address).Str(logging.LeaderSession, info.SessionID.String()).Msg("leader changed")
+			notify(info)
+		}
+	}
+	for ctx.Err() == nil {
+		info, watch, err := readLeader(ctx, cl, p)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			log.Warn().Err(err).Msg("leader retrieval: cannot read connection info")
+			report(LeaderInfo{})
+		} else {
+			report(info)
+		}
+		var retry <-chan time.Time
+		if watch == nil {
+			t := time.NewTimer(time.Second)
+			retry = t.C
+			defer t.Stop()
+		}
+		select {
+		case <-watch:
+		case <-retry:
+		case <-states.C():
+			for {
+				ev, ok := states.TryNext()
+				if !ok {
+					break
+				}
+				switch {
+				case ev.State == zkclient.Lost:
+					report(LeaderInfo{})
+				case ev.State == zkclient.Suspended && !cfg.TolerateSuspended && !cl.Connected():
+					report(LeaderInfo{})
+				}
+			}
+		case <-ctx.Done():
+		}
+	}
+	return ctx.Err()
+}
+
+// readLeader reads connection_info and sets a watch on it (on its creation when
+// it does not exist). Malformed content counts as no leader.
+func readLeader(ctx context.Context, cl *zkclient.Client, p string) (LeaderInfo, <-chan zk.Event, error) {
+	data, _, watch, err := cl.GetW(ctx, p)
+	if errors.Is(err, zk.ErrNoNode) {
+		var ok bool
+		ok, _, watch, err = cl.ExistsW(ctx, p)
+		if err != nil {
+			return LeaderInfo{}, nil, err
+		}
+		if ok {
+			closed := make(chan zk.Event)
+			close(closed)
+			return LeaderInfo{}, closed, nil // created meanwhile: read again
+		}
+		return LeaderInfo{}, watch, nil
+	}
+	if err != nil {
+		return LeaderInfo{}, nil, err
+	}
+	var info LeaderInfo
+	if json.Unmarshal(data, &info) != nil {
+		return LeaderInfo{}, watch, nil
+	}
+	return info, watch, nil
+}
