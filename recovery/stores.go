@@ -114,7 +114,7 @@ type JobResult struct {
 }
 
 // JobResultStore records finished jobs in storage as
-// job-result-store/<cluster-id>/<job-id>_DIRTY.json (cleanup pending) and then
+// <cluster-path>/job-result-store/<job-id>_DIRTY.json (cleanup pending) and then
 // <job-id>.json (clean), so a job with a result is never run again.
 type JobResultStore interface {
 	CreateDirty(ctx context.Context, r JobResult) error
