@@ -3,6 +3,7 @@ package recovery_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -233,16 +234,23 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 
 const contenderEnv = "AMKEEPER_TEST_CONTENDER"
 
-// runContender is the child process: it contends and prints LEADER <session>
-// when granted.
+// runContender is the child process: it contends, confirms the dispatcher with
+// its name as address and prints LEADER <session> when granted. With
+// AMKEEPER_TEST_WRITE set, it also makes a guarded write every few milliseconds
+// while it leads, and prints FENCED when one is refused as not leader.
 func runContender() int {
 	servers := strings.Split(os.Getenv("AMKEEPER_TEST_ZK"), ",")
 	root := os.Getenv("AMKEEPER_TEST_ROOT")
 	name := os.Getenv(contenderEnv)
+	write := os.Getenv("AMKEEPER_TEST_WRITE") != ""
 	log := zerolog.New(os.Stderr)
 	ctx := context.Background()
 	cl, err := zkclient.Connect(ctx, zkclient.Config{Servers: servers, Root: root, SessionTimeout: 2 * time.Second, ConnectionTimeout: 10 * time.Second, Logger: log})
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := cl.EnsurePath(ctx, "/writes"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -253,50 +261,128 @@ func runContender() int {
 			fmt.Fprintln(os.Stderr, "confirm:", err)
 		}
 		fmt.Println("LEADER", l.SessionID())
+		pace := time.NewTicker(5 * time.Millisecond)
+		defer pace.Stop()
+		for write {
+			// Deliberately not l.Context(): a deposed leader that has not noticed
+			// yet keeps writing, and only the server-side fence stops it.
+			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := cl.Multi(wctx, append(l.GuardOps(), zkclient.CreateOp{Path: "/writes/" + name + "-", Flags: zk.FlagSequence})...)
+			cancel()
+			if err != nil && (errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion)) {
+				fmt.Println("FENCED")
+				break
+			}
+			<-pace.C
+		}
 		<-l.Done()
 	})
 	return 0
 }
 
+type childContender struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func spawnContender(t *testing.T, c *zktest.Cluster, root, name string, write bool) *childContender {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), contenderEnv+"="+name, "AMKEEPER_TEST_ZK="+c.ConnectString(), "AMKEEPER_TEST_ROOT="+root)
+	if write {
+		cmd.Env = append(cmd.Env, "AMKEEPER_TEST_WRITE=1")
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	cc := &childContender{cmd: cmd, lines: make(chan string, 64)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			cc.lines <- sc.Text()
+		}
+		close(cc.lines)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	cc.expect(t, "READY", 15*time.Second)
+	return cc
+}
+
+// expect waits for a line starting with prefix.
+func (cc *childContender) expect(t *testing.T, prefix string, within time.Duration) string {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case line, ok := <-cc.lines:
+			if !ok {
+				t.Fatalf("contender exited before printing %s", prefix)
+			}
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		case <-deadline:
+			t.Fatalf("contender did not print %s within %s", prefix, within)
+		}
+	}
+}
+
 func TestElectionKilledLeaderProcess(t *testing.T) {
 	root := zkc.Root(t)
-	procs := map[string]*exec.Cmd{}
+	procs := map[string]*childContender{}
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("proc-%d", i)
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), contenderEnv+"="+name, "AMKEEPER_TEST_ZK="+zkc.ConnectString(), "AMKEEPER_TEST_ROOT="+root)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		ready := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if sc.Text() == "READY" {
-					close(ready)
-				}
-			}
-		}()
-		select {
-		case <-ready:
-		case <-time.After(15 * time.Second):
-			t.Fatalf("%s did not connect", name)
-		}
-		procs[name] = cmd
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		procs[name] = spawnContender(t, zkc, root, name, false)
 	}
 	r := startRetriever(t, newClient(t, zkc, root, 4*time.Second), false)
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Known() }, "one process leads")
 	first, _ := r.latest()
 
 	killed := time.Now()
-	require.NoError(t, procs[first.Address].Process.Signal(syscall.SIGKILL))
-	_ = procs[first.Address].Wait()
+	require.NoError(t, procs[first.Address].cmd.Process.Signal(syscall.SIGKILL))
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool {
 		return i.Known() && i.Address != first.Address
 	}, "another process leads once the killed leader's session expires")
 	next, _ := r.latest()
 	t.Logf("%s killed; %s leads after %s (session expiry bound)", first.Address, next.Address, time.Since(killed))
 	require.NotEqual(t, first.SessionID, next.SessionID)
+}
+
+// TestSplitBrainPausedLeaderIsFenced pauses the leading process (SIGSTOP) until its
+// session expires and another process leads, then resumes it: the old leader
+// still believes it leads and keeps writing, and the server-side fence refuses
+// every one of those writes.
+func TestSplitBrainPausedLeaderIsFenced(t *testing.T) {
+	root := zkc.Root(t)
+	old := spawnContender(t, zkc, root, "old", true)
+	old.expect(t, "LEADER", 10*time.Second)
+	standby := spawnContender(t, zkc, root, "standby", false)
+	raw := zkc.Conn(t)
+	require.Eventually(t, func() bool {
+		names, _, err := raw.Children(root + "/writes")
+		return err == nil && len(names) > 0
+	}, 10*time.Second, 5*time.Millisecond, "the leader writes")
+
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGSTOP))
+	standby.expect(t, "LEADER", 15*time.Second)
+	_, infoStat, err := raw.Get(root + recovery.ConnectionInfoPath(recovery.Dispatcher))
+	require.NoError(t, err)
+	takeover := infoStat.Czxid // the new leader published after the old session ended
+
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGCONT))
+	old.expect(t, "FENCED", 15*time.Second)
+
+	names, _, err := raw.Children(root + "/writes")
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	for _, n := range names {
+		_, st, err := raw.Get(root + "/writes/" + n)
+		require.NoError(t, err)
+		require.Less(t, st.Czxid, takeover, "write %s by the deposed leader landed after the takeover", n)
+	}
 }
