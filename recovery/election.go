@@ -89,7 +89,7 @@ func (e *Election) HasLeadership(id uuid.UUID) bool {
 // on Run's goroutine; lead must return soon after grant.Done() is closed. When lead
 // returns while the grant is still held, leadership is given up (the latch node
 // deleted) and Run contends again. Run returns ctx.Err() after giving up its node.
-func (e *Election) Run(ctx context.Context, lead func(*Leadership)) error {
+func (e *Election) Run(ctx context.Context, lead func(Grant)) error {
 	states := e.cl.Listen()
 	defer states.Close()
 	defer e.resign()
@@ -248,7 +248,7 @@ func (e *Election) check(ctx context.Context, node string) (bool, <-chan zk.Even
 // lead holds one grant: it calls lead and revokes the grant when the connection
 // is suspended (unless tolerated) or lost, when our latch node disappears, or when
 // ctx ends.
-func (e *Election) lead(ctx context.Context, node string, states *zkclient.Listener, lead func(*Leadership)) {
+func (e *Election) lead(ctx context.Context, node string, states *zkclient.Listener, lead func(Grant)) {
 	lctx, cancel := context.WithCancelCause(ctx)
 	l := &Leadership{id: uuid.New(), ctx: lctx, latch: node, el: e, infos: map[string]string{}}
 	log := e.log.With().Str(logging.LeaderSession, l.id.String()).Str(logging.ZKPath, node).Logger()
@@ -344,8 +344,6 @@ type Leadership struct {
 	mu    sync.Mutex
 	infos map[string]string // component → published connection_info path
 }
-
-var _ Guard = (*Leadership)(nil)
 
 // SessionID is the leader session ID (the fencing token).
 func (l *Leadership) SessionID() uuid.UUID { return l.id }

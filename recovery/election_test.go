@@ -41,7 +41,7 @@ func newClient(t *testing.T, c *zktest.Cluster, root string, sessionTimeout time
 // contender runs an election in the background and exposes its grants.
 type contender struct {
 	el     *recovery.Election
-	grants chan *recovery.Leadership
+	grants chan recovery.Grant
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -51,13 +51,13 @@ func startContender(t *testing.T, cl *zkclient.Client, name string, tolerate boo
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &contender{
 		el:     recovery.NewElection(recovery.ElectionConfig{Client: cl, TolerateSuspended: tolerate, Logger: logging.ForTest(t).With().Str("who", name).Logger()}),
-		grants: make(chan *recovery.Leadership, 8),
+		grants: make(chan recovery.Grant, 8),
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
 	go func() {
 		defer close(c.done)
-		_ = c.el.Run(ctx, func(l *recovery.Leadership) {
+		_ = c.el.Run(ctx, func(l recovery.Grant) {
 			if err := l.Confirm(l.Context(), recovery.Dispatcher, name); err != nil && l.Err() == nil {
 				t.Errorf("%s: confirm: %v", name, err)
 			}
@@ -78,7 +78,7 @@ func (c *contender) stop(t *testing.T) {
 	}
 }
 
-func waitGrant(t *testing.T, c *contender, within time.Duration) *recovery.Leadership {
+func waitGrant(t *testing.T, c *contender, within time.Duration) recovery.Grant {
 	t.Helper()
 	select {
 	case l := <-c.grants:
@@ -239,6 +239,18 @@ const contenderEnv = "AMKEEPER_TEST_CONTENDER"
 // AMKEEPER_TEST_WRITE set, it also makes a guarded write every few milliseconds
 // while it leads, and prints FENCED when one is refused as not leader.
 func runContender() int {
+	if dir := os.Getenv("AMKEEPER_TEST_EMBEDDED_DIR"); dir != "" {
+		el := recovery.NewEmbeddedElection(dir, zerolog.New(os.Stderr))
+		fmt.Println("READY")
+		_ = el.Run(context.Background(), func(l recovery.Grant) {
+			if err := l.Confirm(l.Context(), recovery.Dispatcher, os.Getenv(contenderEnv)); err != nil {
+				fmt.Fprintln(os.Stderr, "confirm:", err)
+			}
+			fmt.Println("LEADER", l.SessionID())
+			<-l.Done()
+		})
+		return 0
+	}
 	servers := strings.Split(os.Getenv("AMKEEPER_TEST_ZK"), ",")
 	root := os.Getenv("AMKEEPER_TEST_ROOT")
 	name := os.Getenv(contenderEnv)
@@ -256,7 +268,7 @@ func runContender() int {
 	}
 	el := recovery.NewElection(recovery.ElectionConfig{Client: cl, Logger: log})
 	fmt.Println("READY")
-	_ = el.Run(ctx, func(l *recovery.Leadership) {
+	_ = el.Run(ctx, func(l recovery.Grant) {
 		if err := l.Confirm(l.Context(), recovery.Dispatcher, name); err != nil {
 			fmt.Fprintln(os.Stderr, "confirm:", err)
 		}

@@ -1,0 +1,218 @@
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery/zkclient"
+)
+
+// CheckpointsDir is the directory of one job's checkpoint pointers.
+func CheckpointsDir(jobID string) string { return "/jobs/" + jobID + "/checkpoints" }
+
+// checkpointKey is the node name of a checkpoint: %019d, so names sort by ID.
+func checkpointKey(id int64) string { return fmt.Sprintf("%019d", id) }
+
+// Checkpoints is the CompletedCheckpointStore of one job over a PointerStore:
+// pointers under /jobs/<job-id>/checkpoints/<%019d>, payloads (JSON) named
+// <cluster-path>/completedCheckpoint-<job-id>-<%019d>-<random>.
+type Checkpoints struct {
+	ps     PointerStore
+	zk     *ZooKeeperPointerStore // nil in embedded mode
+	jobID  string
+	retain int
+	log    zerolog.Logger
+}
+
+var _ CompletedCheckpointStore = (*Checkpoints)(nil)
+
+// NewZooKeeperCheckpointStore returns the completed-checkpoint store of jobID on
+// ZooKeeper, retaining the newest retain (at least 1) checkpoints.
+func NewZooKeeperCheckpointStore(cl *zkclient.Client, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger, jobID string, retain int) (*Checkpoints, error) {
+	cfg, err := checkpointsConfig(st, clusterPath, instance, log, jobID, retain)
+	if err != nil {
+		return nil, err
+	}
+	ps := NewZooKeeperPointerStore(cl, cfg)
+	return newCheckpoints(ps, ps, jobID, retain, log), nil
+}
+
+// NewEmbeddedCheckpointStore returns the completed-checkpoint store of jobID for
+// high-availability NONE, with pointer files in local.
+func NewEmbeddedCheckpointStore(ctx context.Context, local *EmbeddedDir, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger, jobID string, retain int) (*Checkpoints, error) {
+	cfg, err := checkpointsConfig(st, clusterPath, instance, log, jobID, retain)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := NewEmbeddedPointerStore(ctx, local, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newCheckpoints(ps, nil, jobID, retain, log), nil
+}
+
+func checkpointsConfig(st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger, jobID string, retain int) (PointerStoreConfig, error) {
+	if retain < 1 {
+		return PointerStoreConfig{}, fmt.Errorf("recovery: checkpoint store of job %s: retain %d checkpoints: want at least 1", jobID, retain)
+	}
+	if err := validateKey(jobID); err != nil {
+		return PointerStoreConfig{}, fmt.Errorf("recovery: checkpoint store: job ID: %w", err)
+	}
+	return PointerStoreConfig{Dir: CheckpointsDir(jobID), Storage: st,
+		PayloadPrefix: storagePrefix(clusterPath, "completedCheckpoint-"+jobID+"-"), Instance: instance, Logger: log}, nil
+}
+
+func newCheckpoints(ps PointerStore, zk *ZooKeeperPointerStore, jobID string, retain int, log zerolog.Logger) *Checkpoints {
+	return &Checkpoints{ps: ps, zk: zk, jobID: jobID, retain: retain, log: log.With().Str(logging.Job, jobID).Logger()}
+}
+
+// checkpointPayload is the stored form of a CompletedCheckpoint.
+type checkpointPayload struct {
+	JobID     string    `json:"jobId"`
+	ID        int64     `json:"id"`
+	Timestamp time.Time `json:"timestamp"`
+	Metadata  []byte    `json:"metadata"`
+}
+
+// Add implements CompletedCheckpointStore.
+func (s *Checkpoints) Add(ctx context.Context, g Guard, cp CompletedCheckpoint) ([]int64, error) {
+	if cp.JobID != "" && cp.JobID != s.jobID {
+		return nil, fmt.Errorf("recovery: add checkpoint %d of job %s to the store of job %s", cp.ID, cp.JobID, s.jobID)
+	}
+	if cp.ID < 0 {
+		return nil, fmt.Errorf("recovery: add checkpoint %d: negative ID", cp.ID)
+	}
+	b, _ := json.Marshal(checkpointPayload{JobID: s.jobID, ID: cp.ID, Timestamp: cp.Timestamp, Metadata: cp.Metadata}) // plain fields
+	if err := s.ps.Put(ctx, g, checkpointKey(cp.ID), b); err != nil {
+		return nil, fmt.Errorf("recovery: add checkpoint %d: %w", cp.ID, err)
+	}
+	s.log.Info().Int64(logging.Checkpoint, cp.ID).Msg("completed checkpoint stored")
+	ids, err := s.IDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: add checkpoint %d: subsume: %w", cp.ID, err)
+	}
+	var subsumed []int64
+	var errs []error
+	for i := 0; len(ids)-i > s.retain; i++ {
+		id := ids[i]
+		if id == cp.ID {
+			continue
+		}
+		err := s.ps.ReleaseAndTryRemove(ctx, g, checkpointKey(id))
+		switch {
+		case errors.Is(err, ErrLocked):
+			s.log.Warn().Int64(logging.Checkpoint, id).Err(err).Msg("subsumed checkpoint kept: another instance holds it")
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			subsumed = append(subsumed, id)
+			s.log.Info().Int64(logging.Checkpoint, id).Msg("checkpoint subsumed")
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return subsumed, fmt.Errorf("recovery: add checkpoint %d: subsume: %w", cp.ID, err)
+	}
+	return subsumed, nil
+}
+
+// IDs implements CompletedCheckpointStore.
+func (s *Checkpoints) IDs(ctx context.Context) ([]int64, error) {
+	keys, err := s.ps.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		id, err := strconv.ParseInt(k, 10, 64)
+		if err != nil {
+			s.log.Warn().Str("key", k).Msg("ignoring a checkpoint pointer whose name is not an ID")
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// Latest implements CompletedCheckpointStore. It reads (and locks) every retained
+// checkpoint at once and returns the newest readable one.
+func (s *Checkpoints) Latest(ctx context.Context) (CompletedCheckpoint, []SkippedCheckpoint, bool, error) {
+	ids, err := s.IDs(ctx)
+	if err != nil {
+		return CompletedCheckpoint{}, nil, false, fmt.Errorf("recovery: latest checkpoint of job %s: %w", s.jobID, err)
+	}
+	slices.Reverse(ids)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = checkpointKey(id)
+	}
+	var skipped []SkippedCheckpoint
+	for i, e := range s.ps.GetAll(ctx, keys, true) {
+		id := ids[i]
+		err := e.Err
+		var cp checkpointPayload
+		if err == nil {
+			if jerr := json.Unmarshal(e.Payload, &cp); jerr != nil || cp.ID != id || cp.JobID != s.jobID {
+				err = fmt.Errorf("%w: checkpoint %d of job %s: payload is not this checkpoint (id %d, job %q, %v)",
+					ErrCorruptState, id, s.jobID, cp.ID, cp.JobID, jerr)
+			}
+		}
+		switch {
+		case err == nil:
+			return CompletedCheckpoint{JobID: s.jobID, ID: id, Timestamp: cp.Timestamp, Metadata: cp.Metadata}, skipped, true, nil
+		case errors.Is(err, ErrNotFound):
+			continue // removed meanwhile
+		case errors.Is(err, ErrDanglingPointer), errors.Is(err, ErrCorruptState):
+			reason := "corrupt"
+			if errors.Is(err, ErrDanglingPointer) {
+				reason = "dangling pointer"
+			}
+			s.log.Error().Int64(logging.Checkpoint, id).Str(logging.Reason, reason).Err(err).
+				Msg("skipping an unreadable checkpoint; falling back to an older one")
+			skipped = append(skipped, SkippedCheckpoint{ID: id, Err: err})
+		default:
+			return CompletedCheckpoint{}, skipped, false, fmt.Errorf("recovery: latest checkpoint of job %s: %w", s.jobID, err)
+		}
+	}
+	return CompletedCheckpoint{}, skipped, false, nil
+}
+
+// Shutdown implements CompletedCheckpointStore.
+func (s *Checkpoints) Shutdown(ctx context.Context, g Guard, terminal bool) error {
+	if !terminal {
+		s.log.Info().Msg("suspending the checkpoint store: checkpoints kept")
+		err := s.ps.ReleaseAll(ctx)
+		return errors.Join(err, s.ps.Close())
+	}
+	if err := g.Err(); err != nil {
+		return fmt.Errorf("recovery: discard checkpoints of job %s: %w", s.jobID, err)
+	}
+	ids, err := s.IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("recovery: discard checkpoints of job %s: %w", s.jobID, err)
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := s.ps.ReleaseAndTryRemove(ctx, g, checkpointKey(id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 && s.zk != nil {
+		errs = append(errs, s.zk.removeDir(ctx, g))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("recovery: discard checkpoints of job %s: %w", s.jobID, err)
+	}
+	s.log.Info().Int("discarded", len(ids)).Msg("job terminal: checkpoints discarded")
+	return s.ps.Close()
+}
