@@ -353,6 +353,10 @@ func (c *Client) Listen() *Listener {
 	return l
 }
 
+// Server returns the address of the server the client is connected to (or last
+// tried).
+func (c *Client) Server() string { return c.conn.Server() }
+
 // ACL returns the ACL used for nodes this client creates.
 func (c *Client) ACL() []zk.ACL { return c.acl }
 
