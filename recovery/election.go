@@ -250,7 +250,7 @@ func (e *Election) check(ctx context.Context, node string) (bool, <-chan zk.Even
 // ctx ends.
 func (e *Election) lead(ctx context.Context, node string, states *zkclient.Listener, lead func(Grant)) {
 	lctx, cancel := context.WithCancelCause(ctx)
-	l := &Leadership{id: uuid.New(), ctx: lctx, latch: node, el: e, infos: map[string]string{}}
+	l := &Leadership{id: uuid.New(), ctx: lctx, latch: node, el: e, infos: map[string][]byte{}}
 	log := e.log.With().Str(logging.LeaderSession, l.id.String()).Str(logging.ZKPath, node).Logger()
 	e.mu.Lock()
 	e.current = l
@@ -342,7 +342,7 @@ type Leadership struct {
 	el    *Election
 
 	mu    sync.Mutex
-	infos map[string]string // component → published connection_info path
+	infos map[string][]byte // component → connection_info content confirmed last
 }
 
 // SessionID is the leader session ID (the fencing token).
@@ -376,19 +376,26 @@ func (l *Leadership) Confirm(ctx context.Context, component, address string) err
 	info := LeaderInfo{Address: address, SessionID: l.id}
 	data, _ := json.Marshal(info)
 	p := ConnectionInfoPath(component)
+	l.mu.Lock()
+	_, watching := l.infos[component]
+	l.infos[component] = data // what keepPublished restores from now on
+	l.mu.Unlock()
 	if err := l.publish(ctx, p, data); err != nil {
 		return fmt.Errorf("recovery: confirm leadership of %s: %w", component, err)
 	}
-	l.mu.Lock()
-	_, watching := l.infos[component]
-	l.infos[component] = p
-	l.mu.Unlock()
 	if !watching {
-		go l.keepPublished(component, p, data)
+		go l.keepPublished(component, p)
 	}
 	l.el.log.Info().Str(logging.Component, component).Str(logging.Addr, address).
 		Str(logging.LeaderSession, l.id.String()).Msg("leadership confirmed")
 	return nil
+}
+
+// wanted returns the content last confirmed for component.
+func (l *Leadership) wanted(component string) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.infos[component]
 }
 
 func (l *Leadership) publish(ctx context.Context, p string, data []byte) error {
@@ -419,11 +426,11 @@ func (l *Leadership) publish(ctx context.Context, p string, data []byte) error {
 	}
 }
 
-func (l *Leadership) keepPublished(component, p string, data []byte) {
+func (l *Leadership) keepPublished(component, p string) {
 	cl := l.el.cl
 	for l.ctx.Err() == nil {
 		cur, _, watch, err := cl.GetW(l.ctx, p)
-		if err == nil && bytes.Equal(cur, data) {
+		if err == nil && bytes.Equal(cur, l.wanted(component)) {
 			select {
 			case <-watch:
 				continue
@@ -434,7 +441,7 @@ func (l *Leadership) keepPublished(component, p string, data []byte) {
 		if l.ctx.Err() != nil {
 			return
 		}
-		if err := l.publish(l.ctx, p, data); err != nil && l.ctx.Err() == nil {
+		if err := l.publish(l.ctx, p, l.wanted(component)); err != nil && l.ctx.Err() == nil {
 			l.el.log.Warn().Err(err).Str(logging.Component, component).Msg("cannot republish connection info")
 			t := time.NewTimer(time.Second)
 			select {
@@ -455,8 +462,8 @@ func (l *Leadership) unpublish(ctx context.Context) {
 	}
 	l.mu.Lock()
 	paths := make([]string, 0, len(l.infos))
-	for _, p := range l.infos {
-		paths = append(paths, p)
+	for component := range l.infos {
+		paths = append(paths, ConnectionInfoPath(component))
 	}
 	l.mu.Unlock()
 	for _, p := range paths {

@@ -151,6 +151,17 @@ func TestElectionGrantConfirmRetrieveRevoke(t *testing.T) {
 	require.NoError(t, err)
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "stale connection info rewritten")
 
+	// Confirming a new address replaces the old one, and the new one is what is
+	// restored after an overwrite.
+	require.NoError(t, l.Confirm(context.Background(), recovery.Dispatcher, "am-1:9090"))
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "am-1:9090" }, "new address published")
+	_, err = raw.Set(root+recovery.ConnectionInfoPath(recovery.Dispatcher), []byte(`{"address":"evil"}`), -1)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		b, _, err := raw.Get(root + recovery.ConnectionInfoPath(recovery.Dispatcher))
+		return err == nil && strings.Contains(string(b), "am-1:9090")
+	}, 10*time.Second, 5*time.Millisecond, "the latest confirmed address is restored")
+
 	c.stop(t)
 	require.ErrorIs(t, l.Err(), recovery.ErrNotLeader)
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "no leader after the leader stopped")
