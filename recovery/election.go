@@ -257,6 +257,14 @@ func (e *Election) lead(ctx context.Context, node string, states *zkclient.Liste
 	e.mu.Unlock()
 	log.Info().Msg("leadership granted")
 
+	// State changes queued before this grant (the LOST and RECONNECTED that led to
+	// it) are history; one that slips between the latch check and here is caught by
+	// the monitor's check of the latch node, and by the guard on every write.
+	for {
+		if _, ok := states.TryNext(); !ok {
+			break
+		}
+	}
 	monitorDone := make(chan struct{})
 	go func() {
 		defer close(monitorDone)
@@ -280,38 +288,82 @@ func (e *Election) lead(ctx context.Context, node string, states *zkclient.Liste
 	}
 }
 
-// monitor returns why leadership ends.
+// monitor returns why leadership ends. ZooKeeper calls run asynchronously so that
+// connection state changes are seen even while a call waits on a stalled server.
 func (e *Election) monitor(ctx context.Context, node string, states *zkclient.Listener) error {
 	for {
-		ok, _, watch, err := e.cl.ExistsW(ctx, node)
-		if err != nil {
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
-			}
-			return fmt.Errorf("cannot watch latch node: %w", err)
-		}
-		if !ok {
-			return errors.New("latch node deleted")
-		}
-		select {
-		case <-watch:
-		case <-states.C():
+		wctx, cancel := context.WithCancel(ctx)
+		pending := async(func() existsOutcome {
+			ok, _, w, err := e.cl.ExistsW(wctx, node)
+			return existsOutcome{ok, w, err}
+		})
+		var watch <-chan zk.Event
+		var retry <-chan time.Time
+		reason := func() error {
 			for {
-				ev, ok := states.TryNext()
-				if !ok {
-					break
-				}
-				switch {
-				case ev.State == zkclient.Lost:
-					return errors.New("zookeeper session lost")
-				case ev.State == zkclient.Suspended && !e.cfg.TolerateSuspended:
-					return errors.New("zookeeper connection suspended")
-				case ev.State == zkclient.Reconnected && ev.NewSession:
-					return errors.New("zookeeper session replaced")
+				select {
+				case r := <-pending:
+					pending = nil
+					switch {
+					case r.err != nil && ctx.Err() != nil:
+						return context.Cause(ctx)
+					case r.err != nil:
+						// Connection trouble is judged by state events; try again soon.
+						e.log.Debug().Err(r.err).Msg("election: cannot watch latch node")
+						retry = time.After(100 * time.Millisecond)
+					case !r.ok:
+						return errors.New("latch node deleted")
+					default:
+						watch = r.watch
+					}
+				case <-watch:
+					return nil
+				case <-retry:
+					return nil
+				case <-states.C():
+					if why := e.stateEndsLeadership(states); why != nil {
+						return why
+					}
+				case <-ctx.Done():
+					return context.Cause(ctx)
 				}
 			}
-		case <-ctx.Done():
-			return context.Cause(ctx)
+		}()
+		cancel()
+		if reason != nil {
+			return reason
+		}
+	}
+}
+
+type existsOutcome struct {
+	ok    bool
+	watch <-chan zk.Event
+	err   error
+}
+
+// async runs f on its own goroutine and delivers its result.
+func async[T any](f func() T) <-chan T {
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	return ch
+}
+
+// stateEndsLeadership drains queued state events and returns why leadership must
+// end, or nil.
+func (e *Election) stateEndsLeadership(states *zkclient.Listener) error {
+	for {
+		ev, ok := states.TryNext()
+		if !ok {
+			return nil
+		}
+		switch {
+		case ev.State == zkclient.Lost:
+			return errors.New("zookeeper session lost")
+		case ev.State == zkclient.Suspended && !e.cfg.TolerateSuspended:
+			return errors.New("zookeeper connection suspended")
+		case ev.State == zkclient.Reconnected && ev.NewSession:
+			return errors.New("zookeeper session replaced")
 		}
 	}
 }

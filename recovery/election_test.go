@@ -241,6 +241,32 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 	}
 }
 
+// TestTolerantLeaderStepsDownOnLost pauses the server past the session timeout:
+// even a leader that tolerates SUSPENDED gives up leadership on LOST, and so does
+// a tolerant retriever; after the server resumes the leader's session is gone and
+// it leads again under a new session and a new leader session ID.
+func TestTolerantLeaderStepsDownOnLost(t *testing.T) {
+	c := zktest.Start(t)
+	root := c.Root(t)
+	cl := newClient(t, c, root, 2*time.Second)
+	r := startRetriever(t, newClient(t, c, root, 2*time.Second), true)
+	ct := startContender(t, cl, "am", true)
+	l := waitGrant(t, ct, 10*time.Second)
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "leader known")
+	session := cl.Session().ID
+
+	require.NoError(t, c.Server(0).Pause())
+	require.Eventually(t, func() bool { return cl.State() == zkclient.Lost }, 15*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return l.Err() != nil }, 5*time.Second, 5*time.Millisecond, "LOST revokes even a tolerant leader")
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "LOST clears even a tolerant retriever")
+
+	require.NoError(t, c.Server(0).Resume())
+	l2 := waitGrant(t, ct, 20*time.Second)
+	require.NotEqual(t, l.SessionID(), l2.SessionID())
+	require.NotEqual(t, session, cl.Session().ID, "the expired session was replaced")
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l2.SessionID() }, "new grant published")
+}
+
 // ---- contenders in real processes ----
 
 const contenderEnv = "AMKEEPER_TEST_CONTENDER"

@@ -43,43 +43,64 @@ func Retrieve(ctx context.Context, cfg RetrievalConfig, notify func(LeaderInfo))
 			notify(info)
 		}
 	}
-	for ctx.Err() == nil {
-		info, watch, err := readLeader(ctx, cl, p)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
+	clearOn := func(states *zkclient.Listener) {
+		for {
+			ev, ok := states.TryNext()
+			if !ok {
+				return
 			}
-			log.Warn().Err(err).Msg("leader retrieval: cannot read connection info")
-			report(LeaderInfo{})
-		} else {
-			report(info)
-		}
-		var retry <-chan time.Time
-		if watch == nil {
-			t := time.NewTimer(time.Second)
-			retry = t.C
-			defer t.Stop()
-		}
-		select {
-		case <-watch:
-		case <-retry:
-		case <-states.C():
-			for {
-				ev, ok := states.TryNext()
-				if !ok {
-					break
-				}
-				switch {
-				case ev.State == zkclient.Lost:
-					report(LeaderInfo{})
-				case ev.State == zkclient.Suspended && !cfg.TolerateSuspended && !cl.Connected():
-					report(LeaderInfo{})
-				}
+			switch {
+			case ev.State == zkclient.Lost:
+				report(LeaderInfo{})
+			case ev.State == zkclient.Suspended && !cfg.TolerateSuspended && !cl.Connected():
+				report(LeaderInfo{})
 			}
-		case <-ctx.Done():
 		}
 	}
+	for ctx.Err() == nil {
+		// The read runs asynchronously so that connection state changes are seen
+		// even while it waits on a stalled server.
+		rctx, cancel := context.WithCancel(ctx)
+		pending := async(func() readOutcome {
+			info, watch, err := readLeader(rctx, cl, p)
+			return readOutcome{info, watch, err}
+		})
+		var watch <-chan zk.Event
+		var retry <-chan time.Time
+	wait:
+		for {
+			select {
+			case r := <-pending:
+				pending = nil
+				if r.err != nil {
+					if ctx.Err() != nil {
+						break wait
+					}
+					log.Debug().Err(r.err).Msg("leader retrieval: cannot read connection info")
+					retry = time.After(100 * time.Millisecond)
+					continue
+				}
+				report(r.info)
+				watch = r.watch
+			case <-watch:
+				break wait
+			case <-retry:
+				break wait
+			case <-states.C():
+				clearOn(states)
+			case <-ctx.Done():
+				break wait
+			}
+		}
+		cancel()
+	}
 	return ctx.Err()
+}
+
+type readOutcome struct {
+	info  LeaderInfo
+	watch <-chan zk.Event
+	err   error
 }
 
 // readLeader reads connection_info and sets a watch on it (on its creation when
