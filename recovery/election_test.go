@@ -243,8 +243,8 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 
 // TestTolerantLeaderStepsDownOnLost pauses the server past the session timeout:
 // even a leader that tolerates SUSPENDED gives up leadership on LOST, and so does
-// a tolerant retriever; after the server resumes the leader's session is gone and
-// it leads again under a new session and a new leader session ID.
+// a tolerant retriever; after the server resumes it leads again under a new
+// leader session ID.
 func TestTolerantLeaderStepsDownOnLost(t *testing.T) {
 	c := zktest.Start(t)
 	root := c.Root(t)
@@ -263,7 +263,10 @@ func TestTolerantLeaderStepsDownOnLost(t *testing.T) {
 	require.NoError(t, c.Server(0).Resume())
 	l2 := waitGrant(t, ct, 20*time.Second)
 	require.NotEqual(t, l.SessionID(), l2.SessionID())
-	require.NotEqual(t, session, cl.Session().ID, "the expired session was replaced")
+	// The server may expire the session on resuming, or the client may reconnect
+	// first and revive it (LOST came from the client's own clock): either way the
+	// grant is new.
+	t.Logf("session before 0x%x, after 0x%x", session, cl.Session().ID)
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l2.SessionID() }, "new grant published")
 }
 
