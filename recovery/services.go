@@ -12,7 +12,6 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
-	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
@@ -81,7 +80,7 @@ func Open(ctx context.Context, cfg *conf.Config, o ServicesOptions) (*Services, 
 		s.election = NewEmbeddedElection(s.local.Path(), s.log)
 		return s, nil
 	}
-	cl, err := zkclient.Connect(ctx, ZooKeeperConfig(cfg, s.log))
+	cl, err := zkclient.Connect(ctx, ZooKeeperConfig(cfg, o.Logger))
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -91,7 +90,7 @@ func Open(ctx context.Context, cfg *conf.Config, o ServicesOptions) (*Services, 
 		Client:            cl,
 		InstanceID:        o.InstanceID.String(),
 		TolerateSuspended: cfg.TolerateSuspendedConnections(),
-		Logger:            s.log,
+		Logger:            o.Logger, // the election adds the instance
 	})
 	return s, nil
 }
@@ -108,7 +107,7 @@ func ZooKeeperConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
 		MaxRetries:        cfg.MaxRetryAttempts(),
 		ACL:               zkclient.ACLMode(strings.ToLower(string(cfg.ACL()))),
 		Digest:            cfg.Digest(),
-		Logger:            log.With().Str(logging.ZKPath, cfg.ClusterPath()).Logger(),
+		Logger:            log, // the client adds zk_path
 	}
 }
 
@@ -188,4 +187,9 @@ func (s *Services) Close() error {
 		errs = append(errs, s.storage.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Inspector returns an inspector over this cluster's pointers and storage.
+func (s *Services) Inspector() *Inspector {
+	return &Inspector{ZooKeeper: s.zk, Embedded: s.local, Storage: s.storage, ClusterPath: s.clusterPath, Logger: s.log}
 }

@@ -36,6 +36,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Before:         setupLogger,
 		Commands: []*cli.Command{
 			configCommand(),
+			haCommand(),
 		},
 	}
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+const (
+	flagClean    = "clean"
+	flagGrace    = "grace"
+	flagLocalDir = "local-dir"
+)
+
+func haCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ha",
+		Usage: "inspect a cluster's high-availability data",
+		Subcommands: []*cli.Command{{
+			Name:  "inspect",
+			Usage: "list pointers with their storage status, lock holders and orphaned payloads; --clean removes what is broken",
+			Description: "Exits 0 when every pointer is readable and no payload is orphaned, 1 otherwise.\n" +
+				"--clean removes orphaned payloads older than --grace and broken pointers no live instance holds a lock on;\n" +
+				"it never removes a readable pointer or a payload a pointer references.",
+			Flags: append(commonFlags(),
+				&cli.StringFlag{Name: flagAppID, Aliases: []string{"id"}, Usage: "application ID (the default cluster-id)"},
+				&cli.BoolFlag{Name: flagClean, Usage: "remove orphaned payloads and broken pointers"},
+				&cli.DurationFlag{Name: flagGrace, Value: recovery.DefaultOrphanGrace, Usage: "minimum age of an orphaned payload before --clean removes it (a payload is written before its pointer)"},
+				&cli.StringFlag{Name: flagLocalDir, Usage: "embedded mode (high-availability.type NONE): the AM's local HA directory"},
+			),
+			Action: runHAInspect,
+		}},
+	}
+}
+
+func runHAInspect(c *cli.Context) error {
+	cfg, err := loadConfig(c, c.String(flagAppID))
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitInvalidConf)
+	}
+	if cfg.HAMode() != conf.HAZooKeeper && c.String(flagLocalDir) == "" {
+		return cli.Exit("ha inspect: high-availability.type is NONE: give the AM's local HA directory with --local-dir", exitUsage)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, cfg.ConnectionTimeout()+time.Minute)
+	defer cancel()
+	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: c.String(flagLocalDir), Logger: logger(c)})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitFailure)
+	}
+	defer svc.Close()
+	in := svc.Inspector()
+	report, err := in.Inspect(ctx)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitFailure)
+	}
+	w := c.App.Writer
+	fmt.Fprint(w, report.String())
+	if c.Bool(flagClean) && !report.Healthy() {
+		res, err := in.Clean(ctx, report, c.Duration(flagGrace))
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("ha inspect: clean: %v", err), exitFailure)
+		}
+		fmt.Fprintf(w, "\nRemoved (%d):\n", len(res.Removed))
+		for _, r := range res.Removed {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+		if len(res.Kept) > 0 {
+			fmt.Fprintf(w, "Kept (%d):\n", len(res.Kept))
+			for _, k := range res.Kept {
+				fmt.Fprintf(w, "  %s: %s\n", k.What, k.Reason)
+			}
+		}
+		if report, err = in.Inspect(ctx); err != nil {
+			return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitFailure)
+		}
+	}
+	if !report.Healthy() {
+		return cli.Exit(fmt.Sprintf("ha inspect: %d broken pointers, %d orphaned payloads", len(report.Problems()), len(report.Orphans)), exitFailure)
+	}
+	return nil
+}
