@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
 // haConfig builds a configuration through conf.Load, as the AM will.
@@ -177,4 +179,40 @@ func TestEnsembleLosingOneServerKeepsLeadershipAndStores(t *testing.T) {
 	got, err := graphs.Recover(ctx, jobID)
 	require.NoError(t, err)
 	require.Equal(t, "after", string(got))
+}
+
+// TestACLCreatorProtectsHANodes stores a job graph through services configured
+// with acl=creator; a client with other digest credentials can neither change nor
+// delete the pointer, and an anonymous one cannot read it.
+func TestACLCreatorProtectsHANodes(t *testing.T) {
+	cfg := haConfig(t, "zookeeper", zkc,
+		"high-availability.zookeeper.client.acl=creator",
+		"amkeeper.zookeeper.digest=amkeeper:s3cret")
+	s := openServices(t, cfg, "")
+	ctx := context.Background()
+	leadOnce(t, s, func(g recovery.Grant) {
+		graphs, err := s.JobGraphStore(ctx)
+		require.NoError(t, err)
+		require.NoError(t, graphs.Put(ctx, g, jobID, []byte("graph")))
+	})
+
+	other := recovery.ZooKeeperConfig(cfg, logging.ForTest(t))
+	other.Digest = "mallory:guess"
+	other.ACL = zkclient.ACLOpen
+	cl, err := zkclient.Connect(ctx, other)
+	require.NoError(t, err)
+	defer cl.Close()
+	p := "/jobgraphs/" + jobID
+	_, err = cl.Set(ctx, p, []byte(`{"v":1,"path":"evil"}`), -1)
+	require.ErrorIs(t, err, zk.ErrNoAuth)
+	err = cl.Delete(ctx, p+"/locks", -1)
+	require.Error(t, err) // not empty or no auth: either way nothing is removed
+	_, _, err = cl.Get(ctx, p)
+	require.ErrorIs(t, err, zk.ErrNoAuth)
+
+	graphs, err := s.JobGraphStore(ctx)
+	require.NoError(t, err)
+	got, err := graphs.Recover(ctx, jobID)
+	require.NoError(t, err)
+	require.Equal(t, "graph", string(got))
 }
