@@ -1,0 +1,19 @@
+// Package rmapi is the local protocol between an AM attempt and the supervisor,
+// modelled on YARN's ApplicationMasterProtocol: RegisterApplicationMaster (which
+// returns the containers that survived earlier attempts), Allocate (ask for and
+// release containers, hear about completed ones) and FinishApplicationMaster (the
+// final status).
+//
+// It is HTTP/1.1 with JSON bodies over a unix socket created with mode 0600 in a
+// 0700 directory: only the supervisor's user can reach it, it needs no code
+// generation, and it can be driven by hand with `curl --unix-socket`. See
+// docs/architecture.md for why not gRPC.
+//
+// Every call carries the caller's attempt ID. The supervisor accepts calls only
+// from the attempt it is currently running (ErrStaleAttempt otherwise), so an AM
+// that outlived its attempt — it cannot, the supervisor reaps it, but a bug or a
+// stray process could try — can neither allocate nor finish the application.
+//
+// Session credentials (a ZooKeeper session ID and password, for fast fencing)
+// travel in Register; they are never logged and never written to disk.
+package rmapi

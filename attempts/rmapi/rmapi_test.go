@@ -1,0 +1,206 @@
+package rmapi_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/attempts/rmapi"
+)
+
+// fakeRM is a pure in-memory ResourceManager: the current attempt, its
+// registration, and containers.
+type fakeRM struct {
+	mu         sync.Mutex
+	current    string
+	registered bool
+	previous   []rmapi.Container
+	finished   *rmapi.FinishRequest
+	block      chan struct{}
+}
+
+func (f *fakeRM) check(attempt string) error {
+	if attempt != f.current {
+		return fmt.Errorf("%w: %s is not the current attempt %s", rmapi.ErrStaleAttempt, attempt, f.current)
+	}
+	return nil
+}
+
+func (f *fakeRM) Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(req.AttemptID); err != nil {
+		return rmapi.RegisterResponse{}, err
+	}
+	f.registered = true
+	return rmapi.RegisterResponse{ApplicationID: "application_1_0001", Attempt: 2, MaxAttempts: 3, PreviousContainers: f.previous}, nil
+}
+
+func (f *fakeRM) Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi.AllocateResponse, error) {
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return rmapi.AllocateResponse{}, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(req.AttemptID); err != nil {
+		return rmapi.AllocateResponse{}, err
+	}
+	if !f.registered {
+		return rmapi.AllocateResponse{}, rmapi.ErrNotRegistered
+	}
+	var res rmapi.AllocateResponse
+	for _, ask := range req.Ask {
+		for i := 0; i < ask.Count; i++ {
+			res.Allocated = append(res.Allocated, rmapi.Container{ID: fmt.Sprintf("container_1_0001_02_%06d", i+1), MemoryBytes: ask.MemoryBytes, Slots: ask.Slots, Attempt: 2})
+		}
+	}
+	for _, id := range req.Release {
+		res.Completed = append(res.Completed, rmapi.CompletedContainer{ID: id, ExitCode: -1, Signal: "terminated", Diagnostics: "released by the AM"})
+	}
+	return res, nil
+}
+
+func (f *fakeRM) Finish(ctx context.Context, req rmapi.FinishRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(req.AttemptID); err != nil {
+		return err
+	}
+	f.finished = &req
+	return nil
+}
+
+func serve(t *testing.T, rm rmapi.ResourceManager, log zerolog.Logger) (string, *rmapi.Client) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "app", "rm.sock")
+	l, err := rmapi.Listen(sock)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rmapi.Serve(ctx, l, rm, log) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	c := rmapi.NewClient(sock)
+	t.Cleanup(c.Close)
+	return sock, c
+}
+
+func TestRegisterAllocateFinish(t *testing.T) {
+	prev := []rmapi.Container{{ID: "container_1_0001_01_000001", PID: 4242, Slots: 2, Attempt: 1}}
+	rm := &fakeRM{current: "appattempt_1_0001_000002", previous: prev}
+	var logs bytes.Buffer
+	_, c := serve(t, rm, zerolog.New(&logs))
+	ctx := context.Background()
+
+	_, err := c.Allocate(ctx, rmapi.AllocateRequest{AttemptID: rm.current})
+	require.ErrorIs(t, err, rmapi.ErrNotRegistered)
+
+	secret := []byte("0123456789abcdef")
+	reg, err := c.Register(ctx, rmapi.RegisterRequest{AttemptID: rm.current, Host: "127.0.0.1",
+		Session: &rmapi.SessionCredentials{SessionID: 0x1234, Password: secret}})
+	require.NoError(t, err)
+	require.Equal(t, prev, reg.PreviousContainers)
+	require.NotContains(t, logs.String(), string(secret))
+	require.NotContains(t, logs.String(), "MDEyMzQ1Njc4OWFiY2RlZg") // nor its base64
+
+	res, err := c.Allocate(ctx, rmapi.AllocateRequest{AttemptID: rm.current,
+		Ask: []rmapi.ResourceRequest{{Count: 2, MemoryBytes: 64 << 20, Slots: 1}}, Release: []string{"container_1_0001_01_000001"}})
+	require.NoError(t, err)
+	require.Len(t, res.Allocated, 2)
+	require.Equal(t, "released by the AM", res.Completed[0].Diagnostics)
+
+	require.NoError(t, c.Finish(ctx, rmapi.FinishRequest{AttemptID: rm.current, Status: rmapi.Succeeded}))
+	require.Equal(t, rmapi.Succeeded, rm.finished.Status)
+}
+
+func TestStaleAttemptIsRefused(t *testing.T) {
+	rm := &fakeRM{current: "appattempt_1_0001_000002"}
+	_, c := serve(t, rm, zerolog.Nop())
+	ctx := context.Background()
+	_, err := c.Register(ctx, rmapi.RegisterRequest{AttemptID: "appattempt_1_0001_000001"})
+	require.ErrorIs(t, err, rmapi.ErrStaleAttempt)
+	require.Contains(t, err.Error(), "appattempt_1_0001_000001")
+	err = c.Finish(ctx, rmapi.FinishRequest{AttemptID: "appattempt_1_0001_000001", Status: rmapi.Failed})
+	require.ErrorIs(t, err, rmapi.ErrStaleAttempt)
+	require.Nil(t, rm.finished)
+}
+
+func TestBadRequestsNameTheProblem(t *testing.T) {
+	rm := &fakeRM{current: "a"}
+	sock, c := serve(t, rm, zerolog.Nop())
+	err := c.Finish(context.Background(), rmapi.FinishRequest{AttemptID: "a", Status: "DONE"})
+	require.ErrorIs(t, err, rmapi.ErrInvalid)
+	require.Contains(t, err.Error(), `"DONE"`)
+
+	// Unknown fields are refused rather than silently ignored.
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := hc.Post("http://x"+rmapi.PathRegister, "application/json", strings.NewReader(`{"attemptId":"a","bogus":1}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestSocketIsPrivateAndStaleSocketReplaced(t *testing.T) {
+	sock, _ := serve(t, &fakeRM{current: "a"}, zerolog.Nop())
+	fi, err := os.Stat(sock)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	di, err := os.Stat(filepath.Dir(sock))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), di.Mode().Perm())
+
+	// A live socket is not stolen.
+	_, err = rmapi.Listen(sock)
+	require.ErrorContains(t, err, "another supervisor")
+
+	// A dead supervisor's socket file is replaced.
+	stale := filepath.Join(t.TempDir(), "stale.sock")
+	l, err := net.Listen("unix", stale)
+	require.NoError(t, err)
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	l2, err := rmapi.Listen(stale)
+	require.NoError(t, err)
+	l2.Close()
+
+	// A regular file is never removed.
+	plain := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(plain, []byte("x"), 0o600))
+	_, err = rmapi.Listen(plain)
+	require.ErrorContains(t, err, "not a socket")
+}
+
+func TestContextBoundsACall(t *testing.T) {
+	rm := &fakeRM{current: "a", registered: true, block: make(chan struct{})}
+	_, c := serve(t, rm, zerolog.Nop())
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Allocate(ctx, rmapi.AllocateRequest{AttemptID: "a"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	close(rm.block)
+}
+
+func TestSessionCredentialsStringHidesPassword(t *testing.T) {
+	s := rmapi.SessionCredentials{SessionID: 0xabc, Password: []byte("secret")}
+	require.Equal(t, "session 0xabc", s.String())
+	require.NotContains(t, fmt.Sprintf("%v %s", s, s), "secret")
+}

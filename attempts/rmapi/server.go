@@ -1,0 +1,147 @@
+package rmapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// ResourceManager is what the supervisor implements. Implementations check the
+// attempt ID of every call and return the package's sentinel errors (wrapped) for
+// the caller to see them typed. They must be safe for concurrent use.
+type ResourceManager interface {
+	Register(ctx context.Context, req RegisterRequest) (RegisterResponse, error)
+	Allocate(ctx context.Context, req AllocateRequest) (AllocateResponse, error)
+	Finish(ctx context.Context, req FinishRequest) error
+}
+
+// maxBody bounds a request body; requests are small.
+const maxBody = 1 << 20
+
+// Handler serves the protocol for rm.
+func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathRegister, func(w http.ResponseWriter, r *http.Request) {
+		var req RegisterRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		log.Info().Str("attempt_id", req.AttemptID).Str("host", req.Host).Bool("session", req.Session != nil).Msg("rmapi: register")
+		res, err := rm.Register(r.Context(), req)
+		reply(w, log, res, err)
+	})
+	mux.HandleFunc("POST "+PathAllocate, func(w http.ResponseWriter, r *http.Request) {
+		var req AllocateRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		res, err := rm.Allocate(r.Context(), req)
+		reply(w, log, res, err)
+	})
+	mux.HandleFunc("POST "+PathFinish, func(w http.ResponseWriter, r *http.Request) {
+		var req FinishRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if !req.Status.Valid() {
+			reply(w, log, nil, fmt.Errorf("%w: final status %q: want SUCCEEDED, FAILED or KILLED", ErrInvalid, req.Status))
+			return
+		}
+		log.Info().Str("attempt_id", req.AttemptID).Str("status", string(req.Status)).Msg("rmapi: finish")
+		reply(w, log, struct{}{}, rm.Finish(r.Context(), req))
+	})
+	return mux
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "INVALID", fmt.Sprintf("decode request: %v", err))
+		return false
+	}
+	return true
+}
+
+func reply(w http.ResponseWriter, log zerolog.Logger, v any, err error) {
+	if err != nil {
+		for code, sentinel := range codes {
+			if errors.Is(err, sentinel) {
+				status := http.StatusConflict
+				if sentinel == ErrInvalid {
+					status = http.StatusBadRequest
+				}
+				writeError(w, status, code, err.Error())
+				return
+			}
+		}
+		log.Error().Err(err).Msg("rmapi: call failed")
+		writeError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Code: code, Message: msg})
+}
+
+// Listen creates the unix socket at path (its directory 0700, the socket 0600),
+// replacing a stale socket file left by a dead supervisor.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("rmapi: listen %s: %w", path, err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("rmapi: listen %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("rmapi: listen %s: another supervisor is serving it", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("rmapi: listen %s: remove stale socket: %w", path, err)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("rmapi: listen %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("rmapi: listen %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Serve serves rm on l until ctx ends, then shuts down within a bounded time.
+func Serve(ctx context.Context, l net.Listener, rm ResourceManager, log zerolog.Logger) error {
+	srv := &http.Server{Handler: Handler(rm, log), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("rmapi: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		srv.Close()
+	}
+	<-errc
+	return nil
+}
