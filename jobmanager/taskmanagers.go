@@ -1,0 +1,181 @@
+package jobmanager
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+// TaskManagerInfo is a registered TaskManager as the leader sees it.
+type TaskManagerInfo struct {
+	ContainerID   string    `json:"containerId"`
+	PID           int       `json:"pid"`
+	Slots         int       `json:"slots"`
+	Address       string    `json:"address"`
+	Registered    time.Time `json:"registered"`
+	LastHeartbeat time.Time `json:"lastHeartbeat"`
+}
+
+// TaskManagers is the resource manager's registry of TaskManagers for the current
+// leader session. A new grant (SetLeader) empties it: TaskManagers register again
+// with the new leader. Registrations and heartbeats under any other session are
+// refused with HTTP 409. Safe for concurrent use.
+type TaskManagers struct {
+	heartbeat time.Duration
+	timeout   time.Duration
+	now       func() time.Time
+	log       zerolog.Logger
+
+	mu      sync.Mutex
+	session uuid.UUID
+	tms     map[string]*TaskManagerInfo
+	changed chan struct{}
+}
+
+// NewTaskManagers returns an empty registry; heartbeat is the interval asked of
+// TaskManagers, timeout how long one may stay silent (heartbeat.interval,
+// heartbeat.timeout).
+func NewTaskManagers(heartbeat, timeout time.Duration, log zerolog.Logger) *TaskManagers {
+	return &TaskManagers{heartbeat: heartbeat, timeout: timeout, now: time.Now, log: log,
+		tms: map[string]*TaskManagerInfo{}, changed: make(chan struct{})}
+}
+
+// SetLeader starts serving a new leader session (uuid.Nil: none) and forgets every
+// registration of the previous one.
+func (r *TaskManagers) SetLeader(session uuid.UUID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.session = session
+	r.tms = map[string]*TaskManagerInfo{}
+	r.signal()
+}
+
+// signal wakes Changed waiters; callers hold r.mu.
+func (r *TaskManagers) signal() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed at the next registration change.
+func (r *TaskManagers) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// List returns the registered TaskManagers, sorted by container ID, dropping those
+// silent for longer than the timeout.
+func (r *TaskManagers) List() []TaskManagerInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.expireLocked()
+	out := make([]TaskManagerInfo, 0, len(r.tms))
+	for _, tm := range r.tms {
+		out = append(out, *tm)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContainerID < out[j].ContainerID })
+	return out
+}
+
+func (r *TaskManagers) expireLocked() {
+	now := r.now()
+	for id, tm := range r.tms {
+		if now.Sub(tm.LastHeartbeat) > r.timeout {
+			r.log.Warn().Str(logging.Container, id).Dur("silent", now.Sub(tm.LastHeartbeat)).Msg("taskmanager heartbeat timed out")
+			delete(r.tms, id)
+			r.signal()
+		}
+	}
+}
+
+// Handler serves the TaskManager endpoints (register, heartbeat).
+func (r *TaskManagers) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+taskmanager.PathRegister, func(w http.ResponseWriter, req *http.Request) {
+		var reg taskmanager.Registration
+		if !decodeJSON(w, req, &reg) {
+			return
+		}
+		if err := r.register(reg); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		writeJSON(w, taskmanager.RegistrationResponse{HeartbeatIntervalMs: r.heartbeat.Milliseconds()})
+	})
+	mux.HandleFunc("POST "+taskmanager.PathHeartbeat, func(w http.ResponseWriter, req *http.Request) {
+		var hb taskmanager.Heartbeat
+		if !decodeJSON(w, req, &hb) {
+			return
+		}
+		if err := r.beat(hb); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		writeJSON(w, struct{}{})
+	})
+	return mux
+}
+
+func (r *TaskManagers) register(reg taskmanager.Registration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.session == uuid.Nil || reg.LeaderSession != r.session.String() {
+		return fmt.Errorf("%w: registration under %q, leader session is %q", taskmanager.ErrStaleLeader, reg.LeaderSession, r.sessionString())
+	}
+	if reg.ContainerID == "" || reg.Slots < 1 {
+		return fmt.Errorf("taskmanager registration: want a container ID and at least one slot, got %q with %d", reg.ContainerID, reg.Slots)
+	}
+	now := r.now()
+	r.tms[reg.ContainerID] = &TaskManagerInfo{ContainerID: reg.ContainerID, PID: reg.PID, Slots: reg.Slots,
+		Address: reg.Address, Registered: now, LastHeartbeat: now}
+	r.log.Info().Str(logging.Container, reg.ContainerID).Int(logging.PID, reg.PID).Str(logging.LeaderSession, reg.LeaderSession).
+		Msg("taskmanager registered")
+	r.signal()
+	return nil
+}
+
+func (r *TaskManagers) beat(hb taskmanager.Heartbeat) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if hb.LeaderSession != r.sessionString() {
+		return fmt.Errorf("%w: heartbeat under %q, leader session is %q", taskmanager.ErrStaleLeader, hb.LeaderSession, r.sessionString())
+	}
+	tm, ok := r.tms[hb.ContainerID]
+	if !ok {
+		return fmt.Errorf("%w: container %s is not registered", taskmanager.ErrStaleLeader, hb.ContainerID)
+	}
+	tm.LastHeartbeat = r.now()
+	return nil
+}
+
+func (r *TaskManagers) sessionString() string {
+	if r.session == uuid.Nil {
+		return ""
+	}
+	return r.session.String()
+}
+
+func decodeJSON(w http.ResponseWriter, req *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		http.Error(w, fmt.Sprintf("decode request: %v", err), http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,40 @@
+package jobmanager
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+func TestSilentTaskManagerExpires(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := NewTaskManagers(time.Second, 5*time.Second, logging.ForTest(t))
+	r.now = func() time.Time { return now }
+	s := uuid.New()
+	r.SetLeader(s)
+	require.NoError(t, r.register(taskmanager.Registration{ContainerID: "c1", Slots: 1, LeaderSession: s.String()}))
+	require.NoError(t, r.register(taskmanager.Registration{ContainerID: "c2", Slots: 1, LeaderSession: s.String()}))
+
+	now = now.Add(4 * time.Second)
+	require.NoError(t, r.beat(taskmanager.Heartbeat{ContainerID: "c1", LeaderSession: s.String()}))
+	now = now.Add(2 * time.Second) // c2 silent for 6 s, c1 for 2 s
+	changed := r.Changed()
+	l := r.List()
+	require.Len(t, l, 1)
+	require.Equal(t, "c1", l[0].ContainerID)
+	select {
+	case <-changed:
+	default:
+		t.Fatal("expiry must signal a change")
+	}
+	// Exactly on the timeout is still alive; just past it is not.
+	now = now.Add(5 * time.Second)
+	require.Len(t, r.List(), 1)
+	now = now.Add(time.Nanosecond)
+	require.Empty(t, r.List())
+}

@@ -1,0 +1,10 @@
+// Package taskmanager is the container process: it finds the resource manager's
+// leader through leader retrieval, registers with it (container ID, PID, slots, its
+// own address), heartbeats, and accepts commands only when they carry the leader
+// session ID it registered under. When the leader goes away it drops whatever it
+// ran for that leader but keeps its process and slots, and registers with the next
+// leader as soon as retrieval names one.
+//
+// The TaskManager–AM protocol (HTTP/JSON on loopback) is in protocol.go; the AM's
+// side is in package jobmanager.
+package taskmanager

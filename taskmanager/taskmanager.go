@@ -1,0 +1,258 @@
+package taskmanager
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+// Retriever follows a component's leader; recovery.Services implements it.
+type Retriever interface {
+	Retrieve(ctx context.Context, component string, notify func(recovery.LeaderInfo)) error
+}
+
+var _ Retriever = (*recovery.Services)(nil)
+
+// Config configures a TaskManager.
+type Config struct {
+	ContainerID string
+	Slots       int
+	// Leaders finds the resource manager's leader.
+	Leaders Retriever
+	// BindAddress is where the TaskManager serves commands (default 127.0.0.1:0).
+	BindAddress string
+	// RetryInterval paces registration attempts (default 100 ms).
+	RetryInterval time.Duration
+	Logger        zerolog.Logger
+}
+
+// TaskManager is one container process's runtime.
+type TaskManager struct {
+	cfg  Config
+	log  zerolog.Logger
+	http *http.Client
+
+	mu     sync.Mutex
+	leader recovery.LeaderInfo // the leader registered with ("" when none)
+	known  recovery.LeaderInfo // the latest leader retrieval named
+	regs   int
+	addr   string
+	change chan struct{} // signalled when retrieval names a new leader
+}
+
+// New prepares a TaskManager; Run starts it.
+func New(cfg Config) *TaskManager {
+	if cfg.BindAddress == "" {
+		cfg.BindAddress = "127.0.0.1:0"
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = 100 * time.Millisecond
+	}
+	if cfg.Slots < 1 {
+		cfg.Slots = 1
+	}
+	return &TaskManager{
+		cfg:    cfg,
+		log:    cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
+		http:   &http.Client{Timeout: 5 * time.Second},
+		change: make(chan struct{}, 1),
+	}
+}
+
+// Address returns the address the TaskManager serves on, once Run has started.
+func (tm *TaskManager) Address() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.addr
+}
+
+// Status reports the TaskManager's view.
+func (tm *TaskManager) Status() Status {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return Status{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
+		LeaderSession: sessionString(tm.leader), LeaderAddress: tm.leader.Address, Registrations: tm.regs}
+}
+
+func sessionString(i recovery.LeaderInfo) string {
+	if !i.Known() {
+		return ""
+	}
+	return i.SessionID.String()
+}
+
+// Run serves commands, follows the leader and keeps registered until ctx ends.
+func (tm *TaskManager) Run(ctx context.Context) error {
+	l, err := net.Listen("tcp", tm.cfg.BindAddress)
+	if err != nil {
+		return fmt.Errorf("taskmanager: listen %s: %w", tm.cfg.BindAddress, err)
+	}
+	tm.mu.Lock()
+	tm.addr = "http://" + l.Addr().String()
+	tm.mu.Unlock()
+	srv := &http.Server{Handler: tm.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+
+	retrieval := make(chan error, 1)
+	go func() {
+		retrieval <- tm.cfg.Leaders.Retrieve(ctx, recovery.ResourceManager, tm.onLeader)
+	}()
+	tm.log.Info().Str(logging.Addr, tm.Address()).Int("slots", tm.cfg.Slots).Msg("taskmanager started")
+	tm.follow(ctx)
+	<-retrieval
+	return ctx.Err()
+}
+
+// onLeader is called by leader retrieval on every change.
+func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
+	tm.mu.Lock()
+	tm.known = info
+	if tm.leader.Known() && tm.leader != info {
+		// The leader we served is gone or replaced: drop what we ran for it, keep
+		// the process and slots. (Tasks join in the jobs issue.)
+		tm.log.Info().Str(logging.LeaderSession, tm.leader.SessionID.String()).Msg("leader lost: cancelling its work, keeping slots")
+		tm.leader = recovery.LeaderInfo{}
+	}
+	tm.mu.Unlock()
+	select {
+	case tm.change <- struct{}{}:
+	default:
+	}
+}
+
+// follow registers with the known leader and heartbeats it; on any change or
+// refusal it registers again.
+func (tm *TaskManager) follow(ctx context.Context) {
+	var tick <-chan time.Time
+	var interval time.Duration
+	for {
+		tm.mu.Lock()
+		known, registered := tm.known, tm.leader
+		tm.mu.Unlock()
+		switch {
+		case !known.Known():
+			tick = nil
+		case registered != known:
+			hb, err := tm.register(ctx, known)
+			if err != nil {
+				if ctx.Err() == nil {
+					tm.log.Debug().Err(err).Str(logging.Addr, known.Address).Msg("registration refused or failed; retrying")
+				}
+				tick = time.After(tm.cfg.RetryInterval)
+				break
+			}
+			interval = hb
+			tick = time.After(interval)
+		default:
+			if err := tm.heartbeat(ctx, known); err != nil {
+				tm.log.Info().Err(err).Msg("heartbeat refused: registering again")
+				tm.mu.Lock()
+				if tm.leader == known {
+					tm.leader = recovery.LeaderInfo{}
+				}
+				tm.mu.Unlock()
+				tick = time.After(tm.cfg.RetryInterval)
+				break
+			}
+			tick = time.After(interval)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tm.change:
+		case <-tick:
+		}
+	}
+}
+
+func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {
+	reg := Registration{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
+		Address: tm.Address(), LeaderSession: leader.SessionID.String()}
+	var res RegistrationResponse
+	if err := tm.post(ctx, leader.Address+PathRegister, reg, &res); err != nil {
+		return 0, err
+	}
+	tm.mu.Lock()
+	if tm.known != leader {
+		tm.mu.Unlock()
+		return 0, errors.New("leader changed during registration")
+	}
+	tm.leader = leader
+	tm.regs++
+	tm.mu.Unlock()
+	interval := time.Duration(res.HeartbeatIntervalMs) * time.Millisecond
+	if interval <= 0 {
+		interval = time.Second
+	}
+	tm.log.Info().Str(logging.LeaderSession, leader.SessionID.String()).Str(logging.Addr, leader.Address).Msg("registered with the leader")
+	return interval, nil
+}
+
+func (tm *TaskManager) heartbeat(ctx context.Context, leader recovery.LeaderInfo) error {
+	return tm.post(ctx, leader.Address+PathHeartbeat, Heartbeat{ContainerID: tm.cfg.ContainerID, LeaderSession: leader.SessionID.String()}, nil)
+}
+
+func (tm *TaskManager) post(ctx context.Context, url string, body, res any) error {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := tm.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	switch {
+	case resp.StatusCode == http.StatusConflict:
+		return fmt.Errorf("%w: %s", ErrStaleLeader, bytes.TrimSpace(data))
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("taskmanager: %s: HTTP %d: %s", url, resp.StatusCode, bytes.TrimSpace(data))
+	case res != nil:
+		return json.Unmarshal(data, res)
+	}
+	return nil
+}
+
+// handler serves the TaskManager's command endpoint. Every command must carry the
+// current leader session; status is open.
+func (tm *TaskManager) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(tm.Status())
+	})
+	return mux
+}
+
+// CheckLeader validates a command's leader session header against the session the
+// TaskManager is registered under.
+func (tm *TaskManager) CheckLeader(r *http.Request) error {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	got := r.Header.Get(HeaderLeaderSession)
+	if !tm.leader.Known() || got != tm.leader.SessionID.String() {
+		return fmt.Errorf("%w: command from leader session %q, registered under %q", ErrStaleLeader, got, sessionString(tm.leader))
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package taskmanager_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+// embeddedLeaders follows leaders published by an embedded election in dir.
+type embeddedLeaders struct{ dir string }
+
+func (e embeddedLeaders) Retrieve(ctx context.Context, component string, notify func(recovery.LeaderInfo)) error {
+	return recovery.RetrieveEmbedded(ctx, e.dir, component, notify)
+}
+
+// am is a leader candidate serving the TaskManager registry.
+type am struct {
+	reg    *jobmanager.TaskManagers
+	srv    *httptest.Server
+	grants chan recovery.Grant
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+func startAM(t *testing.T, dir string) *am {
+	reg := jobmanager.NewTaskManagers(50*time.Millisecond, 5*time.Second, logging.ForTest(t))
+	a := &am{reg: reg, srv: httptest.NewServer(reg.Handler()), grants: make(chan recovery.Grant, 2), done: make(chan struct{})}
+	t.Cleanup(a.srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	el := recovery.NewEmbeddedElection(dir, logging.ForTest(t))
+	go func() {
+		defer close(a.done)
+		_ = el.Run(ctx, func(g recovery.Grant) {
+			reg.SetLeader(g.SessionID())
+			if err := g.Confirm(g.Context(), recovery.ResourceManager, a.srv.URL); err != nil {
+				t.Errorf("confirm: %v", err)
+			}
+			a.grants <- g
+			<-g.Done()
+			reg.SetLeader(uuid.Nil)
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-a.done })
+	return a
+}
+
+func TestTaskManagerFollowsTheLeader(t *testing.T) {
+	dir := t.TempDir()
+	first := startAM(t, dir)
+	g1 := <-first.grants
+
+	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 2,
+		Leaders: embeddedLeaders{dir}, Logger: logging.ForTest(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	require.Eventually(t, func() bool {
+		l := first.reg.List()
+		return len(l) == 1 && l[0].PID == os.Getpid() && l[0].Slots == 2
+	}, 10*time.Second, 5*time.Millisecond, "the TaskManager registers with the leader")
+	require.Equal(t, g1.SessionID().String(), tm.Status().LeaderSession)
+
+	// Commands are accepted only under the registered leader session.
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	req.Header.Set(taskmanager.HeaderLeaderSession, g1.SessionID().String())
+	require.NoError(t, tm.CheckLeader(req))
+	req.Header.Set(taskmanager.HeaderLeaderSession, uuid.NewString())
+	require.ErrorIs(t, tm.CheckLeader(req), taskmanager.ErrStaleLeader)
+
+	// A second candidate takes over when the first steps down: the TaskManager
+	// keeps its process and registers with the new leader under the new session.
+	second := startAM(t, dir)
+	first.stop()
+	<-first.done
+	g2 := <-second.grants
+	require.NotEqual(t, g1.SessionID(), g2.SessionID())
+	require.Eventually(t, func() bool {
+		l := second.reg.List()
+		return len(l) == 1 && l[0].PID == os.Getpid() && tm.Status().LeaderSession == g2.SessionID().String()
+	}, 10*time.Second, 5*time.Millisecond, "the TaskManager re-registers with the next leader")
+	require.Equal(t, 2, tm.Status().Registrations)
+
+	req.Header.Set(taskmanager.HeaderLeaderSession, g1.SessionID().String())
+	require.ErrorIs(t, tm.CheckLeader(req), taskmanager.ErrStaleLeader, "the old leader's commands are refused")
+}
+
+func TestRegistryRefusesOtherSessions(t *testing.T) {
+	reg := jobmanager.NewTaskManagers(time.Second, 5*time.Second, logging.ForTest(t))
+	srv := httptest.NewServer(reg.Handler())
+	defer srv.Close()
+	session := uuid.New()
+	reg.SetLeader(session)
+	post := func(path, body string) int {
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusConflict, post(taskmanager.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+uuid.NewString()+`"}`))
+	require.Equal(t, http.StatusOK, post(taskmanager.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+session.String()+`"}`))
+	require.Equal(t, http.StatusConflict, post(taskmanager.PathHeartbeat, `{"containerId":"c2","leaderSession":"`+session.String()+`"}`), "unknown container")
+	require.Equal(t, http.StatusOK, post(taskmanager.PathHeartbeat, `{"containerId":"c1","leaderSession":"`+session.String()+`"}`))
+	require.Equal(t, http.StatusBadRequest, post(taskmanager.PathRegister, `{"containerId":"c1","bogus":true}`))
+	reg.SetLeader(uuid.New())
+	require.Empty(t, reg.List(), "a new leader session starts empty")
+}
