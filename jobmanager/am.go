@@ -1,0 +1,257 @@
+package jobmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+// ResourceManager is the AM's view of the supervisor (rmapi.Client implements it).
+type ResourceManager interface {
+	Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error)
+	Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi.AllocateResponse, error)
+	Finish(ctx context.Context, req rmapi.FinishRequest) error
+}
+
+var _ ResourceManager = (*rmapi.Client)(nil)
+
+// AMConfig configures one AM attempt.
+type AMConfig struct {
+	Conf      *conf.Config
+	Election  recovery.LeaderElection
+	RM        ResourceManager // nil: no supervisor (standalone AM)
+	AttemptID string
+	Attempt   int
+	// Session, when set, is handed to the supervisor at registration so it can
+	// close this attempt's ZooKeeper session once it has reaped the process.
+	Session *rmapi.SessionCredentials
+	// TaskManagers is how many containers the leader keeps; each of
+	// TaskManagerMemory bytes with Slots slots.
+	TaskManagers      int
+	TaskManagerMemory int64
+	Slots             int
+	// RESTPort overrides rest.port (a masters-file port in hot-standby mode).
+	RESTPort *conf.PortSpec
+	// AllocateInterval paces Allocate heartbeats (default 200 ms).
+	AllocateInterval time.Duration
+	Logger           zerolog.Logger
+}
+
+// AM is one application master attempt.
+type AM struct {
+	cfg AMConfig
+	tms *TaskManagers
+	log zerolog.Logger
+
+	mu       sync.Mutex
+	addr     string
+	reg      rmapi.RegisterResponse
+	session  uuid.UUID // current grant, uuid.Nil when not leading
+	adopted  map[string]time.Time
+	owned    map[string]rmapi.Container // containers this application runs, as the AM knows them
+	released map[string]bool
+}
+
+// NewAM prepares an attempt; Run runs it.
+func NewAM(cfg AMConfig) *AM {
+	if cfg.AllocateInterval <= 0 {
+		cfg.AllocateInterval = 200 * time.Millisecond
+	}
+	log := cfg.Logger.With().Str(logging.AttemptID, cfg.AttemptID).Int(logging.Attempt, cfg.Attempt).Logger()
+	return &AM{
+		cfg:      cfg,
+		tms:      NewTaskManagers(cfg.Conf.HeartbeatInterval(), cfg.Conf.HeartbeatTimeout(), log),
+		log:      log,
+		adopted:  map[string]time.Time{},
+		owned:    map[string]rmapi.Container{},
+		released: map[string]bool{},
+	}
+}
+
+// Address returns the AM's HTTP address (REST and TaskManager endpoints), once
+// Run has bound it.
+func (a *AM) Address() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addr
+}
+
+// TaskManagers returns the registry of the current leadership.
+func (a *AM) TaskManagers() *TaskManagers { return a.tms }
+
+// Run serves, registers with the supervisor, and contends for leadership until
+// ctx ends. Only while leading does it allocate containers.
+func (a *AM) Run(ctx context.Context) error {
+	l, err := a.listen()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	a.log.Info().Str(logging.Addr, a.Address()).Msg("am serving")
+
+	if a.cfg.RM != nil {
+		host, _, _ := net.SplitHostPort(l.Addr().String())
+		reg, err := a.cfg.RM.Register(ctx, rmapi.RegisterRequest{AttemptID: a.cfg.AttemptID, Host: host,
+			RESTAddress: a.Address(), Session: a.cfg.Session})
+		if err != nil {
+			return fmt.Errorf("am: register with the supervisor: %w", err)
+		}
+		a.adopt(reg)
+	}
+	err = a.cfg.Election.Run(ctx, a.lead)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// listen binds 127.0.0.1 on the first free port of the REST port spec.
+func (a *AM) listen() (net.Listener, error) {
+	spec := a.cfg.Conf.RESTPort()
+	if a.cfg.RESTPort != nil {
+		spec = *a.cfg.RESTPort
+	}
+	host := a.cfg.Conf.RESTAddress()
+	var lastErr error
+	for port := range spec.Ports() {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			a.mu.Lock()
+			a.addr = "http://" + l.Addr().String()
+			a.mu.Unlock()
+			return l, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("am: no free port in %s %q on %s: %w", conf.RESTPort.Key(), spec, host, lastErr)
+}
+
+func (a *AM) adopt(reg rmapi.RegisterResponse) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reg = reg
+	deadline := time.Now().Add(a.cfg.Conf.TaskManagerRegistrationTimeout())
+	for _, c := range reg.PreviousContainers {
+		a.owned[c.ID] = c
+		a.adopted[c.ID] = deadline
+	}
+	a.log.Info().Int("previous_containers", len(reg.PreviousContainers)).Int("max_attempts", reg.MaxAttempts).
+		Msg("registered with the supervisor")
+}
+
+// lead runs one leadership grant.
+func (a *AM) lead(g recovery.Grant) {
+	log := a.log.With().Str(logging.LeaderSession, g.SessionID().String()).Logger()
+	a.tms.SetLeader(g.SessionID())
+	a.mu.Lock()
+	a.session = g.SessionID()
+	a.mu.Unlock()
+	defer func() {
+		a.tms.SetLeader(uuid.Nil)
+		a.mu.Lock()
+		a.session = uuid.Nil
+		a.mu.Unlock()
+	}()
+	for _, component := range []string{recovery.ResourceManager, recovery.Dispatcher, recovery.RestServer} {
+		if err := g.Confirm(g.Context(), component, a.Address()); err != nil {
+			log.Error().Err(err).Str(logging.Component, component).Msg("cannot confirm leadership")
+			return
+		}
+	}
+	log.Info().Msg("leading: resource manager, dispatcher and REST server published")
+	if a.cfg.RM == nil {
+		<-g.Done()
+		return
+	}
+	tick := time.NewTicker(a.cfg.AllocateInterval)
+	defer tick.Stop()
+	for {
+		if err := a.allocate(g.Context()); err != nil && g.Err() == nil {
+			log.Warn().Err(err).Msg("allocate failed")
+		}
+		select {
+		case <-g.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// allocate is one Allocate heartbeat: release adopted containers that did not
+// re-register in time, learn about completed ones, ask for what is missing.
+func (a *AM) allocate(ctx context.Context) error {
+	registered := map[string]bool{}
+	for _, tm := range a.tms.List() {
+		registered[tm.ContainerID] = true
+	}
+	now := time.Now()
+	var release []string
+	a.mu.Lock()
+	for id, deadline := range a.adopted {
+		switch {
+		case registered[id]:
+			delete(a.adopted, id)
+		case now.After(deadline):
+			release = append(release, id)
+			delete(a.adopted, id)
+			a.released[id] = true
+			delete(a.owned, id)
+			a.log.Warn().Str(logging.Container, id).Msg("adopted container did not re-register in time: releasing it")
+		}
+	}
+	missing := a.cfg.TaskManagers - len(a.owned)
+	a.mu.Unlock()
+
+	req := rmapi.AllocateRequest{AttemptID: a.cfg.AttemptID, Release: release}
+	if missing > 0 {
+		req.Ask = []rmapi.ResourceRequest{{Count: missing, MemoryBytes: a.cfg.TaskManagerMemory, Slots: a.cfg.Slots}}
+	}
+	res, err := a.cfg.RM.Allocate(ctx, req)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range res.Allocated {
+		a.owned[c.ID] = c
+		a.log.Info().Str(logging.Container, c.ID).Int(logging.PID, c.PID).Msg("container allocated")
+	}
+	for _, c := range res.Completed {
+		if _, ok := a.owned[c.ID]; ok {
+			a.log.Warn().Str(logging.Container, c.ID).Int("exit_code", c.ExitCode).Str("signal", c.Signal).Msg("container completed")
+		}
+		delete(a.owned, c.ID)
+		delete(a.adopted, c.ID)
+	}
+	return nil
+}
+
+// Containers returns the containers the AM believes the application runs.
+func (a *AM) Containers() []rmapi.Container {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]rmapi.Container, 0, len(a.owned))
+	for _, c := range a.owned {
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,65 @@
+package jobmanager
+
+import (
+	"net/http"
+
+	"github.com/google/uuid"
+)
+
+// Overview is GET /overview.
+type Overview struct {
+	AttemptID      string `json:"attemptId"`
+	Attempt        int    `json:"attempt"`
+	MaxAttempts    int    `json:"maxAttempts"`
+	Leader         bool   `json:"leader"`
+	LeaderSession  string `json:"leaderSession,omitempty"`
+	TaskManagers   int    `json:"taskmanagers"`
+	SlotsTotal     int    `json:"slots-total"`
+	AdoptedPending int    `json:"adoptedPending"` // previous containers not yet re-registered
+}
+
+// ConfigEntry is one line of GET /jobmanager/config (Flink's key/value list).
+type ConfigEntry struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Origin string `json:"origin"`
+}
+
+func (a *AM) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/internal/", a.tms.Handler())
+	mux.HandleFunc("GET /overview", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.overview())
+	})
+	mux.HandleFunc("GET /taskmanagers", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"taskmanagers": a.tms.List()})
+	})
+	mux.HandleFunc("GET /jobmanager/config", func(w http.ResponseWriter, r *http.Request) {
+		var out []ConfigEntry
+		for _, e := range a.cfg.Conf.Entries() {
+			out = append(out, ConfigEntry{Key: e.Option.Key(), Value: e.Display(), Origin: e.Origin.String()})
+		}
+		writeJSON(w, out)
+	})
+	mux.HandleFunc("GET /attempts", func(w http.ResponseWriter, r *http.Request) {
+		o := a.overview()
+		writeJSON(w, map[string]any{"attemptId": o.AttemptID, "attempt": o.Attempt, "maxAttempts": o.MaxAttempts})
+	})
+	return mux
+}
+
+func (a *AM) overview() Overview {
+	tms := a.tms.List()
+	slots := 0
+	for _, tm := range tms {
+		slots += tm.Slots
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	o := Overview{AttemptID: a.cfg.AttemptID, Attempt: a.cfg.Attempt, MaxAttempts: a.reg.MaxAttempts,
+		Leader: a.session != uuid.Nil, TaskManagers: len(tms), SlotsTotal: slots, AdoptedPending: len(a.adopted)}
+	if o.Leader {
+		o.LeaderSession = a.session.String()
+	}
+	return o
+}
