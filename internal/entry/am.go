@@ -1,0 +1,66 @@
+package entry
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+// AMCommand runs one AM attempt.
+func AMCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "am",
+		Usage: "run one application master attempt (started by the supervisor)",
+		Flags: append(commonFlags(),
+			&cli.IntFlag{Name: FlagAttempt, Value: 1, Usage: "attempt number"},
+			&cli.StringFlag{Name: FlagAttemptID, Usage: "attempt ID, appattempt_<ts>_<seq>_<N>"},
+			&cli.StringFlag{Name: FlagRMSocket, Usage: "the supervisor's unix socket (none: run without a supervisor)"},
+			&cli.IntFlag{Name: FlagContainers, Value: 1, Usage: "TaskManager containers to keep"},
+			&cli.Int64Flag{Name: FlagTMMemory, Value: 64 << 20, Usage: "memory per TaskManager (bytes)"},
+			&cli.IntFlag{Name: FlagSlots, Value: 1, Usage: "slots per TaskManager"},
+			&cli.StringFlag{Name: FlagRESTPort, Usage: "REST port spec (overrides rest.port)"},
+		),
+		Action: runAM,
+	}
+}
+
+func runAM(c *cli.Context) error {
+	cfg, log, err := setup(c, "am")
+	if err != nil {
+		return err
+	}
+	svc, err := recovery.Open(c.Context, cfg, recovery.ServicesOptions{LocalDir: c.String(FlagLocalDir), Logger: log})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("am: high availability: %v", err), 1)
+	}
+	defer svc.Close()
+	amc := jobmanager.AMConfig{
+		Conf: cfg, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
+		TaskManagers: c.Int(FlagContainers), TaskManagerMemory: c.Int64(FlagTMMemory), Slots: c.Int(FlagSlots), Logger: log,
+	}
+	if s := c.String(FlagRESTPort); s != "" {
+		spec, err := conf.ParsePortSpec(s)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("am: --%s: %v", FlagRESTPort, err), 2)
+		}
+		amc.RESTPort = &spec
+	}
+	if sock := c.String(FlagRMSocket); sock != "" {
+		rm := rmapi.NewClient(sock)
+		defer rm.Close()
+		amc.RM = rm
+		if zk := svc.ZooKeeper(); zk != nil {
+			s := zk.Session()
+			amc.Session = &rmapi.SessionCredentials{SessionID: s.ID, Password: s.Password}
+		}
+	}
+	if err := jobmanager.NewAM(amc).Run(c.Context); err != nil {
+		return cli.Exit(fmt.Sprintf("am: %v", err), 1)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package entry
+
+import (
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/logging"
+)
+
+// Flag names shared by the process commands and the supervisor that sets them.
+const (
+	FlagConfDir     = "conf-dir"
+	FlagDynamic     = "D"
+	FlagLogLevel    = "log-level"
+	FlagAppID       = "application-id"
+	FlagAttempt     = "attempt"
+	FlagAttemptID   = "attempt-id"
+	FlagRMSocket    = "rm-socket"
+	FlagLocalDir    = "local-dir"
+	FlagContainers  = "taskmanagers"
+	FlagTMMemory    = "tm-memory"
+	FlagSlots       = "slots"
+	FlagRESTPort    = "rest-port"
+	FlagContainerID = "container-id"
+)
+
+// EnvContainerID is set by the container manager for every TaskManager.
+const EnvContainerID = "AMKEEPER_CONTAINER_ID"
+
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: FlagConfDir, Usage: "configuration directory", EnvVars: []string{"FLINK_CONF_DIR"}},
+		&cli.StringSliceFlag{Name: FlagDynamic, Usage: "dynamic property `key=value`"},
+		&cli.StringFlag{Name: FlagLogLevel, Value: "info", Usage: "log level"},
+		&cli.StringFlag{Name: FlagAppID, Usage: "application ID (default cluster-id)"},
+		&cli.StringFlag{Name: FlagLocalDir, Usage: "local directory for embedded high availability (NONE)"},
+	}
+}
+
+// setup loads the configuration and builds the process's logger (JSON lines:
+// these processes write to log files).
+func setup(c *cli.Context, role string) (*conf.Config, zerolog.Logger, error) {
+	log, err := logging.New(logging.Options{Level: c.String(FlagLogLevel), Format: logging.FormatJSON, Out: c.App.ErrWriter, Role: role})
+	if err != nil {
+		return nil, log, cli.Exit(err.Error(), 2)
+	}
+	cfg, err := conf.Load(conf.Options{Dir: c.String(FlagConfDir), Dynamic: c.StringSlice(FlagDynamic), ApplicationID: c.String(FlagAppID)})
+	if err != nil {
+		return nil, log, cli.Exit(fmt.Sprintf("%s: configuration: %v", role, err), 3)
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn().Str(logging.Key, w.Key).Str(logging.Origin, w.Origin.String()).Msg(w.Msg)
+	}
+	if id := c.String(FlagAppID); id != "" {
+		log = log.With().Str(logging.App, id).Logger()
+	}
+	return cfg, log, nil
+}

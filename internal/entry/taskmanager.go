@@ -1,0 +1,45 @@
+package entry
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+// TaskManagerCommand runs one TaskManager container process.
+func TaskManagerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "taskmanager",
+		Usage: "run one TaskManager container (started by the supervisor)",
+		Flags: append(commonFlags(),
+			&cli.StringFlag{Name: FlagContainerID, EnvVars: []string{EnvContainerID}, Usage: "container ID"},
+			&cli.IntFlag{Name: FlagSlots, Value: 1, Usage: "task slots"},
+		),
+		Action: runTaskManager,
+	}
+}
+
+func runTaskManager(c *cli.Context) error {
+	cfg, log, err := setup(c, "taskmanager")
+	if err != nil {
+		return err
+	}
+	id := c.String(FlagContainerID)
+	if id == "" {
+		return cli.Exit(fmt.Sprintf("taskmanager: no container ID: set --%s or %s", FlagContainerID, EnvContainerID), 2)
+	}
+	log = log.With().Str(logging.Container, id).Int(logging.PID, os.Getpid()).Logger()
+	svc, err := recovery.Open(c.Context, cfg, recovery.ServicesOptions{LocalDir: c.String(FlagLocalDir), Logger: log})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("taskmanager: high availability: %v", err), 1)
+	}
+	defer svc.Close()
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log})
+	_ = tm.Run(c.Context)
+	return nil
+}
