@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/entry"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -37,6 +38,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			configCommand(),
 			haCommand(),
+			hidden(entry.AMCommand()),
+			hidden(entry.TaskManagerCommand()),
+			budgetCommand(),
 		},
 	}
 }
@@ -151,4 +155,10 @@ func exitCode(err error) int {
 		return coder.ExitCode()
 	}
 	return exitFailure
+}
+
+// hidden marks a process command the supervisor runs by re-executing this binary.
+func hidden(c *cli.Command) *cli.Command {
+	c.Hidden = true
+	return c
 }

@@ -1,0 +1,118 @@
+package attempts
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// HistoryVersion is the format version written by Policy.History.
+const HistoryVersion = 1
+
+// AttemptRecord is one ended attempt and the decision taken for it.
+type AttemptRecord struct {
+	Attempt   int       `json:"attempt"`              // 1-based
+	AttemptID string    `json:"attempt_id,omitempty"` // appattempt_<ts>_<seq>_<N>
+	Start     time.Time `json:"start,omitzero"`       // when it started; zero if unknown
+	End       time.Time `json:"end"`                  // when it ended (the policy's clock)
+	Exit      ExitKind  `json:"exit"`
+	ExitCode  int       `json:"exit_code,omitempty"`
+	Signal    string    `json:"signal,omitempty"`
+	// Counted says whether this exit counts against the budget (while in the window).
+	Counted         bool        `json:"counted"`
+	Reason          Reason      `json:"reason"`
+	FinalStatus     FinalStatus `json:"final_status,omitempty"`
+	CountedFailures int         `json:"counted_failures"` // inside the window when decided
+	Diagnostics     string      `json:"diagnostics,omitempty"`
+}
+
+// History is an application's attempt history, oldest first. It is kept as JSON in
+// the storage directory and read back with DecodeHistory.
+type History struct {
+	Version  int             `json:"version"`
+	Attempts []AttemptRecord `json:"attempts"`
+}
+
+// MarshalJSON writes the current version whatever Version holds.
+func (h History) MarshalJSON() ([]byte, error) {
+	type plain History
+	p := plain(h)
+	p.Version = HistoryVersion
+	if p.Attempts == nil {
+		p.Attempts = []AttemptRecord{}
+	}
+	return json.Marshal(p)
+}
+
+// Validate reports a history a Policy cannot have written: attempt numbers not
+// increasing, end times going backwards, unknown exits or reasons, records after
+// one that ended the application. Errors wrap ErrInvalidHistory.
+func (h History) Validate() error {
+	if h.Version > HistoryVersion {
+		return fmt.Errorf("%w: version %d is newer than %d", ErrInvalidHistory, h.Version, HistoryVersion)
+	}
+	prev := AttemptRecord{}
+	for i, r := range h.Attempts {
+		switch {
+		case r.Attempt < 1 || r.Attempt <= prev.Attempt:
+			return fmt.Errorf("%w: record %d: attempt %d after %d", ErrInvalidHistory, i, r.Attempt, prev.Attempt)
+		case r.End.IsZero():
+			return fmt.Errorf("%w: attempt %d: no end time", ErrInvalidHistory, r.Attempt)
+		case i > 0 && r.End.Before(prev.End):
+			return fmt.Errorf("%w: attempt %d ended at %s, before attempt %d (%s)", ErrInvalidHistory,
+				r.Attempt, r.End.Format(time.RFC3339Nano), prev.Attempt, prev.End.Format(time.RFC3339Nano))
+		case !r.Exit.Valid():
+			return fmt.Errorf("%w: attempt %d: unknown exit %q", ErrInvalidHistory, r.Attempt, r.Exit)
+		case !validReason(r.Reason):
+			return fmt.Errorf("%w: attempt %d: unknown reason %q", ErrInvalidHistory, r.Attempt, r.Reason)
+		case i > 0 && prev.Reason.Ends():
+			return fmt.Errorf("%w: attempt %d follows attempt %d, which ended the application (%s)",
+				ErrInvalidHistory, r.Attempt, prev.Attempt, prev.Reason)
+		}
+		prev = r
+	}
+	return nil
+}
+
+func validReason(r Reason) bool {
+	switch r {
+	case ReasonWithinBudget, ReasonNotCounted, ReasonBudgetExhausted, ReasonSingleAttempt, ReasonFinished:
+		return true
+	}
+	return false
+}
+
+// DecodeHistory reads a JSON history and validates it.
+func DecodeHistory(r io.Reader) (History, error) {
+	var h History
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&h); err != nil {
+		return History{}, fmt.Errorf("%w: %w", ErrInvalidHistory, err)
+	}
+	if err := h.Validate(); err != nil {
+		return History{}, err
+	}
+	return h, nil
+}
+
+// MTBF estimates the mean time between counted failures from the history: the
+// running time of attempts with a known start divided by the number of counted
+// failures among them (the maximum-likelihood estimate for exponential lifetimes).
+// ok is false when no such attempt failed.
+func (h History) MTBF() (mtbf time.Duration, failures int, ok bool) {
+	var up time.Duration
+	for _, r := range h.Attempts {
+		if r.Start.IsZero() || r.End.Before(r.Start) {
+			continue
+		}
+		up += r.End.Sub(r.Start)
+		if r.Exit.Counts() {
+			failures++
+		}
+	}
+	if failures == 0 {
+		return 0, 0, false
+	}
+	return up / time.Duration(failures), failures, true
+}
