@@ -27,8 +27,6 @@ const (
 	FlagContainerID = "container-id"
 )
 
-// EnvContainerID is set by the container manager for every TaskManager.
-const EnvContainerID = "AMKEEPER_CONTAINER_ID"
 
 func commonFlags() []cli.Flag {
 	return []cli.Flag{

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager"
@@ -17,7 +18,7 @@ func TaskManagerCommand() *cli.Command {
 		Name:  "taskmanager",
 		Usage: "run one TaskManager container (started by the supervisor)",
 		Flags: append(commonFlags(),
-			&cli.StringFlag{Name: FlagContainerID, EnvVars: []string{EnvContainerID}, Usage: "container ID"},
+			&cli.StringFlag{Name: FlagContainerID, EnvVars: []string{containers.EnvContainerID}, Usage: "container ID"},
 			&cli.IntFlag{Name: FlagSlots, Value: 1, Usage: "task slots"},
 		),
 		Action: runTaskManager,
@@ -31,7 +32,7 @@ func runTaskManager(c *cli.Context) error {
 	}
 	id := c.String(FlagContainerID)
 	if id == "" {
-		return cli.Exit(fmt.Sprintf("taskmanager: no container ID: set --%s or %s", FlagContainerID, EnvContainerID), 2)
+		return cli.Exit(fmt.Sprintf("taskmanager: no container ID: set --%s or %s", FlagContainerID, containers.EnvContainerID), 2)
 	}
 	log = log.With().Str(logging.Container, id).Int(logging.PID, os.Getpid()).Logger()
 	svc, err := recovery.Open(c.Context, cfg, recovery.ServicesOptions{LocalDir: c.String(FlagLocalDir), Logger: log})

@@ -1,0 +1,141 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+type session struct {
+	sup     *attempts.Supervisor
+	leader  func() recovery.LeaderInfo
+	cancel  context.CancelFunc
+	outcome chan attempts.Outcome
+}
+
+// startSession runs a supervisor in the test process; the AM attempts and the
+// TaskManagers are real processes of the yarn-session binary.
+func startSession(t *testing.T, budget attempts.Budget, mode containers.Mode, tms int) *session {
+	t.Helper()
+	args := haArgs(t)
+	storage := t.TempDir()
+	st, err := hdfsstore.Open(context.Background(), "file://"+storage)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
+		App:          containers.AppID{ClusterTimestamp: 1, Seq: 1},
+		Dir:          filepath.Join(t.TempDir(), "app"),
+		Budget:       budget,
+		Executable:   bin,
+		ProcessArgs:  args,
+		TaskManagers: tms, TaskManagerMemory: 128 << 20, Slots: 1,
+		Containers: mode,
+		History:    st, HistoryName: "application_1_0001/attempts/history.json",
+		Logger: logging.ForTest(t),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{sup: sup, leader: leaderREST(t, args), cancel: cancel, outcome: make(chan attempts.Outcome, 1)}
+	go func() {
+		o, err := sup.Run(ctx)
+		if err != nil {
+			t.Errorf("supervisor: %v", err)
+		}
+		s.outcome <- o
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.outcome:
+		case <-time.After(60 * time.Second):
+			t.Errorf("supervisor did not stop")
+		}
+	})
+	return s
+}
+
+// waitLeader waits for a leader other than prev with n registered TaskManagers.
+func (s *session) waitLeader(t *testing.T, prev recovery.LeaderInfo, n int) (recovery.LeaderInfo, map[string]int) {
+	t.Helper()
+	var l recovery.LeaderInfo
+	var pids map[string]int
+	require.Eventually(t, func() bool {
+		l = s.leader()
+		pids = registeredPIDs(l)
+		return l.Known() && l.SessionID != prev.SessionID && len(pids) == n
+	}, 60*time.Second, 20*time.Millisecond, "a new leader with %d TaskManagers", n)
+	return l, pids
+}
+
+func (s *session) killAM(t *testing.T) {
+	t.Helper()
+	pid := s.sup.AMPID()
+	require.NotZero(t, pid)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return s.sup.AMPID() != pid }, 30*time.Second, 5*time.Millisecond)
+}
+
+func TestSupervisorKeepsTaskManagersAcrossAMKills(t *testing.T) {
+	s := startSession(t, attempts.Budget{MaxAttempts: 3, Window: 10 * time.Minute}, containers.Keep, 2)
+	first, pids := s.waitLeader(t, recovery.LeaderInfo{}, 2)
+
+	s.killAM(t)
+	second, pids2 := s.waitLeader(t, first, 2)
+	require.Equal(t, pids, pids2, "the same TaskManager processes re-register with attempt 2")
+	require.Equal(t, 1, s.sup.Policy().CountedFailures())
+
+	// A preemption does not count against the budget.
+	require.NoError(t, s.sup.Preempt())
+	_, pids3 := s.waitLeader(t, second, 2)
+	require.Equal(t, pids, pids3)
+	require.Equal(t, 1, s.sup.Policy().CountedFailures(), "preempted: not counted")
+	require.Equal(t, 3, s.sup.Policy().NextAttempt(), "attempt 3 runs")
+	h := s.sup.Policy().History()
+	require.Len(t, h.Attempts, 2)
+	require.Equal(t, attempts.ExitFailed, h.Attempts[0].Exit)
+	require.True(t, h.Attempts[0].Counted)
+	require.Equal(t, attempts.ExitPreempted, h.Attempts[1].Exit)
+	require.False(t, h.Attempts[1].Counted)
+}
+
+func TestSupervisorBudgetExhaustedEndsTheApplication(t *testing.T) {
+	s := startSession(t, attempts.Budget{MaxAttempts: 3, Window: 10 * time.Second}, containers.Keep, 1)
+	prev := recovery.LeaderInfo{}
+	for i := 0; i < 3; i++ {
+		prev, _ = s.waitLeader(t, prev, 1)
+		s.killAM(t)
+	}
+	select {
+	case o := <-s.outcome:
+		require.False(t, o.Decision.Restart)
+		require.Equal(t, attempts.ReasonBudgetExhausted, o.Decision.Reason)
+		require.Equal(t, attempts.FinalFailed, o.Decision.FinalStatus)
+		require.Len(t, o.History.Attempts, 3)
+		s.outcome <- o // for the cleanup
+	case <-time.After(60 * time.Second):
+		t.Fatal("three quick failures must end the application")
+	}
+	for _, c := range s.sup.Containers().List() {
+		require.Equal(t, containers.Completed, c.State, "container %s stopped", c.ID)
+		require.Error(t, syscall.Kill(c.PID, 0), "container process %d gone", c.PID)
+	}
+}
+
+func TestSupervisorRestartAllReplacesTaskManagers(t *testing.T) {
+	s := startSession(t, attempts.Budget{MaxAttempts: 2, Window: 10 * time.Minute}, containers.RestartAll, 1)
+	first, pids := s.waitLeader(t, recovery.LeaderInfo{}, 1)
+	s.killAM(t)
+	_, pids2 := s.waitLeader(t, first, 1)
+	require.NotEqual(t, fmt.Sprint(pids), fmt.Sprint(pids2), "restart-all starts new containers")
+}
