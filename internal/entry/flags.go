@@ -27,7 +27,6 @@ const (
 	FlagContainerID = "container-id"
 )
 
-
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: FlagConfDir, Usage: "configuration directory", EnvVars: []string{"FLINK_CONF_DIR"}},
