@@ -142,6 +142,23 @@ func (s *Supervisor) AMPID() int {
 	return s.amPID
 }
 
+// KillAM SIGKILLs the running AM, as a crash would (it counts against the budget):
+// for tests and demos.
+func (s *Supervisor) KillAM() (int, error) {
+	pid := s.AMPID()
+	if pid == 0 {
+		return 0, errors.New("attempts: kill-am: no AM running")
+	}
+	return pid, syscall.Kill(pid, syscall.SIGKILL)
+}
+
+func (s *Supervisor) amLog(attemptID string) string {
+	if attemptID == "" {
+		return ""
+	}
+	return filepath.Join(s.cfg.Dir, "attempts", attemptID, "am.log")
+}
+
 // Preempt kills the running AM as preempted: the exit does not count against
 // the budget (YARN's PREEMPTED).
 func (s *Supervisor) Preempt() error {
@@ -168,6 +185,15 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	served := make(chan error, 1)
 	go func() { served <- rmapi.Serve(serveCtx, l, s, s.log) }()
 	defer func() { stopServe(); <-served }()
+
+	// The control socket (status, stop, kill-am) lives as long as Run; a stop
+	// request cancels the attempts the way a signal does.
+	ctx, requestStop := context.WithCancel(ctx)
+	defer requestStop()
+	controlCtx, stopControl := context.WithCancel(context.Background())
+	controlled := make(chan error, 1)
+	go func() { controlled <- s.serveControl(controlCtx, requestStop) }()
+	defer func() { stopControl(); <-controlled }()
 
 	events, cancelEvents := s.cm.Subscribe()
 	defer cancelEvents()
@@ -236,7 +262,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int) (Exit, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Exit{}, fmt.Errorf("attempts: attempt directory: %w", err)
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "am.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(s.amLog(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return Exit{}, fmt.Errorf("attempts: AM log: %w", err)
 	}

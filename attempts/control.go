@@ -1,0 +1,159 @@
+package attempts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/containers"
+)
+
+// Status is what `yarn-session status` shows of a running application.
+type Status struct {
+	ApplicationID   string           `json:"applicationId"`
+	State           string           `json:"state"` // RUNNING, or the final status once ended
+	Attempt         int              `json:"attempt"`
+	AttemptID       string           `json:"attemptId"`
+	MaxAttempts     int              `json:"maxAttempts"`
+	Window          string           `json:"window"`
+	CountedFailures int              `json:"countedFailures"`
+	Remaining       int              `json:"remaining"` // failures left inside the window
+	AMPID           int              `json:"amPid"`
+	AMLog           string           `json:"amLog"`
+	Containers      []ContainerState `json:"containers"`
+	History         History          `json:"history"`
+}
+
+// ContainerState is one container in Status.
+type ContainerState struct {
+	ID      string `json:"id"`
+	PID     int    `json:"pid"`
+	State   string `json:"state"`
+	Attempt int    `json:"attempt"`
+	Log     string `json:"log"`
+}
+
+// Status reports the application's state.
+func (s *Supervisor) Status() Status {
+	s.mu.Lock()
+	st := Status{ApplicationID: s.cfg.App.String(), State: "RUNNING", Attempt: s.attempt, AttemptID: s.attemptID,
+		AMPID: s.amPID, MaxAttempts: s.cfg.Budget.MaxAttempts, Window: s.cfg.Budget.Window.String()}
+	s.mu.Unlock()
+	if d, ended := s.policy.Ended(); ended {
+		st.State = string(d.FinalStatus)
+	}
+	st.AMLog = s.amLog(st.AttemptID)
+	st.CountedFailures = s.policy.CountedFailures()
+	st.Remaining = s.policy.Remaining()
+	st.History = s.policy.History()
+	for _, c := range s.cm.List() {
+		if c.State != containers.Running {
+			continue
+		}
+		st.Containers = append(st.Containers, ContainerState{ID: c.ID.String(), PID: c.PID, State: string(c.State), Attempt: c.ID.Attempt, Log: c.LogPath})
+	}
+	return st
+}
+
+// Control paths, served on the application's control socket.
+const (
+	PathStatus = "/v1/status"
+	PathStop   = "/v1/stop"
+	PathKillAM = "/v1/kill-am"
+)
+
+// ControlSocket is the path of the control socket in an application directory.
+func ControlSocket(appDir string) string { return appDir + "/control.sock" }
+
+// serveControl serves status, stop and kill-am until ctx ends; stop calls
+// requestStop.
+func (s *Supervisor) serveControl(ctx context.Context, requestStop func()) error {
+	l, err := rmapi.Listen(ControlSocket(s.cfg.Dir))
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Status())
+	})
+	mux.HandleFunc("POST "+PathStop, func(w http.ResponseWriter, r *http.Request) {
+		s.log.Info().Msg("stop requested")
+		requestStop()
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST "+PathKillAM, func(w http.ResponseWriter, r *http.Request) {
+		pid, err := s.KillAM()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]int{"pid": pid})
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// ControlClient talks to a running supervisor through its control socket.
+type ControlClient struct {
+	socket string
+	http   *http.Client
+}
+
+// NewControlClient returns a client for the application directory appDir.
+func NewControlClient(appDir string) *ControlClient {
+	sock := ControlSocket(appDir)
+	return &ControlClient{socket: sock, http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}}
+}
+
+// Status fetches the application's status.
+func (c *ControlClient) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.do(ctx, http.MethodGet, PathStatus, &st)
+	return st, err
+}
+
+// Stop asks the supervisor to stop the application.
+func (c *ControlClient) Stop(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, PathStop, nil)
+}
+
+// KillAM asks the supervisor to SIGKILL the running AM; it returns the PID killed.
+func (c *ControlClient) KillAM(ctx context.Context) (int, error) {
+	var res map[string]int
+	err := c.do(ctx, http.MethodPost, PathKillAM, &res)
+	return res["pid"], err
+}
+
+func (c *ControlClient) do(ctx context.Context, method, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://supervisor"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("application not running (no supervisor at %s): %w", c.socket, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s: %s", path, bytes.TrimSpace(body))
+	}
+	if v != nil {
+		return json.Unmarshal(body, v)
+	}
+	return nil
+}
