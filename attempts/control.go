@@ -23,7 +23,7 @@ type Status struct {
 	MaxAttempts     int              `json:"maxAttempts"`
 	Window          string           `json:"window"`
 	CountedFailures int              `json:"countedFailures"`
-	Remaining       int              `json:"remaining"` // failures left inside the window
+	Remaining       int              `json:"remaining"` // counted failures the application survives now
 	AMPID           int              `json:"amPid"`
 	AMLog           string           `json:"amLog"`
 	Containers      []ContainerState `json:"containers"`

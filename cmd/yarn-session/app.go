@@ -30,18 +30,20 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage:     "run an application master under an attempt supervisor with ZooKeeper high availability",
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Flags:     commonFlags(),
+		Flags:     append(commonFlags(), sessionFlags()...),
+		Action:    runSession,
 		// urfave/cli prints and exits on its own for usage errors unless told
 		// otherwise; main reports every error in one place.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Before:         setupLogger,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			configCommand(),
 			haCommand(),
 			hidden(entry.AMCommand()),
 			hidden(entry.TaskManagerCommand()),
 			budgetCommand(),
-		},
+			superviseCommand(),
+		}, sessionCommands()...),
 	}
 }
 

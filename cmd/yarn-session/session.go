@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/logging"
+)
+
+// Session flags, after yarn-session.sh.
+const (
+	flagContainers = "container"
+	flagSlots      = "slots"
+	flagJMMemory   = "jobManagerMemory"
+	flagTMMemory   = "taskManagerMemory"
+	flagName       = "name"
+	flagDetached   = "detached"
+	flagZKNS       = "zookeeperNamespace"
+	flagQuery      = "query"
+	flagAppDir     = "app-dir"
+)
+
+// envHome overrides where application directories live.
+const envHome = "AMKEEPER_HOME"
+
+func sessionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: flagContainers, Aliases: []string{"n"}, Value: 1, Usage: "number of TaskManager containers"},
+		&cli.IntFlag{Name: flagSlots, Aliases: []string{"s"}, Usage: "slots per TaskManager (default taskmanager.numberOfTaskSlots)"},
+		&cli.StringFlag{Name: flagJMMemory, Aliases: []string{"jm"}, Usage: "AM memory, e.g. 1024m (a plain number is MB)"},
+		&cli.StringFlag{Name: flagTMMemory, Aliases: []string{"tm"}, Usage: "memory per TaskManager, e.g. 1024m (a plain number is MB); becomes its GOMEMLIMIT"},
+		&cli.StringFlag{Name: flagName, Aliases: []string{"nm"}, Usage: "application name"},
+		&cli.BoolFlag{Name: flagDetached, Aliases: []string{"d"}, Usage: "start the session in the background and return"},
+		&cli.StringFlag{Name: flagZKNS, Aliases: []string{"z"}, Usage: "ZooKeeper namespace (high-availability.cluster-id)"},
+		&cli.StringFlag{Name: flagAppID, Aliases: []string{"id"}, Usage: "attach to a running session"},
+		&cli.BoolFlag{Name: flagQuery, Aliases: []string{"q"}, Usage: "show the resources available on this machine"},
+	}
+}
+
+// spec is everything a supervisor needs, kept as session.json in the
+// application directory so a detached supervisor reads exactly what was asked.
+type spec struct {
+	AppID        string   `json:"applicationId"`
+	Name         string   `json:"name"`
+	ConfDir      string   `json:"confDir"`
+	Dynamic      []string `json:"dynamic"`
+	TaskManagers int      `json:"taskmanagers"`
+	Slots        int      `json:"slots"`
+	TMMemory     int64    `json:"tmMemory"`
+}
+
+func sessionsHome() string {
+	if h := os.Getenv(envHome); h != "" {
+		return h
+	}
+	return filepath.Join(os.TempDir(), "amkeeper-"+userName())
+}
+
+func userName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+func appDirOf(id string) string { return filepath.Join(sessionsHome(), id) }
+
+// parseMB reads yarn-session.sh's memory values: a plain number is megabytes.
+func parseMB(flag, s string) (int64, error) {
+	if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+		return n << 20, nil
+	}
+	v, err := conf.ParseMemorySize(s)
+	if err != nil {
+		return 0, fmt.Errorf("-%s %q: %w (for example 1024m or 1g)", flag, s, err)
+	}
+	return v, nil
+}
+
+// runSession is the root action: start a session, attach to one, or query.
+func runSession(c *cli.Context) error {
+	if c.Args().Present() {
+		return cli.Exit(fmt.Sprintf("unknown command %q; see yarn-session --help", c.Args().First()), exitUsage)
+	}
+	if c.Bool(flagQuery) {
+		fmt.Fprintf(c.App.Writer, "NodeManagers: 1 (this machine)\nvcores: %d\nmemory: %s\n", runtime.NumCPU(), machineMemory())
+		return nil
+	}
+	if id := c.String(flagAppID); id != "" {
+		return attach(c, id)
+	}
+	sp, cfg, err := newSpec(c)
+	if err != nil {
+		return err
+	}
+	dir := appDirOf(sp.AppID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return cli.Exit(fmt.Sprintf("application directory: %v", err), exitFailure)
+	}
+	b, _ := json.MarshalIndent(sp, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "session.json"), b, 0o600); err != nil {
+		return cli.Exit(fmt.Sprintf("application directory: %v", err), exitFailure)
+	}
+	if err := writeProperties(sp); err != nil {
+		log := logger(c)
+		log.Warn().Err(err).Msg("cannot write the .yarn-properties file")
+	}
+	w := c.App.Writer
+	if c.Bool(flagDetached) {
+		pid, err := detach(c, dir)
+		if err != nil {
+			return cli.Exit(err.Error(), exitFailure)
+		}
+		fmt.Fprintf(w, "Session %s started in the background (supervisor pid %d).\n", sp.AppID, pid)
+		fmt.Fprintf(w, "  status:  yarn-session status -id %s\n  attach:  yarn-session -id %s\n  stop:    yarn-session stop -id %s\n", sp.AppID, sp.AppID, sp.AppID)
+		return nil
+	}
+	fmt.Fprintf(w, "Session %s starting with %d TaskManager(s). Type 'stop' to stop it, 'help' for help.\n", sp.AppID, sp.TaskManagers)
+	ctx, stop := context.WithCancel(c.Context)
+	defer stop()
+	go readCommands(c.App.Reader, w, stop, dir)
+	return supervise(ctx, w, logger(c), dir, sp, cfg)
+}
+
+func newSpec(c *cli.Context) (spec, *conf.Config, error) {
+	now := time.Now()
+	app := containers.AppID{ClusterTimestamp: now.UnixMilli(), Seq: 1}
+	dyn := lineageDynamic(c)
+	if ns := c.String(flagZKNS); ns != "" {
+		dyn = append(dyn, conf.HAClusterID.Key()+"="+ns)
+	}
+	cfg, err := conf.Load(conf.Options{Dir: confDirIfExists(c), Dynamic: dyn, ApplicationID: app.String()})
+	if err != nil {
+		return spec{}, nil, cli.Exit(fmt.Sprintf("configuration: %v", err), exitInvalidConf)
+	}
+	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDirIfExists(c), Dynamic: dyn,
+		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize()}
+	if sp.TaskManagers < 1 {
+		return spec{}, nil, cli.Exit(fmt.Sprintf("-n %d: want at least one TaskManager container", sp.TaskManagers), exitUsage)
+	}
+	if sp.Slots == 0 {
+		sp.Slots = cfg.TaskManagerSlots()
+	}
+	if sp.Slots < 1 {
+		return spec{}, nil, cli.Exit(fmt.Sprintf("-s %d: want at least one slot", sp.Slots), exitUsage)
+	}
+	if s := c.String(flagTMMemory); s != "" {
+		if sp.TMMemory, err = parseMB("tm", s); err != nil {
+			return spec{}, nil, cli.Exit(err.Error(), exitUsage)
+		}
+	}
+	if s := c.String(flagJMMemory); s != "" {
+		if _, err := parseMB("jm", s); err != nil {
+			return spec{}, nil, cli.Exit(err.Error(), exitUsage)
+		}
+	}
+	return sp, cfg, nil
+}
+
+// confDirIfExists returns --conf-dir when it exists; the default ./conf may not.
+func confDirIfExists(c *cli.Context) string {
+	d := lineageString(c, flagConfDir)
+	if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+		abs, _ := filepath.Abs(d)
+		return abs
+	}
+	if lineageIsSet(c, flagConfDir) {
+		return d // let conf.Load name the missing directory
+	}
+	return ""
+}
+
+func lineageIsSet(c *cli.Context, name string) bool {
+	for _, ctx := range c.Lineage() {
+		if ctx.IsSet(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// supervise runs the application in this process until it ends or ctx does.
+func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string, sp spec, cfg *conf.Config) error {
+	app, err := containers.ParseAppID(sp.AppID)
+	if err != nil {
+		return cli.Exit(err.Error(), exitFailure)
+	}
+	if cfg == nil {
+		if cfg, err = conf.Load(conf.Options{Dir: sp.ConfDir, Dynamic: sp.Dynamic, ApplicationID: sp.AppID}); err != nil {
+			return cli.Exit(fmt.Sprintf("configuration: %v", err), exitInvalidConf)
+		}
+	}
+	budget, warnings := attempts.BudgetFromConf(cfg)
+	for _, wr := range warnings {
+		log.Warn().Str(logging.Key, wr.Key).Msg(wr.String())
+	}
+	storage := cfg.StorageDir()
+	if storage == "" {
+		storage = "file://" + filepath.Join(dir, "storage")
+	}
+	st, err := hdfsstore.Open(ctx, storage)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("%s: %v", conf.HAStorageDir.Key(), err), exitFailure)
+	}
+	defer st.Close()
+	args := []string{"--local-dir", filepath.Join(dir, "ha")}
+	if sp.ConfDir != "" {
+		args = append(args, "--conf-dir", sp.ConfDir)
+	}
+	for _, d := range append(sp.Dynamic, conf.HAClusterID.Key()+"="+cfg.ClusterID()) {
+		args = append(args, "-D", d)
+	}
+	mode := containers.Keep
+	if cfg.ContainersAcrossAttempts() == conf.ContainersRestartAll {
+		mode = containers.RestartAll
+	}
+	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
+		App: app, Dir: dir, Budget: budget, ProcessArgs: args,
+		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
+		Containers: mode, History: st, HistoryName: cfg.ClusterID() + "/attempts/history.json",
+		Logger: log,
+	})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
+	}
+	defer removeProperties(sp.AppID)
+	out, err := sup.Run(ctx)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
+	}
+	d := out.Decision
+	fmt.Fprintf(w, "Session %s ended: %s (%s) after %d attempt(s).\n", sp.AppID, orStopped(d), d.Reason, len(out.History.Attempts))
+	if d.FinalStatus == attempts.FinalFailed {
+		return cli.Exit(fmt.Sprintf("session %s failed: %s", sp.AppID, d.Reason), exitFailure)
+	}
+	return nil
+}
+
+func orStopped(d attempts.Decision) string {
+	if d.FinalStatus == "" || d.FinalStatus == attempts.FinalUndefined {
+		return "STOPPED"
+	}
+	return string(d.FinalStatus)
+}
+
+// readCommands handles attached mode's stdin: stop, quit, help.
+func readCommands(r io.Reader, w io.Writer, stop func(), dir string) {
+	if r == nil {
+		return
+	}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		switch strings.TrimSpace(sc.Text()) {
+		case "stop", "quit":
+			fmt.Fprintln(w, "Stopping the session.")
+			stop()
+			return
+		case "help":
+			fmt.Fprintln(w, "Commands: stop (or quit) stops the session; help shows this. Logs are in", dir)
+		case "":
+		default:
+			fmt.Fprintln(w, "Unknown command. Type 'help'.")
+		}
+	}
+}
+
+// detach starts `yarn-session supervise --app-dir DIR` in its own session, with
+// its output in DIR/supervisor.log, and waits until it serves its control socket.
+func detach(c *cli.Context, dir string) (int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "supervisor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(exe, "--log-format", "json", "--log-level", lineageString(c, flagLogLevel), "supervise", "--"+flagAppDir, dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start the supervisor: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	client := attempts.NewControlClient(dir)
+	deadline := time.After(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(c.Context, time.Second)
+		_, err := client.Status(ctx)
+		cancel()
+		if err == nil {
+			return cmd.Process.Pid, nil
+		}
+		select {
+		case err := <-exited:
+			return 0, fmt.Errorf("the supervisor exited at once (%v); see %s", err, filepath.Join(dir, "supervisor.log"))
+		case <-deadline:
+			return 0, fmt.Errorf("the supervisor did not come up within 30s; see %s", filepath.Join(dir, "supervisor.log"))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// superviseCommand is the detached supervisor process.
+func superviseCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "supervise",
+		Hidden: true,
+		Flags:  []cli.Flag{&cli.StringFlag{Name: flagAppDir, Required: true}},
+		Action: func(c *cli.Context) error {
+			dir := c.String(flagAppDir)
+			b, err := os.ReadFile(filepath.Join(dir, "session.json"))
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("supervise: %v", err), exitFailure)
+			}
+			var sp spec
+			if err := json.Unmarshal(b, &sp); err != nil {
+				return cli.Exit(fmt.Sprintf("supervise: session.json: %v", err), exitFailure)
+			}
+			return supervise(c.Context, c.App.Writer, logger(c), dir, sp, nil)
+		},
+	}
+}
+
+// attach follows a running session: it prints its status and takes stop, quit
+// and help on stdin (quit only detaches).
+func attach(c *cli.Context, id string) error {
+	dir := appDirOf(id)
+	client := attempts.NewControlClient(dir)
+	st, err := client.Status(c.Context)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
+	}
+	printStatus(c.App.Writer, st)
+	fmt.Fprintln(c.App.Writer, "Attached. Type 'stop' to stop the session, 'quit' to detach.")
+	sc := bufio.NewScanner(c.App.Reader)
+	for sc.Scan() {
+		switch strings.TrimSpace(sc.Text()) {
+		case "stop":
+			return stopSession(c, id)
+		case "quit":
+			return nil
+		case "help":
+			fmt.Fprintln(c.App.Writer, "Commands: stop stops the session; quit detaches; help shows this.")
+		}
+	}
+	return nil
+}
+
+func stopSession(c *cli.Context, id string) error {
+	dir := appDirOf(id)
+	if err := attempts.NewControlClient(dir).Stop(c.Context); err != nil {
+		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
+	}
+	deadline := time.After(60 * time.Second)
+	for {
+		if _, err := os.Stat(attempts.ControlSocket(dir)); errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
+			return nil
+		}
+		select {
+		case <-deadline:
+			return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func machineMemory() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "MemTotal:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:"))
+		}
+	}
+	return "unknown"
+}

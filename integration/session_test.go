@@ -1,0 +1,185 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/attempts"
+)
+
+// cli runs yarn-session in an isolated home and temp directory.
+type cli struct {
+	t   *testing.T
+	env []string
+	ha  []string
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, env: append(os.Environ(), "AMKEEPER_HOME="+t.TempDir(), "TMPDIR="+t.TempDir()), ha: haArgs(t)}
+}
+
+func (c *cli) run(stdin string, args ...string) (string, error) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = c.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	c.t.Logf("yarn-session %s:\n%s", strings.Join(args, " "), out.String())
+	return out.String(), err
+}
+
+// alive reports whether pid is a live process (not gone, not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func sessionPIDs(st attempts.Status) []int {
+	pids := []int{st.AMPID}
+	for _, c := range st.Containers {
+		pids = append(pids, c.PID)
+	}
+	return pids
+}
+
+var appIDPattern = regexp.MustCompile(`application_\d+_\d{4}`)
+
+func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
+	c := newCLI(t)
+	out, err := c.run("", append([]string{"-n", "2", "-d", "-D", "yarn.application-attempts=2"}, c.ha...)...)
+	require.NoError(t, err)
+	id := appIDPattern.FindString(out)
+	require.NotEmpty(t, id)
+	client := attempts.NewControlClient(appDirFor(c, id))
+
+	var first attempts.Status
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		first = st
+		return err == nil && len(st.Containers) == 2 && st.AMPID != 0
+	}, 60*time.Second, 20*time.Millisecond)
+
+	out, err = c.run("", "status") // the session from .yarn-properties-<user>
+	require.NoError(t, err)
+	require.Contains(t, out, "Attempt 1 of 2")
+
+	_, err = c.run("", "kill-am", "-id", id)
+	require.NoError(t, err)
+	var second attempts.Status
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		second = st
+		return err == nil && st.Attempt == 2 && st.AMPID != 0
+	}, 60*time.Second, 20*time.Millisecond)
+	require.Equal(t, first.Containers, second.Containers, "the TaskManager containers outlive the AM")
+
+	out, err = c.run("stop\n", "-id", id)
+	require.NoError(t, err)
+	require.Contains(t, out, "stopped")
+	for _, pid := range append(sessionPIDs(first), sessionPIDs(second)...) {
+		require.Eventually(t, func() bool { return !alive(pid) }, 30*time.Second, 10*time.Millisecond, "pid %d left behind", pid)
+	}
+	_, err = os.Stat(propertiesFile(c))
+	require.True(t, os.IsNotExist(err), ".yarn-properties removed when the session stops")
+}
+
+func TestAttachedSessionSIGTERMLeavesNoProcess(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(bin, append([]string{"-n", "2"}, c.ha...)...)
+	cmd.Env = c.env
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	stdin, err := cmd.StdinPipe() // attached mode reads commands; keep stdin open
+	require.NoError(t, err)
+	defer stdin.Close()
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	var id string
+	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond)
+	client := attempts.NewControlClient(appDirFor(c, id))
+	var st attempts.Status
+	require.Eventually(t, func() bool {
+		s, err := client.Status(context.Background())
+		st = s
+		return err == nil && len(s.Containers) == 2
+	}, 60*time.Second, 20*time.Millisecond)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "a stopped session exits 0:\n%s", out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("yarn-session did not exit on SIGTERM")
+	}
+	for _, pid := range sessionPIDs(st) {
+		require.False(t, alive(pid), "pid %d left behind", pid)
+	}
+}
+
+func appDirFor(c *cli, id string) string {
+	for _, e := range c.env {
+		if v, ok := strings.CutPrefix(e, "AMKEEPER_HOME="); ok {
+			return v + "/" + id
+		}
+	}
+	return ""
+}
+
+func propertiesFile(c *cli) string {
+	for _, e := range c.env {
+		if v, ok := strings.CutPrefix(e, "TMPDIR="); ok {
+			return v + "/.yarn-properties-" + currentUser()
+		}
+	}
+	return ""
+}
+
+func currentUser() string {
+	u, err := user.Current()
+	if err != nil {
+		return strconv.Itoa(os.Getuid())
+	}
+	return u.Username
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
