@@ -139,3 +139,25 @@ func TestSupervisorRestartAllReplacesTaskManagers(t *testing.T) {
 	_, pids2 := s.waitLeader(t, first, 1)
 	require.NotEqual(t, fmt.Sprint(pids), fmt.Sprint(pids2), "restart-all starts new containers")
 }
+
+// TestSupervisorKillsSpacedWiderThanTheWindowNeverEndIt: with 2 attempts and a
+// 1 s window, each failure has left the window before the next one, so the
+// application keeps running however many times the AM dies.
+func TestSupervisorKillsSpacedWiderThanTheWindowNeverEndIt(t *testing.T) {
+	s := startSession(t, attempts.Budget{MaxAttempts: 2, Window: time.Second}, containers.Keep, 1)
+	for i := 1; i <= 3; i++ {
+		require.Eventually(t, func() bool { return s.sup.AMPID() != 0 && s.sup.Policy().CountedFailures() == 0 },
+			30*time.Second, 10*time.Millisecond, "earlier failures leave the window")
+		s.killAM(t)
+	}
+	require.Eventually(t, func() bool { return s.sup.Policy().NextAttempt() == 4 && s.sup.AMPID() != 0 },
+		30*time.Second, 10*time.Millisecond, "attempt 4 runs")
+	select {
+	case o := <-s.outcome:
+		t.Fatalf("the application ended: %v", o.Decision)
+	default:
+	}
+	for _, a := range s.sup.Policy().History().Attempts {
+		require.True(t, a.Counted, "each kill is a counted failure, just not inside one window")
+	}
+}
