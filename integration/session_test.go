@@ -183,3 +183,50 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// haValue returns the value of a -D property in the cli's HA arguments.
+func (c *cli) haValue(key string) string {
+	for i := 1; i < len(c.ha); i += 2 {
+		if v, ok := strings.CutPrefix(c.ha[i], key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestTerminalSessionCleansHADataStopKeepsIt: a stopped session keeps its HA
+// data for a later restart; a session whose last attempt failed removes its
+// znodes and HA storage, and keeps its attempt history.
+func TestTerminalSessionCleansHADataStopKeepsIt(t *testing.T) {
+	c := newCLI(t)
+	clusterPath := c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id")
+	storage := strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")
+	raw := zkc.Conn(t)
+
+	// Stopped: kept.
+	out, err := c.run("", append([]string{"-n", "1", "-d"}, c.ha...)...)
+	require.NoError(t, err)
+	id := appIDPattern.FindString(out)
+	require.Eventually(t, func() bool { ok, _, _ := raw.Exists(clusterPath + "/leader/latch"); return ok }, 30*time.Second, 10*time.Millisecond)
+	_, err = c.run("", "stop", "-id", id)
+	require.NoError(t, err)
+	ok, _, err := raw.Exists(clusterPath)
+	require.NoError(t, err)
+	require.True(t, ok, "a stopped session keeps its HA data")
+
+	// Failed for good (one attempt): removed, history kept.
+	out, err = c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=1"}, c.ha...)...)
+	require.NoError(t, err)
+	id = appIDPattern.FindString(out)
+	client := attempts.NewControlClient(appDirFor(c, id))
+	require.Eventually(t, func() bool { st, err := client.Status(context.Background()); return err == nil && st.AMPID != 0 }, 30*time.Second, 10*time.Millisecond)
+	_, err = client.KillAM(context.Background())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { ok, _, err := raw.Exists(clusterPath); return err == nil && !ok }, 60*time.Second, 20*time.Millisecond,
+		"the failed application's znodes are removed")
+	_, err = os.Stat(storage + "/" + c.haValue("high-availability.cluster-id"))
+	require.True(t, os.IsNotExist(err), "its HA storage is removed")
+	h, err := os.ReadFile(storage + "/attempts/" + id + "/history.json")
+	require.NoError(t, err, "the attempt history stays")
+	require.Contains(t, string(h), `"final_status": "FAILED"`)
+}

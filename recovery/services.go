@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -192,4 +193,21 @@ func (s *Services) Close() error {
 // Inspector returns an inspector over this cluster's pointers and storage.
 func (s *Services) Inspector() *Inspector {
 	return &Inspector{ZooKeeper: s.zk, Embedded: s.local, Storage: s.storage, ClusterPath: s.clusterPath, Logger: s.log}
+}
+
+// CloseAndCleanupAllData removes every piece of this cluster's HA data — znodes
+// (or embedded pointer files) first, then storage — and closes the services. It is
+// for an application that reached a terminal state; the caller must know that no
+// AM of the cluster is alive, because a leader latch does not stop it.
+func (s *Services) CloseAndCleanupAllData(ctx context.Context) error {
+	var err error
+	if s.zk != nil {
+		err = CleanupAll(ctx, s.zk, s.storage, s.clusterPath, true)
+	} else {
+		err = CleanupStorage(ctx, s.storage, s.clusterPath)
+		if rerr := os.RemoveAll(s.local.Path()); err == nil {
+			err = rerr
+		}
+	}
+	return errors.Join(err, s.Close())
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
 )
 
 // Session flags, after yarn-session.sh.
@@ -237,7 +238,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
 		App: app, Dir: dir, Budget: budget, ProcessArgs: args,
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
-		Containers: mode, History: st, HistoryName: cfg.ClusterID() + "/attempts/history.json",
+		Containers: mode, History: st, HistoryName: historyName(sp.AppID),
 		Logger: log,
 	})
 	if err != nil {
@@ -249,6 +250,11 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
 	}
 	d := out.Decision
+	if !d.Restart {
+		// A terminal state: nothing will recover this cluster, so its HA data goes
+		// (the attempt history stays, outside the cluster's data).
+		cleanupHA(log, dir, cfg)
+	}
 	fmt.Fprintf(w, "Session %s ended: %s (%s) after %d attempt(s).\n", sp.AppID, orStopped(d), d.Reason, len(out.History.Attempts))
 	if d.FinalStatus == attempts.FinalFailed {
 		return cli.Exit(fmt.Sprintf("session %s failed: %s", sp.AppID, d.Reason), exitFailure)
@@ -399,4 +405,23 @@ func machineMemory() string {
 		}
 	}
 	return "unknown"
+}
+
+// historyName is where an application's attempt history is kept in storage:
+// outside its cluster's HA data, so a clean-up keeps the timeline.
+func historyName(appID string) string { return "attempts/" + appID + "/history.json" }
+
+// cleanupHA removes a terminated cluster's znodes and storage files.
+func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectionTimeout()+time.Minute)
+	defer cancel()
+	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: filepath.Join(dir, "ha"), Logger: log})
+	if err == nil {
+		err = svc.CloseAndCleanupAllData(ctx)
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot clean up the HA data of the terminated application")
+		return
+	}
+	log.Info().Str(logging.ZKPath, cfg.ClusterPath()).Msg("HA data of the terminated application removed")
 }
