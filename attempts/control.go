@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/amkeeper/amkeeper/attempts/rmapi"
@@ -26,8 +27,18 @@ type Status struct {
 	Remaining       int              `json:"remaining"` // counted failures the application survives now
 	AMPID           int              `json:"amPid"`
 	AMLog           string           `json:"amLog"`
+	AMs             []AMState        `json:"ams"` // every running AM (several with hot standby)
 	Containers      []ContainerState `json:"containers"`
 	History         History          `json:"history"`
+}
+
+// AMState is one running AM in Status.
+type AMState struct {
+	Attempt   int    `json:"attempt"`
+	AttemptID string `json:"attemptId"`
+	PID       int    `json:"pid"`
+	REST      string `json:"rest"`
+	Log       string `json:"log"`
 }
 
 // ContainerState is one container in Status.
@@ -42,9 +53,17 @@ type ContainerState struct {
 // Status reports the application's state.
 func (s *Supervisor) Status() Status {
 	s.mu.Lock()
-	st := Status{ApplicationID: s.cfg.App.String(), State: "RUNNING", Attempt: s.attempt, AttemptID: s.attemptID,
-		AMPID: s.amPID, MaxAttempts: s.cfg.Budget.MaxAttempts, Window: s.cfg.Budget.Window.String()}
+	st := Status{ApplicationID: s.cfg.App.String(), State: "RUNNING", MaxAttempts: s.cfg.Budget.MaxAttempts, Window: s.cfg.Budget.Window.String()}
+	if s.last != nil {
+		st.Attempt, st.AttemptID, st.AMPID = s.last.n, s.last.id, s.last.pid
+	}
+	for _, a := range s.ams {
+		if a.pid != 0 {
+			st.AMs = append(st.AMs, AMState{Attempt: a.n, AttemptID: a.id, PID: a.pid, REST: a.restAddr, Log: s.amLog(a.id)})
+		}
+	}
 	s.mu.Unlock()
+	sort.Slice(st.AMs, func(i, j int) bool { return st.AMs[i].Attempt < st.AMs[j].Attempt })
 	if d, ended := s.policy.Ended(); ended {
 		st.State = string(d.FinalStatus)
 	}

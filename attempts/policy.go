@@ -122,6 +122,9 @@ var SystemClock Clock = ClockFunc(time.Now)
 
 // Exit is what the supervisor knows about an attempt that ended.
 type Exit struct {
+	// Attempt is the ended attempt's number; 0 means the next one in sequence.
+	// Hot-standby AMs run concurrently, so their exits need not come in order.
+	Attempt     int
 	Kind        ExitKind
 	FinalStatus FinalStatus // ExitFinished only: what FinishApplicationMaster reported
 	AttemptID   string      // e.g. appattempt_<ts>_<seq>_000001; optional
@@ -293,7 +296,11 @@ func (p *Policy) Decide(e Exit) (Decision, error) {
 		return *p.ended, ErrEnded
 	}
 	now := p.clock.Now()
-	d := Decision{Attempt: p.next, MaxAttempts: p.budget.MaxAttempts, Window: p.budget.Window}
+	attempt := p.next
+	if e.Attempt > 0 {
+		attempt = e.Attempt
+	}
+	d := Decision{Attempt: attempt, MaxAttempts: p.budget.MaxAttempts, Window: p.budget.Window}
 	if e.Kind.Counts() {
 		p.counted = append(p.counted, now)
 	}
@@ -324,7 +331,7 @@ func (p *Policy) Decide(e Exit) (Decision, error) {
 			Diagnostics: e.Diagnostics,
 		})
 	}
-	p.next++
+	p.next = max(p.next, attempt) + 1
 	return d, nil
 }
 

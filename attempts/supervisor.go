@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,11 @@ type SupervisorConfig struct {
 	// ProcessArgs are passed to every AM and TaskManager process (configuration
 	// directory, -D properties, local HA directory).
 	ProcessArgs []string
+	// StandbyPorts, when it has more than one entry, runs one AM per entry at the
+	// same time (the seeds' standalone cluster from conf/masters): all contend
+	// through the same election, only the leader acts, and each is restarted
+	// within the budget. Each entry is that AM's REST port ("0": any).
+	StandbyPorts []string
 	// TaskManagers, TaskManagerMemory and Slots shape the session (-n, -tm, -s).
 	TaskManagers      int
 	TaskManagerMemory int64
@@ -66,14 +72,22 @@ type Supervisor struct {
 	cm     *containers.Manager
 	log    zerolog.Logger
 
-	mu         sync.Mutex
-	attempt    int
-	attemptID  string
-	amPID      int
+	mu        sync.Mutex
+	ams       map[string]*amProc // running AM attempts by attempt ID
+	last      *amProc            // the attempt started last
+	next      int                // the next attempt number to hand out
+	completed []rmapi.CompletedContainer
+}
+
+// amProc is one running AM attempt.
+type amProc struct {
+	n          int
+	id         string
+	pid        int
+	restAddr   string
 	registered bool
 	finished   *rmapi.FinishRequest
 	session    *rmapi.SessionCredentials
-	completed  []rmapi.CompletedContainer
 	preempt    bool
 }
 
@@ -105,7 +119,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log}, nil
+	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
 }
 
 func loadHistory(st hdfsstore.Store, name string) (History, error) {
@@ -135,19 +149,63 @@ func (s *Supervisor) Containers() *containers.Manager { return s.cm }
 // Policy returns the restart policy (for status).
 func (s *Supervisor) Policy() *Policy { return s.policy }
 
-// AMPID returns the PID of the running AM attempt, 0 when none.
+// AMPID returns the PID of the AM started last (the only one without hot
+// standby), 0 when it is not running.
 func (s *Supervisor) AMPID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.amPID
+	if s.last == nil {
+		return 0
+	}
+	return s.last.pid
 }
 
-// KillAM SIGKILLs the running AM, as a crash would (it counts against the budget):
-// for tests and demos.
+// AMPIDs returns the PIDs of every running AM.
+func (s *Supervisor) AMPIDs() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int
+	for _, a := range s.ams {
+		if a.pid != 0 {
+			out = append(out, a.pid)
+		}
+	}
+	return out
+}
+
+// leader returns the running AM that reports itself leader on its REST
+// endpoint (or, without hot standby, the only one) and its PID.
+func (s *Supervisor) leader() (*amProc, int) {
+	type snap struct {
+		a    *amProc
+		pid  int
+		rest string
+	}
+	s.mu.Lock()
+	var running []snap
+	for _, a := range s.ams {
+		if a.pid != 0 {
+			running = append(running, snap{a, a.pid, a.restAddr})
+		}
+	}
+	s.mu.Unlock()
+	if len(running) == 1 {
+		return running[0].a, running[0].pid
+	}
+	for _, r := range running {
+		if r.rest != "" && reportsLeader(r.rest) {
+			return r.a, r.pid
+		}
+	}
+	return nil, 0
+}
+
+// KillAM SIGKILLs the leading AM, as a crash would (it counts against the
+// budget): for tests and demos. It returns the PID killed.
 func (s *Supervisor) KillAM() (int, error) {
-	pid := s.AMPID()
+	_, pid := s.leader()
 	if pid == 0 {
-		return 0, errors.New("attempts: kill-am: no AM running")
+		return 0, errors.New("attempts: kill-am: no leading AM running")
 	}
 	return pid, syscall.Kill(pid, syscall.SIGKILL)
 }
@@ -159,16 +217,16 @@ func (s *Supervisor) amLog(attemptID string) string {
 	return filepath.Join(s.cfg.Dir, "attempts", attemptID, "am.log")
 }
 
-// Preempt kills the running AM as preempted: the exit does not count against
+// Preempt kills the leading AM as preempted: the exit does not count against
 // the budget (YARN's PREEMPTED).
 func (s *Supervisor) Preempt() error {
-	s.mu.Lock()
-	pid := s.amPID
-	s.preempt = true
-	s.mu.Unlock()
-	if pid == 0 {
+	a, pid := s.leader()
+	if a == nil {
 		return errors.New("attempts: preempt: no AM running")
 	}
+	s.mu.Lock()
+	a.preempt = true
+	s.mu.Unlock()
 	return syscall.Kill(pid, syscall.SIGKILL)
 }
 
@@ -199,18 +257,58 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	defer cancelEvents()
 	go s.collect(events)
 
+	if d, ended := s.policy.Ended(); ended {
+		return s.end(d)
+	}
+	ports := s.cfg.StandbyPorts
+	if len(ports) == 0 {
+		ports = []string{""}
+	}
+	slots, stopSlots := context.WithCancel(ctx)
+	defer stopSlots()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		final    Decision
+		firstErr error
+	)
+	finish := func(d Decision, err error) {
+		once.Do(func() { final, firstErr = d, err })
+		stopSlots()
+	}
+	for _, port := range ports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := s.runSlot(slots, ctx, port, len(ports) > 1)
+			finish(d, err)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return Outcome{}, firstErr
+	}
+	return s.end(final)
+}
+
+// runSlot runs one AM slot's attempts until the application ends, the slot
+// context ends (another slot ended the application) or ctx ends (stop).
+func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool) (Decision, error) {
 	for {
-		if d, ended := s.policy.Ended(); ended {
-			return s.end(d)
-		}
-		attempt := s.policy.NextAttempt()
-		exit, err := s.runAttempt(ctx, attempt)
+		exit, err := s.runAttempt(slot, s.takeAttempt(), port)
 		if err != nil {
-			return Outcome{}, err
+			return Decision{}, err
+		}
+		if slot.Err() != nil && ctx.Err() == nil && exit.Kind == ExitKilledBySupervisor {
+			// Another slot ended the application; this AM was stopped for it.
+			return Decision{}, nil
 		}
 		d, err := s.policy.Decide(exit)
+		if errors.Is(err, ErrEnded) {
+			return d, nil
+		}
 		if err != nil {
-			return Outcome{}, err
+			return Decision{}, err
 		}
 		s.log.Info().EmbedObject(d).Str(logging.AttemptID, exit.AttemptID).Str("exit", string(exit.Kind)).
 			Int("exit_code", exit.ExitCode).Str("signal", exit.Signal).Msg("attempt ended")
@@ -218,13 +316,25 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 			s.log.Error().Err(err).Msg("cannot save the attempt history")
 		}
 		if !d.Restart || ctx.Err() != nil {
-			return s.end(d)
+			return d, nil
 		}
-		mode := s.cfg.Containers
-		if err := s.cm.OnAttemptEnded(context.Background(), mode); err != nil {
-			s.log.Warn().Err(err).Msg("containers after the attempt")
+		// With hot standby the other AMs keep leading or standing by: containers
+		// always stay. Otherwise the configured mode applies.
+		if !standby {
+			if err := s.cm.OnAttemptEnded(context.Background(), s.cfg.Containers); err != nil {
+				s.log.Warn().Err(err).Msg("containers after the attempt")
+			}
 		}
 	}
+}
+
+// takeAttempt hands out the next attempt number.
+func (s *Supervisor) takeAttempt() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.next
+	s.next++
+	return n
 }
 
 func (s *Supervisor) end(d Decision) (Outcome, error) {
@@ -256,7 +366,7 @@ func (s *Supervisor) attemptIDOf(n int) string {
 
 // runAttempt starts one AM process and waits for it to exit (or stops it when
 // ctx ends).
-func (s *Supervisor) runAttempt(ctx context.Context, n int) (Exit, error) {
+func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Exit, error) {
 	id := s.attemptIDOf(n)
 	dir := filepath.Join(s.cfg.Dir, "attempts", id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -273,6 +383,9 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int) (Exit, error) {
 		"--taskmanagers", strconv.Itoa(s.cfg.TaskManagers),
 		"--tm-memory", strconv.FormatInt(s.cfg.TaskManagerMemory, 10),
 		"--slots", strconv.Itoa(s.cfg.Slots)}, s.cfg.ProcessArgs...)
+	if restPort != "" {
+		args = append(args, "--rest-port", restPort)
+	}
 	cmd := exec.Command(s.cfg.Executable, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
@@ -280,14 +393,12 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int) (Exit, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	start := s.cfg.Clock.Now()
 
-	s.mu.Lock()
-	s.attempt, s.attemptID, s.registered, s.finished, s.session, s.preempt = n, id, false, nil, nil, false
-	s.mu.Unlock()
 	if err := cmd.Start(); err != nil {
 		return Exit{}, fmt.Errorf("attempts: start attempt %s: %w", id, err)
 	}
+	am := &amProc{n: n, id: id, pid: cmd.Process.Pid}
 	s.mu.Lock()
-	s.amPID = cmd.Process.Pid
+	s.ams[id], s.last = am, am
 	s.mu.Unlock()
 	s.log.Info().Str(logging.AttemptID, id).Int(logging.Attempt, n).Int(logging.PID, cmd.Process.Pid).
 		Int("max_attempts", s.cfg.Budget.MaxAttempts).Msg("attempt started")
@@ -312,11 +423,12 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int) (Exit, error) {
 		t.Stop()
 	}
 	s.mu.Lock()
-	s.amPID = 0
-	finished, preempted := s.finished, s.preempt
+	am.pid = 0
+	delete(s.ams, id)
+	finished, preempted := am.finished, am.preempt
 	s.mu.Unlock()
 
-	exit := Exit{Kind: ExitFailed, AttemptID: id, Start: start}
+	exit := Exit{Attempt: n, Kind: ExitFailed, AttemptID: id, Start: start}
 	if ps := cmd.ProcessState; ps != nil {
 		exit.ExitCode = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -345,27 +457,37 @@ func (s *Supervisor) collect(events <-chan containers.CompletedEvent) {
 	}
 }
 
-func (s *Supervisor) current(attemptID string) error {
-	if attemptID != s.attemptID || s.amPID == 0 {
-		return fmt.Errorf("%w: %s is not the running attempt (%s)", rmapi.ErrStaleAttempt, attemptID, s.attemptID)
+// runningAM returns the running attempt with this ID; callers hold s.mu.
+func (s *Supervisor) runningAM(attemptID string) (*amProc, error) {
+	a, ok := s.ams[attemptID]
+	if !ok || a.pid == 0 {
+		return nil, fmt.Errorf("%w: %s is not a running attempt", rmapi.ErrStaleAttempt, attemptID)
 	}
-	return nil
+	return a, nil
 }
 
-// Register is RegisterApplicationMaster.
+// Register is RegisterApplicationMaster. It may be called again by the same
+// attempt (a standby that became leader does, to learn the containers to adopt).
 func (s *Supervisor) Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.current(req.AttemptID); err != nil {
+	a, err := s.runningAM(req.AttemptID)
+	if err != nil {
 		return rmapi.RegisterResponse{}, err
 	}
-	s.registered = true
-	s.session = req.Session
-	var prev []rmapi.Container
-	for _, c := range s.cm.Previous(s.attempt) {
-		prev = append(prev, toAPI(c))
+	a.registered, a.restAddr = true, req.RESTAddress
+	if req.Session != nil {
+		a.session = req.Session
 	}
-	return rmapi.RegisterResponse{ApplicationID: s.cfg.App.String(), Attempt: s.attempt,
+	// Every live container this attempt did not allocate itself: those of earlier
+	// attempts and, with hot standby, those the previous leader allocated.
+	prev := []rmapi.Container{}
+	for _, c := range s.cm.List() {
+		if c.State == containers.Running && c.ID.Attempt != a.n {
+			prev = append(prev, toAPI(c))
+		}
+	}
+	return rmapi.RegisterResponse{ApplicationID: s.cfg.App.String(), Attempt: a.n,
 		MaxAttempts: s.cfg.Budget.MaxAttempts, PreviousContainers: prev}, nil
 }
 
@@ -376,15 +498,16 @@ func toAPI(c containers.Container) rmapi.Container {
 // Allocate releases and launches containers and reports completed ones.
 func (s *Supervisor) Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi.AllocateResponse, error) {
 	s.mu.Lock()
-	if err := s.current(req.AttemptID); err != nil {
+	a, err := s.runningAM(req.AttemptID)
+	if err != nil {
 		s.mu.Unlock()
 		return rmapi.AllocateResponse{}, err
 	}
-	if !s.registered {
+	if !a.registered {
 		s.mu.Unlock()
 		return rmapi.AllocateResponse{}, rmapi.ErrNotRegistered
 	}
-	attempt := s.attempt
+	attempt := a.n
 	s.mu.Unlock()
 
 	for _, raw := range req.Release {
@@ -422,11 +545,26 @@ func (s *Supervisor) Allocate(ctx context.Context, req rmapi.AllocateRequest) (r
 func (s *Supervisor) Finish(ctx context.Context, req rmapi.FinishRequest) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.current(req.AttemptID); err != nil {
+	a, err := s.runningAM(req.AttemptID)
+	if err != nil {
 		return err
 	}
-	s.finished = &req
+	a.finished = &req
 	return nil
 }
 
 var _ rmapi.ResourceManager = (*Supervisor)(nil)
+
+// reportsLeader asks an AM's REST endpoint whether it leads.
+func reportsLeader(addr string) bool {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get(addr + "/overview")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var o struct {
+		Leader bool `json:"leader"`
+	}
+	return json.NewDecoder(resp.Body).Decode(&o) == nil && o.Leader
+}

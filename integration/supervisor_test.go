@@ -28,6 +28,11 @@ type session struct {
 // TaskManagers are real processes of the yarn-session binary.
 func startSession(t *testing.T, budget attempts.Budget, mode containers.Mode, tms int) *session {
 	t.Helper()
+	return startSessionWith(t, budget, mode, tms, nil)
+}
+
+func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode, tms int, standby []string) *session {
+	t.Helper()
 	args := haArgs(t)
 	storage := t.TempDir()
 	st, err := hdfsstore.Open(context.Background(), "file://"+storage)
@@ -40,8 +45,8 @@ func startSession(t *testing.T, budget attempts.Budget, mode containers.Mode, tm
 		Executable:   bin,
 		ProcessArgs:  args,
 		TaskManagers: tms, TaskManagerMemory: 128 << 20, Slots: 1,
-		Containers: mode,
-		History:    st, HistoryName: "application_1_0001/attempts/history.json",
+		Containers: mode, StandbyPorts: standby,
+		History: st, HistoryName: "application_1_0001/attempts/history.json",
 		Logger: logging.ForTest(t),
 	})
 	require.NoError(t, err)
@@ -160,4 +165,39 @@ func TestSupervisorKillsSpacedWiderThanTheWindowNeverEndIt(t *testing.T) {
 	for _, a := range s.sup.Policy().History().Attempts {
 		require.True(t, a.Counted, "each kill is a counted failure, just not inside one window")
 	}
+}
+
+// TestHotStandbyTakesOverWithoutAProcessStart runs two AMs at once (conf/masters
+// with two entries): killing the leader hands leadership to the standby that was
+// already running, the same TaskManagers register with it, and the killed slot is
+// restarted as the new standby.
+func TestHotStandbyTakesOverWithoutAProcessStart(t *testing.T) {
+	s := startSessionWith(t, attempts.Budget{MaxAttempts: 5, Window: 10 * time.Minute}, containers.Keep, 2, []string{"0", "0"})
+	first, pids := s.waitLeader(t, recovery.LeaderInfo{}, 2)
+	require.Eventually(t, func() bool { return len(s.sup.AMPIDs()) == 2 }, 30*time.Second, 10*time.Millisecond)
+	before := s.sup.AMPIDs()
+
+	killed, err := s.sup.KillAM()
+	require.NoError(t, err)
+	second, pids2 := s.waitLeader(t, first, 2)
+	require.Equal(t, pids, pids2, "the same TaskManagers serve the new leader")
+	var standby int
+	for _, p := range before {
+		if p != killed {
+			standby = p
+		}
+	}
+	require.NotZero(t, standby)
+	require.Eventually(t, func() bool {
+		for _, p := range s.sup.AMPIDs() {
+			if p == standby {
+				return len(s.sup.AMPIDs()) == 2
+			}
+		}
+		return false
+	}, 30*time.Second, 10*time.Millisecond, "the standby keeps running and the killed slot is restarted")
+	pid, err := s.sup.KillAM()
+	require.NoError(t, err)
+	require.Equal(t, standby, pid, "the process that was standing by leads now")
+	_ = second
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,13 +110,9 @@ func (a *AM) Run(ctx context.Context) error {
 	a.log.Info().Str(logging.Addr, a.Address()).Msg("am serving")
 
 	if a.cfg.RM != nil {
-		host, _, _ := net.SplitHostPort(l.Addr().String())
-		reg, err := a.cfg.RM.Register(ctx, rmapi.RegisterRequest{AttemptID: a.cfg.AttemptID, Host: host,
-			RESTAddress: a.Address(), Session: a.cfg.Session})
-		if err != nil {
-			return fmt.Errorf("am: register with the supervisor: %w", err)
+		if err := a.register(ctx); err != nil {
+			return err
 		}
-		a.adopt(reg)
 	}
 	err = a.cfg.Election.Run(ctx, a.lead)
 	if errors.Is(err, context.Canceled) {
@@ -145,17 +142,41 @@ func (a *AM) listen() (net.Listener, error) {
 	return nil, fmt.Errorf("am: no free port in %s %q on %s: %w", conf.RESTPort.Key(), spec, host, lastErr)
 }
 
+// adopt takes the supervisor's view of the live containers this attempt did not
+// allocate: each must re-register within the registration timeout, counted from
+// now. Containers of other attempts that are no longer live are forgotten.
 func (a *AM) adopt(reg rmapi.RegisterResponse) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.reg = reg
+	live := map[string]bool{}
 	deadline := time.Now().Add(a.cfg.Conf.TaskManagerRegistrationTimeout())
 	for _, c := range reg.PreviousContainers {
-		a.owned[c.ID] = c
-		a.adopted[c.ID] = deadline
+		live[c.ID] = true
+		if _, ok := a.owned[c.ID]; !ok {
+			a.owned[c.ID] = c
+			a.adopted[c.ID] = deadline
+		}
+	}
+	for id, c := range a.owned {
+		if c.Attempt != a.cfg.Attempt && !live[id] {
+			delete(a.owned, id)
+			delete(a.adopted, id)
+		}
 	}
 	a.log.Info().Int("previous_containers", len(reg.PreviousContainers)).Int("max_attempts", reg.MaxAttempts).
 		Msg("registered with the supervisor")
+}
+
+func (a *AM) register(ctx context.Context) error {
+	host, _, _ := net.SplitHostPort(strings.TrimPrefix(a.Address(), "http://"))
+	reg, err := a.cfg.RM.Register(ctx, rmapi.RegisterRequest{AttemptID: a.cfg.AttemptID, Host: host,
+		RESTAddress: a.Address(), Session: a.cfg.Session})
+	if err != nil {
+		return fmt.Errorf("am: register with the supervisor: %w", err)
+	}
+	a.adopt(reg)
+	return nil
 }
 
 // lead runs one leadership grant.
@@ -180,6 +201,12 @@ func (a *AM) lead(g recovery.Grant) {
 	log.Info().Msg("leading: resource manager, dispatcher and REST server published")
 	if a.cfg.RM == nil {
 		<-g.Done()
+		return
+	}
+	// What is live now may differ from what was live when this attempt started
+	// (a standby that just took over): learn it again, deadlines from now.
+	if err := a.register(g.Context()); err != nil {
+		log.Error().Err(err).Msg("cannot re-register with the supervisor")
 		return
 	}
 	tick := time.NewTicker(a.cfg.AllocateInterval)

@@ -235,8 +235,17 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	if cfg.ContainersAcrossAttempts() == conf.ContainersRestartAll {
 		mode = containers.RestartAll
 	}
+	var standby []string
+	if masters := cfg.Masters(); len(masters) > 1 {
+		// The seeds' standalone HA cluster: one AM per conf/masters line, all on
+		// this machine, each with the line's web UI port.
+		for _, m := range masters {
+			standby = append(standby, strconv.Itoa(m.WebUIPort))
+		}
+		log.Info().Int("ams", len(standby)).Msg("hot standby: one AM per conf/masters entry")
+	}
 	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
-		App: app, Dir: dir, Budget: budget, ProcessArgs: args,
+		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby,
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
 		Containers: mode, History: st, HistoryName: historyName(sp.AppID),
 		Logger: log,
