@@ -331,7 +331,7 @@ func (p *Policy) Decide(e Exit) (Decision, error) {
 			Diagnostics: e.Diagnostics,
 		})
 	}
-	p.next = max(p.next, attempt) + 1
+	p.next = max(p.next, attempt+1)
 	return d, nil
 }
 

@@ -303,3 +303,22 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// TestStandbyExitsOutOfOrder: hot-standby AMs end in any order; each record keeps
+// its own attempt number and the next number stays above all of them.
+func TestStandbyExitsOutOfOrder(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	p, err := New(Budget{MaxAttempts: 5, Window: time.Hour}, clock, History{})
+	require.NoError(t, err)
+	d, err := p.Decide(Exit{Attempt: 2, Kind: ExitFailed})
+	require.NoError(t, err)
+	require.Equal(t, 2, d.Attempt)
+	require.Equal(t, 3, p.NextAttempt())
+	d, err = p.Decide(Exit{Attempt: 1, Kind: ExitFailed})
+	require.NoError(t, err)
+	require.Equal(t, 1, d.Attempt)
+	require.Equal(t, 3, p.NextAttempt(), "an older attempt ending does not lower the next number")
+	h := p.History()
+	require.Equal(t, []int{2, 1}, []int{h.Attempts[0].Attempt, h.Attempts[1].Attempt})
+	require.Equal(t, 2, p.CountedFailures())
+}
