@@ -116,3 +116,8 @@ func (h History) MTBF() (mtbf time.Duration, failures int, ok bool) {
 	}
 	return up / time.Duration(failures), failures, true
 }
+
+// HistoryName is where an application's attempt history is kept in the storage
+// directory: outside its cluster's HA data, so cleaning that data up keeps the
+// timeline.
+func HistoryName(appID string) string { return "attempts/" + appID + "/history.json" }

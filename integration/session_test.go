@@ -94,6 +94,20 @@ func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
 	}, 60*time.Second, 20*time.Millisecond)
 	require.Equal(t, first.Containers, second.Containers, "the TaskManager containers outlive the AM")
 
+	// The new AM serves the attempt history on its REST endpoint.
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		if err != nil || len(st.AMs) != 1 || st.AMs[0].REST == "" {
+			return false
+		}
+		var res struct {
+			Attempt int              `json:"attempt"`
+			History attempts.History `json:"history"`
+		}
+		return getJSON(st.AMs[0].REST+"/attempts", &res) == nil && res.Attempt == 2 &&
+			len(res.History.Attempts) == 1 && res.History.Attempts[0].Counted
+	}, 30*time.Second, 20*time.Millisecond, "GET /attempts shows attempt 1's counted failure")
+
 	out, err = c.run("stop\n", "-id", id)
 	require.NoError(t, err)
 	require.Contains(t, out, "stopped")

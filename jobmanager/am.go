@@ -46,6 +46,9 @@ type AMConfig struct {
 	Slots             int
 	// RESTPort overrides rest.port (a masters-file port in hot-standby mode).
 	RESTPort *conf.PortSpec
+	// AttemptHistory, when set, returns the application's attempt history (JSON)
+	// for GET /attempts.
+	AttemptHistory func(ctx context.Context) ([]byte, error)
 	// AllocateInterval paces Allocate heartbeats (default 200 ms).
 	AllocateInterval time.Duration
 	Logger           zerolog.Logger

@@ -1,6 +1,9 @@
 package jobmanager
 
 import (
+	"encoding/json"
+	"errors"
+	"io/fs"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -43,7 +46,17 @@ func (a *AM) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /attempts", func(w http.ResponseWriter, r *http.Request) {
 		o := a.overview()
-		writeJSON(w, map[string]any{"attemptId": o.AttemptID, "attempt": o.Attempt, "maxAttempts": o.MaxAttempts})
+		out := map[string]any{"attemptId": o.AttemptID, "attempt": o.Attempt, "maxAttempts": o.MaxAttempts}
+		if a.cfg.AttemptHistory != nil {
+			b, err := a.cfg.AttemptHistory(r.Context())
+			switch {
+			case err == nil:
+				out["history"] = json.RawMessage(b)
+			case !errors.Is(err, fs.ErrNotExist):
+				out["historyError"] = err.Error()
+			}
+		}
+		writeJSON(w, out)
 	})
 	return mux
 }

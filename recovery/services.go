@@ -68,9 +68,7 @@ func Open(ctx context.Context, cfg *conf.Config, o ServicesOptions) (*Services, 
 			return nil, err
 		}
 		s.local = local
-		if storageURI == "" {
-			storageURI = "file://" + filepath.ToSlash(filepath.Join(local.Path(), "storage"))
-		}
+		storageURI = StorageURI(cfg, o.LocalDir)
 	}
 	st, err := hdfsstore.Open(ctx, storageURI, hdfsstore.WithLogger(s.log))
 	if err != nil {
@@ -94,6 +92,19 @@ func Open(ctx context.Context, cfg *conf.Config, o ServicesOptions) (*Services, 
 		Logger:            o.Logger, // the election adds the instance
 	})
 	return s, nil
+}
+
+// StorageURI is the state storage the services use: high-availability.storageDir,
+// or in embedded mode without it <localDir>/<cluster-id>/storage.
+func StorageURI(cfg *conf.Config, localDir string) string {
+	if dir := cfg.StorageDir(); dir != "" || cfg.HAMode() == conf.HAZooKeeper {
+		return dir
+	}
+	abs, err := filepath.Abs(filepath.Join(localDir, cfg.ClusterID(), "storage"))
+	if err != nil {
+		abs = filepath.Join(localDir, cfg.ClusterID(), "storage")
+	}
+	return "file://" + filepath.ToSlash(abs)
 }
 
 // ZooKeeperConfig maps the configuration onto the ZooKeeper client's: the chroot is

@@ -136,3 +136,15 @@ func TestBadLogLevelIsAUsageError(t *testing.T) {
 	_, code := run(t, "--log-level", "loud", "config")
 	require.Equal(t, exitUsage, code)
 }
+
+func TestSessionBadFlagsAreUsageErrors(t *testing.T) {
+	t.Setenv("AMKEEPER_HOME", t.TempDir())
+	out, code := run(t, "-n", "0")
+	require.Equal(t, exitUsage, code, out)
+	_, code = run(t, "-tm", "lots")
+	require.Equal(t, exitUsage, code)
+	_, code = run(t, "-s", "-1")
+	require.Equal(t, exitUsage, code)
+	_, code = run(t, "status", "-id", "application_1_0001")
+	require.Equal(t, exitFailure, code, "no such session")
+}

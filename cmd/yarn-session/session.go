@@ -215,11 +215,8 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	for _, wr := range warnings {
 		log.Warn().Str(logging.Key, wr.Key).Msg(wr.String())
 	}
-	storage := cfg.StorageDir()
-	if storage == "" {
-		storage = "file://" + filepath.Join(dir, "storage")
-	}
-	st, err := hdfsstore.Open(ctx, storage)
+	// The same storage the AM's HA services use, so the AM can serve the history.
+	st, err := hdfsstore.Open(ctx, recovery.StorageURI(cfg, filepath.Join(dir, "ha")))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("%s: %v", conf.HAStorageDir.Key(), err), exitFailure)
 	}
@@ -247,7 +244,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
 		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby,
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
-		Containers: mode, History: st, HistoryName: historyName(sp.AppID),
+		Containers: mode, History: st, HistoryName: attempts.HistoryName(sp.AppID),
 		Logger: log,
 	})
 	if err != nil {
@@ -415,10 +412,6 @@ func machineMemory() string {
 	}
 	return "unknown"
 }
-
-// historyName is where an application's attempt history is kept in storage:
-// outside its cluster's HA data, so a clean-up keeps the timeline.
-func historyName(appID string) string { return "attempts/" + appID + "/history.json" }
 
 // cleanupHA removes a terminated cluster's znodes and storage files.
 func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {

@@ -1,12 +1,15 @@
 package entry
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 )
@@ -42,6 +45,11 @@ func runAM(c *cli.Context) error {
 	amc := jobmanager.AMConfig{
 		Conf: cfg, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
 		TaskManagers: c.Int(FlagContainers), TaskManagerMemory: c.Int64(FlagTMMemory), Slots: c.Int(FlagSlots), Logger: log,
+	}
+	if app := c.String(FlagAppID); app != "" {
+		amc.AttemptHistory = func(ctx context.Context) ([]byte, error) {
+			return hdfsstore.GetBytes(ctx, svc.Storage(), attempts.HistoryName(app))
+		}
 	}
 	if s := c.String(FlagRESTPort); s != "" {
 		spec, err := conf.ParsePortSpec(s)
