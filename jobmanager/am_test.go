@@ -19,12 +19,6 @@ import (
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
-type embeddedLeaders struct{ dir string }
-
-func (e embeddedLeaders) Retrieve(ctx context.Context, component string, notify func(recovery.LeaderInfo)) error {
-	return recovery.RetrieveEmbedded(ctx, e.dir, component, notify)
-}
-
 // fakeRM stands in for the supervisor: Allocate starts in-process TaskManagers.
 type fakeRM struct {
 	t        *testing.T
@@ -61,7 +55,7 @@ func (f *fakeRM) Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi
 func (f *fakeRM) Finish(ctx context.Context, req rmapi.FinishRequest) error { return nil }
 
 func startTM(t *testing.T, dir, id string) {
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: embeddedLeaders{dir}, Logger: logging.ForTest(t)})
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = tm.Run(ctx) }()

@@ -212,3 +212,11 @@ func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// EmbeddedRetriever follows the leaders an embedded election publishes in Dir.
+type EmbeddedRetriever struct{ Dir string }
+
+// Retrieve is RetrieveEmbedded on r.Dir.
+func (r EmbeddedRetriever) Retrieve(ctx context.Context, component string, notify func(LeaderInfo)) error {
+	return RetrieveEmbedded(ctx, r.Dir, component, notify)
+}

@@ -142,7 +142,7 @@ func (s *Services) ZooKeeper() *zkclient.Client { return s.zk }
 // RetrieveEmbedded.
 func (s *Services) Retrieve(ctx context.Context, component string, notify func(LeaderInfo)) error {
 	if s.zk == nil {
-		return RetrieveEmbedded(ctx, s.local.Path(), component, notify)
+		return EmbeddedRetriever{Dir: s.local.Path()}.Retrieve(ctx, component, notify)
 	}
 	return Retrieve(ctx, RetrievalConfig{
 		Client:            s.zk,

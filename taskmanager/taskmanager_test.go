@@ -18,13 +18,6 @@ import (
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
-// embeddedLeaders follows leaders published by an embedded election in dir.
-type embeddedLeaders struct{ dir string }
-
-func (e embeddedLeaders) Retrieve(ctx context.Context, component string, notify func(recovery.LeaderInfo)) error {
-	return recovery.RetrieveEmbedded(ctx, e.dir, component, notify)
-}
-
 // am is a leader candidate serving the TaskManager registry.
 type am struct {
 	reg    *jobmanager.TaskManagers
@@ -63,7 +56,7 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	g1 := <-first.grants
 
 	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 2,
-		Leaders: embeddedLeaders{dir}, Logger: logging.ForTest(t)})
+		Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tm.Run(ctx) }()
