@@ -1,7 +1,6 @@
 package attempts
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -40,7 +39,7 @@ func (b Budget) Validate() error {
 // applies, it returns a warning naming both keys and their origins.
 func BudgetFromConf(c *conf.Config) (Budget, []conf.Warning) {
 	if c == nil {
-		panic(errors.New("attempts: BudgetFromConf: nil configuration"))
+		return Budget{}, nil // invalid: New and Validate reject it with a message
 	}
 	b := Budget{
 		Requested: c.ApplicationAttempts(),
