@@ -46,6 +46,8 @@ type AMConfig struct {
 	Slots             int
 	// RESTPort overrides rest.port (a masters-file port in hot-standby mode).
 	RESTPort *conf.PortSpec
+	// Dispatcher, when set, runs the jobs under each grant and serves /jobs.
+	Dispatcher *Dispatcher
 	// AttemptHistory, when set, returns the application's attempt history (JSON)
 	// for GET /attempts.
 	AttemptHistory func(ctx context.Context) ([]byte, error)
@@ -202,6 +204,11 @@ func (a *AM) lead(g recovery.Grant) {
 		}
 	}
 	log.Info().Msg("leading: resource manager, dispatcher and REST server published")
+	if d := a.cfg.Dispatcher; d != nil {
+		dispatched := make(chan struct{})
+		go func() { defer close(dispatched); d.Lead(g) }()
+		defer func() { <-dispatched }()
+	}
 	if a.cfg.RM == nil {
 		<-g.Done()
 		return

@@ -31,6 +31,11 @@ type ConfigEntry struct {
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", a.tms.Handler())
+	if d := a.cfg.Dispatcher; d != nil {
+		jobs := d.Handler()
+		mux.Handle("/jobs", jobs)
+		mux.Handle("/jobs/", jobs)
+	}
 	mux.HandleFunc("GET /overview", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.overview())
 	})

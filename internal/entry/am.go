@@ -46,6 +46,15 @@ func runAM(c *cli.Context) error {
 		Conf: cfg, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
 		TaskManagers: c.Int(FlagContainers), TaskManagerMemory: c.Int64(FlagTMMemory), Slots: c.Int(FlagSlots), Logger: log,
 	}
+	graphs, err := svc.JobGraphStore(c.Context)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("am: job graph store: %v", err), 1)
+	}
+	results, err := svc.JobResultStore()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("am: job result store: %v", err), 1)
+	}
+	amc.Dispatcher = jobmanager.NewDispatcher(graphs, results, nil, log)
 	if app := c.String(FlagAppID); app != "" {
 		amc.AttemptHistory = func(ctx context.Context) ([]byte, error) {
 			return hdfsstore.GetBytes(ctx, svc.Storage(), attempts.HistoryName(app))

@@ -1,0 +1,253 @@
+package jobmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+// Job states as the dispatcher reports them.
+const (
+	JobRunning  = "RUNNING"
+	JobCanceled = "CANCELED"
+)
+
+// JobSubmission is POST /jobs: an encoded job graph and its ID.
+type JobSubmission struct {
+	JobID string `json:"jobId"`
+	Name  string `json:"name"`
+	Graph []byte `json:"graph"` // base64 in JSON
+}
+
+// JobStatus is one job in GET /jobs.
+type JobStatus struct {
+	JobID string `json:"id"`
+	Name  string `json:"name,omitempty"`
+	State string `json:"status"`
+}
+
+// DeployFunc runs a recovered or submitted job under the grant; the job package's
+// coordinator plugs in here. It must return when ctx ends.
+type DeployFunc func(ctx context.Context, g recovery.Grant, jobID string, graph []byte)
+
+// Dispatcher keeps the jobs of the leader: a submission is acknowledged only once
+// its graph is in the HA job graph store (payload in storage, pointer guarded by
+// the leader's latch); on every grant it recovers the stored graphs, skipping jobs
+// that already have a result. Safe for concurrent use.
+type Dispatcher struct {
+	graphs  recovery.JobGraphStore
+	results recovery.JobResultStore
+	deploy  DeployFunc
+	log     zerolog.Logger
+
+	mu    sync.Mutex
+	grant recovery.Grant
+	jobs  map[string]*dispatched
+}
+
+type dispatched struct {
+	status JobStatus
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewDispatcher returns a dispatcher over the HA stores; deploy may be nil.
+func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStore, deploy DeployFunc, log zerolog.Logger) *Dispatcher {
+	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{}}
+}
+
+// Lead runs the dispatcher for one grant: it recovers every stored job, then
+// serves submissions until the grant ends, and stops its jobs.
+func (d *Dispatcher) Lead(g recovery.Grant) {
+	d.mu.Lock()
+	d.grant = g
+	d.mu.Unlock()
+	start := time.Now()
+	n, err := d.recover(g)
+	if err != nil {
+		d.log.Error().Err(err).Msg("dispatcher: job recovery failed")
+	} else {
+		logging.Since(d.log.Info().Int("jobs", n).Str(logging.LeaderSession, g.SessionID().String()), start).
+			Msg("dispatcher: jobs recovered")
+	}
+	<-g.Done()
+	d.mu.Lock()
+	d.grant = nil
+	jobs := d.jobs
+	d.jobs = map[string]*dispatched{}
+	d.mu.Unlock()
+	for _, j := range jobs {
+		j.cancel()
+		<-j.done
+	}
+}
+
+func (d *Dispatcher) recover(g recovery.Grant) (int, error) {
+	ctx := g.Context()
+	ids, err := d.graphs.JobIDs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list job graphs: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		done, err := d.results.Has(ctx, id)
+		if err != nil {
+			return n, fmt.Errorf("job %s: result store: %w", id, err)
+		}
+		if done {
+			d.log.Info().Str(logging.Job, id).Msg("dispatcher: job has a result; not running it again")
+			continue
+		}
+		graph, err := d.graphs.Recover(ctx, id)
+		if err != nil {
+			d.log.Error().Err(err).Str(logging.Job, id).Msg("dispatcher: cannot recover job graph")
+			continue
+		}
+		d.start(g, id, "", graph)
+		n++
+	}
+	return n, nil
+}
+
+func (d *Dispatcher) start(g recovery.Grant, id, name string, graph []byte) {
+	ctx, cancel := context.WithCancel(g.Context())
+	j := &dispatched{status: JobStatus{JobID: id, Name: name, State: JobRunning}, cancel: cancel, done: make(chan struct{})}
+	d.mu.Lock()
+	if _, running := d.jobs[id]; running {
+		d.mu.Unlock()
+		cancel() // a resubmission of a running job only replaced its stored graph
+		return
+	}
+	d.jobs[id] = j
+	d.mu.Unlock()
+	go func() {
+		defer close(j.done)
+		if d.deploy != nil {
+			d.deploy(ctx, g, id, graph)
+		} else {
+			<-ctx.Done()
+		}
+	}()
+}
+
+var errNotLeading = errors.New("this AM does not lead; ask the leader (see rest_server leader retrieval)")
+
+// Submit stores the graph, then runs the job. It returns only once the graph is
+// in the HA job graph store.
+func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
+	if err := recovery.ValidateJobID(s.JobID); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	g := d.grant
+	d.mu.Unlock()
+	if g == nil {
+		return errNotLeading
+	}
+	if done, err := d.results.Has(ctx, s.JobID); err != nil {
+		return err
+	} else if done {
+		return fmt.Errorf("job %s already finished", s.JobID)
+	}
+	if err := d.graphs.Put(ctx, g, s.JobID, s.Graph); err != nil {
+		return fmt.Errorf("store job graph %s: %w", s.JobID, err)
+	}
+	d.log.Info().Str(logging.Job, s.JobID).Str("name", s.Name).Msg("dispatcher: job submitted")
+	d.start(g, s.JobID, s.Name, s.Graph)
+	return nil
+}
+
+// Cancel ends a job for good: its result goes to the job result store first (so no
+// later leader runs it again), then its graph is removed.
+func (d *Dispatcher) Cancel(ctx context.Context, jobID string) error {
+	d.mu.Lock()
+	g := d.grant
+	j, ok := d.jobs[jobID]
+	d.mu.Unlock()
+	if g == nil {
+		return errNotLeading
+	}
+	if !ok {
+		return fmt.Errorf("job %s is not running", jobID)
+	}
+	if err := d.results.CreateDirty(ctx, recovery.JobResult{JobID: jobID, State: JobCanceled, Finished: time.Now()}); err != nil {
+		return fmt.Errorf("record the cancellation of %s: %w", jobID, err)
+	}
+	j.cancel()
+	<-j.done
+	d.mu.Lock()
+	delete(d.jobs, jobID)
+	d.mu.Unlock()
+	if err := d.graphs.Remove(ctx, g, jobID); err != nil {
+		return fmt.Errorf("remove job graph %s: %w", jobID, err)
+	}
+	if err := d.results.MarkClean(ctx, jobID); err != nil {
+		return fmt.Errorf("mark %s clean: %w", jobID, err)
+	}
+	d.log.Info().Str(logging.Job, jobID).Msg("dispatcher: job canceled")
+	return nil
+}
+
+// Jobs lists the running jobs, sorted by ID.
+func (d *Dispatcher) Jobs() []JobStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]JobStatus, 0, len(d.jobs))
+	for _, j := range d.jobs {
+		out = append(out, j.status)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].JobID < out[k].JobID })
+	return out
+}
+
+// Handler serves /jobs (GET list, POST submit), /jobs/{id} (GET) and
+// /jobs/{id}/cancel (POST).
+func (d *Dispatcher) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /jobs", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"jobs": d.Jobs()})
+	})
+	mux.HandleFunc("POST /jobs", func(w http.ResponseWriter, r *http.Request) {
+		var s JobSubmission
+		if !decodeJSON(w, r, &s) {
+			return
+		}
+		if err := d.Submit(r.Context(), s); err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, errNotLeading) || errors.Is(err, recovery.ErrNotLeader) {
+				status = http.StatusServiceUnavailable
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		writeJSON(w, map[string]string{"jobid": s.JobID})
+	})
+	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		for _, j := range d.Jobs() {
+			if j.JobID == id {
+				writeJSON(w, j)
+				return
+			}
+		}
+		http.Error(w, fmt.Sprintf("job %s is not running", id), http.StatusNotFound)
+	})
+	mux.HandleFunc("POST /jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.Cancel(r.Context(), r.PathValue("id")); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		writeJSON(w, map[string]string{"status": JobCanceled})
+	})
+	return mux
+}

@@ -1,0 +1,95 @@
+package jobmanager_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+const jobA = "0000000000000000000000000000000a"
+
+// amProcess is one AM's HA services and dispatcher, as one process would have.
+type amProcess struct {
+	svc      *recovery.Services
+	d        *jobmanager.Dispatcher
+	mu       sync.Mutex
+	deployed []string
+	granted  chan struct{}
+	stop     func()
+}
+
+func startDispatcher(t *testing.T, local string) *amProcess {
+	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001"})
+	require.NoError(t, err)
+	ctx := context.Background()
+	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: local, Logger: logging.ForTest(t)})
+	require.NoError(t, err)
+	graphs, err := svc.JobGraphStore(ctx)
+	require.NoError(t, err)
+	results, err := svc.JobResultStore()
+	require.NoError(t, err)
+	p := &amProcess{svc: svc, granted: make(chan struct{})}
+	p.d = jobmanager.NewDispatcher(graphs, results, func(ctx context.Context, g recovery.Grant, id string, graph []byte) {
+		p.mu.Lock()
+		p.deployed = append(p.deployed, id+":"+string(graph))
+		p.mu.Unlock()
+		<-ctx.Done()
+	}, logging.ForTest(t))
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = svc.Election().Run(runCtx, func(g recovery.Grant) {
+			close(p.granted)
+			p.d.Lead(g)
+		})
+	}()
+	var once sync.Once
+	p.stop = func() { once.Do(func() { cancel(); <-done; svc.Close() }) }
+	t.Cleanup(p.stop)
+	select {
+	case <-p.granted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no leadership")
+	}
+	return p
+}
+
+func (p *amProcess) deployments() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.deployed...)
+}
+
+func TestDispatcherSubmitRecoverCancel(t *testing.T) {
+	local := t.TempDir()
+	ctx := context.Background()
+	first := startDispatcher(t, local)
+	require.Error(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: "not-hex!", Graph: []byte("g")}))
+	require.NoError(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Name: "counting", Graph: []byte("graph-a")}))
+	require.Eventually(t, func() bool { return len(first.deployments()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, []jobmanager.JobStatus{{JobID: jobA, Name: "counting", State: jobmanager.JobRunning}}, first.d.Jobs())
+	first.stop() // the AM process is gone
+
+	second := startDispatcher(t, local)
+	require.Eventually(t, func() bool { return len(second.deployments()) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"the next AM recovers the stored job graph")
+	require.Equal(t, []string{jobA + ":graph-a"}, second.deployments())
+
+	require.NoError(t, second.d.Cancel(ctx, jobA))
+	require.Empty(t, second.d.Jobs())
+	require.Error(t, second.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Graph: []byte("again")}), "a finished job is not resubmitted")
+	second.stop()
+
+	third := startDispatcher(t, local)
+	require.Never(t, func() bool { return len(third.deployments()) > 0 }, 300*time.Millisecond, 10*time.Millisecond,
+		"a canceled job stays canceled after a failover")
+}
