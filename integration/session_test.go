@@ -3,6 +3,8 @@ package integration_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -243,4 +245,60 @@ func TestTerminalSessionCleansHADataStopKeepsIt(t *testing.T) {
 	h, err := os.ReadFile(storage + "/attempts/" + id + "/history.json")
 	require.NoError(t, err, "the attempt history stays")
 	require.Contains(t, string(h), `"final_status": "FAILED"`)
+}
+
+// TestJobsSurviveAMKillAndCancelSticks: a submitted job is stored before it is
+// acknowledged, so the next AM runs it again; a canceled job is recorded in the
+// job result store first, so no later AM runs it.
+func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
+	c := newCLI(t)
+	out, err := c.run("", append([]string{"-n", "1", "-d"}, c.ha...)...)
+	require.NoError(t, err)
+	id := appIDPattern.FindString(out)
+	client := attempts.NewControlClient(appDirFor(c, id))
+	leaderAM := func() string {
+		st, err := client.Status(context.Background())
+		if err != nil {
+			return ""
+		}
+		for _, am := range st.AMs {
+			var o struct {
+				Leader bool `json:"leader"`
+			}
+			if am.REST != "" && getJSON(am.REST+"/overview", &o) == nil && o.Leader {
+				return am.REST
+			}
+		}
+		return ""
+	}
+	var rest string
+	require.Eventually(t, func() bool { rest = leaderAM(); return rest != "" }, 30*time.Second, 20*time.Millisecond)
+
+	jobs := []string{"000000000000000000000000000000a1", "000000000000000000000000000000b2"}
+	for _, j := range jobs {
+		body := fmt.Sprintf(`{"jobId":%q,"name":"job %s","graph":"e30="}`, j, j[30:])
+		resp, err := http.Post(rest+"/jobs", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	}
+	out, err = c.run("", "list", "-id", id)
+	require.NoError(t, err)
+	require.Contains(t, out, jobs[0])
+	require.Contains(t, out, jobs[1])
+	_, err = c.run("", "cancel", "-id", id, jobs[1])
+	require.NoError(t, err)
+
+	_, err = c.run("", "kill-am", "-id", id)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		r := leaderAM()
+		if r == "" || r == rest {
+			return false
+		}
+		out, err := c.run("", "list", "-id", id)
+		return err == nil && strings.Contains(out, jobs[0]) && !strings.Contains(out, jobs[1])
+	}, 60*time.Second, 100*time.Millisecond, "the new leader runs the submitted job, not the canceled one")
+	_, err = c.run("", "stop", "-id", id)
+	require.NoError(t, err)
 }

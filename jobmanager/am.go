@@ -188,6 +188,19 @@ func (a *AM) register(ctx context.Context) error {
 func (a *AM) lead(g recovery.Grant) {
 	log := a.log.With().Str(logging.LeaderSession, g.SessionID().String()).Logger()
 	a.tms.SetLeader(g.SessionID())
+	// The dispatcher takes the grant before anything is published, so a client
+	// that finds this leader can submit at once.
+	if d := a.cfg.Dispatcher; d != nil {
+		dctx, stop := context.WithCancel(g.Context())
+		defer d.Start(dctx, g)()
+		defer stop() // runs first: the dispatcher stops even if lead returns early
+	}
+	for _, component := range []string{recovery.ResourceManager, recovery.Dispatcher, recovery.RestServer} {
+		if err := g.Confirm(g.Context(), component, a.Address()); err != nil {
+			log.Error().Err(err).Str(logging.Component, component).Msg("cannot confirm leadership")
+			return
+		}
+	}
 	a.mu.Lock()
 	a.session = g.SessionID()
 	a.mu.Unlock()
@@ -197,18 +210,7 @@ func (a *AM) lead(g recovery.Grant) {
 		a.session = uuid.Nil
 		a.mu.Unlock()
 	}()
-	for _, component := range []string{recovery.ResourceManager, recovery.Dispatcher, recovery.RestServer} {
-		if err := g.Confirm(g.Context(), component, a.Address()); err != nil {
-			log.Error().Err(err).Str(logging.Component, component).Msg("cannot confirm leadership")
-			return
-		}
-	}
 	log.Info().Msg("leading: resource manager, dispatcher and REST server published")
-	if d := a.cfg.Dispatcher; d != nil {
-		dispatched := make(chan struct{})
-		go func() { defer close(dispatched); d.Lead(g) }()
-		defer func() { <-dispatched }()
-	}
 	if a.cfg.RM == nil {
 		<-g.Done()
 		return

@@ -51,6 +51,7 @@ type Dispatcher struct {
 
 	mu    sync.Mutex
 	grant recovery.Grant
+	ctx   context.Context // the current grant's dispatcher context
 	jobs  map[string]*dispatched
 }
 
@@ -65,23 +66,38 @@ func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStor
 	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{}}
 }
 
-// Lead runs the dispatcher for one grant: it recovers every stored job, then
-// serves submissions until the grant ends, and stops its jobs.
-func (d *Dispatcher) Lead(g recovery.Grant) {
+// Start takes the grant at once (submissions are accepted from now on) and, in
+// the background, recovers every stored job; when ctx ends (derive it from the
+// grant's context) it stops the jobs. The returned func waits for that.
+func (d *Dispatcher) Start(ctx context.Context, g recovery.Grant) (wait func()) {
 	d.mu.Lock()
-	d.grant = g
+	d.grant, d.ctx = g, ctx
 	d.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.lead(ctx, g)
+	}()
+	return func() { <-done }
+}
+
+// Lead is Start for the whole grant followed by its wait.
+func (d *Dispatcher) Lead(g recovery.Grant) { d.Start(g.Context(), g)() }
+
+func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant) {
 	start := time.Now()
-	n, err := d.recover(g)
+	n, err := d.recover(ctx, g)
 	if err != nil {
 		d.log.Error().Err(err).Msg("dispatcher: job recovery failed")
 	} else {
 		logging.Since(d.log.Info().Int("jobs", n).Str(logging.LeaderSession, g.SessionID().String()), start).
 			Msg("dispatcher: jobs recovered")
 	}
-	<-g.Done()
+	<-ctx.Done()
 	d.mu.Lock()
-	d.grant = nil
+	if d.grant == g {
+		d.grant, d.ctx = nil, nil
+	}
 	jobs := d.jobs
 	d.jobs = map[string]*dispatched{}
 	d.mu.Unlock()
@@ -91,8 +107,7 @@ func (d *Dispatcher) Lead(g recovery.Grant) {
 	}
 }
 
-func (d *Dispatcher) recover(g recovery.Grant) (int, error) {
-	ctx := g.Context()
+func (d *Dispatcher) recover(ctx context.Context, g recovery.Grant) (int, error) {
 	ids, err := d.graphs.JobIDs(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list job graphs: %w", err)
@@ -112,14 +127,14 @@ func (d *Dispatcher) recover(g recovery.Grant) (int, error) {
 			d.log.Error().Err(err).Str(logging.Job, id).Msg("dispatcher: cannot recover job graph")
 			continue
 		}
-		d.start(g, id, "", graph)
+		d.start(ctx, g, id, "", graph)
 		n++
 	}
 	return n, nil
 }
 
-func (d *Dispatcher) start(g recovery.Grant, id, name string, graph []byte) {
-	ctx, cancel := context.WithCancel(g.Context())
+func (d *Dispatcher) start(parent context.Context, g recovery.Grant, id, name string, graph []byte) {
+	ctx, cancel := context.WithCancel(parent)
 	j := &dispatched{status: JobStatus{JobID: id, Name: name, State: JobRunning}, cancel: cancel, done: make(chan struct{})}
 	d.mu.Lock()
 	if _, running := d.jobs[id]; running {
@@ -148,7 +163,7 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 		return err
 	}
 	d.mu.Lock()
-	g := d.grant
+	g, leadCtx := d.grant, d.ctx
 	d.mu.Unlock()
 	if g == nil {
 		return errNotLeading
@@ -162,7 +177,7 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 		return fmt.Errorf("store job graph %s: %w", s.JobID, err)
 	}
 	d.log.Info().Str(logging.Job, s.JobID).Str("name", s.Name).Msg("dispatcher: job submitted")
-	d.start(g, s.JobID, s.Name, s.Graph)
+	d.start(leadCtx, g, s.JobID, s.Name, s.Graph)
 	return nil
 }
 

@@ -43,7 +43,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			hidden(entry.TaskManagerCommand()),
 			budgetCommand(),
 			superviseCommand(),
-		}, sessionCommands()...),
+		}, append(sessionCommands(), jobCommands()...)...),
 	}
 }
 

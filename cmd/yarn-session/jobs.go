@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/jobmanager"
+)
+
+// leaderREST finds the REST address of the session's leading AM.
+func leaderREST(ctx context.Context, id string) (string, error) {
+	st, err := attempts.NewControlClient(appDirOf(id)).Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	hc := http.Client{Timeout: 2 * time.Second}
+	for _, am := range st.AMs {
+		if am.REST == "" {
+			continue
+		}
+		var o jobmanager.Overview
+		if err := getJSON(ctx, &hc, am.REST+"/overview", &o); err == nil && o.Leader {
+			return am.REST, nil
+		}
+	}
+	return "", fmt.Errorf("session %s has no leading AM right now (attempt %d is starting?)", id, st.Attempt)
+}
+
+func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func jobCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name: "list", Usage: "list the session's running jobs",
+			Flags: []cli.Flag{idFlag()},
+			Action: func(c *cli.Context) error {
+				id, err := sessionID(c)
+				if err != nil {
+					return err
+				}
+				rest, err := leaderREST(c.Context, id)
+				if err != nil {
+					return cli.Exit(fmt.Sprintf("list: %v", err), exitFailure)
+				}
+				var res struct {
+					Jobs []jobmanager.JobStatus `json:"jobs"`
+				}
+				if err := getJSON(c.Context, &http.Client{Timeout: 5 * time.Second}, rest+"/jobs", &res); err != nil {
+					return cli.Exit(fmt.Sprintf("list: %v", err), exitFailure)
+				}
+				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "JOB ID\tNAME\tSTATUS")
+				for _, j := range res.Jobs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", j.JobID, j.Name, j.State)
+				}
+				return tw.Flush()
+			},
+		},
+		{
+			Name: "cancel", Usage: "cancel a job for good (it is not run again after a failover)", ArgsUsage: "JOBID",
+			Flags: []cli.Flag{idFlag()},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return cli.Exit("cancel: give one JOBID (see yarn-session list)", exitUsage)
+				}
+				id, err := sessionID(c)
+				if err != nil {
+					return err
+				}
+				rest, err := leaderREST(c.Context, id)
+				if err != nil {
+					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
+				}
+				req, _ := http.NewRequestWithContext(c.Context, http.MethodPost, rest+"/jobs/"+c.Args().First()+"/cancel", nil)
+				resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+				if err != nil {
+					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				if resp.StatusCode != http.StatusOK {
+					return cli.Exit(fmt.Sprintf("cancel %s: %s", c.Args().First(), strings.TrimSpace(string(b))), exitFailure)
+				}
+				fmt.Fprintf(c.App.Writer, "Job %s canceled.\n", c.Args().First())
+				return nil
+			},
+		},
+	}
+}
