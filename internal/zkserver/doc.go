@@ -1,0 +1,42 @@
+// Package zkserver runs Apache ZooKeeper servers on this machine from a zoo.cfg, the
+// way Flink's bin/start-zookeeper-quorum.sh and stop-zookeeper-quorum.sh do: it is
+// what `yarn-session zookeeper start|stop|status` is built on.
+//
+// Start writes an effective configuration per server into a run directory
+// (<run-dir>/standalone or <run-dir>/server-<myid>: zoo.cfg, log4j.properties,
+// zookeeper.log, zookeeper.pid and, unless zoo.cfg names one, data/), starts each JVM
+// detached from the caller, and returns once every started server answers the srvr
+// four-letter command with a serving mode. Stop and StatusOf work from the run
+// directory alone, so they can run from another process later.
+//
+// # What it guarantees
+//
+//   - Java and the ZooKeeper jars are found by Locate, the one place that knows where
+//     (ZOOKEEPER_CLASSPATH, else Debian's /usr/share/java; $JAVA_HOME/bin/java, else
+//     java on PATH); when something is missing the error wraps ErrNotInstalled, names
+//     what is missing and says to run scripts/install-deps.
+//   - A started server outlives the caller: it runs in its own session (setsid), with
+//     stdin from /dev/null and its output in zookeeper.log, so neither a terminal's
+//     hangup nor the end of the starting process stops it, and a shell capturing the
+//     caller's output through a pipe is not held open.
+//   - Unless zoo.cfg sets them: clientPortAddress=127.0.0.1 (loopback only),
+//     admin.enableServer=false, 4lw.commands.whitelist=srvr,ruok,stat. srvr is added to
+//     a whitelist that lacks it, because readiness is judged by it.
+//   - Start returns only once every server it started serves, or fails within the
+//     deadline with the tail of the failing server's log; on failure it kills the
+//     servers it started in that call and keeps their files.
+//   - Stop signals a pid only when /proc/<pid>/cmdline shows the ZooKeeper JVM started
+//     from that server's directory, and signals it through a pidfd, so a recycled pid
+//     is never signalled (ErrNotOurs). SIGTERM first, SIGKILL after the grace period,
+//     and it returns only once the process is gone or the bound has passed.
+//
+// # What it does not guarantee
+//
+//   - Servers on other hosts are not started: server.X lines whose host is not a
+//     loopback name or address are skipped (Flink's script uses ssh; this does not).
+//   - Two Start calls on one run directory at the same time are not serialised.
+//   - A free port is free when picked; a server that loses the race to bind it is
+//     retried with new ports a few times, then the start fails.
+//   - Linux only: Stop and StatusOf read /proc to tell a live server from a dead or
+//     foreign pid.
+package zkserver
