@@ -109,7 +109,6 @@ func sessionID(t *testing.T, pid int) int {
 	return sid
 }
 
-
 // freePorts returns n distinct loopback ports that were free a moment ago.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
