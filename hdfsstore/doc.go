@@ -4,7 +4,7 @@
 // Store interface, chosen by the scheme of high-availability.storageDir:
 //
 //	file:///absolute/path   a local or mounted file system (this package, now)
-//	hdfs://namenode:port/…  HDFS through github.com/colinmarc/hdfs/v2 (not built yet)
+//	hdfs://namenode:port/…  HDFS through github.com/colinmarc/hdfs/v2 (see Open)
 //
 // Names are relative slash-separated paths such as
 // "<cluster-id>/jobgraphs/submittedJobGraph-abc"; see ValidateName.
@@ -64,6 +64,19 @@
 // checksum matches, the version is known and the file is exactly payload length +
 // 28 bytes long. In the file:// backend objects are files of mode 0600 and
 // directories have mode 0700.
+//
+// # The hdfs:// backend
+//
+// One github.com/colinmarc/hdfs/v2 client per Store, closed exactly once by Close
+// (after the operations in flight). Put makes the directories (MkdirAll, 0700),
+// writes a temporary (0600) with the same trailer, closes it — retrying with a
+// doubling backoff, up to 8 times, while the namenode answers that the last block is
+// not yet replicated — and renames it over the final name. "Durable" there means
+// what a completed HDFS file means: the namenode recorded it, its blocks minimally
+// replicated; there is no hsync and no directory sync. A failed Put removes its
+// temporary. The namenode connection is not re-dialled early: after a namenode
+// restart the client waits out its own backoff (about five seconds) before calls
+// succeed again. Only simple authentication: no Kerberos, no wire encryption.
 //
 // Optional capabilities are separate interfaces found by type assertion: Remover
 // (RemoveAll of a prefix), used through the RemoveAll function. The conformance

@@ -56,11 +56,11 @@ func ExampleOpen_errors() {
 	ctx := context.Background()
 	_, err := hdfsstore.Open(ctx, "/data/flink/ha")
 	fmt.Println(err)
-	_, err = hdfsstore.Open(ctx, "hdfs://namenode:8020/flink/ha")
+	_, err = hdfsstore.Open(ctx, "hdfs://namenode:8020")
 	fmt.Println(err)
 	// Output:
 	// hdfsstore: invalid storage URI "/data/flink/ha": a path, not a URI; did you mean "file:///data/flink/ha"?
-	// hdfsstore: unsupported scheme "hdfs" in "hdfs://namenode:8020/flink/ha": the hdfs:// backend is not built yet; use file:///absolute/path
+	// hdfsstore: invalid storage URI "hdfs://namenode:8020": no absolute path; want hdfs://namenode:port/absolute/path
 }
 
 func ExampleValidateName() {

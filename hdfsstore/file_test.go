@@ -232,8 +232,9 @@ func TestOpen(t *testing.T) {
 		sentinel error // nil: any error
 		contains []string
 	}{
-		{"hdfs://namenode:8020/flink/ha", hdfsstore.ErrUnsupportedScheme,
-			[]string{"hdfs://namenode:8020/flink/ha", "not built yet", "file:///"}},
+		{"hdfs://namenode:8020", hdfsstore.ErrInvalidURI,
+			[]string{`"hdfs://namenode:8020"`, "no absolute path", "hdfs://namenode:port/absolute/path"}},
+		{"hdfs://a:1,,b:2/ha", hdfsstore.ErrInvalidURI, []string{"empty namenode address"}},
 		{"s3://bucket/ha", hdfsstore.ErrUnsupportedScheme, []string{`"s3://bucket/ha"`, "file:///", "hdfs://"}},
 		{"/data/flink/ha", hdfsstore.ErrInvalidURI, []string{`"file:///data/flink/ha"`}},
 		{"data/ha", hdfsstore.ErrInvalidURI, []string{fileURI(filepath.Join(cwd, "data/ha"))}},

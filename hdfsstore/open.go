@@ -25,7 +25,14 @@ func WithLogger(l zerolog.Logger) Option {
 // Open opens the storage directory that uri names, creating it (mode 0700) if needed:
 //
 //	file:///absolute/path   local or mounted file system (file://localhost/… too)
-//	hdfs://namenode:port/…  not built yet: an error matching ErrUnsupportedScheme
+//	hdfs://namenode:port/…  HDFS through github.com/colinmarc/hdfs/v2; see below
+//
+// An hdfs:// authority is one namenode (host:port, port 8020 by default), several
+// separated by commas (an HA pair: the client fails over past a standby), or an HA
+// nameservice defined in HADOOP_CONF_DIR (dfs.ha.namenodes.<ns> and
+// dfs.namenode.rpc-address.<ns>.<id>). hdfs:///path, with no authority, takes the
+// namenode from fs.defaultFS in HADOOP_CONF_DIR. The HDFS user is HADOOP_USER_NAME,
+// else the OS user; only simple authentication (no Kerberos) is supported.
 //
 // A plain path, relative or absolute, is an error matching ErrInvalidURI that
 // suggests the file:/// URI for it; an unknown scheme is an error matching
@@ -53,8 +60,11 @@ func Open(ctx context.Context, uri string, opts ...Option) (Store, error) {
 		}
 		return s, nil
 	case "hdfs":
-		return nil, fmt.Errorf("%w %q in %q: the hdfs:// backend is not built yet; use file:///absolute/path",
-			ErrUnsupportedScheme, u.Scheme, uri)
+		s, err := openHDFS(ctx, uri, u, o)
+		if err != nil {
+			return nil, err // not a nil *hdfsStore in a non-nil Store
+		}
+		return s, nil
 	case "":
 		abs, err := filepath.Abs(uri)
 		if err != nil {
@@ -62,7 +72,7 @@ func Open(ctx context.Context, uri string, opts ...Option) (Store, error) {
 		}
 		return nil, fmt.Errorf("%w %q: a path, not a URI; did you mean %q?", ErrInvalidURI, uri, fileURI(abs))
 	default:
-		return nil, fmt.Errorf("%w %q in %q: want file:///absolute/path (hdfs://namenode:port/path is not built yet)",
+		return nil, fmt.Errorf("%w %q in %q: want file:///absolute/path or hdfs://namenode:port/absolute/path",
 			ErrUnsupportedScheme, u.Scheme, uri)
 	}
 }
