@@ -46,8 +46,9 @@ type AMConfig struct {
 	Slots             int
 	// RESTPort overrides rest.port (a masters-file port in hot-standby mode).
 	RESTPort *conf.PortSpec
-	// Dispatcher, when set, runs the jobs under each grant and serves /jobs.
-	Dispatcher *Dispatcher
+	// Jobs, when set, gives the AM a dispatcher (/jobs) and a checkpoint
+	// coordinator that runs the jobs on the TaskManagers under each grant.
+	Jobs *JobServices
 	// AttemptHistory, when set, returns the application's attempt history (JSON)
 	// for GET /attempts.
 	AttemptHistory func(ctx context.Context) ([]byte, error)
@@ -56,11 +57,20 @@ type AMConfig struct {
 	Logger           zerolog.Logger
 }
 
+// JobServices are the HA stores jobs need.
+type JobServices struct {
+	Graphs      recovery.JobGraphStore
+	Results     recovery.JobResultStore
+	Checkpoints CheckpointServices
+}
+
 // AM is one application master attempt.
 type AM struct {
-	cfg AMConfig
-	tms *TaskManagers
-	log zerolog.Logger
+	cfg         AMConfig
+	tms         *TaskManagers
+	dispatcher  *Dispatcher  // nil without Jobs
+	coordinator *Coordinator // nil without Jobs
+	log         zerolog.Logger
 
 	mu       sync.Mutex
 	addr     string
@@ -77,7 +87,7 @@ func NewAM(cfg AMConfig) *AM {
 		cfg.AllocateInterval = 200 * time.Millisecond
 	}
 	log := cfg.Logger.With().Str(logging.AttemptID, cfg.AttemptID).Int(logging.Attempt, cfg.Attempt).Logger()
-	return &AM{
+	a := &AM{
 		cfg:      cfg,
 		tms:      NewTaskManagers(cfg.Conf.HeartbeatInterval(), cfg.Conf.HeartbeatTimeout(), log),
 		log:      log,
@@ -85,6 +95,15 @@ func NewAM(cfg AMConfig) *AM {
 		owned:    map[string]rmapi.Container{},
 		released: map[string]bool{},
 	}
+	if j := cfg.Jobs; j != nil {
+		interval, ok := cfg.Conf.CheckpointingInterval()
+		if !ok {
+			interval = 10 * time.Second
+		}
+		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
+		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
+	}
+	return a
 }
 
 // Address returns the AM's HTTP address (REST and TaskManager endpoints), once
@@ -190,7 +209,7 @@ func (a *AM) lead(g recovery.Grant) {
 	a.tms.SetLeader(g.SessionID())
 	// The dispatcher takes the grant before anything is published, so a client
 	// that finds this leader can submit at once.
-	if d := a.cfg.Dispatcher; d != nil {
+	if d := a.dispatcher; d != nil {
 		dctx, stop := context.WithCancel(g.Context())
 		defer d.Start(dctx, g)()
 		defer stop() // runs first: the dispatcher stops even if lead returns early

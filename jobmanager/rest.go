@@ -31,10 +31,13 @@ type ConfigEntry struct {
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", a.tms.Handler())
-	if d := a.cfg.Dispatcher; d != nil {
+	if d := a.dispatcher; d != nil {
 		jobs := d.Handler()
 		mux.Handle("/jobs", jobs)
 		mux.Handle("/jobs/", jobs)
+		mux.HandleFunc("GET /jobs/{id}/checkpoints", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, a.coordinator.Info(r.PathValue("id")))
+		})
 	}
 	mux.HandleFunc("GET /overview", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.overview())

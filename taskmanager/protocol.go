@@ -50,3 +50,27 @@ type Status struct {
 	LeaderAddress string `json:"leaderAddress"`
 	Registrations int    `json:"registrations"` // how many times it registered
 }
+
+// Task commands a leader sends (each with HeaderLeaderSession).
+const (
+	PathTasks = "/v1/tasks" // POST Deployment; DELETE /v1/tasks/{job} cancels a job's tasks
+)
+
+// Deployment runs one subtask of a job, restored from Handle (nil: fresh).
+type Deployment struct {
+	JobID   string `json:"jobId"`
+	Subtask int    `json:"subtask"`
+	Graph   []byte `json:"graph"`
+	Handle  []byte `json:"handle,omitempty"`
+}
+
+// CheckpointCommand triggers, completes or aborts checkpoint ID of one subtask.
+type CheckpointCommand struct {
+	ID int64 `json:"id"`
+}
+
+// CheckpointAck is the reply to a trigger: the state handle of the snapshot.
+type CheckpointAck struct {
+	ID     int64  `json:"id"`
+	Handle []byte `json:"handle"`
+}

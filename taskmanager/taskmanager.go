@@ -34,6 +34,8 @@ type Config struct {
 	Leaders Retriever
 	// BindAddress is where the TaskManager serves commands (default 127.0.0.1:0).
 	BindAddress string
+	// Tasks is where deployed tasks keep state and write output.
+	Tasks TaskEnv
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
 	Logger        zerolog.Logger
@@ -51,6 +53,7 @@ type TaskManager struct {
 	regs   int
 	addr   string
 	change chan struct{} // signalled when retrieval names a new leader
+	tasks  tasks
 }
 
 // New prepares a TaskManager; Run starts it.
@@ -69,6 +72,7 @@ func New(cfg Config) *TaskManager {
 		log:    cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
 		http:   &http.Client{Timeout: 5 * time.Second},
 		change: make(chan struct{}, 1),
+		tasks:  tasks{m: map[taskKey]*running{}},
 	}
 }
 
@@ -118,6 +122,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	tm.log.Info().Str(logging.Addr, tm.Address()).Int("slots", tm.cfg.Slots).Msg("taskmanager started")
 	tm.follow(ctx)
 	<-retrieval
+	tm.cancelAll()
 	return ctx.Err()
 }
 
@@ -130,6 +135,9 @@ func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 		// the process and slots. (Tasks join in the jobs issue.)
 		tm.log.Info().Str(logging.LeaderSession, tm.leader.SessionID.String()).Msg("leader lost: cancelling its work, keeping slots")
 		tm.leader = recovery.LeaderInfo{}
+		tm.mu.Unlock()
+		tm.cancelAll()
+		tm.mu.Lock()
 	}
 	tm.mu.Unlock()
 	select {
@@ -239,9 +247,9 @@ func (tm *TaskManager) post(ctx context.Context, url string, body, res any) erro
 func (tm *TaskManager) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(tm.Status())
+		reply(w, tm.Status())
 	})
+	tm.taskHandlers(mux)
 	return mux
 }
 
@@ -255,4 +263,18 @@ func (tm *TaskManager) CheckLeader(r *http.Request) error {
 		return fmt.Errorf("%w: command from leader session %q, registered under %q", ErrStaleLeader, got, sessionString(tm.leader))
 	}
 	return nil
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<20))
+	if err := dec.Decode(v); err != nil {
+		http.Error(w, fmt.Sprintf("decode request: %v", err), http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }

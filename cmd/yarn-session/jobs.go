@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
 
@@ -54,6 +57,7 @@ func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 
 func jobCommands() []*cli.Command {
 	return []*cli.Command{
+		runCommand(),
 		{
 			Name: "list", Usage: "list the session's running jobs",
 			Flags: []cli.Flag{idFlag()},
@@ -108,6 +112,52 @@ func jobCommands() []*cli.Command {
 				fmt.Fprintf(c.App.Writer, "Job %s canceled.\n", c.Args().First())
 				return nil
 			},
+		},
+	}
+}
+
+// runCommand submits a job spec to the session's leader.
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name: "run", Usage: "submit a job (a YAML job spec) to the session", ArgsUsage: "JOBSPEC",
+		Flags: []cli.Flag{idFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cli.Exit("run: give one JOBSPEC file", exitUsage)
+			}
+			data, err := os.ReadFile(c.Args().First())
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("run: %v", err), exitUsage)
+			}
+			spec, err := job.ParseSpec(data, c.Args().First())
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("run: %v", err), exitUsage)
+			}
+			g := job.Graph{ID: job.NewJobID(), Spec: spec}
+			encoded, err := g.Encode()
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
+			}
+			id, err := sessionID(c)
+			if err != nil {
+				return err
+			}
+			rest, err := leaderREST(c.Context, id)
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
+			}
+			body, _ := json.Marshal(jobmanager.JobSubmission{JobID: string(g.ID), Name: spec.Name, Graph: encoded})
+			resp, err := (&http.Client{Timeout: 30 * time.Second}).Post(rest+"/jobs", "application/json", bytes.NewReader(body))
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				return cli.Exit(fmt.Sprintf("run: %s", strings.TrimSpace(string(b))), exitFailure)
+			}
+			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", g.ID, spec.Name, g.ID)
+			return nil
 		},
 	}
 }

@@ -54,7 +54,7 @@ func runAM(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("am: job result store: %v", err), 1)
 	}
-	amc.Dispatcher = jobmanager.NewDispatcher(graphs, results, nil, log)
+	amc.Jobs = &jobmanager.JobServices{Graphs: graphs, Results: results, Checkpoints: svc}
 	if app := c.String(FlagAppID); app != "" {
 		amc.AttemptHistory = func(ctx context.Context) ([]byte, error) {
 			return hdfsstore.GetBytes(ctx, svc.Storage(), attempts.HistoryName(app))

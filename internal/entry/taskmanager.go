@@ -40,7 +40,8 @@ func runTaskManager(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("taskmanager: high availability: %v", err), 1)
 	}
 	defer svc.Close()
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log})
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log,
+		Tasks: taskmanager.TaskEnv{Storage: svc.Storage(), StateRoot: svc.ClusterPath() + "/state", OutputRoot: taskmanager.OutputRoot}})
 	_ = tm.Run(c.Context)
 	return nil
 }

@@ -1,0 +1,122 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+// fastCounting is the seed's job, sped up: a window every 0.2 s, a checkpoint
+// every 0.3 s.
+const fastCounting = `name: counting
+parallelism: 1
+checkpointInterval: 300ms
+pipeline:
+  - sequence: {rate: 2ms}
+  - countWindowAll: {size: 100, aggregate: sum}
+  - file: {path: counts}
+`
+
+// leaderOf returns the REST address of the session's leading AM, or "".
+func leaderOf(client *attempts.ControlClient) string {
+	st, err := client.Status(context.Background())
+	if err != nil {
+		return ""
+	}
+	for _, am := range st.AMs {
+		var o jobmanager.Overview
+		if am.REST != "" && getJSON(am.REST+"/overview", &o) == nil && o.Leader {
+			return am.REST
+		}
+	}
+	return ""
+}
+
+// requireExactCounts checks committed output window k == 10000k + 4950, at
+// least min windows, no gap, no duplicate.
+func requireExactCounts(t *testing.T, got []int64, min int) {
+	t.Helper()
+	require.GreaterOrEqual(t, len(got), min)
+	for k, v := range got {
+		require.Equal(t, int64(10000*k+4950), v, "window %d of %d", k, len(got))
+	}
+}
+
+// TestCountingJobExactlyOnceThroughAMKills is the first seed's story: the AM is
+// SIGKILLed ten times at random moments (some mid-checkpoint); each new attempt
+// restores the job from its latest checkpoint on the same TaskManagers, and the
+// committed output is exactly 4950, 14950, 24950, … with no gap and no duplicate.
+func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
+	c := newCLI(t)
+	storage := strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")
+	spec := filepath.Join(t.TempDir(), "counting.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte(fastCounting), 0o600))
+	out, err := c.run("", append([]string{"-n", "2", "-d",
+		"-D", "yarn.application-attempts=20", "-D", "yarn.resourcemanager.am.max-attempts=20"}, c.ha...)...)
+	require.NoError(t, err)
+	id := appIDPattern.FindString(out)
+	client := attempts.NewControlClient(appDirFor(c, id))
+	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
+	out, err = c.run("", "run", "-id", id, spec)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	jobID := lines[len(lines)-1]
+
+	// progress returns the leader and its latest completed checkpoint for the job.
+	progress := func() (string, jobmanager.CheckpointInfo) {
+		rest := leaderOf(client)
+		var info jobmanager.CheckpointInfo
+		if rest == "" || getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info) != nil {
+			return "", info
+		}
+		return rest, info
+	}
+	st0, err := client.Status(context.Background())
+	require.NoError(t, err)
+	rng := rand.New(rand.NewSource(42))
+	for kill := 1; kill <= 10; kill++ {
+		require.Eventually(t, func() bool {
+			rest, info := progress()
+			return rest != "" && info.Latest > info.RestoredFrom
+		}, 60*time.Second, 20*time.Millisecond, "kill %d: the job checkpoints under the new leader", kill)
+		// A random moment within about one checkpoint interval: some kills land
+		// while a checkpoint is in flight.
+		<-time.After(time.Duration(rng.Intn(300)) * time.Millisecond)
+		_, err := client.KillAM(context.Background())
+		require.NoError(t, err)
+	}
+	var restored int64
+	require.Eventually(t, func() bool {
+		rest, info := progress()
+		restored = info.RestoredFrom
+		return rest != "" && info.Latest > info.RestoredFrom+3
+	}, 60*time.Second, 20*time.Millisecond, "the job runs on after the last kill")
+	require.Positive(t, restored, "the last attempt restored from a checkpoint")
+	st1, err := client.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, st0.Containers, st1.Containers, "the same TaskManager containers throughout")
+	require.Equal(t, 11, st1.Attempt)
+
+	_, err = c.run("", "stop", "-id", id)
+	require.NoError(t, err)
+	st, err := hdfsstore.Open(context.Background(), "file://"+storage)
+	require.NoError(t, err)
+	defer st.Close()
+	got, err := job.ReadCommitted(context.Background(), st, job.OutputDir(taskmanager.OutputRoot, "counts"))
+	require.NoError(t, err)
+	t.Logf("committed %d windows through 10 AM kills: %v…", len(got), fmt.Sprint(got[:min(5, len(got))]))
+	requireExactCounts(t, got, 10)
+}

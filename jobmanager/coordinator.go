@@ -1,0 +1,290 @@
+package jobmanager
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+// CheckpointServices opens a job's HA checkpoint stores (*recovery.Services).
+type CheckpointServices interface {
+	CheckpointStore(ctx context.Context, jobID string) (*recovery.Checkpoints, error)
+	CheckpointIDCounter(ctx context.Context, jobID string) (recovery.CheckpointIDCounter, error)
+}
+
+var _ CheckpointServices = (*recovery.Services)(nil)
+
+// checkpointMetadata is what a completed checkpoint stores: each subtask's
+// state handle.
+type checkpointMetadata struct {
+	Handles [][]byte `json:"handles"`
+}
+
+// Coordinator runs jobs on the registered TaskManagers under a grant: it deploys
+// every subtask (restored from the job's latest readable checkpoint), triggers
+// checkpoints on the interval — at most one in flight — stores each completed one
+// (guarded by the grant) before telling the tasks to commit, and fails the whole
+// job over (redeploys from the latest checkpoint) when a TaskManager goes away or a
+// checkpoint cannot be taken.
+type Coordinator struct {
+	tms      *TaskManagers
+	services CheckpointServices
+	interval time.Duration
+	timeout  time.Duration
+	http     *http.Client
+	log      zerolog.Logger
+
+	mu       sync.Mutex
+	restored map[string]int64 // job → checkpoint restored from by this grant (0: fresh)
+	latest   map[string]int64 // job → latest completed checkpoint
+}
+
+// NewCoordinator returns a coordinator; interval is the default checkpoint
+// interval (execution.checkpointing.interval), timeout bounds one checkpoint.
+func NewCoordinator(tms *TaskManagers, services CheckpointServices, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
+	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
+		http: &http.Client{Timeout: timeout}, restored: map[string]int64{}, latest: map[string]int64{}}
+}
+
+// CheckpointInfo is GET /jobs/{id}/checkpoints.
+type CheckpointInfo struct {
+	RestoredFrom int64 `json:"restoredFrom"`
+	Latest       int64 `json:"latest"`
+}
+
+// Info reports a job's checkpoints as this leader sees them.
+func (c *Coordinator) Info(jobID string) CheckpointInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CheckpointInfo{RestoredFrom: c.restored[jobID], Latest: c.latest[jobID]}
+}
+
+// Deploy is a DeployFunc: it runs one job until ctx ends.
+func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string, encoded []byte) {
+	log := c.log.With().Str(logging.Job, jobID).Str(logging.LeaderSession, g.SessionID().String()).Logger()
+	graph, err := job.DecodeGraph(encoded)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot decode the job graph")
+		return
+	}
+	cps, err := c.services.CheckpointStore(ctx, jobID)
+	if err != nil {
+		log.Error().Err(err).Msg("checkpoint store")
+		return
+	}
+	counter, err := c.services.CheckpointIDCounter(ctx, jobID)
+	if err != nil {
+		log.Error().Err(err).Msg("checkpoint ID counter")
+		return
+	}
+	interval := graph.Spec.IntervalOr(c.interval)
+	for ctx.Err() == nil {
+		err := c.runOnce(ctx, g, log, graph, encoded, cps, counter, interval)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn().Err(err).Msg("job failover: redeploying from the latest checkpoint")
+		wait(ctx, 200*time.Millisecond)
+	}
+}
+
+// runOnce deploys the job and checkpoints it until something fails.
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, graph job.Graph, encoded []byte,
+	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
+	start := time.Now()
+	latest, skipped, ok, err := cps.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("recover the latest checkpoint: %w", err)
+	}
+	for _, s := range skipped {
+		log.Warn().Int64(logging.Checkpoint, s.ID).Err(s.Err).Msg("checkpoint unreadable: falling back to an older one")
+	}
+	p := graph.Spec.Parallelism
+	handles := make([][]byte, p)
+	if ok {
+		var md checkpointMetadata
+		if err := json.Unmarshal(latest.Metadata, &md); err != nil || len(md.Handles) != p {
+			return fmt.Errorf("checkpoint %d metadata: %v (want %d handles)", latest.ID, err, p)
+		}
+		handles = md.Handles
+	}
+	placement, err := c.place(ctx, p)
+	if err != nil {
+		return err
+	}
+	for sub, tm := range placement {
+		d := taskmanager.Deployment{JobID: string(graph.ID), Subtask: sub, Graph: encoded, Handle: handles[sub]}
+		if err := c.post(ctx, g, tm.Address+taskmanager.PathTasks, d, nil); err != nil {
+			return fmt.Errorf("deploy subtask %d on %s: %w", sub, tm.ContainerID, err)
+		}
+	}
+	restored := int64(0)
+	if ok {
+		restored = latest.ID
+	}
+	c.mu.Lock()
+	c.restored[string(graph.ID)], c.latest[string(graph.ID)] = restored, restored
+	c.mu.Unlock()
+	logging.Since(log.Info().Int64("restored_checkpoint", restored).Int("subtasks", p), start).Msg("job deployed")
+
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.tms.Changed():
+			if lost := c.lost(placement); lost != "" {
+				return fmt.Errorf("taskmanager %s is gone", lost)
+			}
+		case <-tick.C:
+			if err := c.checkpoint(ctx, g, log, string(graph.ID), placement, cps, counter); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// place assigns subtasks to registered TaskManagers' slots, waiting until there
+// are enough.
+func (c *Coordinator) place(ctx context.Context, p int) ([]TaskManagerInfo, error) {
+	for {
+		changed := c.tms.Changed()
+		var slots []TaskManagerInfo
+		tms := c.tms.List()
+		sort.Slice(tms, func(i, j int) bool { return tms[i].ContainerID < tms[j].ContainerID })
+		for i := 0; ; i++ {
+			added := false
+			for _, tm := range tms {
+				if i < tm.Slots {
+					slots = append(slots, tm)
+					added = true
+				}
+			}
+			if !added {
+				break
+			}
+		}
+		if len(slots) >= p {
+			return slots[:p], nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+func (c *Coordinator) lost(placement []TaskManagerInfo) string {
+	live := map[string]bool{}
+	for _, tm := range c.tms.List() {
+		live[tm.ContainerID] = true
+	}
+	for _, tm := range placement {
+		if !live[tm.ContainerID] {
+			return tm.ContainerID
+		}
+	}
+	return ""
+}
+
+// checkpoint takes one checkpoint: trigger everywhere, store it (guarded), then
+// tell every task it completed. A failure aborts it and fails the job over.
+func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string,
+	placement []TaskManagerInfo, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) error {
+	start := time.Now()
+	id, err := counter.GetAndIncrement(ctx, g)
+	if err != nil {
+		return fmt.Errorf("checkpoint ID: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	handles := make([][]byte, len(placement))
+	errs := make([]error, len(placement))
+	var wg sync.WaitGroup
+	for sub, tm := range placement {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ack taskmanager.CheckpointAck
+			errs[sub] = c.post(cctx, g, fmt.Sprintf("%s%s/%s/%d/checkpoint", tm.Address, taskmanager.PathTasks, jobID, sub),
+				taskmanager.CheckpointCommand{ID: id}, &ack)
+			handles[sub] = ack.Handle
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		c.each(ctx, g, jobID, placement, "abort", id)
+		return fmt.Errorf("checkpoint %d aborted: %w", id, err)
+	}
+	md, _ := json.Marshal(checkpointMetadata{Handles: handles})
+	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
+		c.each(ctx, g, jobID, placement, "abort", id)
+		return fmt.Errorf("store checkpoint %d: %w", id, err)
+	}
+	c.mu.Lock()
+	c.latest[jobID] = id
+	c.mu.Unlock()
+	c.each(ctx, g, jobID, placement, "complete", id)
+	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
+	return nil
+}
+
+// each sends a checkpoint command to every subtask; failures are logged (a task
+// that misses "complete" commits on its next checkpoint or on restore).
+func (c *Coordinator) each(ctx context.Context, g recovery.Grant, jobID string, placement []TaskManagerInfo, verb string, id int64) {
+	for sub, tm := range placement {
+		url := fmt.Sprintf("%s%s/%s/%d/%s", tm.Address, taskmanager.PathTasks, jobID, sub, verb)
+		if err := c.post(ctx, g, url, taskmanager.CheckpointCommand{ID: id}, nil); err != nil {
+			c.log.Warn().Err(err).Str(logging.Job, jobID).Int("subtask", sub).Int64(logging.Checkpoint, id).Msg(verb + " not delivered")
+		}
+	}
+}
+
+// post sends a command carrying the grant's leader session.
+func (c *Coordinator) post(ctx context.Context, g recovery.Grant, url string, body, res any) error {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(taskmanager.HeaderLeaderSession, g.SessionID().String())
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d: %s", url, resp.StatusCode, bytes.TrimSpace(data))
+	}
+	if res != nil {
+		return json.Unmarshal(data, res)
+	}
+	return nil
+}
+
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
