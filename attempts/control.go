@@ -3,15 +3,17 @@ package attempts
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/containers"
 )
 
@@ -87,16 +89,33 @@ const (
 	PathKillAM = "/v1/kill-am"
 )
 
-// ControlSocket is the path of the control socket in an application directory.
-func ControlSocket(appDir string) string { return appDir + "/control.sock" }
+// maxSocketPath keeps socket paths under the kernel's sun_path limit (108 bytes
+// on Linux, including the terminating NUL).
+const maxSocketPath = 100
 
-// serveControl serves status, stop and kill-am until ctx ends; stop calls
-// requestStop.
-func (s *Supervisor) serveControl(ctx context.Context, requestStop func()) error {
-	l, err := rmapi.Listen(ControlSocket(s.cfg.Dir))
-	if err != nil {
-		return err
+// SocketDir is where an application's unix sockets live: its directory when the
+// paths fit the kernel's limit, otherwise /tmp/amk-<uid>-<hash of the directory>.
+// It depends on nothing but the application directory (not on $TMPDIR), so every
+// process finds the same sockets.
+func SocketDir(appDir string) string {
+	const longest = "/control.sock"
+	if len(appDir)+len(longest) <= maxSocketPath {
+		return appDir
 	}
+	abs, err := filepath.Abs(appDir)
+	if err != nil {
+		abs = appDir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return fmt.Sprintf("/tmp/amk-%d-%x", os.Getuid(), sum[:6])
+}
+
+// ControlSocket is the path of an application's control socket.
+func ControlSocket(appDir string) string { return filepath.Join(SocketDir(appDir), "control.sock") }
+
+// serveControl serves status, stop and kill-am on l until ctx ends; stop calls
+// requestStop.
+func (s *Supervisor) serveControl(ctx context.Context, l net.Listener, requestStop func()) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -141,7 +141,7 @@ func loadHistory(st hdfsstore.Store, name string) (History, error) {
 }
 
 // Socket is the path of the local API socket.
-func (s *Supervisor) Socket() string { return filepath.Join(s.cfg.Dir, "rm.sock") }
+func (s *Supervisor) Socket() string { return filepath.Join(SocketDir(s.cfg.Dir), "rm.sock") }
 
 // Containers returns the container manager (for status and tests).
 func (s *Supervisor) Containers() *containers.Manager { return s.cm }
@@ -235,6 +235,9 @@ func (s *Supervisor) Preempt() error {
 // containers are stopped, HA data is kept). It always stops every container.
 func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	defer s.cm.Close()
+	if dir := SocketDir(s.cfg.Dir); dir != s.cfg.Dir {
+		defer os.Remove(dir) // the short socket directory, once its sockets are gone
+	}
 	l, err := rmapi.Listen(s.Socket())
 	if err != nil {
 		return Outcome{}, err
@@ -248,9 +251,13 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	// request cancels the attempts the way a signal does.
 	ctx, requestStop := context.WithCancel(ctx)
 	defer requestStop()
+	cl, err := rmapi.Listen(ControlSocket(s.cfg.Dir))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("attempts: control socket: %w", err)
+	}
 	controlCtx, stopControl := context.WithCancel(context.Background())
 	controlled := make(chan error, 1)
-	go func() { controlled <- s.serveControl(controlCtx, requestStop) }()
+	go func() { controlled <- s.serveControl(controlCtx, cl, requestStop) }()
 	defer func() { stopControl(); <-controlled }()
 
 	events, cancelEvents := s.cm.Subscribe()

@@ -6,7 +6,9 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,4 +121,96 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("committed %d windows through 10 AM kills: %v…", len(got), fmt.Sprint(got[:min(5, len(got))]))
 	requireExactCounts(t, got, 10)
+}
+
+// jobSession starts a session with n TaskManagers and runs the given specs.
+func jobSession(t *testing.T, n int, specs ...string) (c *cli, id string, client *attempts.ControlClient, jobs []string, store hdfsstore.Store) {
+	c = newCLI(t)
+	out, err := c.run("", append([]string{"-n", strconv.Itoa(n), "-d",
+		"-D", "yarn.application-attempts=10", "-D", "yarn.resourcemanager.am.max-attempts=10"}, c.ha...)...)
+	require.NoError(t, err)
+	id = appIDPattern.FindString(out)
+	client = attempts.NewControlClient(appDirFor(c, id))
+	t.Cleanup(func() { _, _ = c.run("", "stop", "-id", id) })
+	t.Cleanup(func() { dumpLogs(t, appDirFor(c, id)) })
+	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
+	for i, s := range specs {
+		f := filepath.Join(t.TempDir(), fmt.Sprintf("job-%d.yaml", i))
+		require.NoError(t, os.WriteFile(f, []byte(s), 0o600))
+		out, err := c.run("", "run", "-id", id, f)
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		jobs = append(jobs, lines[len(lines)-1])
+	}
+	store, err = hdfsstore.Open(context.Background(), c.haValue("high-availability.storageDir"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	return c, id, client, jobs, store
+}
+
+func committed(t *testing.T, st hdfsstore.Store, path string) []int64 {
+	got, err := job.ReadCommitted(context.Background(), st, job.OutputDir(taskmanager.OutputRoot, path))
+	require.NoError(t, err)
+	return got
+}
+
+func TestTaskManagerKilledTasksComeBackOnAReplacement(t *testing.T) {
+	_, _, client, _, st := jobSession(t, 1, fastCounting)
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= 3 }, 60*time.Second, 20*time.Millisecond)
+	before, err := client.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, before.Containers, 1)
+	require.NoError(t, syscall.Kill(before.Containers[0].PID, syscall.SIGKILL))
+
+	var after attempts.Status
+	require.Eventually(t, func() bool {
+		after, err = client.Status(context.Background())
+		return err == nil && len(after.Containers) == 1 && after.Containers[0].ID != before.Containers[0].ID
+	}, 60*time.Second, 20*time.Millisecond, "a replacement container")
+	n := len(committed(t, st, "counts"))
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond,
+		"the job runs on in the replacement")
+	require.Equal(t, before.Attempt, after.Attempt, "a TaskManager's death does not cost an AM attempt")
+	requireExactCounts(t, committed(t, st, "counts"), n+3)
+}
+
+func TestTwoJobsCancelOneThenKillTheAM(t *testing.T) {
+	b := strings.Replace(fastCounting, "path: counts", "path: counts-b", 1)
+	b = strings.Replace(b, "name: counting", "name: counting-b", 1)
+	c, id, client, jobs, st := jobSession(t, 2, fastCounting, b)
+	require.Eventually(t, func() bool {
+		return len(committed(t, st, "counts")) >= 3 && len(committed(t, st, "counts-b")) >= 3
+	}, 60*time.Second, 20*time.Millisecond, "both jobs commit output")
+
+	_, err := c.run("", "cancel", "-id", id, jobs[1])
+	require.NoError(t, err)
+	_, err = client.KillAM(context.Background())
+	require.NoError(t, err)
+	stopped := len(committed(t, st, "counts-b"))
+	a := len(committed(t, st, "counts"))
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= a+5 }, 60*time.Second, 20*time.Millisecond,
+		"job A runs on under the next AM")
+	out, err := c.run("", "list", "-id", id)
+	require.NoError(t, err)
+	require.Contains(t, out, jobs[0])
+	require.NotContains(t, out, jobs[1], "the canceled job stays canceled")
+	require.Equal(t, stopped, len(committed(t, st, "counts-b")), "the canceled job commits nothing more")
+	requireExactCounts(t, committed(t, st, "counts"), a+5)
+	requireExactCounts(t, committed(t, st, "counts-b"), stopped)
+}
+
+// dumpLogs prints an application's logs when the test failed.
+func dumpLogs(t *testing.T, dir string) {
+	if !t.Failed() {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*", "*", "*.log"))
+	for _, f := range append(logs, more...) {
+		b, _ := os.ReadFile(f)
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		t.Logf("---- %s (tail) ----\n%s", f, b)
+	}
 }

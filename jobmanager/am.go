@@ -299,6 +299,7 @@ func (a *AM) allocate(ctx context.Context) error {
 		}
 		delete(a.owned, c.ID)
 		delete(a.adopted, c.ID)
+		a.tms.Remove(c.ID)
 	}
 	return nil
 }

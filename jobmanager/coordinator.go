@@ -95,6 +95,10 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	for ctx.Err() == nil {
 		err := c.runOnce(ctx, g, log, graph, encoded, cps, counter, interval)
 		if ctx.Err() != nil {
+			if g.Err() == nil {
+				// Still leading: the job was canceled. Stop its tasks everywhere.
+				c.stopTasks(g, jobID)
+			}
 			return
 		}
 		log.Warn().Err(err).Msg("job failover: redeploying from the latest checkpoint")
@@ -252,6 +256,22 @@ func (c *Coordinator) each(ctx context.Context, g recovery.Grant, jobID string, 
 		url := fmt.Sprintf("%s%s/%s/%d/%s", tm.Address, taskmanager.PathTasks, jobID, sub, verb)
 		if err := c.post(ctx, g, url, taskmanager.CheckpointCommand{ID: id}, nil); err != nil {
 			c.log.Warn().Err(err).Str(logging.Job, jobID).Int("subtask", sub).Int64(logging.Checkpoint, id).Msg(verb + " not delivered")
+		}
+	}
+}
+
+// stopTasks asks every registered TaskManager to drop the job's tasks.
+func (c *Coordinator) stopTasks(g recovery.Grant, jobID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tm := range c.tms.List() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodDelete, tm.Address+taskmanager.PathTasks+"/"+jobID, nil)
+		if err != nil {
+			continue
+		}
+		req.Header.Set(taskmanager.HeaderLeaderSession, g.SessionID().String())
+		if resp, err := c.http.Do(req); err == nil {
+			resp.Body.Close()
 		}
 	}
 }

@@ -98,6 +98,17 @@ func (r *TaskManagers) expireLocked() {
 	}
 }
 
+// Remove forgets a TaskManager whose container is known to be gone (the
+// supervisor reported it completed), without waiting for its heartbeat timeout.
+func (r *TaskManagers) Remove(containerID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.tms[containerID]; ok {
+		delete(r.tms, containerID)
+		r.signal()
+	}
+}
+
 // Handler serves the TaskManager endpoints (register, heartbeat).
 func (r *TaskManagers) Handler() http.Handler {
 	mux := http.NewServeMux()
