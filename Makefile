@@ -5,7 +5,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 TESTFLAGS ?=
 
-.PHONY: all build test deps vet fmt-check unit fuzz docs clean
+.PHONY: all build test deps vet fmt-check unit fuzz docs clean demo
 
 all: build
 
@@ -35,6 +35,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePortSpec$$' -fuzztime $(FUZZTIME) ./conf
 
 test: deps fmt-check vet unit fuzz
+
+# demo runs the seed's counting job in an HA session on a throwaway ZooKeeper,
+# SIGKILLs the AM twice and checks the committed output is exactly once.
+# DEMOFLAGS=--ha none runs it without ZooKeeper.
+DEMOFLAGS ?=
+demo: deps
+	$(GO) run ./cmd/yarn-session --log-level warn demo $(DEMOFLAGS)
 
 # docs regenerates docs/configuration.md from the key registry in conf/.
 docs:

@@ -43,6 +43,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			hidden(entry.TaskManagerCommand()),
 			budgetCommand(),
 			superviseCommand(),
+			demoCommand(),
 			zookeeperCommand(),
 		}, append(sessionCommands(), jobCommands()...)...),
 	}

@@ -161,3 +161,8 @@ func runCommand() *cli.Command {
 		},
 	}
 }
+
+func jsonBody(v any) (io.Reader, error) {
+	b, err := json.Marshal(v)
+	return bytes.NewReader(b), err
+}
