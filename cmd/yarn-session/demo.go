@@ -50,7 +50,13 @@ func demoCommand() *cli.Command {
 			&cli.StringFlag{Name: flagRate, Value: "10ms", Usage: "one record per RATE (the seed uses 100ms; a window every 100 records)"},
 			&cli.StringFlag{Name: flagDir, Usage: "working directory (default: a new temporary one, removed afterwards)"},
 		},
-		Action: runDemo,
+		Action: func(c *cli.Context) error {
+			err := runDemo(c)
+			if err != nil && c.Context.Err() != nil {
+				return cli.Exit("demo interrupted: the session and ZooKeeper were stopped", 130)
+			}
+			return err
+		},
 	}
 }
 
