@@ -162,8 +162,11 @@ func TestEnsembleLosingOneServerKeepsLeadershipAndStores(t *testing.T) {
 		}
 	}
 	require.True(t, killed, "client connected to %s, not a server of the ensemble", connected)
-	// Leadership may be revoked while SUSPENDED and granted again on reconnect:
-	// take the newest grant that is held.
+	// The client notices its server died (SUSPENDED) and the grant is revoked;
+	// on reconnecting, the same session's latch node leads again: take the
+	// newest grant that is held.
+	require.Eventually(t, func() bool { return g.Err() != nil }, 20*time.Second, 5*time.Millisecond,
+		"the grant is revoked while the connection is suspended")
 	require.Eventually(t, func() bool {
 		for {
 			select {
