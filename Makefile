@@ -2,7 +2,7 @@
 
 GO        ?= go
 PKGS      ?= ./...
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 20000x
 TESTFLAGS ?=
 
 .PHONY: all build test deps vet fmt-check unit fuzz docs clean demo
