@@ -73,7 +73,7 @@ func TestCheckpointStoreRetainAndSubsume(t *testing.T) {
 }
 
 func TestCheckpointStoreRejectsRetainZero(t *testing.T) {
-	e := newHAEnv(t, false)
+	e := newHAEnv(t, false, false)
 	_, err := recovery.NewEmbeddedCheckpointStore(hsCtx(t), e.dir, e.st, hsCluster, [16]byte{}, hsLog(t), "job1", 0)
 	require.Error(t, err)
 }

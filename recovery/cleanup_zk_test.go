@@ -56,7 +56,7 @@ func cleanupCluster(t *testing.T, base, name string, e *haEnv) (*zkclient.Client
 }
 
 func TestCleanupAll(t *testing.T) {
-	e := newHAEnv(t, true)
+	e := newHAEnv(t, true, false)
 	ctx := hsCtx(t)
 	base := e.root
 	cl1, g1 := cleanupCluster(t, base, "cluster-1", e)

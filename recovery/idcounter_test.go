@@ -76,7 +76,7 @@ func TestCheckpointIDCounterTerminalRemoves(t *testing.T) {
 }
 
 func TestCheckpointIDCounterConcurrentClients(t *testing.T) {
-	e := newHAEnv(t, true)
+	e := newHAEnv(t, true, false)
 	ctx := hsCtx(t)
 	const each = 50
 	counters := []recovery.CheckpointIDCounter{e.instance().counter("job1"), e.instance().counter("job1")}

@@ -21,7 +21,7 @@ func benchSizes() []int {
 }
 
 // benchEnv is a ZooKeeper environment for benchmarks.
-func benchEnv(b *testing.B) *haEnv { return newHAEnv(b, true) }
+func benchEnv(b *testing.B) *haEnv { return newHAEnv(b, true, false) }
 
 func benchGraph() []byte { return make([]byte, 4096) }
 

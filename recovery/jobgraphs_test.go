@@ -97,7 +97,7 @@ func TestJobGraphStore(t *testing.T) {
 }
 
 func TestJobGraphStoreListenerHearsOthers(t *testing.T) {
-	e := newHAEnv(t, true)
+	e := newHAEnv(t, true, false)
 	ctx := hsCtx(t)
 	mine, theirs := e.instance().jobGraphs(), e.instance().jobGraphs()
 	ev := &graphEvents{}

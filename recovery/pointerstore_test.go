@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/integration/hdfspeer"
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -101,8 +102,10 @@ func (g *flagGuard) Err() error {
 func (g *flagGuard) GuardOps() []zkclient.Op { return nil }
 
 // haEnv is one backend of the conformance suites: ZooKeeper under a fresh root
-// or embedded pointer files in a fresh directory, each with a file:// storage.
+// or embedded pointer files in a fresh directory, with a file:// storage — or,
+// for ZooKeeper, hdfs:// storage on the in-process HDFS peer.
 type haEnv struct {
+	peer    *hdfspeer.Peer // hdfs:// storage; nil for file://
 	t       testing.TB
 	zk      bool
 	root    string           // ZooKeeper root
@@ -122,10 +125,15 @@ type hsInst struct {
 	cl *zkclient.Client
 }
 
-func newHAEnv(t testing.TB, useZK bool) *haEnv {
+func newHAEnv(t testing.TB, useZK, useHDFS bool) *haEnv {
 	t.Helper()
 	e := &haEnv{t: t, zk: useZK, stDir: t.TempDir()}
-	st, err := hdfsstore.Open(hsCtx(t), "file://"+e.stDir)
+	uri := "file://" + e.stDir
+	if useHDFS {
+		e.peer = hdfspeer.Start(t)
+		uri = e.peer.URI(hdfsRoot)
+	}
+	st, err := hdfsstore.Open(hsCtx(t), uri)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	e.st = st
@@ -145,14 +153,17 @@ func newHAEnv(t testing.TB, useZK bool) *haEnv {
 	return e
 }
 
-// eachBackend runs f against ZooKeeper and against the embedded backend.
+// hdfsRoot is the storage directory on the HDFS peer.
+const hdfsRoot = "/flink/recovery"
+
+// eachBackend runs f against ZooKeeper and against the embedded backend with
+// file:// storage, and against ZooKeeper with hdfs:// storage.
 func eachBackend(t *testing.T, f func(t *testing.T, e *haEnv)) {
-	for _, useZK := range []bool{true, false} {
-		name := "embedded"
-		if useZK {
-			name = "zookeeper"
-		}
-		t.Run(name, func(t *testing.T) { f(t, newHAEnv(t, useZK)) })
+	for _, b := range []struct {
+		name       string
+		zk, onHDFS bool
+	}{{"zookeeper", true, false}, {"embedded", false, false}, {"zookeeper-hdfs", true, true}} {
+		t.Run(b.name, func(t *testing.T) { f(t, newHAEnv(t, b.zk, b.onHDFS)) })
 	}
 }
 
@@ -253,6 +264,14 @@ func (e *haEnv) snapshot() map[string]string {
 
 // flipByte corrupts a stored payload in place.
 func (e *haEnv) flipByte(name string) {
+	if e.peer != nil {
+		p := hdfsRoot + "/" + name
+		b, err := e.peer.ReadFile(p)
+		require.NoError(e.t, err)
+		b[0] ^= 0xff
+		require.NoError(e.t, e.peer.WriteFile(p, b))
+		return
+	}
 	p := filepath.Join(e.stDir, filepath.FromSlash(name))
 	b, err := os.ReadFile(p)
 	require.NoError(e.t, err)
@@ -337,7 +356,7 @@ func TestPointerStoreDeposedChangesNothing(t *testing.T) {
 }
 
 func TestPointerStoreGuardClientClosed(t *testing.T) {
-	e := newHAEnv(t, true)
+	e := newHAEnv(t, true, false)
 	ctx := hsCtx(t)
 	ps := e.instance().pointers("/things")
 	g := newZKGuard(t, e.root)
@@ -399,7 +418,7 @@ func TestPointerStoreRemoveRefusedWhileLocked(t *testing.T) {
 }
 
 func TestPointerStoreMarkedForDeletion(t *testing.T) {
-	e := newHAEnv(t, true)
+	e := newHAEnv(t, true, false)
 	ctx := hsCtx(t)
 	inst := e.instance()
 	ps := inst.pointers("/things")
