@@ -28,6 +28,7 @@ type Status struct {
 	CountedFailures int              `json:"countedFailures"`
 	Remaining       int              `json:"remaining"` // counted failures the application survives now
 	AMPID           int              `json:"amPid"`
+	SupervisorPID   int              `json:"supervisorPid"`
 	AMLog           string           `json:"amLog"`
 	AMs             []AMState        `json:"ams"` // every running AM (several with hot standby)
 	Containers      []ContainerState `json:"containers"`
@@ -55,7 +56,8 @@ type ContainerState struct {
 // Status reports the application's state.
 func (s *Supervisor) Status() Status {
 	s.mu.Lock()
-	st := Status{ApplicationID: s.cfg.App.String(), State: "RUNNING", MaxAttempts: s.cfg.Budget.MaxAttempts, Window: s.cfg.Budget.Window.String()}
+	st := Status{ApplicationID: s.cfg.App.String(), State: "RUNNING", MaxAttempts: s.cfg.Budget.MaxAttempts,
+		Window: s.cfg.Budget.Window.String(), SupervisorPID: os.Getpid()}
 	if s.last != nil {
 		st.Attempt, st.AttemptID, st.AMPID = s.last.n, s.last.id, s.last.pid
 	}

@@ -5,6 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
@@ -31,6 +34,30 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := zktest.Main(m, func(c *zktest.Cluster) { zkc = c })
+	if left := leftovers(bin); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "integration: processes of %s still running after the tests (killed now): %v\n", bin, left)
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// leftovers lists live processes running exe: no test may leave one behind.
+func leftovers(exe string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.HasPrefix(string(b), exe+"\x00") {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

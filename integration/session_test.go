@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,7 +30,32 @@ type cli struct {
 }
 
 func newCLI(t *testing.T) *cli {
-	return &cli{t: t, env: append(os.Environ(), "AMKEEPER_HOME="+t.TempDir(), "TMPDIR="+t.TempDir()), ha: haArgs(t)}
+	home := t.TempDir()
+	t.Cleanup(func() { stopSessions(t, home) })
+	return &cli{t: t, env: append(os.Environ(), "AMKEEPER_HOME="+home, "TMPDIR="+t.TempDir()), ha: haArgs(t)}
+}
+
+// stopSessions stops every session left under home — a test that failed before
+// its own stop must not leave a detached supervisor running — and, if one does
+// not stop, kills its supervisor (its AM and containers die with it).
+func stopSessions(t *testing.T, home string) {
+	dirs, _ := filepath.Glob(filepath.Join(home, "application_*"))
+	for _, dir := range dirs {
+		client := attempts.NewControlClient(dir)
+		st, err := client.Status(context.Background())
+		if err != nil {
+			continue
+		}
+		_ = client.Stop(context.Background())
+		deadline := time.Now().Add(30 * time.Second)
+		for alive(st.SupervisorPID) && time.Now().Before(deadline) {
+			<-time.After(20 * time.Millisecond)
+		}
+		if alive(st.SupervisorPID) {
+			t.Logf("session %s did not stop: killing its supervisor %d", st.ApplicationID, st.SupervisorPID)
+			_ = syscall.Kill(st.SupervisorPID, syscall.SIGKILL)
+		}
+	}
 }
 
 func (c *cli) run(stdin string, args ...string) (string, error) {
