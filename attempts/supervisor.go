@@ -21,6 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
 // SupervisorConfig configures the supervisor of one application.
@@ -49,6 +50,11 @@ type SupervisorConfig struct {
 	// Containers says what happens to containers when an attempt fails (keep or
 	// restart-all).
 	Containers containers.Mode
+	// ZooKeeper lists the quorum when high availability uses ZooKeeper: once an AM
+	// is reaped (its death certain), the supervisor closes its session with the
+	// credentials it registered with, so the next leader need not wait out the
+	// session timeout. Empty: rely on session expiry.
+	ZooKeeper []string
 	// History is where the attempt history is kept (the storage directory), under
 	// HistoryName. It is read at start, so a restarted supervisor keeps its budget.
 	History     hdfsstore.Store
@@ -432,8 +438,9 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	s.mu.Lock()
 	am.pid = 0
 	delete(s.ams, id)
-	finished, preempted := am.finished, am.preempt
+	finished, preempted, session := am.finished, am.preempt, am.session
 	s.mu.Unlock()
+	s.fence(id, session)
 
 	exit := Exit{Attempt: n, Kind: ExitFailed, AttemptID: id, Start: start}
 	if ps := cmd.ProcessState; ps != nil {
@@ -453,6 +460,27 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
 	}
 	return exit, nil
+}
+
+// fence closes a reaped AM's ZooKeeper session: the process is gone, so nothing
+// can use the session again, and closing it removes its latch and connection_info
+// nodes at once.
+func (s *Supervisor) fence(attemptID string, session *rmapi.SessionCredentials) {
+	if session == nil || len(s.cfg.ZooKeeper) == 0 {
+		return
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := zkclient.CloseSession(ctx, s.cfg.ZooKeeper, session.SessionID, session.Password, 0)
+	ev := s.log.Info()
+	if errors.Is(err, zkclient.ErrSessionGone) {
+		ev = s.log.Debug() // it had expired or been closed already
+	} else if err != nil {
+		ev = s.log.Warn().Err(err)
+	}
+	logging.Since(ev.Str(logging.AttemptID, attemptID).Str("session", session.String()), start).
+		Msg("closed the dead attempt's zookeeper session")
 }
 
 // collect queues completed containers for the next Allocate.

@@ -31,9 +31,9 @@ func startSession(t *testing.T, budget attempts.Budget, mode containers.Mode, tm
 	return startSessionWith(t, budget, mode, tms, nil)
 }
 
-func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode, tms int, standby []string) *session {
+func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode, tms int, standby []string, extra ...string) *session {
 	t.Helper()
-	args := haArgs(t)
+	args := append(haArgs(t), extra...)
 	storage := t.TempDir()
 	st, err := hdfsstore.Open(context.Background(), "file://"+storage)
 	require.NoError(t, err)
@@ -45,7 +45,7 @@ func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode
 		Executable:   bin,
 		ProcessArgs:  args,
 		TaskManagers: tms, TaskManagerMemory: 128 << 20, Slots: 1,
-		Containers: mode, StandbyPorts: standby,
+		Containers: mode, StandbyPorts: standby, ZooKeeper: zkc.Addrs(),
 		History: st, HistoryName: "application_1_0001/attempts/history.json",
 		Logger: logging.ForTest(t),
 	})
@@ -200,4 +200,25 @@ func TestHotStandbyTakesOverWithoutAProcessStart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, standby, pid, "the process that was standing by leads now")
 	_ = second
+}
+
+// TestFastFencingHandsOverBeforeTheSessionTimeout: with a 10 s ZooKeeper session,
+// a killed AM's latch node would block the next attempt for about 10 s; the
+// supervisor closes the dead attempt's session once it has reaped the process,
+// so the next attempt leads within a fraction of that.
+func TestFastFencingHandsOverBeforeTheSessionTimeout(t *testing.T) {
+	s := startSessionWith(t, attempts.Budget{MaxAttempts: 5, Window: 10 * time.Minute}, containers.Keep, 1, nil,
+		"-D", "high-availability.zookeeper.client.session-timeout=10 s")
+	first, pids := s.waitLeader(t, recovery.LeaderInfo{}, 1)
+	for i := 0; i < 3; i++ {
+		killed := time.Now()
+		s.killAM(t)
+		var next recovery.LeaderInfo
+		require.Eventually(t, func() bool {
+			next = s.leader()
+			return next.Known() && next.SessionID != first.SessionID && fmt.Sprint(registeredPIDs(next)) == fmt.Sprint(pids)
+		}, 5*time.Second, 5*time.Millisecond, "the next attempt leads long before the 10 s session would expire")
+		t.Logf("kill %d: next leader with the TaskManager re-registered after %s", i+1, time.Since(killed))
+		first = next
+	}
 }

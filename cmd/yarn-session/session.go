@@ -242,7 +242,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		log.Info().Int("ams", len(standby)).Msg("hot standby: one AM per conf/masters entry")
 	}
 	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
-		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby,
+		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby, ZooKeeper: zkServers(cfg),
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
 		Containers: mode, History: st, HistoryName: attempts.HistoryName(sp.AppID),
 		Logger: log,
@@ -426,4 +426,12 @@ func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {
 		return
 	}
 	log.Info().Str(logging.ZKPath, cfg.ClusterPath()).Msg("HA data of the terminated application removed")
+}
+
+// zkServers is the quorum the supervisor fences dead attempts' sessions on.
+func zkServers(cfg *conf.Config) []string {
+	if cfg.HAMode() != conf.HAZooKeeper {
+		return nil
+	}
+	return cfg.Quorum()
 }
