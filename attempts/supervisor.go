@@ -83,6 +83,7 @@ type Supervisor struct {
 	last      *amProc            // the attempt started last
 	next      int                // the next attempt number to hand out
 	completed []rmapi.CompletedContainer
+	lastExit  time.Time // when the last AM attempt was reaped
 }
 
 // amProc is one running AM attempt.
@@ -399,6 +400,11 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	if restPort != "" {
 		args = append(args, "--rest-port", restPort)
 	}
+	s.mu.Lock()
+	if !s.lastExit.IsZero() {
+		args = append(args, "--previous-exit", strconv.FormatInt(s.lastExit.UnixNano(), 10))
+	}
+	s.mu.Unlock()
 	cmd := exec.Command(s.cfg.Executable, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
@@ -437,6 +443,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	}
 	s.mu.Lock()
 	am.pid = 0
+	s.lastExit = time.Now()
 	delete(s.ams, id)
 	finished, preempted, session := am.finished, am.preempt, am.session
 	s.mu.Unlock()

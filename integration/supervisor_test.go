@@ -219,6 +219,22 @@ func TestFastFencingHandsOverBeforeTheSessionTimeout(t *testing.T) {
 			return next.Known() && next.SessionID != first.SessionID && fmt.Sprint(registeredPIDs(next)) == fmt.Sprint(pids)
 		}, 5*time.Second, 5*time.Millisecond, "the next attempt leads long before the 10 s session would expire")
 		t.Logf("kill %d: next leader with the TaskManager re-registered after %s", i+1, time.Since(killed))
+
+		// Every failover phase is timed from the previous attempt's exit, each after
+		// the phases it depends on (job recovery and publishing run side by side).
+		var phases map[string]float64
+		require.Eventually(t, func() bool {
+			return getJSON(next.Address+"/failover", &phases) == nil && len(phases) == 7
+		}, 10*time.Second, 10*time.Millisecond, "all failover phases reached")
+		for _, dep := range [][2]string{
+			{"process_start", "zk_connected"}, {"zk_connected", "leader_granted"},
+			{"leader_granted", "published"}, {"leader_granted", "jobs_recovered"},
+			{"published", "tms_registered"}, {"jobs_recovered", "tasks_deployed"},
+		} {
+			require.LessOrEqual(t, phases[dep[0]], phases[dep[1]], "%s before %s", dep[0], dep[1])
+		}
+		require.GreaterOrEqual(t, phases["process_start"], 0.0)
+		t.Logf("kill %d phases (ms since the previous AM was reaped): %v", i+1, phases)
 		first = next
 	}
 }

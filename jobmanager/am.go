@@ -49,6 +49,9 @@ type AMConfig struct {
 	// Jobs, when set, gives the AM a dispatcher (/jobs) and a checkpoint
 	// coordinator that runs the jobs on the TaskManagers under each grant.
 	Jobs *JobServices
+	// Timeline, when set, records the failover phases (GET /failover, and one log
+	// line once every phase is reached).
+	Timeline *Timeline
 	// AttemptHistory, when set, returns the application's attempt history (JSON)
 	// for GET /attempts.
 	AttemptHistory func(ctx context.Context) ([]byte, error)
@@ -102,6 +105,7 @@ func NewAM(cfg AMConfig) *AM {
 		}
 		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
+		a.dispatcher.onRecovered = func() { cfg.Timeline.Mark(PhaseJobsRecovered) }
 	}
 	return a
 }
@@ -206,6 +210,13 @@ func (a *AM) register(ctx context.Context) error {
 // lead runs one leadership grant.
 func (a *AM) lead(g recovery.Grant) {
 	log := a.log.With().Str(logging.LeaderSession, g.SessionID().String()).Logger()
+	tl := a.cfg.Timeline
+	if tl != nil {
+		if _, again := tl.Snapshot()[PhaseGranted]; again {
+			tl.Reset()
+		}
+		tl.Mark(PhaseGranted)
+	}
 	a.tms.SetLeader(g.SessionID())
 	// The dispatcher takes the grant before anything is published, so a client
 	// that finds this leader can submit at once.
@@ -230,6 +241,7 @@ func (a *AM) lead(g recovery.Grant) {
 		a.mu.Unlock()
 	}()
 	log.Info().Msg("leading: resource manager, dispatcher and REST server published")
+	tl.Mark(PhasePublished)
 	if a.cfg.RM == nil {
 		<-g.Done()
 		return
@@ -246,6 +258,7 @@ func (a *AM) lead(g recovery.Grant) {
 		if err := a.allocate(g.Context()); err != nil && g.Err() == nil {
 			log.Warn().Err(err).Msg("allocate failed")
 		}
+		a.markProgress(g, log)
 		select {
 		case <-g.Done():
 			return
@@ -302,6 +315,25 @@ func (a *AM) allocate(ctx context.Context) error {
 		a.tms.Remove(c.ID)
 	}
 	return nil
+}
+
+// markProgress records the failover phases reached under grant g.
+func (a *AM) markProgress(g recovery.Grant, log zerolog.Logger) {
+	tl := a.cfg.Timeline
+	if tl == nil {
+		return
+	}
+	registered := len(a.tms.List())
+	a.mu.Lock()
+	ready := len(a.adopted) == 0 && registered >= min(a.cfg.TaskManagers, len(a.owned))
+	a.mu.Unlock()
+	if ready {
+		tl.Mark(PhaseTMsRegistered)
+	}
+	if a.dispatcher != nil && a.dispatcher.Recovered() && a.coordinator.AllDeployed(a.dispatcher.Jobs(), g) {
+		tl.Mark(PhaseTasksDeployed)
+	}
+	tl.LogOnce(log)
 }
 
 // Containers returns the containers the AM believes the application runs.

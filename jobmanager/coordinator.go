@@ -49,15 +49,16 @@ type Coordinator struct {
 	log      zerolog.Logger
 
 	mu       sync.Mutex
-	restored map[string]int64 // job → checkpoint restored from by this grant (0: fresh)
-	latest   map[string]int64 // job → latest completed checkpoint
+	restored map[string]int64  // job → checkpoint restored from by this grant (0: fresh)
+	deployed map[string]string // job → leader session its tasks were last deployed under
+	latest   map[string]int64  // job → latest completed checkpoint
 }
 
 // NewCoordinator returns a coordinator; interval is the default checkpoint
 // interval (execution.checkpointing.interval), timeout bounds one checkpoint.
 func NewCoordinator(tms *TaskManagers, services CheckpointServices, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
-		http: &http.Client{Timeout: timeout}, restored: map[string]int64{}, latest: map[string]int64{}}
+		http: &http.Client{Timeout: timeout}, restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{}}
 }
 
 // CheckpointInfo is GET /jobs/{id}/checkpoints.
@@ -71,6 +72,18 @@ func (c *Coordinator) Info(jobID string) CheckpointInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return CheckpointInfo{RestoredFrom: c.restored[jobID], Latest: c.latest[jobID]}
+}
+
+// AllDeployed reports whether every job has its tasks deployed under grant g.
+func (c *Coordinator) AllDeployed(jobs []JobStatus, g recovery.Grant) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, j := range jobs {
+		if c.deployed[j.JobID] != g.SessionID().String() {
+			return false
+		}
+	}
+	return true
 }
 
 // Deploy is a DeployFunc: it runs one job until ctx ends.
@@ -142,6 +155,7 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	}
 	c.mu.Lock()
 	c.restored[string(graph.ID)], c.latest[string(graph.ID)] = restored, restored
+	c.deployed[string(graph.ID)] = g.SessionID().String()
 	c.mu.Unlock()
 	logging.Since(log.Info().Int64("restored_checkpoint", restored).Int("subtasks", p), start).Msg("job deployed")
 

@@ -49,10 +49,14 @@ type Dispatcher struct {
 	deploy  DeployFunc
 	log     zerolog.Logger
 
-	mu    sync.Mutex
-	grant recovery.Grant
-	ctx   context.Context // the current grant's dispatcher context
-	jobs  map[string]*dispatched
+	// onRecovered, when set, is called once a grant's jobs are recovered.
+	onRecovered func()
+
+	mu        sync.Mutex
+	recovered bool // the current grant's jobs are recovered
+	grant     recovery.Grant
+	ctx       context.Context // the current grant's dispatcher context
+	jobs      map[string]*dispatched
 }
 
 type dispatched struct {
@@ -71,7 +75,7 @@ func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStor
 // grant's context) it stops the jobs. The returned func waits for that.
 func (d *Dispatcher) Start(ctx context.Context, g recovery.Grant) (wait func()) {
 	d.mu.Lock()
-	d.grant, d.ctx = g, ctx
+	d.grant, d.ctx, d.recovered = g, ctx, false
 	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
@@ -92,6 +96,12 @@ func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant) {
 	} else {
 		logging.Since(d.log.Info().Int("jobs", n).Str(logging.LeaderSession, g.SessionID().String()), start).
 			Msg("dispatcher: jobs recovered")
+		d.mu.Lock()
+		d.recovered = true
+		d.mu.Unlock()
+		if d.onRecovered != nil {
+			d.onRecovered()
+		}
 	}
 	<-ctx.Done()
 	d.mu.Lock()
@@ -210,6 +220,13 @@ func (d *Dispatcher) Cancel(ctx context.Context, jobID string) error {
 	}
 	d.log.Info().Str(logging.Job, jobID).Msg("dispatcher: job canceled")
 	return nil
+}
+
+// Recovered reports whether the current grant's stored jobs have been recovered.
+func (d *Dispatcher) Recovered() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.recovered
 }
 
 // Jobs lists the running jobs, sorted by ID.

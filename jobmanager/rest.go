@@ -52,6 +52,13 @@ func (a *AM) handler() http.Handler {
 		}
 		writeJSON(w, out)
 	})
+	mux.HandleFunc("GET /failover", func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.Timeline == nil {
+			writeJSON(w, map[string]float64{})
+			return
+		}
+		writeJSON(w, a.cfg.Timeline.Snapshot())
+	})
 	mux.HandleFunc("GET /attempts", func(w http.ResponseWriter, r *http.Request) {
 		o := a.overview()
 		out := map[string]any{"attemptId": o.AttemptID, "attempt": o.Attempt, "maxAttempts": o.MaxAttempts}

@@ -3,6 +3,7 @@ package entry
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,12 +28,20 @@ func AMCommand() *cli.Command {
 			&cli.Int64Flag{Name: FlagTMMemory, Value: 64 << 20, Usage: "memory per TaskManager (bytes)"},
 			&cli.IntFlag{Name: FlagSlots, Value: 1, Usage: "slots per TaskManager"},
 			&cli.StringFlag{Name: FlagRESTPort, Usage: "REST port spec (overrides rest.port)"},
+			&cli.Int64Flag{Name: FlagPrevExit, Usage: "when the previous attempt was reaped (Unix nanoseconds): failover phases are timed from it"},
 		),
 		Action: runAM,
 	}
 }
 
 func runAM(c *cli.Context) error {
+	started := time.Now()
+	origin := started
+	if ns := c.Int64(FlagPrevExit); ns > 0 {
+		origin = time.Unix(0, ns)
+	}
+	timeline := jobmanager.NewTimeline(origin)
+	timeline.MarkAt(jobmanager.PhaseProcessStart, started)
 	cfg, log, err := setup(c, "am")
 	if err != nil {
 		return err
@@ -42,8 +51,10 @@ func runAM(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("am: high availability: %v", err), 1)
 	}
 	defer svc.Close()
+	timeline.Mark(jobmanager.PhaseZKConnected)
 	amc := jobmanager.AMConfig{
-		Conf: cfg, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
+		Timeline: timeline,
+		Conf:     cfg, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
 		TaskManagers: c.Int(FlagContainers), TaskManagerMemory: c.Int64(FlagTMMemory), Slots: c.Int(FlagSlots), Logger: log,
 	}
 	graphs, err := svc.JobGraphStore(c.Context)

@@ -25,6 +25,7 @@ const (
 	FlagSlots       = "slots"
 	FlagRESTPort    = "rest-port"
 	FlagContainerID = "container-id"
+	FlagPrevExit    = "previous-exit"
 )
 
 func commonFlags() []cli.Flag {
