@@ -31,3 +31,25 @@ func TestDemo(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchFailover runs `yarn-session bench failover` briefly in both modes and
+// checks its report ends with the summary line scripts parse.
+func TestBenchFailover(t *testing.T) {
+	for _, mode := range []string{"restart", "standby"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "--log-level", "warn", "bench", "failover", "--kills", "3", "--mode", mode)
+			cmd.Env = append(cmd.Environ(), "TMPDIR="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s", out)
+			require.NoError(t, err)
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			require.Regexp(t, `^failover p50=\d+ms p99=\d+ms$`, lines[len(lines)-1])
+			require.Contains(t, string(out), "RSS: supervisor")
+			if mode == "restart" {
+				require.Contains(t, string(out), "tasks_deployed")
+			}
+		})
+	}
+}

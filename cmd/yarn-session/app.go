@@ -44,6 +44,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			budgetCommand(),
 			superviseCommand(),
 			demoCommand(),
+			benchCommand(),
 			zookeeperCommand(),
 		}, append(sessionCommands(), jobCommands()...)...),
 	}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/zkserver"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/jobmanager"
+)
+
+const (
+	flagJobs = "jobs"
+	flagTMs  = "tms"
+	flagMode = "mode"
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "benchmarks on this machine",
+		Subcommands: []*cli.Command{{
+			Name:  "failover",
+			Usage: "SIGKILL the AM N times in a session of its own and time every failover phase",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: flagKills, Value: 20, Usage: "AM kills"},
+				&cli.IntFlag{Name: flagJobs, Value: 1, Usage: "jobs running in the session"},
+				&cli.IntFlag{Name: flagTMs, Value: 2, Usage: "TaskManagers"},
+				&cli.StringFlag{Name: flagMode, Value: "restart", Usage: "restart (the supervisor starts the next attempt) or standby (two AMs from a masters file; no process start)"},
+			},
+			Action: runBenchFailover,
+		}},
+	}
+}
+
+// benchJob is a small job whose checkpoints show it processing.
+const benchJob = `name: bench-%d
+parallelism: 1
+checkpointInterval: 200ms
+pipeline:
+  - sequence: {rate: 1ms}
+  - countWindowAll: {size: 100, aggregate: sum}
+  - file: {path: bench-%d}
+`
+
+func runBenchFailover(c *cli.Context) error {
+	ctx := c.Context
+	w := c.App.Writer
+	kills, mode := c.Int(flagKills), c.String(flagMode)
+	if kills < 1 || c.Int(flagJobs) < 0 || c.Int(flagTMs) < 1 || (mode != "restart" && mode != "standby") {
+		return cli.Exit("bench failover: want --kills ≥ 1, --jobs ≥ 0, --tms ≥ 1, --mode restart|standby", exitUsage)
+	}
+	dir, err := os.MkdirTemp("", "amkeeper-bench-")
+	if err != nil {
+		return cli.Exit(err.Error(), exitFailure)
+	}
+	defer os.RemoveAll(dir)
+	exe, _ := os.Executable()
+
+	zoo := filepath.Join(dir, "zoo.cfg")
+	_ = os.WriteFile(zoo, []byte("tickTime=500\ninitLimit=10\nsyncLimit=5\nclientPort=0\ndataDir="+filepath.Join(dir, "zk-data")+"\n"), 0o600)
+	zc, err := zkserver.LoadZooCfg(zoo)
+	if err != nil {
+		return cli.Exit(err.Error(), exitFailure)
+	}
+	runDir := filepath.Join(dir, "zk")
+	started, err := zkserver.Start(ctx, zc, zkserver.Options{RunDir: runDir, FreePort: true})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench: ZooKeeper: %v", err), exitFailure)
+	}
+	defer zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{})
+
+	confDir := filepath.Join(dir, "conf")
+	_ = os.MkdirAll(confDir, 0o700)
+	if mode == "standby" {
+		_ = os.WriteFile(filepath.Join(confDir, "masters"), []byte("localhost\nlocalhost\n"), 0o600)
+	}
+	budget := strconv.Itoa(kills + 2)
+	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(c.Int(flagTMs)), "-d"}
+	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + started.ConnectString(),
+		"high-availability.storageDir=file://" + filepath.Join(dir, "storage"), "high-availability.zookeeper.client.session-timeout=10 s",
+		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
+		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=100 ms", "rest.port=0"} {
+		args = append(args, "-D", p)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Env = append(os.Environ(), envHome+"="+filepath.Join(dir, "home"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench: start the session: %v\n%s", err, out), exitFailure)
+	}
+	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
+	appDir := filepath.Join(dir, "home", appID)
+	client := attempts.NewControlClient(appDir)
+	defer func() {
+		_ = client.Stop(context.Background())
+		waitGone(attempts.ControlSocket(appDir), 60*time.Second)
+	}()
+
+	leader, err := demoWaitLeader(ctx, client, "")
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
+	}
+	var jobs []string
+	for i := 0; i < c.Int(flagJobs); i++ {
+		g := job.Graph{ID: job.NewJobID()}
+		if g.Spec, err = job.ParseSpec([]byte(fmt.Sprintf(benchJob, i, i)), "bench.yaml"); err != nil {
+			return cli.Exit(err.Error(), exitFailure)
+		}
+		enc, _ := g.Encode()
+		if err := demoSubmit(ctx, leader, jobmanager.JobSubmission{JobID: string(g.ID), Name: g.Spec.Name, Graph: enc}); err != nil {
+			return cli.Exit(fmt.Sprintf("bench: submit: %v", err), exitFailure)
+		}
+		jobs = append(jobs, string(g.ID))
+	}
+	running := func(rest string) bool {
+		for _, j := range jobs {
+			var info jobmanager.CheckpointInfo
+			if getJSON(ctx, &http.Client{Timeout: time.Second}, rest+"/jobs/"+j+"/checkpoints", &info) != nil || info.Latest <= info.RestoredFrom {
+				return false
+			}
+		}
+		return true
+	}
+
+	phases := map[string][]float64{}
+	var totals []float64
+	for k := 0; k < kills; k++ {
+		if _, err := poll(ctx, 60*time.Second, func() (string, bool) { return "", running(leader) }, "jobs do not checkpoint"); err != nil {
+			return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
+		}
+		if _, err := client.KillAM(ctx); err != nil {
+			return cli.Exit(fmt.Sprintf("bench: kill-am: %v", err), exitFailure)
+		}
+		killed := time.Now()
+		next, err := pollFast(ctx, 60*time.Second, func() (string, bool) {
+			l, err := demoWaitLeaderOnce(ctx, client, leader)
+			if err != nil {
+				return "", false
+			}
+			var tl map[string]float64
+			ok := getJSON(ctx, &http.Client{Timeout: time.Second}, l+"/failover", &tl) == nil && tl[jobmanager.PhaseTasksDeployed] > 0
+			if ok && mode == "restart" {
+				for p, v := range tl {
+					phases[p] = append(phases[p], v)
+				}
+			}
+			return l, ok
+		})
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("bench: failover %d: %v", k+1, err), exitFailure)
+		}
+		totals = append(totals, float64(time.Since(killed).Microseconds())/1000)
+		leader = next
+	}
+	st, _ := client.Status(ctx)
+
+	fmt.Fprintf(w, "Failover: %d AM kills, %d job(s), %d TaskManager(s), mode %s, ZooKeeper session timeout 10 s\n\n", kills, len(jobs), c.Int(flagTMs), mode)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase (ms since the dead AM was reaped)\tp50\tp99\t")
+	for _, p := range []string{jobmanager.PhaseProcessStart, jobmanager.PhaseZKConnected, jobmanager.PhaseGranted, jobmanager.PhasePublished,
+		jobmanager.PhaseJobsRecovered, jobmanager.PhaseTMsRegistered, jobmanager.PhaseTasksDeployed} {
+		if len(phases[p]) > 0 {
+			fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t\n", p, pct(phases[p], 50), pct(phases[p], 99))
+		}
+	}
+	fmt.Fprintf(tw, "total: kill → tasks deployed (observed)\t%.1f\t%.1f\t\n", pct(totals, 50), pct(totals, 99))
+	tw.Flush()
+	fmt.Fprintf(w, "\nRSS: supervisor %s, AM %s, TaskManagers %s\n", rss(st.SupervisorPID), rss(st.AMPID), rssAll(containerPIDs(st)))
+	fmt.Fprintf(w, "failover p50=%.0fms p99=%.0fms\n", pct(totals, 50), pct(totals, 99))
+	return nil
+}
+
+// demoWaitLeaderOnce returns a leader other than not, without waiting.
+func demoWaitLeaderOnce(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
+	st, err := client.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, am := range st.AMs {
+		var o jobmanager.Overview
+		if am.REST != "" && am.REST != not && getJSON(ctx, &http.Client{Timeout: time.Second}, am.REST+"/overview", &o) == nil && o.Leader {
+			return am.REST, nil
+		}
+	}
+	return "", fmt.Errorf("no new leader yet")
+}
+
+// pollFast is poll with a 2 ms period, for timing.
+func pollFast(ctx context.Context, within time.Duration, f func() (string, bool)) (string, error) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if v, ok := f(); ok {
+			return v, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("no failover within %s", within)
+}
+
+func pct(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+func rss(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+func rssAll(pids []int) string {
+	var out []string
+	for _, p := range pids {
+		out = append(out, rss(p))
+	}
+	return strings.Join(out, ", ")
+}
