@@ -127,13 +127,20 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 
 // jobSession starts a session with n TaskManagers and runs the given specs.
 func jobSession(t *testing.T, n int, specs ...string) (c *cli, id string, client *attempts.ControlClient, jobs []string, store hdfsstore.Store) {
+	return jobSessionWith(t, n, nil, specs...)
+}
+
+// jobSessionWith is jobSession with the cli's HA properties adjusted by mod first.
+func jobSessionWith(t *testing.T, n int, mod func(*cli), specs ...string) (c *cli, id string, client *attempts.ControlClient, jobs []string, store hdfsstore.Store) {
 	c = newCLI(t)
+	if mod != nil {
+		mod(c)
+	}
 	out, err := c.run("", append([]string{"-n", strconv.Itoa(n), "-d",
 		"-D", "yarn.application-attempts=10", "-D", "yarn.resourcemanager.am.max-attempts=10"}, c.ha...)...)
 	require.NoError(t, err)
 	id = appIDPattern.FindString(out)
 	client = attempts.NewControlClient(appDirFor(c, id))
-	t.Cleanup(func() { _, _ = c.run("", "stop", "-id", id) })
 	t.Cleanup(func() { dumpLogs(t, appDirFor(c, id)) })
 	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
 	for i, s := range specs {
@@ -221,22 +228,10 @@ func dumpLogs(t *testing.T, dir string) {
 // checkpoint's payload is corrupted; the next attempt reports it as unreadable,
 // restores from the one before, and the committed output stays exact.
 func TestCorruptNewestCheckpointFallsBack(t *testing.T) {
-	c := newCLI(t)
-	c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3")
-	spec := filepath.Join(t.TempDir(), "counting.yaml")
-	require.NoError(t, os.WriteFile(spec, []byte(fastCounting), 0o600))
-	out, err := c.run("", append([]string{"-n", "1", "-d"}, c.ha...)...)
-	require.NoError(t, err)
-	id := appIDPattern.FindString(out)
-	dir := appDirFor(c, id)
-	client := attempts.NewControlClient(dir)
-	t.Cleanup(func() { _, _ = c.run("", "stop", "-id", id) })
-	t.Cleanup(func() { dumpLogs(t, dir) })
-	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
-	out, err = c.run("", "run", "-id", id, spec)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	jobID := lines[len(lines)-1]
+	c, _, client, jobs, store := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3")
+	}, fastCounting)
+	jobID := jobs[0]
 
 	cpDir := c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id") + "/jobs/" + jobID + "/checkpoints"
 	raw := zkc.Conn(t)
@@ -245,7 +240,7 @@ func TestCorruptNewestCheckpointFallsBack(t *testing.T) {
 		return err == nil && len(names) >= 3
 	}, 60*time.Second, 20*time.Millisecond, "three retained checkpoints")
 
-	_, err = client.KillAM(context.Background())
+	_, err := client.KillAM(context.Background())
 	require.NoError(t, err)
 	names, _, err := raw.Children(cpDir)
 	require.NoError(t, err)
@@ -279,9 +274,6 @@ func TestCorruptNewestCheckpointFallsBack(t *testing.T) {
 	require.Contains(t, string(amLog), "checkpoint unreadable: falling back to an older one")
 	require.Contains(t, string(amLog), fmt.Sprintf(`"checkpoint":%d`, newestID), "the log names the skipped checkpoint")
 
-	store, err := hdfsstore.Open(context.Background(), c.haValue("high-availability.storageDir"))
-	require.NoError(t, err)
-	defer store.Close()
 	n := len(committed(t, store, "counts"))
 	require.Eventually(t, func() bool { return len(committed(t, store, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
 	requireExactCounts(t, committed(t, store, "counts"), n+3)

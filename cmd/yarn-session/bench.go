@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/attempts"
-	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
@@ -67,20 +65,11 @@ func runBenchFailover(c *cli.Context) error {
 		return cli.Exit(err.Error(), exitFailure)
 	}
 	defer os.RemoveAll(dir)
-	exe, _ := os.Executable()
-
-	zoo := filepath.Join(dir, "zoo.cfg")
-	_ = os.WriteFile(zoo, []byte("tickTime=500\ninitLimit=10\nsyncLimit=5\nclientPort=0\ndataDir="+filepath.Join(dir, "zk-data")+"\n"), 0o600)
-	zc, err := zkserver.LoadZooCfg(zoo)
+	connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
 	if err != nil {
-		return cli.Exit(err.Error(), exitFailure)
+		return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
 	}
-	runDir := filepath.Join(dir, "zk")
-	started, err := zkserver.Start(ctx, zc, zkserver.Options{RunDir: runDir, FreePort: true})
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench: ZooKeeper: %v", err), exitFailure)
-	}
-	defer zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{})
+	defer stopZK()
 
 	confDir := filepath.Join(dir, "conf")
 	_ = os.MkdirAll(confDir, 0o700)
@@ -88,26 +77,18 @@ func runBenchFailover(c *cli.Context) error {
 		_ = os.WriteFile(filepath.Join(confDir, "masters"), []byte("localhost\nlocalhost\n"), 0o600)
 	}
 	budget := strconv.Itoa(kills + 2)
-	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(c.Int(flagTMs)), "-d"}
-	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + started.ConnectString(),
+	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(c.Int(flagTMs))}
+	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
 		"high-availability.storageDir=file://" + filepath.Join(dir, "storage"), "high-availability.zookeeper.client.session-timeout=10 s",
 		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
 		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=100 ms", "rest.port=0"} {
 		args = append(args, "-D", p)
 	}
-	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), envHome+"="+filepath.Join(dir, "home"))
-	out, err := cmd.CombinedOutput()
+	_, client, stopSession, err := startDetachedSession(ctx, filepath.Join(dir, "home"), args...)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench: start the session: %v\n%s", err, out), exitFailure)
+		return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
 	}
-	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
-	appDir := filepath.Join(dir, "home", appID)
-	client := attempts.NewControlClient(appDir)
-	defer func() {
-		_ = client.Stop(context.Background())
-		waitGone(attempts.ControlSocket(appDir), 60*time.Second)
-	}()
+	defer stopSession()
 
 	leader, err := demoWaitLeader(ctx, client, "")
 	if err != nil {

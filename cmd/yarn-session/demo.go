@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
-	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/taskmanager"
@@ -88,10 +86,6 @@ func runDemo(c *cli.Context) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return cli.Exit(err.Error(), exitFailure)
-	}
 	home := filepath.Join(dir, "home")
 	storage := "file://" + filepath.Join(dir, "storage")
 	props := []string{
@@ -103,26 +97,17 @@ func runDemo(c *cli.Context) error {
 	}
 	if mode == "zookeeper" {
 		st.say("Starting a throwaway ZooKeeper on a free loopback port (yarn-session zookeeper start)…")
-		zoo := filepath.Join(dir, "zoo.cfg")
-		if err := os.WriteFile(zoo, []byte("tickTime=500\ninitLimit=10\nsyncLimit=5\nclientPort=0\ndataDir="+filepath.Join(dir, "zk-data")+"\n"), 0o600); err != nil {
-			return cli.Exit(err.Error(), exitFailure)
-		}
-		zc, err := zkserver.LoadZooCfg(zoo)
+		connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
-		runDir := filepath.Join(dir, "zk")
-		started, err := zkserver.Start(ctx, zc, zkserver.Options{RunDir: runDir, FreePort: true})
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("demo: ZooKeeper: %v", err), exitFailure)
-		}
 		defer func() {
-			_, _ = zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{})
+			stopZK()
 			st.say("ZooKeeper stopped.")
 		}()
-		st.say("ZooKeeper serves on %s.", started.ConnectString())
+		st.say("ZooKeeper serves on %s.", connect)
 		props = append(props, "high-availability.type=zookeeper",
-			"high-availability.zookeeper.quorum="+started.ConnectString(),
+			"high-availability.zookeeper.quorum="+connect,
 			"high-availability.zookeeper.client.session-timeout=2 s")
 	} else {
 		props = append(props, "high-availability.type=NONE")
@@ -130,22 +115,16 @@ func runDemo(c *cli.Context) error {
 	}
 
 	// Start the session the way a user would: yarn-session -n 2 -d -D …
-	args := []string{"-n", "2", "-d"}
+	args := []string{"-n", "2"}
 	for _, p := range props {
 		args = append(args, "-D", p)
 	}
-	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), envHome+"="+home)
-	out, err := cmd.CombinedOutput()
+	appID, client, stopSession, err := startDetachedSession(ctx, home, args...)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("demo: start the session: %v\n%s", err, out), exitFailure)
+		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
-	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
-	appDir := filepath.Join(home, appID)
-	client := attempts.NewControlClient(appDir)
 	defer func() {
-		_ = client.Stop(context.Background())
-		waitGone(attempts.ControlSocket(appDir), 60*time.Second)
+		stopSession()
 		st.say("Session stopped; no process of it is left.")
 	}()
 	st.say("Session %s started: a supervisor, an AM and 2 TaskManager containers (yarn-session -n 2 -d).", appID)

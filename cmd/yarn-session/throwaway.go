@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/zkserver"
+)
+
+// startThrowawayZooKeeper starts a standalone ZooKeeper on a free loopback port
+// under dir (as `yarn-session zookeeper start --free-port` does) and returns its
+// connect string and how to stop it.
+func startThrowawayZooKeeper(ctx context.Context, dir string) (string, func(), error) {
+	zoo := filepath.Join(dir, "zoo.cfg")
+	cfg := "tickTime=500\ninitLimit=10\nsyncLimit=5\nclientPort=0\ndataDir=" + filepath.Join(dir, "zk-data") + "\n"
+	if err := os.WriteFile(zoo, []byte(cfg), 0o600); err != nil {
+		return "", nil, err
+	}
+	zc, err := zkserver.LoadZooCfg(zoo)
+	if err != nil {
+		return "", nil, err
+	}
+	runDir := filepath.Join(dir, "zk")
+	started, err := zkserver.Start(ctx, zc, zkserver.Options{RunDir: runDir, FreePort: true})
+	if err != nil {
+		return "", nil, fmt.Errorf("ZooKeeper: %w", err)
+	}
+	return started.ConnectString(), func() { _, _ = zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{}) }, nil
+}
+
+// startDetachedSession runs `yarn-session ARGS -d` with its application
+// directories under home, as a user would, and returns the application ID, a
+// control client, and how to stop the session (waiting until it is gone).
+func startDetachedSession(ctx context.Context, home string, args ...string) (string, *attempts.ControlClient, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, append(args, "-d")...)
+	cmd.Env = append(os.Environ(), envHome+"="+home)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("start the session: %v\n%s", err, out)
+	}
+	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
+	appDir := filepath.Join(home, appID)
+	client := attempts.NewControlClient(appDir)
+	stop := func() {
+		_ = client.Stop(context.Background())
+		waitGone(attempts.ControlSocket(appDir), 60*time.Second)
+	}
+	return appID, client, stop, nil
+}
