@@ -75,13 +75,12 @@ type AM struct {
 	coordinator *Coordinator // nil without Jobs
 	log         zerolog.Logger
 
-	mu       sync.Mutex
-	addr     string
-	reg      rmapi.RegisterResponse
-	session  uuid.UUID // current grant, uuid.Nil when not leading
-	adopted  map[string]time.Time
-	owned    map[string]rmapi.Container // containers this application runs, as the AM knows them
-	released map[string]bool
+	mu      sync.Mutex
+	addr    string
+	reg     rmapi.RegisterResponse
+	session uuid.UUID // current grant, uuid.Nil when not leading
+	adopted map[string]time.Time
+	owned   map[string]rmapi.Container // containers this application runs, as the AM knows them
 }
 
 // NewAM prepares an attempt; Run runs it.
@@ -91,12 +90,11 @@ func NewAM(cfg AMConfig) *AM {
 	}
 	log := cfg.Logger.With().Str(logging.AttemptID, cfg.AttemptID).Int(logging.Attempt, cfg.Attempt).Logger()
 	a := &AM{
-		cfg:      cfg,
-		tms:      NewTaskManagers(cfg.Conf.HeartbeatInterval(), cfg.Conf.HeartbeatTimeout(), log),
-		log:      log,
-		adopted:  map[string]time.Time{},
-		owned:    map[string]rmapi.Container{},
-		released: map[string]bool{},
+		cfg:     cfg,
+		tms:     NewTaskManagers(cfg.Conf.HeartbeatInterval(), cfg.Conf.HeartbeatTimeout(), log),
+		log:     log,
+		adopted: map[string]time.Time{},
+		owned:   map[string]rmapi.Container{},
 	}
 	if j := cfg.Jobs; j != nil {
 		interval, ok := cfg.Conf.CheckpointingInterval()
@@ -117,9 +115,6 @@ func (a *AM) Address() string {
 	defer a.mu.Unlock()
 	return a.addr
 }
-
-// TaskManagers returns the registry of the current leadership.
-func (a *AM) TaskManagers() *TaskManagers { return a.tms }
 
 // Run serves, registers with the supervisor, and contends for leadership until
 // ctx ends. Only while leading does it allocate containers.
@@ -284,7 +279,6 @@ func (a *AM) allocate(ctx context.Context) error {
 		case now.After(deadline):
 			release = append(release, id)
 			delete(a.adopted, id)
-			a.released[id] = true
 			delete(a.owned, id)
 			a.log.Warn().Str(logging.Container, id).Msg("adopted container did not re-register in time: releasing it")
 		}
@@ -334,15 +328,4 @@ func (a *AM) markProgress(g recovery.Grant, log zerolog.Logger) {
 		tl.Mark(PhaseTasksDeployed)
 	}
 	tl.LogOnce(log)
-}
-
-// Containers returns the containers the AM believes the application runs.
-func (a *AM) Containers() []rmapi.Container {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]rmapi.Container, 0, len(a.owned))
-	for _, c := range a.owned {
-		out = append(out, c)
-	}
-	return out
 }
