@@ -2,68 +2,18 @@ package zktest
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"strings"
-	"time"
+
+	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
 
 // ErrNotServing is returned by Server.Mode while a server runs but does not serve
 // requests (starting, electing a leader, or cut off from its quorum).
-var ErrNotServing = errors.New("zktest: server not serving requests")
+var ErrNotServing = zkserver.ErrNotServing
 
 // FourLetter sends a four-letter-word command ("srvr", "ruok", "mntr", "stat", …) to
 // the ZooKeeper server at addr and returns its whole answer. The harness's servers
 // allow every command (4lw.commands.whitelist=*). A deadline or cancellation of ctx
 // ends the exchange with an error that wraps ctx's error.
 func FourLetter(ctx context.Context, addr, cmd string) (string, error) {
-	if len(cmd) != 4 {
-		return "", fmt.Errorf("zktest: four-letter word %q: want 4 letters", cmd)
-	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("zktest: %s %s: %w", cmd, addr, err)
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	if _, err = io.WriteString(conn, cmd); err == nil {
-		var b []byte
-		if b, err = io.ReadAll(conn); err == nil {
-			return string(b), nil
-		}
-	}
-	switch {
-	case ctx.Err() != nil:
-		err = ctx.Err()
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = context.DeadlineExceeded // the socket deadline is ctx's deadline
-	}
-	return "", fmt.Errorf("zktest: %s %s: %w", cmd, addr, err)
-}
-
-// parseMode extracts the Mode line from a srvr answer. It parses the answer itself
-// because go-zookeeper's FLWSrvr rejects Debian's version banner
-// ("3.8.0-${mvngit.commit.id}").
-func parseMode(answer string) (string, error) {
-	for _, line := range strings.Split(answer, "\n") {
-		if mode, ok := strings.CutPrefix(strings.TrimSpace(line), "Mode:"); ok {
-			return strings.TrimSpace(mode), nil
-		}
-	}
-	if strings.Contains(answer, "not currently serving") {
-		return "", ErrNotServing
-	}
-	if len(answer) > 200 {
-		answer = answer[:200] + "…"
-	}
-	return "", fmt.Errorf("zktest: no Mode line in srvr answer %q", answer)
+	return zkserver.FourLetter(ctx, addr, cmd)
 }

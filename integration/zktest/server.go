@@ -19,6 +19,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/amkeeper/amkeeper/internal/zkserver"
+
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -95,11 +97,7 @@ func (s *Server) Running() bool { return s.PID() != 0 }
 // but does not serve, and an error wrapping ctx's error if ctx ends first (as it will
 // while the server is paused).
 func (s *Server) Mode(ctx context.Context) (string, error) {
-	answer, err := FourLetter(ctx, s.Addr(), "srvr")
-	if err != nil {
-		return "", err
-	}
-	return parseMode(answer)
+	return zkserver.Mode(ctx, s.Addr())
 }
 
 // Conn returns a go-zookeeper connection to this server only, with a session; see
@@ -199,23 +197,7 @@ func (s *Server) Restart() error {
 }
 
 // LogTail returns the last n lines of the server's log.
-func (s *Server) LogTail(n int) string {
-	const maxRead = 64 << 10
-	f, err := os.Open(s.LogPath())
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > maxRead {
-		_, _ = f.Seek(-maxRead, io.SeekEnd)
-	}
-	b, _ := io.ReadAll(f)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (s *Server) LogTail(n int) string { return zkserver.LogTail(s.LogPath(), n) }
 
 func (s *Server) setPorts(client, peer, election int) {
 	s.mu.Lock()
@@ -238,7 +220,7 @@ func (s *Server) prepare() error {
 		files[filepath.Join("data", "myid")] = strconv.Itoa(s.id) + "\n"
 	}
 	if s.c.inst.log4j {
-		files["log4j.properties"] = log4jProperties(s.LogPath())
+		files["log4j.properties"] = zkserver.Log4jProperties(s.LogPath())
 	}
 	for name, content := range files {
 		path := filepath.Join(s.dir, name)
@@ -277,18 +259,6 @@ func (c *Cluster) zooCfg(s *Server) string {
 		line("%s", l)
 	}
 	return b.String()
-}
-
-func log4jProperties(logPath string) string {
-	return strings.Join([]string{
-		"log4j.rootLogger=INFO, F",
-		"log4j.appender.F=org.apache.log4j.FileAppender",
-		"log4j.appender.F.File=" + logPath,
-		"log4j.appender.F.Append=true",
-		"log4j.appender.F.layout=org.apache.log4j.PatternLayout",
-		"log4j.appender.F.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] %-5p [%t] %c{1} - %m%n",
-		"",
-	}, "\n")
 }
 
 // start launches the JVM; the caller waits with waitServing.

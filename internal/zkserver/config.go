@@ -221,7 +221,9 @@ func whitelist(v string) string {
 	return v + ",srvr"
 }
 
-func log4jProperties(logPath string) string {
+// Log4jProperties is a log4j 1.2 configuration that writes a server's log to
+// logPath (Debian's own scripts log nothing).
+func Log4jProperties(logPath string) string {
 	return strings.Join([]string{
 		"log4j.rootLogger=INFO, F",
 		"log4j.appender.F=org.apache.log4j.FileAppender",

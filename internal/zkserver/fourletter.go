@@ -6,40 +6,62 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"time"
 )
 
 // ErrNotServing is returned by Mode while a server runs but does not serve requests
 // (starting, electing a leader, or cut off from its quorum).
 var ErrNotServing = errors.New("zkserver: server not serving requests")
 
-// Mode asks the server at addr with the srvr four-letter command and returns its mode:
-// "standalone", "leader", "follower" or "observer". A deadline or cancellation of ctx
-// ends the exchange with an error wrapping ctx's error.
-func Mode(ctx context.Context, addr string) (string, error) {
+// FourLetter sends a four-letter-word command ("srvr", "ruok", "mntr", "stat", …) to
+// the ZooKeeper server at addr and returns its whole answer. The command must be in
+// the server's 4lw.commands.whitelist. A deadline or cancellation of ctx ends the
+// exchange with an error that wraps ctx's error.
+func FourLetter(ctx context.Context, addr, cmd string) (string, error) {
+	if len(cmd) != 4 {
+		return "", fmt.Errorf("zkserver: four-letter word %q: want 4 letters", cmd)
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("zkserver: srvr %s: %w", addr, err)
+		return "", fmt.Errorf("zkserver: %s %s: %w", cmd, addr, err)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	var answer []byte
-	if _, err = io.WriteString(conn, "srvr"); err == nil {
-		answer, err = io.ReadAll(conn)
+
+	if _, err = io.WriteString(conn, cmd); err == nil {
+		var b []byte
+		if b, err = io.ReadAll(conn); err == nil {
+			return string(b), nil
+		}
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		err = ctx.Err()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = context.DeadlineExceeded // the socket deadline is ctx's deadline
 	}
+	return "", fmt.Errorf("zkserver: %s %s: %w", cmd, addr, err)
+}
+
+// Mode asks the server at addr with the srvr four-letter command and returns its mode:
+// "standalone", "leader", "follower" or "observer".
+func Mode(ctx context.Context, addr string) (string, error) {
+	answer, err := FourLetter(ctx, addr, "srvr")
 	if err != nil {
-		return "", fmt.Errorf("zkserver: srvr %s: %w", addr, err)
+		return "", err
 	}
-	return parseMode(string(answer))
+	return parseMode(answer)
 }
 
 // parseMode finds the Mode line of a srvr answer. (go-zookeeper's FLWSrvr cannot
-// parse Debian's version banner, hence our own.)
+// parse Debian's version banner, "3.8.0-${mvngit.commit.id}", hence our own.)
 func parseMode(answer string) (string, error) {
 	for _, line := range strings.Split(answer, "\n") {
 		if mode, ok := strings.CutPrefix(strings.TrimSpace(line), "Mode:"); ok {

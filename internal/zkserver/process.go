@@ -228,8 +228,8 @@ func waitGone(ctx context.Context, pid int, d time.Duration) bool {
 	}
 }
 
-// logTail returns the last n lines of a log file, reading at most its last 64 KiB.
-func logTail(path string, n int) string {
+// LogTail returns the last n lines of a log file, reading at most its last 64 KiB.
+func LogTail(path string, n int) string {
 	const maxRead = 64 << 10
 	f, err := os.Open(path)
 	if err != nil {

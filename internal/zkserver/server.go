@@ -257,7 +257,7 @@ func prepare(cfg *conf.ZooCfg, inst Installation, m *member) error {
 		return err
 	}
 	if inst.Log4j {
-		return writeFileAtomic(filepath.Join(m.dir, log4jFile), log4jProperties(filepath.Join(m.dir, logFile)))
+		return writeFileAtomic(filepath.Join(m.dir, log4jFile), Log4jProperties(filepath.Join(m.dir, logFile)))
 	}
 	return nil
 }
@@ -295,7 +295,7 @@ func waitServing(ctx context.Context, m *member, c *child, logStart int64) error
 // when this run's log says a port was taken.
 func startFailure(m *member, what string, logStart int64) error {
 	path := filepath.Join(m.dir, logFile)
-	err := fmt.Errorf("zkserver: %s (%s) %s; last lines of %s:\n%s", m.name, m.addr(), what, path, logTail(path, tailLines))
+	err := fmt.Errorf("zkserver: %s (%s) %s; last lines of %s:\n%s", m.name, m.addr(), what, path, LogTail(path, tailLines))
 	if f, ferr := os.Open(path); ferr == nil {
 		defer f.Close()
 		if _, serr := f.Seek(logStart, io.SeekStart); serr == nil {
