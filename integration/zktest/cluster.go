@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
 
 // startAttempts is how often New picks new ports when a port was taken between
@@ -31,7 +32,7 @@ const failLogLines = 20
 // for concurrent use.
 type Cluster struct {
 	opts    options
-	inst    installation
+	inst    zkserver.Installation
 	dir     string
 	log     zerolog.Logger
 	servers []*Server

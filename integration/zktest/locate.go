@@ -14,16 +14,6 @@ var ErrNotInstalled = zkserver.ErrNotInstalled
 // to get server logs; log4j 1.2 is configured through log4j.properties if present.
 const ClasspathEnv = zkserver.ClasspathEnv
 
-// installation is what New needs to launch a server.
-type installation struct {
-	java      string // path of the java binary
-	classpath string // -cp argument
-	log4j     bool   // log4j 1.2 is the SLF4J binding: write log4j.properties
-}
-
-// locate finds java and the ZooKeeper classpath through zkserver.Locate, reporting
-// everything missing at once.
-func locate() (installation, error) {
-	inst, err := zkserver.Locate()
-	return installation{java: inst.Java, classpath: inst.Classpath, log4j: inst.Log4j}, err
-}
+// locate finds java and the ZooKeeper classpath, reporting everything missing at
+// once.
+func locate() (zkserver.Installation, error) { return zkserver.Locate() }

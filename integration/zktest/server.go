@@ -19,9 +19,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/amkeeper/amkeeper/internal/zkserver"
-
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
 
 const (
@@ -37,15 +36,6 @@ const (
 
 // errPortTaken marks a start that failed because a port was already bound.
 var errPortTaken = errors.New("zktest: port already in use")
-
-// jvmFlags make the JVM start fast and stay small (see notes/zookeeper-facts.md).
-var jvmFlags = []string{
-	"-Xms32m", "-Xmx256m",
-	"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-	"-XX:-UsePerfData",                     // no /tmp/hsperfdata_* files
-	"-Dzookeeper.jmx.log4j.disable=true",   // skip registering log4j MBeans
-	"-Dzookeeper.admin.enableServer=false", // also in zoo.cfg; jetty is not on the classpath
-}
 
 // Server is one ZooKeeper server process of a Cluster. Its methods are safe for
 // concurrent use; the state-changing ones (Stop, Kill, Pause, Resume, Restart) each
@@ -219,7 +209,7 @@ func (s *Server) prepare() error {
 	if len(s.c.servers) > 1 {
 		files[filepath.Join("data", "myid")] = strconv.Itoa(s.id) + "\n"
 	}
-	if s.c.inst.log4j {
+	if s.c.inst.Log4j {
 		files["log4j.properties"] = zkserver.Log4jProperties(s.LogPath())
 	}
 	for name, content := range files {
@@ -283,12 +273,7 @@ func (s *Server) start() error {
 	if len(s.c.servers) > 1 {
 		mainClass = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 	}
-	args := append([]string(nil), jvmFlags...)
-	if s.c.inst.log4j {
-		args = append(args, "-Dlog4j.configuration=file:"+filepath.Join(s.dir, "log4j.properties"))
-	}
-	args = append(args, "-cp", s.c.inst.classpath, mainClass, filepath.Join(s.dir, "zoo.cfg"))
-	cmd := exec.Command(s.c.inst.java, args...)
+	cmd := exec.Command(s.c.inst.Java, s.c.inst.ServerArgs(s.dir, mainClass)...)
 	cmd.Dir = s.dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf

@@ -34,12 +34,24 @@ const (
 // pollInterval is how often a starting or stopping server is looked at.
 const pollInterval = 25 * time.Millisecond
 
-// jvmFlags keep a demo server small and quick to start.
+// jvmFlags make the JVM start fast and stay small (see notes/zookeeper-facts.md).
 var jvmFlags = []string{
 	"-Xms32m", "-Xmx256m",
 	"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-	"-XX:-UsePerfData",
-	"-Dzookeeper.jmx.log4j.disable=true",
+	"-XX:-UsePerfData",                     // no /tmp/hsperfdata_* files
+	"-Dzookeeper.jmx.log4j.disable=true",   // skip registering log4j MBeans
+	"-Dzookeeper.admin.enableServer=false", // also in zoo.cfg; jetty is not on the classpath
+}
+
+// ServerArgs is the java command line of a server whose files (zoo.cfg and, when
+// log4j is the SLF4J binding, log4j.properties) are in dir: the JVM flags, the
+// extra -D properties, the classpath and mainClass.
+func (i Installation) ServerArgs(dir, mainClass string, props ...string) []string {
+	args := append(append([]string(nil), jvmFlags...), props...)
+	if i.Log4j {
+		args = append(args, "-Dlog4j.configuration=file:"+filepath.Join(dir, log4jFile))
+	}
+	return append(args, "-cp", i.Classpath, mainClass, filepath.Join(dir, cfgFile))
 }
 
 // child is a JVM this process started; exited is closed once it has been reaped.
@@ -60,13 +72,7 @@ func launch(inst Installation, m *member) (*child, error) {
 	defer logf.Close() // the child has its own descriptor
 	fmt.Fprintf(logf, "=== amkeeper: starting %s on %s at %s\n", m.name, m.addr(), time.Now().Format(time.RFC3339Nano))
 
-	args := append([]string(nil), jvmFlags...)
-	args = append(args, dirProperty+m.dir)
-	if inst.Log4j {
-		args = append(args, "-Dlog4j.configuration=file:"+filepath.Join(m.dir, log4jFile))
-	}
-	args = append(args, "-cp", inst.Classpath, mainClass, filepath.Join(m.dir, cfgFile))
-	cmd := exec.Command(inst.Java, args...)
+	cmd := exec.Command(inst.Java, inst.ServerArgs(m.dir, mainClass, dirProperty+m.dir)...)
 	cmd.Dir = m.dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
