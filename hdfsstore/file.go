@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -292,41 +291,21 @@ func (s *fileStore) List(ctx context.Context, prefix string) ([]string, error) {
 	if err := s.begin(ctx, "list", prefix); err != nil {
 		return nil, err
 	}
-	var names []string
-	if err := s.walk(ctx, dir, partial, &names); err != nil {
+	names, err := walkObjects(ctx, dir, partial, s.entries)
+	if err != nil {
 		return nil, fmt.Errorf("hdfsstore: list %q: %w", prefix, err)
 	}
-	slices.Sort(names)
 	return names, nil
 }
 
-// walk appends to names the objects under the slash-separated directory rel whose
-// last component starts with partial, and every object in the subdirectories that
-// do. A directory that disappears meanwhile holds nothing.
-func (s *fileStore) walk(ctx context.Context, rel, partial string, names *[]string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// entries lists the directory rel for walkObjects.
+func (s *fileStore) entries(rel string) ([]dirEntry, error) {
+	list, err := readDirIfExists(s.path(rel))
+	out := make([]dirEntry, 0, len(list))
+	for _, e := range list {
+		out = append(out, dirEntry{name: e.Name(), dir: e.IsDir(), object: e.Type().IsRegular()})
 	}
-	entries, err := readDirIfExists(s.path(rel))
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		base := e.Name()
-		if !strings.HasPrefix(base, partial) || checkComponent(base) != "" {
-			continue // also skips temporaries
-		}
-		name := path.Join(rel, base)
-		switch {
-		case e.IsDir():
-			if err := s.walk(ctx, name, "", names); err != nil {
-				return err
-			}
-		case e.Type().IsRegular():
-			*names = append(*names, name)
-		}
-	}
-	return nil
+	return out, err
 }
 
 func (s *fileStore) RemoveAll(ctx context.Context, prefix string) error {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/user"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -420,39 +419,21 @@ func (s *hdfsStore) List(ctx context.Context, prefix string) ([]string, error) {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	var names []string
-	if err := s.walk(ctx, dir, partial, &names); err != nil {
+	names, err := walkObjects(ctx, dir, partial, s.entries)
+	if err != nil {
 		return nil, fmt.Errorf("hdfsstore: list %q: %w", prefix, mapHDFSError(err))
 	}
-	slices.Sort(names)
 	return names, nil
 }
 
-// walk appends to names the objects under the directory rel whose last component
-// starts with partial, and every object below the subdirectories that do.
-func (s *hdfsStore) walk(ctx context.Context, rel, partial string, names *[]string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// entries lists the directory rel for walkObjects.
+func (s *hdfsStore) entries(rel string) ([]dirEntry, error) {
+	list, err := s.readDir(rel)
+	out := make([]dirEntry, 0, len(list))
+	for _, fi := range list {
+		out = append(out, dirEntry{name: fi.Name(), dir: fi.IsDir(), object: !fi.IsDir()})
 	}
-	entries, err := s.readDir(rel)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		base := e.Name()
-		if !strings.HasPrefix(base, partial) || checkComponent(base) != "" {
-			continue // also skips temporaries
-		}
-		name := path.Join(rel, base)
-		if e.IsDir() {
-			if err := s.walk(ctx, name, "", names); err != nil {
-				return err
-			}
-		} else {
-			*names = append(*names, name)
-		}
-	}
-	return nil
+	return out, err
 }
 
 // readDir lists the directory rel; a missing path or a file holds nothing.

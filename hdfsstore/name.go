@@ -1,7 +1,10 @@
 package hdfsstore
 
 import (
+	"context"
 	"fmt"
+	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -95,4 +98,49 @@ func nameByte(b byte) bool {
 
 func invalidName(what, name, why string) error {
 	return fmt.Errorf("%w: %s %q: %s; %s", ErrInvalidName, what, name, why, nameRule)
+}
+
+// dirEntry is one entry of a backend's directory listing, as walkObjects needs it.
+type dirEntry struct {
+	name   string
+	dir    bool // a directory to descend into
+	object bool // a stored object (not a directory, link or device)
+}
+
+// walkObjects returns, sorted, the objects under the slash-separated directory rel
+// whose last component starts with partial, and every object below the
+// subdirectories that do; temporaries and foreign names are skipped. readDir lists
+// one directory; a directory that does not exist holds nothing.
+func walkObjects(ctx context.Context, rel, partial string, readDir func(rel string) ([]dirEntry, error)) ([]string, error) {
+	var names []string
+	var walk func(rel, partial string) error
+	walk = func(rel, partial string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		entries, err := readDir(rel)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !strings.HasPrefix(e.name, partial) || checkComponent(e.name) != "" {
+				continue // also skips temporaries
+			}
+			name := path.Join(rel, e.name)
+			switch {
+			case e.dir:
+				if err := walk(name, ""); err != nil {
+					return err
+				}
+			case e.object:
+				names = append(names, name)
+			}
+		}
+		return nil
+	}
+	if err := walk(rel, partial); err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	return names, nil
 }
