@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 
@@ -63,6 +62,7 @@ func NewCoordinator(tms *TaskManagers, services CheckpointServices, interval, ti
 
 // CheckpointInfo is GET /jobs/{id}/checkpoints.
 type CheckpointInfo struct {
+	Deployed     bool  `json:"deployed"` // the job's tasks run under this AM
 	RestoredFrom int64 `json:"restoredFrom"`
 	Latest       int64 `json:"latest"`
 }
@@ -71,7 +71,7 @@ type CheckpointInfo struct {
 func (c *Coordinator) Info(jobID string) CheckpointInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return CheckpointInfo{RestoredFrom: c.restored[jobID], Latest: c.latest[jobID]}
+	return CheckpointInfo{Deployed: c.deployed[jobID] != "", RestoredFrom: c.restored[jobID], Latest: c.latest[jobID]}
 }
 
 // AllDeployed reports whether every job has its tasks deployed under grant g.
@@ -183,8 +183,7 @@ func (c *Coordinator) place(ctx context.Context, p int) ([]TaskManagerInfo, erro
 	for {
 		changed := c.tms.Changed()
 		var slots []TaskManagerInfo
-		tms := c.tms.List()
-		sort.Slice(tms, func(i, j int) bool { return tms[i].ContainerID < tms[j].ContainerID })
+		tms := c.tms.List() // sorted by container ID
 		for i := 0; ; i++ {
 			added := false
 			for _, tm := range tms {

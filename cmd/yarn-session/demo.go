@@ -228,8 +228,8 @@ func demoWaitLeader(ctx context.Context, client *attempts.ControlClient, not str
 	}, "no AM leads")
 }
 
-// demoWaitCheckpoints waits until the leader has completed n checkpoints since it
-// restored (n = 0: until it runs the job).
+// demoWaitCheckpoints waits until the leader runs the job and has completed n
+// checkpoints since it restored it.
 func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jobmanager.CheckpointInfo, error) {
 	var info jobmanager.CheckpointInfo
 	_, err := poll(ctx, 120*time.Second, func() (string, bool) {
@@ -238,7 +238,7 @@ func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jo
 			return "", false
 		}
 		info = i
-		return "", i.Latest >= i.RestoredFrom+n && (n > 0 || i.Latest > 0 || i.RestoredFrom >= 0)
+		return "", i.Deployed && i.Latest >= i.RestoredFrom+n
 	}, "the job does not checkpoint")
 	return info, err
 }
