@@ -14,7 +14,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
@@ -127,7 +126,7 @@ func runBenchFailover(c *cli.Context) error {
 		}
 		killed := time.Now()
 		next, err := pollFast(ctx, 60*time.Second, func() (string, bool) {
-			l, err := demoWaitLeaderOnce(ctx, client, leader)
+			l, err := findLeader(ctx, client, leader)
 			if err != nil {
 				return "", false
 			}
@@ -162,21 +161,6 @@ func runBenchFailover(c *cli.Context) error {
 	fmt.Fprintf(w, "\nRSS: supervisor %s, AM %s, TaskManagers %s\n", rss(st.SupervisorPID), rss(st.AMPID), rssAll(containerPIDs(st)))
 	fmt.Fprintf(w, "failover p50=%.0fms p99=%.0fms\n", pct(totals, 50), pct(totals, 99))
 	return nil
-}
-
-// demoWaitLeaderOnce returns a leader other than not, without waiting.
-func demoWaitLeaderOnce(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
-	st, err := client.Status(ctx)
-	if err != nil {
-		return "", err
-	}
-	for _, am := range st.AMs {
-		var o jobmanager.Overview
-		if am.REST != "" && am.REST != not && getJSON(ctx, &http.Client{Timeout: time.Second}, am.REST+"/overview", &o) == nil && o.Leader {
-			return am.REST, nil
-		}
-	}
-	return "", fmt.Errorf("no new leader yet")
 }
 
 // pollFast is poll with a 2 ms period, for timing.

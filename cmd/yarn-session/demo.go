@@ -214,17 +214,8 @@ func sameOrNot(a, b []int) string {
 
 func demoWaitLeader(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
 	return poll(ctx, 60*time.Second, func() (string, bool) {
-		st, err := client.Status(ctx)
-		if err != nil {
-			return "", false
-		}
-		for _, am := range st.AMs {
-			var o jobmanager.Overview
-			if am.REST != "" && am.REST != not && getJSON(ctx, &http.Client{Timeout: time.Second}, am.REST+"/overview", &o) == nil && o.Leader {
-				return am.REST, true
-			}
-		}
-		return "", false
+		l, err := findLeader(ctx, client, not)
+		return l, err == nil
 	}, "no AM leads")
 }
 

@@ -21,13 +21,19 @@ import (
 
 // leaderREST finds the REST address of the session's leading AM.
 func leaderREST(ctx context.Context, id string) (string, error) {
-	st, err := attempts.NewControlClient(appDirOf(id)).Status(ctx)
+	return findLeader(ctx, attempts.NewControlClient(appDirOf(id)), "")
+}
+
+// findLeader asks each of the session's AMs whether it leads and returns the
+// leader's REST address, skipping not (a leader known to be gone).
+func findLeader(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
+	st, err := client.Status(ctx)
 	if err != nil {
 		return "", err
 	}
 	hc := http.Client{Timeout: 2 * time.Second}
 	for _, am := range st.AMs {
-		if am.REST == "" {
+		if am.REST == "" || am.REST == not {
 			continue
 		}
 		var o jobmanager.Overview
@@ -35,7 +41,7 @@ func leaderREST(ctx context.Context, id string) (string, error) {
 			return am.REST, nil
 		}
 	}
-	return "", fmt.Errorf("session %s has no leading AM right now (attempt %d is starting?)", id, st.Attempt)
+	return "", fmt.Errorf("session %s has no leading AM right now (attempt %d is starting?)", st.ApplicationID, st.Attempt)
 }
 
 func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
