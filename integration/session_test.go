@@ -282,23 +282,8 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 	require.NoError(t, err)
 	id := appIDPattern.FindString(out)
 	client := attempts.NewControlClient(appDirFor(c, id))
-	leaderAM := func() string {
-		st, err := client.Status(context.Background())
-		if err != nil {
-			return ""
-		}
-		for _, am := range st.AMs {
-			var o struct {
-				Leader bool `json:"leader"`
-			}
-			if am.REST != "" && getJSON(am.REST+"/overview", &o) == nil && o.Leader {
-				return am.REST
-			}
-		}
-		return ""
-	}
 	var rest string
-	require.Eventually(t, func() bool { rest = leaderAM(); return rest != "" }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { rest = leaderOf(client); return rest != "" }, 30*time.Second, 20*time.Millisecond)
 
 	jobs := []string{"000000000000000000000000000000a1", "000000000000000000000000000000b2"}
 	for _, j := range jobs {
@@ -318,7 +303,7 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 	_, err = c.run("", "kill-am", "-id", id)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		r := leaderAM()
+		r := leaderOf(client)
 		if r == "" || r == rest {
 			return false
 		}
