@@ -48,8 +48,9 @@ func startDispatcher(t *testing.T, local string) *amProcess {
 	go func() {
 		defer close(done)
 		_ = svc.Election().Run(runCtx, func(g recovery.Grant) {
+			wait := p.d.Start(g.Context(), g) // the dispatcher leads once Start returns
 			close(p.granted)
-			p.d.Lead(g)
+			wait()
 		})
 	}()
 	var once sync.Once
