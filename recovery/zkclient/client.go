@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path"
 	"strings"
 	"sync"
@@ -120,6 +121,11 @@ type Client struct {
 	listeners map[*Listener]struct{}
 	lostTimer *time.Timer
 	closed    bool
+	// abandoned is the session presumed lost on this client's own clock. Until a
+	// new session replaces it, every connection asks for a new one, and the
+	// abandoned session is then closed so that its ephemeral nodes go at once.
+	abandoned Session
+	current   net.Conn // the connection go-zookeeper dialed last
 
 	raw       chan zk.Event // session events from go-zookeeper's callback, in order
 	quit      chan struct{} // closed by Close
@@ -154,7 +160,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
 		zk.WithLogger(zkLogger{c.log}),
 		zk.WithLogInfo(false),
-		zk.WithDialer(tapDialer(cfg.Dialer, c.onConnectResponse)),
+		zk.WithDialer(tapDialer(cfg.Dialer, c.onConnectResponse, c.renewing, c.opened)),
 		zk.WithEventCallback(c.onEvent),
 	)
 	if err != nil {
@@ -215,6 +221,62 @@ func (c *Client) onConnectResponse(id int64, timeout time.Duration, passwd []byt
 	c.mu.Unlock()
 }
 
+// renewing reports whether the next connection must ask for a new session.
+func (c *Client) renewing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.abandoned.ID != 0
+}
+
+func (c *Client) opened(conn net.Conn) {
+	c.mu.Lock()
+	c.current = conn
+	c.mu.Unlock()
+}
+
+// reattachedAbandoned handles a connection that re-attached the session this
+// client gave up (its ConnectRequest went out before the session was presumed
+// lost, and the server had not expired it yet): it drops the connection, so that
+// go-zookeeper reconnects and, renewing, asks for a new session.
+func (c *Client) reattachedAbandoned(id int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.abandoned.ID == 0 || c.abandoned.ID != id {
+		return false
+	}
+	c.log.Warn().Str("session", c.abandoned.String()).Msg("re-attached the abandoned session: reconnecting for a new one")
+	if c.current != nil {
+		_ = c.current.Close()
+	}
+	return true
+}
+
+// closeAbandoned ends the session given up on (once a new one is held): the
+// server may not have expired it yet, and its ephemeral nodes — a latch node, locks
+// — must not outlive the Lost this client reported.
+func (c *Client) closeAbandoned(current int64) {
+	c.mu.Lock()
+	old := c.abandoned
+	if old.ID == 0 || old.ID == current {
+		c.mu.Unlock()
+		return
+	}
+	c.abandoned = Session{}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectionTimeout)
+	defer cancel()
+	err := CloseSession(ctx, c.cfg.Servers, old.ID, old.Password, c.cfg.ConnectionTimeout)
+	if errors.Is(err, ErrSessionGone) {
+		c.log.Info().Str("session", old.String()).Msg("abandoned session already expired")
+		return
+	}
+	if err != nil {
+		c.log.Warn().Err(err).Str("session", old.String()).Msg("could not close the abandoned session; the server expires it")
+		return
+	}
+	c.log.Info().Str("session", old.String()).Msg("abandoned session closed")
+}
+
 // onEvent runs on go-zookeeper's goroutines and must not block.
 func (c *Client) onEvent(e zk.Event) {
 	if e.Type != zk.EventSession {
@@ -240,6 +302,10 @@ func (c *Client) loop() {
 				lost = nil
 				c.stopLostTimer()
 				id := c.conn.SessionID()
+				if c.reattachedAbandoned(id) {
+					continue // stay Lost until a new session is held
+				}
+				c.closeAbandoned(id)
 				switch c.State() {
 				case 0:
 					c.transition(Event{State: Connected, SessionID: id})
@@ -265,7 +331,10 @@ func (c *Client) loop() {
 			lost = nil
 			if c.State() == Suspended {
 				c.log.Warn().Dur("session_timeout", c.Session().Timeout).
-					Msg("disconnected for a whole session timeout: presuming the session expired")
+					Msg("disconnected for a whole session timeout: presuming the session expired; the next connection asks for a new one")
+				c.mu.Lock()
+				c.abandoned = c.session
+				c.mu.Unlock()
 				c.transition(Event{State: Lost})
 			}
 		case <-c.quit:

@@ -19,8 +19,9 @@ const opCloseSession = -11
 
 // CloseSession re-attaches to the session (id, password) — a ConnectRequest that
 // names it — and closes it, so its ephemeral nodes go at once instead of after
-// the session timeout. Only for a session whose owner is known to be dead: the
-// supervisor calls it after it has reaped a killed AM. It tries the servers in
+// the session timeout. Only for a session whose owner is known to be dead or to
+// have given it up: the supervisor calls it after it has reaped a killed AM, and a
+// Client for the session it presumed lost. It tries the servers in
 // order; ErrSessionGone means there was nothing left to close.
 func CloseSession(ctx context.Context, servers []string, id int64, password []byte, timeout time.Duration) error {
 	if len(servers) == 0 {

@@ -13,12 +13,48 @@ import (
 // sends on it: the ConnectResponse {protocolVersion int32, timeOut int32,
 // sessionId int64, passwd buffer}. go-zookeeper keeps the session password private;
 // this is how the owner of a session learns it, without touching the client.
+//
+// It can also turn the first frame the client sends, the ConnectRequest
+// {protocolVersion int32, lastZxidSeen int64, timeOut int32, sessionId int64,
+// passwd buffer}, into a request for a new session (sessionId 0, a zero password)
+// when renew says so: go-zookeeper cannot be told to give a session up, and a
+// session this client has presumed lost must not come back.
 type connectResponseTap struct {
 	net.Conn
 	mu     sync.Mutex
 	buf    []byte
 	done   bool
 	report func(sessionID int64, timeout time.Duration, passwd []byte)
+
+	wrote bool
+	renew func() bool
+}
+
+// connectRequest offsets within the frame (after the 4-byte length).
+const (
+	connectRequestSession  = 4 + 4 + 8 + 4
+	connectRequestPassword = connectRequestSession + 8
+)
+
+func (t *connectResponseTap) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	first := !t.wrote
+	t.wrote = true
+	t.mu.Unlock()
+	if !first || t.renew == nil || !t.renew() || len(p) < connectRequestPassword+4 {
+		return t.Conn.Write(p)
+	}
+	q := append([]byte(nil), p...)
+	plen := int(int32(binary.BigEndian.Uint32(q[connectRequestPassword:])))
+	if plen < 0 || connectRequestPassword+4+plen > len(q) {
+		return t.Conn.Write(p) // not a ConnectRequest this tap understands
+	}
+	clear(q[connectRequestSession : connectRequestSession+8])
+	clear(q[connectRequestPassword+4 : connectRequestPassword+4+plen])
+	if _, err := t.Conn.Write(q); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // maxConnectResponse bounds what the tap buffers: a ConnectResponse is 4+4+8+4+16
@@ -64,7 +100,8 @@ func (t *connectResponseTap) observe(b []byte) {
 }
 
 // tapDialer returns a zk.Dialer that taps every connection it makes.
-func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte)) zk.Dialer {
+// opened, when set, learns each new connection.
+func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte), renew func() bool, opened func(net.Conn)) zk.Dialer {
 	if dial == nil {
 		dial = net.DialTimeout
 	}
@@ -73,6 +110,10 @@ func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte)) zk.Dia
 		if err != nil {
 			return nil, err
 		}
-		return &connectResponseTap{Conn: c, report: report}, nil
+		t := &connectResponseTap{Conn: c, report: report, renew: renew}
+		if opened != nil {
+			opened(t)
+		}
+		return t, nil
 	}
 }
