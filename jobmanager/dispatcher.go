@@ -70,6 +70,10 @@ func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStor
 	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{}}
 }
 
+// OnRecovered sets f to be called each time a grant's stored jobs are recovered
+// (their graphs read and their deploys started). Call it before Start.
+func (d *Dispatcher) OnRecovered(f func()) { d.onRecovered = f }
+
 // Start takes the grant at once (submissions are accepted from now on) and, in
 // the background, recovers every stored job; when ctx ends (derive it from the
 // grant's context) it stops the jobs. The returned func waits for that.
@@ -118,27 +122,33 @@ func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant) {
 }
 
 func (d *Dispatcher) recover(ctx context.Context, g recovery.Grant) (int, error) {
-	ids, err := d.graphs.JobIDs(ctx)
+	ids, err := d.graphs.StoredJobIDs(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list job graphs: %w", err)
 	}
-	n := 0
+	finished, err := d.results.Finished(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("result store: %w", err)
+	}
+	todo := make([]string, 0, len(ids))
 	for _, id := range ids {
-		done, err := d.results.Has(ctx, id)
-		if err != nil {
-			return n, fmt.Errorf("job %s: result store: %w", id, err)
-		}
-		if done {
+		if finished[id] {
 			d.log.Info().Str(logging.Job, id).Msg("dispatcher: job has a result; not running it again")
 			continue
 		}
-		graph, err := d.graphs.Recover(ctx, id)
-		if err != nil {
-			d.log.Error().Err(err).Str(logging.Job, id).Msg("dispatcher: cannot recover job graph")
-			continue
+		todo = append(todo, id)
+	}
+	n := 0
+	for _, e := range d.graphs.RecoverAll(ctx, todo) {
+		switch {
+		case errors.Is(e.Err, recovery.ErrNotFound):
+			d.log.Info().Str(logging.Job, e.Key).Msg("dispatcher: job graph removed meanwhile")
+		case e.Err != nil:
+			d.log.Error().Err(e.Err).Str(logging.Job, e.Key).Msg("dispatcher: cannot recover job graph")
+		default:
+			d.start(ctx, g, e.Key, "", e.Payload)
+			n++
 		}
-		d.start(ctx, g, id, "", graph)
-		n++
 	}
 	return n, nil
 }

@@ -131,6 +131,11 @@ func (s *Checkpoints) IDs(ctx context.Context) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.parseIDs(keys), nil
+}
+
+// parseIDs turns pointer names into sorted checkpoint IDs.
+func (s *Checkpoints) parseIDs(keys []string) []int64 {
 	ids := make([]int64, 0, len(keys))
 	for _, k := range keys {
 		id, err := strconv.ParseInt(k, 10, 64)
@@ -141,16 +146,18 @@ func (s *Checkpoints) IDs(ctx context.Context) ([]int64, error) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return ids, nil
+	return ids
 }
 
 // Latest implements CompletedCheckpointStore. It reads (and locks) every retained
-// checkpoint at once and returns the newest readable one.
+// checkpoint at once and returns the newest readable one. One listing finds them:
+// a checkpoint marked for deletion fails to lock (ErrNotFound) and is passed over.
 func (s *Checkpoints) Latest(ctx context.Context) (CompletedCheckpoint, []SkippedCheckpoint, bool, error) {
-	ids, err := s.IDs(ctx)
+	names, err := s.ps.Names(ctx)
 	if err != nil {
 		return CompletedCheckpoint{}, nil, false, fmt.Errorf("recovery: latest checkpoint of job %s: %w", s.jobID, err)
 	}
+	ids := s.parseIDs(names)
 	slices.Reverse(ids)
 	keys := make([]string, len(ids))
 	for i, id := range ids {

@@ -169,6 +169,11 @@ func (s *JobGraphs) JobIDs(ctx context.Context) ([]string, error) {
 	return s.ps.Keys(ctx)
 }
 
+// StoredJobIDs implements JobGraphStore.
+func (s *JobGraphs) StoredJobIDs(ctx context.Context) ([]string, error) {
+	return s.ps.Names(ctx)
+}
+
 // Release implements JobGraphStore.
 func (s *JobGraphs) Release(ctx context.Context, jobID string) error {
 	return s.ps.Release(ctx, jobID)

@@ -206,17 +206,14 @@ func (s *StorageJobResultStore) Has(ctx context.Context, jobID string) (bool, er
 	return false, nil
 }
 
-// Dirty returns the results whose cleanup has not finished, ordered by job ID: every
-// dirty file without a clean file beside it. Files whose names are not result names
-// are ignored. An unreadable dirty file makes the whole call fail with an error
-// matching ErrCorruptState, because skipping it would let its job run again.
-func (s *StorageJobResultStore) Dirty(ctx context.Context) ([]JobResult, error) {
+// list reads the result directory once: the job IDs with a dirty file, in
+// listing order, and those with a clean file. Other names are ignored.
+func (s *StorageJobResultStore) list(ctx context.Context) (dirty []string, clean map[string]bool, err error) {
 	names, err := s.st.List(ctx, s.dir+"/")
 	if err != nil {
-		return nil, fmt.Errorf("%s: list %s: %w", jrsPrefix, s.dir, err)
+		return nil, nil, fmt.Errorf("%s: list %s: %w", jrsPrefix, s.dir, err)
 	}
-	clean := make(map[string]bool)
-	var dirty []string
+	clean = make(map[string]bool)
 	for _, name := range names {
 		base := strings.TrimPrefix(name, s.dir+"/")
 		if strings.Contains(base, "/") {
@@ -229,6 +226,30 @@ func (s *StorageJobResultStore) Dirty(ctx context.Context) ([]JobResult, error) 
 		} else if id, ok := strings.CutSuffix(base, cleanResultExt); ok {
 			clean[id] = true
 		}
+	}
+	return dirty, clean, nil
+}
+
+// Finished implements JobResultStore.
+func (s *StorageJobResultStore) Finished(ctx context.Context) (map[string]bool, error) {
+	dirty, clean, err := s.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range dirty {
+		clean[id] = true
+	}
+	return clean, nil
+}
+
+// Dirty returns the results whose cleanup has not finished, ordered by job ID: every
+// dirty file without a clean file beside it. Files whose names are not result names
+// are ignored. An unreadable dirty file makes the whole call fail with an error
+// matching ErrCorruptState, because skipping it would let its job run again.
+func (s *StorageJobResultStore) Dirty(ctx context.Context) ([]JobResult, error) {
+	dirty, clean, err := s.list(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var out []JobResult
 	for _, id := range dirty {

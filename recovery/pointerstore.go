@@ -17,7 +17,7 @@ import (
 var ErrNotFound = errors.New("recovery: no such state")
 
 // recoverParallelism bounds the reads GetAll keeps in flight at once.
-const recoverParallelism = 64
+const recoverParallelism = 128
 
 // PointerStore keeps payloads in storage and a pointer to each under a key
 // (Flink's StateHandleStore): in ZooKeeper <dir>/<key> with lock children
@@ -47,6 +47,10 @@ type PointerStore interface {
 	GetAll(ctx context.Context, keys []string, lock bool) []Entry
 	// Keys lists the keys, sorted, excluding those marked for deletion.
 	Keys(ctx context.Context) ([]string, error)
+	// Names lists the keys, sorted, in one read: unlike Keys it includes those
+	// marked for deletion. For callers that lock what they read (GetAll with
+	// lock), which reports a marked key as ErrNotFound.
+	Names(ctx context.Context) ([]string, error)
 	// Release drops this instance's lock on key. A missing key or lock is fine.
 	Release(ctx context.Context, key string) error
 	// ReleaseAll drops every lock of this instance in the store.

@@ -208,6 +208,9 @@ func (s *EmbeddedPointerStore) Keys(ctx context.Context) ([]string, error) {
 	return out, nil // List sorts
 }
 
+// Names implements PointerStore: in embedded mode Keys is one listing already.
+func (s *EmbeddedPointerStore) Names(ctx context.Context) ([]string, error) { return s.Keys(ctx) }
+
 // Release implements PointerStore.
 func (s *EmbeddedPointerStore) Release(_ context.Context, key string) error {
 	s.tbl.mu.Lock()

@@ -151,9 +151,10 @@ func (s *ZooKeeperPointerStore) replace(ctx context.Context, g Guard, key string
 	return nil
 }
 
-// takeLock creates this instance's lock child; one already there is fine.
+// takeLock creates this instance's lock child; one already there is fine. Locks
+// taken at once (a new leader recovering every job) share multi-ops.
 func (s *ZooKeeperPointerStore) takeLock(ctx context.Context, key string) error {
-	_, err := s.cl.Create(ctx, s.lock(key), nil, zk.FlagEphemeral)
+	err := s.cl.CreateCoalesced(ctx, s.lock(key), nil, zk.FlagEphemeral)
 	switch {
 	case errors.Is(err, zk.ErrNodeExists):
 		return nil
@@ -245,6 +246,16 @@ func (s *ZooKeeperPointerStore) Keys(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return s.visible(ctx, names)
+}
+
+// Names implements PointerStore.
+func (s *ZooKeeperPointerStore) Names(ctx context.Context) ([]string, error) {
+	names, err := s.children(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // visible filters out the keys marked for deletion, checking them concurrently.

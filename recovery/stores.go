@@ -38,6 +38,13 @@ type JobGraphStore interface {
 	Recover(ctx context.Context, jobID string) ([]byte, error)
 	// JobIDs lists the stored jobs, excluding those marked for deletion.
 	JobIDs(ctx context.Context) ([]string, error)
+	// StoredJobIDs is JobIDs in one read: it includes jobs marked for deletion,
+	// which RecoverAll then reports as ErrNotFound.
+	StoredJobIDs(ctx context.Context) ([]string, error)
+	// RecoverAll recovers (and locks) many job graphs with the requests pipelined;
+	// the result is in the order of jobIDs, each entry with its own error
+	// (ErrNotFound for a job removed or marked for deletion meanwhile).
+	RecoverAll(ctx context.Context, jobIDs []string) []Entry
 	// Release drops this instance's lock without removing anything.
 	Release(ctx context.Context, jobID string) error
 	// Remove deletes a job graph globally. It refuses with ErrLocked while another
@@ -121,6 +128,8 @@ type JobResultStore interface {
 	MarkClean(ctx context.Context, jobID string) error
 	// Has reports whether any (dirty or clean) result exists for the job.
 	Has(ctx context.Context, jobID string) (bool, error)
+	// Finished lists, in one read, every job with a (dirty or clean) result.
+	Finished(ctx context.Context) (map[string]bool, error)
 	// Dirty lists results whose cleanup has not finished.
 	Dirty(ctx context.Context) ([]JobResult, error)
 }

@@ -127,6 +127,8 @@ type Client struct {
 	abandoned Session
 	current   net.Conn // the connection go-zookeeper dialed last
 
+	batch coalescer // CreateCoalesced
+
 	raw       chan zk.Event // session events from go-zookeeper's callback, in order
 	quit      chan struct{} // closed by Close
 	loopDone  chan struct{}
