@@ -103,7 +103,7 @@ func NewAM(cfg AMConfig) *AM {
 		}
 		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
-		a.dispatcher.onRecovered = func() { cfg.Timeline.Mark(PhaseJobsRecovered) }
+		a.dispatcher.OnRecovered(func() { cfg.Timeline.Mark(PhaseJobsRecovered) })
 	}
 	return a
 }
@@ -253,13 +253,31 @@ func (a *AM) lead(g recovery.Grant) {
 		if err := a.allocate(g.Context()); err != nil && g.Err() == nil {
 			log.Warn().Err(err).Msg("allocate failed")
 		}
-		a.markProgress(g, log)
-		select {
-		case <-g.Done():
-			return
-		case <-tick.C:
+	progress:
+		for {
+			// The phases are timed when they happen (a TaskManager re-registers,
+			// a job's tasks are deployed), not at the next heartbeat.
+			registered, deployed := a.tms.Changed(), a.deployed()
+			a.markProgress(g, log)
+			select {
+			case <-g.Done():
+				return
+			case <-tick.C:
+				break progress
+			case <-registered:
+			case <-deployed:
+			}
 		}
 	}
+}
+
+// deployed is closed when the coordinator next deploys a job's tasks (never
+// without jobs).
+func (a *AM) deployed() <-chan struct{} {
+	if a.coordinator == nil {
+		return nil
+	}
+	return a.coordinator.Deployed()
 }
 
 // allocate is one Allocate heartbeat: release adopted containers that did not

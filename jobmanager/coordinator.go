@@ -48,6 +48,7 @@ type Coordinator struct {
 	log      zerolog.Logger
 
 	mu       sync.Mutex
+	changed  chan struct{}     // closed (and replaced) when a job's tasks are deployed
 	restored map[string]int64  // job → checkpoint restored from by this grant (0: fresh)
 	deployed map[string]string // job → leader session its tasks were last deployed under
 	latest   map[string]int64  // job → latest completed checkpoint
@@ -57,7 +58,15 @@ type Coordinator struct {
 // interval (execution.checkpointing.interval), timeout bounds one checkpoint.
 func NewCoordinator(tms *TaskManagers, services CheckpointServices, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
-		http: &http.Client{Timeout: timeout}, restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{}}
+		http: &http.Client{Timeout: timeout}, restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
+		changed: make(chan struct{})}
+}
+
+// Deployed returns a channel closed the next time a job's tasks are deployed.
+func (c *Coordinator) Deployed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
 }
 
 // CheckpointInfo is GET /jobs/{id}/checkpoints.
@@ -156,6 +165,8 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	c.mu.Lock()
 	c.restored[string(graph.ID)], c.latest[string(graph.ID)] = restored, restored
 	c.deployed[string(graph.ID)] = g.SessionID().String()
+	close(c.changed)
+	c.changed = make(chan struct{})
 	c.mu.Unlock()
 	logging.Since(log.Info().Int64("restored_checkpoint", restored).Int("subtasks", p), start).Msg("job deployed")
 
