@@ -53,3 +53,21 @@ func TestBenchFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchRecovery runs `yarn-session bench recovery` small: a new leader recovers
+// 300 stored jobs, and 4 TaskManagers re-register after two AM kills.
+func TestBenchRecovery(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--log-level", "warn", "bench", "recovery", "--jobs", "300", "--tms", "4", "--kills", "2")
+	cmd.Env = append(cmd.Environ(), "TMPDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err)
+	s := string(out)
+	require.Contains(t, s, "Recovery: 300 jobs")
+	require.Regexp(t, `(?m)^recovery \d+\.\dus/job$`, s)
+	require.Regexp(t, `RSS: supervisor \d+ kB, AM \d+ kB, TaskManagers (\d+ kB, ){3}\d+ kB`, s)
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	require.Regexp(t, `^reregister p50=\d+ms max=\d+ms$`, lines[len(lines)-1])
+}

@@ -38,7 +38,7 @@ func benchCommand() *cli.Command {
 				&cli.StringFlag{Name: flagMode, Value: "restart", Usage: "restart (the supervisor starts the next attempt) or standby (two AMs from a masters file; no process start)"},
 			},
 			Action: runBenchFailover,
-		}},
+		}, benchRecoveryCommand(), benchElectionCommand(), benchElectionContenderCommand()},
 	}
 }
 
@@ -202,7 +202,21 @@ func rss(pid int) string {
 	return "?"
 }
 
+// rssAll lists the resident sets of a few processes, or summarizes many.
 func rssAll(pids []int) string {
+	if len(pids) > 4 {
+		var kib []float64
+		for _, p := range pids {
+			var v float64
+			if _, err := fmt.Sscanf(rss(p), "%f", &v); err == nil {
+				kib = append(kib, v)
+			}
+		}
+		if len(kib) == 0 {
+			return "?"
+		}
+		return fmt.Sprintf("%d processes, p50 %.0f kB, max %.0f kB", len(kib), pct(kib, 50), pct(kib, 100))
+	}
 	var out []string
 	for _, p := range pids {
 		out = append(out, rss(p))

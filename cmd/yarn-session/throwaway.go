@@ -18,7 +18,7 @@ import (
 // connect string and how to stop it.
 func startThrowawayZooKeeper(ctx context.Context, dir string) (string, func(), error) {
 	zoo := filepath.Join(dir, "zoo.cfg")
-	cfg := "tickTime=500\ninitLimit=10\nsyncLimit=5\nclientPort=0\ndataDir=" + filepath.Join(dir, "zk-data") + "\n"
+	cfg := "tickTime=500\ninitLimit=10\nsyncLimit=5\nmaxClientCnxns=0\nclientPort=0\ndataDir=" + filepath.Join(dir, "zk-data") + "\n"
 	if err := os.WriteFile(zoo, []byte(cfg), 0o600); err != nil {
 		return "", nil, err
 	}

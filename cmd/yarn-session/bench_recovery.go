@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+func benchRecoveryCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "recovery",
+		Usage: "time a new leader's recovery of many jobs (job graph + latest checkpoint), and many TaskManagers' re-registration",
+		Description: "With --jobs N the bench stores N job graphs with one completed checkpoint each, then times a new\n" +
+			"leader (a fresh ZooKeeper session, as a new attempt has) recovering all of them through the AM's own\n" +
+			"dispatcher and checkpoint stores. With --tms T it starts a session with T TaskManagers, SIGKILLs the AM\n" +
+			"and times how long the TaskManagers take to re-register with the next attempt.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: flagJobs, Value: 10000, Usage: "jobs to recover (0: skip)"},
+			&cli.IntFlag{Name: flagTMs, Value: 0, Usage: "TaskManagers that re-register after an AM kill (0: skip)"},
+			&cli.IntFlag{Name: flagKills, Value: 3, Usage: "AM kills for the --tms part"},
+		},
+		Action: runBenchRecovery,
+	}
+}
+
+func runBenchRecovery(c *cli.Context) error {
+	ctx := c.Context
+	w := c.App.Writer
+	jobs, tms, kills := c.Int(flagJobs), c.Int(flagTMs), c.Int(flagKills)
+	if jobs < 0 || tms < 0 || kills < 1 || jobs+tms == 0 {
+		return cli.Exit("bench recovery: want --jobs ≥ 0 and --tms ≥ 0, not both 0, and --kills ≥ 1", exitUsage)
+	}
+	dir, err := os.MkdirTemp("", "amkeeper-bench-")
+	if err != nil {
+		return cli.Exit(err.Error(), exitFailure)
+	}
+	defer os.RemoveAll(dir)
+	connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
+	}
+	defer stopZK()
+
+	if jobs > 0 {
+		r, err := benchRecoverJobs(ctx, connect, filepath.Join(dir, "jobs"), jobs)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("bench recovery: %v", err), exitFailure)
+		}
+		r.print(w)
+	}
+	if tms > 0 {
+		if err := benchReregister(ctx, w, connect, filepath.Join(dir, "tms"), tms, kills); err != nil {
+			return cli.Exit(fmt.Sprintf("bench recovery: %v", err), exitFailure)
+		}
+	}
+	return nil
+}
+
+// recoveryResult is what benchRecoverJobs measured.
+type recoveryResult struct {
+	jobs           int
+	setup          time.Duration // storing the graphs and checkpoints
+	graphs, total  time.Duration // since the grant: job graphs recovered; every latest checkpoint read too
+	heapMB, rssKiB float64
+}
+
+func (r recoveryResult) print(w io.Writer) {
+	fmt.Fprintf(w, "Recovery: %d jobs, each a job graph and one completed checkpoint (stored in %.1f s)\n\n", r.jobs, r.setup.Seconds())
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "since the grant\tms\tµs per job\t")
+	fmt.Fprintf(tw, "job graphs recovered\t%.1f\t%.1f\t\n", ms(r.graphs), us(r.graphs)/float64(r.jobs))
+	fmt.Fprintf(tw, "latest checkpoints read too\t%.1f\t%.1f\t\n", ms(r.total), us(r.total)/float64(r.jobs))
+	tw.Flush()
+	fmt.Fprintf(w, "\nRSS of the recovering process (the AM's part): %.0f MB, Go heap %.0f MB\n", r.rssKiB/1024, r.heapMB)
+	fmt.Fprintf(w, "recovery %.1fus/job\n\n", us(r.total)/float64(r.jobs))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+
+// benchRecoverJobs stores n jobs with one writer, closes it, and times a second
+// process-like instance (its own ZooKeeper session and instance ID) recovering them
+// the way an AM does: the dispatcher recovers the job graphs, and each job's deploy
+// reads its latest completed checkpoint.
+func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recoveryResult, error) {
+	res := recoveryResult{jobs: n}
+	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001", Dynamic: []string{
+		"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
+		"high-availability.storageDir=file://" + filepath.Join(dir, "storage"),
+		"high-availability.zookeeper.client.session-timeout=10 s",
+	}})
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	if _, err := benchStoreJobs(ctx, cfg, n); err != nil {
+		return res, fmt.Errorf("store %d jobs: %w", n, err)
+	}
+	res.setup = time.Since(start)
+
+	runtime.GC()
+	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		return res, err
+	}
+	defer svc.Close()
+	graphs, err := svc.JobGraphStore(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer graphs.Stop()
+	results, err := svc.JobResultStore()
+	if err != nil {
+		return res, err
+	}
+	var read atomic.Int64
+	var failed atomic.Value
+	all := make(chan struct{})
+	d := jobmanager.NewDispatcher(graphs, results, func(ctx context.Context, g recovery.Grant, id string, graph []byte) {
+		if err := benchReadLatest(ctx, svc, id, graph); err != nil {
+			failed.Store(err)
+		}
+		if read.Add(1) == int64(n) {
+			close(all)
+		}
+		<-ctx.Done()
+	}, zerolog.Nop())
+
+	var once sync.Once
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	measured := make(chan error, 1)
+	go func() {
+		_ = svc.Election().Run(runCtx, func(g recovery.Grant) {
+			once.Do(func() {
+				t0 := time.Now()
+				graphsDone := make(chan struct{})
+				d.OnRecovered(func() {
+					res.graphs = time.Since(t0)
+					close(graphsDone)
+				})
+				wait := d.Start(g.Context(), g)
+				defer wait()
+				var err error
+				select {
+				case <-all:
+					res.total = time.Since(t0)
+					<-graphsDone
+				case <-g.Done():
+					err = fmt.Errorf("leadership lost during recovery: %w", g.Err())
+				}
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				res.heapMB = float64(m.HeapAlloc) / (1 << 20)
+				res.rssKiB = selfRSS()
+				cancel()
+				measured <- err
+			})
+		})
+	}()
+	select {
+	case err = <-measured:
+	case <-time.After(10 * time.Minute):
+		err = fmt.Errorf("recovery of %d jobs did not finish within 10 minutes (%d read)", n, read.Load())
+	}
+	if err == nil && read.Load() != int64(n) {
+		err = fmt.Errorf("recovered %d of %d jobs", read.Load(), n)
+	}
+	if f, ok := failed.Load().(error); ok && err == nil {
+		err = f
+	}
+	return res, err
+}
+
+// benchReadLatest is the recovery part of a job's deploy: decode the graph, read
+// the latest completed checkpoint and its metadata.
+func benchReadLatest(ctx context.Context, svc *recovery.Services, id string, encoded []byte) error {
+	g, err := job.DecodeGraph(encoded)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", id, err)
+	}
+	cps, err := svc.CheckpointStore(ctx, id)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", id, err)
+	}
+	latest, _, ok, err := cps.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", id, err)
+	}
+	var md struct {
+		Handles [][]byte `json:"handles"`
+	}
+	if !ok || json.Unmarshal(latest.Metadata, &md) != nil || len(md.Handles) != g.Spec.Parallelism {
+		return fmt.Errorf("job %s: no readable latest checkpoint", id)
+	}
+	return nil
+}
+
+// benchStoreJobs stores n job graphs with one completed checkpoint each, as a
+// leader that then goes away (its session closes, its locks go with it).
+func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) ([]string, error) {
+	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		return nil, err
+	}
+	defer svc.Close()
+	graphs, err := svc.JobGraphStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer graphs.Stop()
+	ids := make([]string, n)
+	errs := make([]error, n)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		_ = svc.Election().Run(runCtx, func(g recovery.Grant) {
+			defer close(done)
+			sem := make(chan struct{}, 32)
+			var wg sync.WaitGroup
+			for i := range n {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					errs[i] = benchStoreJob(g.Context(), svc, graphs, g, i, &ids[i])
+				}()
+			}
+			wg.Wait()
+		})
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+func benchStoreJob(ctx context.Context, svc *recovery.Services, graphs *recovery.JobGraphs, g recovery.Grant, i int, id *string) error {
+	gr := job.Graph{ID: job.NewJobID()}
+	spec, err := job.ParseSpec(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
+	if err != nil {
+		return err
+	}
+	gr.Spec = spec
+	enc, err := gr.Encode()
+	if err != nil {
+		return err
+	}
+	*id = string(gr.ID)
+	if err := graphs.Put(ctx, g, *id, enc); err != nil {
+		return err
+	}
+	cps, err := svc.CheckpointStore(ctx, *id)
+	if err != nil {
+		return err
+	}
+	md, _ := json.Marshal(map[string][][]byte{"handles": {[]byte("file:///state/" + *id + "/1/0")}})
+	_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: *id, ID: 1, Timestamp: time.Now(), Metadata: md})
+	return err
+}
+
+// selfRSS is this process's resident set in KiB.
+func selfRSS() float64 {
+	var kib float64
+	_, _ = fmt.Sscanf(rss(os.Getpid()), "%f", &kib)
+	return kib
+}
+
+// benchReregister starts a session with n TaskManagers, SIGKILLs the AM kills
+// times and reports how long the TaskManagers took to re-register with the next
+// attempt, from the kill's reaping and from the new leader's grant (it publishes
+// its address right after; no TaskManager can find it before).
+func benchReregister(ctx context.Context, w io.Writer, connect, dir string, n, kills int) error {
+	confDir := filepath.Join(dir, "conf")
+	if err := os.MkdirAll(confDir, 0o700); err != nil {
+		return err
+	}
+	budget := strconv.Itoa(kills + 2)
+	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(n), "-s", "1", "-tm", "64m"}
+	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
+		"high-availability.storageDir=file://" + filepath.Join(dir, "storage"), "high-availability.zookeeper.client.session-timeout=10 s",
+		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
+		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=1 s", "rest.port=0"} {
+		args = append(args, "-D", p)
+	}
+	started := time.Now()
+	_, client, stopSession, err := startDetachedSession(ctx, filepath.Join(dir, "home"), args...)
+	if err != nil {
+		return err
+	}
+	defer stopSession()
+	leader, err := demoWaitLeader(ctx, client, "")
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	registered := func(rest string) (int, error) {
+		var out struct {
+			TaskManagers []json.RawMessage `json:"taskmanagers"`
+		}
+		err := getJSON(ctx, hc, rest+"/taskmanagers", &out)
+		return len(out.TaskManagers), err
+	}
+	if _, err := poll(ctx, 5*time.Minute, func() (string, bool) {
+		k, err := registered(leader)
+		return "", err == nil && k == n
+	}, fmt.Sprintf("%d TaskManagers do not register", n)); err != nil {
+		return err
+	}
+	up := time.Since(started)
+
+	var sinceReaped, sinceGranted []float64
+	for k := 0; k < kills; k++ {
+		if _, err := client.KillAM(ctx); err != nil {
+			return fmt.Errorf("kill-am: %w", err)
+		}
+		next, err := poll(ctx, 2*time.Minute, func() (string, bool) {
+			l, err := findLeader(ctx, client, leader)
+			if err != nil {
+				return "", false
+			}
+			var tl map[string]float64
+			if getJSON(ctx, hc, l+"/failover", &tl) != nil || tl[jobmanager.PhaseTMsRegistered] == 0 {
+				return "", false
+			}
+			sinceReaped = append(sinceReaped, tl[jobmanager.PhaseTMsRegistered])
+			sinceGranted = append(sinceGranted, tl[jobmanager.PhaseTMsRegistered]-tl[jobmanager.PhaseGranted])
+			return l, true
+		}, fmt.Sprintf("failover %d: the TaskManagers do not re-register", k+1))
+		if err != nil {
+			return err
+		}
+		if got, err := registered(next); err != nil || got != n {
+			return fmt.Errorf("failover %d: %d of %d TaskManagers registered (%v)", k+1, got, n, err)
+		}
+		leader = next
+	}
+	st, err := client.Status(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Re-registration: %d TaskManagers, %d AM kills (the session was up in %.1f s)\n\n", n, kills, up.Seconds())
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "all TaskManagers re-registered, ms\tp50\tmax\t")
+	fmt.Fprintf(tw, "since the new leader was granted\t%.1f\t%.1f\t\n", pct(sinceGranted, 50), pct(sinceGranted, 100))
+	fmt.Fprintf(tw, "since the dead AM was reaped\t%.1f\t%.1f\t\n", pct(sinceReaped, 50), pct(sinceReaped, 100))
+	tw.Flush()
+	fmt.Fprintf(w, "\nRSS: supervisor %s, AM %s, TaskManagers %s\n", rss(st.SupervisorPID), rss(st.AMPID), rssAll(containerPIDs(st)))
+	fmt.Fprintf(w, "reregister p50=%.0fms max=%.0fms\n", pct(sinceGranted, 50), pct(sinceGranted, 100))
+	return nil
+}

@@ -1,0 +1,67 @@
+package integration_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBenchElection runs `yarn-session bench election` briefly (ours against
+// python3-kazoo, real contender processes on the bench's own ZooKeeper) and checks
+// the table, the summary line scripts parse, and that no contender outlives it.
+func TestBenchElection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, "--log-level", "warn", "bench", "election",
+		"--rounds", "3", "--expiry-rounds", "1", "--session-timeout", "2s")
+	cmd.Env = append(cmd.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err)
+
+	s := string(out)
+	for _, row := range []string{"graceful leave (quit)", "kill, dead session closed", "kill, session expiry"} {
+		require.Regexp(t, regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(row)+`\s+\d+(\s+\d+\.\d+){4}\s+\d+\.\d+\s*$`), s, "row %q", row)
+	}
+	require.Regexp(t, `RSS of an elected contender: ours \d+ kB, kazoo \d+ kB`, s)
+
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	m := regexp.MustCompile(`^election graceful ratio=(\d+\.\d+) kill ratio=(\d+\.\d+)$`).FindStringSubmatch(lines[len(lines)-1])
+	require.NotNil(t, m, "last line: %q", lines[len(lines)-1])
+	for _, r := range m[1:] {
+		v, err := strconv.ParseFloat(r, 64)
+		require.NoError(t, err)
+		require.Greater(t, v, 0.0)
+	}
+
+	// Every contender (ours run bin, checked by TestMain; kazoo's runs the
+	// script from the bench's directory under tmp) and the ZooKeeper are gone.
+	require.Eventually(t, func() bool { return len(processesMentioning(tmp)) == 0 }, 10*time.Second, 20*time.Millisecond,
+		"processes still running from %s: %v", tmp, processesMentioning(tmp))
+}
+
+// processesMentioning lists live processes whose command line contains s.
+func processesMentioning(s string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), s) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
