@@ -96,8 +96,26 @@ func (e *Election) Run(ctx context.Context, lead func(Grant)) error {
 	if err := e.cl.EnsurePath(ctx, latchDir); err != nil {
 		return fmt.Errorf("recovery: election: %w", err)
 	}
+	// next: the predecessor we watched was the lowest latch node and has been
+	// deleted, with the session unchanged since our node was last seen. Sequence
+	// numbers only grow, so ours is now the lowest: lead without reading the latch
+	// again. Should our node be gone after all, the monitor of the grant sees it at
+	// once, and every guarded write checks it.
+	next := false
+	trusted := false // a watch fired on a live session: our node is still there
 	for ctx.Err() == nil {
-		node, err := e.ensureNode(ctx)
+		if next {
+			next = false
+			e.mu.Lock()
+			node := e.node
+			e.mu.Unlock()
+			if node != "" {
+				e.lead(ctx, node, states, lead)
+				continue
+			}
+		}
+		node, err := e.ensureNode(ctx, trusted)
+		trusted = false
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -108,7 +126,7 @@ func (e *Election) Run(ctx context.Context, lead func(Grant)) error {
 			}
 			continue
 		}
-		leading, watch, err := e.check(ctx, node)
+		leading, watch, first, err := e.check(ctx, node)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -120,7 +138,9 @@ func (e *Election) Run(ctx context.Context, lead func(Grant)) error {
 			continue
 		}
 		if !leading {
-			e.waitState(ctx, states, watch, 0)
+			ev, watched := e.waitWatch(ctx, states, watch)
+			next = watched && first && ev.Type == zk.EventNodeDeleted
+			trusted = watched && ev.Type != zk.EventNotWatching && ev.Err == nil
 			continue
 		}
 		e.lead(ctx, node, states, lead)
@@ -152,13 +172,35 @@ func (e *Election) waitState(ctx context.Context, states *zkclient.Listener, wat
 	return true
 }
 
+// waitWatch waits for the watch on our predecessor, a connection state change or
+// ctx; watched reports that the watch fired (with no state change before it).
+func (e *Election) waitWatch(ctx context.Context, states *zkclient.Listener, watch <-chan zk.Event) (ev zk.Event, watched bool) {
+	select {
+	case ev, ok := <-watch:
+		return ev, ok
+	case <-states.C():
+		for {
+			if _, ok := states.TryNext(); !ok {
+				break
+			}
+		}
+	case <-ctx.Done():
+	}
+	return zk.Event{}, false
+}
+
 // ensureNode returns our latch node, creating it when we have none (first run, or
 // the session that owned it is gone). Creation is protected: after a connection
 // loss the node is looked up by our instance ID instead of being created twice.
-func (e *Election) ensureNode(ctx context.Context) (string, error) {
+// trusted skips the check that a node we have still exists (a watch just fired
+// on the same session; the latch listing that follows would notice it gone).
+func (e *Election) ensureNode(ctx context.Context, trusted bool) (string, error) {
 	e.mu.Lock()
 	node := e.node
 	e.mu.Unlock()
+	if node != "" && trusted {
+		return node, nil
+	}
 	if node != "" {
 		ok, _, err := e.cl.Exists(ctx, node)
 		if err != nil {
@@ -206,11 +248,11 @@ func sequence(name string) string {
 }
 
 // check reports whether node is the lowest latch node; if not, it returns a watch
-// on the node just before it.
-func (e *Election) check(ctx context.Context, node string) (bool, <-chan zk.Event, error) {
+// on the node just before it, and whether that one is the lowest.
+func (e *Election) check(ctx context.Context, node string) (leading bool, watch <-chan zk.Event, first bool, err error) {
 	names, _, err := e.cl.Children(ctx, latchDir)
 	if err != nil {
-		return false, nil, err
+		return false, nil, false, err
 	}
 	sort.Slice(names, func(i, j int) bool { return sequence(names[i]) < sequence(names[j]) })
 	own := path.Base(node)
@@ -229,20 +271,20 @@ func (e *Election) check(ctx context.Context, node string) (bool, <-chan zk.Even
 		e.mu.Unlock()
 		ch := make(chan zk.Event)
 		close(ch)
-		return false, ch, nil
+		return false, ch, false, nil
 	case idx == 0:
-		return true, nil, nil
+		return true, nil, false, nil
 	}
 	ok, _, watch, err := e.cl.ExistsW(ctx, path.Join(latchDir, names[idx-1]))
 	if err != nil {
-		return false, nil, err
+		return false, nil, false, err
 	}
 	if !ok {
 		ch := make(chan zk.Event)
 		close(ch)
-		return false, ch, nil // predecessor went meanwhile: check again
+		return false, ch, false, nil // predecessor went meanwhile: check again
 	}
-	return false, watch, nil
+	return false, watch, idx == 1, nil
 }
 
 // lead holds one grant: it calls lead and revokes the grant when the connection
