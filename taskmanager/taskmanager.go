@@ -50,10 +50,13 @@ type TaskManager struct {
 	mu     sync.Mutex
 	leader recovery.LeaderInfo // the leader registered with ("" when none)
 	known  recovery.LeaderInfo // the latest leader retrieval named
-	regs   int
-	addr   string
-	change chan struct{} // signalled when retrieval names a new leader
-	tasks  tasks
+	// registering is the leader a registration is in flight with: its commands
+	// are accepted before the registration's reply arrives.
+	registering recovery.LeaderInfo
+	regs        int
+	addr        string
+	change      chan struct{} // signalled when retrieval names a new leader
+	tasks       tasks
 }
 
 // New prepares a TaskManager; Run starts it.
@@ -130,6 +133,10 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 	tm.mu.Lock()
 	tm.known = info
+	if tm.registering.Known() && tm.registering != info && !tm.leader.Known() {
+		// Tasks may have come under the session we were registering with.
+		tm.leader = tm.registering
+	}
 	if tm.leader.Known() && tm.leader != info {
 		// The leader we served is gone or replaced: drop what we ran for it, keep
 		// the process and slots. (Tasks join in the jobs issue.)
@@ -194,6 +201,17 @@ func (tm *TaskManager) follow(ctx context.Context) {
 func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {
 	reg := Registration{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
 		Address: tm.Address(), LeaderSession: leader.SessionID.String()}
+	// The leader may deploy tasks as soon as it has our registration, before its
+	// reply reaches us: commands under the session we are registering with are
+	// accepted from now on (while it is still the leader retrieval reports).
+	tm.mu.Lock()
+	tm.registering = leader
+	tm.mu.Unlock()
+	defer func() {
+		tm.mu.Lock()
+		tm.registering = recovery.LeaderInfo{}
+		tm.mu.Unlock()
+	}()
 	var res RegistrationResponse
 	if err := tm.post(ctx, leader.Address+PathRegister, reg, &res); err != nil {
 		return 0, err
@@ -259,6 +277,9 @@ func (tm *TaskManager) CheckLeader(r *http.Request) error {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	got := r.Header.Get(HeaderLeaderSession)
+	if tm.registering.Known() && tm.registering == tm.known && got == tm.registering.SessionID.String() {
+		return nil
+	}
 	if !tm.leader.Known() || got != tm.leader.SessionID.String() {
 		return fmt.Errorf("%w: command from leader session %q, registered under %q", ErrStaleLeader, got, sessionString(tm.leader))
 	}

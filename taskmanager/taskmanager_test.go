@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,4 +112,53 @@ func TestRegistryRefusesOtherSessions(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, post(taskmanager.PathRegister, `{"containerId":"c1","bogus":true}`))
 	reg.SetLeader(uuid.New())
 	require.Empty(t, reg.List(), "a new leader session starts empty")
+}
+
+// A leader may send commands as soon as it has a registration, before its reply
+// reaches the TaskManager: they are accepted under the session being registered
+// with (and a command from any other session still is not).
+func TestCommandsAcceptedWhileRegistering(t *testing.T) {
+	dir := t.TempDir()
+	reg := jobmanager.NewTaskManagers(50*time.Millisecond, 5*time.Second, logging.ForTest(t))
+	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 1,
+		Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
+	var session atomic.Value
+	early := make(chan [2]error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == taskmanager.PathRegister {
+			own := httptest.NewRequest(http.MethodPost, "/", nil)
+			own.Header.Set(taskmanager.HeaderLeaderSession, session.Load().(string))
+			other := httptest.NewRequest(http.MethodPost, "/", nil)
+			other.Header.Set(taskmanager.HeaderLeaderSession, uuid.NewString())
+			select {
+			case early <- [2]error{tm.CheckLeader(own), tm.CheckLeader(other)}:
+			default:
+			}
+		}
+		reg.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	el := recovery.NewEmbeddedElection(dir, logging.ForTest(t))
+	elDone := make(chan struct{})
+	go func() {
+		defer close(elDone)
+		_ = el.Run(ctx, func(g recovery.Grant) {
+			reg.SetLeader(g.SessionID())
+			session.Store(g.SessionID().String())
+			_ = g.Confirm(g.Context(), recovery.ResourceManager, srv.URL)
+			<-g.Done()
+		})
+	}()
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; <-elDone })
+
+	select {
+	case errs := <-early:
+		require.NoError(t, errs[0], "a command under the session being registered with")
+		require.ErrorIs(t, errs[1], taskmanager.ErrStaleLeader)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the TaskManager never registered")
+	}
 }
