@@ -89,7 +89,7 @@ func (r recoveryResult) print(w io.Writer) {
 	fmt.Fprintf(tw, "job graphs recovered\t%.1f\t%.1f\t\n", ms(r.graphs), us(r.graphs)/float64(r.jobs))
 	fmt.Fprintf(tw, "latest checkpoints read too\t%.1f\t%.1f\t\n", ms(r.total), us(r.total)/float64(r.jobs))
 	tw.Flush()
-	fmt.Fprintf(w, "\nRSS of the recovering process (the AM's part): %.0f MB, Go heap %.0f MB\n", r.rssKiB/1024, r.heapMB)
+	fmt.Fprintf(w, "\nRSS of the bench process (it stored the jobs too, then recovered them): %.0f MB; Go heap after recovery %.0f MB\n", r.rssKiB/1024, r.heapMB)
 	fmt.Fprintf(w, "recovery %.1fus/job\n\n", us(r.total)/float64(r.jobs))
 }
 
