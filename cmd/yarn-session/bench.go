@@ -59,16 +59,11 @@ func runBenchFailover(c *cli.Context) error {
 	if kills < 1 || c.Int(flagJobs) < 0 || c.Int(flagTMs) < 1 || (mode != "restart" && mode != "standby") {
 		return cli.Exit("bench failover: want --kills ≥ 1, --jobs ≥ 0, --tms ≥ 1, --mode restart|standby", exitUsage)
 	}
-	dir, err := os.MkdirTemp("", "amkeeper-bench-")
+	dir, connect, cleanup, err := benchZooKeeper(ctx, "failover")
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
-	defer os.RemoveAll(dir)
-	connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
-	}
-	defer stopZK()
+	defer cleanup()
 
 	confDir := filepath.Join(dir, "conf")
 	_ = os.MkdirAll(confDir, 0o700)

@@ -155,20 +155,15 @@ func runBenchElection(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("bench election: find this executable: %v", err), exitFailure)
 	}
-	dir, err := os.MkdirTemp("", "amkeeper-bench-election-")
+	dir, connect, cleanup, err := benchZooKeeper(ctx, "election")
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench election: %v", err), exitFailure)
+		return cli.Exit(err.Error(), exitFailure)
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup()
 	script := filepath.Join(dir, "kazoo_election.py")
 	if err := os.WriteFile(script, kazooContenderScript, 0o600); err != nil {
 		return cli.Exit(fmt.Sprintf("bench election: write the kazoo contender: %v", err), exitFailure)
 	}
-	connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench election: %v", err), exitFailure)
-	}
-	defer stopZK()
 
 	log := logger(c)
 	watcher, err := zkclient.Connect(ctx, zkclient.Config{

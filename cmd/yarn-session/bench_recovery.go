@@ -48,16 +48,11 @@ func runBenchRecovery(c *cli.Context) error {
 	if jobs < 0 || tms < 0 || kills < 1 || jobs+tms == 0 {
 		return cli.Exit("bench recovery: want --jobs ≥ 0 and --tms ≥ 0, not both 0, and --kills ≥ 1", exitUsage)
 	}
-	dir, err := os.MkdirTemp("", "amkeeper-bench-")
+	dir, connect, cleanup, err := benchZooKeeper(ctx, "recovery")
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
-	defer os.RemoveAll(dir)
-	connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
-	}
-	defer stopZK()
+	defer cleanup()
 
 	if jobs > 0 {
 		r, err := benchRecoverJobs(ctx, connect, filepath.Join(dir, "jobs"), jobs)

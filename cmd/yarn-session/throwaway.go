@@ -34,6 +34,21 @@ func startThrowawayZooKeeper(ctx context.Context, dir string) (string, func(), e
 	return started.ConnectString(), func() { _, _ = zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{}) }, nil
 }
 
+// benchZooKeeper makes a temporary directory (named after the bench) and starts
+// a throwaway ZooKeeper under it; cleanup stops the server and removes the directory.
+func benchZooKeeper(ctx context.Context, bench string) (dir, connect string, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", "amkeeper-bench-"+bench+"-")
+	if err != nil {
+		return "", "", nil, fmt.Errorf("bench %s: %w", bench, err)
+	}
+	connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", nil, fmt.Errorf("bench %s: %w", bench, err)
+	}
+	return dir, connect, func() { stopZK(); os.RemoveAll(dir) }, nil
+}
+
 // startDetachedSession runs `yarn-session ARGS -d` with its application
 // directories under home, as a user would, and returns the application ID, a
 // control client, and how to stop the session (waiting until it is gone).
