@@ -31,10 +31,6 @@ type coalescedCreate struct {
 	done  chan error // buffered: the flusher never waits for a caller
 }
 
-// errAlone asks a caller to send its create by itself (it has nothing to share
-// a multi with).
-var errAlone = errors.New("zkclient: create alone")
-
 // CreateCoalesced creates a node as Create does, but sends it in one multi-op with
 // whatever other CreateCoalesced calls are waiting at the same moment. Use it for
 // many independent creates issued at once, such as taking the locks of every job a
@@ -54,9 +50,6 @@ func (c *Client) CreateCoalesced(ctx context.Context, p string, data []byte, fla
 	}
 	select {
 	case err := <-req.done:
-		if errors.Is(err, errAlone) {
-			_, err = c.Create(ctx, p, data, flags)
-		}
 		return err
 	case <-ctx.Done():
 		return ctx.Err() // the create may still be applied, as with Create
@@ -80,13 +73,19 @@ func (c *Client) flushCoalesced() {
 	}
 }
 
-// sendCoalesced sends reqs as one multi. When an op fails, ZooKeeper applies none
-// of them and says which failed: that caller gets the error, and the rest go out
-// again without it.
+// sendCoalesced sends reqs as one multi (a lone one as a plain create). When an
+// op fails, ZooKeeper applies none of them and says which failed: that caller gets
+// the error, and the rest go out again without it.
 func (c *Client) sendCoalesced(reqs []*coalescedCreate) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.SessionTimeout)
 	defer cancel()
-	for len(reqs) > 1 {
+	if len(reqs) == 1 {
+		r := reqs[0]
+		_, err := c.Create(ctx, r.path, r.data, r.flags)
+		r.done <- err
+		return
+	}
+	for len(reqs) > 0 {
 		ops := make([]Op, len(reqs))
 		for i, r := range reqs {
 			ops[i] = CreateOp{Path: r.path, Data: r.data, Flags: r.flags}
@@ -105,8 +104,5 @@ func (c *Client) sendCoalesced(reqs []*coalescedCreate) {
 			r.done <- err
 		}
 		return
-	}
-	for _, r := range reqs {
-		r.done <- errAlone
 	}
 }
