@@ -309,20 +309,23 @@ type JobIDLister interface {
 //	            waiting to be scheduled.
 //
 // Jobs without a stored graph are not reported. running may be nil (nothing runs).
-// The view is a snapshot: each job is checked once, not atomically with the others.
+// The view is a snapshot: the results are listed once, not atomically with the graphs.
 func JobStatusOf(ctx context.Context, results JobResultStore, graphs JobIDLister, running func(jobID string) bool) (map[string]JobStatus, error) {
 	ids, err := graphs.JobIDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: job status: list job graphs: %w", err)
 	}
+	finished, err := results.Finished(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: job status: %w", err)
+	}
 	out := make(map[string]JobStatus, len(ids))
 	for _, id := range ids {
-		done, err := results.Has(ctx, id)
-		if err != nil {
+		if err := ValidateJobID(id); err != nil {
 			return nil, fmt.Errorf("recovery: job status of %s: %w", id, err)
 		}
 		switch {
-		case done:
+		case finished[id]:
 			out[id] = JobDone
 		case running != nil && running(id):
 			out[id] = JobRunning
