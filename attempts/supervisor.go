@@ -1,6 +1,7 @@
 package attempts
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,10 +57,10 @@ type SupervisorConfig struct {
 	// session timeout. Empty: rely on session expiry.
 	ZooKeeper []string
 	// History is where the attempt history is kept (the storage directory), under
-	// HistoryName. It is read at start, so a restarted supervisor keeps its budget.
-	History     hdfsstore.Store
-	HistoryName string
-	Logger      zerolog.Logger
+	// HistoryName(App). It is read at start, so a restarted supervisor keeps its
+	// budget.
+	History hdfsstore.Store
+	Logger  zerolog.Logger
 }
 
 // Outcome is how the application ended.
@@ -114,7 +115,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 		cfg.Slots = 1
 	}
 	log := cfg.Logger.With().Str(logging.App, cfg.App.String()).Str(logging.Role, "supervisor").Logger()
-	hist, err := loadHistory(cfg.History, cfg.HistoryName)
+	hist, err := loadHistory(cfg.History, HistoryName(cfg.App.String()))
 	if err != nil {
 		return nil, err
 	}
@@ -140,11 +141,11 @@ func loadHistory(st hdfsstore.Store, name string) (History, error) {
 	if err != nil {
 		return History{}, fmt.Errorf("attempts: read attempt history %s: %w", name, err)
 	}
-	var h History
-	if err := json.Unmarshal(b, &h); err != nil {
+	h, err := DecodeHistory(bytes.NewReader(b))
+	if err != nil {
 		return History{}, fmt.Errorf("attempts: attempt history %s: %w", name, err)
 	}
-	return h, h.Validate()
+	return h, nil
 }
 
 // Socket is the path of the local API socket.
@@ -369,7 +370,7 @@ func (s *Supervisor) saveHistory() error {
 	if err != nil {
 		return err
 	}
-	_, err = hdfsstore.PutBytes(context.Background(), s.cfg.History, s.cfg.HistoryName, b)
+	_, err = hdfsstore.PutBytes(context.Background(), s.cfg.History, HistoryName(s.cfg.App.String()), b)
 	return err
 }
 

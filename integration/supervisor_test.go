@@ -46,8 +46,8 @@ func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode
 		ProcessArgs:  args,
 		TaskManagers: tms, TaskManagerMemory: 128 << 20, Slots: 1,
 		Containers: mode, StandbyPorts: standby, ZooKeeper: zkc.Addrs(),
-		History: st, HistoryName: "application_1_0001/attempts/history.json",
-		Logger: logging.ForTest(t),
+		History: st,
+		Logger:  logging.ForTest(t),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -244,7 +244,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
 		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby, ZooKeeper: zkServers(cfg),
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
-		Containers: mode, History: st, HistoryName: attempts.HistoryName(sp.AppID),
+		Containers: mode, History: st,
 		Logger: log,
 	})
 	if err != nil {

@@ -131,8 +131,8 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		ProcessArgs:  args,
 		TaskManagers: o.taskManagers, TaskManagerMemory: 128 << 20, Slots: 1,
 		Containers: containers.Keep,
-		History:    st, HistoryName: app.String() + "/attempts/history.json",
-		Logger: logging.ForTest(t),
+		History:    st,
+		Logger:     logging.ForTest(t),
 	})
 	if err != nil {
 		t.Fatalf("minicluster: %v", err)
