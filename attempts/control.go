@@ -14,6 +14,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/containers"
 )
 
@@ -136,12 +137,7 @@ func (s *Supervisor) serveControl(ctx context.Context, l net.Listener, requestSt
 		}
 		_ = json.NewEncoder(w).Encode(map[string]int{"pid": pid})
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	<-ctx.Done()
-	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return rmapi.ServeHandler(ctx, l, mux)
 }
 
 // ControlClient talks to a running supervisor through its control socket.
@@ -153,10 +149,7 @@ type ControlClient struct {
 // NewControlClient returns a client for the application directory appDir.
 func NewControlClient(appDir string) *ControlClient {
 	sock := ControlSocket(appDir)
-	return &ControlClient{socket: sock, http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}}}}
+	return &ControlClient{socket: sock, http: &http.Client{Timeout: 10 * time.Second, Transport: rmapi.UnixTransport(sock)}}
 }
 
 // Status fetches the application's status.

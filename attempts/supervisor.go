@@ -525,10 +525,8 @@ func (s *Supervisor) Register(ctx context.Context, req rmapi.RegisterRequest) (r
 	// Every live container this attempt did not allocate itself: those of earlier
 	// attempts and, with hot standby, those the previous leader allocated.
 	prev := []rmapi.Container{}
-	for _, c := range s.cm.List() {
-		if c.State == containers.Running && c.ID.Attempt != a.n {
-			prev = append(prev, toAPI(c))
-		}
+	for _, c := range s.cm.Previous(a.n) {
+		prev = append(prev, toAPI(c))
 	}
 	return rmapi.RegisterResponse{ApplicationID: s.cfg.App.String(), Attempt: a.n,
 		MaxAttempts: s.cfg.Budget.MaxAttempts, PreviousContainers: prev}, nil

@@ -498,11 +498,12 @@ func (m *Manager) OnAttemptEnded(ctx context.Context, mode Mode) error {
 	return fmt.Errorf("containers: unknown mode %v", mode)
 }
 
-// Previous lists the running containers allocated by attempts before attempt, in ID
-// order: what RegisterApplicationMaster returns to that attempt as
-// containersFromPreviousAttempts.
+// Previous lists the running containers that attempt did not allocate itself, in
+// ID order: what RegisterApplicationMaster returns to that attempt as
+// containersFromPreviousAttempts (those of earlier attempts and, with hot standby,
+// those of the attempt that led before it).
 func (m *Manager) Previous(attempt int) []Container {
-	return m.snapshot(func(c *Container) bool { return c.State == Running && c.ID.Attempt < attempt })
+	return m.snapshot(func(c *Container) bool { return c.State == Running && c.ID.Attempt != attempt })
 }
 
 // List returns every container the Manager launched, running or completed, in ID order.

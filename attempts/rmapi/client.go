@@ -18,14 +18,19 @@ type Client struct {
 
 // NewClient returns a client for the socket at path. No connection is made yet.
 func NewClient(path string) *Client {
-	tr := &http.Transport{
+	return &Client{socket: path, http: &http.Client{Transport: UnixTransport(path)}}
+}
+
+// UnixTransport is an HTTP transport whose every connection goes to the unix
+// socket at path.
+func UnixTransport(path string) *http.Transport {
+	return &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		},
 		MaxIdleConns: 2,
 	}
-	return &Client{socket: path, http: &http.Client{Transport: tr}}
 }
 
 // Register is RegisterApplicationMaster.

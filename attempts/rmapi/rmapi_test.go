@@ -150,9 +150,7 @@ func TestBadRequestsNameTheProblem(t *testing.T) {
 	require.Contains(t, err.Error(), `"DONE"`)
 
 	// Unknown fields are refused rather than silently ignored.
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
+	hc := &http.Client{Transport: rmapi.UnixTransport(sock)}
 	resp, err := hc.Post("http://x"+rmapi.PathRegister, "application/json", strings.NewReader(`{"attemptId":"a","bogus":1}`))
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -129,7 +129,13 @@ func Listen(path string) (net.Listener, error) {
 
 // Serve serves rm on l until ctx ends, then shuts down within a bounded time.
 func Serve(ctx context.Context, l net.Listener, rm ResourceManager, log zerolog.Logger) error {
-	srv := &http.Server{Handler: Handler(rm, log), ReadHeaderTimeout: 5 * time.Second}
+	return ServeHandler(ctx, l, Handler(rm, log))
+}
+
+// ServeHandler serves h on l (a local socket) until ctx ends, then shuts down
+// within a bounded time.
+func ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
