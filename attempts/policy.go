@@ -229,13 +229,6 @@ func New(budget Budget, clock Clock, recovered History) (*Policy, error) {
 	return p, nil
 }
 
-// Budget returns the budget the policy applies.
-func (p *Policy) Budget() Budget {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.budget
-}
-
 // NextAttempt returns the number the next attempt gets, 1-based.
 func (p *Policy) NextAttempt() int {
 	p.mu.Lock()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
 // ResourceManager is what the supervisor implements. Implementations check the
@@ -35,7 +37,7 @@ func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
-		log.Info().Str("attempt_id", req.AttemptID).Str("host", req.Host).Bool("session", req.Session != nil).Msg("rmapi: register")
+		log.Info().Str(logging.AttemptID, req.AttemptID).Str("host", req.Host).Bool("session", req.Session != nil).Msg("rmapi: register")
 		res, err := rm.Register(r.Context(), req)
 		reply(w, log, res, err)
 	})
@@ -56,7 +58,7 @@ func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
 			reply(w, log, nil, fmt.Errorf("%w: final status %q: want SUCCEEDED, FAILED or KILLED", ErrInvalid, req.Status))
 			return
 		}
-		log.Info().Str("attempt_id", req.AttemptID).Str("status", string(req.Status)).Msg("rmapi: finish")
+		log.Info().Str(logging.AttemptID, req.AttemptID).Str("status", string(req.Status)).Msg("rmapi: finish")
 		reply(w, log, struct{}{}, rm.Finish(r.Context(), req))
 	})
 	return mux

@@ -21,8 +21,6 @@ var (
 	ErrNotRegistered = errors.New("rmapi: attempt not registered")
 	// ErrInvalid: the request is malformed.
 	ErrInvalid = errors.New("rmapi: invalid request")
-	// ErrFinished: the application already finished.
-	ErrFinished = errors.New("rmapi: application finished")
 )
 
 // codes map sentinel errors to their wire form and back.
@@ -30,7 +28,6 @@ var codes = map[string]error{
 	"STALE_ATTEMPT":  ErrStaleAttempt,
 	"NOT_REGISTERED": ErrNotRegistered,
 	"INVALID":        ErrInvalid,
-	"FINISHED":       ErrFinished,
 }
 
 // FinalStatus is the status an AM reports when it finishes the application.

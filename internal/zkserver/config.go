@@ -58,6 +58,7 @@ type member struct {
 	clientPort int    // 0 until picked when free
 	free       bool   // the client port is picked at start
 	dataDir    string
+	pid        int // the server process, once started
 }
 
 func (m *member) addr() string {

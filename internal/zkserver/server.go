@@ -149,15 +149,14 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 			break
 		}
 		if errors.Is(err, errPortTaken) && attempt < startAttempts && anyFree(members) {
-			o.Logger.Warn().Err(err).Int("attempt", attempt).Msg("zookeeper port taken; retrying with new ports")
+			o.Logger.Warn().Err(err).Int("start_try", attempt).Msg("zookeeper port taken; retrying with new ports")
 			continue
 		}
 		return nil, err
 	}
 	res := &Started{Skipped: skipped}
 	for _, m := range members {
-		pid, _ := readPID(m.dir)
-		res.Servers = append(res.Servers, Server{Name: m.name, Dir: m.dir, Addr: m.addr(), PID: pid})
+		res.Servers = append(res.Servers, Server{Name: m.name, Dir: m.dir, Addr: m.addr(), PID: m.pid})
 	}
 	logging.Since(o.Logger.Info(), begin).Str("connect", res.ConnectString()).
 		Str(logging.File, runDir).Msg("zookeeper serving")
@@ -206,6 +205,7 @@ func startAll(ctx context.Context, cfg *conf.ZooCfg, inst Installation, members 
 			return err
 		}
 		launched = append(launched, c)
+		m.pid = c.pid
 		log.Debug().Str(fieldServer, m.name).Int(logging.PID, c.pid).Str(logging.Addr, m.addr()).Msg("zookeeper starting")
 	}
 	for i, m := range members {

@@ -2,7 +2,6 @@ package zkserver_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -82,20 +81,6 @@ func connect(t *testing.T, connectString string) *zk.Conn {
 	}
 }
 
-// processGone reports whether pid no longer runs; a zombie counts as gone.
-func processGone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if errors.Is(err, os.ErrNotExist) {
-		return true
-	}
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
-}
-
 // sessionID returns the session ID of pid from /proc/<pid>/stat.
 func sessionID(t *testing.T, pid int) int {
 	t.Helper()
@@ -164,7 +149,7 @@ func TestZooKeeperStandaloneFreePort(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, results, 1)
 	assert.Equal(t, zkserver.OutcomeStopped, results[0].Outcome)
-	assert.True(t, processGone(s.PID), "pid %d still alive after Stop", s.PID)
+	assert.True(t, zkserver.ProcessGone(s.PID), "pid %d still alive after Stop", s.PID)
 	// Not "the port is closed": another test package running at the same time may
 	// already have picked the freed port for its own server.
 	assert.NoFileExists(t, filepath.Join(s.Dir, "zookeeper.pid"))
@@ -214,8 +199,7 @@ func TestZooKeeperEnsembleOnLoopback(t *testing.T) {
 	require.Len(t, results, 3)
 	for _, r := range results {
 		assert.Contains(t, []zkserver.Outcome{zkserver.OutcomeStopped, zkserver.OutcomeKilled}, r.Outcome)
-		assert.True(t, processGone(r.PID), "%s (pid %d) still alive", r.Name, r.PID)
-		assert.True(t, processGone(r.PID), "pid %d still alive after Stop", r.PID)
+		assert.True(t, zkserver.ProcessGone(r.PID), "%s (pid %d) still alive", r.Name, r.PID)
 	}
 }
 
@@ -261,7 +245,7 @@ func TestZooKeeperStopRefusesForeignPID(t *testing.T) {
 	assert.Contains(t, err.Error(), "not signalling it")
 	require.Len(t, results, 1)
 	assert.Equal(t, zkserver.OutcomeRefused, results[0].Outcome)
-	assert.False(t, processGone(other.Process.Pid), "a foreign process was signalled")
+	assert.False(t, zkserver.ProcessGone(other.Process.Pid), "a foreign process was signalled")
 	assert.FileExists(t, filepath.Join(dir, "zookeeper.pid"))
 }
 
