@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -66,20 +67,15 @@ func (k ExitKind) Counts() bool { return k == ExitFailed }
 
 // FinalStatus is the application's final status, as FinishApplicationMaster reports
 // it or as the policy decides it.
-type FinalStatus string
+type FinalStatus = rmapi.FinalStatus
 
 // Final statuses. FinalUndefined means the application goes on.
 const (
 	FinalUndefined FinalStatus = ""
-	FinalSucceeded FinalStatus = "SUCCEEDED"
-	FinalFailed    FinalStatus = "FAILED"
-	FinalKilled    FinalStatus = "KILLED"
+	FinalSucceeded             = rmapi.Succeeded
+	FinalFailed                = rmapi.Failed
+	FinalKilled                = rmapi.Killed
 )
-
-// Valid reports whether s is SUCCEEDED, FAILED or KILLED.
-func (s FinalStatus) Valid() bool {
-	return s == FinalSucceeded || s == FinalFailed || s == FinalKilled
-}
 
 // Reason says why a decision was taken.
 type Reason string

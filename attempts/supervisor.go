@@ -459,7 +459,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	}
 	switch {
 	case finished != nil:
-		exit.Kind, exit.FinalStatus, exit.Diagnostics = ExitFinished, FinalStatus(finished.Status), finished.Diagnostics
+		exit.Kind, exit.FinalStatus, exit.Diagnostics = ExitFinished, finished.Status, finished.Diagnostics
 	case preempted:
 		exit.Kind, exit.Diagnostics = ExitPreempted, "preempted by the supervisor"
 	case stopped:
