@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -289,7 +290,7 @@ func (m *Manager) Launch(ctx context.Context, spec LaunchSpec) (*Container, erro
 		return nil, fmt.Errorf("containers: launch %s: %w", id, err)
 	}
 	m.entries[id] = e
-	pidErr := writeFileAtomic(e.pidPath, []byte(strconv.Itoa(e.c.PID)+"\n"))
+	pidErr := fsutil.WriteFileAtomic(e.pidPath, []byte(strconv.Itoa(e.c.PID)+"\n"), 0o644)
 	snap := e.c
 	m.mu.Unlock()
 
@@ -556,16 +557,4 @@ func (m *Manager) Close() error {
 		m.mu.Unlock()
 	})
 	return m.closeErr
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return nil
 }

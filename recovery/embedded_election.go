@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
@@ -127,7 +128,10 @@ func (g *embeddedGrant) Confirm(ctx context.Context, component, address string) 
 	}
 	p := embeddedInfoPath(g.el.dir, component)
 	b, _ := json.Marshal(embeddedInfo{LeaderInfo{Address: address, SessionID: g.id}, os.Getpid()})
-	if err := writeFileAtomic(p, b); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("recovery: confirm leadership of %s: %w", component, err)
+	}
+	if err := fsutil.WriteFileAtomic(p, b, 0o600); err != nil {
 		return fmt.Errorf("recovery: confirm leadership of %s: %w", component, err)
 	}
 	g.mu.Lock()
@@ -142,39 +146,6 @@ func (g *embeddedGrant) unpublish() {
 	for _, p := range g.published {
 		_ = os.Remove(p)
 	}
-}
-
-// writeFileAtomic publishes b at p: temp file, fsync, rename, fsync the directory.
-func writeFileAtomic(p string, b []byte) error {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(p)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // RetrieveEmbedded is Retrieve for the embedded mode: it polls the component's

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/amkeeper/amkeeper/internal/fsutil"
 )
 
 // propertiesPath is Flink's .yarn-properties-<user> in the temp directory: the
@@ -19,11 +21,7 @@ func propertiesPath() string {
 func writeProperties(sp spec) error {
 	content := fmt.Sprintf("#Generated YARN properties file\napplicationID=%s\nparallelism=%d\ndynamicPropertiesString=%s\n",
 		sp.AppID, sp.TaskManagers*sp.Slots, strings.Join(sp.Dynamic, "@@"))
-	tmp := propertiesPath() + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, propertiesPath())
+	return fsutil.WriteFileAtomic(propertiesPath(), []byte(content), 0o600)
 }
 
 // readProperties returns the application ID of the last started session.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/amkeeper/amkeeper/internal/fsutil"
 )
 
 // mainClass is the JVM's main class. QuorumPeerMain runs a standalone server itself
@@ -86,35 +88,11 @@ func launch(inst Installation, m *member) (*child, error) {
 		c.state = cmd.ProcessState
 		close(c.exited)
 	}()
-	if err := writeFileAtomic(filepath.Join(m.dir, pidFile), strconv.Itoa(c.pid)+"\n"); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(m.dir, pidFile), []byte(strconv.Itoa(c.pid)+"\n"), 0o644); err != nil {
 		_ = cmd.Process.Kill()
-		return nil, err
+		return nil, fmt.Errorf("zkserver: %w", err)
 	}
 	return c, nil
-}
-
-// writeFileAtomic writes a file through a temporary file and a rename, so a reader
-// never sees half a file.
-func writeFileAtomic(path, content string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("zkserver: write %s: %w", path, err)
-	}
-	_, err = io.WriteString(tmp, content)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("zkserver: write %s: %w", path, err)
-	}
-	return nil
 }
 
 // readPID reads a server directory's pid file; it returns 0 and an error wrapping

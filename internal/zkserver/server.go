@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -248,16 +249,17 @@ func prepare(cfg *conf.ZooCfg, inst Installation, m *member) error {
 	if err := os.MkdirAll(m.dir, 0o755); err != nil {
 		return fmt.Errorf("zkserver: create server directory: %w", err)
 	}
+	files := map[string]string{filepath.Join(m.dir, cfgFile): render(cfg, m)}
 	if m.ensemble {
-		if err := writeFileAtomic(filepath.Join(m.dataDir, "myid"), strconv.FormatInt(m.id, 10)+"\n"); err != nil {
-			return err
-		}
-	}
-	if err := writeFileAtomic(filepath.Join(m.dir, cfgFile), render(cfg, m)); err != nil {
-		return err
+		files[filepath.Join(m.dataDir, "myid")] = strconv.FormatInt(m.id, 10) + "\n"
 	}
 	if inst.Log4j {
-		return writeFileAtomic(filepath.Join(m.dir, log4jFile), Log4jProperties(filepath.Join(m.dir, logFile)))
+		files[filepath.Join(m.dir, log4jFile)] = Log4jProperties(filepath.Join(m.dir, logFile))
+	}
+	for p, content := range files {
+		if err := fsutil.WriteFileAtomic(p, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("zkserver: %w", err)
+		}
 	}
 	return nil
 }
