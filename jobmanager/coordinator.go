@@ -124,6 +124,9 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 			return
 		}
 		log.Warn().Err(err).Msg("job failover: redeploying from the latest checkpoint")
+		// The next placement may put subtasks elsewhere: none of this execution may
+		// run on beside them (a TaskManager replaces only the subtask it is sent).
+		c.stopTasks(g, jobID)
 		wait(ctx, 200*time.Millisecond)
 	}
 }

@@ -57,8 +57,13 @@ func startDetachedSession(ctx context.Context, home string, args ...string) (str
 	if err != nil {
 		return "", nil, nil, err
 	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return "", nil, nil, err
+	}
 	cmd := exec.CommandContext(ctx, exe, append(args, "-d")...)
-	cmd.Env = append(os.Environ(), envHome+"="+home)
+	// TMPDIR too: the session's .yarn-properties file (Flink's record of the last
+	// session) belongs to this throwaway run, not to the user's own sessions.
+	cmd.Env = append(os.Environ(), envHome+"="+home, "TMPDIR="+home)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("start the session: %v\n%s", err, out)

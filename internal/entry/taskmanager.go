@@ -1,6 +1,8 @@
 package entry
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -42,6 +44,8 @@ func runTaskManager(c *cli.Context) error {
 	defer svc.Close()
 	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log,
 		Tasks: taskmanager.TaskEnv{Storage: svc.Storage(), StateRoot: svc.ClusterPath() + "/state", OutputRoot: taskmanager.OutputRoot}})
-	_ = tm.Run(c.Context)
+	if err := tm.Run(c.Context); err != nil && !errors.Is(err, context.Canceled) {
+		return cli.Exit(fmt.Sprintf("taskmanager: %v", err), 1)
+	}
 	return nil
 }
