@@ -25,7 +25,7 @@ import (
 )
 
 // The crash test runs this test binary again as a writer process: the environment
-// variables below switch TestCrashWriterProcess from a no-op into the writer.
+// variables below make TestMain run the writer instead of the tests.
 const (
 	crashURIEnv = "AMKEEPER_HDFSSTORE_CRASH_URI"
 	crashGenEnv = "AMKEEPER_HDFSSTORE_CRASH_FIRST_GEN"
@@ -88,25 +88,40 @@ func (r *progressReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// TestCrashWriterProcess is the writer half of TestPutSurvivesSIGKILL. Run normally,
-// it does nothing.
-func TestCrashWriterProcess(t *testing.T) {
-	uri := os.Getenv(crashURIEnv)
-	if uri == "" {
-		return // not started by TestPutSurvivesSIGKILL
+// TestMain turns the re-executed test binary into the crash test's writer when its
+// environment says so; otherwise it runs the tests.
+func TestMain(m *testing.M) {
+	if uri := os.Getenv(crashURIEnv); uri != "" {
+		if err := crashWriter(uri); err != nil {
+			fmt.Fprintln(os.Stderr, "crash writer:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// crashWriter is the writer half of TestPutSurvivesSIGKILL: it publishes
+// generation after generation, reporting its progress on stdout, until killed.
+func crashWriter(uri string) error {
 	first, err := strconv.Atoi(os.Getenv(crashGenEnv))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	if err != nil {
+		return fmt.Errorf("%s: %w", crashGenEnv, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := hdfsstore.Open(ctx, uri)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	for gen := first; gen < first+crashMaxPuts; gen++ {
 		fmt.Fprintf(os.Stdout, "crash: begin %d\n", gen)
-		_, err := s.Put(ctx, crashName, &progressReader{data: crashContent(gen), gen: gen, w: os.Stdout})
-		require.NoError(t, err)
+		if _, err := s.Put(ctx, crashName, &progressReader{data: crashContent(gen), gen: gen, w: os.Stdout}); err != nil {
+			return err
+		}
 		fmt.Fprintf(os.Stdout, "crash: done %d\n", gen)
 	}
+	return nil
 }
 
 // killPoint is the progress line on which the parent kills the writer of a round.
@@ -185,7 +200,7 @@ func TestPutSurvivesSIGKILL(t *testing.T) {
 // and the last it published (-1 for none).
 func runAndKillWriter(t *testing.T, uri string, firstGen int, target string) (lastBegin, lastDone int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWriterProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), crashURIEnv+"="+uri, crashGenEnv+"="+strconv.Itoa(firstGen))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

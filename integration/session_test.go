@@ -165,7 +165,7 @@ func TestAttachedSessionSIGTERMLeavesNoProcess(t *testing.T) {
 	require.Eventually(t, func() bool {
 		s, err := client.Status(context.Background())
 		st = s
-		return err == nil && len(s.Containers) == 2
+		return err == nil && len(s.Containers) == 2 && s.AMPID != 0
 	}, 60*time.Second, 20*time.Millisecond)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))

@@ -91,6 +91,7 @@ func TestDispatcherSubmitRecoverCancel(t *testing.T) {
 	second.stop()
 
 	third := startDispatcher(t, local)
-	require.Never(t, func() bool { return len(third.deployments()) > 0 }, 300*time.Millisecond, 10*time.Millisecond,
-		"a canceled job stays canceled after a failover")
+	require.Eventually(t, third.d.Recovered, 5*time.Second, 5*time.Millisecond)
+	require.Empty(t, third.d.Jobs(), "a canceled job stays canceled after a failover")
+	require.Empty(t, third.deployments())
 }

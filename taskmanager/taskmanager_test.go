@@ -51,10 +51,22 @@ func startAM(t *testing.T, dir string) *am {
 	return a
 }
 
+// grant waits for the candidate's next grant.
+func (a *am) grant(t *testing.T) recovery.Grant {
+	t.Helper()
+	select {
+	case g := <-a.grants:
+		return g
+	case <-time.After(10 * time.Second):
+		t.Fatal("no leadership within 10s")
+		return nil
+	}
+}
+
 func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	dir := t.TempDir()
 	first := startAM(t, dir)
-	g1 := <-first.grants
+	g1 := first.grant(t)
 
 	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 2,
 		Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
@@ -81,7 +93,7 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	second := startAM(t, dir)
 	first.stop()
 	<-first.done
-	g2 := <-second.grants
+	g2 := second.grant(t)
 	require.NotEqual(t, g1.SessionID(), g2.SessionID())
 	require.Eventually(t, func() bool {
 		l := second.reg.List()
