@@ -43,7 +43,7 @@ func openFile(uri string, u *url.URL, o options) (*fileStore, error) {
 	if err := mkdirRoot(root); err != nil {
 		return nil, fmt.Errorf("hdfsstore: open %q: %w", uri, err)
 	}
-	s := &fileStore{root: root, uri: fileURI(root)}
+	s := &fileStore{root: root, uri: FileURI(root)}
 	s.log = o.log.With().Str(logging.File, s.uri).Logger()
 	return s, nil
 }

@@ -17,10 +17,7 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore/storetest"
 )
 
-// fileURI returns the file:// URI of the absolute path p, escaped.
-func fileURI(p string) string {
-	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
-}
+var fileURI = hdfsstore.FileURI
 
 // openFile opens a file store on a fresh root that does not exist yet.
 func openFile(t testing.TB) hdfsstore.Store {

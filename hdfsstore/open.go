@@ -70,15 +70,16 @@ func Open(ctx context.Context, uri string, opts ...Option) (Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: no scheme; want file:///absolute/path", ErrInvalidURI, uri)
 		}
-		return nil, fmt.Errorf("%w %q: a path, not a URI; did you mean %q?", ErrInvalidURI, uri, fileURI(abs))
+		return nil, fmt.Errorf("%w %q: a path, not a URI; did you mean %q?", ErrInvalidURI, uri, FileURI(abs))
 	default:
 		return nil, fmt.Errorf("%w %q in %q: want file:///absolute/path or hdfs://namenode:port/absolute/path",
 			ErrUnsupportedScheme, u.Scheme, uri)
 	}
 }
 
-// fileURI returns the file:// URI of the absolute local path p.
-func fileURI(p string) string {
+// FileURI returns the file:// URI of the absolute local path p, escaped (a path
+// with '#', '?' or '%' in it survives the round trip through Open).
+func FileURI(p string) string {
 	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
 }
 
@@ -93,7 +94,7 @@ func fileRoot(uri string, u *url.URL) (string, error) {
 		if err != nil {
 			return bad("relative path")
 		}
-		return bad(fmt.Sprintf("relative path; did you mean %q?", fileURI(abs)))
+		return bad(fmt.Sprintf("relative path; did you mean %q?", FileURI(abs)))
 	case u.User != nil || (u.Host != "" && u.Host != "localhost"):
 		return bad(fmt.Sprintf("host %q (a file URI names a local path: three slashes)", u.Host))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"sync"
 
 	"github.com/go-zookeeper/zk"
@@ -165,7 +164,7 @@ func NewEmbeddedIDCounter(ctx context.Context, local *EmbeddedDir, jobID string)
 	if err := validateKey(jobID); err != nil {
 		return nil, fmt.Errorf("recovery: checkpoint ID counter: job ID: %w", err)
 	}
-	st, err := hdfsstore.Open(ctx, "file://"+filepath.ToSlash(local.Path()))
+	st, err := hdfsstore.Open(ctx, hdfsstore.FileURI(local.Path()))
 	if err != nil {
 		return nil, fmt.Errorf("recovery: checkpoint ID counter %s: %w", local.Path(), err)
 	}

@@ -532,7 +532,7 @@ func (in *Inspector) inspectZKPointer(ctx context.Context, kind NodeKind, job, p
 
 // openPointerFiles opens the embedded directory as a file:// store.
 func (in *Inspector) openPointerFiles(ctx context.Context) (hdfsstore.Store, error) {
-	ptrs, err := hdfsstore.Open(ctx, "file://"+filepath.ToSlash(in.Embedded.Path()), hdfsstore.WithLogger(in.Logger))
+	ptrs, err := hdfsstore.Open(ctx, hdfsstore.FileURI(in.Embedded.Path()), hdfsstore.WithLogger(in.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("recovery: inspect: embedded directory %s: %w", in.Embedded.Path(), err)
 	}

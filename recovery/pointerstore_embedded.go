@@ -77,7 +77,7 @@ func (d *EmbeddedDir) table(dir string) *localTable {
 
 // NewEmbeddedPointerStore opens (creating it) the pointer files of cfg.Dir in local.
 func NewEmbeddedPointerStore(ctx context.Context, local *EmbeddedDir, cfg PointerStoreConfig) (*EmbeddedPointerStore, error) {
-	ptrs, err := hdfsstore.Open(ctx, "file://"+filepath.ToSlash(local.path), hdfsstore.WithLogger(cfg.Logger))
+	ptrs, err := hdfsstore.Open(ctx, hdfsstore.FileURI(local.path), hdfsstore.WithLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("recovery: embedded store %s: %w", local.path, err)
 	}

@@ -104,7 +104,7 @@ func StorageURI(cfg *conf.Config, localDir string) string {
 	if err != nil {
 		abs = filepath.Join(localDir, cfg.ClusterID(), "storage")
 	}
-	return "file://" + filepath.ToSlash(abs)
+	return hdfsstore.FileURI(abs)
 }
 
 // ZooKeeperConfig maps the configuration onto the ZooKeeper client's: the chroot is

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
@@ -73,7 +74,7 @@ func runBenchFailover(c *cli.Context) error {
 	budget := strconv.Itoa(kills + 2)
 	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(c.Int(flagTMs))}
 	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
-		"high-availability.storageDir=file://" + filepath.Join(dir, "storage"), "high-availability.zookeeper.client.session-timeout=10 s",
+		"high-availability.storageDir=" + hdfsstore.FileURI(filepath.Join(dir, "storage")), "high-availability.zookeeper.client.session-timeout=10 s",
 		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
 		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=100 ms", "rest.port=0"} {
 		args = append(args, "-D", p)

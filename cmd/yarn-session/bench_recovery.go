@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -99,7 +100,7 @@ func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recovery
 	res := recoveryResult{jobs: n}
 	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001", Dynamic: []string{
 		"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
-		"high-availability.storageDir=file://" + filepath.Join(dir, "storage"),
+		"high-availability.storageDir=" + hdfsstore.FileURI(filepath.Join(dir, "storage")),
 		"high-availability.zookeeper.client.session-timeout=10 s",
 	}})
 	if err != nil {
@@ -299,7 +300,7 @@ func benchReregister(ctx context.Context, w io.Writer, connect, dir string, n, k
 	budget := strconv.Itoa(kills + 2)
 	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(n), "-s", "1", "-tm", "64m"}
 	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
-		"high-availability.storageDir=file://" + filepath.Join(dir, "storage"), "high-availability.zookeeper.client.session-timeout=10 s",
+		"high-availability.storageDir=" + hdfsstore.FileURI(filepath.Join(dir, "storage")), "high-availability.zookeeper.client.session-timeout=10 s",
 		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
 		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=1 s", "rest.port=0"} {
 		args = append(args, "-D", p)

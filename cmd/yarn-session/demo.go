@@ -87,7 +87,7 @@ func runDemo(c *cli.Context) error {
 		defer os.RemoveAll(dir)
 	}
 	home := filepath.Join(dir, "home")
-	storage := "file://" + filepath.Join(dir, "storage")
+	storage := hdfsstore.FileURI(filepath.Join(dir, "storage"))
 	props := []string{
 		"high-availability.storageDir=" + storage,
 		"yarn.application-attempts=" + fmt.Sprint(c.Int(flagKills)+2),

@@ -97,7 +97,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	c := &Cluster{t: t, http: &http.Client{Timeout: 5 * time.Second}}
 	c.zk = zktest.Start(t, o.zk...)
 	if o.local {
-		c.storage = "file://" + t.TempDir()
+		c.storage = hdfsstore.FileURI(t.TempDir())
 	} else {
 		c.peer = hdfspeer.Start(t)
 		c.storage = c.peer.URI("/flink/recovery")

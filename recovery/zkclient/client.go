@@ -663,6 +663,14 @@ func (c *Client) ensureAbs(ctx context.Context, abs string) error {
 	if abs == "/" || abs == "" {
 		return nil
 	}
+	// Usually the path is there already: one read settles it.
+	ok, err := do(ctx, c, true, "ensure", abs, func() (bool, error) {
+		ok, _, err := c.conn.Exists(abs)
+		return ok, err
+	})
+	if err != nil || ok {
+		return err
+	}
 	parts := strings.Split(strings.Trim(abs, "/"), "/")
 	cur := ""
 	for _, part := range parts {
