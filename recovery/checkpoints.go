@@ -69,7 +69,7 @@ func checkpointsConfig(st hdfsstore.Store, clusterPath string, instance uuid.UUI
 		return PointerStoreConfig{}, fmt.Errorf("recovery: checkpoint store: job ID: %w", err)
 	}
 	return PointerStoreConfig{Dir: CheckpointsDir(jobID), Storage: st,
-		PayloadPrefix: storagePrefix(clusterPath, "completedCheckpoint-"+jobID+"-"), Instance: instance, Logger: log}, nil
+		PayloadPrefix: storagePrefix(clusterPath, checkpointPayloadKind+jobID+"-"), Instance: instance, Logger: log}, nil
 }
 
 func newCheckpoints(ps PointerStore, zk *ZooKeeperPointerStore, jobID string, retain int, log zerolog.Logger) *Checkpoints {

@@ -117,22 +117,14 @@ func (e *Election) Run(ctx context.Context, lead func(Grant)) error {
 		node, err := e.ensureNode(ctx, trusted)
 		trusted = false
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			e.log.Warn().Err(err).Msg("election: cannot create latch node; retrying")
-			if !e.waitState(ctx, states, nil, time.Second) {
+			if !e.retry(ctx, states, err, "election: cannot create latch node; retrying") {
 				break
 			}
 			continue
 		}
 		leading, watch, first, err := e.check(ctx, node)
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			e.log.Warn().Err(err).Msg("election: cannot read the latch; retrying")
-			if !e.waitState(ctx, states, nil, time.Second) {
+			if !e.retry(ctx, states, err, "election: cannot read the latch; retrying") {
 				break
 			}
 			continue
@@ -148,24 +140,26 @@ func (e *Election) Run(ctx context.Context, lead func(Grant)) error {
 	return ctx.Err()
 }
 
-// waitState waits for a watch event, a connection state change, a timeout (0: none)
-// or ctx; it reports false when ctx ended.
-func (e *Election) waitState(ctx context.Context, states *zkclient.Listener, watch <-chan zk.Event, timeout time.Duration) bool {
-	var timer <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		timer = t.C
+// firedWatch stands for a watch that has fired already: look again at once.
+var firedWatch = func() <-chan zk.Event {
+	ch := make(chan zk.Event)
+	close(ch)
+	return ch
+}()
+
+// retry logs err and waits a second, or until the connection state changes; it
+// reports false when ctx ended.
+func (e *Election) retry(ctx context.Context, states *zkclient.Listener, err error, msg string) bool {
+	if ctx.Err() != nil {
+		return false
 	}
+	e.log.Warn().Err(err).Msg(msg)
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
 	select {
-	case <-watch:
 	case <-states.C():
-		for {
-			if _, ok := states.TryNext(); !ok {
-				break
-			}
-		}
-	case <-timer:
+		states.Drain()
+	case <-t.C:
 	case <-ctx.Done():
 		return false
 	}
@@ -179,11 +173,7 @@ func (e *Election) waitWatch(ctx context.Context, states *zkclient.Listener, wat
 	case ev, ok := <-watch:
 		return ev, ok
 	case <-states.C():
-		for {
-			if _, ok := states.TryNext(); !ok {
-				break
-			}
-		}
+		states.Drain()
 	case <-ctx.Done():
 	}
 	return zk.Event{}, false
@@ -269,9 +259,7 @@ func (e *Election) check(ctx context.Context, node string) (leading bool, watch 
 		e.mu.Lock()
 		e.node = ""
 		e.mu.Unlock()
-		ch := make(chan zk.Event)
-		close(ch)
-		return false, ch, false, nil
+		return false, firedWatch, false, nil
 	case idx == 0:
 		return true, nil, false, nil
 	}
@@ -280,9 +268,7 @@ func (e *Election) check(ctx context.Context, node string) (leading bool, watch 
 		return false, nil, false, err
 	}
 	if !ok {
-		ch := make(chan zk.Event)
-		close(ch)
-		return false, ch, false, nil // predecessor went meanwhile: check again
+		return false, firedWatch, false, nil // predecessor went meanwhile: check again
 	}
 	return false, watch, idx == 1, nil
 }
@@ -302,11 +288,7 @@ func (e *Election) lead(ctx context.Context, node string, states *zkclient.Liste
 	// State changes queued before this grant (the LOST and RECONNECTED that led to
 	// it) are history; one that slips between the latch check and here is caught by
 	// the monitor's check of the latch node, and by the guard on every write.
-	for {
-		if _, ok := states.TryNext(); !ok {
-			break
-		}
-	}
+	states.Drain()
 	monitorDone := make(chan struct{})
 	go func() {
 		defer close(monitorDone)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sync"
 
 	"github.com/go-zookeeper/zk"
@@ -106,7 +107,7 @@ func (c *ZooKeeperIDCounter) update(ctx context.Context, g Guard, op string, f f
 		}
 		data, stat, err := c.cl.Get(ctx, c.path)
 		if errors.Is(err, zk.ErrNoNode) {
-			if err := c.cl.EnsurePath(ctx, c.path[:len(c.path)-len("/checkpoint_id_counter")]); err != nil {
+			if err := c.cl.EnsurePath(ctx, path.Dir(c.path)); err != nil {
 				return c.wrap(op, err)
 			}
 			_, err = GuardedMulti(ctx, c.cl, g, zkclient.CreateOp{Path: c.path, Data: encodeCount(f(firstCheckpointID))})

@@ -421,7 +421,7 @@ func (in *Inspector) walkZK(ctx context.Context, r *Report) error {
 		}
 		r.Nodes = append(r.Nodes, NodeReport{Kind: KindLatch, Path: p, Status: StatusInfo, Detail: detail})
 	}
-	components, err := zkChildren(ctx, cl, "/leader")
+	components, err := zkChildren(ctx, cl, leaderDir)
 	if err != nil {
 		return err
 	}

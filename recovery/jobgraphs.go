@@ -57,7 +57,7 @@ func NewEmbeddedJobGraphStore(ctx context.Context, local *EmbeddedDir, st hdfsst
 }
 
 func jobGraphsConfig(st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger) PointerStoreConfig {
-	return PointerStoreConfig{Dir: JobGraphsDir, Storage: st, PayloadPrefix: storagePrefix(clusterPath, "submittedJobGraph-"),
+	return PointerStoreConfig{Dir: JobGraphsDir, Storage: st, PayloadPrefix: storagePrefix(clusterPath, jobGraphPayloadKind),
 		Instance: instance, Logger: log}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -100,19 +101,10 @@ func storagePrefix(cluster, kind string) string {
 }
 
 func validateKey(key string) error {
-	if key == "" || key == "locks" || hdfsstore.ValidateName(key) != nil || containsSlash(key) {
+	if key == "" || key == "locks" || hdfsstore.ValidateName(key) != nil || strings.Contains(key, "/") {
 		return fmt.Errorf("recovery: invalid key %q: want one component of [A-Za-z0-9._-]", key)
 	}
 	return nil
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
 }
 
 // readPointed decodes a pointer and reads its verified payload.

@@ -114,9 +114,7 @@ func readLeader(ctx context.Context, cl *zkclient.Client, p string) (LeaderInfo,
 			return LeaderInfo{}, nil, err
 		}
 		if ok {
-			closed := make(chan zk.Event)
-			close(closed)
-			return LeaderInfo{}, closed, nil // created meanwhile: read again
+			return LeaderInfo{}, firedWatch, nil // created meanwhile: read again
 		}
 		return LeaderInfo{}, watch, nil
 	}

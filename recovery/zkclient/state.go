@@ -118,6 +118,13 @@ func (l *Listener) TryNext() (Event, bool) {
 	return e, true
 }
 
+// Drain drops every queued event.
+func (l *Listener) Drain() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.queue = nil
+}
+
 // Close stops delivery to this listener. It is idempotent.
 func (l *Listener) Close() {
 	l.once.Do(func() {
