@@ -428,9 +428,6 @@ func (c *Client) Listen() *Listener {
 // tried).
 func (c *Client) Server() string { return c.conn.Server() }
 
-// ACL returns the ACL used for nodes this client creates.
-func (c *Client) ACL() []zk.ACL { return c.acl }
-
 // Root returns the chroot path.
 func (c *Client) Root() string { return c.cfg.Root }
 
