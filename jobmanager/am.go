@@ -20,12 +20,9 @@ import (
 	"github.com/amkeeper/amkeeper/recovery"
 )
 
-// ResourceManager is the AM's view of the supervisor (rmapi.Client implements it).
-type ResourceManager interface {
-	Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error)
-	Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi.AllocateResponse, error)
-	Finish(ctx context.Context, req rmapi.FinishRequest) error
-}
+// ResourceManager is the AM's view of the supervisor: the AM–RM protocol, which
+// rmapi.Client speaks.
+type ResourceManager = rmapi.ResourceManager
 
 var _ ResourceManager = (*rmapi.Client)(nil)
 

@@ -115,7 +115,7 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	}
 	interval := graph.Spec.IntervalOr(c.interval)
 	for ctx.Err() == nil {
-		err := c.runOnce(ctx, g, log, graph, encoded, cps, counter, interval)
+		err := c.runOnce(ctx, g, log, jobID, graph, encoded, cps, counter, interval)
 		if ctx.Err() != nil {
 			if g.Err() == nil {
 				// Still leading: the job was canceled. Stop its tasks everywhere.
@@ -132,7 +132,7 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 }
 
 // runOnce deploys the job and checkpoints it until something fails.
-func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, graph job.Graph, encoded []byte,
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph job.Graph, encoded []byte,
 	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	start := time.Now()
 	latest, skipped, ok, err := cps.Latest(ctx)
@@ -156,7 +156,7 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 		return err
 	}
 	for sub, tm := range placement {
-		d := taskmanager.Deployment{JobID: string(graph.ID), Subtask: sub, Graph: encoded, Handle: handles[sub]}
+		d := taskmanager.Deployment{JobID: jobID, Subtask: sub, Graph: encoded, Handle: handles[sub]}
 		if err := c.post(ctx, g, tm.Address+taskmanager.PathTasks, d, nil); err != nil {
 			return fmt.Errorf("deploy subtask %d on %s: %w", sub, tm.ContainerID, err)
 		}
@@ -166,8 +166,8 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 		restored = latest.ID
 	}
 	c.mu.Lock()
-	c.restored[string(graph.ID)], c.latest[string(graph.ID)] = restored, restored
-	c.deployed[string(graph.ID)] = g.SessionID().String()
+	c.restored[jobID], c.latest[jobID] = restored, restored
+	c.deployed[jobID] = g.SessionID().String()
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -184,7 +184,7 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 				return fmt.Errorf("taskmanager %s is gone", lost)
 			}
 		case <-tick.C:
-			if err := c.checkpoint(ctx, g, log, string(graph.ID), placement, cps, counter); err != nil {
+			if err := c.checkpoint(ctx, g, log, jobID, placement, cps, counter); err != nil {
 				return err
 			}
 		}

@@ -89,9 +89,6 @@ func (d *Dispatcher) Start(ctx context.Context, g recovery.Grant) (wait func()) 
 	return func() { <-done }
 }
 
-// Lead is Start for the whole grant followed by its wait.
-func (d *Dispatcher) Lead(g recovery.Grant) { d.Start(g.Context(), g)() }
-
 func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant) {
 	start := time.Now()
 	n, err := d.recover(ctx, g)

@@ -1,6 +1,7 @@
 package jobmanager
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -62,7 +63,7 @@ func (t *Timeline) Reset() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.origin = time.Now()
-	for _, p := range []string{PhaseGranted, PhasePublished, PhaseJobsRecovered, PhaseTMsRegistered, PhaseTasksDeployed} {
+	for _, p := range phaseOrder[slices.Index(phaseOrder, PhaseGranted):] {
 		delete(t.marks, p)
 	}
 	t.logged = false
