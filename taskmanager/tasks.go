@@ -41,23 +41,13 @@ type tasks struct {
 	m  map[taskKey]*running
 }
 
-// cancelAll stops every task (the leader that deployed them is gone) and waits.
-func (tm *TaskManager) cancelAll() {
-	tm.tasks.mu.Lock()
-	all := tm.tasks.m
-	tm.tasks.m = map[taskKey]*running{}
-	tm.tasks.mu.Unlock()
-	for _, r := range all {
-		r.cancel()
-		<-r.done
-	}
-}
-
-func (tm *TaskManager) cancelJob(jobID string) int {
+// stop removes the tasks that match, cancels them and waits for them; it returns
+// how many there were.
+func (tm *TaskManager) stop(match func(taskKey) bool) int {
 	tm.tasks.mu.Lock()
 	var stop []*running
 	for k, r := range tm.tasks.m {
-		if k.job == jobID {
+		if match(k) {
 			stop = append(stop, r)
 			delete(tm.tasks.m, k)
 		}
@@ -68,6 +58,13 @@ func (tm *TaskManager) cancelJob(jobID string) int {
 		<-r.done
 	}
 	return len(stop)
+}
+
+// cancelAll stops every task (the leader that deployed them is gone) and waits.
+func (tm *TaskManager) cancelAll() { tm.stop(func(taskKey) bool { return true }) }
+
+func (tm *TaskManager) cancelJob(jobID string) int {
+	return tm.stop(func(k taskKey) bool { return k.job == jobID })
 }
 
 func (tm *TaskManager) deploy(ctx context.Context, d Deployment) error {
@@ -85,7 +82,7 @@ func (tm *TaskManager) deploy(ctx context.Context, d Deployment) error {
 		return err
 	}
 	key := taskKey{d.JobID, d.Subtask}
-	tm.cancelTask(key) // a redeployment replaces the old instance
+	tm.stop(func(k taskKey) bool { return k == key }) // a redeployment replaces the old instance
 	if err := t.Restore(ctx, d.Handle); err != nil {
 		return fmt.Errorf("restore %s/%d: %w", d.JobID, d.Subtask, err)
 	}
@@ -102,17 +99,6 @@ func (tm *TaskManager) deploy(ctx context.Context, d Deployment) error {
 	}()
 	log.Info().Bool("restored", d.Handle != nil).Msg("task deployed")
 	return nil
-}
-
-func (tm *TaskManager) cancelTask(key taskKey) {
-	tm.tasks.mu.Lock()
-	r, ok := tm.tasks.m[key]
-	delete(tm.tasks.m, key)
-	tm.tasks.mu.Unlock()
-	if ok {
-		r.cancel()
-		<-r.done
-	}
 }
 
 func (tm *TaskManager) task(jobID, subtask string) (*job.Task, error) {
