@@ -222,7 +222,12 @@ func (s *Supervisor) amLog(attemptID string) string {
 	if attemptID == "" {
 		return ""
 	}
-	return filepath.Join(s.cfg.Dir, "attempts", attemptID, "am.log")
+	return AMLogPath(s.cfg.Dir, attemptID)
+}
+
+// AMLogPath is the log file of an AM attempt in the application directory appDir.
+func AMLogPath(appDir, attemptID string) string {
+	return filepath.Join(appDir, "attempts", attemptID, "am.log")
 }
 
 // Preempt kills the leading AM as preempted: the exit does not count against

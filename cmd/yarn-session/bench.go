@@ -14,8 +14,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
-	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
 
@@ -66,20 +66,11 @@ func runBenchFailover(c *cli.Context) error {
 	}
 	defer cleanup()
 
-	confDir := filepath.Join(dir, "conf")
-	_ = os.MkdirAll(confDir, 0o700)
 	if mode == "standby" {
-		_ = os.WriteFile(filepath.Join(confDir, "masters"), []byte("localhost\nlocalhost\n"), 0o600)
+		_ = os.MkdirAll(filepath.Join(dir, "conf"), 0o700)
+		_ = os.WriteFile(filepath.Join(dir, "conf", "masters"), []byte("localhost\nlocalhost\n"), 0o600)
 	}
-	budget := strconv.Itoa(kills + 2)
-	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(c.Int(flagTMs))}
-	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
-		"high-availability.storageDir=" + hdfsstore.FileURI(filepath.Join(dir, "storage")), "high-availability.zookeeper.client.session-timeout=10 s",
-		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
-		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=100 ms", "rest.port=0"} {
-		args = append(args, "-D", p)
-	}
-	_, client, stopSession, err := startDetachedSession(ctx, filepath.Join(dir, "home"), args...)
+	client, stopSession, err := startBenchSession(ctx, dir, connect, kills, "100 ms", "-n", strconv.Itoa(c.Int(flagTMs)))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("bench: %v", err), exitFailure)
 	}
@@ -91,15 +82,14 @@ func runBenchFailover(c *cli.Context) error {
 	}
 	var jobs []string
 	for i := 0; i < c.Int(flagJobs); i++ {
-		g := job.Graph{ID: job.NewJobID()}
-		if g.Spec, err = job.ParseSpec([]byte(fmt.Sprintf(benchJob, i, i)), "bench.yaml"); err != nil {
+		sub, err := newSubmission(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
+		if err != nil {
 			return cli.Exit(err.Error(), exitFailure)
 		}
-		enc, _ := g.Encode()
-		if err := demoSubmit(ctx, leader, jobmanager.JobSubmission{JobID: string(g.ID), Name: g.Spec.Name, Graph: enc}); err != nil {
+		if err := demoSubmit(ctx, leader, sub); err != nil {
 			return cli.Exit(fmt.Sprintf("bench: submit: %v", err), exitFailure)
 		}
-		jobs = append(jobs, string(g.ID))
+		jobs = append(jobs, sub.JobID)
 	}
 	running := func(rest string) bool {
 		for _, j := range jobs {
@@ -159,20 +149,37 @@ func runBenchFailover(c *cli.Context) error {
 	return nil
 }
 
+// startBenchSession starts a bench's detached session under dir (its conf
+// directory dir/conf, storage dir/storage), on ZooKeeper connect with a 10 s
+// session: a budget of kills+2 attempts and no failure window, so that the bench's
+// own kills never end it; extra adds yarn-session flags such as -n.
+func startBenchSession(ctx context.Context, dir, connect string, kills int, heartbeat string, extra ...string) (*attempts.ControlClient, func(), error) {
+	confDir := filepath.Join(dir, "conf")
+	if err := os.MkdirAll(confDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	budget := strconv.Itoa(kills + 2)
+	args := append([]string{"--conf-dir", confDir}, extra...)
+	args = append(args, dynamicArgs([]string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
+		"high-availability.storageDir=" + hdfsstore.FileURI(filepath.Join(dir, "storage")), "high-availability.zookeeper.client.session-timeout=10 s",
+		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
+		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=" + heartbeat, "rest.port=0"})...)
+	_, client, stop, err := startDetachedSession(ctx, filepath.Join(dir, "home"), args...)
+	return client, stop, err
+}
+
+// dynamicArgs turns key=value properties into -D flags.
+func dynamicArgs(props []string) []string {
+	args := make([]string, 0, 2*len(props))
+	for _, p := range props {
+		args = append(args, "-D", p)
+	}
+	return args
+}
+
 // pollFast is poll with a 2 ms period, for timing.
 func pollFast(ctx context.Context, within time.Duration, f func() (string, bool)) (string, error) {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if v, ok := f(); ok {
-			return v, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	return "", fmt.Errorf("no failover within %s", within)
+	return pollEvery(ctx, 2*time.Millisecond, within, f, "no failover")
 }
 
 func pct(v []float64, p float64) float64 {
@@ -186,16 +193,32 @@ func pct(v []float64, p float64) float64 {
 }
 
 func rss(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if kib, ok := rssKiB(pid); ok {
+		return fmt.Sprintf("%.0f kB", kib)
+	}
+	return "?"
+}
+
+// rssKiB is the resident set of pid in KiB, from /proc/<pid>/status.
+func rssKiB(pid int) (float64, bool) {
+	var kib float64
+	_, err := fmt.Sscanf(procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:"), "%f kB", &kib)
+	return kib, err == nil
+}
+
+// procField returns the rest of the line of a /proc file that starts with key,
+// trimmed ("" when there is none).
+func procField(path, key string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return "?"
+		return ""
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			return strings.TrimSpace(v)
 		}
 	}
-	return "?"
+	return ""
 }
 
 // rssAll lists the resident sets of a few processes, or summarizes many.
@@ -203,8 +226,7 @@ func rssAll(pids []int) string {
 	if len(pids) > 4 {
 		var kib []float64
 		for _, p := range pids {
-			var v float64
-			if _, err := fmt.Sscanf(rss(p), "%f", &v); err == nil {
+			if v, ok := rssKiB(p); ok {
 				kib = append(kib, v)
 			}
 		}

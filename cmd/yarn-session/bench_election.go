@@ -166,8 +166,9 @@ func runBenchElection(c *cli.Context) error {
 	}
 
 	log := logger(c)
+	servers := strings.Split(connect, ",")
 	watcher, err := zkclient.Connect(ctx, zkclient.Config{
-		Servers: strings.Split(connect, ","), SessionTimeout: 10 * time.Second, ConnectionTimeout: 15 * time.Second, Logger: log,
+		Servers: servers, SessionTimeout: 10 * time.Second, ConnectionTimeout: 15 * time.Second, Logger: log,
 	})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("bench election: %v", err), exitFailure)
@@ -175,7 +176,7 @@ func runBenchElection(c *cli.Context) error {
 	defer watcher.Close()
 
 	b := &electionBench{
-		servers:   strings.Split(connect, ","),
+		servers:   servers,
 		connect:   connect,
 		timeout:   timeout,
 		exe:       exe,
@@ -259,7 +260,7 @@ func (b *electionBench) round(ctx context.Context, kind string, sc handoverScena
 	if kind == contenderOurs {
 		nodes = electionPath + "/leader/latch" // below the contender's chroot
 	}
-	first, err := b.start(ctx, kind, electionPath)
+	first, err := b.start(kind, electionPath)
 	if err != nil {
 		return 0, err
 	}
@@ -273,7 +274,7 @@ func (b *electionBench) round(ctx context.Context, kind string, sc handoverScena
 	if _, ok := b.rss[kind]; !ok {
 		b.rss[kind] = rss(first.pid())
 	}
-	second, err := b.start(ctx, kind, electionPath)
+	second, err := b.start(kind, electionPath)
 	if err != nil {
 		return 0, err
 	}
@@ -346,7 +347,7 @@ func (b *electionBench) waitNodes(ctx context.Context, p string, n int, within t
 }
 
 // start runs one contender of kind on the election at electionPath.
-func (b *electionBench) start(ctx context.Context, kind, electionPath string) (*contender, error) {
+func (b *electionBench) start(kind, electionPath string) (*contender, error) {
 	var cmd *exec.Cmd
 	switch kind {
 	case contenderOurs:
@@ -364,7 +365,7 @@ func (b *electionBench) start(ctx context.Context, kind, electionPath string) (*
 	default:
 		return nil, fmt.Errorf("unknown contender kind %q", kind)
 	}
-	p, err := startContender(ctx, kind, cmd, b.stderr)
+	p, err := startContender(kind, cmd, b.stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -543,7 +544,7 @@ type contender struct {
 // ends, and the Go runtime ends a thread when a goroutine locked to it returns,
 // so only a thread that lives exactly as long as the child makes Pdeathsig mean
 // "when the bench dies".
-func startContender(ctx context.Context, kind string, cmd *exec.Cmd, stderr io.Writer) (*contender, error) {
+func startContender(kind string, cmd *exec.Cmd, stderr io.Writer) (*contender, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()

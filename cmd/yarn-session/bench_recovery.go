@@ -107,7 +107,7 @@ func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recovery
 		return res, err
 	}
 	start := time.Now()
-	if _, err := benchStoreJobs(ctx, cfg, n); err != nil {
+	if err := benchStoreJobs(ctx, cfg, n); err != nil {
 		return res, fmt.Errorf("store %d jobs: %w", n, err)
 	}
 	res.setup = time.Since(start)
@@ -212,18 +212,17 @@ func benchReadLatest(ctx context.Context, svc *recovery.Services, id string, enc
 
 // benchStoreJobs stores n job graphs with one completed checkpoint each, as a
 // leader that then goes away (its session closes, its locks go with it).
-func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) ([]string, error) {
+func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) error {
 	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer svc.Close()
 	graphs, err := svc.JobGraphStore(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer graphs.Stop()
-	ids := make([]string, n)
 	errs := make([]error, n)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -238,7 +237,7 @@ func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) ([]string, err
 				wg.Add(1)
 				go func() {
 					defer func() { <-sem; wg.Done() }()
-					errs[i] = benchStoreJob(g.Context(), svc, graphs, g, i, &ids[i])
+					errs[i] = benchStoreJob(g.Context(), svc, graphs, g, i)
 				}()
 			}
 			wg.Wait()
@@ -247,44 +246,37 @@ func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) ([]string, err
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return err // the first; the others are most likely the same
 		}
 	}
-	return ids, nil
+	return nil
 }
 
-func benchStoreJob(ctx context.Context, svc *recovery.Services, graphs *recovery.JobGraphs, g recovery.Grant, i int, id *string) error {
-	gr := job.Graph{ID: job.NewJobID()}
-	spec, err := job.ParseSpec(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
+func benchStoreJob(ctx context.Context, svc *recovery.Services, graphs *recovery.JobGraphs, g recovery.Grant, i int) error {
+	sub, err := newSubmission(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
 	if err != nil {
 		return err
 	}
-	gr.Spec = spec
-	enc, err := gr.Encode()
+	id := sub.JobID
+	if err := graphs.Put(ctx, g, id, sub.Graph); err != nil {
+		return err
+	}
+	cps, err := svc.CheckpointStore(ctx, id)
 	if err != nil {
 		return err
 	}
-	*id = string(gr.ID)
-	if err := graphs.Put(ctx, g, *id, enc); err != nil {
-		return err
-	}
-	cps, err := svc.CheckpointStore(ctx, *id)
-	if err != nil {
-		return err
-	}
-	md, _ := json.Marshal(map[string][][]byte{"handles": {[]byte("file:///state/" + *id + "/1/0")}})
-	_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: *id, ID: 1, Timestamp: time.Now(), Metadata: md})
+	md, _ := json.Marshal(map[string][][]byte{"handles": {[]byte("file:///state/" + id + "/1/0")}})
+	_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: id, ID: 1, Timestamp: time.Now(), Metadata: md})
 	return err
 }
 
 // selfRSS is this process's resident set in KiB.
 func selfRSS() float64 {
-	var kib float64
-	_, _ = fmt.Sscanf(rss(os.Getpid()), "%f", &kib)
+	kib, _ := rssKiB(os.Getpid())
 	return kib
 }
 
@@ -293,20 +285,8 @@ func selfRSS() float64 {
 // attempt, from the kill's reaping and from the new leader's grant (it publishes
 // its address right after; no TaskManager can find it before).
 func benchReregister(ctx context.Context, w io.Writer, connect, dir string, n, kills int) error {
-	confDir := filepath.Join(dir, "conf")
-	if err := os.MkdirAll(confDir, 0o700); err != nil {
-		return err
-	}
-	budget := strconv.Itoa(kills + 2)
-	args := []string{"--conf-dir", confDir, "-n", strconv.Itoa(n), "-s", "1", "-tm", "64m"}
-	for _, p := range []string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
-		"high-availability.storageDir=" + hdfsstore.FileURI(filepath.Join(dir, "storage")), "high-availability.zookeeper.client.session-timeout=10 s",
-		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
-		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=1 s", "rest.port=0"} {
-		args = append(args, "-D", p)
-	}
 	started := time.Now()
-	_, client, stopSession, err := startDetachedSession(ctx, filepath.Join(dir, "home"), args...)
+	client, stopSession, err := startBenchSession(ctx, dir, connect, kills, "1 s", "-n", strconv.Itoa(n), "-s", "1", "-tm", "64m")
 	if err != nil {
 		return err
 	}

@@ -112,11 +112,11 @@ func runLogs(c *cli.Context) error {
 		path = ""
 		for _, a := range st.History.Attempts {
 			if a.Attempt == c.Int(flagAMAttempt) {
-				path = fmt.Sprintf("%s/attempts/%s/am.log", appDirOf(id), a.AttemptID)
+				path = attempts.AMLogPath(appDirOf(id), a.AttemptID)
 			}
 		}
 		if c.Int(flagAMAttempt) == st.Attempt {
-			path = st.AMLog
+			path = st.AMLog // still running: not in the history yet
 		}
 		if path == "" {
 			return cli.Exit(fmt.Sprintf("logs: %s has no attempt %d", id, c.Int(flagAMAttempt)), exitUsage)

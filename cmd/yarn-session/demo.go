@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,10 +116,7 @@ func runDemo(c *cli.Context) error {
 	}
 
 	// Start the session the way a user would: yarn-session -n 2 -d -D …
-	args := []string{"-n", "2"}
-	for _, p := range props {
-		args = append(args, "-D", p)
-	}
+	args := append([]string{"-n", "2"}, dynamicArgs(props)...)
 	appID, client, stopSession, err := startDetachedSession(ctx, home, args...)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
@@ -137,19 +135,18 @@ func runDemo(c *cli.Context) error {
 	tmPIDs := containerPIDs(status)
 	st.say("Attempt %d of %d leads (AM pid %d); TaskManager pids %v.", status.Attempt, status.MaxAttempts, status.AMPID, tmPIDs)
 
-	g := job.Graph{ID: job.NewJobID()}
-	if g.Spec, err = job.ParseSpec([]byte(fmt.Sprintf(demoSpec, (rate*100).String(), rate.String())), "demo.yaml"); err != nil {
+	sub, err := newSubmission([]byte(fmt.Sprintf(demoSpec, (rate*100).String(), rate.String())), "demo.yaml")
+	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
-	encoded, _ := g.Encode()
-	if err := demoSubmit(ctx, leader, jobmanager.JobSubmission{JobID: string(g.ID), Name: g.Spec.Name, Graph: encoded}); err != nil {
+	if err := demoSubmit(ctx, leader, sub); err != nil {
 		return cli.Exit(fmt.Sprintf("demo: submit: %v", err), exitFailure)
 	}
 	st.say("Submitted the seed's job %s: sequence (one per %s) → countWindowAll(100).sum → exactly-once file sink, checkpoint every %s.",
-		g.ID, rate, rate*100)
+		sub.JobID, rate, rate*100)
 
 	for kill := 1; kill <= c.Int(flagKills); kill++ {
-		info, err := demoWaitCheckpoints(ctx, leader, string(g.ID), 2)
+		info, err := demoWaitCheckpoints(ctx, leader, sub.JobID, 2)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
@@ -162,7 +159,7 @@ func runDemo(c *cli.Context) error {
 		if leader, err = demoWaitLeader(ctx, client, leader); err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
-		info, err = demoWaitCheckpoints(ctx, leader, string(g.ID), 0)
+		info, err = demoWaitCheckpoints(ctx, leader, sub.JobID, 0)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
@@ -171,7 +168,7 @@ func runDemo(c *cli.Context) error {
 			status.Attempt, status.MaxAttempts, time.Since(killed).Seconds(), info.RestoredFrom, status.MaxAttempts-status.Attempt,
 			containerPIDs(status), sameOrNot(tmPIDs, containerPIDs(status)))
 	}
-	if _, err := demoWaitCheckpoints(ctx, leader, string(g.ID), 3); err != nil {
+	if _, err := demoWaitCheckpoints(ctx, leader, sub.JobID, 3); err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
 
@@ -235,23 +232,27 @@ func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jo
 }
 
 func demoSubmit(ctx context.Context, leader string, s jobmanager.JobSubmission) error {
-	_, err := poll(ctx, 30*time.Second, func() (string, bool) {
-		b, _ := jsonBody(s)
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(leader+"/jobs", "application/json", b)
-		if err != nil {
-			return "", false
-		}
-		resp.Body.Close()
-		return "", resp.StatusCode == http.StatusAccepted
+	body, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = poll(ctx, 30*time.Second, func() (string, bool) {
+		return "", submitJob(ctx, leader, body) == nil
 	}, "the leader does not accept the job")
 	return err
 }
 
 // poll calls f every 50 ms until it reports done, ctx ends or the deadline passes.
 func poll(ctx context.Context, within time.Duration, f func() (string, bool), what string) (string, error) {
+	return pollEvery(ctx, 50*time.Millisecond, within, f, what)
+}
+
+// pollEvery calls f every period until it reports done, ctx ends or the deadline
+// passes; the error then says what did not happen within it.
+func pollEvery(ctx context.Context, period, within time.Duration, f func() (string, bool), what string) (string, error) {
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		if v, ok := f(); ok {
@@ -267,9 +268,11 @@ func poll(ctx context.Context, within time.Duration, f func() (string, bool), wh
 	}
 }
 
-func waitGone(path string, within time.Duration) {
-	_, _ = poll(context.Background(), within, func() (string, bool) {
+// waitGone waits until path no longer exists.
+func waitGone(ctx context.Context, path string, within time.Duration) error {
+	_, err := poll(ctx, within, func() (string, bool) {
 		_, err := os.Stat(path)
 		return "", errors.Is(err, os.ErrNotExist)
-	}, "")
+	}, path+" still there")
+	return err
 }

@@ -16,13 +16,8 @@ import (
 	"github.com/amkeeper/amkeeper/recovery"
 )
 
-var zkc *zktest.Cluster
-
-func TestMain(m *testing.M) {
-	os.Exit(zktest.Main(m, func(c *zktest.Cluster) { zkc = c }))
-}
-
 func TestHAInspectFindsAndCleansADanglingPointer(t *testing.T) {
+	zkc := zktest.Start(t) // the only test of the package that needs ZooKeeper
 	storage := t.TempDir()
 	dyn := []string{
 		"high-availability.type=zookeeper",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -135,14 +136,9 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitUsage)
 			}
-			spec, err := job.ParseSpec(data, c.Args().First())
+			sub, err := newSubmission(data, c.Args().First())
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitUsage)
-			}
-			g := job.Graph{ID: job.NewJobID(), Spec: spec}
-			encoded, err := g.Encode()
-			if err != nil {
-				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
 			id, err := sessionID(c)
 			if err != nil {
@@ -152,23 +148,47 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
-			body, _ := json.Marshal(jobmanager.JobSubmission{JobID: string(g.ID), Name: spec.Name, Graph: encoded})
-			resp, err := (&http.Client{Timeout: 30 * time.Second}).Post(rest+"/jobs", "application/json", bytes.NewReader(body))
-			if err != nil {
+			body, _ := json.Marshal(sub)
+			if err := submitJob(c.Context, rest, body); err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				return cli.Exit(fmt.Sprintf("run: %s", strings.TrimSpace(string(b))), exitFailure)
-			}
-			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", g.ID, spec.Name, g.ID)
+			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", sub.JobID, sub.Name, sub.JobID)
 			return nil
 		},
 	}
 }
 
-func jsonBody(v any) (io.Reader, error) {
-	b, err := json.Marshal(v)
-	return bytes.NewReader(b), err
+// newSubmission parses a job spec (file names it in errors) and makes its
+// submission: a new job ID and the encoded graph.
+func newSubmission(spec []byte, file string) (jobmanager.JobSubmission, error) {
+	s, err := job.ParseSpec(spec, file)
+	if err != nil {
+		return jobmanager.JobSubmission{}, err
+	}
+	g := job.Graph{ID: job.NewJobID(), Spec: s}
+	encoded, err := g.Encode()
+	if err != nil {
+		return jobmanager.JobSubmission{}, err
+	}
+	return jobmanager.JobSubmission{JobID: string(g.ID), Name: s.Name, Graph: encoded}, nil
+}
+
+// submitJob posts an encoded submission to a leader's REST endpoint; anything but
+// 202 Accepted is an error carrying what the leader said.
+func submitJob(ctx context.Context, rest string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rest+"/jobs", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return errors.New(strings.TrimSpace(string(b)))
+	}
+	return nil
 }

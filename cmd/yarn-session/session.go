@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -150,11 +149,12 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 	if ns := c.String(flagZKNS); ns != "" {
 		dyn = append(dyn, conf.HAClusterID.Key()+"="+ns)
 	}
-	cfg, err := conf.Load(conf.Options{Dir: confDirIfExists(c), Dynamic: dyn, ApplicationID: app.String()})
+	confDir := confDirIfExists(c)
+	cfg, err := conf.Load(conf.Options{Dir: confDir, Dynamic: dyn, ApplicationID: app.String()})
 	if err != nil {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("configuration: %v", err), exitInvalidConf)
 	}
-	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDirIfExists(c), Dynamic: dyn,
+	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDir, Dynamic: dyn,
 		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize()}
 	if sp.TaskManagers < 1 {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("-n %d: want at least one TaskManager container", sp.TaskManagers), exitUsage)
@@ -225,9 +225,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	if sp.ConfDir != "" {
 		args = append(args, "--conf-dir", sp.ConfDir)
 	}
-	for _, d := range append(sp.Dynamic, conf.HAClusterID.Key()+"="+cfg.ClusterID()) {
-		args = append(args, "-D", d)
-	}
+	args = append(args, dynamicArgs(append(sp.Dynamic, conf.HAClusterID.Key()+"="+cfg.ClusterID()))...)
 	mode := containers.Keep
 	if cfg.ContainersAcrossAttempts() == conf.ContainersRestartAll {
 		mode = containers.RestartAll
@@ -386,29 +384,16 @@ func stopSession(c *cli.Context, id string) error {
 	if err := attempts.NewControlClient(dir).Stop(c.Context); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
 	}
-	deadline := time.After(60 * time.Second)
-	for {
-		if _, err := os.Stat(attempts.ControlSocket(dir)); errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
-			return nil
-		}
-		select {
-		case <-deadline:
-			return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := waitGone(c.Context, attempts.ControlSocket(dir), 60*time.Second); err != nil {
+		return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
 	}
+	fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
+	return nil
 }
 
 func machineMemory() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "MemTotal:") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:"))
-		}
+	if v := procField("/proc/meminfo", "MemTotal:"); v != "" {
+		return v
 	}
 	return "unknown"
 }

@@ -73,7 +73,7 @@ func startDetachedSession(ctx context.Context, home string, args ...string) (str
 	client := attempts.NewControlClient(appDir)
 	stop := func() {
 		_ = client.Stop(context.Background())
-		waitGone(attempts.ControlSocket(appDir), 60*time.Second)
+		_ = waitGone(context.Background(), attempts.ControlSocket(appDir), 60*time.Second)
 	}
 	return appID, client, stop, nil
 }
