@@ -438,15 +438,19 @@ func (s *hdfsStore) entries(rel string) ([]dirEntry, error) {
 
 // readDir lists the directory rel; a missing path or a file holds nothing.
 func (s *hdfsStore) readDir(rel string) ([]fs.FileInfo, error) {
-	p := s.path(rel)
-	fi, err := s.client.Stat(p)
+	// Open looks the path up once (ReadDir would look it up again after a Stat).
+	f, err := s.client.Open(s.path(rel))
 	if errors.Is(mapHDFSError(err), fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil || !fi.IsDir() {
+	if err != nil {
 		return nil, err
 	}
-	entries, err := s.client.ReadDir(p)
+	defer f.Close()
+	if !f.Stat().IsDir() {
+		return nil, nil
+	}
+	entries, err := f.Readdir(0)
 	if errors.Is(mapHDFSError(err), fs.ErrNotExist) {
 		return nil, nil
 	}
