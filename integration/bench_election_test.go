@@ -2,9 +2,7 @@ package integration_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,17 +49,5 @@ func TestBenchElection(t *testing.T) {
 
 // processesMentioning lists live processes whose command line contains s.
 func processesMentioning(s string) []int {
-	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), s) {
-			continue
-		}
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err == nil && alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return processes(func(cmdline string) bool { return strings.Contains(cmdline, s) })
 }

@@ -47,11 +47,16 @@ func TestMain(m *testing.M) {
 
 // leftovers lists live processes running exe: no test may leave one behind.
 func leftovers(exe string) []int {
+	return processes(func(cmdline string) bool { return strings.HasPrefix(cmdline, exe+"\x00") })
+}
+
+// processes lists the live processes whose command line (NUL-separated) matches.
+func processes(match func(cmdline string) bool) []int {
 	var pids []int
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
-		if err != nil || !strings.HasPrefix(string(b), exe+"\x00") {
+		if err != nil || !match(string(b)) {
 			continue
 		}
 		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))

@@ -23,7 +23,6 @@ import (
 // proc is a real process of the yarn-session binary, logging to a file.
 type proc struct {
 	cmd *exec.Cmd
-	log string
 }
 
 func start(t *testing.T, name string, args ...string) *proc {
@@ -36,7 +35,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, cmd.Start())
 	f.Close()
-	p := &proc{cmd: cmd, log: logPath}
+	p := &proc{cmd: cmd}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

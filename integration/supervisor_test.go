@@ -179,7 +179,7 @@ func TestHotStandbyTakesOverWithoutAProcessStart(t *testing.T) {
 
 	killed, err := s.sup.KillAM()
 	require.NoError(t, err)
-	second, pids2 := s.waitLeader(t, first, 2)
+	_, pids2 := s.waitLeader(t, first, 2)
 	require.Equal(t, pids, pids2, "the same TaskManagers serve the new leader")
 	var standby int
 	for _, p := range before {
@@ -199,7 +199,6 @@ func TestHotStandbyTakesOverWithoutAProcessStart(t *testing.T) {
 	pid, err := s.sup.KillAM()
 	require.NoError(t, err)
 	require.Equal(t, standby, pid, "the process that was standing by leads now")
-	_ = second
 }
 
 // TestFastFencingHandsOverBeforeTheSessionTimeout: with a 10 s ZooKeeper session,

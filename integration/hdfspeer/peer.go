@@ -18,8 +18,9 @@ type Peer struct {
 	t         testing.TB
 	blockSize int64
 
-	nnAddr, dnAddr, standbyAddr string
-	dnPort                      int
+	nnAddr, standbyAddr string
+	dnPort              int
+	standby             bool // WithStandby
 
 	mu             sync.Mutex // guards everything below
 	root           *inode
@@ -45,7 +46,7 @@ func WithBlockSize(n int64) Option { return func(p *Peer) { p.blockSize = n } }
 // WithStandby adds a second namenode listener that answers every call with
 // StandbyException. URI then names it first, as an HA pair, so that the client has
 // to fail over to the active namenode.
-func WithStandby() Option { return func(p *Peer) { p.standbyAddr = "pending" } }
+func WithStandby() Option { return func(p *Peer) { p.standby = true } }
 
 // Start starts a peer on 127.0.0.1 and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Peer {
@@ -69,13 +70,12 @@ func Start(t testing.TB, opts ...Option) *Peer {
 	if p.dn, err = listen("127.0.0.1:0", p.serveData, t); err != nil {
 		t.Fatalf("hdfspeer: datanode: %v", err)
 	}
-	p.dnAddr = p.dn.ln.Addr().String()
 	p.dnPort = p.dn.ln.Addr().(*net.TCPAddr).Port
 	if p.nn, err = listen("127.0.0.1:0", func(c net.Conn) error { return p.serveIPC(c, false) }, t); err != nil {
 		t.Fatalf("hdfspeer: namenode: %v", err)
 	}
 	p.nnAddr = p.nn.ln.Addr().String()
-	if p.standbyAddr != "" {
+	if p.standby {
 		if p.sb, err = listen("127.0.0.1:0", func(c net.Conn) error { return p.serveIPC(c, true) }, t); err != nil {
 			t.Fatalf("hdfspeer: standby namenode: %v", err)
 		}

@@ -107,7 +107,7 @@ func New(opts ...Option) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := locate()
+	inst, err := zkserver.Locate()
 	if err != nil {
 		return nil, err
 	}
@@ -134,8 +134,8 @@ func New(opts ...Option) (*Cluster, error) {
 			break
 		}
 		c.killAll()
-		if errors.Is(err, errPortTaken) && attempt < startAttempts {
-			c.log.Warn().Err(err).Int("attempt", attempt).Msg("zookeeper port taken; retrying with new ports")
+		if errors.Is(err, zkserver.ErrPortTaken) && attempt < startAttempts {
+			c.log.Warn().Err(err).Int("start_try", attempt).Msg("zookeeper port taken; retrying with new ports")
 			continue
 		}
 		_ = os.RemoveAll(dir)

@@ -13,7 +13,3 @@ var ErrNotInstalled = zkserver.ErrNotInstalled
 // (a list of jars or dir/* entries separated by ':'). It must include an SLF4J binding
 // to get server logs; log4j 1.2 is configured through log4j.properties if present.
 const ClasspathEnv = zkserver.ClasspathEnv
-
-// locate finds java and the ZooKeeper classpath, reporting everything missing at
-// once.
-func locate() (zkserver.Installation, error) { return zkserver.Locate() }

@@ -1,11 +1,8 @@
 package zktest
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -28,14 +25,9 @@ const (
 	stopGrace = 5 * time.Second
 	// pauseTimeout bounds how long Pause waits for the JVM to be stopped.
 	pauseTimeout = 5 * time.Second
-	// pollInterval is how often a starting server is asked whether it serves.
-	pollInterval = 20 * time.Millisecond
 	// fieldServer is the log field for a server's myid.
 	fieldServer = "zk_server"
 )
-
-// errPortTaken marks a start that failed because a port was already bound.
-var errPortTaken = errors.New("zktest: port already in use")
 
 // Server is one ZooKeeper server process of a Cluster. Its methods are safe for
 // concurrent use; the state-changing ones (Stop, Kill, Pause, Resume, Restart) each
@@ -301,64 +293,17 @@ func (c *Cluster) serving(mode string) bool {
 // waitServing polls srvr until the current process serves, exits, or ctx ends.
 func (s *Server) waitServing(ctx context.Context) error {
 	s.mu.Lock()
-	p := s.proc
+	p, logStart := s.proc, s.logStart
 	s.mu.Unlock()
 	if p == nil {
 		return fmt.Errorf("zktest: server %d was never started", s.id)
 	}
 	begin := time.Now()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	last := "none"
-	for {
-		actx, cancel := context.WithTimeout(ctx, time.Second)
-		mode, err := s.Mode(actx)
-		cancel()
-		switch {
-		case err == nil && s.c.serving(mode):
-			logging.Since(s.c.log.Debug(), begin).Int(fieldServer, s.id).Str("mode", mode).
-				Int(logging.PID, p.pid()).Msg("zookeeper server serving")
-			return nil
-		case err == nil:
-			last = "mode " + mode
-		default:
-			last = err.Error()
-		}
-		select {
-		case <-p.exited:
-			return s.startFailure(fmt.Sprintf("exited while starting (%s)", p.exitStatus()))
-		case <-ctx.Done():
-			return s.startFailure(fmt.Sprintf("not serving after %v (last srvr: %s)",
-				time.Since(begin).Round(time.Millisecond), last))
-		case <-tick.C:
-		}
-	}
-}
-
-// startFailure builds a start error with the log of the current run; it wraps
-// errPortTaken if the server could not bind a port.
-func (s *Server) startFailure(what string) error {
-	err := fmt.Errorf("zktest: server %d (%s) %s; last lines of %s:\n%s",
-		s.id, s.Addr(), what, s.LogPath(), s.LogTail(40))
-	if s.bindFailed() {
-		return fmt.Errorf("%w: %w", errPortTaken, err)
-	}
-	return err
-}
-
-// bindFailed reports whether the current run's log says a port was taken.
-func (s *Server) bindFailed() bool {
-	s.mu.Lock()
-	from := s.logStart
-	s.mu.Unlock()
-	f, err := os.Open(s.LogPath())
+	err := zkserver.WaitServing(ctx, zkserver.Starting{Name: fmt.Sprintf("server %d", s.id), Addr: s.Addr(),
+		LogPath: s.LogPath(), LogStart: logStart, Exited: p.exited, ExitStatus: p.exitStatus, Serving: s.c.serving})
 	if err != nil {
-		return false
+		return err
 	}
-	defer f.Close()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return false
-	}
-	b, _ := io.ReadAll(f)
-	return bytes.Contains(b, []byte("Address already in use"))
+	logging.Since(s.c.log.Debug(), begin).Int(fieldServer, s.id).Int(logging.PID, p.pid()).Msg("zookeeper server serving")
+	return nil
 }

@@ -149,7 +149,7 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 		if err == nil {
 			break
 		}
-		if errors.Is(err, errPortTaken) && attempt < startAttempts && anyFree(members) {
+		if errors.Is(err, ErrPortTaken) && attempt < startAttempts && anyFree(members) {
 			o.Logger.Warn().Err(err).Int("start_try", attempt).Msg("zookeeper port taken; retrying with new ports")
 			continue
 		}
@@ -164,8 +164,8 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 	return res, nil
 }
 
-// errPortTaken marks a start that failed because a port was already bound.
-var errPortTaken = errors.New("zkserver: port already in use")
+// ErrPortTaken marks a start that failed because a port was already bound.
+var ErrPortTaken = errors.New("zkserver: port already in use")
 
 func anyFree(members []*member) bool {
 	for _, m := range members {
@@ -210,7 +210,9 @@ func startAll(ctx context.Context, cfg *conf.ZooCfg, inst Installation, members 
 		log.Debug().Str(fieldServer, m.name).Int(logging.PID, c.pid).Str(logging.Addr, m.addr()).Msg("zookeeper starting")
 	}
 	for i, m := range members {
-		if err := waitServing(ctx, m, launched[i], logStart[i]); err != nil {
+		c := launched[i]
+		if err := WaitServing(ctx, Starting{Name: m.name, Addr: m.addr(), LogPath: filepath.Join(m.dir, logFile), LogStart: logStart[i],
+			Exited: c.exited, ExitStatus: func() string { return fmt.Sprint(c.state) }, Serving: serving}); err != nil {
 			return err
 		}
 	}
@@ -264,18 +266,30 @@ func prepare(cfg *conf.ZooCfg, inst Installation, m *member) error {
 	return nil
 }
 
-// waitServing polls srvr until m serves, its JVM exits, or ctx ends.
-func waitServing(ctx context.Context, m *member, c *child, logStart int64) error {
+// Starting is a server process being started, as WaitServing watches it.
+type Starting struct {
+	Name, Addr string            // for errors: "server.1", "127.0.0.1:2181"
+	LogPath    string            // the server's log file
+	LogStart   int64             // its size when this process started
+	Exited     <-chan struct{}   // closed when the process has ended
+	ExitStatus func() string     // how it ended, once Exited is closed
+	Serving    func(string) bool // whether a srvr mode means serving
+}
+
+// WaitServing polls srvr at s.Addr until the server serves, its process exits, or
+// ctx ends. A failure carries the tail of the log and wraps ErrPortTaken when this
+// run's part of the log says a port was taken.
+func WaitServing(ctx context.Context, s Starting) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	begin := time.Now()
 	last := "no answer yet"
 	for {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
-		mode, err := Mode(actx, m.addr())
+		mode, err := Mode(actx, s.Addr)
 		cancel()
 		switch {
-		case err == nil && serving(mode):
+		case err == nil && s.Serving(mode):
 			return nil
 		case err == nil:
 			last = "mode " + mode
@@ -283,26 +297,23 @@ func waitServing(ctx context.Context, m *member, c *child, logStart int64) error
 			last = err.Error()
 		}
 		select {
-		case <-c.exited:
-			return startFailure(m, fmt.Sprintf("exited while starting (%v)", c.state), logStart)
+		case <-s.Exited:
+			return s.failure(fmt.Sprintf("exited while starting (%s)", s.ExitStatus()))
 		case <-ctx.Done():
-			return startFailure(m, fmt.Sprintf("not serving after %v (%v; last srvr: %s)",
-				time.Since(begin).Round(time.Millisecond), ctx.Err(), last), logStart)
+			return s.failure(fmt.Sprintf("not serving after %v (%v; last srvr: %s)",
+				time.Since(begin).Round(time.Millisecond), ctx.Err(), last))
 		case <-tick.C:
 		}
 	}
 }
 
-// startFailure builds a start error with the tail of m's log; it wraps errPortTaken
-// when this run's log says a port was taken.
-func startFailure(m *member, what string, logStart int64) error {
-	path := filepath.Join(m.dir, logFile)
-	err := fmt.Errorf("zkserver: %s (%s) %s; last lines of %s:\n%s", m.name, m.addr(), what, path, LogTail(path, tailLines))
-	if f, ferr := os.Open(path); ferr == nil {
+func (s Starting) failure(what string) error {
+	err := fmt.Errorf("zkserver: %s (%s) %s; last lines of %s:\n%s", s.Name, s.Addr, what, s.LogPath, LogTail(s.LogPath, tailLines))
+	if f, ferr := os.Open(s.LogPath); ferr == nil {
 		defer f.Close()
-		if _, serr := f.Seek(logStart, io.SeekStart); serr == nil {
+		if _, serr := f.Seek(s.LogStart, io.SeekStart); serr == nil {
 			if b, _ := io.ReadAll(f); strings.Contains(string(b), "Address already in use") {
-				return fmt.Errorf("%w: %w", errPortTaken, err)
+				return fmt.Errorf("%w: %w", ErrPortTaken, err)
 			}
 		}
 	}
