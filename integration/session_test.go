@@ -24,15 +24,16 @@ import (
 
 // cli runs yarn-session in an isolated home and temp directory.
 type cli struct {
-	t   *testing.T
-	env []string
-	ha  []string
+	t         *testing.T
+	home, tmp string // AMKEEPER_HOME and TMPDIR of its runs
+	env       []string
+	ha        []string
 }
 
 func newCLI(t *testing.T) *cli {
-	home := t.TempDir()
+	home, tmp := t.TempDir(), t.TempDir()
 	t.Cleanup(func() { stopSessions(t, home) })
-	return &cli{t: t, env: append(os.Environ(), "AMKEEPER_HOME="+home, "TMPDIR="+t.TempDir()), ha: haArgs(t)}
+	return &cli{t: t, home: home, tmp: tmp, env: append(os.Environ(), "AMKEEPER_HOME="+home, "TMPDIR="+tmp), ha: haArgs(t)}
 }
 
 // stopSessions stops every session left under home — a test that failed before
@@ -182,23 +183,9 @@ func TestAttachedSessionSIGTERMLeavesNoProcess(t *testing.T) {
 	}
 }
 
-func appDirFor(c *cli, id string) string {
-	for _, e := range c.env {
-		if v, ok := strings.CutPrefix(e, "AMKEEPER_HOME="); ok {
-			return v + "/" + id
-		}
-	}
-	return ""
-}
+func appDirFor(c *cli, id string) string { return filepath.Join(c.home, id) }
 
-func propertiesFile(c *cli) string {
-	for _, e := range c.env {
-		if v, ok := strings.CutPrefix(e, "TMPDIR="); ok {
-			return v + "/.yarn-properties-" + currentUser()
-		}
-	}
-	return ""
-}
+func propertiesFile(c *cli) string { return filepath.Join(c.tmp, ".yarn-properties-"+currentUser()) }
 
 func currentUser() string {
 	u, err := user.Current()
