@@ -2,7 +2,6 @@ package zkclient
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +12,6 @@ import (
 // ErrSessionGone: the session to close has expired, was closed already, or the
 // password does not match.
 var ErrSessionGone = errors.New("zkclient: session gone or password wrong")
-
-// opCloseSession is ZooKeeper's closeSession request type.
-const opCloseSession = -11
 
 // CloseSession re-attaches to the session (id, password) — a ConnectRequest that
 // names it — and closes it, so its ephemeral nodes go at once instead of after
@@ -39,77 +35,37 @@ func CloseSession(ctx context.Context, servers []string, id int64, password []by
 }
 
 func closeOn(ctx context.Context, server string, id int64, password []byte, timeout time.Duration) error {
-	d := net.Dialer{Timeout: 5 * time.Second}
+	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", server)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	_ = conn.SetDeadline(deadline)
+	_ = conn.SetDeadline(connDeadline(ctx.Deadline()))
 
-	// ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly.
-	req := make([]byte, 0, 4+4+8+4+8+4+len(password)+1)
-	req = binary.BigEndian.AppendUint32(req, 0) // length, filled in below
-	req = binary.BigEndian.AppendUint32(req, 0)
-	req = binary.BigEndian.AppendUint64(req, 0)
-	req = binary.BigEndian.AppendUint32(req, uint32(timeout.Milliseconds()))
-	req = binary.BigEndian.AppendUint64(req, uint64(id))
-	req = binary.BigEndian.AppendUint32(req, uint32(len(password)))
-	req = append(req, password...)
-	req = append(req, 0)
-	binary.BigEndian.PutUint32(req, uint32(len(req)-4))
-	if _, err := conn.Write(req); err != nil {
+	// The closeSession request goes out right behind the ConnectRequest, saving a
+	// round trip: the server reads nothing more from a connection until it has
+	// validated the session, and drops the connection, unread, when it refuses.
+	const xid = 1
+	out := append(connectRequest(id, password, timeout).done(), request(xid, opCloseSession).done()...)
+	if _, err := conn.Write(out); err != nil {
 		return err
 	}
-	resp, err := readFrame(conn)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: the server closed the connection", ErrSessionGone)
-		}
+	got, _, err := connectResponse(conn)
+	switch {
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: the server closed the connection", ErrSessionGone)
+	case err != nil:
 		return err
-	}
-	if len(resp) < 16 {
-		return fmt.Errorf("zkclient: short connect response (%d bytes)", len(resp))
-	}
-	if got := int64(binary.BigEndian.Uint64(resp[8:16])); got != id {
+	case got != id:
 		return fmt.Errorf("%w: the server answered session 0x%x", ErrSessionGone, got)
-	}
-	// closeSession: RequestHeader {xid, type}, no body.
-	cls := binary.BigEndian.AppendUint32(nil, 8)
-	cls = binary.BigEndian.AppendUint32(cls, 1)
-	op := int32(opCloseSession)
-	cls = binary.BigEndian.AppendUint32(cls, uint32(op))
-	if _, err := conn.Write(cls); err != nil {
-		return err
 	}
 	reply, err := readFrame(conn)
 	if err != nil {
 		return fmt.Errorf("zkclient: close session reply: %w", err)
 	}
-	if len(reply) < 16 {
-		return fmt.Errorf("zkclient: short close reply (%d bytes)", len(reply))
-	}
-	if code := int32(binary.BigEndian.Uint32(reply[12:16])); code != 0 {
-		return fmt.Errorf("zkclient: close session 0x%x: server error %d", id, code)
+	if err := replyHeader(&decoder{b: reply}, xid); err != nil {
+		return fmt.Errorf("zkclient: close session 0x%x: %w", id, err)
 	}
 	return nil
-}
-
-// readFrame reads one length-prefixed frame (bounded: replies here are small).
-func readFrame(r io.Reader) ([]byte, error) {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return nil, err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > 1<<16 {
-		return nil, fmt.Errorf("zkclient: frame of %d bytes", size)
-	}
-	b := make([]byte, size)
-	_, err := io.ReadFull(r, b)
-	return b, err
 }
