@@ -179,7 +179,7 @@ func (s *ZooKeeperPointerStore) Get(ctx context.Context, key string) ([]byte, er
 	var merr error
 	done := make(chan struct{})
 	go func() { defer close(done); marked, merr = s.marked(ctx, key) }()
-	data, _, err := s.cl.Get(ctx, s.node(key))
+	data, _, err := s.cl.GetCoalesced(ctx, s.node(key))
 	<-done
 	if errors.Is(err, zk.ErrNoNode) || (err == nil && merr == nil && marked) {
 		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), ErrNotFound)
@@ -209,7 +209,7 @@ func (s *ZooKeeperPointerStore) GetAndLock(ctx context.Context, key string) ([]b
 	if err := s.takeLock(ctx, key); err != nil {
 		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), err)
 	}
-	data, _, err := s.cl.Get(ctx, s.node(key))
+	data, _, err := s.cl.GetCoalesced(ctx, s.node(key))
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), ErrNotFound)
 	}
@@ -229,7 +229,7 @@ func (s *ZooKeeperPointerStore) GetAll(ctx context.Context, keys []string, lock 
 
 // children lists the raw children of the directory (marked ones included).
 func (s *ZooKeeperPointerStore) children(ctx context.Context) ([]string, error) {
-	names, _, err := s.cl.Children(ctx, s.cfg.Dir)
+	names, err := s.cl.ChildrenCoalesced(ctx, s.cfg.Dir)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
 	}

@@ -126,8 +126,11 @@ type Client struct {
 	// abandoned session is then closed so that its ephemeral nodes go at once.
 	abandoned Session
 	current   net.Conn // the connection go-zookeeper dialed last
+	server    string   // the address it was dialed to
+	gen       uint64   // connections dialed so far
 
-	batch coalescer // CreateCoalesced
+	batch coalescer   // CreateCoalesced
+	reads readBatcher // GetCoalesced, ChildrenCoalesced
 
 	raw       chan zk.Event // session events from go-zookeeper's callback, in order
 	quit      chan struct{} // closed by Close
@@ -230,9 +233,10 @@ func (c *Client) renewing() bool {
 	return c.abandoned.ID != 0
 }
 
-func (c *Client) opened(conn net.Conn) {
+func (c *Client) opened(conn net.Conn, server string) {
 	c.mu.Lock()
-	c.current = conn
+	c.current, c.server = conn, server
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -441,6 +445,7 @@ func (c *Client) Close() error {
 		c.listeners = map[*Listener]struct{}{}
 		c.mu.Unlock()
 		c.stopLostTimer()
+		c.closeReads()
 		close(c.quit)
 		if c.conn != nil {
 			c.conn.Close()

@@ -100,8 +100,8 @@ func (t *connectResponseTap) observe(b []byte) {
 }
 
 // tapDialer returns a zk.Dialer that taps every connection it makes.
-// opened, when set, learns each new connection.
-func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte), renew func() bool, opened func(net.Conn)) zk.Dialer {
+// opened, when set, learns each new connection and the address it was dialed to.
+func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte), renew func() bool, opened func(net.Conn, string)) zk.Dialer {
 	if dial == nil {
 		dial = net.DialTimeout
 	}
@@ -112,7 +112,7 @@ func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte), renew 
 		}
 		t := &connectResponseTap{Conn: c, report: report, renew: renew}
 		if opened != nil {
-			opened(t)
+			opened(t, address)
 		}
 		return t, nil
 	}

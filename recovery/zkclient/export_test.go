@@ -1,0 +1,14 @@
+package zkclient
+
+// ReaderServed reports how many multiRead requests the reader sent and how many
+// reads they carried.
+func (c *Client) ReaderServed() (batches, reads int64) {
+	return c.reads.batches.Load(), c.reads.served.Load()
+}
+
+// ReaderOpen reports whether the reader holds a connection.
+func (c *Client) ReaderOpen() bool {
+	c.reads.mu.Lock()
+	defer c.reads.mu.Unlock()
+	return c.reads.conn != nil
+}
