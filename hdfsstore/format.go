@@ -192,17 +192,25 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 
 // verify returns io.EOF if the payload read matches the trailer's checksum.
 func (v *verifyingReader) verify() error {
-	if v.crc != v.want.crc {
-		return &ChecksumError{
-			Name:     v.name,
-			Reason:   fmt.Sprintf("checksum mismatch: trailer records crc32c 0x%08x, payload has 0x%08x", v.want.crc, v.crc),
-			Want:     v.want.crc,
-			Got:      v.crc,
-			WantSize: v.want.size,
-			GotSize:  v.n,
-		}
+	if err := checkPayload(v.name, v.want, v.crc, v.n); err != nil {
+		return err
 	}
 	return io.EOF
+}
+
+// checkPayload compares a payload's checksum (of n bytes) with its trailer's.
+func checkPayload(name string, want trailer, crc uint32, n int64) error {
+	if crc != want.crc {
+		return &ChecksumError{
+			Name:     name,
+			Reason:   fmt.Sprintf("checksum mismatch: trailer records crc32c 0x%08x, payload has 0x%08x", want.crc, crc),
+			Want:     want.crc,
+			Got:      crc,
+			WantSize: want.size,
+			GotSize:  n,
+		}
+	}
+	return nil
 }
 
 // Close closes the underlying object; it is idempotent.

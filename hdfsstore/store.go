@@ -130,6 +130,9 @@ func PutBytes(ctx context.Context, s Store, name string, b []byte) (Info, error)
 
 // GetBytes reads the whole payload of name and verifies it; see Store.Get.
 func GetBytes(ctx context.Context, s Store, name string) ([]byte, error) {
+	if fs, ok := s.(*fileStore); ok {
+		return fs.getBytes(ctx, name)
+	}
 	rc, err := s.Get(ctx, name)
 	if err != nil {
 		return nil, err
