@@ -304,12 +304,15 @@ func (e *Election) lead(ctx context.Context, node string, states *zkclient.Liste
 	e.mu.Unlock()
 	log.Info().Str(logging.Reason, context.Cause(lctx).Error()).Msg("leadership revoked")
 
-	cleanup, done := context.WithTimeout(context.Background(), 2*time.Second)
-	defer done()
-	l.unpublish(cleanup)
+	// A voluntary leave hands over first: the next contender need not wait for
+	// the unpublishing, which deletes only nodes still holding our own info (by
+	// version), so it never removes what the next leader publishes meanwhile.
 	if voluntary && ctx.Err() == nil {
 		e.resign()
 	}
+	cleanup, done := context.WithTimeout(context.Background(), 2*time.Second)
+	defer done()
+	l.unpublish(cleanup)
 }
 
 // monitor returns why leadership ends. ZooKeeper calls run asynchronously so that
