@@ -193,16 +193,25 @@ func pct(v []float64, p float64) float64 {
 }
 
 func rss(pid int) string {
-	if kib, ok := rssKiB(pid); ok {
-		return fmt.Sprintf("%.0f kB", kib)
+	kib, ok := rssKiB(pid)
+	if !ok {
+		return "?"
 	}
-	return "?"
+	if anon, ok := procKiB(pid, "RssAnon:"); ok {
+		return fmt.Sprintf("%.0f kB (private %.0f kB)", kib, anon)
+	}
+	return fmt.Sprintf("%.0f kB", kib)
 }
 
 // rssKiB is the resident set of pid in KiB, from /proc/<pid>/status.
-func rssKiB(pid int) (float64, bool) {
+func rssKiB(pid int) (float64, bool) { return procKiB(pid, "VmRSS:") }
+
+// procKiB reads a "<key> N kB" line of /proc/<pid>/status. RssAnon is the
+// process's private memory; the rest of VmRSS is mostly the executable's pages,
+// which every process running the same binary shares.
+func procKiB(pid int, key string) (float64, bool) {
 	var kib float64
-	_, err := fmt.Sscanf(procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:"), "%f kB", &kib)
+	_, err := fmt.Sscanf(procField(fmt.Sprintf("/proc/%d/status", pid), key), "%f kB", &kib)
 	return kib, err == nil
 }
 
@@ -224,16 +233,23 @@ func procField(path, key string) string {
 // rssAll lists the resident sets of a few processes, or summarizes many.
 func rssAll(pids []int) string {
 	if len(pids) > 4 {
-		var kib []float64
+		var kib, anon []float64
 		for _, p := range pids {
 			if v, ok := rssKiB(p); ok {
 				kib = append(kib, v)
+			}
+			if v, ok := procKiB(p, "RssAnon:"); ok {
+				anon = append(anon, v)
 			}
 		}
 		if len(kib) == 0 {
 			return "?"
 		}
-		return fmt.Sprintf("%d processes, p50 %.0f kB, max %.0f kB", len(kib), pct(kib, 50), pct(kib, 100))
+		out := fmt.Sprintf("%d processes, p50 %.0f kB, max %.0f kB", len(kib), pct(kib, 50), pct(kib, 100))
+		if len(anon) > 0 {
+			out += fmt.Sprintf(" (private p50 %.0f kB)", pct(anon, 50))
+		}
+		return out
 	}
 	var out []string
 	for _, p := range pids {
