@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,15 +115,41 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 	require.Equal(t, st0.Containers, st1.Containers, "the same TaskManager containers throughout")
 	require.Equal(t, 11, st1.Attempt)
 
-	_, err = c.run("", "stop", "-id", id)
-	require.NoError(t, err)
 	st, err := hdfsstore.Open(context.Background(), "file://"+storage)
 	require.NoError(t, err)
 	defer st.Close()
+	// Storage does not grow with the checkpoints taken: the state of subsumed ones
+	// goes, also what a killed attempt left between storing a checkpoint and
+	// removing the older state. One is retained; one more may be in flight and
+	// one subsumed but not yet removed.
+	var chks []string
+	require.Eventually(t, func() bool {
+		chks = stateCheckpoints(t, st, jobID)
+		return len(chks) <= 3
+	}, 30*time.Second, 50*time.Millisecond, "state of subsumed checkpoints is removed")
+	t.Logf("checkpoint state kept: %v", chks)
+
+	_, err = c.run("", "stop", "-id", id)
+	require.NoError(t, err)
 	got, err := job.ReadCommitted(context.Background(), st, job.OutputDir(taskmanager.OutputRoot, "counts"))
 	require.NoError(t, err)
 	t.Logf("committed %d windows through 10 AM kills: %v…", len(got), fmt.Sprint(got[:min(5, len(got))]))
 	requireExactCounts(t, got, 10)
+}
+
+// stateCheckpoints lists the checkpoints (chk-<id>) a job's TaskManagers have
+// state files of.
+func stateCheckpoints(t *testing.T, st hdfsstore.Store, jobID string) []string {
+	names, err := st.List(context.Background(), "")
+	require.NoError(t, err)
+	var chks []string
+	for _, n := range names {
+		_, rest, ok := strings.Cut(n, "/state/"+jobID+"/")
+		if chk, _, _ := strings.Cut(rest, "/"); ok && !slices.Contains(chks, chk) {
+			chks = append(chks, chk)
+		}
+	}
+	return chks
 }
 
 // jobSession starts a session with n TaskManagers and runs the given specs.

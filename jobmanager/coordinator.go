@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -23,6 +27,10 @@ import (
 type CheckpointServices interface {
 	CheckpointStore(ctx context.Context, jobID string) (*recovery.Checkpoints, error)
 	CheckpointIDCounter(ctx context.Context, jobID string) (recovery.CheckpointIDCounter, error)
+	// Storage and StateRoot locate the TaskManagers' state files, which the
+	// coordinator removes once no retained checkpoint needs them.
+	Storage() hdfsstore.Store
+	StateRoot() string
 }
 
 var _ CheckpointServices = (*recovery.Services)(nil)
@@ -273,7 +281,48 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	c.mu.Unlock()
 	c.each(ctx, g, jobID, placement, "complete", id)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
+	c.discardState(ctx, log, jobID, cps)
 	return nil
+}
+
+// discardState removes the state files of every checkpoint of the job older than
+// the oldest one the store retains: those subsumed just now, and those an earlier
+// attempt subsumed or aborted but did not get to remove (it was killed in
+// between). Retained checkpoints and newer ones (none is in flight here: one
+// checkpoint at a time, and this runs after it) are never touched. Failures are
+// logged; the next checkpoint tries again.
+func (c *Coordinator) discardState(ctx context.Context, log zerolog.Logger, jobID string, cps *recovery.Checkpoints) {
+	kept, err := cps.IDs(ctx)
+	if err != nil || len(kept) == 0 {
+		if err != nil {
+			log.Warn().Err(err).Msg("cannot list retained checkpoints; their older state stays for now")
+		}
+		return
+	}
+	st := c.services.Storage()
+	dir := c.services.StateRoot() + "/" + jobID + "/"
+	names, err := st.List(ctx, dir)
+	if err != nil {
+		log.Warn().Err(err).Str(logging.File, dir).Msg("cannot list checkpoint state")
+		return
+	}
+	var old []int64
+	for _, name := range names {
+		chk, _, _ := strings.Cut(strings.TrimPrefix(name, dir), "/")
+		num, ok := strings.CutPrefix(chk, "chk-")
+		id, err := strconv.ParseInt(num, 10, 64)
+		if ok && err == nil && id < kept[0] && !slices.Contains(old, id) {
+			old = append(old, id)
+		}
+	}
+	for _, id := range old {
+		// The whole chk-<id>/ directory, with any temporaries a writer left.
+		if err := hdfsstore.RemoveAll(ctx, st, fmt.Sprintf("%schk-%d/", dir, id)); err != nil {
+			log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("cannot remove the state of a subsumed checkpoint")
+			continue
+		}
+		log.Info().Int64(logging.Checkpoint, id).Msg("state of a subsumed checkpoint removed")
+	}
 }
 
 // each sends a checkpoint command to every subtask; failures are logged (a task

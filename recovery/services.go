@@ -135,6 +135,10 @@ func (s *Services) Storage() hdfsstore.Store { return s.storage }
 // ClusterPath returns the prefix of this cluster's storage names.
 func (s *Services) ClusterPath() string { return s.clusterPath }
 
+// StateRoot is the storage prefix of the TaskManagers' checkpoint state:
+// <StateRoot>/<job-id>/chk-<checkpoint-id>/subtask-<n>.
+func (s *Services) StateRoot() string { return s.clusterPath + "/state" }
+
 // ZooKeeper returns the ZooKeeper client, nil in embedded mode.
 func (s *Services) ZooKeeper() *zkclient.Client { return s.zk }
 
