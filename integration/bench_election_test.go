@@ -30,7 +30,7 @@ func TestBenchElection(t *testing.T) {
 	for _, row := range []string{"graceful leave (quit)", "kill, dead session closed", "kill, session expiry"} {
 		require.Regexp(t, regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(row)+`\s+\d+(\s+\d+\.\d+){4}\s+\d+\.\d+\s*$`), s, "row %q", row)
 	}
-	require.Regexp(t, `RSS of an elected contender: ours \d+ kB, kazoo \d+ kB`, s)
+	require.Regexp(t, `RSS of an elected contender: ours \d+ kB \(private \d+ kB\), kazoo \d+ kB \(private \d+ kB\)`, s)
 
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	m := regexp.MustCompile(`^election graceful ratio=(\d+\.\d+) kill ratio=(\d+\.\d+)$`).FindStringSubmatch(lines[len(lines)-1])

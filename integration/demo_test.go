@@ -67,7 +67,7 @@ func TestBenchRecovery(t *testing.T) {
 	s := string(out)
 	require.Contains(t, s, "Recovery: 300 jobs")
 	require.Regexp(t, `(?m)^recovery \d+\.\dus/job$`, s)
-	require.Regexp(t, `RSS: supervisor \d+ kB, AM \d+ kB, TaskManagers (\d+ kB, ){3}\d+ kB`, s)
+	require.Regexp(t, `RSS: supervisor \d+ kB \(private \d+ kB\), AM \d+ kB \(private \d+ kB\), TaskManagers (\d+ kB \(private \d+ kB\), ){3}\d+ kB \(private \d+ kB\)`, s)
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	require.Regexp(t, `^reregister p50=\d+ms max=\d+ms$`, lines[len(lines)-1])
 }
