@@ -1,7 +1,6 @@
 package hdfsstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -225,38 +224,18 @@ func (s *fileStore) Get(ctx context.Context, name string) (io.ReadCloser, error)
 	return newVerifyingReader(ctx, name, f, tr), nil
 }
 
-// getBytes reads a whole object with one read (open, stat, read, close), where
-// Get's reader reads the trailer and the payload apart: recovery reads thousands
-// of small objects.
+// getBytes reads a whole object into one buffer and checks it, without Get's
+// streaming reader: recovery reads thousands of small objects.
 func (s *fileStore) getBytes(ctx context.Context, name string) ([]byte, error) {
-	if err := ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := s.begin(ctx, "get", name); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(s.path(name))
+	f, tr, _, err := s.open(ctx, "get", name)
 	if err != nil {
-		return nil, opError("get", name, err)
+		return nil, err
 	}
 	defer f.Close() // read-only: nothing to lose
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = notAnObject(f.Name(), fi)
-	}
-	var b []byte
-	if err == nil {
-		b = make([]byte, fi.Size())
-		_, err = io.ReadFull(f, b)
-	}
-	var tr trailer
-	if err == nil {
-		tr, err = readTrailer(name, bytes.NewReader(b), int64(len(b)))
-	}
-	if err != nil {
+	payload := make([]byte, tr.size)
+	if _, err := io.ReadFull(f, payload); err != nil {
 		return nil, opError("get", name, err)
 	}
-	payload := b[:tr.size]
 	if err := checkPayload(name, tr, crc32.Checksum(payload, castagnoli), tr.size); err != nil {
 		return nil, err
 	}
