@@ -8,7 +8,6 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
 // concurrently runs f(0..n-1) from n goroutines at once, as a recovering leader
@@ -33,7 +32,7 @@ func concurrently(b *testing.B, n int, f func(i int) error) {
 func BenchmarkCoalesced(b *testing.B) {
 	const n = 10000
 	c := zktest.Start(b, zktest.WithForceSync(true))
-	cl := connectB(b, c)
+	cl := connect(b, c, c.Root(b))
 	ctx := b.Context()
 	if _, err := cl.Create(ctx, "/d", nil, 0); err != nil {
 		b.Fatal(err)
@@ -74,13 +73,4 @@ func BenchmarkCoalesced(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/op")
 	})
-}
-
-func connectB(b *testing.B, c *zktest.Cluster) *zkclient.Client {
-	cl, err := zkclient.Connect(b.Context(), zkclient.Config{Servers: c.Addrs(), Root: c.Root(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cl.Close() })
-	return cl
 }

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 	os.Exit(zktest.Main(m, func(c *zktest.Cluster) { zkc = c }))
 }
 
-func connect(t *testing.T, c *zktest.Cluster, root string, mod ...func(*zkclient.Config)) *zkclient.Client {
+func connect(t testing.TB, c *zktest.Cluster, root string, mod ...func(*zkclient.Config)) *zkclient.Client {
 	t.Helper()
 	cfg := zkclient.Config{
 		Servers:           c.Addrs(),
