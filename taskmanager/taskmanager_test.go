@@ -77,9 +77,11 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		l := first.reg.List()
-		return len(l) == 1 && l[0].PID == os.Getpid() && l[0].Slots == 2
+		// The AM lists the TaskManager when it handles the registration; the
+		// TaskManager takes the session when the reply arrives, a moment later.
+		return len(l) == 1 && l[0].PID == os.Getpid() && l[0].Slots == 2 &&
+			tm.Status().LeaderSession == g1.SessionID().String()
 	}, 10*time.Second, 5*time.Millisecond, "the TaskManager registers with the leader")
-	require.Equal(t, g1.SessionID().String(), tm.Status().LeaderSession)
 
 	// Commands are accepted only under the registered leader session.
 	req := httptest.NewRequest(http.MethodPost, "/", nil)
