@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
@@ -101,4 +102,10 @@ func (b *bench) startSession(ctx context.Context, yarnSession, dir string, kills
 		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
 		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=" + heartbeat, "rest.port=0"})...)
 	return sessionctl.StartDetached(ctx, yarnSession, filepath.Join(dir, "home"), args...)
+}
+
+// sessionRSS describes the resident sets of a session's processes.
+func sessionRSS(st attempts.Status) string {
+	return fmt.Sprintf("supervisor %s, AM %s, TaskManagers %s", sessionctl.RSS(st.SupervisorPID), sessionctl.RSS(st.AMPID),
+		sessionctl.RSSAll(sessionctl.ContainerPIDs(st)))
 }

@@ -139,8 +139,7 @@ func runFailover(c *cli.Context) error {
 	}
 	fmt.Fprintf(tw, "total: kill → tasks deployed (observed)\t%.1f\t%.1f\t\n", pct(totals, 50), pct(totals, 99))
 	tw.Flush()
-	fmt.Fprintf(w, "\nRSS: supervisor %s, AM %s, TaskManagers %s\n", sessionctl.RSS(st.SupervisorPID), sessionctl.RSS(st.AMPID),
-		sessionctl.RSSAll(sessionctl.ContainerPIDs(st)))
+	fmt.Fprintf(w, "\nRSS: %s\n", sessionRSS(st))
 	fmt.Fprintf(w, "failover p50=%.0fms p99=%.0fms\n", pct(totals, 50), pct(totals, 99))
 	return nil
 }

@@ -346,8 +346,7 @@ func reregister(ctx context.Context, w io.Writer, b *bench, yarnSession, dir str
 	fmt.Fprintf(tw, "since the new leader was granted\t%.1f\t%.1f\t\n", pct(sinceGranted, 50), pct(sinceGranted, 100))
 	fmt.Fprintf(tw, "since the dead AM was reaped\t%.1f\t%.1f\t\n", pct(sinceReaped, 50), pct(sinceReaped, 100))
 	tw.Flush()
-	fmt.Fprintf(w, "\nRSS: supervisor %s, AM %s, TaskManagers %s\n", sessionctl.RSS(st.SupervisorPID), sessionctl.RSS(st.AMPID),
-		sessionctl.RSSAll(sessionctl.ContainerPIDs(st)))
+	fmt.Fprintf(w, "\nRSS: %s\n", sessionRSS(st))
 	fmt.Fprintf(w, "reregister p50=%.0fms max=%.0fms\n", pct(sinceGranted, 50), pct(sinceGranted, 100))
 	return nil
 }
