@@ -5,7 +5,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 20000x
 TESTFLAGS ?=
 
-.PHONY: all build test deps vet fmt-check unit fuzz docs clean demo
+.PHONY: all build test deps vet fmt-check unit fuzz docs clean demo bench
 
 all: build
 
@@ -42,6 +42,12 @@ test: deps fmt-check vet unit fuzz
 DEMOFLAGS ?=
 demo: deps
 	$(GO) run ./cmd/yarn-session --log-level warn demo $(DEMOFLAGS)
+
+# bench runs one benchmark of docs/performance.md (cmd/amkeeper-bench, not part of
+# the shipped CLI), e.g. BENCH='election --rounds 100' or BENCH='recovery --jobs 10000'.
+BENCH ?= failover --kills 20
+bench: deps
+	$(GO) run ./cmd/amkeeper-bench --log-level warn $(BENCH)
 
 # docs regenerates docs/configuration.md from the key registry in conf/.
 docs:

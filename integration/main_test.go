@@ -18,6 +18,9 @@ var (
 	// bin is the yarn-session binary built for this run; the processes under test
 	// are real processes of it.
 	bin string
+	// benchBin is the amkeeper-bench binary built for this run; its sessions run
+	// bin.
+	benchBin string
 )
 
 func TestMain(m *testing.M) {
@@ -27,19 +30,23 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "yarn-session")
-	build := exec.Command("go", "build", "-o", bin, "github.com/amkeeper/amkeeper/cmd/yarn-session")
+	benchBin = filepath.Join(dir, "amkeeper-bench")
+	// One go build for both: the package list shares its work.
+	build := exec.Command("go", "build", "-o", dir, "github.com/amkeeper/amkeeper/cmd/yarn-session", "github.com/amkeeper/amkeeper/cmd/amkeeper-bench")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: build yarn-session:", err)
+		fmt.Fprintln(os.Stderr, "integration: build yarn-session and amkeeper-bench:", err)
 		os.Exit(1)
 	}
 	code := zktest.Main(m, func(c *zktest.Cluster) { zkc = c })
-	if left := leftovers(bin); len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "integration: processes of %s still running after the tests (killed now): %v\n", bin, left)
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, exe := range []string{bin, benchBin} {
+		if left := leftovers(exe); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "integration: processes of %s still running after the tests (killed now): %v\n", exe, left)
+			for _, pid := range left {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			code = 1
 		}
-		code = 1
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -46,9 +46,9 @@ type AMConfig struct {
 	// Jobs, when set, gives the AM a dispatcher (/jobs) and a checkpoint
 	// coordinator that runs the jobs on the TaskManagers under each grant.
 	Jobs *JobServices
-	// Timeline, when set, records the failover phases (GET /failover, and one log
-	// line once every phase is reached).
-	Timeline *Timeline
+	// Observer is told of each step of taking over as leader (default: nobody).
+	// A *Timeline records the failover phases for GET /failover and logs them.
+	Observer Observer
 	// AttemptHistory, when set, returns the application's attempt history (JSON)
 	// for GET /attempts.
 	AttemptHistory func(ctx context.Context) ([]byte, error)
@@ -78,12 +78,16 @@ type AM struct {
 	session uuid.UUID // current grant, uuid.Nil when not leading
 	adopted map[string]time.Time
 	owned   map[string]rmapi.Container // containers this application runs, as the AM knows them
+	beat    chan struct{}              // closed (and replaced) after each allocate heartbeat
 }
 
 // NewAM prepares an attempt; Run runs it.
 func NewAM(cfg AMConfig) *AM {
 	if cfg.AllocateInterval <= 0 {
 		cfg.AllocateInterval = 200 * time.Millisecond
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	log := cfg.Logger.With().Str(logging.AttemptID, cfg.AttemptID).Int(logging.Attempt, cfg.Attempt).Logger()
 	a := &AM{
@@ -92,6 +96,7 @@ func NewAM(cfg AMConfig) *AM {
 		log:     log,
 		adopted: map[string]time.Time{},
 		owned:   map[string]rmapi.Container{},
+		beat:    make(chan struct{}),
 	}
 	if j := cfg.Jobs; j != nil {
 		interval, ok := cfg.Conf.CheckpointingInterval()
@@ -100,7 +105,7 @@ func NewAM(cfg AMConfig) *AM {
 		}
 		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
-		a.dispatcher.OnRecovered(func() { cfg.Timeline.Mark(PhaseJobsRecovered) })
+		a.dispatcher.OnRecovered(cfg.Observer.JobsRecovered)
 	}
 	return a
 }
@@ -202,13 +207,7 @@ func (a *AM) register(ctx context.Context) error {
 // lead runs one leadership grant.
 func (a *AM) lead(g recovery.Grant) {
 	log := a.log.With().Str(logging.LeaderSession, g.SessionID().String()).Logger()
-	tl := a.cfg.Timeline
-	if tl != nil {
-		if _, again := tl.Snapshot()[PhaseGranted]; again {
-			tl.Reset()
-		}
-		tl.Mark(PhaseGranted)
-	}
+	a.cfg.Observer.Granted(log)
 	a.tms.SetLeader(g.SessionID())
 	// The dispatcher takes the grant before anything is published, so a client
 	// that finds this leader can submit at once.
@@ -233,7 +232,7 @@ func (a *AM) lead(g recovery.Grant) {
 		a.mu.Unlock()
 	}()
 	log.Info().Msg("leading: resource manager, dispatcher and REST server published")
-	tl.Mark(PhasePublished)
+	a.cfg.Observer.Published()
 	if a.cfg.RM == nil {
 		<-g.Done()
 		return
@@ -244,26 +243,20 @@ func (a *AM) lead(g recovery.Grant) {
 		log.Error().Err(err).Msg("cannot re-register with the supervisor")
 		return
 	}
+	first := a.heartbeat()
+	reported := make(chan struct{})
+	go func() { defer close(reported); a.reportProgress(g, first) }()
+	defer func() { <-reported }()
 	tick := time.NewTicker(a.cfg.AllocateInterval)
 	defer tick.Stop()
 	for {
 		if err := a.allocate(g.Context()); err != nil && g.Err() == nil {
 			log.Warn().Err(err).Msg("allocate failed")
 		}
-	progress:
-		for {
-			// The phases are timed when they happen (a TaskManager re-registers,
-			// a job's tasks are deployed), not at the next heartbeat.
-			registered, deployed := a.tms.Changed(), a.deployed()
-			a.markProgress(g, log)
-			select {
-			case <-g.Done():
-				return
-			case <-tick.C:
-				break progress
-			case <-registered:
-			case <-deployed:
-			}
+		select {
+		case <-g.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }
@@ -280,6 +273,7 @@ func (a *AM) deployed() <-chan struct{} {
 // allocate is one Allocate heartbeat: release adopted containers that did not
 // re-register in time, learn about completed ones, ask for what is missing.
 func (a *AM) allocate(ctx context.Context) error {
+	defer a.heartbeatDone()
 	registered := map[string]bool{}
 	for _, tm := range a.tms.List() {
 		registered[tm.ContainerID] = true
@@ -324,23 +318,4 @@ func (a *AM) allocate(ctx context.Context) error {
 		a.tms.Remove(c.ID)
 	}
 	return nil
-}
-
-// markProgress records the failover phases reached under grant g.
-func (a *AM) markProgress(g recovery.Grant, log zerolog.Logger) {
-	tl := a.cfg.Timeline
-	if tl == nil {
-		return
-	}
-	registered := len(a.tms.List())
-	a.mu.Lock()
-	ready := len(a.adopted) == 0 && registered >= min(a.cfg.TaskManagers, len(a.owned))
-	a.mu.Unlock()
-	if ready {
-		tl.Mark(PhaseTMsRegistered)
-	}
-	if a.dispatcher != nil && a.dispatcher.Recovered() && a.coordinator.AllDeployed(a.dispatcher.Jobs(), g) {
-		tl.Mark(PhaseTasksDeployed)
-	}
-	tl.LogOnce(log)
 }

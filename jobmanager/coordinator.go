@@ -35,9 +35,10 @@ type CheckpointServices interface {
 
 var _ CheckpointServices = (*recovery.Services)(nil)
 
-// checkpointMetadata is what a completed checkpoint stores: each subtask's
-// state handle.
-type checkpointMetadata struct {
+// CheckpointMetadata is what a completed checkpoint stores (as JSON, in
+// recovery.CompletedCheckpoint.Metadata): each subtask's state handle, in subtask
+// order.
+type CheckpointMetadata struct {
 	Handles [][]byte `json:"handles"`
 }
 
@@ -106,19 +107,9 @@ func (c *Coordinator) AllDeployed(jobs []JobStatus, g recovery.Grant) bool {
 // Deploy is a DeployFunc: it runs one job until ctx ends.
 func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string, encoded []byte) {
 	log := c.log.With().Str(logging.Job, jobID).Str(logging.LeaderSession, g.SessionID().String()).Logger()
-	graph, err := job.DecodeGraph(encoded)
+	graph, cps, counter, err := c.open(ctx, jobID, encoded)
 	if err != nil {
-		log.Error().Err(err).Msg("cannot decode the job graph")
-		return
-	}
-	cps, err := c.services.CheckpointStore(ctx, jobID)
-	if err != nil {
-		log.Error().Err(err).Msg("checkpoint store")
-		return
-	}
-	counter, err := c.services.CheckpointIDCounter(ctx, jobID)
-	if err != nil {
-		log.Error().Err(err).Msg("checkpoint ID counter")
+		log.Error().Err(err).Msg("cannot open the job")
 		return
 	}
 	interval := graph.Spec.IntervalOr(c.interval)
@@ -139,25 +130,71 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	}
 }
 
-// runOnce deploys the job and checkpoints it until something fails.
-func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph job.Graph, encoded []byte,
-	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
-	start := time.Now()
+// Recover is what Deploy does before it places any subtask, without placing
+// one: decode the job's graph, open its checkpoint store and ID counter, and read
+// its latest readable completed checkpoint. It returns that checkpoint's ID (0:
+// none, the job would start fresh). The recovery benchmark (cmd/amkeeper-bench)
+// times it for many jobs.
+func (c *Coordinator) Recover(ctx context.Context, jobID string, encoded []byte) (int64, error) {
+	log := c.log.With().Str(logging.Job, jobID).Logger()
+	graph, cps, _, err := c.open(ctx, jobID, encoded)
+	if err != nil {
+		return 0, fmt.Errorf("jobmanager: recover job %s: %w", jobID, err)
+	}
+	restored, _, err := restore(ctx, log, cps, graph.Spec.Parallelism)
+	if err != nil {
+		return 0, fmt.Errorf("jobmanager: recover job %s: %w", jobID, err)
+	}
+	return restored, nil
+}
+
+// open decodes a job's graph and opens its checkpoint stores.
+func (c *Coordinator) open(ctx context.Context, jobID string, encoded []byte) (
+	job.Graph, *recovery.Checkpoints, recovery.CheckpointIDCounter, error) {
+	graph, err := job.DecodeGraph(encoded)
+	if err != nil {
+		return job.Graph{}, nil, nil, fmt.Errorf("decode the job graph: %w", err)
+	}
+	cps, err := c.services.CheckpointStore(ctx, jobID)
+	if err != nil {
+		return job.Graph{}, nil, nil, fmt.Errorf("checkpoint store: %w", err)
+	}
+	counter, err := c.services.CheckpointIDCounter(ctx, jobID)
+	if err != nil {
+		return job.Graph{}, nil, nil, fmt.Errorf("checkpoint ID counter: %w", err)
+	}
+	return graph, cps, counter, nil
+}
+
+// restore reads the latest readable completed checkpoint of a job with p
+// subtasks: its ID (0: none) and each subtask's state handle (nil ones when
+// there is none).
+func restore(ctx context.Context, log zerolog.Logger, cps *recovery.Checkpoints, p int) (int64, [][]byte, error) {
 	latest, skipped, ok, err := cps.Latest(ctx)
 	if err != nil {
-		return fmt.Errorf("recover the latest checkpoint: %w", err)
+		return 0, nil, fmt.Errorf("recover the latest checkpoint: %w", err)
 	}
 	for _, s := range skipped {
 		log.Warn().Int64(logging.Checkpoint, s.ID).Err(s.Err).Msg("checkpoint unreadable: falling back to an older one")
 	}
+	if !ok {
+		return 0, make([][]byte, p), nil
+	}
+	var md CheckpointMetadata
+	if err := json.Unmarshal(latest.Metadata, &md); err != nil || len(md.Handles) != p {
+		return 0, nil, fmt.Errorf("checkpoint %d metadata: %v (want %d handles)", latest.ID, err, p)
+	}
+	return latest.ID, md.Handles, nil
+}
+
+// runOnce deploys the job and checkpoints it until something fails.
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph job.Graph, encoded []byte,
+	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
+	start := time.Now()
 	p := graph.Spec.Parallelism
-	handles := make([][]byte, p)
-	if ok {
-		var md checkpointMetadata
-		if err := json.Unmarshal(latest.Metadata, &md); err != nil || len(md.Handles) != p {
-			return fmt.Errorf("checkpoint %d metadata: %v (want %d handles)", latest.ID, err, p)
-		}
-		handles = md.Handles
+	restored, handles, err := restore(ctx, log, cps, p)
+	if err != nil {
+		return err
 	}
 	placement, err := c.place(ctx, p)
 	if err != nil {
@@ -168,10 +205,6 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 		if err := c.post(ctx, g, tm.Address+taskmanager.PathTasks, d, nil); err != nil {
 			return fmt.Errorf("deploy subtask %d on %s: %w", sub, tm.ContainerID, err)
 		}
-	}
-	restored := int64(0)
-	if ok {
-		restored = latest.ID
 	}
 	c.mu.Lock()
 	c.restored[jobID], c.latest[jobID] = restored, restored
@@ -271,7 +304,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		c.each(ctx, g, jobID, placement, "abort", id)
 		return fmt.Errorf("checkpoint %d aborted: %w", id, err)
 	}
-	md, _ := json.Marshal(checkpointMetadata{Handles: handles})
+	md, _ := json.Marshal(CheckpointMetadata{Handles: handles})
 	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
 		c.each(ctx, g, jobID, placement, "abort", id)
 		return fmt.Errorf("store checkpoint %d: %w", id, err)

@@ -28,6 +28,14 @@ type ConfigEntry struct {
 	Origin string `json:"origin"`
 }
 
+// phaseSnapshotter is an Observer that also reports the failover phases it saw,
+// in milliseconds (GET /failover serves them).
+type phaseSnapshotter interface {
+	Snapshot() map[string]float64
+}
+
+var _ phaseSnapshotter = (*Timeline)(nil)
+
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/internal/", a.tms.Handler())
@@ -53,11 +61,11 @@ func (a *AM) handler() http.Handler {
 		writeJSON(w, out)
 	})
 	mux.HandleFunc("GET /failover", func(w http.ResponseWriter, r *http.Request) {
-		if a.cfg.Timeline == nil {
-			writeJSON(w, map[string]float64{})
+		if tl, ok := a.cfg.Observer.(phaseSnapshotter); ok {
+			writeJSON(w, tl.Snapshot())
 			return
 		}
-		writeJSON(w, a.cfg.Timeline.Snapshot())
+		writeJSON(w, map[string]float64{})
 	})
 	mux.HandleFunc("GET /attempts", func(w http.ResponseWriter, r *http.Request) {
 		o := a.overview()

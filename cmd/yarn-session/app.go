@@ -44,7 +44,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			budgetCommand(),
 			superviseCommand(),
 			demoCommand(),
-			benchCommand(),
 			zookeeperCommand(),
 		}, append(sessionCommands(), jobCommands()...)...),
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,10 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
+	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/taskmanager"
@@ -98,14 +98,15 @@ func runDemo(c *cli.Context) error {
 	}
 	if mode == "zookeeper" {
 		st.say("Starting a throwaway ZooKeeper on a free loopback port (yarn-session zookeeper start)…")
-		connect, stopZK, err := startThrowawayZooKeeper(ctx, dir)
+		zs, err := zkserver.StartThrowaway(ctx, dir, zerolog.Nop())
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
 		defer func() {
-			stopZK()
+			_ = zs.Stop()
 			st.say("ZooKeeper stopped.")
 		}()
+		connect := zs.ConnectString()
 		st.say("ZooKeeper serves on %s.", connect)
 		props = append(props, "high-availability.type=zookeeper",
 			"high-availability.zookeeper.quorum="+connect,
@@ -116,30 +117,35 @@ func runDemo(c *cli.Context) error {
 	}
 
 	// Start the session the way a user would: yarn-session -n 2 -d -D …
-	args := append([]string{"-n", "2"}, dynamicArgs(props)...)
-	appID, client, stopSession, err := startDetachedSession(ctx, home, args...)
+	exe, err := os.Executable()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
+	}
+	args := append([]string{"-n", "2"}, sessionctl.DynamicArgs(props)...)
+	session, err := sessionctl.StartDetached(ctx, exe, home, args...)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
 	defer func() {
-		stopSession()
+		session.Stop()
 		st.say("Session stopped; no process of it is left.")
 	}()
-	st.say("Session %s started: a supervisor, an AM and 2 TaskManager containers (yarn-session -n 2 -d).", appID)
+	client := session.Client
+	st.say("Session %s started: a supervisor, an AM and 2 TaskManager containers (yarn-session -n 2 -d).", session.AppID)
 
-	leader, err := demoWaitLeader(ctx, client, "")
+	leader, err := sessionctl.WaitLeader(ctx, client, "")
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
 	status, _ := client.Status(ctx)
-	tmPIDs := containerPIDs(status)
+	tmPIDs := sessionctl.ContainerPIDs(status)
 	st.say("Attempt %d of %d leads (AM pid %d); TaskManager pids %v.", status.Attempt, status.MaxAttempts, status.AMPID, tmPIDs)
 
-	sub, err := newSubmission([]byte(fmt.Sprintf(demoSpec, (rate*100).String(), rate.String())), "demo.yaml")
+	sub, err := sessionctl.NewSubmission([]byte(fmt.Sprintf(demoSpec, (rate*100).String(), rate.String())), "demo.yaml")
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
-	if err := demoSubmit(ctx, leader, sub); err != nil {
+	if err := sessionctl.Submit(ctx, leader, sub); err != nil {
 		return cli.Exit(fmt.Sprintf("demo: submit: %v", err), exitFailure)
 	}
 	st.say("Submitted the seed's job %s: sequence (one per %s) → countWindowAll(100).sum → exactly-once file sink, checkpoint every %s.",
@@ -156,7 +162,7 @@ func runDemo(c *cli.Context) error {
 		}
 		killed := time.Now()
 		st.say("SIGKILL the AM (pid %d) after checkpoint %d.", pid, info.Latest)
-		if leader, err = demoWaitLeader(ctx, client, leader); err != nil {
+		if leader, err = sessionctl.WaitLeader(ctx, client, leader); err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
 		info, err = demoWaitCheckpoints(ctx, leader, sub.JobID, 0)
@@ -166,7 +172,7 @@ func runDemo(c *cli.Context) error {
 		status, _ = client.Status(ctx)
 		st.say("Attempt %d of %d leads after %.1fs and restored checkpoint %d; %d attempt(s) left; TaskManager pids %v (%s).",
 			status.Attempt, status.MaxAttempts, time.Since(killed).Seconds(), info.RestoredFrom, status.MaxAttempts-status.Attempt,
-			containerPIDs(status), sameOrNot(tmPIDs, containerPIDs(status)))
+			sessionctl.ContainerPIDs(status), sameOrNot(tmPIDs, sessionctl.ContainerPIDs(status)))
 	}
 	if _, err := demoWaitCheckpoints(ctx, leader, sub.JobID, 3); err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
@@ -194,14 +200,6 @@ func runDemo(c *cli.Context) error {
 	return nil
 }
 
-func containerPIDs(s attempts.Status) []int {
-	var pids []int
-	for _, c := range s.Containers {
-		pids = append(pids, c.PID)
-	}
-	return pids
-}
-
 func sameOrNot(a, b []int) string {
 	if fmt.Sprint(a) == fmt.Sprint(b) {
 		return "unchanged: the containers outlived the AM"
@@ -209,70 +207,17 @@ func sameOrNot(a, b []int) string {
 	return "changed"
 }
 
-func demoWaitLeader(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
-	return poll(ctx, 60*time.Second, func() (string, bool) {
-		l, err := findLeader(ctx, client, not)
-		return l, err == nil
-	}, "no AM leads")
-}
-
 // demoWaitCheckpoints waits until the leader runs the job and has completed n
 // checkpoints since it restored it.
 func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jobmanager.CheckpointInfo, error) {
 	var info jobmanager.CheckpointInfo
-	_, err := poll(ctx, 120*time.Second, func() (string, bool) {
+	_, err := sessionctl.Poll(ctx, 120*time.Second, func() (struct{}, bool) {
 		var i jobmanager.CheckpointInfo
-		if getJSON(ctx, &http.Client{Timeout: time.Second}, leader+"/jobs/"+jobID+"/checkpoints", &i) != nil {
-			return "", false
+		if sessionctl.GetJSON(ctx, &http.Client{Timeout: time.Second}, leader+"/jobs/"+jobID+"/checkpoints", &i) != nil {
+			return struct{}{}, false
 		}
 		info = i
-		return "", i.Deployed && i.Latest >= i.RestoredFrom+n
+		return struct{}{}, i.Deployed && i.Latest >= i.RestoredFrom+n
 	}, "the job does not checkpoint")
 	return info, err
-}
-
-func demoSubmit(ctx context.Context, leader string, s jobmanager.JobSubmission) error {
-	body, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	_, err = poll(ctx, 30*time.Second, func() (string, bool) {
-		return "", submitJob(ctx, leader, body) == nil
-	}, "the leader does not accept the job")
-	return err
-}
-
-// poll calls f every 50 ms until it reports done, ctx ends or the deadline passes.
-func poll(ctx context.Context, within time.Duration, f func() (string, bool), what string) (string, error) {
-	return pollEvery(ctx, 50*time.Millisecond, within, f, what)
-}
-
-// pollEvery calls f every period until it reports done, ctx ends or the deadline
-// passes; the error then says what did not happen within it.
-func pollEvery(ctx context.Context, period, within time.Duration, f func() (string, bool), what string) (string, error) {
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for {
-		if v, ok := f(); ok {
-			return v, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-deadline.C:
-			return "", errors.New(what + " within " + within.String())
-		case <-tick.C:
-		}
-	}
-}
-
-// waitGone waits until path no longer exists.
-func waitGone(ctx context.Context, path string, within time.Duration) error {
-	_, err := poll(ctx, within, func() (string, bool) {
-		_, err := os.Stat(path)
-		return "", errors.Is(err, os.ErrNotExist)
-	}, path+" still there")
-	return err
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/recovery"
 )
 
@@ -39,9 +40,6 @@ const (
 	flagQuery      = "query"
 	flagAppDir     = "app-dir"
 )
-
-// envHome overrides where application directories live.
-const envHome = "AMKEEPER_HOME"
 
 func sessionFlags() []cli.Flag {
 	return []cli.Flag{
@@ -70,7 +68,7 @@ type spec struct {
 }
 
 func sessionsHome() string {
-	if h := os.Getenv(envHome); h != "" {
+	if h := os.Getenv(sessionctl.EnvHome); h != "" {
 		return h
 	}
 	return filepath.Join(os.TempDir(), "amkeeper-"+userName())
@@ -225,7 +223,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	if sp.ConfDir != "" {
 		args = append(args, "--conf-dir", sp.ConfDir)
 	}
-	args = append(args, dynamicArgs(append(sp.Dynamic, conf.HAClusterID.Key()+"="+cfg.ClusterID()))...)
+	args = append(args, sessionctl.DynamicArgs(append(sp.Dynamic, conf.HAClusterID.Key()+"="+cfg.ClusterID()))...)
 	mode := containers.Keep
 	if cfg.ContainersAcrossAttempts() == conf.ContainersRestartAll {
 		mode = containers.RestartAll
@@ -384,7 +382,7 @@ func stopSession(c *cli.Context, id string) error {
 	if err := attempts.NewControlClient(dir).Stop(c.Context); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
 	}
-	if err := waitGone(c.Context, attempts.ControlSocket(dir), 60*time.Second); err != nil {
+	if err := sessionctl.WaitGone(c.Context, attempts.ControlSocket(dir), 60*time.Second); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
 	}
 	fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
@@ -392,7 +390,7 @@ func stopSession(c *cli.Context, id string) error {
 }
 
 func machineMemory() string {
-	if v := procField("/proc/meminfo", "MemTotal:"); v != "" {
+	if v := sessionctl.ProcField("/proc/meminfo", "MemTotal:"); v != "" {
 		return v
 	}
 	return "unknown"

@@ -53,7 +53,7 @@ func runAM(c *cli.Context) error {
 	defer svc.Close()
 	timeline.Mark(jobmanager.PhaseZKConnected)
 	amc := jobmanager.AMConfig{
-		Timeline: timeline,
+		Observer: timeline,
 		Conf:     cfg, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
 		TaskManagers: c.Int(FlagContainers), TaskManagerMemory: c.Int64(FlagTMMemory), Slots: c.Int(FlagSlots), Logger: log,
 	}

@@ -1,6 +1,7 @@
 // Package zkserver runs Apache ZooKeeper servers on this machine from a zoo.cfg, the
 // way Flink's bin/start-zookeeper-quorum.sh and stop-zookeeper-quorum.sh do: it is
-// what `yarn-session zookeeper start|stop|status` is built on.
+// what `yarn-session zookeeper start|stop|status` is built on, and the throwaway
+// server of `yarn-session demo` and of cmd/amkeeper-bench.
 //
 // Start writes an effective configuration per server into a run directory
 // (<run-dir>/standalone or <run-dir>/server-<myid>: zoo.cfg, log4j.properties,
@@ -8,6 +9,9 @@
 // detached from the caller, and returns once every started server answers the srvr
 // four-letter command with a serving mode. Stop and StatusOf work from the run
 // directory alone, so they can run from another process later.
+//
+// StartThrowaway is the same for one run of the demo or a benchmark: a standalone
+// server from a zoo.cfg of its own in a directory the caller owns, on a free port.
 //
 // # What it guarantees
 //

@@ -291,3 +291,27 @@ func TestZooKeeperStopRefusesGarbledPIDFile(t *testing.T) {
 	assert.Equal(t, zkserver.OutcomeRefused, results[0].Outcome)
 	assert.FileExists(t, filepath.Join(dir, "zookeeper.pid"))
 }
+
+func TestZooKeeperThrowaway(t *testing.T) {
+	dir := t.TempDir()
+	zs, err := zkserver.StartThrowaway(context.Background(), dir, logging.ForTest(t))
+	require.NoError(t, err)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = zs.Stop()
+		}
+	})
+	require.Len(t, zs.Servers, 1)
+	assert.Regexp(t, `^127\.0\.0\.1:[0-9]+$`, zs.ConnectString())
+	conn := connect(t, zs.ConnectString())
+	_, err = conn.Create("/throwaway", nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	assert.FileExists(t, filepath.Join(dir, "zoo.cfg"))
+	assert.DirExists(t, filepath.Join(dir, "zk-data"))
+
+	pid := zs.Servers[0].PID
+	require.NoError(t, zs.Stop())
+	stopped = true
+	assert.True(t, zkserver.ProcessGone(pid), "Stop returns once the server is gone")
+}

@@ -71,18 +71,19 @@ func TestHandoverRatio(t *testing.T) {
 	assert.Equal(t, "0.50", fmtRatio(0.5))
 }
 
-// runApp runs the app and returns stdout and the error's message and exit code.
-func runApp(t *testing.T, args ...string) (string, string, int) {
+// runApp runs the app with o and returns stdout and the error's message and exit
+// code.
+func runApp(t *testing.T, o options, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := newApp(&out, &errOut).RunContext(context.Background(), append([]string{"yarn-session"}, args...))
+	err := newApp(&out, &errOut, o).RunContext(context.Background(), append([]string{"amkeeper-bench"}, args...))
 	if err == nil {
 		return out.String(), "", 0
 	}
 	return out.String(), err.Error(), exitCode(err)
 }
 
-func TestBenchElectionFlagsAreValidated(t *testing.T) {
+func TestElectionFlagsAreValidated(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -93,22 +94,25 @@ func TestBenchElectionFlagsAreValidated(t *testing.T) {
 		{[]string{"--session-timeout", "500ms"}, "--session-timeout must be between 1s and 10s"},
 		{[]string{"--session-timeout", "11s"}, "--session-timeout must be between 1s and 10s"},
 	} {
-		_, msg, code := runApp(t, append([]string{"--log-level", "warn", "bench", "election"}, tc.args...)...)
+		_, msg, code := runApp(t, defaultOptions(), append([]string{"--log-level", "warn", "election"}, tc.args...)...)
 		assert.Equal(t, exitUsage, code, "%v", tc.args)
 		assert.Contains(t, msg, tc.want, "%v", tc.args)
 	}
 }
 
-func TestBenchElectionWithoutKazooSaysWhatToInstall(t *testing.T) {
+func TestElectionWithoutKazooSaysWhatToInstall(t *testing.T) {
 	noKazoo := filepath.Join(t.TempDir(), "python3")
 	require.NoError(t, os.WriteFile(noKazoo,
 		[]byte("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'kazoo'\" >&2\nexit 1\n"), 0o700))
 	for _, python := range []string{filepath.Join(t.TempDir(), "missing", "python3"), noKazoo} {
-		prev := kazooPython
-		kazooPython = python
-		_, msg, code := runApp(t, "--log-level", "warn", "bench", "election", "--session-timeout", time.Second.String())
-		kazooPython = prev
+		_, msg, code := runApp(t, options{kazooPython: python}, "--log-level", "warn", "election", "--session-timeout", time.Second.String())
 		assert.Equal(t, exitFailure, code, python)
 		assert.Contains(t, msg, "apt-get install python3-kazoo", python)
 	}
+}
+
+func TestBadLogLevelIsAUsageError(t *testing.T) {
+	_, msg, code := runApp(t, options{kazooPython: "/nonexistent/python3"}, "--log-level", "loud", "election")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, msg, "loud")
 }

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -25,11 +24,12 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
-// Flags of `bench election` and of its hidden contender.
+// Flags of `election` and of its hidden contender.
 const (
 	flagElectionRounds   = "rounds"
 	flagExpiryRounds     = "expiry-rounds"
@@ -46,10 +46,6 @@ const (
 	minBenchSession   = time.Second
 	maxBenchSession   = 10 * time.Second
 )
-
-// kazooPython is the interpreter that runs kazoo's contender: Debian's, whose
-// dist-packages hold python3-kazoo (a pyenv python3 on PATH would not).
-var kazooPython = "/usr/bin/python3"
 
 //go:embed kazoo_election.py
 var kazooContenderScript []byte
@@ -84,7 +80,7 @@ var scenarioTitles = map[handoverScenario]string{
 	scenarioExpiry:   "kill, session expiry",
 }
 
-func benchElectionCommand() *cli.Command {
+func electionCommand(o options) *cli.Command {
 	return &cli.Command{
 		Name: "election",
 		Usage: "leader-election handover of ours against python3-kazoo's Election recipe, on one throwaway ZooKeeper, " +
@@ -94,17 +90,17 @@ func benchElectionCommand() *cli.Command {
 			&cli.IntFlag{Name: flagExpiryRounds, Value: 2, Usage: fmt.Sprintf("handovers per kind by session expiry, each costing about a session timeout (0–%d)", maxExpiryRounds)},
 			&cli.DurationFlag{Name: flagSessionTimeout, Value: 2 * time.Second, Usage: fmt.Sprintf("ZooKeeper session timeout of every contender (%s–%s)", minBenchSession, maxBenchSession)},
 		},
-		Action: runBenchElection,
+		Action: func(c *cli.Context) error { return runElection(c, o.kazooPython) },
 	}
 }
 
-// benchElectionContenderCommand is one of our contenders: the AM's election code
-// path (configuration → zkclient → recovery.Election) in a process of its own,
-// driven over stdin/stdout by `bench election`.
-func benchElectionContenderCommand() *cli.Command {
+// electionContenderCommand is one of our contenders: the AM's election code path
+// (configuration → zkclient → recovery.Election) in a process of its own, driven
+// over stdin/stdout by `election`.
+func electionContenderCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "election-contender",
-		Usage:  "one contender of `bench election` (started by the bench)",
+		Usage:  "one contender of `election` (started by the bench)",
 		Hidden: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagContenderServers, Required: true, Usage: "ZooKeeper connect string host:port[,host:port…]"},
@@ -115,8 +111,8 @@ func benchElectionContenderCommand() *cli.Command {
 	}
 }
 
-// validateBenchElection checks the flags of `bench election`.
-func validateBenchElection(rounds, expiry int, timeout time.Duration) error {
+// validateElection checks the flags of `election`.
+func validateElection(rounds, expiry int, timeout time.Duration) error {
 	switch {
 	case rounds < 1 || rounds > maxElectionRounds:
 		return fmt.Errorf("--%s must be between 1 and %d, got %d", flagElectionRounds, maxElectionRounds, rounds)
@@ -129,49 +125,51 @@ func validateBenchElection(rounds, expiry int, timeout time.Duration) error {
 	return nil
 }
 
-// kazooVersion checks that kazooPython can import kazoo and returns its version.
-func kazooVersion(ctx context.Context) (string, error) {
-	if _, err := os.Stat(kazooPython); err != nil {
-		return "", fmt.Errorf("no %s (apt-get install python3-kazoo): %w", kazooPython, err)
+// kazooVersion checks that python can import kazoo and returns its version.
+func kazooVersion(ctx context.Context, python string) (string, error) {
+	if _, err := os.Stat(python); err != nil {
+		return "", fmt.Errorf("no %s (apt-get install python3-kazoo): %w", python, err)
 	}
-	out, err := exec.CommandContext(ctx, kazooPython, "-c", "import kazoo.version; print(kazoo.version.__version__)").CombinedOutput()
+	out, err := exec.CommandContext(ctx, python, "-c", "import kazoo.version; print(kazoo.version.__version__)").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%s cannot import kazoo (apt-get install python3-kazoo): %w: %s", kazooPython, err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("%s cannot import kazoo (apt-get install python3-kazoo): %w: %s", python, err, strings.TrimSpace(string(out)))
 	}
 	return strings.TrimSpace(string(out)), nil
 }
 
-func runBenchElection(c *cli.Context) error {
+// runElection runs the election bench, with kazoo's contender on python.
+func runElection(c *cli.Context, python string) error {
 	ctx := c.Context
 	rounds, expiryRounds, timeout := c.Int(flagElectionRounds), c.Int(flagExpiryRounds), c.Duration(flagSessionTimeout)
-	if err := validateBenchElection(rounds, expiryRounds, timeout); err != nil {
-		return cli.Exit("bench election: "+err.Error(), exitUsage)
+	if err := validateElection(rounds, expiryRounds, timeout); err != nil {
+		return cli.Exit("election: "+err.Error(), exitUsage)
 	}
-	version, err := kazooVersion(ctx)
+	version, err := kazooVersion(ctx, python)
 	if err != nil {
-		return cli.Exit("bench election: "+err.Error(), exitFailure)
+		return cli.Exit("election: "+err.Error(), exitFailure)
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench election: find this executable: %v", err), exitFailure)
+		return cli.Exit(fmt.Sprintf("election: find this executable: %v", err), exitFailure)
 	}
-	dir, connect, cleanup, err := benchZooKeeper(ctx, "election")
+	bn, err := startBench(c, "election")
 	if err != nil {
-		return cli.Exit(err.Error(), exitFailure)
+		return err
 	}
-	defer cleanup()
-	script := filepath.Join(dir, "kazoo_election.py")
+	defer bn.close()
+	log := bn.log
+	script := filepath.Join(bn.dir, "kazoo_election.py")
 	if err := os.WriteFile(script, kazooContenderScript, 0o600); err != nil {
-		return cli.Exit(fmt.Sprintf("bench election: write the kazoo contender: %v", err), exitFailure)
+		return cli.Exit(fmt.Sprintf("election: write the kazoo contender: %v", err), exitFailure)
 	}
 
-	log := logger(c)
+	connect := bn.connect
 	servers := strings.Split(connect, ",")
 	watcher, err := zkclient.Connect(ctx, zkclient.Config{
 		Servers: servers, SessionTimeout: 10 * time.Second, ConnectionTimeout: 15 * time.Second, Logger: log,
 	})
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("bench election: %v", err), exitFailure)
+		return cli.Exit(fmt.Sprintf("election: %v", err), exitFailure)
 	}
 	defer watcher.Close()
 
@@ -180,9 +178,10 @@ func runBenchElection(c *cli.Context) error {
 		connect:   connect,
 		timeout:   timeout,
 		exe:       exe,
+		python:    python,
 		script:    script,
-		logLevel:  lineageString(c, flagLogLevel),
-		logFormat: lineageString(c, flagLogFormat),
+		logLevel:  c.String(flagLogLevel),
+		logFormat: c.String(flagLogFormat),
 		stderr:    contenderStderr(c.App.ErrWriter),
 		watcher:   watcher,
 		log:       log,
@@ -203,7 +202,7 @@ func runBenchElection(c *cli.Context) error {
 		for _, sc := range []handoverScenario{scenarioGraceful, scenarioFenced} {
 			for _, kind := range order(r) {
 				if err := b.measure(ctx, kind, sc, r); err != nil {
-					return cli.Exit(fmt.Sprintf("bench election: %v", err), exitFailure)
+					return cli.Exit(fmt.Sprintf("election: %v", err), exitFailure)
 				}
 			}
 		}
@@ -211,7 +210,7 @@ func runBenchElection(c *cli.Context) error {
 	for r := 0; r < expiryRounds; r++ {
 		for _, kind := range order(r) {
 			if err := b.measure(ctx, kind, scenarioExpiry, r); err != nil {
-				return cli.Exit(fmt.Sprintf("bench election: %v", err), exitFailure)
+				return cli.Exit(fmt.Sprintf("election: %v", err), exitFailure)
 			}
 		}
 	}
@@ -219,12 +218,13 @@ func runBenchElection(c *cli.Context) error {
 	return nil
 }
 
-// electionBench drives the contenders of `bench election`.
+// electionBench drives the contenders of `election`.
 type electionBench struct {
 	servers   []string
 	connect   string
 	timeout   time.Duration
 	exe       string // this binary: our contender
+	python    string // runs kazoo's contender
 	script    string // kazoo's contender
 	logLevel  string
 	logFormat string
@@ -272,7 +272,7 @@ func (b *electionBench) round(ctx context.Context, kind string, sc handoverScena
 		return 0, err
 	}
 	if _, ok := b.rss[kind]; !ok {
-		b.rss[kind] = rss(first.pid())
+		b.rss[kind] = sessionctl.RSS(first.pid())
 	}
 	second, err := b.start(kind, electionPath)
 	if err != nil {
@@ -358,10 +358,10 @@ func (b *electionBench) start(kind, electionPath string) (*contender, error) {
 		if b.logFormat != "" {
 			args = append(args, "--"+flagLogFormat, b.logFormat)
 		}
-		cmd = exec.Command(b.exe, append(args, "bench", "election-contender", "--"+flagContenderServers, b.connect,
+		cmd = exec.Command(b.exe, append(args, "election-contender", "--"+flagContenderServers, b.connect,
 			"--"+flagContenderPath, electionPath, "--"+flagSessionTimeout, b.timeout.String())...)
 	case contenderKazoo:
-		cmd = exec.Command(kazooPython, b.script, b.connect, electionPath, strconv.FormatFloat(b.timeout.Seconds(), 'f', 3, 64))
+		cmd = exec.Command(b.python, b.script, b.connect, electionPath, strconv.FormatFloat(b.timeout.Seconds(), 'f', 3, 64))
 	default:
 		return nil, fmt.Errorf("unknown contender kind %q", kind)
 	}
@@ -422,7 +422,7 @@ func (b *electionBench) killAll() {
 
 // report prints the table and the summary line.
 func (b *electionBench) report(w io.Writer, kazooVer string, rounds, expiryRounds int) {
-	fmt.Fprintf(w, "Leader election handover: ours (recovery.Election, go-zookeeper) vs kazoo %s (Election recipe, %s)\n", kazooVer, kazooPython)
+	fmt.Fprintf(w, "Leader election handover: ours (recovery.Election, go-zookeeper) vs kazoo %s (Election recipe, %s)\n", kazooVer, b.python)
 	fmt.Fprintf(w, "contenders in separate processes, one standalone ZooKeeper (tickTime 500 ms), session timeout %s\n", b.timeout)
 	fmt.Fprintf(w, "handover = from the driver's quit or SIGKILL to the next contender's leader timestamp\n\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -545,7 +545,7 @@ type contender struct {
 // so only a thread that lives exactly as long as the child makes Pdeathsig mean
 // "when the bench dies".
 func startContender(kind string, cmd *exec.Cmd, stderr io.Writer) (*contender, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = contenderProcAttr()
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -693,7 +693,7 @@ func (p *contender) status() string {
 func runElectionContender(c *cli.Context) error {
 	log, err := newLogger(c, "election-contender")
 	if err != nil {
-		return cli.Exit(err.Error(), exitUsage)
+		return err
 	}
 	p := path.Clean("/" + strings.Trim(c.String(flagContenderPath), "/"))
 	if path.Dir(p) == "/" || path.Base(p) == "" {

@@ -1,10 +1,10 @@
-"""One contender of `yarn-session bench election`: kazoo's Election recipe.
+"""One contender of `amkeeper-bench election`: kazoo's Election recipe.
 
 Run by the bench with Debian's interpreter:
 
     /usr/bin/python3 kazoo_election.py HOSTS ELECTION_PATH SESSION_TIMEOUT_SECONDS
 
-It speaks the bench's line protocol, the same as `yarn-session bench
+It speaks the bench's line protocol, the same as `amkeeper-bench
 election-contender`:
 
     stdout  "session <id-hex> <password-hex>"  once the session is established

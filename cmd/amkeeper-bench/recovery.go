@@ -20,57 +20,63 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
-	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 )
 
-func benchRecoveryCommand() *cli.Command {
+func recoveryCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "recovery",
 		Usage: "time a new leader's recovery of many jobs (job graph + latest checkpoint), and many TaskManagers' re-registration",
-		Description: "With --jobs N the bench stores N job graphs with one completed checkpoint each, then times a new\n" +
-			"leader (a fresh ZooKeeper session, as a new attempt has) recovering all of them through the AM's own\n" +
-			"dispatcher and checkpoint stores. With --tms T it starts a session with T TaskManagers, SIGKILLs the AM\n" +
-			"and times how long the TaskManagers take to re-register with the next attempt.",
+		Description: "With --jobs N the bench stores N job graphs with one completed checkpoint each through the HA\n" +
+			"stores, then times a new leader (a fresh ZooKeeper session, as a new attempt has) recovering all of them\n" +
+			"with the AM's own code: its dispatcher recovers the job graphs and, for each job, the coordinator reads\n" +
+			"the latest checkpoint as its deploy does (only placing tasks on TaskManagers is left out). With --tms T\n" +
+			"it starts a session with T TaskManagers, SIGKILLs the AM and times how long the TaskManagers take to\n" +
+			"re-register with the next attempt.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: flagJobs, Value: 10000, Usage: "jobs to recover (0: skip)"},
 			&cli.IntFlag{Name: flagTMs, Value: 0, Usage: "TaskManagers that re-register after an AM kill (0: skip)"},
 			&cli.IntFlag{Name: flagKills, Value: 3, Usage: "AM kills for the --tms part"},
 		},
-		Action: runBenchRecovery,
+		Action: runRecovery,
 	}
 }
 
-func runBenchRecovery(c *cli.Context) error {
+func runRecovery(c *cli.Context) error {
 	ctx := c.Context
 	w := c.App.Writer
 	jobs, tms, kills := c.Int(flagJobs), c.Int(flagTMs), c.Int(flagKills)
 	if jobs < 0 || tms < 0 || kills < 1 || jobs+tms == 0 {
-		return cli.Exit("bench recovery: want --jobs ≥ 0 and --tms ≥ 0, not both 0, and --kills ≥ 1", exitUsage)
+		return cli.Exit("recovery: want --jobs ≥ 0 and --tms ≥ 0, not both 0, and --kills ≥ 1", exitUsage)
 	}
-	dir, connect, cleanup, err := benchZooKeeper(ctx, "recovery")
+	b, err := startBench(c, "recovery")
 	if err != nil {
-		return cli.Exit(err.Error(), exitFailure)
+		return err
 	}
-	defer cleanup()
+	defer b.close()
 
 	if jobs > 0 {
-		r, err := benchRecoverJobs(ctx, connect, filepath.Join(dir, "jobs"), jobs)
+		r, err := recoverJobs(ctx, b.connect, filepath.Join(b.dir, "jobs"), jobs)
 		if err != nil {
-			return cli.Exit(fmt.Sprintf("bench recovery: %v", err), exitFailure)
+			return cli.Exit(fmt.Sprintf("recovery: %v", err), exitFailure)
 		}
 		r.print(w)
 	}
 	if tms > 0 {
-		if err := benchReregister(ctx, w, connect, filepath.Join(dir, "tms"), tms, kills); err != nil {
-			return cli.Exit(fmt.Sprintf("bench recovery: %v", err), exitFailure)
+		yarnSession, err := b.yarnSession(ctx, c.String(flagYarnSession))
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("recovery: %v", err), exitFailure)
+		}
+		if err := reregister(ctx, w, b, yarnSession, filepath.Join(b.dir, "tms"), tms, kills); err != nil {
+			return cli.Exit(fmt.Sprintf("recovery: %v", err), exitFailure)
 		}
 	}
 	return nil
 }
 
-// recoveryResult is what benchRecoverJobs measured.
+// recoveryResult is what recoverJobs measured.
 type recoveryResult struct {
 	jobs           int
 	setup          time.Duration // storing the graphs and checkpoints
@@ -92,11 +98,13 @@ func (r recoveryResult) print(w io.Writer) {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
-// benchRecoverJobs stores n jobs with one writer, closes it, and times a second
+// recoverJobs stores n jobs with one writer, closes it, and times a second
 // process-like instance (its own ZooKeeper session and instance ID) recovering them
-// the way an AM does: the dispatcher recovers the job graphs, and each job's deploy
-// reads its latest completed checkpoint.
-func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recoveryResult, error) {
+// the way an AM does on a grant: the AM's HA stores, its dispatcher recovering the
+// job graphs, and for each job the recovery half of the coordinator's deploy
+// (jobmanager.Coordinator.Recover: its checkpoint stores and latest checkpoint).
+// Only placing the subtasks on TaskManagers is left out.
+func recoverJobs(ctx context.Context, connect, dir string, n int) (recoveryResult, error) {
 	res := recoveryResult{jobs: n}
 	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001", Dynamic: []string{
 		"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + connect,
@@ -107,7 +115,7 @@ func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recovery
 		return res, err
 	}
 	start := time.Now()
-	if err := benchStoreJobs(ctx, cfg, n); err != nil {
+	if err := storeJobs(ctx, cfg, n); err != nil {
 		return res, fmt.Errorf("store %d jobs: %w", n, err)
 	}
 	res.setup = time.Since(start)
@@ -127,12 +135,20 @@ func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recovery
 	if err != nil {
 		return res, err
 	}
+	// Recover places nothing: the coordinator needs no TaskManagers, and its
+	// checkpoint interval is never used.
+	tms := jobmanager.NewTaskManagers(cfg.HeartbeatInterval(), cfg.HeartbeatTimeout(), zerolog.Nop())
+	coordinator := jobmanager.NewCoordinator(tms, svc, time.Minute, cfg.CheckpointingTimeout(), zerolog.Nop())
 	var read atomic.Int64
-	var failed atomic.Value
+	var failed atomic.Pointer[error] // the first job that failed
 	all := make(chan struct{})
 	d := jobmanager.NewDispatcher(graphs, results, func(ctx context.Context, g recovery.Grant, id string, graph []byte) {
-		if err := benchReadLatest(ctx, svc, id, graph); err != nil {
-			failed.Store(err)
+		restored, err := coordinator.Recover(ctx, id, graph)
+		if err == nil && restored == 0 {
+			err = fmt.Errorf("job %s: no latest checkpoint recovered", id)
+		}
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
 		}
 		if read.Add(1) == int64(n) {
 			close(all)
@@ -180,39 +196,16 @@ func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recovery
 	if err == nil && read.Load() != int64(n) {
 		err = fmt.Errorf("recovered %d of %d jobs", read.Load(), n)
 	}
-	if f, ok := failed.Load().(error); ok && err == nil {
-		err = f
+	if f := failed.Load(); f != nil && err == nil {
+		err = *f
 	}
 	return res, err
 }
 
-// benchReadLatest is the recovery part of a job's deploy: decode the graph, read
-// the latest completed checkpoint and its metadata.
-func benchReadLatest(ctx context.Context, svc *recovery.Services, id string, encoded []byte) error {
-	g, err := job.DecodeGraph(encoded)
-	if err != nil {
-		return fmt.Errorf("job %s: %w", id, err)
-	}
-	cps, err := svc.CheckpointStore(ctx, id)
-	if err != nil {
-		return fmt.Errorf("job %s: %w", id, err)
-	}
-	latest, _, ok, err := cps.Latest(ctx)
-	if err != nil {
-		return fmt.Errorf("job %s: %w", id, err)
-	}
-	var md struct {
-		Handles [][]byte `json:"handles"`
-	}
-	if !ok || json.Unmarshal(latest.Metadata, &md) != nil || len(md.Handles) != g.Spec.Parallelism {
-		return fmt.Errorf("job %s: no readable latest checkpoint", id)
-	}
-	return nil
-}
-
-// benchStoreJobs stores n job graphs with one completed checkpoint each, as a
-// leader that then goes away (its session closes, its locks go with it).
-func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) error {
+// storeJobs stores n job graphs with one completed checkpoint each through the
+// HA stores, as a leader that then goes away (its session closes, its locks go
+// with it).
+func storeJobs(ctx context.Context, cfg *conf.Config, n int) error {
 	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
 	if err != nil {
 		return err
@@ -237,7 +230,7 @@ func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) error {
 				wg.Add(1)
 				go func() {
 					defer func() { <-sem; wg.Done() }()
-					errs[i] = benchStoreJob(g.Context(), svc, graphs, g, i)
+					errs[i] = storeJob(g.Context(), svc, graphs, g, i)
 				}()
 			}
 			wg.Wait()
@@ -256,8 +249,10 @@ func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) error {
 	return nil
 }
 
-func benchStoreJob(ctx context.Context, svc *recovery.Services, graphs *recovery.JobGraphs, g recovery.Grant, i int) error {
-	sub, err := newSubmission(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
+// storeJob stores job i's graph and its first completed checkpoint, whose
+// metadata names a state handle per subtask as a coordinator writes it.
+func storeJob(ctx context.Context, svc *recovery.Services, graphs *recovery.JobGraphs, g recovery.Grant, i int) error {
+	sub, err := sessionctl.NewSubmission(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
 	if err != nil {
 		return err
 	}
@@ -269,29 +264,33 @@ func benchStoreJob(ctx context.Context, svc *recovery.Services, graphs *recovery
 	if err != nil {
 		return err
 	}
-	md, _ := json.Marshal(map[string][][]byte{"handles": {[]byte("file:///state/" + id + "/1/0")}})
+	md, err := json.Marshal(jobmanager.CheckpointMetadata{Handles: [][]byte{[]byte("file:///state/" + id + "/1/0")}})
+	if err != nil {
+		return err
+	}
 	_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: id, ID: 1, Timestamp: time.Now(), Metadata: md})
 	return err
 }
 
 // selfRSS is this process's resident set in KiB.
 func selfRSS() float64 {
-	kib, _ := rssKiB(os.Getpid())
+	kib, _ := sessionctl.RSSKiB(os.Getpid())
 	return kib
 }
 
-// benchReregister starts a session with n TaskManagers, SIGKILLs the AM kills
+// reregister starts a session with n TaskManagers, SIGKILLs the AM kills
 // times and reports how long the TaskManagers took to re-register with the next
 // attempt, from the kill's reaping and from the new leader's grant (it publishes
 // its address right after; no TaskManager can find it before).
-func benchReregister(ctx context.Context, w io.Writer, connect, dir string, n, kills int) error {
+func reregister(ctx context.Context, w io.Writer, b *bench, yarnSession, dir string, n, kills int) error {
 	started := time.Now()
-	client, stopSession, err := startBenchSession(ctx, dir, connect, kills, "1 s", "-n", strconv.Itoa(n), "-s", "1", "-tm", "64m")
+	session, err := b.startSession(ctx, yarnSession, dir, kills, "1 s", "-n", strconv.Itoa(n), "-s", "1", "-tm", "64m")
 	if err != nil {
 		return err
 	}
-	defer stopSession()
-	leader, err := demoWaitLeader(ctx, client, "")
+	defer session.Stop()
+	client := session.Client
+	leader, err := sessionctl.WaitLeader(ctx, client, "")
 	if err != nil {
 		return err
 	}
@@ -300,12 +299,12 @@ func benchReregister(ctx context.Context, w io.Writer, connect, dir string, n, k
 		var out struct {
 			TaskManagers []json.RawMessage `json:"taskmanagers"`
 		}
-		err := getJSON(ctx, hc, rest+"/taskmanagers", &out)
+		err := sessionctl.GetJSON(ctx, hc, rest+"/taskmanagers", &out)
 		return len(out.TaskManagers), err
 	}
-	if _, err := poll(ctx, 5*time.Minute, func() (string, bool) {
+	if _, err := sessionctl.Poll(ctx, 5*time.Minute, func() (struct{}, bool) {
 		k, err := registered(leader)
-		return "", err == nil && k == n
+		return struct{}{}, err == nil && k == n
 	}, fmt.Sprintf("%d TaskManagers do not register", n)); err != nil {
 		return err
 	}
@@ -316,13 +315,13 @@ func benchReregister(ctx context.Context, w io.Writer, connect, dir string, n, k
 		if _, err := client.KillAM(ctx); err != nil {
 			return fmt.Errorf("kill-am: %w", err)
 		}
-		next, err := poll(ctx, 2*time.Minute, func() (string, bool) {
-			l, err := findLeader(ctx, client, leader)
+		next, err := sessionctl.Poll(ctx, 2*time.Minute, func() (string, bool) {
+			l, err := sessionctl.FindLeader(ctx, client, leader)
 			if err != nil {
 				return "", false
 			}
 			var tl map[string]float64
-			if getJSON(ctx, hc, l+"/failover", &tl) != nil || tl[jobmanager.PhaseTMsRegistered] == 0 {
+			if sessionctl.GetJSON(ctx, hc, l+"/failover", &tl) != nil || tl[jobmanager.PhaseTMsRegistered] == 0 {
 				return "", false
 			}
 			sinceReaped = append(sinceReaped, tl[jobmanager.PhaseTMsRegistered])
@@ -347,7 +346,7 @@ func benchReregister(ctx context.Context, w io.Writer, connect, dir string, n, k
 	fmt.Fprintf(tw, "since the new leader was granted\t%.1f\t%.1f\t\n", pct(sinceGranted, 50), pct(sinceGranted, 100))
 	fmt.Fprintf(tw, "since the dead AM was reaped\t%.1f\t%.1f\t\n", pct(sinceReaped, 50), pct(sinceReaped, 100))
 	tw.Flush()
-	fmt.Fprintf(w, "\nRSS: supervisor %s, AM %s, TaskManagers %s\n", rss(st.SupervisorPID), rss(st.AMPID), rssAll(containerPIDs(st)))
+	fmt.Fprintf(w, "\nRSS: %s\n", sessionRSS(st))
 	fmt.Fprintf(w, "reregister p50=%.0fms max=%.0fms\n", pct(sinceGranted, 50), pct(sinceGranted, 100))
 	return nil
 }

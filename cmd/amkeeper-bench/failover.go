@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
+	"github.com/amkeeper/amkeeper/jobmanager"
+)
+
+const flagMode = "mode"
+
+func failoverCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "failover",
+		Usage: "SIGKILL the AM N times in a session of its own and time every failover phase",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: flagKills, Value: 20, Usage: "AM kills"},
+			&cli.IntFlag{Name: flagJobs, Value: 1, Usage: "jobs running in the session"},
+			&cli.IntFlag{Name: flagTMs, Value: 2, Usage: "TaskManagers"},
+			&cli.StringFlag{Name: flagMode, Value: "restart", Usage: "restart (the supervisor starts the next attempt) or standby (two AMs from a masters file; no process start)"},
+		},
+		Action: runFailover,
+	}
+}
+
+// benchJob is a small job whose checkpoints show it processing.
+const benchJob = `name: bench-%d
+parallelism: 1
+checkpointInterval: 200ms
+pipeline:
+  - sequence: {rate: 1ms}
+  - countWindowAll: {size: 100, aggregate: sum}
+  - file: {path: bench-%d}
+`
+
+func runFailover(c *cli.Context) error {
+	ctx := c.Context
+	w := c.App.Writer
+	kills, mode := c.Int(flagKills), c.String(flagMode)
+	if kills < 1 || c.Int(flagJobs) < 0 || c.Int(flagTMs) < 1 || (mode != "restart" && mode != "standby") {
+		return cli.Exit("failover: want --kills ≥ 1, --jobs ≥ 0, --tms ≥ 1, --mode restart|standby", exitUsage)
+	}
+	b, err := startBench(c, "failover")
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	yarnSession, err := b.yarnSession(ctx, c.String(flagYarnSession))
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
+	}
+
+	if mode == "standby" {
+		_ = os.MkdirAll(filepath.Join(b.dir, "conf"), 0o700)
+		_ = os.WriteFile(filepath.Join(b.dir, "conf", "masters"), []byte("localhost\nlocalhost\n"), 0o600)
+	}
+	session, err := b.startSession(ctx, yarnSession, b.dir, kills, "100 ms", "-n", strconv.Itoa(c.Int(flagTMs)))
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
+	}
+	defer session.Stop()
+	client := session.Client
+
+	leader, err := sessionctl.WaitLeader(ctx, client, "")
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
+	}
+	var jobs []string
+	for i := 0; i < c.Int(flagJobs); i++ {
+		sub, err := sessionctl.NewSubmission(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
+		if err != nil {
+			return cli.Exit(err.Error(), exitFailure)
+		}
+		if err := sessionctl.Submit(ctx, leader, sub); err != nil {
+			return cli.Exit(fmt.Sprintf("failover: submit: %v", err), exitFailure)
+		}
+		jobs = append(jobs, sub.JobID)
+	}
+	hc := &http.Client{Timeout: time.Second}
+	running := func(rest string) bool {
+		for _, j := range jobs {
+			var info jobmanager.CheckpointInfo
+			if sessionctl.GetJSON(ctx, hc, rest+"/jobs/"+j+"/checkpoints", &info) != nil || info.Latest <= info.RestoredFrom {
+				return false
+			}
+		}
+		return true
+	}
+
+	phases := map[string][]float64{}
+	var totals []float64
+	for k := 0; k < kills; k++ {
+		if _, err := sessionctl.Poll(ctx, 60*time.Second, func() (struct{}, bool) { return struct{}{}, running(leader) }, "jobs do not checkpoint"); err != nil {
+			return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
+		}
+		if _, err := client.KillAM(ctx); err != nil {
+			return cli.Exit(fmt.Sprintf("failover: kill-am: %v", err), exitFailure)
+		}
+		killed := time.Now()
+		// Every 2 ms: this poll is the observed total.
+		next, err := sessionctl.PollEvery(ctx, 2*time.Millisecond, 60*time.Second, func() (string, bool) {
+			l, err := sessionctl.FindLeader(ctx, client, leader)
+			if err != nil {
+				return "", false
+			}
+			var tl map[string]float64
+			ok := sessionctl.GetJSON(ctx, hc, l+"/failover", &tl) == nil && tl[jobmanager.PhaseTasksDeployed] > 0
+			if ok && mode == "restart" {
+				for p, v := range tl {
+					phases[p] = append(phases[p], v)
+				}
+			}
+			return l, ok
+		}, "no failover")
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("failover %d: %v", k+1, err), exitFailure)
+		}
+		totals = append(totals, float64(time.Since(killed).Microseconds())/1000)
+		leader = next
+	}
+	st, _ := client.Status(ctx)
+
+	fmt.Fprintf(w, "Failover: %d AM kills, %d job(s), %d TaskManager(s), mode %s, ZooKeeper session timeout 10 s\n\n", kills, len(jobs), c.Int(flagTMs), mode)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase (ms since the dead AM was reaped)\tp50\tp99\t")
+	for _, p := range []string{jobmanager.PhaseProcessStart, jobmanager.PhaseZKConnected, jobmanager.PhaseGranted, jobmanager.PhasePublished,
+		jobmanager.PhaseJobsRecovered, jobmanager.PhaseTMsRegistered, jobmanager.PhaseTasksDeployed} {
+		if len(phases[p]) > 0 {
+			fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t\n", p, pct(phases[p], 50), pct(phases[p], 99))
+		}
+	}
+	fmt.Fprintf(tw, "total: kill → tasks deployed (observed)\t%.1f\t%.1f\t\n", pct(totals, 50), pct(totals, 99))
+	tw.Flush()
+	fmt.Fprintf(w, "\nRSS: %s\n", sessionRSS(st))
+	fmt.Fprintf(w, "failover p50=%.0fms p99=%.0fms\n", pct(totals, 50), pct(totals, 99))
+	return nil
+}
+
+// pct is the p-th percentile of v.
+func pct(v []float64, p float64) float64 { return sessionctl.Percentile(v, p) }

@@ -1,0 +1,24 @@
+// Command amkeeper-bench runs amkeeper's benchmarks on this machine: failover
+// phases of a real session under AM kills, leader-election handover against
+// python3-kazoo, and a new leader's recovery of many jobs. It is kept out of the
+// shipped yarn-session CLI; each benchmark starts its own throwaway ZooKeeper, and
+// the session benchmarks start sessions with a yarn-session binary.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newApp(os.Stdout, os.Stderr, defaultOptions()).RunContext(ctx, os.Args)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "amkeeper-bench:", err)
+		os.Exit(exitCode(err))
+	}
+}

@@ -1,0 +1,94 @@
+package integration_test
+
+import (
+	"context"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBenchElection runs `amkeeper-bench election` briefly (ours against
+// python3-kazoo, real contender processes on the bench's own ZooKeeper) and checks
+// the table, the summary line scripts parse, and that no contender outlives it.
+func TestBenchElection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	cmd := exec.CommandContext(ctx, benchBin, "--log-level", "warn", "election",
+		"--rounds", "3", "--expiry-rounds", "1", "--session-timeout", "2s")
+	cmd.Env = append(cmd.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err)
+
+	s := string(out)
+	for _, row := range []string{"graceful leave (quit)", "kill, dead session closed", "kill, session expiry"} {
+		require.Regexp(t, regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(row)+`\s+\d+(\s+\d+\.\d+){4}\s+\d+\.\d+\s*$`), s, "row %q", row)
+	}
+	require.Regexp(t, `RSS of an elected contender: ours \d+ kB \(private \d+ kB\), kazoo \d+ kB \(private \d+ kB\)`, s)
+
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	m := regexp.MustCompile(`^election graceful ratio=(\d+\.\d+) kill ratio=(\d+\.\d+)$`).FindStringSubmatch(lines[len(lines)-1])
+	require.NotNil(t, m, "last line: %q", lines[len(lines)-1])
+	for _, r := range m[1:] {
+		v, err := strconv.ParseFloat(r, 64)
+		require.NoError(t, err)
+		require.Greater(t, v, 0.0)
+	}
+
+	// Every contender (ours run benchBin, checked by TestMain; kazoo's runs the
+	// script from the bench's directory under tmp) and the ZooKeeper are gone.
+	require.Eventually(t, func() bool { return len(processesMentioning(tmp)) == 0 }, 10*time.Second, 20*time.Millisecond,
+		"processes still running from %s: %v", tmp, processesMentioning(tmp))
+}
+
+// processesMentioning lists live processes whose command line contains s.
+func processesMentioning(s string) []int {
+	return processes(func(cmdline string) bool { return strings.Contains(cmdline, s) })
+}
+
+// TestBenchFailover runs `amkeeper-bench failover` briefly in both modes, with
+// sessions of the yarn-session under test, and checks its report ends with the
+// summary line scripts parse.
+func TestBenchFailover(t *testing.T) {
+	for _, mode := range []string{"restart", "standby"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, benchBin, "--log-level", "warn", "--yarn-session", bin, "failover", "--kills", "3", "--mode", mode)
+			cmd.Env = append(cmd.Environ(), "TMPDIR="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s", out)
+			require.NoError(t, err)
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			require.Regexp(t, `^failover p50=\d+ms p99=\d+ms$`, lines[len(lines)-1])
+			require.Contains(t, string(out), "RSS: supervisor")
+			if mode == "restart" {
+				require.Contains(t, string(out), "tasks_deployed")
+			}
+		})
+	}
+}
+
+// TestBenchRecovery runs `amkeeper-bench recovery` small: a new leader recovers
+// 300 stored jobs, and 4 TaskManagers re-register after two AM kills.
+func TestBenchRecovery(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, benchBin, "--log-level", "warn", "--yarn-session", bin, "recovery", "--jobs", "300", "--tms", "4", "--kills", "2")
+	cmd.Env = append(cmd.Environ(), "TMPDIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err)
+	s := string(out)
+	require.Contains(t, s, "Recovery: 300 jobs")
+	require.Regexp(t, `(?m)^recovery \d+\.\dus/job$`, s)
+	require.Regexp(t, `RSS: supervisor \d+ kB \(private \d+ kB\), AM \d+ kB \(private \d+ kB\), TaskManagers (\d+ kB \(private \d+ kB\), ){3}\d+ kB \(private \d+ kB\)`, s)
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	require.Regexp(t, `^reregister p50=\d+ms max=\d+ms$`, lines[len(lines)-1])
+}

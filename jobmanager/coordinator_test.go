@@ -1,0 +1,77 @@
+package jobmanager_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+// TestCoordinatorRecoverReadsTheLatestCheckpoint: Recover, what a deploy does
+// before placing subtasks, finds no checkpoint for a fresh job, the latest one
+// once some are stored, and refuses metadata that does not fit the job.
+func TestCoordinatorRecoverReadsTheLatestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001"})
+	require.NoError(t, err)
+	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: t.TempDir(), Logger: logging.ForTest(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { svc.Close() })
+	grants := make(chan recovery.Grant, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = svc.Election().Run(runCtx, func(g recovery.Grant) { grants <- g; <-g.Done() })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var g recovery.Grant
+	select {
+	case g = <-grants:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no leadership")
+	}
+
+	spec, err := job.ParseSpec([]byte("name: two\nparallelism: 2\npipeline:\n  - sequence: {rate: 1ms}\n  - file: {path: out}\n"), "two.yaml")
+	require.NoError(t, err)
+	graph := job.Graph{ID: job.NewJobID(), Spec: spec}
+	encoded, err := graph.Encode()
+	require.NoError(t, err)
+	id := string(graph.ID)
+
+	tms := jobmanager.NewTaskManagers(time.Second, 10*time.Second, logging.ForTest(t))
+	c := jobmanager.NewCoordinator(tms, svc, time.Second, time.Second, logging.ForTest(t))
+	restored, err := c.Recover(ctx, id, encoded)
+	require.NoError(t, err)
+	require.Zero(t, restored, "a fresh job restores nothing")
+
+	cps, err := svc.CheckpointStore(ctx, id)
+	require.NoError(t, err)
+	for cp := int64(1); cp <= 2; cp++ {
+		md, err := json.Marshal(jobmanager.CheckpointMetadata{Handles: [][]byte{[]byte("h0"), []byte("h1")}})
+		require.NoError(t, err)
+		_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: id, ID: cp, Timestamp: time.Now(), Metadata: md})
+		require.NoError(t, err)
+	}
+	restored, err = c.Recover(ctx, id, encoded)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), restored)
+
+	md, err := json.Marshal(jobmanager.CheckpointMetadata{Handles: [][]byte{[]byte("only one")}})
+	require.NoError(t, err)
+	_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: id, ID: 3, Timestamp: time.Now(), Metadata: md})
+	require.NoError(t, err)
+	_, err = c.Recover(ctx, id, encoded)
+	require.ErrorContains(t, err, "checkpoint 3 metadata")
+
+	_, err = c.Recover(ctx, id, []byte("not a graph"))
+	require.ErrorContains(t, err, "decode the job graph")
+}
