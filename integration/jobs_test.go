@@ -131,7 +131,7 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 
 	_, err = c.run("", "stop", "-id", id)
 	require.NoError(t, err)
-	got, err := job.ReadCommitted(context.Background(), st, job.OutputDir(taskmanager.OutputRoot, "counts"))
+	got, err := job.ReadCommittedJob(context.Background(), st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(jobID))
 	require.NoError(t, err)
 	t.Logf("committed %d windows through 10 AM kills: %v…", len(got), fmt.Sprint(got[:min(5, len(got))]))
 	requireExactCounts(t, got, 10)

@@ -15,6 +15,20 @@
 // i, i+p, i+2p, …), its own window (countWindowAll sums its own records, so it is
 // Flink's windowAll only with parallelism 1) and its own sink parts.
 //
+// # Sink parts
+//
+// The file sink (FileSinkConfig) of job J's subtask i writes under <root>/<path>:
+//
+//	_pending/part-<J>-<i %05d>-<n %019d>   sealed at the barrier of checkpoint n, not visible
+//	part-<J>-<i %05d>-<n %019d>            committed, visible
+//
+// Job IDs may contain '-': ParsePart reads a name from the right. A subtask lists,
+// publishes and discards only the parts of its own job and subtask; other jobs'
+// parts in the same directory, parts of the old format part-<i>-<n> (which name no
+// job) and anything else there are never touched. ReadCommitted reads a whole
+// directory (every job, old format first), ReadCommittedJob one job's parts,
+// CommittedParts lists them; all in a stable order (job, subtask, checkpoint).
+//
 // # Task protocol
 //
 //	t, _ := NewTask(graph, subtask, env)
@@ -35,27 +49,41 @@
 //
 // # Exactly-once
 //
-// Committed (visible) output — the part-* files ReadCommitted reads — contains
+// Committed (visible) output — the part files ReadCommittedJob reads — contains
 // each record the sink received exactly once, across any number of restores from
-// any completed checkpoint; output that no completed checkpoint covers is never
-// visible. It holds because the source is deterministic and replayable, the whole
-// chain is snapshotted at one record boundary, and part names are deterministic
-// (subtask, checkpoint ID), so re-publishing after a failover is idempotent.
-// Restoring from checkpoint n first publishes the parts n covers (the AM may have
-// died between storing n's pointer and notifying the tasks), then removes every
-// other part of the subtask: pending parts n does not cover, and visible parts of
-// checkpoints newer than n — these exist only if recovery fell back to an older
-// checkpoint because the newest was unreadable, and the replay produces their
-// records again. Output between the last barrier and a crash lives only in
-// memory and is produced again by the replay.
+// the latest completed checkpoint; output that no completed checkpoint covers is
+// never visible. It holds because the source is deterministic and replayable, the
+// whole chain is snapshotted at one record boundary, and part names are
+// deterministic (job, subtask, checkpoint ID), so re-publishing after a failover is
+// idempotent. Restoring from checkpoint n first publishes the parts n covers (the
+// AM may have died between storing n's pointer and notifying the tasks), then
+// discards the pending parts of the job's subtask that n does not cover: sealed,
+// never visible, and produced again by the replay. Output between the last
+// barrier and a crash lives only in memory and is produced again by the replay.
+//
+// # What is never deleted
+//
+// Recovery never deletes committed output. A restore from a checkpoint older than
+// the newest completed one (an operator's explicit fall-back) or from none leaves
+// the committed parts of the newer checkpoints where they are and logs a warning
+// naming them: the replay writes their records again into new parts, so those
+// records are then visible twice. A publish never replaces a committed part: the
+// same bytes already there are a re-publish (the pending copy goes), other bytes
+// are ErrPartConflict and both parts stay — it means another execution of the same
+// job and subtask published a different part of that checkpoint ID (a job ID reused
+// after its checkpoint counter started over, or two live instances of a subtask).
+// The commit stops there, later parts stay pending, and the error says which files
+// to compare.
 //
 // # What the coordinator must do
 //
-//   - Checkpoint IDs increase (the checkpoint ID counter); at most one checkpoint in
-//     flight: trigger n+1 only after n completed or was aborted.
+//   - Checkpoint IDs increase (the checkpoint ID counter) for the whole life of a
+//     job, across restores and fall-backs: a new checkpoint must not reuse the ID of
+//     a committed part. At most one checkpoint in flight: trigger n+1 only after n
+//     completed or was aborted.
 //   - Notify completion only after every subtask acknowledged and the checkpoint's
 //     pointer is stored in the completed-checkpoint store. Notifying earlier breaks
-//     exactly-once: a restore from an older checkpoint retracts the output again.
+//     exactly-once: a restore from an older checkpoint duplicates that output.
 //   - Before restoring a job, stop every task of the previous execution (the
 //     TaskManagers drop what they ran for the old leader): two live instances of a
 //     subtask write the same part names. The store does no fencing.
@@ -67,12 +95,18 @@
 //
 // # What it does not guarantee
 //
-//   - Visible output may shrink during a restore that falls back to an older
-//     checkpoint (parts newer than it are retracted, then produced again).
-//   - No fencing: a task of a deposed leader that still runs can publish parts.
-//   - A fresh start (Restore with a nil handle) removes the parts an earlier
-//     execution of the subtask left under the sink's path, committed ones too: two
-//     jobs must not share a sink path.
+//   - Exactly-once across a fall-back: restoring from an older checkpoint than the
+//     newest completed one, or starting afresh, duplicates the records of the
+//     committed parts newer than it (it warns; it removes nothing). Say so before
+//     choosing one: CommittedParts lists them.
+//   - No fencing: a task of a deposed leader that still runs can publish parts. The
+//     check before a publish is not atomic with it (the store has no
+//     create-if-absent), so two live instances of a subtask can still race.
+//   - Two jobs writing the same sink path do not damage each other's parts, but a
+//     reader of the directory sees both outputs; refusing the second job is the
+//     submitter's job.
+//   - Nothing in this package removes a committed part: cleaning up a terminated
+//     job's output is decided outside it.
 //   - Parallelism is fixed for a job's life: a state is tied to its subtask and
 //     parallelism, and restoring with another parallelism is an error.
 package job

@@ -3,6 +3,7 @@ package job
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,14 +20,17 @@ import (
 )
 
 // FileSinkConfig configures the exactly-once file sink. Each subtask writes one line
-// per record (the number in decimal) into parts named by subtask and checkpoint:
+// per record (the number in decimal) into parts named by job, subtask and checkpoint:
 //
-//	<root>/<path>/_pending/part-<subtask %05d>-<checkpoint %019d>   sealed, not visible
-//	<root>/<path>/part-<subtask %05d>-<checkpoint %019d>            committed, visible
+//	<root>/<path>/_pending/part-<job>-<subtask %05d>-<checkpoint %019d>   sealed, not visible
+//	<root>/<path>/part-<job>-<subtask %05d>-<checkpoint %019d>            committed, visible
 //
 // Output between two barriers is kept in memory (the in-progress part); the barrier
 // of checkpoint n seals it into the pending part n; the completion of a checkpoint
-// m ≥ n publishes it under its visible name. See ReadCommitted.
+// m ≥ n publishes it under its visible name. A subtask lists, publishes and discards
+// only the parts of its own job and subtask: other jobs' parts in the same directory,
+// and parts of the old format part-<subtask>-<checkpoint>, are never touched. See
+// ParsePart, ReadCommitted and ReadCommittedJob.
 type FileSinkConfig struct {
 	// Path is the output directory relative to the output root, a valid
 	// hdfsstore name such as "counts" or "demo/counts".
@@ -52,17 +56,30 @@ func OutputDir(root, path string) string {
 	return root + "/" + path
 }
 
-// NewSink builds the sink of one subtask.
+// NewSink builds the sink of one subtask of job in.Job, which its part names carry.
 func (c *FileSinkConfig) NewSink(in Instance) (Sink, error) {
 	if in.Output == nil {
 		return nil, errors.New("file sink: no output store")
 	}
-	return &fileSink{
+	if in.Job == "" {
+		return nil, errors.New("file sink: no job ID: parts are named by job")
+	}
+	s := &fileSink{
 		store:   in.Output,
 		dir:     OutputDir(in.OutputRoot, c.Path),
+		job:     in.Job,
 		subtask: in.Subtask,
 		log:     in.Log,
-	}, nil
+	}
+	for _, name := range []string{s.pendingName(1), s.finalName(1)} {
+		if p, ok := ParsePart(name); !ok || p.Job != in.Job {
+			return nil, fmt.Errorf("file sink: job ID %q cannot name a part", in.Job)
+		}
+		if err := hdfsstore.ValidateName(name); err != nil {
+			return nil, fmt.Errorf("file sink: job %s: %w", in.Job, err)
+		}
+	}
+	return s, nil
 }
 
 const (
@@ -70,13 +87,78 @@ const (
 	partPrefix = "part-"
 )
 
-// ErrPartLost matches an error about a part a completed checkpoint covers that is in
-// storage neither as pending nor as committed: output of that checkpoint is lost.
-var ErrPartLost = errors.New("job: committed part lost")
+// Errors of the file sink; match them with errors.Is.
+var (
+	// ErrPartLost matches an error about a part a completed checkpoint covers that is
+	// in storage neither as pending nor as committed: output of that checkpoint is lost.
+	ErrPartLost = errors.New("job: committed part lost")
+	// ErrPartConflict matches an error about a pending part whose committed name
+	// already holds other bytes: another execution of the same job and subtask
+	// published a different part of the same checkpoint ID there (the job ID was
+	// reused after its checkpoint counter started over, or a second live instance of
+	// the subtask wrote). Neither part is changed: the commit stops at that part and
+	// every later one stays pending until an operator moves one of the two away.
+	ErrPartConflict = errors.New("job: committed part holds other bytes")
+)
+
+// Part is one part of a file sink as its name describes it; see FileSinkConfig.
+type Part struct {
+	Name       string // the storage name
+	Job        JobID  // empty for a part of the old format part-<subtask>-<checkpoint>
+	Subtask    int
+	Checkpoint int64
+}
+
+// partBase is the last component of the name of a part. An empty job gives the old
+// format, which names no job.
+func partBase(job JobID, subtask int, id int64) string {
+	if job == "" {
+		return fmt.Sprintf("%s%05d-%019d", partPrefix, subtask, id)
+	}
+	return fmt.Sprintf("%s%s-%05d-%019d", partPrefix, job, subtask, id)
+}
+
+// ParsePart parses the last component of name as a part name, committed or pending:
+// part-<job>-<subtask %05d>-<checkpoint %019d>, or part-<subtask>-<checkpoint> of
+// the old format (Job empty). A job ID may contain '-': the name is read from the
+// right. Only the exact form the sink writes is a part: ok is false for anything
+// else (other widths, a suffix, an empty job).
+func ParsePart(name string) (Part, bool) {
+	base := name[strings.LastIndexByte(name, '/')+1:]
+	rest, ok := strings.CutPrefix(base, partPrefix)
+	if !ok {
+		return Part{}, false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 {
+		return Part{}, false
+	}
+	id, err := strconv.ParseInt(rest[i+1:], 10, 64)
+	if err != nil || id < 0 {
+		return Part{}, false
+	}
+	rest = rest[:i]
+	var job string
+	if j := strings.LastIndexByte(rest, '-'); j >= 0 {
+		if job, rest = rest[:j], rest[j+1:]; job == "" {
+			return Part{}, false
+		}
+	}
+	subtask, err := strconv.Atoi(rest)
+	if err != nil || subtask < 0 {
+		return Part{}, false
+	}
+	p := Part{Name: name, Job: JobID(job), Subtask: subtask, Checkpoint: id}
+	if partBase(p.Job, p.Subtask, p.Checkpoint) != base {
+		return Part{}, false // not the canonical form: leading signs, other widths
+	}
+	return p, true
+}
 
 type fileSink struct {
 	store   hdfsstore.Store
 	dir     string
+	job     JobID
 	subtask int
 	log     zerolog.Logger
 
@@ -91,15 +173,37 @@ type fileSinkState struct {
 	Pending []int64 `json:"pending"`
 }
 
-func (s *fileSink) partBase(id int64) string {
-	return fmt.Sprintf("%s%05d-%019d", partPrefix, s.subtask, id)
-}
+func (s *fileSink) partBase(id int64) string { return partBase(s.job, s.subtask, id) }
 
 func (s *fileSink) pendingName(id int64) string {
 	return s.dir + "/" + pendingDir + "/" + s.partBase(id)
 }
 
 func (s *fileSink) finalName(id int64) string { return s.dir + "/" + s.partBase(id) }
+
+// ownParts lists the parts of this job and subtask directly in dir, by checkpoint.
+// The listing prefix also matches other jobs whose ID starts with this one's and a
+// '-' (and names that are not parts at all): the parse tells them apart.
+func (s *fileSink) ownParts(ctx context.Context, dir string) ([]Part, error) {
+	names, err := s.store.List(ctx, dir+"/"+partPrefix+string(s.job)+"-")
+	if err != nil {
+		return nil, err
+	}
+	var own []Part
+	for _, name := range names {
+		if p, ok := ParsePart(name); ok && inDir(name, dir) && p.Job == s.job && p.Subtask == s.subtask {
+			own = append(own, p)
+		}
+	}
+	slices.SortFunc(own, func(a, b Part) int { return cmp.Compare(a.Checkpoint, b.Checkpoint) })
+	return own, nil
+}
+
+// inDir reports whether name is directly in dir, not in a subdirectory of it.
+func inDir(name, dir string) bool {
+	base, ok := strings.CutPrefix(name, dir+"/")
+	return ok && !strings.Contains(base, "/")
+}
 
 func (s *fileSink) Write(v int64) error {
 	s.buf = strconv.AppendInt(s.buf, v, 10)
@@ -146,8 +250,15 @@ func (s *fileSink) Commit(ctx context.Context, upTo int64) error {
 }
 
 // publish makes the pending part of checkpoint id visible: copy to the final name
-// (an atomic Put), then remove the pending one. Idempotent: a part already
-// published (pending gone, final present) is left as it is.
+// (an atomic Put), then remove the pending one. It never replaces a committed part:
+//
+//   - pending gone, committed present: published before; nothing to do.
+//   - both present with the same bytes: published before, the pending copy was not
+//     removed yet (a crash in between); it is removed now.
+//   - both present with different bytes: ErrPartConflict, both stay as they are.
+//
+// The check and the Put are not one atomic step (the store has no create-if-absent):
+// two live instances of one subtask can still race; see the package documentation.
 func (s *fileSink) publish(ctx context.Context, id int64) error {
 	from, to := s.pendingName(id), s.finalName(id)
 	b, err := hdfsstore.GetBytes(ctx, s.store, from)
@@ -162,8 +273,17 @@ func (s *fileSink) publish(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("file sink: commit %s: read pending part: %w", to, err)
 	}
-	if _, err := hdfsstore.PutBytes(ctx, s.store, to, b); err != nil {
-		return fmt.Errorf("file sink: commit %s: %w", to, err)
+	old, err := hdfsstore.GetBytes(ctx, s.store, to)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := hdfsstore.PutBytes(ctx, s.store, to, b); err != nil {
+			return fmt.Errorf("file sink: commit %s: %w", to, err)
+		}
+	case err != nil:
+		return fmt.Errorf("file sink: commit %s: read the committed part already there: %w", to, err)
+	case !bytes.Equal(old, b):
+		return fmt.Errorf("%w: commit %s (checkpoint %d): it holds %d bytes (crc32c %08x), the pending part %s %d bytes (crc32c %08x); both are kept",
+			ErrPartConflict, to, id, len(old), checksum(old), from, len(b), checksum(b))
 	}
 	if err := s.store.Delete(ctx, from); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("file sink: commit %s: remove pending part: %w", to, err)
@@ -172,6 +292,12 @@ func (s *fileSink) publish(ctx context.Context, id int64) error {
 	return nil
 }
 
+// Restore never removes a committed part. It publishes the pending parts the
+// checkpoint covers, discards this job's and subtask's other pending parts (never
+// visible; the replay produces their records again), and leaves committed parts
+// newer than the checkpoint where they are, with a warning: they exist only when the
+// restore falls back to an older checkpoint than the newest completed one (or starts
+// afresh), and the replay writes their records again into new parts.
 func (s *fileSink) Restore(ctx context.Context, id int64, state []byte) error {
 	var st fileSinkState
 	if state != nil {
@@ -194,71 +320,90 @@ func (s *fileSink) Restore(ctx context.Context, id int64, state []byte) error {
 		}
 	}
 	// 2. Discard this subtask's pending parts the checkpoint does not cover.
-	mine := s.partBase(0)[:len(partPrefix)+6] // "part-<subtask>-"
-	pend, err := s.store.List(ctx, s.dir+"/"+pendingDir+"/"+mine)
+	pend, err := s.ownParts(ctx, s.dir+"/"+pendingDir)
 	if err != nil {
 		return fmt.Errorf("restore from checkpoint %d: list pending parts: %w", id, err)
 	}
-	for _, name := range pend {
-		if err := s.remove(ctx, name, "discarded uncommitted part"); err != nil {
-			return fmt.Errorf("restore from checkpoint %d: %w", id, err)
+	for _, p := range pend {
+		if err := s.store.Delete(ctx, p.Name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restore from checkpoint %d: discard uncommitted part %s: %w", id, p.Name, err)
 		}
+		s.log.Info().Str(logging.File, p.Name).Str(logging.Reason, "not covered by the restored checkpoint").
+			Msg("file sink restore: discarded an uncommitted part")
 	}
-	// 3. Retract committed parts newer than the checkpoint: that output is produced
-	// again by the replay (only possible when recovery falls back to an older
-	// checkpoint than the newest completed one).
-	final, err := s.store.List(ctx, s.dir+"/"+mine)
+	// 3. Committed parts newer than the checkpoint stay.
+	final, err := s.ownParts(ctx, s.dir)
 	if err != nil {
 		return fmt.Errorf("restore from checkpoint %d: list parts: %w", id, err)
 	}
-	for _, name := range final {
-		if p, ok := partCheckpoint(name); ok && p > id {
-			if err := s.remove(ctx, name, "retracted part newer than the restored checkpoint"); err != nil {
-				return fmt.Errorf("restore from checkpoint %d: %w", id, err)
-			}
+	var newer []string
+	for _, p := range final {
+		if p.Checkpoint > id {
+			newer = append(newer, p.Name)
 		}
 	}
+	if len(newer) > 0 {
+		s.log.Warn().Int64(logging.Checkpoint, id).Strs(logging.File+"s", newer).
+			Msg("file sink restore: committed parts newer than the restored checkpoint stay; the replay writes their records again (duplicates)")
+	}
 	return nil
 }
 
-func (s *fileSink) remove(ctx context.Context, name, why string) error {
-	if err := s.store.Delete(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	s.log.Info().Str(logging.File, name).Str(logging.Reason, why).Msg("file sink restore")
-	return nil
-}
-
-// partCheckpoint parses the checkpoint ID from a part name ".../part-SSSSS-CCC…".
-func partCheckpoint(name string) (int64, bool) {
-	base := name[strings.LastIndexByte(name, '/')+1:]
-	rest, ok := strings.CutPrefix(base, partPrefix)
-	if !ok {
-		return 0, false
-	}
-	_, ck, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(ck, 10, 64)
-	return id, err == nil
-}
-
-// ReadCommitted returns the records in the committed (visible) parts of a file sink
-// directory dir (see OutputDir), in order: by subtask, then by checkpoint, then line
-// by line. Pending parts are not read.
+// ReadCommitted returns the records of every committed (visible) part in a file sink
+// directory dir (see OutputDir): every job's, and parts of the old format, as a
+// reader of the directory sees them. The order is stable: by job (old-format parts
+// first), subtask and checkpoint, then line by line. Pending parts are not read.
 func ReadCommitted(ctx context.Context, store hdfsstore.Store, dir string) ([]int64, error) {
-	names, err := store.List(ctx, dir+"/"+partPrefix)
+	parts, err := CommittedParts(ctx, store, dir)
+	if err != nil {
+		return nil, err
+	}
+	return readParts(ctx, store, parts)
+}
+
+// ReadCommittedJob returns the records of job's committed parts in dir, by subtask
+// and checkpoint, then line by line: the output of that job alone.
+func ReadCommittedJob(ctx context.Context, store hdfsstore.Store, dir string, job JobID) ([]int64, error) {
+	if job == "" {
+		return nil, fmt.Errorf("job: read committed output %s: no job ID", dir)
+	}
+	parts, err := committedParts(ctx, store, dir, partPrefix+string(job)+"-", func(p Part) bool { return p.Job == job })
+	if err != nil {
+		return nil, err
+	}
+	return readParts(ctx, store, parts)
+}
+
+// CommittedParts lists the committed parts directly in dir, of every job and of the
+// old format, by job (old format first), subtask and checkpoint. Select one job's
+// by Part.Job; those of a checkpoint newer than the one a job restores from are what
+// its replay duplicates.
+func CommittedParts(ctx context.Context, store hdfsstore.Store, dir string) ([]Part, error) {
+	return committedParts(ctx, store, dir, partPrefix, func(Part) bool { return true })
+}
+
+func committedParts(ctx context.Context, store hdfsstore.Store, dir, prefix string, keep func(Part) bool) ([]Part, error) {
+	names, err := store.List(ctx, dir+"/"+prefix)
 	if err != nil {
 		return nil, fmt.Errorf("job: read committed output %s: %w", dir, err)
 	}
-	slices.Sort(names) // zero-padded: bytewise order is (subtask, checkpoint) order
-	var out []int64
+	var parts []Part
 	for _, name := range names {
-		if _, ok := partCheckpoint(name); !ok {
-			continue
+		if p, ok := ParsePart(name); ok && inDir(name, dir) && keep(p) {
+			parts = append(parts, p)
 		}
-		b, err := hdfsstore.GetBytes(ctx, store, name)
+	}
+	slices.SortFunc(parts, func(a, b Part) int {
+		return cmp.Or(strings.Compare(string(a.Job), string(b.Job)),
+			cmp.Compare(a.Subtask, b.Subtask), cmp.Compare(a.Checkpoint, b.Checkpoint))
+	})
+	return parts, nil
+}
+
+func readParts(ctx context.Context, store hdfsstore.Store, parts []Part) ([]int64, error) {
+	var out []int64
+	for _, p := range parts {
+		b, err := hdfsstore.GetBytes(ctx, store, p.Name)
 		if err != nil {
 			return nil, fmt.Errorf("job: read committed output: %w", err)
 		}
@@ -266,12 +411,12 @@ func ReadCommitted(ctx context.Context, store hdfsstore.Store, dir string) ([]in
 		for line := 1; sc.Scan(); line++ {
 			v, err := strconv.ParseInt(sc.Text(), 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("job: read committed output: %s:%d: %q is not a number", name, line, sc.Text())
+				return nil, fmt.Errorf("job: read committed output: %s:%d: %q is not a number", p.Name, line, sc.Text())
 			}
 			out = append(out, v)
 		}
 		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("job: read committed output: %s: %w", name, err)
+			return nil, fmt.Errorf("job: read committed output: %s: %w", p.Name, err)
 		}
 	}
 	return out, nil

@@ -58,12 +58,15 @@ type Sink interface {
 	PreCommit(ctx context.Context, id int64) error
 	// SnapshotState returns the list of pending parts (called right after PreCommit).
 	SnapshotState() ([]byte, error)
-	// Commit publishes every pending part of a checkpoint ≤ id. Idempotent.
+	// Commit publishes every pending part of a checkpoint ≤ id. Idempotent; it
+	// never replaces committed output with other bytes (the file sink reports
+	// ErrPartConflict and publishes nothing after that part).
 	Commit(ctx context.Context, id int64) error
 	// Restore prepares the output for a restart from checkpoint id whose sink state
 	// is state (id 0 and nil state: a fresh start). It publishes the parts the
-	// checkpoint covers and removes every other part this subtask left behind that
-	// the checkpoint does not cover, visible or not: the replay produces them again.
+	// checkpoint covers and discards the uncommitted (never visible) output this
+	// job's subtask left behind that the checkpoint does not cover: the replay
+	// produces it again. It never removes committed output, nor another job's.
 	Restore(ctx context.Context, id int64, state []byte) error
 }
 

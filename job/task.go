@@ -278,9 +278,9 @@ func (t *Task) stateName(id int64) string {
 // Restore prepares the task to start from the snapshot whose handle a
 // SnapshotResult carried, or from scratch when handle is nil. Call it at most once,
 // before Run (Run restores from scratch if it was not called). It first publishes
-// the sink parts the checkpoint covers (idempotently), then removes every part of
-// this subtask it does not cover. Errors about the handle or the state file are
-// *StateError; a failed Restore may be retried.
+// the sink parts the checkpoint covers (idempotently), then discards the pending
+// parts of this subtask it does not cover; committed parts stay. Errors about the
+// handle or the state file are *StateError; a failed Restore may be retried.
 func (t *Task) Restore(ctx context.Context, handle []byte) error {
 	t.mu.Lock()
 	phase := t.phase

@@ -156,30 +156,6 @@ func TestRestoreCommitsWhenNotifyLost(t *testing.T) {
 	assert.Equal(t, windowSums(10), committed(t, store))
 }
 
-func TestRestoreFromOlderCheckpointRetracts(t *testing.T) {
-	// Recovery falls back to checkpoint 1 because 2's metadata is unreadable,
-	// although 2 completed and its part was published.
-	store := newStore(t)
-	g := testGraph(t, 1000, 1)
-	r := start(t, g, store, nil, paced)
-	r.feed(120)
-	h1 := r.complete(1)
-	r.feed(300)
-	r.complete(2)
-	assert.Equal(t, windowSums(4), committed(t, store))
-	require.ErrorIs(t, r.crash(), context.Canceled)
-
-	r = start(t, g, store, h1, unpaced)
-	requirePrefix(t, store, 1)
-	r.finish(3)
-	assert.Equal(t, windowSums(10), committed(t, store))
-
-	// No checkpoint at all is readable: a fresh start retracts everything.
-	r = start(t, g, store, nil, unpaced)
-	r.finish(1)
-	assert.Equal(t, windowSums(10), committed(t, store))
-}
-
 func TestRestoreBadState(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)

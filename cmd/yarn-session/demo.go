@@ -183,7 +183,7 @@ func runDemo(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
 	defer store.Close()
-	got, err := job.ReadCommitted(ctx, store, job.OutputDir(taskmanager.OutputRoot, "counts"))
+	got, err := job.ReadCommittedJob(ctx, store, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(sub.JobID))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: read the output: %v", err), exitFailure)
 	}
