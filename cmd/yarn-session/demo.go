@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -232,12 +231,8 @@ func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jo
 }
 
 func demoSubmit(ctx context.Context, leader string, s jobmanager.JobSubmission) error {
-	body, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	_, err = poll(ctx, 30*time.Second, func() (string, bool) {
-		return "", submitJob(ctx, leader, body) == nil
+	_, err := poll(ctx, 30*time.Second, func() (string, bool) {
+		return "", submitJob(ctx, leader, s) == nil
 	}, "the leader does not accept the job")
 	return err
 }

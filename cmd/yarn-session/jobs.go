@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
@@ -45,21 +42,17 @@ func findLeader(ctx context.Context, client *attempts.ControlClient, not string)
 	return "", fmt.Errorf("session %s has no leading AM right now (attempt %d is starting?)", st.ApplicationID, st.Attempt)
 }
 
+// maxREST bounds a REST reply the CLI reads (a job list can be long).
+const maxREST = 64 << 20
+
+// restClient calls an AM's REST API, each call bounded by timeout.
+func restClient(timeout time.Duration) httpjson.Client {
+	return httpjson.Client{HTTP: &http.Client{Timeout: timeout}, MaxBytes: maxREST}
+}
+
+// getJSON reads a 200 reply of GET url into v.
 func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return httpjson.Client{HTTP: hc, MaxBytes: maxREST}.Get(ctx, url, v)
 }
 
 func jobCommands() []*cli.Command {
@@ -106,15 +99,14 @@ func jobCommands() []*cli.Command {
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
 				}
-				req, _ := http.NewRequestWithContext(c.Context, http.MethodPost, rest+"/jobs/"+c.Args().First()+"/cancel", nil)
-				resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+				err = restClient(30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
+					URL: rest + "/jobs/" + c.Args().First() + "/cancel"}, nil)
+				var se *httpjson.StatusError
+				if errors.As(err, &se) {
+					return cli.Exit(fmt.Sprintf("cancel %s: %s", c.Args().First(), se.Message), exitFailure)
+				}
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				if resp.StatusCode != http.StatusOK {
-					return cli.Exit(fmt.Sprintf("cancel %s: %s", c.Args().First(), strings.TrimSpace(string(b))), exitFailure)
 				}
 				fmt.Fprintf(c.App.Writer, "Job %s canceled.\n", c.Args().First())
 				return nil
@@ -148,8 +140,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
-			body, _ := json.Marshal(sub)
-			if err := submitJob(c.Context, rest, body); err != nil {
+			if err := submitJob(c.Context, rest, sub); err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
 			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", sub.JobID, sub.Name, sub.JobID)
@@ -173,22 +164,14 @@ func newSubmission(spec []byte, file string) (jobmanager.JobSubmission, error) {
 	return jobmanager.JobSubmission{JobID: string(g.ID), Name: s.Name, Graph: encoded}, nil
 }
 
-// submitJob posts an encoded submission to a leader's REST endpoint; anything but
-// 202 Accepted is an error carrying what the leader said.
-func submitJob(ctx context.Context, rest string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rest+"/jobs", bytes.NewReader(body))
-	if err != nil {
-		return err
+// submitJob posts a submission to a leader's REST endpoint; anything but 202
+// Accepted is an error carrying what the leader said.
+func submitJob(ctx context.Context, rest string, sub jobmanager.JobSubmission) error {
+	err := restClient(30*time.Second).Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub,
+		Status: http.StatusAccepted}, nil)
+	var se *httpjson.StatusError
+	if errors.As(err, &se) {
+		return errors.New(se.Message)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return errors.New(strings.TrimSpace(string(b)))
-	}
-	return nil
+	return err
 }
