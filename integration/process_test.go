@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -95,16 +95,7 @@ func leaderREST(t *testing.T, args []string) func() recovery.LeaderInfo {
 }
 
 func getJSON(url string, v any) error {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return httpjson.Client{HTTP: &http.Client{Timeout: 2 * time.Second}}.Get(context.Background(), url, v)
 }
 
 func registeredPIDs(leader recovery.LeaderInfo) map[string]int {

@@ -115,8 +115,11 @@ func (e *StateError) Unwrap() []error { return []error{ErrState, e.Err} }
 
 const fieldSubtask = "subtask"
 
+// castagnoli is the CRC32C table, built once; it is read-only after that.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // checksum is the CRC32C that hdfsstore records for a payload.
-func checksum(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
+func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 

@@ -2,9 +2,7 @@ package jobmanager_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -63,11 +62,7 @@ func startTM(t *testing.T, dir, id string) {
 }
 
 func getJSON(t *testing.T, url string, v any) {
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+	require.NoError(t, httpjson.Client{}.Get(context.Background(), url, v))
 }
 
 // TestAMAdoptsPreviousContainersAndReplacesMissingOnes: of two containers from

@@ -1,12 +1,10 @@
 package jobmanager
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,13 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/taskmanager"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 // CheckpointServices opens a job's HA checkpoint stores (*recovery.Services).
@@ -53,7 +52,7 @@ type Coordinator struct {
 	services CheckpointServices
 	interval time.Duration
 	timeout  time.Duration
-	http     *http.Client
+	client   *tmapi.TaskManagerClient
 	log      zerolog.Logger
 
 	mu       sync.Mutex
@@ -67,7 +66,7 @@ type Coordinator struct {
 // interval (execution.checkpointing.interval), timeout bounds one checkpoint.
 func NewCoordinator(tms *TaskManagers, services CheckpointServices, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
-		http: &http.Client{Timeout: timeout}, restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
+		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}), restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
 		changed: make(chan struct{})}
 }
 
@@ -201,8 +200,8 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 		return err
 	}
 	for sub, tm := range placement {
-		d := taskmanager.Deployment{JobID: jobID, Subtask: sub, Graph: encoded, Handle: handles[sub]}
-		if err := c.post(ctx, g, tm.Address+taskmanager.PathTasks, d, nil); err != nil {
+		d := tmapi.Deployment{JobID: jobID, Subtask: sub, Graph: encoded, Handle: handles[sub]}
+		if err := c.client.Deploy(ctx, tm.Address, g.SessionID(), d); err != nil {
 			return fmt.Errorf("deploy subtask %d on %s: %w", sub, tm.ContainerID, err)
 		}
 	}
@@ -293,26 +292,24 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var ack taskmanager.CheckpointAck
-			errs[sub] = c.post(cctx, g, fmt.Sprintf("%s%s/%s/%d/checkpoint", tm.Address, taskmanager.PathTasks, jobID, sub),
-				taskmanager.CheckpointCommand{ID: id}, &ack)
-			handles[sub] = ack.Handle
+			ack, err := c.client.TriggerCheckpoint(cctx, tm.Address, g.SessionID(), tmapi.TaskID{JobID: jobID, Subtask: sub}, id)
+			errs[sub], handles[sub] = err, ack.Handle
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		c.each(ctx, g, jobID, placement, "abort", id)
+		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
 		return fmt.Errorf("checkpoint %d aborted: %w", id, err)
 	}
 	md, _ := json.Marshal(CheckpointMetadata{Handles: handles})
 	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
-		c.each(ctx, g, jobID, placement, "abort", id)
+		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
 		return fmt.Errorf("store checkpoint %d: %w", id, err)
 	}
 	c.mu.Lock()
 	c.latest[jobID] = id
 	c.mu.Unlock()
-	c.each(ctx, g, jobID, placement, "complete", id)
+	c.each(ctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
 	c.discardState(ctx, log, jobID, cps)
 	return nil
@@ -358,12 +355,14 @@ func (c *Coordinator) discardState(ctx context.Context, log zerolog.Logger, jobI
 	}
 }
 
+// checkpointCommand is one of the client's complete and abort commands.
+type checkpointCommand func(ctx context.Context, tm string, session uuid.UUID, task tmapi.TaskID, id int64) error
+
 // each sends a checkpoint command to every subtask; failures are logged (a task
 // that misses "complete" commits on its next checkpoint or on restore).
-func (c *Coordinator) each(ctx context.Context, g recovery.Grant, jobID string, placement []TaskManagerInfo, verb string, id int64) {
+func (c *Coordinator) each(ctx context.Context, g recovery.Grant, jobID string, placement []TaskManagerInfo, verb string, id int64, send checkpointCommand) {
 	for sub, tm := range placement {
-		url := fmt.Sprintf("%s%s/%s/%d/%s", tm.Address, taskmanager.PathTasks, jobID, sub, verb)
-		if err := c.post(ctx, g, url, taskmanager.CheckpointCommand{ID: id}, nil); err != nil {
+		if err := send(ctx, tm.Address, g.SessionID(), tmapi.TaskID{JobID: jobID, Subtask: sub}, id); err != nil {
 			c.log.Warn().Err(err).Str(logging.Job, jobID).Int("subtask", sub).Int64(logging.Checkpoint, id).Msg(verb + " not delivered")
 		}
 	}
@@ -374,39 +373,8 @@ func (c *Coordinator) stopTasks(g recovery.Grant, jobID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, tm := range c.tms.List() {
-		req, err := http.NewRequestWithContext(ctx, http.MethodDelete, tm.Address+taskmanager.PathTasks+"/"+jobID, nil)
-		if err != nil {
-			continue
-		}
-		req.Header.Set(taskmanager.HeaderLeaderSession, g.SessionID().String())
-		if resp, err := c.http.Do(req); err == nil {
-			resp.Body.Close()
-		}
+		_, _ = c.client.Cancel(ctx, tm.Address, g.SessionID(), jobID) // best effort, not retried
 	}
-}
-
-// post sends a command carrying the grant's leader session.
-func (c *Coordinator) post(ctx context.Context, g recovery.Grant, url string, body, res any) error {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(taskmanager.HeaderLeaderSession, g.SessionID().String())
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d: %s", url, resp.StatusCode, bytes.TrimSpace(data))
-	}
-	if res != nil {
-		return json.Unmarshal(data, res)
-	}
-	return nil
 }
 
 func wait(ctx context.Context, d time.Duration) {

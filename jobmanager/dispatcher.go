@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 )
@@ -253,11 +254,13 @@ func (d *Dispatcher) Jobs() []JobStatus {
 func (d *Dispatcher) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /jobs", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"jobs": d.Jobs()})
+		httpjson.Write(w, http.StatusOK, map[string]any{"jobs": d.Jobs()})
 	})
 	mux.HandleFunc("POST /jobs", func(w http.ResponseWriter, r *http.Request) {
 		var s JobSubmission
-		if !decodeJSON(w, r, &s) {
+		// A submission is at most 1 MiB (httpjson's default) of known fields.
+		if err := (httpjson.Decoder{}).Decode(w, r, &s); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		if err := d.Submit(r.Context(), s); err != nil {
@@ -268,14 +271,13 @@ func (d *Dispatcher) Handler() http.Handler {
 			http.Error(w, err.Error(), status)
 			return
 		}
-		w.WriteHeader(http.StatusAccepted)
-		writeJSON(w, map[string]string{"jobid": s.JobID})
+		httpjson.Write(w, http.StatusAccepted, map[string]string{"jobid": s.JobID})
 	})
 	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		for _, j := range d.Jobs() {
 			if j.JobID == id {
-				writeJSON(w, j)
+				httpjson.Write(w, http.StatusOK, j)
 				return
 			}
 		}
@@ -286,7 +288,7 @@ func (d *Dispatcher) Handler() http.Handler {
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		}
-		writeJSON(w, map[string]string{"status": JobCanceled})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": JobCanceled})
 	})
 	return mux
 }

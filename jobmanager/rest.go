@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
+
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 )
 
 // Overview is GET /overview.
@@ -44,28 +46,28 @@ func (a *AM) handler() http.Handler {
 		mux.Handle("/jobs", jobs)
 		mux.Handle("/jobs/", jobs)
 		mux.HandleFunc("GET /jobs/{id}/checkpoints", func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, a.coordinator.Info(r.PathValue("id")))
+			httpjson.Write(w, http.StatusOK, a.coordinator.Info(r.PathValue("id")))
 		})
 	}
 	mux.HandleFunc("GET /overview", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, a.overview())
+		httpjson.Write(w, http.StatusOK, a.overview())
 	})
 	mux.HandleFunc("GET /taskmanagers", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"taskmanagers": a.tms.List()})
+		httpjson.Write(w, http.StatusOK, map[string]any{"taskmanagers": a.tms.List()})
 	})
 	mux.HandleFunc("GET /jobmanager/config", func(w http.ResponseWriter, r *http.Request) {
 		var out []ConfigEntry
 		for _, e := range a.cfg.Conf.Entries() {
 			out = append(out, ConfigEntry{Key: e.Option.Key(), Value: e.Display(), Origin: e.Origin.String()})
 		}
-		writeJSON(w, out)
+		httpjson.Write(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /failover", func(w http.ResponseWriter, r *http.Request) {
 		if tl, ok := a.cfg.Observer.(phaseSnapshotter); ok {
-			writeJSON(w, tl.Snapshot())
+			httpjson.Write(w, http.StatusOK, tl.Snapshot())
 			return
 		}
-		writeJSON(w, map[string]float64{})
+		httpjson.Write(w, http.StatusOK, map[string]float64{})
 	})
 	mux.HandleFunc("GET /attempts", func(w http.ResponseWriter, r *http.Request) {
 		o := a.overview()
@@ -79,7 +81,7 @@ func (a *AM) handler() http.Handler {
 				out["historyError"] = err.Error()
 			}
 		}
-		writeJSON(w, out)
+		httpjson.Write(w, http.StatusOK, out)
 	})
 	return mux
 }

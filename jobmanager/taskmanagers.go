@@ -1,9 +1,8 @@
 package jobmanager
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"sync"
@@ -13,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/taskmanager"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 // TaskManagerInfo is a registered TaskManager as the leader sees it.
@@ -29,7 +28,7 @@ type TaskManagerInfo struct {
 // TaskManagers is the resource manager's registry of TaskManagers for the current
 // leader session. A new grant (SetLeader) empties it: TaskManagers register again
 // with the new leader. Registrations and heartbeats under any other session are
-// refused with HTTP 409. Safe for concurrent use.
+// refused with tmapi.ErrStaleLeader (HTTP 409). Safe for concurrent use.
 type TaskManagers struct {
 	heartbeat time.Duration
 	timeout   time.Duration
@@ -109,42 +108,21 @@ func (r *TaskManagers) Remove(containerID string) {
 	}
 }
 
-// Handler serves the TaskManager endpoints (register, heartbeat).
-func (r *TaskManagers) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+taskmanager.PathRegister, func(w http.ResponseWriter, req *http.Request) {
-		var reg taskmanager.Registration
-		if !decodeJSON(w, req, &reg) {
-			return
-		}
-		if err := r.register(reg); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		writeJSON(w, taskmanager.RegistrationResponse{HeartbeatIntervalMs: r.heartbeat.Milliseconds()})
-	})
-	mux.HandleFunc("POST "+taskmanager.PathHeartbeat, func(w http.ResponseWriter, req *http.Request) {
-		var hb taskmanager.Heartbeat
-		if !decodeJSON(w, req, &hb) {
-			return
-		}
-		if err := r.beat(hb); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		writeJSON(w, struct{}{})
-	})
-	return mux
-}
+var _ tmapi.Registry = (*TaskManagers)(nil)
 
-func (r *TaskManagers) register(reg taskmanager.Registration) error {
+// Handler serves the TaskManager endpoints (tmapi.PathRegister,
+// tmapi.PathHeartbeat).
+func (r *TaskManagers) Handler() http.Handler { return tmapi.RegistryHandler(r) }
+
+// Register records a TaskManager registered under the current leader session.
+func (r *TaskManagers) Register(_ context.Context, reg tmapi.Registration) (tmapi.RegistrationResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.session == uuid.Nil || reg.LeaderSession != r.session.String() {
-		return fmt.Errorf("%w: registration under %q, leader session is %q", taskmanager.ErrStaleLeader, reg.LeaderSession, r.sessionString())
+		return tmapi.RegistrationResponse{}, fmt.Errorf("%w: registration under %q, leader session is %q", tmapi.ErrStaleLeader, reg.LeaderSession, r.sessionString())
 	}
 	if reg.ContainerID == "" || reg.Slots < 1 {
-		return fmt.Errorf("taskmanager registration: want a container ID and at least one slot, got %q with %d", reg.ContainerID, reg.Slots)
+		return tmapi.RegistrationResponse{}, fmt.Errorf("taskmanager registration: want a container ID and at least one slot, got %q with %d", reg.ContainerID, reg.Slots)
 	}
 	now := r.now()
 	r.tms[reg.ContainerID] = &TaskManagerInfo{ContainerID: reg.ContainerID, PID: reg.PID, Slots: reg.Slots,
@@ -152,18 +130,19 @@ func (r *TaskManagers) register(reg taskmanager.Registration) error {
 	r.log.Info().Str(logging.Container, reg.ContainerID).Int(logging.PID, reg.PID).Str(logging.LeaderSession, reg.LeaderSession).
 		Msg("taskmanager registered")
 	r.signal()
-	return nil
+	return tmapi.RegistrationResponse{HeartbeatIntervalMs: r.heartbeat.Milliseconds()}, nil
 }
 
-func (r *TaskManagers) beat(hb taskmanager.Heartbeat) error {
+// Heartbeat keeps a registration under the current leader session alive.
+func (r *TaskManagers) Heartbeat(_ context.Context, hb tmapi.Heartbeat) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if hb.LeaderSession != r.sessionString() {
-		return fmt.Errorf("%w: heartbeat under %q, leader session is %q", taskmanager.ErrStaleLeader, hb.LeaderSession, r.sessionString())
+		return fmt.Errorf("%w: heartbeat under %q, leader session is %q", tmapi.ErrStaleLeader, hb.LeaderSession, r.sessionString())
 	}
 	tm, ok := r.tms[hb.ContainerID]
 	if !ok {
-		return fmt.Errorf("%w: container %s is not registered", taskmanager.ErrStaleLeader, hb.ContainerID)
+		return fmt.Errorf("%w: container %s is not registered", tmapi.ErrStaleLeader, hb.ContainerID)
 	}
 	tm.LastHeartbeat = r.now()
 	return nil
@@ -174,19 +153,4 @@ func (r *TaskManagers) sessionString() string {
 		return ""
 	}
 	return r.session.String()
-}
-
-func decodeJSON(w http.ResponseWriter, req *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		http.Error(w, fmt.Sprintf("decode request: %v", err), http.StatusBadRequest)
-		return false
-	}
-	return true
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,6 +1,7 @@
 package jobmanager
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -8,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/taskmanager"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 func TestSilentTaskManagerExpires(t *testing.T) {
@@ -16,12 +17,15 @@ func TestSilentTaskManagerExpires(t *testing.T) {
 	r := NewTaskManagers(time.Second, 5*time.Second, logging.ForTest(t))
 	r.now = func() time.Time { return now }
 	s := uuid.New()
+	ctx := context.Background()
 	r.SetLeader(s)
-	require.NoError(t, r.register(taskmanager.Registration{ContainerID: "c1", Slots: 1, LeaderSession: s.String()}))
-	require.NoError(t, r.register(taskmanager.Registration{ContainerID: "c2", Slots: 1, LeaderSession: s.String()}))
+	_, err := r.Register(ctx, tmapi.Registration{ContainerID: "c1", Slots: 1, LeaderSession: s.String()})
+	require.NoError(t, err)
+	_, err = r.Register(ctx, tmapi.Registration{ContainerID: "c2", Slots: 1, LeaderSession: s.String()})
+	require.NoError(t, err)
 
 	now = now.Add(4 * time.Second)
-	require.NoError(t, r.beat(taskmanager.Heartbeat{ContainerID: "c1", LeaderSession: s.String()}))
+	require.NoError(t, r.Heartbeat(ctx, tmapi.Heartbeat{ContainerID: "c1", LeaderSession: s.String()}))
 	now = now.Add(2 * time.Second) // c2 silent for 6 s, c1 for 2 s
 	changed := r.Changed()
 	l := r.List()

@@ -5,6 +5,7 @@
 // ran for that leader but keeps its process and slots, and registers with the next
 // leader as soon as retrieval names one.
 //
-// The TaskManager–AM protocol (HTTP/JSON on loopback) is in protocol.go; the AM's
-// side is in package jobmanager.
+// The TaskManager–AM protocol (paths, types, the leader-session header, both
+// clients and both handlers) is package tmapi; the AM's registry is in package
+// jobmanager.
 package taskmanager

@@ -1,12 +1,9 @@
 package taskmanager
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 // Retriever follows a component's leader; recovery.Services implements it.
@@ -41,11 +39,12 @@ type Config struct {
 	Logger        zerolog.Logger
 }
 
-// TaskManager is one container process's runtime.
+// TaskManager is one container process's runtime. It serves the leader's
+// commands through tmapi.TaskManagerHandler.
 type TaskManager struct {
-	cfg  Config
-	log  zerolog.Logger
-	http *http.Client
+	cfg      Config
+	log      zerolog.Logger
+	registry *tmapi.RegistryClient // the leader's registry
 
 	mu     sync.Mutex
 	leader recovery.LeaderInfo // the leader registered with ("" when none)
@@ -59,6 +58,8 @@ type TaskManager struct {
 	tasks       tasks
 }
 
+var _ tmapi.TaskManager = (*TaskManager)(nil)
+
 // New prepares a TaskManager; Run starts it.
 func New(cfg Config) *TaskManager {
 	if cfg.BindAddress == "" {
@@ -71,11 +72,11 @@ func New(cfg Config) *TaskManager {
 		cfg.Slots = 1
 	}
 	return &TaskManager{
-		cfg:    cfg,
-		log:    cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
-		http:   &http.Client{Timeout: 5 * time.Second},
-		change: make(chan struct{}, 1),
-		tasks:  tasks{m: map[taskKey]*running{}},
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
+		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}),
+		change:   make(chan struct{}, 1),
+		tasks:    tasks{m: map[tmapi.TaskID]*running{}},
 	}
 }
 
@@ -87,10 +88,10 @@ func (tm *TaskManager) Address() string {
 }
 
 // Status reports the TaskManager's view.
-func (tm *TaskManager) Status() Status {
+func (tm *TaskManager) Status() tmapi.Status {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
-	return Status{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
+	return tmapi.Status{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
 		LeaderSession: sessionString(tm.leader), LeaderAddress: tm.leader.Address, Registrations: tm.regs}
 }
 
@@ -110,7 +111,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	tm.mu.Lock()
 	tm.addr = "http://" + l.Addr().String()
 	tm.mu.Unlock()
-	srv := &http.Server{Handler: tm.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: tmapi.TaskManagerHandler(tm), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -199,7 +200,7 @@ func (tm *TaskManager) follow(ctx context.Context) {
 }
 
 func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {
-	reg := Registration{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
+	reg := tmapi.Registration{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
 		Address: tm.Address(), LeaderSession: leader.SessionID.String()}
 	// The leader may deploy tasks as soon as it has our registration, before its
 	// reply reaches us: commands under the session we are registering with are
@@ -212,8 +213,8 @@ func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo)
 		tm.registering = recovery.LeaderInfo{}
 		tm.mu.Unlock()
 	}()
-	var res RegistrationResponse
-	if err := tm.post(ctx, leader.Address+PathRegister, reg, &res); err != nil {
+	res, err := tm.registry.Register(ctx, leader.Address, reg)
+	if err != nil {
 		return 0, err
 	}
 	tm.mu.Lock()
@@ -233,69 +234,19 @@ func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo)
 }
 
 func (tm *TaskManager) heartbeat(ctx context.Context, leader recovery.LeaderInfo) error {
-	return tm.post(ctx, leader.Address+PathHeartbeat, Heartbeat{ContainerID: tm.cfg.ContainerID, LeaderSession: leader.SessionID.String()}, nil)
+	return tm.registry.Heartbeat(ctx, leader.Address, tmapi.Heartbeat{ContainerID: tm.cfg.ContainerID, LeaderSession: leader.SessionID.String()})
 }
 
-func (tm *TaskManager) post(ctx context.Context, url string, body, res any) error {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := tm.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	switch {
-	case resp.StatusCode == http.StatusConflict:
-		return fmt.Errorf("%w: %s", ErrStaleLeader, bytes.TrimSpace(data))
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("taskmanager: %s: HTTP %d: %s", url, resp.StatusCode, bytes.TrimSpace(data))
-	case res != nil:
-		return json.Unmarshal(data, res)
-	}
-	return nil
-}
-
-// handler serves the TaskManager's command endpoint. Every command must carry the
-// current leader session; status is open.
-func (tm *TaskManager) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		reply(w, tm.Status())
-	})
-	tm.taskHandlers(mux)
-	return mux
-}
-
-// CheckLeader validates a command's leader session header against the session the
-// TaskManager is registered under.
-func (tm *TaskManager) CheckLeader(r *http.Request) error {
+// CheckLeader accepts a command sent under session only when it is the leader
+// session the TaskManager is registered (or registering) under.
+func (tm *TaskManager) CheckLeader(session string) error {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
-	got := r.Header.Get(HeaderLeaderSession)
-	if tm.registering.Known() && tm.registering == tm.known && got == tm.registering.SessionID.String() {
+	if tm.registering.Known() && tm.registering == tm.known && session == tm.registering.SessionID.String() {
 		return nil
 	}
-	if !tm.leader.Known() || got != tm.leader.SessionID.String() {
-		return fmt.Errorf("%w: command from leader session %q, registered under %q", ErrStaleLeader, got, sessionString(tm.leader))
+	if !tm.leader.Known() || session != tm.leader.SessionID.String() {
+		return fmt.Errorf("%w: command from leader session %q, registered under %q", tmapi.ErrStaleLeader, session, sessionString(tm.leader))
 	}
 	return nil
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<20))
-	if err := dec.Decode(v); err != nil {
-		http.Error(w, fmt.Sprintf("decode request: %v", err), http.StatusBadRequest)
-		return false
-	}
-	return true
-}
-
-func reply(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }

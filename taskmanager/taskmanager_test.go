@@ -17,6 +17,7 @@ import (
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 // am is a leader candidate serving the TaskManager registry.
@@ -84,11 +85,11 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the TaskManager registers with the leader")
 
 	// Commands are accepted only under the registered leader session.
-	req := httptest.NewRequest(http.MethodPost, "/", nil)
-	req.Header.Set(taskmanager.HeaderLeaderSession, g1.SessionID().String())
-	require.NoError(t, tm.CheckLeader(req))
-	req.Header.Set(taskmanager.HeaderLeaderSession, uuid.NewString())
-	require.ErrorIs(t, tm.CheckLeader(req), taskmanager.ErrStaleLeader)
+	cmds := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second})
+	_, err := cmds.Cancel(ctx, tm.Address(), g1.SessionID(), "no-such-job")
+	require.NoError(t, err)
+	_, err = cmds.Cancel(ctx, tm.Address(), uuid.New(), "no-such-job")
+	require.ErrorIs(t, err, tmapi.ErrStaleLeader)
 
 	// A second candidate takes over when the first steps down: the TaskManager
 	// keeps its process and registers with the new leader under the new session.
@@ -103,8 +104,8 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the TaskManager re-registers with the next leader")
 	require.Equal(t, 2, tm.Status().Registrations)
 
-	req.Header.Set(taskmanager.HeaderLeaderSession, g1.SessionID().String())
-	require.ErrorIs(t, tm.CheckLeader(req), taskmanager.ErrStaleLeader, "the old leader's commands are refused")
+	_, err = cmds.Cancel(ctx, tm.Address(), g1.SessionID(), "no-such-job")
+	require.ErrorIs(t, err, tmapi.ErrStaleLeader, "the old leader's commands are refused")
 }
 
 func TestRegistryRefusesOtherSessions(t *testing.T) {
@@ -119,11 +120,11 @@ func TestRegistryRefusesOtherSessions(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	require.Equal(t, http.StatusConflict, post(taskmanager.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+uuid.NewString()+`"}`))
-	require.Equal(t, http.StatusOK, post(taskmanager.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+session.String()+`"}`))
-	require.Equal(t, http.StatusConflict, post(taskmanager.PathHeartbeat, `{"containerId":"c2","leaderSession":"`+session.String()+`"}`), "unknown container")
-	require.Equal(t, http.StatusOK, post(taskmanager.PathHeartbeat, `{"containerId":"c1","leaderSession":"`+session.String()+`"}`))
-	require.Equal(t, http.StatusBadRequest, post(taskmanager.PathRegister, `{"containerId":"c1","bogus":true}`))
+	require.Equal(t, http.StatusConflict, post(tmapi.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+uuid.NewString()+`"}`))
+	require.Equal(t, http.StatusOK, post(tmapi.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+session.String()+`"}`))
+	require.Equal(t, http.StatusConflict, post(tmapi.PathHeartbeat, `{"containerId":"c2","leaderSession":"`+session.String()+`"}`), "unknown container")
+	require.Equal(t, http.StatusOK, post(tmapi.PathHeartbeat, `{"containerId":"c1","leaderSession":"`+session.String()+`"}`))
+	require.Equal(t, http.StatusBadRequest, post(tmapi.PathRegister, `{"containerId":"c1","bogus":true}`))
 	reg.SetLeader(uuid.New())
 	require.Empty(t, reg.List(), "a new leader session starts empty")
 }
@@ -139,13 +140,9 @@ func TestCommandsAcceptedWhileRegistering(t *testing.T) {
 	var session atomic.Value
 	early := make(chan [2]error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == taskmanager.PathRegister {
-			own := httptest.NewRequest(http.MethodPost, "/", nil)
-			own.Header.Set(taskmanager.HeaderLeaderSession, session.Load().(string))
-			other := httptest.NewRequest(http.MethodPost, "/", nil)
-			other.Header.Set(taskmanager.HeaderLeaderSession, uuid.NewString())
+		if r.URL.Path == tmapi.PathRegister {
 			select {
-			case early <- [2]error{tm.CheckLeader(own), tm.CheckLeader(other)}:
+			case early <- [2]error{tm.CheckLeader(session.Load().(string)), tm.CheckLeader(uuid.NewString())}:
 			default:
 			}
 		}
@@ -171,7 +168,7 @@ func TestCommandsAcceptedWhileRegistering(t *testing.T) {
 	select {
 	case errs := <-early:
 		require.NoError(t, errs[0], "a command under the session being registered with")
-		require.ErrorIs(t, errs[1], taskmanager.ErrStaleLeader)
+		require.ErrorIs(t, errs[1], tmapi.ErrStaleLeader)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the TaskManager never registered")
 	}

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"sync"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 // OutputRoot is where file sinks write in the storage directory: outside any
@@ -24,11 +23,6 @@ type TaskEnv struct {
 	OutputRoot string
 }
 
-type taskKey struct {
-	job     string
-	subtask int
-}
-
 type running struct {
 	task   *job.Task
 	cancel context.CancelFunc
@@ -38,12 +32,12 @@ type running struct {
 // tasks is the TaskManager's set of running subtasks, all for one leader.
 type tasks struct {
 	mu sync.Mutex
-	m  map[taskKey]*running
+	m  map[tmapi.TaskID]*running
 }
 
 // stop removes the tasks that match, cancels them and waits for them; it returns
 // how many there were.
-func (tm *TaskManager) stop(match func(taskKey) bool) int {
+func (tm *TaskManager) stop(match func(tmapi.TaskID) bool) int {
 	tm.tasks.mu.Lock()
 	var stop []*running
 	for k, r := range tm.tasks.m {
@@ -61,13 +55,16 @@ func (tm *TaskManager) stop(match func(taskKey) bool) int {
 }
 
 // cancelAll stops every task (the leader that deployed them is gone) and waits.
-func (tm *TaskManager) cancelAll() { tm.stop(func(taskKey) bool { return true }) }
+func (tm *TaskManager) cancelAll() { tm.stop(func(tmapi.TaskID) bool { return true }) }
 
-func (tm *TaskManager) cancelJob(jobID string) int {
-	return tm.stop(func(k taskKey) bool { return k.job == jobID })
+// Cancel stops the job's tasks and returns how many there were.
+func (tm *TaskManager) Cancel(jobID string) int {
+	return tm.stop(func(k tmapi.TaskID) bool { return k.JobID == jobID })
 }
 
-func (tm *TaskManager) deploy(ctx context.Context, d Deployment) error {
+// Deploy runs d's subtask, restored from its handle, replacing an instance
+// already running here.
+func (tm *TaskManager) Deploy(ctx context.Context, d tmapi.Deployment) error {
 	if tm.cfg.Tasks.Storage == nil {
 		return errors.New("taskmanager: no storage configured for tasks")
 	}
@@ -81,8 +78,8 @@ func (tm *TaskManager) deploy(ctx context.Context, d Deployment) error {
 	if err != nil {
 		return err
 	}
-	key := taskKey{d.JobID, d.Subtask}
-	tm.stop(func(k taskKey) bool { return k == key }) // a redeployment replaces the old instance
+	key := d.Task()
+	tm.stop(func(k tmapi.TaskID) bool { return k == key }) // a redeployment replaces the old instance
 	if err := t.Restore(ctx, d.Handle); err != nil {
 		return fmt.Errorf("restore %s/%d: %w", d.JobID, d.Subtask, err)
 	}
@@ -101,93 +98,50 @@ func (tm *TaskManager) deploy(ctx context.Context, d Deployment) error {
 	return nil
 }
 
-func (tm *TaskManager) task(jobID, subtask string) (*job.Task, error) {
-	n, err := strconv.Atoi(subtask)
-	if err != nil {
-		return nil, fmt.Errorf("subtask %q: %w", subtask, err)
-	}
+func (tm *TaskManager) task(id tmapi.TaskID) (*job.Task, error) {
 	tm.tasks.mu.Lock()
 	defer tm.tasks.mu.Unlock()
-	r, ok := tm.tasks.m[taskKey{jobID, n}]
+	r, ok := tm.tasks.m[id]
 	if !ok {
-		return nil, fmt.Errorf("no task %s/%d here", jobID, n)
+		return nil, fmt.Errorf("%w: no task %s here", tmapi.ErrUnknownTask, id)
 	}
 	return r.task, nil
 }
 
-// taskHandlers adds the leader's task commands to mux; every one must carry the
-// leader session the TaskManager is registered under.
-func (tm *TaskManager) taskHandlers(mux *http.ServeMux) {
-	fenced := func(h func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			if err := tm.CheckLeader(r); err != nil {
-				http.Error(w, err.Error(), http.StatusConflict)
-				return
-			}
-			h(w, r)
-		}
+// TriggerCheckpoint snapshots the task's state as checkpoint id, waiting for the
+// task to reach a record boundary (or ctx to end).
+func (tm *TaskManager) TriggerCheckpoint(ctx context.Context, id tmapi.TaskID, checkpoint int64) (tmapi.CheckpointAck, error) {
+	t, err := tm.task(id)
+	if err != nil {
+		return tmapi.CheckpointAck{}, err
 	}
-	mux.HandleFunc("POST "+PathTasks, fenced(func(w http.ResponseWriter, r *http.Request) {
-		var d Deployment
-		if !decode(w, r, &d) {
-			return
+	select {
+	case res := <-t.TriggerCheckpoint(checkpoint):
+		if res.Err != nil {
+			return tmapi.CheckpointAck{}, res.Err
 		}
-		if err := tm.deploy(r.Context(), d); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	mux.HandleFunc("DELETE "+PathTasks+"/{job}", fenced(func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]int{"canceled": tm.cancelJob(r.PathValue("job"))})
-	}))
-	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/checkpoint", fenced(func(w http.ResponseWriter, r *http.Request) {
-		var c CheckpointCommand
-		t, ok := tm.command(w, r, &c)
-		if !ok {
-			return
-		}
-		select {
-		case res := <-t.TriggerCheckpoint(c.ID):
-			if res.Err != nil {
-				http.Error(w, res.Err.Error(), http.StatusInternalServerError)
-				return
-			}
-			reply(w, CheckpointAck{ID: res.ID, Handle: res.Handle})
-		case <-r.Context().Done():
-		}
-	}))
-	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/complete", fenced(func(w http.ResponseWriter, r *http.Request) {
-		var c CheckpointCommand
-		t, ok := tm.command(w, r, &c)
-		if !ok {
-			return
-		}
-		if err := t.NotifyCheckpointComplete(r.Context(), c.ID); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		reply(w, struct{}{})
-	}))
-	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/abort", fenced(func(w http.ResponseWriter, r *http.Request) {
-		var c CheckpointCommand
-		t, ok := tm.command(w, r, &c)
-		if !ok {
-			return
-		}
-		_ = t.AbortCheckpoint(r.Context(), c.ID)
-		reply(w, struct{}{})
-	}))
+		return tmapi.CheckpointAck{ID: res.ID, Handle: res.Handle}, nil
+	case <-ctx.Done():
+		return tmapi.CheckpointAck{}, ctx.Err()
+	}
 }
 
-func (tm *TaskManager) command(w http.ResponseWriter, r *http.Request, c *CheckpointCommand) (*job.Task, bool) {
-	if !decode(w, r, c) {
-		return nil, false
-	}
-	t, err := tm.task(r.PathValue("job"), r.PathValue("subtask"))
+// CompleteCheckpoint commits what checkpoint covers in the task's sink.
+func (tm *TaskManager) CompleteCheckpoint(ctx context.Context, id tmapi.TaskID, checkpoint int64) error {
+	t, err := tm.task(id)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return nil, false
+		return err
 	}
-	return t, true
+	return t.NotifyCheckpointComplete(ctx, checkpoint)
+}
+
+// AbortCheckpoint drops checkpoint's pending state in the task; only a task
+// that is not here is an error (an abort is best effort).
+func (tm *TaskManager) AbortCheckpoint(ctx context.Context, id tmapi.TaskID, checkpoint int64) error {
+	t, err := tm.task(id)
+	if err != nil {
+		return err
+	}
+	_ = t.AbortCheckpoint(ctx, checkpoint)
+	return nil
 }

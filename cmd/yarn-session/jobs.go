@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
@@ -67,15 +66,14 @@ func jobCommands() []*cli.Command {
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
 				}
-				req, _ := http.NewRequestWithContext(c.Context, http.MethodPost, rest+"/jobs/"+c.Args().First()+"/cancel", nil)
-				resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+				err = sessionctl.REST(30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
+					URL: rest + "/jobs/" + c.Args().First() + "/cancel"}, nil)
+				var se *httpjson.StatusError
+				if errors.As(err, &se) {
+					return cli.Exit(fmt.Sprintf("cancel %s: %s", c.Args().First(), se.Message), exitFailure)
+				}
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				if resp.StatusCode != http.StatusOK {
-					return cli.Exit(fmt.Sprintf("cancel %s: %s", c.Args().First(), strings.TrimSpace(string(b))), exitFailure)
 				}
 				fmt.Fprintf(c.App.Writer, "Job %s canceled.\n", c.Args().First())
 				return nil
@@ -109,8 +107,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
-			body, _ := json.Marshal(sub)
-			if err := sessionctl.SubmitJob(c.Context, rest, body); err != nil {
+			if err := sessionctl.SubmitJob(c.Context, rest, sub); err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
 			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", sub.JobID, sub.Name, sub.JobID)

@@ -1,12 +1,9 @@
 package minicluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -19,6 +16,7 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/integration/hdfspeer"
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -79,7 +77,7 @@ type Cluster struct {
 	storage string // high-availability.storageDir
 	store   hdfsstore.Store
 	sup     *attempts.Supervisor
-	http    *http.Client
+	rest    httpjson.Client // the AMs' REST API
 }
 
 // Start brings up ZooKeeper, the storage and a session with its AM and
@@ -94,7 +92,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	if o.binary == "" {
 		o.binary = Binary(t)
 	}
-	c := &Cluster{t: t, http: &http.Client{Timeout: 5 * time.Second}}
+	c := &Cluster{t: t, rest: httpjson.Client{HTTP: &http.Client{Timeout: 5 * time.Second}}}
 	c.zk = zktest.Start(t, o.zk...)
 	if o.local {
 		c.storage = hdfsstore.FileURI(t.TempDir())
@@ -230,26 +228,19 @@ func (c *Cluster) Submit(ctx context.Context, specYAML string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	body, err := json.Marshal(jobmanager.JobSubmission{JobID: string(g.ID), Name: spec.Name, Graph: encoded})
-	if err != nil {
-		return "", err
-	}
+	sub := jobmanager.JobSubmission{JobID: string(g.ID), Name: spec.Name, Graph: encoded}
 	for {
 		rest, err := c.WaitLeader(ctx)
 		if err != nil {
 			return "", err
 		}
-		resp, err := c.http.Post(rest+"/jobs", "application/json", bytes.NewReader(body))
-		if err == nil {
-			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			switch resp.StatusCode {
-			case http.StatusAccepted:
-				return string(g.ID), nil
-			case http.StatusServiceUnavailable: // lost leadership: try the next leader
-			default:
-				return "", fmt.Errorf("minicluster: submit: %s: %s", resp.Status, bytes.TrimSpace(msg))
-			}
+		err = c.rest.Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub, Status: http.StatusAccepted}, nil)
+		switch status := httpjson.StatusCode(err); {
+		case err == nil:
+			return string(g.ID), nil
+		case status == http.StatusServiceUnavailable: // lost leadership: try the next leader
+		case status != 0:
+			return "", fmt.Errorf("minicluster: submit: %w", err)
 		}
 		if err := wait(ctx); err != nil {
 			return "", fmt.Errorf("minicluster: submit: %w", err)
@@ -275,15 +266,7 @@ func (c *Cluster) Output(ctx context.Context, sinkPath string) ([]int64, error) 
 }
 
 func (c *Cluster) getJSON(url string, v any) error {
-	resp, err := c.http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return c.rest.Get(context.Background(), url, v)
 }
 
 // logTails logs the end of the AM and container logs of a failed test.

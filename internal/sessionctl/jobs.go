@@ -1,17 +1,14 @@
 package sessionctl
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
@@ -45,23 +42,18 @@ func WaitLeader(ctx context.Context, client *attempts.ControlClient, not string)
 	}, "no AM leads")
 }
 
+// maxREST bounds a REST reply read here (a job list can be long).
+const maxREST = 64 << 20
+
+// REST returns a client for an AM's REST API, each call bounded by timeout.
+func REST(timeout time.Duration) httpjson.Client {
+	return httpjson.Client{HTTP: &http.Client{Timeout: timeout}, MaxBytes: maxREST}
+}
+
 // GetJSON decodes the JSON answer to GET url into v; anything but 200 OK is an
 // error carrying what the server said.
 func GetJSON(ctx context.Context, hc *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return httpjson.Client{HTTP: hc, MaxBytes: maxREST}.Get(ctx, url, v)
 }
 
 // NewSubmission parses a job spec (file names it in errors) and makes its
@@ -79,35 +71,22 @@ func NewSubmission(spec []byte, file string) (jobmanager.JobSubmission, error) {
 	return jobmanager.JobSubmission{JobID: string(g.ID), Name: s.Name, Graph: encoded}, nil
 }
 
-// SubmitJob posts an encoded submission to a leader's REST endpoint; anything but
-// 202 Accepted is an error carrying what the leader said.
-func SubmitJob(ctx context.Context, rest string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rest+"/jobs", bytes.NewReader(body))
-	if err != nil {
-		return err
+// SubmitJob posts a submission to a leader's REST endpoint; anything but 202
+// Accepted is an error carrying what the leader said.
+func SubmitJob(ctx context.Context, rest string, sub jobmanager.JobSubmission) error {
+	err := REST(30*time.Second).Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub, Status: http.StatusAccepted}, nil)
+	var se *httpjson.StatusError
+	if errors.As(err, &se) {
+		return errors.New(se.Message)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return errors.New(strings.TrimSpace(string(b)))
-	}
-	return nil
+	return err
 }
 
 // Submit submits s to the leader, trying again for up to 30 s while it does not
 // accept it (it may have just been granted).
 func Submit(ctx context.Context, leader string, s jobmanager.JobSubmission) error {
-	body, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	_, err = Poll(ctx, 30*time.Second, func() (struct{}, bool) {
-		return struct{}{}, SubmitJob(ctx, leader, body) == nil
+	_, err := Poll(ctx, 30*time.Second, func() (struct{}, bool) {
+		return struct{}{}, SubmitJob(ctx, leader, s) == nil
 	}, "the leader does not accept the job")
 	return err
 }

@@ -1,8 +1,12 @@
-package taskmanager
+package tmapi
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
 
-// Paths the AM serves for TaskManagers.
+// Paths the AM (the leader's TaskManager registry) serves for TaskManagers.
 const (
 	PathRegister  = "/internal/taskmanagers/register"
 	PathHeartbeat = "/internal/taskmanagers/heartbeat"
@@ -10,16 +14,34 @@ const (
 
 // Paths a TaskManager serves.
 const (
+	// PathStatus is GET Status; it is open (no leader session needed).
 	PathStatus = "/v1/status"
+	// PathTasks takes the leader's task commands: POST Deployment deploys;
+	// DELETE PathTasks/{job} cancels a job's tasks; POST
+	// PathTasks/{job}/{subtask}/checkpoint, /complete and /abort carry a
+	// CheckpointCommand.
+	PathTasks = "/v1/tasks"
 )
 
 // HeaderLeaderSession carries the sender's leader session ID on every AM → TM
 // command; a TaskManager refuses commands from any other session.
 const HeaderLeaderSession = "X-Leader-Session"
 
-// ErrStaleLeader is returned (HTTP 409) for a call made under a leader session
-// that is not the receiver's current one.
-var ErrStaleLeader = errors.New("taskmanager: stale leader session")
+// Sentinel errors, matched with errors.Is on both sides. On the wire an error
+// is its status code with the message as plain text:
+//
+//	ErrStaleLeader  409 Conflict   (any call: the registry also refuses an invalid registration with it)
+//	ErrUnknownTask  404 Not Found  (checkpoint commands)
+//
+// A body that cannot be decoded is 400 Bad Request, and so is a deployment the
+// TaskManager cannot run; anything else that fails is 500.
+var (
+	// ErrStaleLeader: the call was made under a leader session that is not the
+	// receiver's current one.
+	ErrStaleLeader = errors.New("tmapi: stale leader session")
+	// ErrUnknownTask: the TaskManager runs no such subtask.
+	ErrUnknownTask = errors.New("tmapi: no such task")
+)
 
 // Registration is what a TaskManager tells the leader about itself.
 type Registration struct {
@@ -51,10 +73,18 @@ type Status struct {
 	Registrations int    `json:"registrations"` // how many times it registered
 }
 
-// Task commands a leader sends (each with HeaderLeaderSession).
-const (
-	PathTasks = "/v1/tasks" // POST Deployment; DELETE /v1/tasks/{job} cancels a job's tasks
-)
+// TaskID names one subtask (parallel instance) of a job.
+type TaskID struct {
+	JobID   string
+	Subtask int
+}
+
+func (t TaskID) String() string { return fmt.Sprintf("%s/%d", t.JobID, t.Subtask) }
+
+// path is the URL path of a checkpoint command to t.
+func (t TaskID) path(verb string) string {
+	return PathTasks + "/" + t.JobID + "/" + strconv.Itoa(t.Subtask) + "/" + verb
+}
 
 // Deployment runs one subtask of a job, restored from Handle (nil: fresh).
 type Deployment struct {
@@ -63,6 +93,9 @@ type Deployment struct {
 	Graph   []byte `json:"graph"`
 	Handle  []byte `json:"handle,omitempty"`
 }
+
+// Task is the subtask d deploys.
+func (d Deployment) Task() TaskID { return TaskID{JobID: d.JobID, Subtask: d.Subtask} }
 
 // CheckpointCommand triggers, completes or aborts checkpoint ID of one subtask.
 type CheckpointCommand struct {
@@ -73,4 +106,9 @@ type CheckpointCommand struct {
 type CheckpointAck struct {
 	ID     int64  `json:"id"`
 	Handle []byte `json:"handle"`
+}
+
+// Canceled is the reply to a cancel: how many of the job's subtasks stopped.
+type Canceled struct {
+	Canceled int `json:"canceled"`
 }

@@ -1,0 +1,60 @@
+package httpjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Decoder reads JSON request bodies. The zero value reads at most
+// DefaultMaxBytes and refuses fields the target type does not have.
+type Decoder struct {
+	// MaxBytes bounds the request body; 0: DefaultMaxBytes. A larger body is
+	// ErrTooLarge, and the server closes the connection after its reply.
+	MaxBytes int64
+	// AllowUnknownFields accepts (and ignores) JSON fields v has no place for.
+	AllowUnknownFields bool
+}
+
+// Decode reads one JSON value from r's body into v. The error ("decode
+// request: …") is meant for the client: write it with the protocol's error form
+// (usually 400 Bad Request).
+func (d Decoder) Decode(w http.ResponseWriter, r *http.Request, v any) error {
+	limit := d.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	if !d.AllowUnknownFields {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return fmt.Errorf("decode request: %w: over %d bytes", ErrTooLarge, limit)
+		}
+		return fmt.Errorf("decode request: %w", err)
+	}
+	return nil
+}
+
+// Write replies with status and v as JSON.
+func Write(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away: nobody to tell
+}
+
+// ErrorBody is the JSON error body: a code a client maps onto its sentinel
+// errors, and a message for people.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// WriteError replies with status and a JSON error body. (Protocols whose errors
+// are plain text use http.Error.)
+func WriteError(w http.ResponseWriter, status int, code, message string) {
+	Write(w, status, ErrorBody{Code: code, Message: message})
+}

@@ -1,0 +1,169 @@
+package tmapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/amkeeper/amkeeper/internal/httpjson"
+)
+
+// Registry is the leader's register of TaskManagers (package jobmanager's
+// TaskManagers). It refuses a registration or heartbeat under any session other
+// than its current one with ErrStaleLeader (wrapped). Implementations must be
+// safe for concurrent use.
+type Registry interface {
+	Register(ctx context.Context, reg Registration) (RegistrationResponse, error)
+	Heartbeat(ctx context.Context, hb Heartbeat) error
+}
+
+// TaskManager is what a TaskManager does on the leader's commands. Only Status
+// is called without a leader session check; every other method is called only
+// after CheckLeader accepted the command's session. Implementations must be safe
+// for concurrent use.
+type TaskManager interface {
+	Status() Status
+	// CheckLeader returns ErrStaleLeader (wrapped) unless session is the
+	// leader session the TaskManager takes commands from.
+	CheckLeader(session string) error
+	// Deploy runs d's subtask, replacing an instance already running; an
+	// error means it cannot.
+	Deploy(ctx context.Context, d Deployment) error
+	// Cancel stops the job's subtasks here and returns how many there were.
+	Cancel(jobID string) int
+	// TriggerCheckpoint snapshots the task's state as checkpoint id. The
+	// checkpoint commands return ErrUnknownTask (wrapped) for a task not here.
+	TriggerCheckpoint(ctx context.Context, task TaskID, id int64) (CheckpointAck, error)
+	CompleteCheckpoint(ctx context.Context, task TaskID, id int64) error
+	AbortCheckpoint(ctx context.Context, task TaskID, id int64) error
+}
+
+// RegistryHandler serves reg at PathRegister and PathHeartbeat. Any refusal is
+// 409 Conflict: a TaskManager registers again.
+func RegistryHandler(reg Registry) http.Handler {
+	// Registrations and heartbeats are small (1 MiB at most) and exact.
+	registryBodies := httpjson.Decoder{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathRegister, func(w http.ResponseWriter, r *http.Request) {
+		var req Registration
+		if !decode(w, r, registryBodies, &req) {
+			return
+		}
+		res, err := reg.Register(r.Context(), req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		httpjson.Write(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("POST "+PathHeartbeat, func(w http.ResponseWriter, r *http.Request) {
+		var req Heartbeat
+		if !decode(w, r, registryBodies, &req) {
+			return
+		}
+		if err := reg.Heartbeat(r.Context(), req); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		httpjson.Write(w, http.StatusOK, struct{}{})
+	})
+	return mux
+}
+
+// TaskManagerHandler serves tm's status and the leader's commands. A command
+// whose HeaderLeaderSession tm does not accept is refused before its body is
+// read.
+func TaskManagerHandler(tm TaskManager) http.Handler {
+	// A deployment carries a job graph and a state handle (64 MiB at most);
+	// fields this TaskManager does not know are ignored.
+	taskManagerBodies := httpjson.Decoder{MaxBytes: 64 << 20, AllowUnknownFields: true}
+	fenced := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := tm.CheckLeader(r.Header.Get(HeaderLeaderSession)); err != nil {
+				fail(w, err, http.StatusConflict)
+				return
+			}
+			h(w, r)
+		}
+	}
+	// checkpoint serves one checkpoint command: its body, then its task.
+	checkpoint := func(do func(ctx context.Context, task TaskID, id int64) (any, error)) http.HandlerFunc {
+		return fenced(func(w http.ResponseWriter, r *http.Request) {
+			var c CheckpointCommand
+			if !decode(w, r, taskManagerBodies, &c) {
+				return
+			}
+			task, err := taskOf(r)
+			if err != nil {
+				fail(w, err, http.StatusNotFound)
+				return
+			}
+			res, err := do(r.Context(), task, c.ID)
+			if err != nil {
+				fail(w, err, http.StatusInternalServerError)
+				return
+			}
+			httpjson.Write(w, http.StatusOK, res)
+		})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, tm.Status())
+	})
+	mux.HandleFunc("POST "+PathTasks, fenced(func(w http.ResponseWriter, r *http.Request) {
+		var d Deployment
+		if !decode(w, r, taskManagerBodies, &d) {
+			return
+		}
+		if err := tm.Deploy(r.Context(), d); err != nil {
+			fail(w, err, http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	mux.HandleFunc("DELETE "+PathTasks+"/{job}", fenced(func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, Canceled{Canceled: tm.Cancel(r.PathValue("job"))})
+	}))
+	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/checkpoint", checkpoint(func(ctx context.Context, task TaskID, id int64) (any, error) {
+		return tm.TriggerCheckpoint(ctx, task, id)
+	}))
+	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/complete", checkpoint(func(ctx context.Context, task TaskID, id int64) (any, error) {
+		return struct{}{}, tm.CompleteCheckpoint(ctx, task, id)
+	}))
+	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/abort", checkpoint(func(ctx context.Context, task TaskID, id int64) (any, error) {
+		return struct{}{}, tm.AbortCheckpoint(ctx, task, id)
+	}))
+	return mux
+}
+
+// taskOf reads the task a command names from its {job} and {subtask} path
+// values; a subtask that is not a number names no task.
+func taskOf(r *http.Request) (TaskID, error) {
+	n, err := strconv.Atoi(r.PathValue("subtask"))
+	if err != nil {
+		return TaskID{}, fmt.Errorf("%w: subtask %q: %w", ErrUnknownTask, r.PathValue("subtask"), err)
+	}
+	return TaskID{JobID: r.PathValue("job"), Subtask: n}, nil
+}
+
+// decode reads a request body, answering 400 Bad Request when it cannot.
+func decode(w http.ResponseWriter, r *http.Request, d httpjson.Decoder, v any) bool {
+	if err := d.Decode(w, r, v); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+// fail writes err in its wire form: the status of its sentinel, or else status.
+func fail(w http.ResponseWriter, err error, status int) {
+	switch {
+	case errors.Is(err, ErrStaleLeader):
+		status = http.StatusConflict
+	case errors.Is(err, ErrUnknownTask):
+		status = http.StatusNotFound
+	}
+	http.Error(w, err.Error(), status)
+}
