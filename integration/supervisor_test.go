@@ -15,13 +15,14 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 type session struct {
-	sup     *attempts.Supervisor
+	sup     *supervisor.Supervisor
 	leader  func() recovery.LeaderInfo
 	cancel  context.CancelFunc
-	outcome chan attempts.Outcome
+	outcome chan supervisor.Outcome
 }
 
 // startSession runs a supervisor in the test process; the AM attempts and the
@@ -38,7 +39,7 @@ func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode
 	st, err := hdfsstore.Open(context.Background(), "file://"+storage)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
+	sup, err := supervisor.New(supervisor.Config{
 		App:          containers.AppID{ClusterTimestamp: 1, Seq: 1},
 		Dir:          filepath.Join(t.TempDir(), "app"),
 		Budget:       budget,
@@ -51,7 +52,7 @@ func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{sup: sup, leader: leaderREST(t, args), cancel: cancel, outcome: make(chan attempts.Outcome, 1)}
+	s := &session{sup: sup, leader: leaderREST(t, args), cancel: cancel, outcome: make(chan supervisor.Outcome, 1)}
 	go func() {
 		o, err := sup.Run(ctx)
 		if err != nil {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 const (
@@ -153,7 +153,7 @@ func runBenchFailover(c *cli.Context) error {
 // directory dir/conf, storage dir/storage), on ZooKeeper connect with a 10 s
 // session: a budget of kills+2 attempts and no failure window, so that the bench's
 // own kills never end it; extra adds yarn-session flags such as -n.
-func startBenchSession(ctx context.Context, dir, connect string, kills int, heartbeat string, extra ...string) (*attempts.ControlClient, func(), error) {
+func startBenchSession(ctx context.Context, dir, connect string, kills int, heartbeat string, extra ...string) (*supervisor.ControlClient, func(), error) {
 	confDir := filepath.Join(dir, "conf")
 	if err := os.MkdirAll(confDir, 0o700); err != nil {
 		return nil, nil, err

@@ -14,10 +14,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -194,7 +194,7 @@ func runDemo(c *cli.Context) error {
 	return nil
 }
 
-func containerPIDs(s attempts.Status) []int {
+func containerPIDs(s supervisor.Status) []int {
 	var pids []int
 	for _, c := range s.Containers {
 		pids = append(pids, c.PID)
@@ -209,7 +209,7 @@ func sameOrNot(a, b []int) string {
 	return "changed"
 }
 
-func demoWaitLeader(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
+func demoWaitLeader(ctx context.Context, client *supervisor.ControlClient, not string) (string, error) {
 	return poll(ctx, 60*time.Second, func() (string, bool) {
 		l, err := findLeader(ctx, client, not)
 		return l, err == nil

@@ -15,19 +15,19 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // leaderREST finds the REST address of the session's leading AM.
 func leaderREST(ctx context.Context, id string) (string, error) {
-	return findLeader(ctx, attempts.NewControlClient(appDirOf(id)), "")
+	return findLeader(ctx, supervisor.NewControlClient(appDirOf(id)), "")
 }
 
 // findLeader asks each of the session's AMs whether it leads and returns the
 // leader's REST address, skipping not (a leader known to be gone).
-func findLeader(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
+func findLeader(ctx context.Context, client *supervisor.ControlClient, not string) (string, error) {
 	st, err := client.Status(ctx)
 	if err != nil {
 		return "", err

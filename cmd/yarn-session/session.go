@@ -25,6 +25,7 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // Session flags, after yarn-session.sh.
@@ -239,7 +240,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		}
 		log.Info().Int("ams", len(standby)).Msg("hot standby: one AM per conf/masters entry")
 	}
-	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
+	sup, err := supervisor.New(supervisor.Config{
 		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby, ZooKeeper: zkServers(cfg),
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
 		Containers: mode, History: st,
@@ -314,7 +315,7 @@ func detach(c *cli.Context, dir string) (int, error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	client := attempts.NewControlClient(dir)
+	client := supervisor.NewControlClient(dir)
 	deadline := time.After(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(c.Context, time.Second)
@@ -358,7 +359,7 @@ func superviseCommand() *cli.Command {
 // and help on stdin (quit only detaches).
 func attach(c *cli.Context, id string) error {
 	dir := appDirOf(id)
-	client := attempts.NewControlClient(dir)
+	client := supervisor.NewControlClient(dir)
 	st, err := client.Status(c.Context)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
@@ -381,10 +382,10 @@ func attach(c *cli.Context, id string) error {
 
 func stopSession(c *cli.Context, id string) error {
 	dir := appDirOf(id)
-	if err := attempts.NewControlClient(dir).Stop(c.Context); err != nil {
+	if err := supervisor.NewControlClient(dir).Stop(c.Context); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
 	}
-	if err := waitGone(c.Context, attempts.ControlSocket(dir), 60*time.Second); err != nil {
+	if err := waitGone(c.Context, supervisor.ControlSocket(dir), 60*time.Second); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
 	}
 	fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)

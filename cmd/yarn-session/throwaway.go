@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // startThrowawayZooKeeper starts a standalone ZooKeeper on a free loopback port
@@ -52,7 +52,7 @@ func benchZooKeeper(ctx context.Context, bench string) (dir, connect string, cle
 // startDetachedSession runs `yarn-session ARGS -d` with its application
 // directories under home, as a user would, and returns the application ID, a
 // control client, and how to stop the session (waiting until it is gone).
-func startDetachedSession(ctx context.Context, home string, args ...string) (string, *attempts.ControlClient, func(), error) {
+func startDetachedSession(ctx context.Context, home string, args ...string) (string, *supervisor.ControlClient, func(), error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", nil, nil, err
@@ -70,10 +70,10 @@ func startDetachedSession(ctx context.Context, home string, args ...string) (str
 	}
 	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
 	appDir := filepath.Join(home, appID)
-	client := attempts.NewControlClient(appDir)
+	client := supervisor.NewControlClient(appDir)
 	stop := func() {
 		_ = client.Stop(context.Background())
-		_ = waitGone(context.Background(), attempts.ControlSocket(appDir), 60*time.Second)
+		_ = waitGone(context.Background(), supervisor.ControlSocket(appDir), 60*time.Second)
 	}
 	return appID, client, stop, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -78,7 +79,7 @@ type Cluster struct {
 	peer    *hdfspeer.Peer
 	storage string // high-availability.storageDir
 	store   hdfsstore.Store
-	sup     *attempts.Supervisor
+	sup     *supervisor.Supervisor
 	http    *http.Client
 }
 
@@ -123,7 +124,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	for _, p := range append(props, o.props...) {
 		args = append(args, "-D", p)
 	}
-	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
+	sup, err := supervisor.New(supervisor.Config{
 		App:          app,
 		Dir:          filepath.Join(t.TempDir(), "app"),
 		Budget:       o.budget,
@@ -171,10 +172,10 @@ func (c *Cluster) HDFS() *hdfspeer.Peer { return c.peer }
 func (c *Cluster) StorageDir() string { return c.storage }
 
 // Supervisor returns the session's supervisor, for what the handles do not cover.
-func (c *Cluster) Supervisor() *attempts.Supervisor { return c.sup }
+func (c *Cluster) Supervisor() *supervisor.Supervisor { return c.sup }
 
 // Status returns the application's state as `yarn-session status` shows it.
-func (c *Cluster) Status() attempts.Status { return c.sup.Status() }
+func (c *Cluster) Status() supervisor.Status { return c.sup.Status() }
 
 // AttemptHistory returns the AM attempts that ended, with their exit kinds and
 // whether they counted against the budget.

@@ -13,7 +13,7 @@
 //   - the in-process HDFS peer (integration/hdfspeer) as
 //     high-availability.storageDir, or a file:// directory in t.TempDir() with
 //     WithLocalStorage;
-//   - a session: an attempts.Supervisor running in the test process, whose AM
+//   - a session: an supervisor.Supervisor running in the test process, whose AM
 //     attempts and TaskManager containers are real processes of the yarn-session
 //     binary, with the attempt budget of WithBudget.
 //

@@ -1,4 +1,4 @@
-package attempts
+package supervisor
 
 import (
 	"bytes"
@@ -18,21 +18,22 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
-// SupervisorConfig configures the supervisor of one application.
-type SupervisorConfig struct {
+// Config configures the supervisor of one application.
+type Config struct {
 	App containers.AppID
 	// Dir is the application directory: the local API socket, one log file per
 	// AM attempt (attempts/<attempt-id>/am.log) and per container.
 	Dir    string
-	Budget Budget
-	Clock  Clock // default SystemClock
+	Budget attempts.Budget
+	Clock  attempts.Clock // default attempts.SystemClock
 	// Executable is the binary re-executed as `am` and `taskmanager` (default: this
 	// process's own executable).
 	Executable string
@@ -65,8 +66,8 @@ type SupervisorConfig struct {
 
 // Outcome is how the application ended.
 type Outcome struct {
-	Decision Decision
-	History  History
+	Decision attempts.Decision
+	History  attempts.History
 }
 
 // Supervisor runs one application: it starts AM attempts within the restart
@@ -74,8 +75,8 @@ type Outcome struct {
 // containers they ask for. Containers are the supervisor's children, never an
 // AM's, so an AM's death never takes a container with it.
 type Supervisor struct {
-	cfg    SupervisorConfig
-	policy *Policy
+	cfg    Config
+	policy *attempts.Policy
 	cm     *containers.Manager
 	log    zerolog.Logger
 
@@ -99,15 +100,15 @@ type amProc struct {
 	preempt    bool
 }
 
-// NewSupervisor prepares a supervisor; Run runs the application.
-func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
+// New prepares a supervisor; Run runs the application.
+func New(cfg Config) (*Supervisor, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock
+		cfg.Clock = attempts.SystemClock
 	}
 	if cfg.Executable == "" {
 		exe, err := os.Executable()
 		if err != nil {
-			return nil, fmt.Errorf("attempts: supervisor: own executable: %w", err)
+			return nil, fmt.Errorf("supervisor: supervisor: own executable: %w", err)
 		}
 		cfg.Executable = exe
 	}
@@ -115,11 +116,11 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 		cfg.Slots = 1
 	}
 	log := cfg.Logger.With().Str(logging.App, cfg.App.String()).Str(logging.Role, "supervisor").Logger()
-	hist, err := loadHistory(cfg.History, HistoryName(cfg.App.String()))
+	hist, err := loadHistory(cfg.History, attempts.HistoryName(cfg.App.String()))
 	if err != nil {
 		return nil, err
 	}
-	policy, err := New(cfg.Budget, cfg.Clock, hist)
+	policy, err := attempts.New(cfg.Budget, cfg.Clock, hist)
 	if err != nil {
 		return nil, err
 	}
@@ -130,20 +131,20 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
 }
 
-func loadHistory(st hdfsstore.Store, name string) (History, error) {
+func loadHistory(st hdfsstore.Store, name string) (attempts.History, error) {
 	if st == nil {
-		return History{}, nil
+		return attempts.History{}, nil
 	}
 	b, err := hdfsstore.GetBytes(context.Background(), st, name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return History{}, nil
+		return attempts.History{}, nil
 	}
 	if err != nil {
-		return History{}, fmt.Errorf("attempts: read attempt history %s: %w", name, err)
+		return attempts.History{}, fmt.Errorf("supervisor: read attempt history %s: %w", name, err)
 	}
-	h, err := DecodeHistory(bytes.NewReader(b))
+	h, err := attempts.DecodeHistory(bytes.NewReader(b))
 	if err != nil {
-		return History{}, fmt.Errorf("attempts: attempt history %s: %w", name, err)
+		return attempts.History{}, fmt.Errorf("supervisor: attempt history %s: %w", name, err)
 	}
 	return h, nil
 }
@@ -155,7 +156,7 @@ func (s *Supervisor) Socket() string { return filepath.Join(SocketDir(s.cfg.Dir)
 func (s *Supervisor) Containers() *containers.Manager { return s.cm }
 
 // Policy returns the restart policy (for status).
-func (s *Supervisor) Policy() *Policy { return s.policy }
+func (s *Supervisor) Policy() *attempts.Policy { return s.policy }
 
 // AMPID returns the PID of the AM started last (the only one without hot
 // standby), 0 when it is not running.
@@ -213,7 +214,7 @@ func (s *Supervisor) leader() (*amProc, int) {
 func (s *Supervisor) KillAM() (int, error) {
 	_, pid := s.leader()
 	if pid == 0 {
-		return 0, errors.New("attempts: kill-am: no leading AM running")
+		return 0, errors.New("supervisor: kill-am: no leading AM running")
 	}
 	return pid, syscall.Kill(pid, syscall.SIGKILL)
 }
@@ -235,7 +236,7 @@ func AMLogPath(appDir, attemptID string) string {
 func (s *Supervisor) Preempt() error {
 	a, pid := s.leader()
 	if a == nil {
-		return errors.New("attempts: preempt: no AM running")
+		return errors.New("supervisor: preempt: no AM running")
 	}
 	s.mu.Lock()
 	a.preempt = true
@@ -266,7 +267,7 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	defer requestStop()
 	cl, err := rmapi.Listen(ControlSocket(s.cfg.Dir))
 	if err != nil {
-		return Outcome{}, fmt.Errorf("attempts: control socket: %w", err)
+		return Outcome{}, fmt.Errorf("supervisor: control socket: %w", err)
 	}
 	controlCtx, stopControl := context.WithCancel(context.Background())
 	controlled := make(chan error, 1)
@@ -289,10 +290,10 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once
-		final    Decision
+		final    attempts.Decision
 		firstErr error
 	)
-	finish := func(d Decision, err error) {
+	finish := func(d attempts.Decision, err error) {
 		once.Do(func() { final, firstErr = d, err })
 		stopSlots()
 	}
@@ -313,22 +314,22 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 
 // runSlot runs one AM slot's attempts until the application ends, the slot
 // context ends (another slot ended the application) or ctx ends (stop).
-func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool) (Decision, error) {
+func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool) (attempts.Decision, error) {
 	for {
 		exit, err := s.runAttempt(slot, s.takeAttempt(), port)
 		if err != nil {
-			return Decision{}, err
+			return attempts.Decision{}, err
 		}
-		if slot.Err() != nil && ctx.Err() == nil && exit.Kind == ExitKilledBySupervisor {
+		if slot.Err() != nil && ctx.Err() == nil && exit.Kind == attempts.ExitKilledBySupervisor {
 			// Another slot ended the application; this AM was stopped for it.
-			return Decision{}, nil
+			return attempts.Decision{}, nil
 		}
 		d, err := s.policy.Decide(exit)
-		if errors.Is(err, ErrEnded) {
+		if errors.Is(err, attempts.ErrEnded) {
 			return d, nil
 		}
 		if err != nil {
-			return Decision{}, err
+			return attempts.Decision{}, err
 		}
 		s.log.Info().EmbedObject(d).Str(logging.AttemptID, exit.AttemptID).Str("exit", string(exit.Kind)).
 			Int("exit_code", exit.ExitCode).Str("signal", exit.Signal).Msg("attempt ended")
@@ -357,7 +358,7 @@ func (s *Supervisor) takeAttempt() int {
 	return n
 }
 
-func (s *Supervisor) end(d Decision) (Outcome, error) {
+func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 	stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.cm.StopAll(stop); err != nil {
@@ -375,7 +376,7 @@ func (s *Supervisor) saveHistory() error {
 	if err != nil {
 		return err
 	}
-	_, err = hdfsstore.PutBytes(context.Background(), s.cfg.History, HistoryName(s.cfg.App.String()), b)
+	_, err = hdfsstore.PutBytes(context.Background(), s.cfg.History, attempts.HistoryName(s.cfg.App.String()), b)
 	return err
 }
 
@@ -386,15 +387,15 @@ func (s *Supervisor) attemptIDOf(n int) string {
 
 // runAttempt starts one AM process and waits for it to exit (or stops it when
 // ctx ends).
-func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Exit, error) {
+func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (attempts.Exit, error) {
 	id := s.attemptIDOf(n)
 	dir := filepath.Join(s.cfg.Dir, "attempts", id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Exit{}, fmt.Errorf("attempts: attempt directory: %w", err)
+		return attempts.Exit{}, fmt.Errorf("supervisor: attempt directory: %w", err)
 	}
 	logf, err := os.OpenFile(s.amLog(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return Exit{}, fmt.Errorf("attempts: AM log: %w", err)
+		return attempts.Exit{}, fmt.Errorf("supervisor: AM log: %w", err)
 	}
 	defer logf.Close()
 	args := append([]string{"am",
@@ -419,7 +420,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	start := s.cfg.Clock.Now()
 
 	if err := cmd.Start(); err != nil {
-		return Exit{}, fmt.Errorf("attempts: start attempt %s: %w", id, err)
+		return attempts.Exit{}, fmt.Errorf("supervisor: start attempt %s: %w", id, err)
 	}
 	am := &amProc{n: n, id: id, pid: cmd.Process.Pid}
 	s.mu.Lock()
@@ -455,7 +456,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	s.mu.Unlock()
 	s.fence(id, session)
 
-	exit := Exit{Attempt: n, Kind: ExitFailed, AttemptID: id, Start: start}
+	exit := attempts.Exit{Attempt: n, Kind: attempts.ExitFailed, AttemptID: id, Start: start}
 	if ps := cmd.ProcessState; ps != nil {
 		exit.ExitCode = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -464,11 +465,11 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	}
 	switch {
 	case finished != nil:
-		exit.Kind, exit.FinalStatus, exit.Diagnostics = ExitFinished, finished.Status, finished.Diagnostics
+		exit.Kind, exit.FinalStatus, exit.Diagnostics = attempts.ExitFinished, attempts.FinalStatus(finished.Status), finished.Diagnostics
 	case preempted:
-		exit.Kind, exit.Diagnostics = ExitPreempted, "preempted by the supervisor"
+		exit.Kind, exit.Diagnostics = attempts.ExitPreempted, "preempted by the supervisor"
 	case stopped:
-		exit.Kind, exit.Diagnostics = ExitKilledBySupervisor, "the application was stopped"
+		exit.Kind, exit.Diagnostics = attempts.ExitKilledBySupervisor, "the application was stopped"
 	default:
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
 	}
@@ -576,7 +577,7 @@ func (s *Supervisor) Allocate(ctx context.Context, req rmapi.AllocateRequest) (r
 				Memory: max(ask.MemoryBytes, 128<<20), Slots: ask.Slots,
 			})
 			if err != nil {
-				return res, fmt.Errorf("attempts: launch container: %w", err)
+				return res, fmt.Errorf("supervisor: launch container: %w", err)
 			}
 			res.Allocated = append(res.Allocated, toAPI(*c))
 		}

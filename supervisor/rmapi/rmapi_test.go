@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
 // fakeRM is a pure in-memory ResourceManager: the current attempt, its

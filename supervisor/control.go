@@ -1,4 +1,4 @@
-package attempts
+package supervisor
 
 import (
 	"bytes"
@@ -14,8 +14,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
 // Status is what `yarn-session status` shows of a running application.
@@ -33,7 +34,7 @@ type Status struct {
 	AMLog           string           `json:"amLog"`
 	AMs             []AMState        `json:"ams"` // every running AM (several with hot standby)
 	Containers      []ContainerState `json:"containers"`
-	History         History          `json:"history"`
+	History         attempts.History `json:"history"`
 }
 
 // AMState is one running AM in Status.
