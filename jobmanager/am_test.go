@@ -27,6 +27,7 @@ type fakeRM struct {
 	previous []rmapi.Container
 	released []string
 	seq      int
+	leading  []bool // the leadership reports, in order
 }
 
 func (f *fakeRM) Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error) {
@@ -53,6 +54,19 @@ func (f *fakeRM) Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi
 }
 
 func (f *fakeRM) Finish(ctx context.Context, req rmapi.FinishRequest) error { return nil }
+
+func (f *fakeRM) Leadership(ctx context.Context, req rmapi.LeadershipRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.leading = append(f.leading, req.Leading)
+	return nil
+}
+
+func (f *fakeRM) reports() []bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]bool(nil), f.leading...)
+}
 
 func startTM(t *testing.T, dir, id string) {
 	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
@@ -119,4 +133,32 @@ func TestAMAdoptsPreviousContainersAndReplacesMissingOnes(t *testing.T) {
 	var config []jobmanager.ConfigEntry
 	getJSON(t, am.Address()+"/jobmanager/config", &config)
 	require.NotEmpty(t, config)
+}
+
+// TestAMReportsLeadershipToTheSupervisor: the AM tells the supervisor that it
+// leads once its grant is published, and that it no longer does when the grant
+// ends (here: the AM stops), so the supervisor never has to ask the AMs.
+func TestAMReportsLeadershipToTheSupervisor(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0", "heartbeat.interval=50 ms"}})
+	require.NoError(t, err)
+	rm := &fakeRM{t: t, dir: dir}
+	am := jobmanager.NewAM(jobmanager.AMConfig{
+		Conf: cfg, Election: recovery.NewEmbeddedElection(dir, logging.ForTest(t)), RM: rm,
+		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: 0, Slots: 1,
+		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- am.Run(ctx) }()
+
+	require.Eventually(t, func() bool { return fmt.Sprint(rm.reports()) == "[true]" }, 10*time.Second, 5*time.Millisecond,
+		"one report: leading")
+	var o jobmanager.Overview
+	getJSON(t, am.Address()+"/overview", &o)
+	require.True(t, o.Leader, "reported once the grant is published")
+
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, []bool{true, false}, rm.reports(), "the grant's end is reported before Run returns")
 }

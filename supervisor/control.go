@@ -44,6 +44,9 @@ type AMState struct {
 	PID       int    `json:"pid"`
 	REST      string `json:"rest"`
 	Log       string `json:"log"`
+	// Leading says the AM reported that it leads (over rmapi's Leadership call);
+	// at most one AM in a Status leads.
+	Leading bool `json:"leading"`
 }
 
 // ContainerState is one container in Status.
@@ -63,9 +66,10 @@ func (s *Supervisor) Status() Status {
 	if s.last != nil {
 		st.Attempt, st.AttemptID, st.AMPID = s.last.n, s.last.id, s.last.pid
 	}
+	lead := s.reportedLeader()
 	for _, a := range s.ams {
 		if a.pid != 0 {
-			st.AMs = append(st.AMs, AMState{Attempt: a.n, AttemptID: a.id, PID: a.pid, REST: a.restAddr, Log: s.amLog(a.id)})
+			st.AMs = append(st.AMs, AMState{Attempt: a.n, AttemptID: a.id, PID: a.pid, REST: a.restAddr, Log: s.amLog(a.id), Leading: a == lead})
 		}
 	}
 	s.mu.Unlock()

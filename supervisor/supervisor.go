@@ -1,13 +1,9 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,6 +82,7 @@ type Supervisor struct {
 	next      int                // the next attempt number to hand out
 	completed []rmapi.CompletedContainer
 	lastExit  time.Time // when the last AM attempt was reaped
+	leadSeq   uint64    // counts the leadership reports that said "leading"
 }
 
 // amProc is one running AM attempt.
@@ -98,6 +95,9 @@ type amProc struct {
 	finished   *rmapi.FinishRequest
 	session    *rmapi.SessionCredentials
 	preempt    bool
+	// leading is the leadSeq of this AM's latest "leading" report, 0 when it
+	// does not lead (it never reported, or reported that its grant ended).
+	leading uint64
 }
 
 // New prepares a supervisor; Run runs the application.
@@ -129,24 +129,6 @@ func New(cfg Config) (*Supervisor, error) {
 		return nil, err
 	}
 	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
-}
-
-func loadHistory(st hdfsstore.Store, name string) (attempts.History, error) {
-	if st == nil {
-		return attempts.History{}, nil
-	}
-	b, err := hdfsstore.GetBytes(context.Background(), st, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return attempts.History{}, nil
-	}
-	if err != nil {
-		return attempts.History{}, fmt.Errorf("supervisor: read attempt history %s: %w", name, err)
-	}
-	h, err := attempts.DecodeHistory(bytes.NewReader(b))
-	if err != nil {
-		return attempts.History{}, fmt.Errorf("supervisor: attempt history %s: %w", name, err)
-	}
-	return h, nil
 }
 
 // Socket is the path of the local API socket.
@@ -182,31 +164,41 @@ func (s *Supervisor) AMPIDs() []int {
 	return out
 }
 
-// leader returns the running AM that reports itself leader on its REST
-// endpoint (or, without hot standby, the only one) and its PID.
+// leader returns the AM that a kill-am or a preemption hits, and its PID: the
+// only running AM without hot standby (whether it leads yet or not), otherwise
+// the one that reported leading (reportedLeader).
 func (s *Supervisor) leader() (*amProc, int) {
-	type snap struct {
-		a    *amProc
-		pid  int
-		rest string
-	}
 	s.mu.Lock()
-	var running []snap
+	defer s.mu.Unlock()
+	var only *amProc
+	running := 0
 	for _, a := range s.ams {
 		if a.pid != 0 {
-			running = append(running, snap{a, a.pid, a.restAddr})
+			only = a
+			running++
 		}
 	}
-	s.mu.Unlock()
-	if len(running) == 1 {
-		return running[0].a, running[0].pid
+	if running == 1 {
+		return only, only.pid
 	}
-	for _, r := range running {
-		if r.rest != "" && reportsLeader(r.rest) {
-			return r.a, r.pid
-		}
+	if a := s.reportedLeader(); a != nil {
+		return a, a.pid
 	}
 	return nil, 0
+}
+
+// reportedLeader returns the running AM whose "leading" report is the newest
+// among those whose grant has not ended, or nil; callers hold s.mu. Grants follow
+// each other in the election, so when an old leader's "not leading" report is
+// still on its way, the newer grant's report wins.
+func (s *Supervisor) reportedLeader() *amProc {
+	var lead *amProc
+	for _, a := range s.ams {
+		if a.pid != 0 && a.leading > 0 && (lead == nil || a.leading > lead.leading) {
+			lead = a
+		}
+	}
+	return lead
 }
 
 // KillAM SIGKILLs the leading AM, as a crash would (it counts against the
@@ -368,18 +360,6 @@ func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 	return Outcome{Decision: d, History: s.policy.History()}, nil
 }
 
-func (s *Supervisor) saveHistory() error {
-	if s.cfg.History == nil {
-		return nil
-	}
-	b, err := json.MarshalIndent(s.policy.History(), "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = hdfsstore.PutBytes(context.Background(), s.cfg.History, attempts.HistoryName(s.cfg.App.String()), b)
-	return err
-}
-
 // attemptID is YARN's appattempt_<ts>_<seq>_<N %06d>.
 func (s *Supervisor) attemptIDOf(n int) string {
 	return fmt.Sprintf("appattempt_%d_%04d_%06d", s.cfg.App.ClusterTimestamp, s.cfg.App.Seq, n)
@@ -415,8 +395,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 	cmd := exec.Command(s.cfg.Executable, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
-	// Its own process group; it dies with the supervisor.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	setProcAttr(cmd)
 	start := s.cfg.Clock.Now()
 
 	if err := cmd.Start(); err != nil {
@@ -600,18 +579,25 @@ func (s *Supervisor) Finish(ctx context.Context, req rmapi.FinishRequest) error 
 	return nil
 }
 
-var _ rmapi.ResourceManager = (*Supervisor)(nil)
-
-// reportsLeader asks an AM's REST endpoint whether it leads.
-func reportsLeader(addr string) bool {
-	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get(addr + "/overview")
+// Leadership records an AM's report that its leadership grant started or ended
+// (see reportedLeader).
+func (s *Supervisor) Leadership(ctx context.Context, req rmapi.LeadershipRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.runningAM(req.AttemptID)
 	if err != nil {
-		return false
+		return err
 	}
-	defer resp.Body.Close()
-	var o struct {
-		Leader bool `json:"leader"`
+	if !a.registered {
+		return rmapi.ErrNotRegistered
 	}
-	return json.NewDecoder(resp.Body).Decode(&o) == nil && o.Leader
+	if req.Leading {
+		s.leadSeq++
+		a.leading = s.leadSeq
+	} else {
+		a.leading = 0
+	}
+	return nil
 }
+
+var _ rmapi.ResourceManager = (*Supervisor)(nil)

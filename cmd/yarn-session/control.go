@@ -135,6 +135,15 @@ func printStatus(w io.Writer, st supervisor.Status) {
 	fmt.Fprintf(w, "Application %s: %s\n", st.ApplicationID, st.State)
 	fmt.Fprintf(w, "Attempt %d of %d (%s), AM pid %d\n", st.Attempt, st.MaxAttempts, st.AttemptID, st.AMPID)
 	fmt.Fprintf(w, "Budget: %d counted failure(s) in the last %s; survives %d more\n", st.CountedFailures, st.Window, st.Remaining)
+	if len(st.AMs) > 1 { // hot standby: which one leads
+		for _, am := range st.AMs {
+			role := "standby"
+			if am.Leading {
+				role = "leading"
+			}
+			fmt.Fprintf(w, "  AM %s pid %d %s %s\n", am.AttemptID, am.PID, role, am.REST)
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONTAINER\tPID\tSTATE\tATTEMPT")
 	for _, c := range st.Containers {
