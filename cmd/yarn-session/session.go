@@ -22,7 +22,6 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
-	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -212,40 +211,13 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 			return cli.Exit(fmt.Sprintf("configuration: %v", err), exitInvalidConf)
 		}
 	}
-	budget, warnings := attempts.BudgetFromConf(cfg)
-	for _, wr := range warnings {
-		log.Warn().Str(logging.Key, wr.Key).Msg(wr.String())
-	}
-	// The same storage the AM's HA services use, so the AM can serve the history.
-	st, err := hdfsstore.Open(ctx, recovery.StorageURI(cfg, filepath.Join(dir, "ha")))
+	sc, err := supervisor.ConfigFrom(ctx, cfg, supervisor.Session{App: app, Dir: dir,
+		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots, Logger: log})
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("%s: %v", conf.HAStorageDir.Key(), err), exitFailure)
+		return cli.Exit(err.Error(), exitFailure)
 	}
-	defer st.Close()
-	args := []string{"--local-dir", filepath.Join(dir, "ha")}
-	if sp.ConfDir != "" {
-		args = append(args, "--conf-dir", sp.ConfDir)
-	}
-	args = append(args, dynamicArgs(append(sp.Dynamic, conf.HAClusterID.Key()+"="+cfg.ClusterID()))...)
-	mode := containers.Keep
-	if cfg.ContainersAcrossAttempts() == conf.ContainersRestartAll {
-		mode = containers.RestartAll
-	}
-	var standby []string
-	if masters := cfg.Masters(); len(masters) > 1 {
-		// The seeds' standalone HA cluster: one AM per conf/masters line, all on
-		// this machine, each with the line's web UI port.
-		for _, m := range masters {
-			standby = append(standby, strconv.Itoa(m.WebUIPort))
-		}
-		log.Info().Int("ams", len(standby)).Msg("hot standby: one AM per conf/masters entry")
-	}
-	sup, err := supervisor.New(supervisor.Config{
-		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby, ZooKeeper: zkServers(cfg),
-		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
-		Containers: mode, History: st,
-		Logger: log,
-	})
+	defer sc.Close()
+	sup, err := supervisor.New(sc)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
 	}
@@ -412,12 +384,4 @@ func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {
 		return
 	}
 	log.Info().Str(logging.ZKPath, cfg.ClusterPath()).Msg("HA data of the terminated application removed")
-}
-
-// zkServers is the quorum the supervisor fences dead attempts' sessions on.
-func zkServers(cfg *conf.Config) []string {
-	if cfg.HAMode() != conf.HAZooKeeper {
-		return nil
-	}
-	return cfg.Quorum()
 }
