@@ -76,6 +76,29 @@ func startTM(t *testing.T, dir, id string) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// runAM runs attempt 2 with embedded high availability in rm.dir, the fake
+// supervisor rm and tms TaskManagers. stop ends it and returns Run's result; the
+// test's cleanup stops it too.
+func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int) (*jobmanager.AM, func() error) {
+	t.Helper()
+	am := jobmanager.NewAM(jobmanager.AMConfig{
+		Conf: cfg, Election: recovery.NewEmbeddedElection(rm.dir, logging.ForTest(t)), RM: rm,
+		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: tms, Slots: 1,
+		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- am.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { require.NoError(t, stop()) })
+	return am, stop
+}
+
 func getJSON(t *testing.T, url string, v any) {
 	resp, err := http.Get(url)
 	require.NoError(t, err)
@@ -101,15 +124,7 @@ func TestAMAdoptsPreviousContainersAndReplacesMissingOnes(t *testing.T) {
 	startTM(t, dir, survivor)
 	rm := &fakeRM{t: t, dir: dir, previous: []rmapi.Container{{ID: survivor, Attempt: 1, Slots: 1}, {ID: ghost, Attempt: 1, Slots: 1}}}
 
-	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: recovery.NewEmbeddedElection(dir, logging.ForTest(t)), RM: rm,
-		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: 2, Slots: 1,
-		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- am.Run(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	am, _ := runAM(t, cfg, rm, 2)
 
 	require.Eventually(t, func() bool { return am.Address() != "" }, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool {
@@ -143,14 +158,7 @@ func TestAMReportsLeadershipToTheSupervisor(t *testing.T) {
 	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0", "heartbeat.interval=50 ms"}})
 	require.NoError(t, err)
 	rm := &fakeRM{t: t, dir: dir}
-	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: recovery.NewEmbeddedElection(dir, logging.ForTest(t)), RM: rm,
-		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: 0, Slots: 1,
-		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- am.Run(ctx) }()
+	am, stop := runAM(t, cfg, rm, 0)
 
 	require.Eventually(t, func() bool { return fmt.Sprint(rm.reports()) == "[true]" }, 10*time.Second, 5*time.Millisecond,
 		"one report: leading")
@@ -158,7 +166,6 @@ func TestAMReportsLeadershipToTheSupervisor(t *testing.T) {
 	getJSON(t, am.Address()+"/overview", &o)
 	require.True(t, o.Leader, "reported once the grant is published")
 
-	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, stop())
 	require.Equal(t, []bool{true, false}, rm.reports(), "the grant's end is reported before Run returns")
 }
