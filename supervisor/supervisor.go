@@ -17,6 +17,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/zkclient"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
@@ -395,7 +396,8 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 	cmd := exec.Command(s.cfg.Executable, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
-	setProcAttr(cmd)
+	// Its own process group; on Linux it dies with the supervisor.
+	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	start := s.cfg.Clock.Now()
 
 	if err := cmd.Start(); err != nil {

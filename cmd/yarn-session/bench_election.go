@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/recovery/zkclient"
@@ -545,7 +545,7 @@ type contender struct {
 // so only a thread that lives exactly as long as the child makes Pdeathsig mean
 // "when the bench dies".
 func startContender(kind string, cmd *exec.Cmd, stderr io.Writer) (*contender, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
