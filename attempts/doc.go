@@ -30,9 +30,11 @@
 //
 // # What it does not do
 //
-//   - It does not wait, start or kill processes, or write the history file: the
-//     supervisor does, logging each Decision (Decision implements
-//     zerolog.LogObjectMarshaler) and persisting Policy.History after each one.
+//   - It does not wait, start or kill processes, or read or write the history
+//     file (HistoryName only names it): package supervisor does, logging each
+//     Decision (Decision implements zerolog.LogObjectMarshaler) and persisting
+//     Policy.History after each one. It imports no process, storage or
+//     ZooKeeper code.
 //   - It assumes the clock does not go backwards: counted failures that left the
 //     window are pruned and are not counted again if the clock is set back.
 //   - An application killed by its user ends without consulting the policy.

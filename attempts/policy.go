@@ -8,7 +8,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -66,16 +65,20 @@ func (k ExitKind) Valid() bool {
 func (k ExitKind) Counts() bool { return k == ExitFailed }
 
 // FinalStatus is the application's final status, as FinishApplicationMaster reports
-// it or as the policy decides it.
-type FinalStatus = rmapi.FinalStatus
+// it or as the policy decides it. Its values are YARN's, the same strings the
+// AM–supervisor protocol carries.
+type FinalStatus string
 
 // Final statuses. FinalUndefined means the application goes on.
 const (
 	FinalUndefined FinalStatus = ""
-	FinalSucceeded             = rmapi.Succeeded
-	FinalFailed                = rmapi.Failed
-	FinalKilled                = rmapi.Killed
+	FinalSucceeded FinalStatus = "SUCCEEDED"
+	FinalFailed    FinalStatus = "FAILED"
+	FinalKilled    FinalStatus = "KILLED"
 )
+
+// Valid reports whether s is a final status an application can end with.
+func (s FinalStatus) Valid() bool { return s == FinalSucceeded || s == FinalFailed || s == FinalKilled }
 
 // Reason says why a decision was taken.
 type Reason string

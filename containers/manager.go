@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
@@ -263,7 +264,10 @@ func (m *Manager) Launch(ctx context.Context, spec LaunchSpec) (*Container, erro
 	)
 	cmd.Stdout = lf // an *os.File goes to the child as is: no copying goroutine
 	cmd.Stderr = lf
-	setProcAttr(cmd)
+	// Its own process group, so no signal sent to the supervisor's or an AM's
+	// group reaches it; on Linux the kernel kills it when the thread that forks
+	// it dies (see startLocked for why that thread lives as long as the container).
+	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 
 	e := &entry{
 		cmd:     cmd,

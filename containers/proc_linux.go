@@ -1,18 +1,9 @@
 package containers
 
 import (
-	"os/exec"
 	"syscall"
 	"unsafe"
 )
-
-// setProcAttr puts the container in its own process group, so no signal sent to the
-// supervisor's or the AM's group reaches it, and has the kernel SIGKILL it when the
-// thread that forked it dies (see startLocked for why that thread lives exactly as
-// long as the container).
-func setProcAttr(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
 
 // waitExited blocks until the child pid has exited, without reaping it
 // (waitid with WNOWAIT). While the child is an unreaped zombie its PID, and so its

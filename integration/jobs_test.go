@@ -17,10 +17,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -36,7 +36,7 @@ pipeline:
 `
 
 // leaderOf returns the REST address of the session's leading AM, or "".
-func leaderOf(client *attempts.ControlClient) string {
+func leaderOf(client *supervisor.ControlClient) string {
 	st, err := client.Status(context.Background())
 	if err != nil {
 		return ""
@@ -73,7 +73,7 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 		"-D", "yarn.application-attempts=20", "-D", "yarn.resourcemanager.am.max-attempts=20"}, c.ha...)...)
 	require.NoError(t, err)
 	id := appIDPattern.FindString(out)
-	client := attempts.NewControlClient(appDirFor(c, id))
+	client := supervisor.NewControlClient(appDirFor(c, id))
 	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
 	out, err = c.run("", "run", "-id", id, spec)
 	require.NoError(t, err)
@@ -153,12 +153,12 @@ func stateCheckpoints(t *testing.T, st hdfsstore.Store, jobID string) []string {
 }
 
 // jobSession starts a session with n TaskManagers and runs the given specs.
-func jobSession(t *testing.T, n int, specs ...string) (c *cli, id string, client *attempts.ControlClient, jobs []string, store hdfsstore.Store) {
+func jobSession(t *testing.T, n int, specs ...string) (c *cli, id string, client *supervisor.ControlClient, jobs []string, store hdfsstore.Store) {
 	return jobSessionWith(t, n, nil, specs...)
 }
 
 // jobSessionWith is jobSession with the cli's HA properties adjusted by mod first.
-func jobSessionWith(t *testing.T, n int, mod func(*cli), specs ...string) (c *cli, id string, client *attempts.ControlClient, jobs []string, store hdfsstore.Store) {
+func jobSessionWith(t *testing.T, n int, mod func(*cli), specs ...string) (c *cli, id string, client *supervisor.ControlClient, jobs []string, store hdfsstore.Store) {
 	c = newCLI(t)
 	if mod != nil {
 		mod(c)
@@ -167,7 +167,7 @@ func jobSessionWith(t *testing.T, n int, mod func(*cli), specs ...string) (c *cl
 		"-D", "yarn.application-attempts=10", "-D", "yarn.resourcemanager.am.max-attempts=10"}, c.ha...)...)
 	require.NoError(t, err)
 	id = appIDPattern.FindString(out)
-	client = attempts.NewControlClient(appDirFor(c, id))
+	client = supervisor.NewControlClient(appDirFor(c, id))
 	t.Cleanup(func() { dumpLogs(t, appDirFor(c, id)) })
 	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
 	for i, s := range specs {
@@ -198,7 +198,7 @@ func TestTaskManagerKilledTasksComeBackOnAReplacement(t *testing.T) {
 	require.Len(t, before.Containers, 1)
 	require.NoError(t, syscall.Kill(before.Containers[0].PID, syscall.SIGKILL))
 
-	var after attempts.Status
+	var after supervisor.Status
 	require.Eventually(t, func() bool {
 		after, err = client.Status(context.Background())
 		return err == nil && len(after.Containers) == 1 && after.Containers[0].ID != before.Containers[0].ID

@@ -15,6 +15,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -32,7 +33,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 	require.NoError(t, err)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	require.NoError(t, cmd.Start())
 	f.Close()
 	p := &proc{cmd: cmd}

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // cli runs yarn-session in an isolated home and temp directory.
@@ -42,7 +43,7 @@ func newCLI(t *testing.T) *cli {
 func stopSessions(t *testing.T, home string) {
 	dirs, _ := filepath.Glob(filepath.Join(home, "application_*"))
 	for _, dir := range dirs {
-		client := attempts.NewControlClient(dir)
+		client := supervisor.NewControlClient(dir)
 		st, err := client.Status(context.Background())
 		if err != nil {
 			continue
@@ -84,7 +85,7 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
-func sessionPIDs(st attempts.Status) []int {
+func sessionPIDs(st supervisor.Status) []int {
 	pids := []int{st.AMPID}
 	for _, c := range st.Containers {
 		pids = append(pids, c.PID)
@@ -100,9 +101,9 @@ func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
 	require.NoError(t, err)
 	id := appIDPattern.FindString(out)
 	require.NotEmpty(t, id)
-	client := attempts.NewControlClient(appDirFor(c, id))
+	client := supervisor.NewControlClient(appDirFor(c, id))
 
-	var first attempts.Status
+	var first supervisor.Status
 	require.Eventually(t, func() bool {
 		st, err := client.Status(context.Background())
 		first = st
@@ -115,7 +116,7 @@ func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
 
 	_, err = c.run("", "kill-am", "-id", id)
 	require.NoError(t, err)
-	var second attempts.Status
+	var second supervisor.Status
 	require.Eventually(t, func() bool {
 		st, err := client.Status(context.Background())
 		second = st
@@ -161,8 +162,8 @@ func TestAttachedSessionSIGTERMLeavesNoProcess(t *testing.T) {
 
 	var id string
 	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond)
-	client := attempts.NewControlClient(appDirFor(c, id))
-	var st attempts.Status
+	client := supervisor.NewControlClient(appDirFor(c, id))
+	var st supervisor.Status
 	require.Eventually(t, func() bool {
 		s, err := client.Status(context.Background())
 		st = s
@@ -247,7 +248,7 @@ func TestTerminalSessionCleansHADataStopKeepsIt(t *testing.T) {
 	out, err = c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=1"}, c.ha...)...)
 	require.NoError(t, err)
 	id = appIDPattern.FindString(out)
-	client := attempts.NewControlClient(appDirFor(c, id))
+	client := supervisor.NewControlClient(appDirFor(c, id))
 	require.Eventually(t, func() bool { st, err := client.Status(context.Background()); return err == nil && st.AMPID != 0 }, 30*time.Second, 10*time.Millisecond)
 	_, err = client.KillAM(context.Background())
 	require.NoError(t, err)
@@ -268,7 +269,7 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 	out, err := c.run("", append([]string{"-n", "1", "-d"}, c.ha...)...)
 	require.NoError(t, err)
 	id := appIDPattern.FindString(out)
-	client := attempts.NewControlClient(appDirFor(c, id))
+	client := supervisor.NewControlClient(appDirFor(c, id))
 	var rest string
 	require.Eventually(t, func() bool { rest = leaderOf(client); return rest != "" }, 30*time.Second, 20*time.Millisecond)
 

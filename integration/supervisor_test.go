@@ -3,7 +3,10 @@ package integration_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,17 +14,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
-	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 type session struct {
-	sup     *attempts.Supervisor
+	sup     *supervisor.Supervisor
 	leader  func() recovery.LeaderInfo
 	cancel  context.CancelFunc
-	outcome chan attempts.Outcome
+	outcome chan supervisor.Outcome
 }
 
 // startSession runs a supervisor in the test process; the AM attempts and the
@@ -34,24 +38,46 @@ func startSession(t *testing.T, budget attempts.Budget, mode containers.Mode, tm
 func startSessionWith(t *testing.T, budget attempts.Budget, mode containers.Mode, tms int, standby []string, extra ...string) *session {
 	t.Helper()
 	args := append(haArgs(t), extra...)
-	storage := t.TempDir()
-	st, err := hdfsstore.Open(context.Background(), "file://"+storage)
+	var props []string
+	for i := 1; i < len(args); i += 2 {
+		props = append(props, args[i])
+	}
+	props = append(props,
+		conf.YarnApplicationAttempts.Key()+"="+strconv.Itoa(budget.MaxAttempts),
+		conf.YarnAMMaxAttempts.Key()+"="+strconv.Itoa(budget.MaxAttempts),
+		conf.YarnAttemptFailuresValidityInterval.Key()+"="+strconv.FormatInt(budget.Window.Milliseconds(), 10)+" ms",
+		conf.YarnContainersAcrossAttempts.Key()+"="+mode.String())
+	confDir := ""
+	if len(standby) > 0 {
+		// Hot standby comes from conf/masters, one AM per line with its web UI
+		// port; a line without one gets any free port.
+		confDir = t.TempDir()
+		var masters strings.Builder
+		for _, port := range standby {
+			if port == "0" {
+				masters.WriteString("localhost\n")
+			} else {
+				fmt.Fprintf(&masters, "localhost:%s\n", port)
+			}
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(confDir, conf.MastersFile), []byte(masters.String()), 0o600))
+	}
+	app := containers.AppID{ClusterTimestamp: 1, Seq: 1}
+	cfg, err := conf.Load(conf.Options{Dir: confDir, Dynamic: props, ApplicationID: app.String()})
 	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
-		App:          containers.AppID{ClusterTimestamp: 1, Seq: 1},
-		Dir:          filepath.Join(t.TempDir(), "app"),
-		Budget:       budget,
-		Executable:   bin,
-		ProcessArgs:  args,
-		TaskManagers: tms, TaskManagerMemory: 128 << 20, Slots: 1,
-		Containers: mode, StandbyPorts: standby, ZooKeeper: zkc.Addrs(),
-		History: st,
-		Logger:  logging.ForTest(t),
-	})
+	sc, err := supervisor.ConfigFrom(context.Background(), cfg, supervisor.Session{App: app,
+		Dir: filepath.Join(t.TempDir(), "app"), TaskManagers: tms, TaskManagerMemory: 128 << 20, Slots: 1,
+		Executable: bin, Logger: logging.ForTest(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { sc.Close() })
+	require.Equal(t, budget.MaxAttempts, sc.Budget.MaxAttempts)
+	require.Equal(t, budget.Window, sc.Budget.Window)
+	require.Equal(t, mode, sc.Containers)
+	require.Equal(t, zkc.Addrs(), sc.ZooKeeper, "fast fencing on the test's ZooKeeper")
+	sup, err := supervisor.New(sc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{sup: sup, leader: leaderREST(t, args), cancel: cancel, outcome: make(chan attempts.Outcome, 1)}
+	s := &session{sup: sup, leader: leaderREST(t, args), cancel: cancel, outcome: make(chan supervisor.Outcome, 1)}
 	go func() {
 		o, err := sup.Run(ctx)
 		if err != nil {

@@ -14,10 +14,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
 // ResourceManager is the AM's view of the supervisor: the AM–RM protocol, which
@@ -237,6 +237,15 @@ func (a *AM) lead(g recovery.Grant) {
 		<-g.Done()
 		return
 	}
+	// The supervisor learns who leads from the AMs themselves: one report when
+	// the grant starts, one when it ends (deferred: it runs after the grant's
+	// context is done, so it gets a fresh, bounded one).
+	a.reportLeadership(g.Context(), true, log)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		a.reportLeadership(ctx, false, log)
+	}()
 	// What is live now may differ from what was live when this attempt started
 	// (a standby that just took over): learn it again, deadlines from now.
 	if err := a.register(g.Context()); err != nil {
@@ -258,6 +267,16 @@ func (a *AM) lead(g recovery.Grant) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// reportLeadership tells the supervisor that this attempt started or stopped
+// leading. A failed report is logged, not fatal: leadership itself is the
+// election's, and the supervisor forgets an attempt it reaps.
+func (a *AM) reportLeadership(ctx context.Context, leading bool, log zerolog.Logger) {
+	err := a.cfg.RM.Leadership(ctx, rmapi.LeadershipRequest{AttemptID: a.cfg.AttemptID, Leading: leading})
+	if err != nil {
+		log.Warn().Err(err).Bool("leading", leading).Msg("cannot report leadership to the supervisor")
 	}
 }
 

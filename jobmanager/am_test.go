@@ -9,12 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -26,6 +26,7 @@ type fakeRM struct {
 	previous []rmapi.Container
 	released []string
 	seq      int
+	leading  []bool // the leadership reports, in order
 }
 
 func (f *fakeRM) Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error) {
@@ -53,12 +54,48 @@ func (f *fakeRM) Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi
 
 func (f *fakeRM) Finish(ctx context.Context, req rmapi.FinishRequest) error { return nil }
 
+func (f *fakeRM) Leadership(ctx context.Context, req rmapi.LeadershipRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.leading = append(f.leading, req.Leading)
+	return nil
+}
+
+func (f *fakeRM) reports() []bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]bool(nil), f.leading...)
+}
+
 func startTM(t *testing.T, dir, id string) {
 	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = tm.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+}
+
+// runAM runs attempt 2 with embedded high availability in rm.dir, the fake
+// supervisor rm and tms TaskManagers. stop ends it and returns Run's result; the
+// test's cleanup stops it too.
+func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int) (*jobmanager.AM, func() error) {
+	t.Helper()
+	am := jobmanager.NewAM(jobmanager.AMConfig{
+		Conf: cfg, Election: recovery.NewEmbeddedElection(rm.dir, logging.ForTest(t)), RM: rm,
+		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: tms, Slots: 1,
+		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- am.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { require.NoError(t, stop()) })
+	return am, stop
 }
 
 func getJSON(t *testing.T, url string, v any) {
@@ -82,15 +119,7 @@ func TestAMAdoptsPreviousContainersAndReplacesMissingOnes(t *testing.T) {
 	startTM(t, dir, survivor)
 	rm := &fakeRM{t: t, dir: dir, previous: []rmapi.Container{{ID: survivor, Attempt: 1, Slots: 1}, {ID: ghost, Attempt: 1, Slots: 1}}}
 
-	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: recovery.NewEmbeddedElection(dir, logging.ForTest(t)), RM: rm,
-		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: 2, Slots: 1,
-		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- am.Run(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	am, _ := runAM(t, cfg, rm, 2)
 
 	require.Eventually(t, func() bool { return am.Address() != "" }, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool {
@@ -114,4 +143,24 @@ func TestAMAdoptsPreviousContainersAndReplacesMissingOnes(t *testing.T) {
 	var config []jobmanager.ConfigEntry
 	getJSON(t, am.Address()+"/jobmanager/config", &config)
 	require.NotEmpty(t, config)
+}
+
+// TestAMReportsLeadershipToTheSupervisor: the AM tells the supervisor that it
+// leads once its grant is published, and that it no longer does when the grant
+// ends (here: the AM stops), so the supervisor never has to ask the AMs.
+func TestAMReportsLeadershipToTheSupervisor(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0", "heartbeat.interval=50 ms"}})
+	require.NoError(t, err)
+	rm := &fakeRM{t: t, dir: dir}
+	am, stop := runAM(t, cfg, rm, 0)
+
+	require.Eventually(t, func() bool { return fmt.Sprint(rm.reports()) == "[true]" }, 10*time.Second, 5*time.Millisecond,
+		"one report: leading")
+	var o jobmanager.Overview
+	getJSON(t, am.Address()+"/overview", &o)
+	require.True(t, o.Leader, "reported once the grant is published")
+
+	require.NoError(t, stop())
+	require.Equal(t, []bool{true, false}, rm.reports(), "the grant's end is reported before Run returns")
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // yarnSessionPackage is what the benches build when no yarn-session binary is
@@ -105,7 +105,7 @@ func (b *bench) startSession(ctx context.Context, yarnSession, dir string, kills
 }
 
 // sessionRSS describes the resident sets of a session's processes.
-func sessionRSS(st attempts.Status) string {
+func sessionRSS(st supervisor.Status) string {
 	return fmt.Sprintf("supervisor %s, AM %s, TaskManagers %s", sessionctl.RSS(st.SupervisorPID), sessionctl.RSS(st.AMPID),
 		sessionctl.RSSAll(sessionctl.ContainerPIDs(st)))
 }

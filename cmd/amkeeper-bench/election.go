@@ -23,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -545,7 +546,7 @@ type contender struct {
 // so only a thread that lives exactly as long as the child makes Pdeathsig mean
 // "when the bench dies".
 func startContender(kind string, cmd *exec.Cmd, stderr io.Writer) (*contender, error) {
-	cmd.SysProcAttr = contenderProcAttr()
+	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 const (
@@ -42,7 +42,7 @@ func sessionCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				st, err := attempts.NewControlClient(appDirOf(id)).Status(c.Context)
+				st, err := supervisor.NewControlClient(appDirOf(id)).Status(c.Context)
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("status %s: %v", id, err), exitFailure)
 				}
@@ -69,7 +69,7 @@ func sessionCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				pid, err := attempts.NewControlClient(appDirOf(id)).KillAM(c.Context)
+				pid, err := supervisor.NewControlClient(appDirOf(id)).KillAM(c.Context)
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("kill-am %s: %v", id, err), exitFailure)
 				}
@@ -92,7 +92,7 @@ func runLogs(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := attempts.NewControlClient(appDirOf(id)).Status(c.Context)
+	st, err := supervisor.NewControlClient(appDirOf(id)).Status(c.Context)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("logs %s: %v", id, err), exitFailure)
 	}
@@ -112,7 +112,7 @@ func runLogs(c *cli.Context) error {
 		path = ""
 		for _, a := range st.History.Attempts {
 			if a.Attempt == c.Int(flagAMAttempt) {
-				path = attempts.AMLogPath(appDirOf(id), a.AttemptID)
+				path = supervisor.AMLogPath(appDirOf(id), a.AttemptID)
 			}
 		}
 		if c.Int(flagAMAttempt) == st.Attempt {
@@ -131,10 +131,19 @@ func runLogs(c *cli.Context) error {
 	return err
 }
 
-func printStatus(w io.Writer, st attempts.Status) {
+func printStatus(w io.Writer, st supervisor.Status) {
 	fmt.Fprintf(w, "Application %s: %s\n", st.ApplicationID, st.State)
 	fmt.Fprintf(w, "Attempt %d of %d (%s), AM pid %d\n", st.Attempt, st.MaxAttempts, st.AttemptID, st.AMPID)
 	fmt.Fprintf(w, "Budget: %d counted failure(s) in the last %s; survives %d more\n", st.CountedFailures, st.Window, st.Remaining)
+	if len(st.AMs) > 1 { // hot standby: which one leads
+		for _, am := range st.AMs {
+			role := "standby"
+			if am.Leading {
+				role = "leading"
+			}
+			fmt.Fprintf(w, "  AM %s pid %d %s %s\n", am.AttemptID, am.PID, role, am.REST)
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONTAINER\tPID\tSTATE\tATTEMPT")
 	for _, c := range st.Containers {

@@ -11,15 +11,15 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // leaderREST finds the REST address of the session's leading AM.
 func leaderREST(ctx context.Context, id string) (string, error) {
-	return sessionctl.FindLeader(ctx, attempts.NewControlClient(appDirOf(id)), "")
+	return sessionctl.FindLeader(ctx, supervisor.NewControlClient(appDirOf(id)), "")
 }
 
 func jobCommands() []*cli.Command {

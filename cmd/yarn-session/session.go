@@ -22,10 +22,10 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
-	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // Session flags, after yarn-session.sh.
@@ -209,40 +209,13 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 			return cli.Exit(fmt.Sprintf("configuration: %v", err), exitInvalidConf)
 		}
 	}
-	budget, warnings := attempts.BudgetFromConf(cfg)
-	for _, wr := range warnings {
-		log.Warn().Str(logging.Key, wr.Key).Msg(wr.String())
-	}
-	// The same storage the AM's HA services use, so the AM can serve the history.
-	st, err := hdfsstore.Open(ctx, recovery.StorageURI(cfg, filepath.Join(dir, "ha")))
+	sc, err := supervisor.ConfigFrom(ctx, cfg, supervisor.Session{App: app, Dir: dir,
+		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots, Logger: log})
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("%s: %v", conf.HAStorageDir.Key(), err), exitFailure)
+		return cli.Exit(err.Error(), exitFailure)
 	}
-	defer st.Close()
-	args := []string{"--local-dir", filepath.Join(dir, "ha")}
-	if sp.ConfDir != "" {
-		args = append(args, "--conf-dir", sp.ConfDir)
-	}
-	args = append(args, sessionctl.DynamicArgs(append(sp.Dynamic, conf.HAClusterID.Key()+"="+cfg.ClusterID()))...)
-	mode := containers.Keep
-	if cfg.ContainersAcrossAttempts() == conf.ContainersRestartAll {
-		mode = containers.RestartAll
-	}
-	var standby []string
-	if masters := cfg.Masters(); len(masters) > 1 {
-		// The seeds' standalone HA cluster: one AM per conf/masters line, all on
-		// this machine, each with the line's web UI port.
-		for _, m := range masters {
-			standby = append(standby, strconv.Itoa(m.WebUIPort))
-		}
-		log.Info().Int("ams", len(standby)).Msg("hot standby: one AM per conf/masters entry")
-	}
-	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
-		App: app, Dir: dir, Budget: budget, ProcessArgs: args, StandbyPorts: standby, ZooKeeper: zkServers(cfg),
-		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots,
-		Containers: mode, History: st,
-		Logger: log,
-	})
+	defer sc.Close()
+	sup, err := supervisor.New(sc)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
 	}
@@ -312,7 +285,7 @@ func detach(c *cli.Context, dir string) (int, error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	client := attempts.NewControlClient(dir)
+	client := supervisor.NewControlClient(dir)
 	deadline := time.After(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(c.Context, time.Second)
@@ -356,7 +329,7 @@ func superviseCommand() *cli.Command {
 // and help on stdin (quit only detaches).
 func attach(c *cli.Context, id string) error {
 	dir := appDirOf(id)
-	client := attempts.NewControlClient(dir)
+	client := supervisor.NewControlClient(dir)
 	st, err := client.Status(c.Context)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
@@ -379,10 +352,10 @@ func attach(c *cli.Context, id string) error {
 
 func stopSession(c *cli.Context, id string) error {
 	dir := appDirOf(id)
-	if err := attempts.NewControlClient(dir).Stop(c.Context); err != nil {
+	if err := supervisor.NewControlClient(dir).Stop(c.Context); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
 	}
-	if err := sessionctl.WaitGone(c.Context, attempts.ControlSocket(dir), 60*time.Second); err != nil {
+	if err := sessionctl.WaitGone(c.Context, supervisor.ControlSocket(dir), 60*time.Second); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
 	}
 	fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
@@ -409,12 +382,4 @@ func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {
 		return
 	}
 	log.Info().Str(logging.ZKPath, cfg.ClusterPath()).Msg("HA data of the terminated application removed")
-}
-
-// zkServers is the quorum the supervisor fences dead attempts' sessions on.
-func zkServers(cfg *conf.Config) []string {
-	if cfg.HAMode() != conf.HAZooKeeper {
-		return nil
-	}
-	return cfg.Quorum()
 }

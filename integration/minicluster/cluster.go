@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/integration/hdfspeer"
@@ -20,6 +22,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -34,7 +37,7 @@ type Option func(*options)
 
 type options struct {
 	taskManagers int
-	budget       attempts.Budget
+	budget       []string // the budget's properties
 	local        bool
 	binary       string
 	zk           []zktest.Option
@@ -45,9 +48,19 @@ type options struct {
 func WithTaskManagers(n int) Option { return func(o *options) { o.taskManagers = n } }
 
 // WithBudget sets the AM attempt budget: at most maxAttempts counted failures
-// within window end the application (default 10 in 10 minutes).
+// within window end the application (default 10 in 10 minutes). It sets
+// yarn.application-attempts and yarn.resourcemanager.am.max-attempts to
+// maxAttempts and yarn.application-attempt-failures-validity-interval to window.
 func WithBudget(maxAttempts int, window time.Duration) Option {
-	return func(o *options) { o.budget = attempts.Budget{MaxAttempts: maxAttempts, Window: window} }
+	return func(o *options) { o.budget = budgetProperties(maxAttempts, window) }
+}
+
+func budgetProperties(maxAttempts int, window time.Duration) []string {
+	return []string{
+		conf.YarnApplicationAttempts.Key() + "=" + strconv.Itoa(maxAttempts),
+		conf.YarnAMMaxAttempts.Key() + "=" + strconv.Itoa(maxAttempts),
+		conf.YarnAttemptFailuresValidityInterval.Key() + "=" + strconv.FormatInt(window.Milliseconds(), 10) + " ms",
+	}
 }
 
 // WithLocalStorage puts high-availability.storageDir on file:// in t.TempDir()
@@ -63,8 +76,8 @@ func WithZooKeeper(opts ...zktest.Option) Option {
 	return func(o *options) { o.zk = append(o.zk, opts...) }
 }
 
-// WithProperty adds a configuration property ("key=value") to the AM and
-// TaskManager processes, after the cluster's own.
+// WithProperty adds a configuration property ("key=value") after the cluster's
+// own: the supervisor, the AM and the TaskManager processes all read it.
 func WithProperty(keyValue string) Option {
 	return func(o *options) { o.props = append(o.props, keyValue) }
 }
@@ -76,7 +89,7 @@ type Cluster struct {
 	peer    *hdfspeer.Peer
 	storage string // high-availability.storageDir
 	store   hdfsstore.Store
-	sup     *attempts.Supervisor
+	sup     *supervisor.Supervisor
 	rest    httpjson.Client // the AMs' REST API
 }
 
@@ -85,7 +98,7 @@ type Cluster struct {
 // supervisor runs; use WaitLeader to wait for a leading AM.
 func Start(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
-	o := options{taskManagers: 1, budget: attempts.Budget{MaxAttempts: 10, Window: 10 * time.Minute}}
+	o := options{taskManagers: 1, budget: budgetProperties(10, 10*time.Minute)}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -117,21 +130,21 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		"heartbeat.interval=100 ms",
 		"rest.port=0",
 	}
-	var args []string
-	for _, p := range append(props, o.props...) {
-		args = append(args, "-D", p)
+	props = append(append(props, o.budget...), o.props...)
+	cfg, err := conf.Load(conf.Options{Dynamic: props, ApplicationID: app.String()})
+	if err != nil {
+		t.Fatalf("minicluster: configuration: %v", err)
 	}
-	sup, err := attempts.NewSupervisor(attempts.SupervisorConfig{
-		App:          app,
-		Dir:          filepath.Join(t.TempDir(), "app"),
-		Budget:       o.budget,
-		Executable:   o.binary,
-		ProcessArgs:  args,
-		TaskManagers: o.taskManagers, TaskManagerMemory: 128 << 20, Slots: 1,
-		Containers: containers.Keep,
-		History:    st,
-		Logger:     logging.ForTest(t),
-	})
+	// The supervisor is configured the way yarn-session configures it, so the
+	// cluster runs with fast fencing (the ZooKeeper quorum) like a real session.
+	sc, err := supervisor.ConfigFrom(context.Background(), cfg, supervisor.Session{App: app,
+		Dir: filepath.Join(t.TempDir(), "app"), TaskManagers: o.taskManagers, TaskManagerMemory: 128 << 20, Slots: 1,
+		Executable: o.binary, Logger: logging.ForTest(t)})
+	if err != nil {
+		t.Fatalf("minicluster: %v", err)
+	}
+	t.Cleanup(func() { sc.Close() }) // after the supervisor has stopped: cleanups run last first
+	sup, err := supervisor.New(sc)
 	if err != nil {
 		t.Fatalf("minicluster: %v", err)
 	}
@@ -169,10 +182,10 @@ func (c *Cluster) HDFS() *hdfspeer.Peer { return c.peer }
 func (c *Cluster) StorageDir() string { return c.storage }
 
 // Supervisor returns the session's supervisor, for what the handles do not cover.
-func (c *Cluster) Supervisor() *attempts.Supervisor { return c.sup }
+func (c *Cluster) Supervisor() *supervisor.Supervisor { return c.sup }
 
 // Status returns the application's state as `yarn-session status` shows it.
-func (c *Cluster) Status() attempts.Status { return c.sup.Status() }
+func (c *Cluster) Status() supervisor.Status { return c.sup.Status() }
 
 // AttemptHistory returns the AM attempts that ended, with their exit kinds and
 // whether they counted against the budget.
@@ -193,11 +206,11 @@ func (c *Cluster) KillTaskManager(i int) (int, error) {
 	return cs[i].PID, syscall.Kill(cs[i].PID, syscall.SIGKILL)
 }
 
-// Leader returns the REST address of the leading AM, or "" when none leads now.
+// Leader returns the REST address of the leading AM, or "" when none leads now,
+// as the supervisor knows it: from the AMs' leadership reports.
 func (c *Cluster) Leader() string {
 	for _, am := range c.sup.Status().AMs {
-		var o jobmanager.Overview
-		if am.REST != "" && c.getJSON(am.REST+"/overview", &o) == nil && o.Leader {
+		if am.Leading {
 			return am.REST
 		}
 	}

@@ -70,3 +70,30 @@ func TestCountingJobSurvivesTwoAMKills(t *testing.T) {
 	require.Equal(t, 2, c.Status().CountedFailures)
 	require.Equal(t, tms, c.Status().Containers, "the same two TaskManagers throughout")
 }
+
+// TestNewAttemptLeadsBeforeTheSessionTimeout: the mini cluster's supervisor is
+// configured as yarn-session's is, with the ZooKeeper quorum, so once it has
+// reaped a killed AM it closes that AM's session: with a 10 s session (the
+// server's maximum here) the next attempt leads long before the dead attempt's
+// latch node would expire.
+func TestNewAttemptLeadsBeforeTheSessionTimeout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := minicluster.Start(t, minicluster.WithLocalStorage(),
+		minicluster.WithProperty("high-availability.zookeeper.client.session-timeout=10 s"))
+	_, err := c.WaitLeader(ctx)
+	require.NoError(t, err)
+
+	killed := time.Now()
+	_, err = c.KillAM()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		for _, am := range c.Status().AMs {
+			if am.Leading && am.Attempt == 2 {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 5*time.Millisecond, "attempt 2 leads long before the killed attempt's 10 s session would expire")
+	t.Logf("attempt 2 leads %s after the kill", time.Since(killed))
+}

@@ -13,9 +13,11 @@
 //   - the in-process HDFS peer (integration/hdfspeer) as
 //     high-availability.storageDir, or a file:// directory in t.TempDir() with
 //     WithLocalStorage;
-//   - a session: an attempts.Supervisor running in the test process, whose AM
-//     attempts and TaskManager containers are real processes of the yarn-session
-//     binary, with the attempt budget of WithBudget.
+//   - a session: a supervisor.Supervisor running in the test process, configured
+//     from the cluster's properties by supervisor.ConfigFrom as yarn-session
+//     configures it (the attempt budget of WithBudget, fast fencing on the
+//     cluster's ZooKeeper), whose AM attempts and TaskManager containers are real
+//     processes of the yarn-session binary.
 //
 // The yarn-session binary is built with `go build` by Binary, once per test
 // process; a TestMain that already builds it passes the path with WithBinary.

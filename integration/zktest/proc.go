@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/amkeeper/amkeeper/internal/childproc"
 )
 
 // process is one run of a server's JVM.
@@ -26,7 +28,9 @@ type process struct {
 // lives exactly as long as the JVM, so the signal fires only when the whole test
 // binary dies. The cost is one parked OS thread per running server.
 func spawn(cmd *exec.Cmd) (*process, error) {
-	setProcAttr(cmd)
+	// Its own process group, so a terminal's Ctrl-C reaches only the test
+	// binary; on Linux the kernel kills it when its parent thread dies.
+	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	p := &process{cmd: cmd, exited: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {

@@ -4,19 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
-
-// setProcAttr puts the JVM in its own process group, so a terminal's Ctrl-C reaches
-// only the test binary, and has the kernel SIGKILL it when its parent thread dies
-// (see spawn for why that thread lives as long as the JVM).
-func setProcAttr(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
 
 // waitStopped polls /proc until every thread of pid is in the stopped state, so that
 // Pause returns only once the JVM can no longer answer.

@@ -2,17 +2,7 @@
 
 package zktest
 
-import (
-	"context"
-	"os/exec"
-	"syscall"
-)
-
-// setProcAttr puts the JVM in its own process group. Outside Linux there is no
-// parent-death signal: only the cleanup paths stop the JVM.
-func setProcAttr(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-}
+import "context"
 
 // waitStopped cannot observe the stopped state portably; SIGSTOP takes effect at
 // once for practical purposes.

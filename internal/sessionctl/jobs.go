@@ -7,26 +7,21 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
-// FindLeader asks each of the session's AMs whether it leads and returns the
-// leader's REST address, skipping not (a leader known to be gone).
-func FindLeader(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
+// FindLeader returns the REST address of the session's leading AM, as the AMs
+// report leadership to their supervisor, skipping not (a leader known to be gone).
+func FindLeader(ctx context.Context, client *supervisor.ControlClient, not string) (string, error) {
 	st, err := client.Status(ctx)
 	if err != nil {
 		return "", err
 	}
-	hc := http.Client{Timeout: 2 * time.Second}
 	for _, am := range st.AMs {
-		if am.REST == "" || am.REST == not {
-			continue
-		}
-		var o jobmanager.Overview
-		if err := GetJSON(ctx, &hc, am.REST+"/overview", &o); err == nil && o.Leader {
+		if am.Leading && am.REST != "" && am.REST != not {
 			return am.REST, nil
 		}
 	}
@@ -35,7 +30,7 @@ func FindLeader(ctx context.Context, client *attempts.ControlClient, not string)
 
 // WaitLeader waits up to a minute for an AM other than not to lead, and returns
 // its REST address.
-func WaitLeader(ctx context.Context, client *attempts.ControlClient, not string) (string, error) {
+func WaitLeader(ctx context.Context, client *supervisor.ControlClient, not string) (string, error) {
 	return Poll(ctx, 60*time.Second, func() (string, bool) {
 		l, err := FindLeader(ctx, client, not)
 		return l, err == nil

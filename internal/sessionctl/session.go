@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // EnvHome overrides where yarn-session keeps application directories.
@@ -22,7 +22,7 @@ const stopWithin = 60 * time.Second
 // Detached is a session started by StartDetached.
 type Detached struct {
 	AppID  string
-	Client *attempts.ControlClient // the supervisor's control socket
+	Client *supervisor.ControlClient // the supervisor's control socket
 	appDir string
 }
 
@@ -43,14 +43,14 @@ func StartDetached(ctx context.Context, exe, home string, args ...string) (*Deta
 	}
 	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
 	appDir := filepath.Join(home, appID)
-	return &Detached{AppID: appID, Client: attempts.NewControlClient(appDir), appDir: appDir}, nil
+	return &Detached{AppID: appID, Client: supervisor.NewControlClient(appDir), appDir: appDir}, nil
 }
 
 // Stop asks the supervisor to stop the session and waits until it is gone. It
 // does not depend on the context the session was started under.
 func (d *Detached) Stop() {
 	_ = d.Client.Stop(context.Background())
-	_ = WaitGone(context.Background(), attempts.ControlSocket(d.appDir), stopWithin)
+	_ = WaitGone(context.Background(), supervisor.ControlSocket(d.appDir), stopWithin)
 }
 
 // DynamicArgs turns key=value properties into yarn-session's -D flags.
@@ -72,7 +72,7 @@ func WaitGone(ctx context.Context, path string, within time.Duration) error {
 }
 
 // ContainerPIDs lists the PIDs of a session's containers.
-func ContainerPIDs(s attempts.Status) []int {
+func ContainerPIDs(s supervisor.Status) []int {
 	var pids []int
 	for _, c := range s.Containers {
 		pids = append(pids, c.PID)

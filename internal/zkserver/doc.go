@@ -41,6 +41,8 @@
 //   - Two Start calls on one run directory at the same time are not serialised.
 //   - A free port is free when picked; a server that loses the race to bind it is
 //     retried with new ports a few times, then the start fails.
-//   - Linux only: Stop and StatusOf read /proc to tell a live server from a dead or
-//     foreign pid.
+//   - Stop and StatusOf read /proc to tell a live server from a dead or foreign pid
+//     (proc_linux.go). Outside Linux a live pid cannot be verified as our server:
+//     StatusOf reports it as foreign and Stop refuses to signal it (ErrNotOurs),
+//     and a zombie counts as running until it is reaped.
 package zkserver

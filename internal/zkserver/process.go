@@ -119,12 +119,13 @@ const (
 	procForeign                  // alive, but some other program
 )
 
-// inspect looks a pid up in /proc and decides whether it is the server of dir.
+// inspect looks a pid up (processGone, cmdline) and decides whether it is the
+// server of dir.
 func inspect(pid int, dir string) procState {
 	if processGone(pid) {
 		return procGone
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	b, err := cmdline(pid)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return procGone
@@ -147,17 +148,6 @@ func inspect(pid int, dir string) procState {
 		return procGone
 	}
 	return procForeign
-}
-
-// processGone reports whether pid no longer runs; a zombie counts as gone.
-func processGone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
 }
 
 // terminate stops the server of dir whose pid is pid: it opens the process (a pidfd

@@ -422,7 +422,7 @@ func stopOne(ctx context.Context, s Server, grace time.Duration) (Outcome, error
 
 // cmdlineSummary returns the start of a process's command line, for messages.
 func cmdlineSummary(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	b, err := cmdline(pid)
 	if err != nil {
 		return "command line unreadable"
 	}

@@ -1,13 +1,9 @@
-package attempts
+package supervisor
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,21 +14,23 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
-// SupervisorConfig configures the supervisor of one application.
-type SupervisorConfig struct {
+// Config configures the supervisor of one application.
+type Config struct {
 	App containers.AppID
 	// Dir is the application directory: the local API socket, one log file per
 	// AM attempt (attempts/<attempt-id>/am.log) and per container.
 	Dir    string
-	Budget Budget
-	Clock  Clock // default SystemClock
+	Budget attempts.Budget
+	Clock  attempts.Clock // default attempts.SystemClock
 	// Executable is the binary re-executed as `am` and `taskmanager` (default: this
 	// process's own executable).
 	Executable string
@@ -65,8 +63,8 @@ type SupervisorConfig struct {
 
 // Outcome is how the application ended.
 type Outcome struct {
-	Decision Decision
-	History  History
+	Decision attempts.Decision
+	History  attempts.History
 }
 
 // Supervisor runs one application: it starts AM attempts within the restart
@@ -74,8 +72,8 @@ type Outcome struct {
 // containers they ask for. Containers are the supervisor's children, never an
 // AM's, so an AM's death never takes a container with it.
 type Supervisor struct {
-	cfg    SupervisorConfig
-	policy *Policy
+	cfg    Config
+	policy *attempts.Policy
 	cm     *containers.Manager
 	log    zerolog.Logger
 
@@ -85,6 +83,7 @@ type Supervisor struct {
 	next      int                // the next attempt number to hand out
 	completed []rmapi.CompletedContainer
 	lastExit  time.Time // when the last AM attempt was reaped
+	leadSeq   uint64    // counts the leadership reports that said "leading"
 }
 
 // amProc is one running AM attempt.
@@ -97,17 +96,20 @@ type amProc struct {
 	finished   *rmapi.FinishRequest
 	session    *rmapi.SessionCredentials
 	preempt    bool
+	// leading is the leadSeq of this AM's latest "leading" report, 0 when it
+	// does not lead (it never reported, or reported that its grant ended).
+	leading uint64
 }
 
-// NewSupervisor prepares a supervisor; Run runs the application.
-func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
+// New prepares a supervisor; Run runs the application.
+func New(cfg Config) (*Supervisor, error) {
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock
+		cfg.Clock = attempts.SystemClock
 	}
 	if cfg.Executable == "" {
 		exe, err := os.Executable()
 		if err != nil {
-			return nil, fmt.Errorf("attempts: supervisor: own executable: %w", err)
+			return nil, fmt.Errorf("supervisor: supervisor: own executable: %w", err)
 		}
 		cfg.Executable = exe
 	}
@@ -115,11 +117,11 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 		cfg.Slots = 1
 	}
 	log := cfg.Logger.With().Str(logging.App, cfg.App.String()).Str(logging.Role, "supervisor").Logger()
-	hist, err := loadHistory(cfg.History, HistoryName(cfg.App.String()))
+	hist, err := loadHistory(cfg.History, attempts.HistoryName(cfg.App.String()))
 	if err != nil {
 		return nil, err
 	}
-	policy, err := New(cfg.Budget, cfg.Clock, hist)
+	policy, err := attempts.New(cfg.Budget, cfg.Clock, hist)
 	if err != nil {
 		return nil, err
 	}
@@ -130,24 +132,6 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
 }
 
-func loadHistory(st hdfsstore.Store, name string) (History, error) {
-	if st == nil {
-		return History{}, nil
-	}
-	b, err := hdfsstore.GetBytes(context.Background(), st, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return History{}, nil
-	}
-	if err != nil {
-		return History{}, fmt.Errorf("attempts: read attempt history %s: %w", name, err)
-	}
-	h, err := DecodeHistory(bytes.NewReader(b))
-	if err != nil {
-		return History{}, fmt.Errorf("attempts: attempt history %s: %w", name, err)
-	}
-	return h, nil
-}
-
 // Socket is the path of the local API socket.
 func (s *Supervisor) Socket() string { return filepath.Join(SocketDir(s.cfg.Dir), "rm.sock") }
 
@@ -155,7 +139,7 @@ func (s *Supervisor) Socket() string { return filepath.Join(SocketDir(s.cfg.Dir)
 func (s *Supervisor) Containers() *containers.Manager { return s.cm }
 
 // Policy returns the restart policy (for status).
-func (s *Supervisor) Policy() *Policy { return s.policy }
+func (s *Supervisor) Policy() *attempts.Policy { return s.policy }
 
 // AMPID returns the PID of the AM started last (the only one without hot
 // standby), 0 when it is not running.
@@ -181,31 +165,41 @@ func (s *Supervisor) AMPIDs() []int {
 	return out
 }
 
-// leader returns the running AM that reports itself leader on its REST
-// endpoint (or, without hot standby, the only one) and its PID.
+// leader returns the AM that a kill-am or a preemption hits, and its PID: the
+// only running AM without hot standby (whether it leads yet or not), otherwise
+// the one that reported leading (reportedLeader).
 func (s *Supervisor) leader() (*amProc, int) {
-	type snap struct {
-		a    *amProc
-		pid  int
-		rest string
-	}
 	s.mu.Lock()
-	var running []snap
+	defer s.mu.Unlock()
+	var only *amProc
+	running := 0
 	for _, a := range s.ams {
 		if a.pid != 0 {
-			running = append(running, snap{a, a.pid, a.restAddr})
+			only = a
+			running++
 		}
 	}
-	s.mu.Unlock()
-	if len(running) == 1 {
-		return running[0].a, running[0].pid
+	if running == 1 {
+		return only, only.pid
 	}
-	for _, r := range running {
-		if r.rest != "" && reportsLeader(r.rest) {
-			return r.a, r.pid
-		}
+	if a := s.reportedLeader(); a != nil {
+		return a, a.pid
 	}
 	return nil, 0
+}
+
+// reportedLeader returns the running AM whose "leading" report is the newest
+// among those whose grant has not ended, or nil; callers hold s.mu. Grants follow
+// each other in the election, so when an old leader's "not leading" report is
+// still on its way, the newer grant's report wins.
+func (s *Supervisor) reportedLeader() *amProc {
+	var lead *amProc
+	for _, a := range s.ams {
+		if a.pid != 0 && a.leading > 0 && (lead == nil || a.leading > lead.leading) {
+			lead = a
+		}
+	}
+	return lead
 }
 
 // KillAM SIGKILLs the leading AM, as a crash would (it counts against the
@@ -213,7 +207,7 @@ func (s *Supervisor) leader() (*amProc, int) {
 func (s *Supervisor) KillAM() (int, error) {
 	_, pid := s.leader()
 	if pid == 0 {
-		return 0, errors.New("attempts: kill-am: no leading AM running")
+		return 0, errors.New("supervisor: kill-am: no leading AM running")
 	}
 	return pid, syscall.Kill(pid, syscall.SIGKILL)
 }
@@ -235,7 +229,7 @@ func AMLogPath(appDir, attemptID string) string {
 func (s *Supervisor) Preempt() error {
 	a, pid := s.leader()
 	if a == nil {
-		return errors.New("attempts: preempt: no AM running")
+		return errors.New("supervisor: preempt: no AM running")
 	}
 	s.mu.Lock()
 	a.preempt = true
@@ -266,7 +260,7 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	defer requestStop()
 	cl, err := rmapi.Listen(ControlSocket(s.cfg.Dir))
 	if err != nil {
-		return Outcome{}, fmt.Errorf("attempts: control socket: %w", err)
+		return Outcome{}, fmt.Errorf("supervisor: control socket: %w", err)
 	}
 	controlCtx, stopControl := context.WithCancel(context.Background())
 	controlled := make(chan error, 1)
@@ -289,10 +283,10 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once
-		final    Decision
+		final    attempts.Decision
 		firstErr error
 	)
-	finish := func(d Decision, err error) {
+	finish := func(d attempts.Decision, err error) {
 		once.Do(func() { final, firstErr = d, err })
 		stopSlots()
 	}
@@ -313,22 +307,22 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 
 // runSlot runs one AM slot's attempts until the application ends, the slot
 // context ends (another slot ended the application) or ctx ends (stop).
-func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool) (Decision, error) {
+func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool) (attempts.Decision, error) {
 	for {
 		exit, err := s.runAttempt(slot, s.takeAttempt(), port)
 		if err != nil {
-			return Decision{}, err
+			return attempts.Decision{}, err
 		}
-		if slot.Err() != nil && ctx.Err() == nil && exit.Kind == ExitKilledBySupervisor {
+		if slot.Err() != nil && ctx.Err() == nil && exit.Kind == attempts.ExitKilledBySupervisor {
 			// Another slot ended the application; this AM was stopped for it.
-			return Decision{}, nil
+			return attempts.Decision{}, nil
 		}
 		d, err := s.policy.Decide(exit)
-		if errors.Is(err, ErrEnded) {
+		if errors.Is(err, attempts.ErrEnded) {
 			return d, nil
 		}
 		if err != nil {
-			return Decision{}, err
+			return attempts.Decision{}, err
 		}
 		s.log.Info().EmbedObject(d).Str(logging.AttemptID, exit.AttemptID).Str("exit", string(exit.Kind)).
 			Int("exit_code", exit.ExitCode).Str("signal", exit.Signal).Msg("attempt ended")
@@ -357,7 +351,7 @@ func (s *Supervisor) takeAttempt() int {
 	return n
 }
 
-func (s *Supervisor) end(d Decision) (Outcome, error) {
+func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 	stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.cm.StopAll(stop); err != nil {
@@ -367,18 +361,6 @@ func (s *Supervisor) end(d Decision) (Outcome, error) {
 	return Outcome{Decision: d, History: s.policy.History()}, nil
 }
 
-func (s *Supervisor) saveHistory() error {
-	if s.cfg.History == nil {
-		return nil
-	}
-	b, err := json.MarshalIndent(s.policy.History(), "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = hdfsstore.PutBytes(context.Background(), s.cfg.History, HistoryName(s.cfg.App.String()), b)
-	return err
-}
-
 // attemptID is YARN's appattempt_<ts>_<seq>_<N %06d>.
 func (s *Supervisor) attemptIDOf(n int) string {
 	return fmt.Sprintf("appattempt_%d_%04d_%06d", s.cfg.App.ClusterTimestamp, s.cfg.App.Seq, n)
@@ -386,15 +368,15 @@ func (s *Supervisor) attemptIDOf(n int) string {
 
 // runAttempt starts one AM process and waits for it to exit (or stops it when
 // ctx ends).
-func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Exit, error) {
+func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (attempts.Exit, error) {
 	id := s.attemptIDOf(n)
 	dir := filepath.Join(s.cfg.Dir, "attempts", id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Exit{}, fmt.Errorf("attempts: attempt directory: %w", err)
+		return attempts.Exit{}, fmt.Errorf("supervisor: attempt directory: %w", err)
 	}
 	logf, err := os.OpenFile(s.amLog(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return Exit{}, fmt.Errorf("attempts: AM log: %w", err)
+		return attempts.Exit{}, fmt.Errorf("supervisor: AM log: %w", err)
 	}
 	defer logf.Close()
 	args := append([]string{"am",
@@ -414,12 +396,12 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	cmd := exec.Command(s.cfg.Executable, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
-	// Its own process group; it dies with the supervisor.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group; on Linux it dies with the supervisor.
+	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	start := s.cfg.Clock.Now()
 
 	if err := cmd.Start(); err != nil {
-		return Exit{}, fmt.Errorf("attempts: start attempt %s: %w", id, err)
+		return attempts.Exit{}, fmt.Errorf("supervisor: start attempt %s: %w", id, err)
 	}
 	am := &amProc{n: n, id: id, pid: cmd.Process.Pid}
 	s.mu.Lock()
@@ -455,7 +437,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	s.mu.Unlock()
 	s.fence(id, session)
 
-	exit := Exit{Attempt: n, Kind: ExitFailed, AttemptID: id, Start: start}
+	exit := attempts.Exit{Attempt: n, Kind: attempts.ExitFailed, AttemptID: id, Start: start}
 	if ps := cmd.ProcessState; ps != nil {
 		exit.ExitCode = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -464,11 +446,11 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (Ex
 	}
 	switch {
 	case finished != nil:
-		exit.Kind, exit.FinalStatus, exit.Diagnostics = ExitFinished, finished.Status, finished.Diagnostics
+		exit.Kind, exit.FinalStatus, exit.Diagnostics = attempts.ExitFinished, attempts.FinalStatus(finished.Status), finished.Diagnostics
 	case preempted:
-		exit.Kind, exit.Diagnostics = ExitPreempted, "preempted by the supervisor"
+		exit.Kind, exit.Diagnostics = attempts.ExitPreempted, "preempted by the supervisor"
 	case stopped:
-		exit.Kind, exit.Diagnostics = ExitKilledBySupervisor, "the application was stopped"
+		exit.Kind, exit.Diagnostics = attempts.ExitKilledBySupervisor, "the application was stopped"
 	default:
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
 	}
@@ -576,7 +558,7 @@ func (s *Supervisor) Allocate(ctx context.Context, req rmapi.AllocateRequest) (r
 				Memory: max(ask.MemoryBytes, 128<<20), Slots: ask.Slots,
 			})
 			if err != nil {
-				return res, fmt.Errorf("attempts: launch container: %w", err)
+				return res, fmt.Errorf("supervisor: launch container: %w", err)
 			}
 			res.Allocated = append(res.Allocated, toAPI(*c))
 		}
@@ -599,18 +581,25 @@ func (s *Supervisor) Finish(ctx context.Context, req rmapi.FinishRequest) error 
 	return nil
 }
 
-var _ rmapi.ResourceManager = (*Supervisor)(nil)
-
-// reportsLeader asks an AM's REST endpoint whether it leads.
-func reportsLeader(addr string) bool {
-	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get(addr + "/overview")
+// Leadership records an AM's report that its leadership grant started or ended
+// (see reportedLeader).
+func (s *Supervisor) Leadership(ctx context.Context, req rmapi.LeadershipRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.runningAM(req.AttemptID)
 	if err != nil {
-		return false
+		return err
 	}
-	defer resp.Body.Close()
-	var o struct {
-		Leader bool `json:"leader"`
+	if !a.registered {
+		return rmapi.ErrNotRegistered
 	}
-	return json.NewDecoder(resp.Body).Decode(&o) == nil && o.Leader
+	if req.Leading {
+		s.leadSeq++
+		a.leading = s.leadSeq
+	} else {
+		a.leading = 0
+	}
+	return nil
 }
+
+var _ rmapi.ResourceManager = (*Supervisor)(nil)

@@ -2,7 +2,15 @@
 // modelled on YARN's ApplicationMasterProtocol: RegisterApplicationMaster (which
 // returns the containers that survived earlier attempts), Allocate (ask for and
 // release containers, hear about completed ones) and FinishApplicationMaster (the
-// final status).
+// final status), plus one call YARN does not have: Leadership, with which an AM
+// that runs beside hot standbys tells the supervisor when its leadership grant
+// starts and ends, so the supervisor knows which AM leads (for status, kill-am and
+// preemption) without asking the AMs.
+//
+// Leadership is what the AM reports, not a fencing token: the election's leader
+// session ID fences every write, and a report can lag the grant by one local call.
+// The supervisor uses it only to choose which process a kill-am or a preemption
+// hits, and to show it.
 //
 // It is HTTP/1.1 with JSON bodies over a unix socket created with mode 0600 in a
 // 0700 directory: only the supervisor's user can reach it, it needs no code

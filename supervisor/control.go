@@ -1,4 +1,4 @@
-package attempts
+package supervisor
 
 import (
 	"bytes"
@@ -14,8 +14,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
 // Status is what `yarn-session status` shows of a running application.
@@ -33,7 +34,7 @@ type Status struct {
 	AMLog           string           `json:"amLog"`
 	AMs             []AMState        `json:"ams"` // every running AM (several with hot standby)
 	Containers      []ContainerState `json:"containers"`
-	History         History          `json:"history"`
+	History         attempts.History `json:"history"`
 }
 
 // AMState is one running AM in Status.
@@ -43,6 +44,9 @@ type AMState struct {
 	PID       int    `json:"pid"`
 	REST      string `json:"rest"`
 	Log       string `json:"log"`
+	// Leading says the AM reported that it leads (over rmapi's Leadership call);
+	// at most one AM in a Status leads.
+	Leading bool `json:"leading"`
 }
 
 // ContainerState is one container in Status.
@@ -62,9 +66,10 @@ func (s *Supervisor) Status() Status {
 	if s.last != nil {
 		st.Attempt, st.AttemptID, st.AMPID = s.last.n, s.last.id, s.last.pid
 	}
+	lead := s.reportedLeader()
 	for _, a := range s.ams {
 		if a.pid != 0 {
-			st.AMs = append(st.AMs, AMState{Attempt: a.n, AttemptID: a.id, PID: a.pid, REST: a.restAddr, Log: s.amLog(a.id)})
+			st.AMs = append(st.AMs, AMState{Attempt: a.n, AttemptID: a.id, PID: a.pid, REST: a.restAddr, Log: s.amLog(a.id), Leading: a == lead})
 		}
 	}
 	s.mu.Unlock()

@@ -52,6 +52,11 @@ func (c *Client) Finish(ctx context.Context, req FinishRequest) error {
 	return c.call(ctx, PathFinish, req, &struct{}{})
 }
 
+// Leadership reports that the attempt started or stopped leading.
+func (c *Client) Leadership(ctx context.Context, req LeadershipRequest) error {
+	return c.call(ctx, PathLeadership, req, &struct{}{})
+}
+
 // Close releases idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 

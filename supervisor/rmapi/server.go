@@ -24,6 +24,9 @@ type ResourceManager interface {
 	Register(ctx context.Context, req RegisterRequest) (RegisterResponse, error)
 	Allocate(ctx context.Context, req AllocateRequest) (AllocateResponse, error)
 	Finish(ctx context.Context, req FinishRequest) error
+	// Leadership records that the attempt started or stopped leading; an
+	// attempt that has not registered gets ErrNotRegistered.
+	Leadership(ctx context.Context, req LeadershipRequest) error
 }
 
 // maxBody bounds a request body; requests are small.
@@ -60,6 +63,14 @@ func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
 		}
 		log.Info().Str(logging.AttemptID, req.AttemptID).Str("status", string(req.Status)).Msg("rmapi: finish")
 		reply(w, log, struct{}{}, rm.Finish(r.Context(), req))
+	})
+	mux.HandleFunc("POST "+PathLeadership, func(w http.ResponseWriter, r *http.Request) {
+		var req LeadershipRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		log.Info().Str(logging.AttemptID, req.AttemptID).Bool("leading", req.Leading).Msg("rmapi: leadership")
+		reply(w, log, struct{}{}, rm.Leadership(r.Context(), req))
 	})
 	return mux
 }

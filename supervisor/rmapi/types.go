@@ -8,9 +8,10 @@ import (
 
 // Paths of the protocol's calls.
 const (
-	PathRegister = "/v1/register"
-	PathAllocate = "/v1/allocate"
-	PathFinish   = "/v1/finish"
+	PathRegister   = "/v1/register"
+	PathAllocate   = "/v1/allocate"
+	PathFinish     = "/v1/finish"
+	PathLeadership = "/v1/leadership"
 )
 
 // Sentinel errors, matched with errors.Is on the client side.
@@ -114,6 +115,17 @@ type FinishRequest struct {
 	AttemptID   string      `json:"attemptId"`
 	Status      FinalStatus `json:"status"`
 	Diagnostics string      `json:"diagnostics,omitempty"`
+}
+
+// LeadershipRequest reports that the attempt's leadership changed: Leading when
+// the election granted it leadership (its connection info is published), not
+// Leading when that grant ended. An AM sends one report per change, in order,
+// from the goroutine that holds the grant, so the reports of one attempt never
+// overtake each other. An AM that dies sends nothing: the supervisor forgets a
+// reaped attempt's leadership itself.
+type LeadershipRequest struct {
+	AttemptID string `json:"attemptId"`
+	Leading   bool   `json:"leading"`
 }
 
 // errorBody is the JSON body of a failed call.

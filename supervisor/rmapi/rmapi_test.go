@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/attempts/rmapi"
+	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
 // fakeRM is a pure in-memory ResourceManager: the current attempt, its
@@ -27,6 +27,7 @@ type fakeRM struct {
 	registered bool
 	previous   []rmapi.Container
 	finished   *rmapi.FinishRequest
+	leading    []bool // the leadership reports, in order
 	block      chan struct{}
 }
 
@@ -85,6 +86,19 @@ func (f *fakeRM) Finish(ctx context.Context, req rmapi.FinishRequest) error {
 	return nil
 }
 
+func (f *fakeRM) Leadership(ctx context.Context, req rmapi.LeadershipRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(req.AttemptID); err != nil {
+		return err
+	}
+	if !f.registered {
+		return rmapi.ErrNotRegistered
+	}
+	f.leading = append(f.leading, req.Leading)
+	return nil
+}
+
 func serve(t *testing.T, rm rmapi.ResourceManager, log zerolog.Logger) (string, *rmapi.Client) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "app", "rm.sock")
@@ -128,6 +142,28 @@ func TestRegisterAllocateFinish(t *testing.T) {
 
 	require.NoError(t, c.Finish(ctx, rmapi.FinishRequest{AttemptID: rm.current, Status: rmapi.Succeeded}))
 	require.Equal(t, rmapi.Succeeded, rm.finished.Status)
+}
+
+func TestLeadershipReportsArriveInOrder(t *testing.T) {
+	rm := &fakeRM{current: "appattempt_1_0001_000002"}
+	var logs bytes.Buffer
+	_, c := serve(t, rm, zerolog.New(&logs))
+	ctx := context.Background()
+
+	err := c.Leadership(ctx, rmapi.LeadershipRequest{AttemptID: rm.current, Leading: true})
+	require.ErrorIs(t, err, rmapi.ErrNotRegistered, "a report before Register is refused")
+	_, err = c.Register(ctx, rmapi.RegisterRequest{AttemptID: rm.current})
+	require.NoError(t, err)
+
+	for _, leading := range []bool{true, false, true} {
+		require.NoError(t, c.Leadership(ctx, rmapi.LeadershipRequest{AttemptID: rm.current, Leading: leading}))
+	}
+	require.Equal(t, []bool{true, false, true}, rm.leading)
+	require.Contains(t, logs.String(), `"leading":false`, "each report is logged")
+
+	err = c.Leadership(ctx, rmapi.LeadershipRequest{AttemptID: "appattempt_1_0001_000001", Leading: true})
+	require.ErrorIs(t, err, rmapi.ErrStaleAttempt)
+	require.Equal(t, []bool{true, false, true}, rm.leading, "a stale attempt's report changes nothing")
 }
 
 func TestStaleAttemptIsRefused(t *testing.T) {

@@ -1,0 +1,16 @@
+package childproc_test
+
+import (
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/internal/childproc"
+)
+
+func TestLinuxChildrenGetAParentDeathSignal(t *testing.T) {
+	for _, g := range []childproc.Group{childproc.SameGroup, childproc.OwnGroup} {
+		require.Equal(t, syscall.SIGKILL, childproc.SysProcAttr(g).Pdeathsig)
+	}
+}

@@ -1,0 +1,137 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+// Session is what a configuration does not say about one application: which it
+// is, where it runs, and its shape (yarn-session's -n, -tm, -s).
+type Session struct {
+	App containers.AppID
+	// Dir is the application directory (Config.Dir), made absolute. Embedded high
+	// availability (mode NONE) keeps its data under <Dir>/ha.
+	Dir string
+	// TaskManagers is how many containers the AM keeps.
+	TaskManagers int
+	// TaskManagerMemory is each container's memory in bytes; 0:
+	// taskmanager.memory.process.size.
+	TaskManagerMemory int64
+	// Slots is the slots per TaskManager; 0: taskmanager.numberOfTaskSlots.
+	Slots int
+	// Executable is Config.Executable ("": this process's own executable).
+	Executable string
+	Logger     zerolog.Logger
+}
+
+// ConfigFrom builds the supervisor's Config for session s from the
+// configuration c, the one place that maps configuration onto the supervisor:
+//
+//   - Budget: attempts.BudgetFromConf (yarn.application-attempts capped by
+//     yarn.resourcemanager.am.max-attempts, the validity interval); a cap is
+//     logged as a warning naming both keys.
+//   - Containers: amkeeper.containers.across-attempts (keep or restart-all).
+//   - StandbyPorts: one AM per conf/masters line, each with its web UI port,
+//     when the masters file lists more than one.
+//   - ZooKeeper: high-availability.zookeeper.quorum when high availability uses
+//     ZooKeeper, so the supervisor closes a reaped AM's session (fast fencing).
+//   - History: the store at high-availability.storageDir (in mode NONE without
+//     one, <Dir>/ha/<cluster-id>/storage: the AM's own), opened here; close it
+//     with Config.Close once the supervisor has stopped.
+//   - ProcessArgs: the configuration directory, the -D items of c and the
+//     cluster ID, so every AM and TaskManager reads the configuration the
+//     supervisor read.
+func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) {
+	if c == nil {
+		return Config{}, errors.New("supervisor: no configuration")
+	}
+	dir, err := filepath.Abs(s.Dir)
+	if err != nil {
+		return Config{}, fmt.Errorf("supervisor: application directory %s: %w", s.Dir, err)
+	}
+	log := s.Logger
+	budget, warnings := attempts.BudgetFromConf(c)
+	for _, w := range warnings {
+		log.Warn().Str(logging.Key, w.Key).Msg(w.String())
+	}
+	cfg := Config{
+		App: s.App, Dir: dir, Budget: budget, Executable: s.Executable,
+		TaskManagers: s.TaskManagers, TaskManagerMemory: s.TaskManagerMemory, Slots: s.Slots,
+		Containers: containers.Keep,
+		Logger:     log,
+	}
+	if cfg.TaskManagerMemory == 0 {
+		cfg.TaskManagerMemory = c.TaskManagerProcessSize()
+	}
+	if cfg.Slots == 0 {
+		cfg.Slots = c.TaskManagerSlots()
+	}
+	if c.ContainersAcrossAttempts() == conf.ContainersRestartAll {
+		cfg.Containers = containers.RestartAll
+	}
+	if masters := c.Masters(); len(masters) > 1 {
+		// The seeds' standalone HA cluster: one AM per conf/masters line, all on
+		// this machine, each with the line's web UI port.
+		for _, m := range masters {
+			cfg.StandbyPorts = append(cfg.StandbyPorts, strconv.Itoa(m.WebUIPort))
+		}
+		log.Info().Int("ams", len(cfg.StandbyPorts)).Msg("hot standby: one AM per conf/masters entry")
+	}
+	if c.HAMode() == conf.HAZooKeeper {
+		cfg.ZooKeeper = c.Quorum()
+	}
+	localDir := filepath.Join(dir, "ha")
+	cfg.ProcessArgs, err = processArgs(c, localDir)
+	if err != nil {
+		return Config{}, err
+	}
+	// The same storage the AM's HA services use, so the AM can serve the history.
+	uri := recovery.StorageURI(c, localDir)
+	if cfg.History, err = hdfsstore.Open(ctx, uri); err != nil {
+		return Config{}, fmt.Errorf("supervisor: attempt history: %s %s: %w", conf.HAStorageDir.Key(), uri, err)
+	}
+	return cfg, nil
+}
+
+// processArgs are the arguments every AM and TaskManager process gets: where
+// embedded high availability keeps its data, the configuration directory
+// (absolute: the processes run in their own directories), each -D item, and the
+// cluster ID pinned to the one the supervisor resolved.
+func processArgs(c *conf.Config, localDir string) ([]string, error) {
+	args := []string{"--local-dir", localDir}
+	if d := c.Dir(); d != "" {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, fmt.Errorf("supervisor: configuration directory %s: %w", d, err)
+		}
+		args = append(args, "--conf-dir", abs)
+	}
+	for _, kv := range append(c.Dynamic(), conf.HAClusterID.Key()+"="+c.ClusterID()) {
+		args = append(args, "-D", kv)
+	}
+	return args, nil
+}
+
+// Close closes the attempt history store (opened by ConfigFrom). Call it once
+// the supervisor has stopped.
+func (c Config) Close() error {
+	if c.History == nil {
+		return nil
+	}
+	if err := c.History.Close(); err != nil {
+		return fmt.Errorf("supervisor: close the attempt history store: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+// Package supervisor plays YARN's ResourceManager and NodeManager for one
+// application: it runs the AM attempts and the TaskManager containers as
+// processes, serves the AM–supervisor protocol (supervisor/rmapi) and the control
+// socket (status, stop, kill-am), fences the ZooKeeper session of an AM it has
+// reaped, and keeps the attempt history in the storage directory. Whether an
+// attempt is restarted is not decided here: the pure policy in attempts does
+// that; the supervisor does the waiting and the process handling around it.
+//
+// # What it guarantees
+//
+//   - Attempts: at most Config.Budget allows, as attempts.Policy decides; every
+//     decision is logged and the history is written to Config.History after each
+//     one and read back by New, so a restarted supervisor keeps its budget.
+//   - An AM attempt is a child process in its own process group, logging to
+//     <Dir>/attempts/<attempt-id>/am.log. Containers are the supervisor's
+//     children, never an AM's (containers.Manager), so an AM's death takes no
+//     container with it; with Config.Containers = RestartAll they are stopped
+//     between attempts.
+//   - The exit is certain (the process is reaped) before the next attempt is
+//     started; when Config.ZooKeeper is set, the dead attempt's ZooKeeper session
+//     is closed with the credentials it registered, so the next leader need not
+//     wait out the session timeout (fast fencing).
+//   - Only running attempts are served: a call from any other attempt ID gets
+//     rmapi.ErrStaleAttempt.
+//   - Leadership (which AM leads, for Status, KillAM and Preempt) is what the
+//     AMs report over rmapi's Leadership call; the supervisor never polls an
+//     AM. The newest "leading" report among running AMs wins; a reaped AM leads
+//     no more. With a single AM, KillAM and Preempt hit it whether it leads yet
+//     or not.
+//   - Stopping (ctx ends, or a stop on the control socket): each AM gets SIGTERM,
+//     SIGKILL after 10 s; every container is stopped; HA data is kept.
+//   - ConfigFrom builds a Config from configuration (budget, container mode,
+//     hot standbys from conf/masters, the quorum for fast fencing, the history
+//     store) for the CLI, the mini cluster and the tests alike.
+//
+// # What it does not guarantee
+//
+//   - A reported leader can lag the election by one local call; leadership
+//     itself is fenced by the leader session ID, not by this report.
+//   - It does not survive itself: on Linux an AM and every container get a
+//     parent-death SIGKILL when the supervisor process dies. Outside Linux there
+//     is no parent-death signal: AMs and containers outlive a SIGKILLed
+//     supervisor (a supervisor that stops normally still stops them).
+//   - No resource limits are enforced on AMs or containers (see containers).
+package supervisor
