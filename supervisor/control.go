@@ -1,21 +1,22 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
@@ -126,8 +127,7 @@ func ControlSocket(appDir string) string { return filepath.Join(SocketDir(appDir
 func (s *Supervisor) serveControl(ctx context.Context, l net.Listener, requestStop func()) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(s.Status())
+		httpjson.Write(w, http.StatusOK, s.Status())
 	})
 	mux.HandleFunc("POST "+PathStop, func(w http.ResponseWriter, r *http.Request) {
 		s.log.Info().Msg("stop requested")
@@ -140,7 +140,7 @@ func (s *Supervisor) serveControl(ctx context.Context, l net.Listener, requestSt
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]int{"pid": pid})
+		httpjson.Write(w, http.StatusOK, map[string]int{"pid": pid})
 	})
 	return rmapi.ServeHandler(ctx, l, mux)
 }
@@ -148,50 +148,42 @@ func (s *Supervisor) serveControl(ctx context.Context, l net.Listener, requestSt
 // ControlClient talks to a running supervisor through its control socket.
 type ControlClient struct {
 	socket string
-	http   *http.Client
+	json   httpjson.Client
 }
 
 // NewControlClient returns a client for the application directory appDir.
 func NewControlClient(appDir string) *ControlClient {
 	sock := ControlSocket(appDir)
-	return &ControlClient{socket: sock, http: &http.Client{Timeout: 10 * time.Second, Transport: rmapi.UnixTransport(sock)}}
+	return &ControlClient{socket: sock, json: httpjson.Client{HTTP: &http.Client{Timeout: 10 * time.Second, Transport: rmapi.UnixTransport(sock)}}}
 }
 
 // Status fetches the application's status.
 func (c *ControlClient) Status(ctx context.Context) (Status, error) {
 	var st Status
-	err := c.do(ctx, http.MethodGet, PathStatus, &st)
+	err := c.do(ctx, httpjson.Request{Method: http.MethodGet, URL: "http://supervisor" + PathStatus}, &st)
 	return st, err
 }
 
 // Stop asks the supervisor to stop the application.
 func (c *ControlClient) Stop(ctx context.Context) error {
-	return c.do(ctx, http.MethodPost, PathStop, nil)
+	return c.do(ctx, httpjson.Request{Method: http.MethodPost, URL: "http://supervisor" + PathStop, Status: http.StatusAccepted}, nil)
 }
 
 // KillAM asks the supervisor to SIGKILL the running AM; it returns the PID killed.
 func (c *ControlClient) KillAM(ctx context.Context) (int, error) {
 	var res map[string]int
-	err := c.do(ctx, http.MethodPost, PathKillAM, &res)
+	err := c.do(ctx, httpjson.Request{Method: http.MethodPost, URL: "http://supervisor" + PathKillAM}, &res)
 	return res["pid"], err
 }
 
-func (c *ControlClient) do(ctx context.Context, method, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://supervisor"+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
+func (c *ControlClient) do(ctx context.Context, req httpjson.Request, v any) error {
+	err := c.json.Do(ctx, req, v)
+	var se *httpjson.StatusError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("%s: %s", strings.TrimPrefix(req.URL, "http://supervisor"), se.Message)
+	case errors.As(err, new(*url.Error)):
 		return fmt.Errorf("application not running (no supervisor at %s): %w", c.socket, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s: %s", path, bytes.TrimSpace(body))
-	}
-	if v != nil {
-		return json.Unmarshal(body, v)
-	}
-	return nil
+	return err
 }

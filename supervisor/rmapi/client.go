@@ -1,24 +1,24 @@
 package rmapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 )
 
 // Client calls the supervisor over its unix socket. It is safe for concurrent use.
 type Client struct {
 	socket string
-	http   *http.Client
+	json   httpjson.Client
 }
 
 // NewClient returns a client for the socket at path. No connection is made yet.
 func NewClient(path string) *Client {
-	return &Client{socket: path, http: &http.Client{Transport: UnixTransport(path)}}
+	return &Client{socket: path, json: httpjson.Client{HTTP: &http.Client{Transport: UnixTransport(path)}, MaxBytes: maxBody}}
 }
 
 // UnixTransport is an HTTP transport whose every connection goes to the unix
@@ -58,39 +58,19 @@ func (c *Client) Leadership(ctx context.Context, req LeadershipRequest) error {
 }
 
 // Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() { c.json.HTTP.CloseIdleConnections() }
 
 func (c *Client) call(ctx context.Context, path string, req, res any) error {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("rmapi: %s: %w", path, err)
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://supervisor"+path, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("rmapi: %s: %w", path, err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hres, err := c.http.Do(hreq)
-	if err != nil {
-		return fmt.Errorf("rmapi: %s via %s: %w", path, c.socket, err)
-	}
-	defer hres.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(hres.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("rmapi: %s: read reply: %w", path, err)
-	}
-	if hres.StatusCode != http.StatusOK {
-		var eb errorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Code != "" {
-			if sentinel, ok := codes[eb.Code]; ok {
-				return fmt.Errorf("%w: %s", sentinel, eb.Message)
-			}
-			return fmt.Errorf("rmapi: %s: %s: %s", path, eb.Code, eb.Message)
+	err := c.json.Post(ctx, "http://supervisor"+path, req, res)
+	var se *httpjson.StatusError
+	switch {
+	case errors.As(err, &se):
+		if sentinel, ok := codes[se.Code]; ok {
+			return fmt.Errorf("%w: %s", sentinel, se.Message)
 		}
-		return fmt.Errorf("rmapi: %s: HTTP %d: %s", path, hres.StatusCode, bytes.TrimSpace(data))
-	}
-	if err := json.Unmarshal(data, res); err != nil {
-		return fmt.Errorf("rmapi: %s: decode reply: %w", path, err)
+		return fmt.Errorf("rmapi: %s: %w", path, err)
+	case err != nil:
+		return fmt.Errorf("rmapi: %s via %s: %w", path, c.socket, err)
 	}
 	return nil
 }

@@ -2,10 +2,8 @@ package rmapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -76,10 +75,8 @@ func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "INVALID", fmt.Sprintf("decode request: %v", err))
+	if err := (httpjson.Decoder{MaxBytes: maxBody}).Decode(w, r, v); err != nil {
+		httpjson.WriteError(w, http.StatusBadRequest, "INVALID", err.Error())
 		return false
 	}
 	return true
@@ -93,22 +90,15 @@ func reply(w http.ResponseWriter, log zerolog.Logger, v any, err error) {
 				if sentinel == ErrInvalid {
 					status = http.StatusBadRequest
 				}
-				writeError(w, status, code, err.Error())
+				httpjson.WriteError(w, status, code, err.Error())
 				return
 			}
 		}
 		log.Error().Err(err).Msg("rmapi: call failed")
-		writeError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
+		httpjson.WriteError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Code: code, Message: msg})
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 // Listen creates the unix socket at path (its directory 0700, the socket 0600),

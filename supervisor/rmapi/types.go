@@ -128,8 +128,3 @@ type LeadershipRequest struct {
 	Leading   bool   `json:"leading"`
 }
 
-// errorBody is the JSON body of a failed call.
-type errorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
