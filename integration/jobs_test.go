@@ -253,7 +253,7 @@ func dumpLogs(t *testing.T, dir string) {
 
 // TestCorruptNewestCheckpointFallsBack: with the AM dead, the newest completed
 // checkpoint's payload is corrupted; the next attempt reports it as unreadable,
-// restores from the one before, and the committed output stays exact.
+// restores from the one before, and no committed output is deleted.
 func TestCorruptNewestCheckpointFallsBack(t *testing.T) {
 	c, _, client, jobs, store := jobSessionWith(t, 1, func(c *cli) {
 		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3")
@@ -301,7 +301,29 @@ func TestCorruptNewestCheckpointFallsBack(t *testing.T) {
 	require.Contains(t, string(amLog), "checkpoint unreadable: falling back to an older one")
 	require.Contains(t, string(amLog), fmt.Sprintf(`"checkpoint":%d`, newestID), "the log names the skipped checkpoint")
 
+	// Falling back never deletes committed output: every part committed before
+	// the fall-back keeps its bytes while the job goes on. (The replay then
+	// commits again what came after the older checkpoint.)
+	parts := committedBytes(t, store, "counts")
 	n := len(committed(t, store, "counts"))
 	require.Eventually(t, func() bool { return len(committed(t, store, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
-	requireExactCounts(t, committed(t, store, "counts"), n+3)
+	after := committedBytes(t, store, "counts")
+	for name, b := range parts {
+		require.Equal(t, b, after[name], "committed part %s", name)
+	}
+}
+
+// committedBytes returns each committed part of a sink path with its bytes.
+func committedBytes(t *testing.T, st hdfsstore.Store, path string) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	parts, err := job.CommittedParts(ctx, st, job.OutputDir(taskmanager.OutputRoot, path))
+	require.NoError(t, err)
+	out := map[string][]byte{}
+	for _, p := range parts {
+		b, err := hdfsstore.GetBytes(ctx, st, p.Name)
+		require.NoError(t, err)
+		out[p.Name] = b
+	}
+	return out
 }

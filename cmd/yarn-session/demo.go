@@ -18,6 +18,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -137,7 +138,14 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
-	status, _ := client.Status(ctx)
+	// The leader asks for its containers once it leads: wait for both.
+	status, err := sessionctl.Poll(ctx, 60*time.Second, func() (supervisor.Status, bool) {
+		s, err := client.Status(ctx)
+		return s, err == nil && len(s.Containers) == 2
+	}, "the session does not run its 2 TaskManager containers")
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
+	}
 	tmPIDs := sessionctl.ContainerPIDs(status)
 	st.say("Attempt %d of %d leads (AM pid %d); TaskManager pids %v.", status.Attempt, status.MaxAttempts, status.AMPID, tmPIDs)
 
