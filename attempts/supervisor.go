@@ -22,7 +22,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 // SupervisorConfig configures the supervisor of one application.

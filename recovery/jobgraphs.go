@@ -7,13 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
 // JobGraphsDir is the directory of job graph pointers (below the cluster root).
@@ -22,93 +20,85 @@ const JobGraphsDir = "/jobgraphs"
 // watchRetry is the pause before the job graph watch tries again after an error.
 const watchRetry = time.Second
 
-// JobGraphs is the JobGraphStore over a PointerStore: pointers under
+// JobGraphs is the JobGraphStore over a backend's PointerStore: pointers under
 // /jobgraphs/<job-id>, payloads named <cluster-path>/submittedJobGraph-<job-id>-<random>.
 type JobGraphs struct {
-	ps  PointerStore
-	zk  *ZooKeeperPointerStore // nil in embedded mode: no one else to watch
-	log zerolog.Logger
+	ps      PointerStore
+	watcher KeyWatcher // nil when the backend cannot watch (embedded: no one else writes)
+	log     zerolog.Logger
 
 	mu      sync.Mutex
 	known   map[string]bool // job IDs seen or written by this instance
-	stop    chan struct{}
+	cancel  context.CancelFunc
 	done    chan struct{}
 	stopped bool
 }
 
 var _ JobGraphStore = (*JobGraphs)(nil)
 
-// NewZooKeeperJobGraphStore returns the job graph store on ZooKeeper. clusterPath
-// is the cluster's prefix in storage (e.g. the cluster ID).
-func NewZooKeeperJobGraphStore(cl *zkclient.Client, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger) *JobGraphs {
-	ps := NewZooKeeperPointerStore(cl, jobGraphsConfig(st, clusterPath, instance, log))
-	return newJobGraphs(ps, ps, log)
-}
-
-// NewEmbeddedJobGraphStore returns the job graph store of high-availability NONE,
-// with pointer files in local. Its listener is never called: there is no
-// other instance.
-func NewEmbeddedJobGraphStore(ctx context.Context, local *EmbeddedDir, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger) (*JobGraphs, error) {
-	ps, err := NewEmbeddedPointerStore(ctx, local, jobGraphsConfig(st, clusterPath, instance, log))
+// newJobGraphs opens the job graph store on b. clusterPath is the cluster's
+// prefix in storage (e.g. the cluster ID).
+func newJobGraphs(ctx context.Context, b Backend, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger) (*JobGraphs, error) {
+	ps, err := b.PointerStore(ctx, PointerStoreConfig{Dir: JobGraphsDir, Storage: st,
+		PayloadPrefix: storagePrefix(clusterPath, jobGraphPayloadKind), Instance: instance, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	return newJobGraphs(ps, nil, log), nil
+	w, _ := ps.(KeyWatcher)
+	return &JobGraphs{ps: ps, watcher: w, log: log, known: map[string]bool{}}, nil
 }
 
-func jobGraphsConfig(st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger) PointerStoreConfig {
-	return PointerStoreConfig{Dir: JobGraphsDir, Storage: st, PayloadPrefix: storagePrefix(clusterPath, jobGraphPayloadKind),
-		Instance: instance, Logger: log}
-}
-
-func newJobGraphs(ps PointerStore, zk *ZooKeeperPointerStore, log zerolog.Logger) *JobGraphs {
-	return &JobGraphs{ps: ps, zk: zk, log: log, known: map[string]bool{}}
-}
-
-// Start implements JobGraphStore. In ZooKeeper mode it watches /jobgraphs and
-// tells l about job graphs added or removed by other instances.
+// Start implements JobGraphStore. With a backend that can watch (ZooKeeper) it
+// follows /jobgraphs and tells l about job graphs added or removed by other
+// instances; otherwise l is never called.
 func (s *JobGraphs) Start(ctx context.Context, l JobGraphListener) error {
-	if s.zk == nil || l == nil {
+	if s.watcher == nil || l == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stop != nil {
+	if s.cancel != nil {
 		return errors.New("recovery: job graph store already started")
 	}
-	names, w, err := s.zk.watch(ctx)
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	names, changed, err := s.watcher.WatchKeys(wctx)
 	if err != nil {
+		cancel()
 		return fmt.Errorf("recovery: watch job graphs: %w", err)
 	}
 	for _, n := range names {
 		s.known[n] = true
 	}
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
-	go s.watchLoop(context.WithoutCancel(ctx), l, w)
+	s.cancel, s.done = cancel, make(chan struct{})
+	go s.watchLoop(wctx, l, changed)
 	return nil
 }
 
-func (s *JobGraphs) watchLoop(ctx context.Context, l JobGraphListener, w <-chan zk.Event) {
+// watchLoop runs until ctx (cancelled by Stop) ends.
+func (s *JobGraphs) watchLoop(ctx context.Context, l JobGraphListener, changed <-chan struct{}) {
 	defer close(s.done)
 	for {
 		select {
-		case <-s.stop:
+		case <-ctx.Done():
 			return
-		case <-w:
+		case <-changed:
 		}
-		names, nw, err := s.zk.watch(ctx)
+		names, next, err := s.watcher.WatchKeys(ctx)
 		for err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			s.log.Warn().Err(err).Msg("job graph watch failed; retrying")
 			t := time.NewTimer(watchRetry)
 			select {
-			case <-s.stop:
+			case <-ctx.Done():
 				t.Stop()
 				return
 			case <-t.C:
 			}
-			names, nw, err = s.zk.watch(ctx)
+			names, next, err = s.watcher.WatchKeys(ctx)
 		}
-		w = nw
+		changed = next
 		now := make(map[string]bool, len(names))
 		for _, n := range names {
 			now[n] = true
@@ -200,14 +190,14 @@ func (s *JobGraphs) Remove(ctx context.Context, g Guard, jobID string) error {
 // Stop implements JobGraphStore. It is idempotent.
 func (s *JobGraphs) Stop() error {
 	s.mu.Lock()
-	stop, done, was := s.stop, s.done, s.stopped
+	cancel, done, was := s.cancel, s.done, s.stopped
 	s.stopped = true
 	s.mu.Unlock()
 	if was {
 		return nil
 	}
-	if stop != nil {
-		close(stop)
+	if cancel != nil {
+		cancel()
 		<-done
 	}
 	return s.ps.Close()

@@ -14,8 +14,8 @@ import (
 // PointerVersion is the format version of Pointer.
 const PointerVersion = 1
 
-// Pointer is what ZooKeeper (or an embedded pointer file) holds for one piece of
-// state: where the payload is in storage and how to recognise it.
+// Pointer is what a backend holds for one piece of state (a znode's data, an
+// embedded pointer file): where the payload is in storage and how to recognise it.
 type Pointer struct {
 	Version  int    `json:"v"`
 	Path     string `json:"path"`   // name in the hdfsstore.Store
@@ -51,7 +51,7 @@ func truncate(b []byte) string {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteState publishes payload under name in storage (atomically) and returns
-// the pointer to store in ZooKeeper. Payload first, pointer second: a crash in
+// the pointer for the backend to store. Payload first, pointer second: a crash in
 // between leaves an orphan payload, never a pointer to nothing.
 func WriteState(ctx context.Context, st hdfsstore.Store, name string, payload []byte) (Pointer, error) {
 	info, err := hdfsstore.PutBytes(ctx, st, name, payload)
@@ -76,6 +76,20 @@ func ReadState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, erro
 	if int64(len(b)) != p.Size || crc32.Checksum(b, castagnoli) != p.Checksum {
 		return nil, fmt.Errorf("%w: %s: payload (size %d, crc32c %08x) does not match its pointer (size %d, crc32c %08x)",
 			ErrCorruptState, p.Path, len(b), crc32.Checksum(b, castagnoli), p.Size, p.Checksum)
+	}
+	return b, nil
+}
+
+// ReadPointed decodes a pointer found at where (a key or node, for the message)
+// and reads its verified payload, with the errors of DecodePointer and ReadState.
+func ReadPointed(ctx context.Context, st hdfsstore.Store, where string, data []byte) ([]byte, error) {
+	p, err := DecodePointer(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", where, err)
+	}
+	b, err := ReadState(ctx, st, p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", where, err)
 	}
 	return b, nil
 }

@@ -26,7 +26,8 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 // Flags of `bench election` and of its hidden contender.
@@ -714,7 +715,7 @@ func runElectionContender(c *cli.Context) error {
 
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
-	cl, err := zkclient.Connect(ctx, recovery.ZooKeeperConfig(cfg, log))
+	cl, err := zkclient.Connect(ctx, zkha.ClientConfig(cfg, log))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("election-contender: %v", err), exitFailure)
 	}
@@ -735,7 +736,7 @@ func runElectionContender(c *cli.Context) error {
 			}
 		}
 	}()
-	el := recovery.NewElection(recovery.ElectionConfig{
+	el := zkha.NewElection(zkha.ElectionConfig{
 		Client:            cl,
 		TolerateSuspended: cfg.TolerateSuspendedConnections(),
 		Logger:            log,

@@ -23,6 +23,7 @@ import (
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 func benchRecoveryCommand() *cli.Command {
@@ -113,7 +114,7 @@ func benchRecoverJobs(ctx context.Context, connect, dir string, n int) (recovery
 	res.setup = time.Since(start)
 
 	runtime.GC()
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: zerolog.Nop()})
 	if err != nil {
 		return res, err
 	}
@@ -213,7 +214,7 @@ func benchReadLatest(ctx context.Context, svc *recovery.Services, id string, enc
 // benchStoreJobs stores n job graphs with one completed checkpoint each, as a
 // leader that then goes away (its session closes, its locks go with it).
 func benchStoreJobs(ctx context.Context, cfg *conf.Config, n int) error {
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: zerolog.Nop()})
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 // Session flags, after yarn-session.sh.
@@ -216,7 +216,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		log.Warn().Str(logging.Key, wr.Key).Msg(wr.String())
 	}
 	// The same storage the AM's HA services use, so the AM can serve the history.
-	st, err := hdfsstore.Open(ctx, recovery.StorageURI(cfg, filepath.Join(dir, "ha")))
+	st, err := hdfsstore.Open(ctx, haservices.StorageURI(cfg, filepath.Join(dir, "ha")))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("%s: %v", conf.HAStorageDir.Key(), err), exitFailure)
 	}
@@ -402,7 +402,7 @@ func machineMemory() string {
 func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectionTimeout()+time.Minute)
 	defer cancel()
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: filepath.Join(dir, "ha"), Logger: log})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: filepath.Join(dir, "ha"), Logger: log})
 	if err == nil {
 		err = svc.CloseAndCleanupAllData(ctx)
 	}

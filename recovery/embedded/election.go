@@ -1,4 +1,4 @@
-package recovery
+package embedded
 
 import (
 	"context"
@@ -16,15 +16,15 @@ import (
 
 	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery"
 )
 
-// EmbeddedElection is leader election without ZooKeeper (high-availability NONE).
+// election is leader election without ZooKeeper (high-availability NONE).
 // Leadership is an exclusive flock on <dir>/leader.lock: granted at once when the
 // lock is free, and released by the kernel when the process dies — so two AMs on
 // one machine never lead together, and a restarted AM leads as soon as the old one
 // is gone. It does not span machines.
-type EmbeddedElection struct {
+type election struct {
 	dir string
 	log zerolog.Logger
 
@@ -32,17 +32,17 @@ type EmbeddedElection struct {
 	current *embeddedGrant
 }
 
-// NewEmbeddedElection prepares an embedded election in dir (created 0700).
-func NewEmbeddedElection(dir string, log zerolog.Logger) *EmbeddedElection {
-	return &EmbeddedElection{dir: dir, log: log}
+// newElection prepares an embedded election in dir (created 0700).
+func newElection(dir string, log zerolog.Logger) *election {
+	return &election{dir: dir, log: log}
 }
 
 // embeddedPoll is how often a waiting contender retries the lock and retrieval
 // re-reads connection info: flock has no wait-with-cancel.
 const embeddedPoll = 20 * time.Millisecond
 
-// Run contends until ctx ends; see LeaderElection.
-func (e *EmbeddedElection) Run(ctx context.Context, lead func(Grant)) error {
+// Run contends until ctx ends; see recovery.LeaderElection.
+func (e *election) Run(ctx context.Context, lead func(recovery.Grant)) error {
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return fmt.Errorf("recovery: embedded election: %w", err)
 	}
@@ -84,7 +84,7 @@ func (e *EmbeddedElection) Run(ctx context.Context, lead func(Grant)) error {
 }
 
 // HasLeadership reports whether the grant with this leader session ID is held.
-func (e *EmbeddedElection) HasLeadership(id uuid.UUID) bool {
+func (e *election) HasLeadership(id uuid.UUID) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.current != nil && e.current.id == id && e.current.ctx.Err() == nil
@@ -93,19 +93,24 @@ func (e *EmbeddedElection) HasLeadership(id uuid.UUID) bool {
 type embeddedGrant struct {
 	id  uuid.UUID
 	ctx context.Context
-	el  *EmbeddedElection
+	el  *election
 
 	mu        sync.Mutex
 	published []string
 }
 
+// Compile-time checks of the implementations.
+var (
+	_ recovery.LeaderElection = (*election)(nil)
+	_ recovery.Grant          = (*embeddedGrant)(nil)
+)
+
 func (g *embeddedGrant) SessionID() uuid.UUID     { return g.id }
 func (g *embeddedGrant) Context() context.Context { return g.ctx }
 func (g *embeddedGrant) Done() <-chan struct{}    { return g.ctx.Done() }
-func (g *embeddedGrant) GuardOps() []zkclient.Op  { return nil }
 func (g *embeddedGrant) Err() error {
 	if g.ctx.Err() != nil {
-		return fmt.Errorf("%w: leader session %s: %v", ErrNotLeader, g.id, context.Cause(g.ctx))
+		return fmt.Errorf("%w: leader session %s: %v", recovery.ErrNotLeader, g.id, context.Cause(g.ctx))
 	}
 	return nil
 }
@@ -113,13 +118,17 @@ func (g *embeddedGrant) Err() error {
 // embeddedInfo is a published connection_info file: the leader's address and
 // session ID, and its PID so readers can tell a dead leader's file.
 type embeddedInfo struct {
-	LeaderInfo
+	recovery.LeaderInfo
 	PID int `json:"pid"`
 }
 
 func embeddedInfoPath(dir, component string) string {
-	return filepath.Join(dir, "leader", component, infoNodeName)
+	return filepath.Join(dir, "leader", component, infoFileName)
 }
+
+// infoFileName is the name of a component's connection_info file, as the znode
+// that ZooKeeper leaders publish.
+const infoFileName = "connection_info"
 
 // Confirm writes the component's connection_info file atomically.
 func (g *embeddedGrant) Confirm(ctx context.Context, component, address string) error {
@@ -127,7 +136,7 @@ func (g *embeddedGrant) Confirm(ctx context.Context, component, address string) 
 		return err
 	}
 	p := embeddedInfoPath(g.el.dir, component)
-	b, _ := json.Marshal(embeddedInfo{LeaderInfo{Address: address, SessionID: g.id}, os.Getpid()})
+	b, _ := json.Marshal(embeddedInfo{recovery.LeaderInfo{Address: address, SessionID: g.id}, os.Getpid()})
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("recovery: confirm leadership of %s: %w", component, err)
 	}
@@ -148,16 +157,17 @@ func (g *embeddedGrant) unpublish() {
 	}
 }
 
-// RetrieveEmbedded is Retrieve for the embedded mode: it polls the component's
+// retrieve follows the leader of component as an embedded election in dir
+// publishes it (see recovery.LeaderRetriever): it polls the component's
 // connection_info file and treats a file whose process is gone as no leader.
-func RetrieveEmbedded(ctx context.Context, dir, component string, notify func(LeaderInfo)) error {
+func retrieve(ctx context.Context, dir, component string, notify func(recovery.LeaderInfo)) error {
 	p := embeddedInfoPath(dir, component)
-	var last LeaderInfo
+	var last recovery.LeaderInfo
 	first := true
 	t := time.NewTicker(embeddedPoll)
 	defer t.Stop()
 	for {
-		var info LeaderInfo
+		var info recovery.LeaderInfo
 		if b, err := os.ReadFile(p); err == nil {
 			var ei embeddedInfo
 			if json.Unmarshal(b, &ei) == nil && processAlive(ei.PID) {
@@ -182,12 +192,4 @@ func processAlive(pid int) bool {
 	}
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// EmbeddedRetriever follows the leaders an embedded election publishes in Dir.
-type EmbeddedRetriever struct{ Dir string }
-
-// Retrieve is RetrieveEmbedded on r.Dir.
-func (r EmbeddedRetriever) Retrieve(ctx context.Context, component string, notify func(LeaderInfo)) error {
-	return RetrieveEmbedded(ctx, r.Dir, component, notify)
 }

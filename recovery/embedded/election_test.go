@@ -1,4 +1,4 @@
-package recovery_test
+package embedded_test
 
 import (
 	"context"

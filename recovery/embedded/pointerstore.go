@@ -1,4 +1,4 @@
-package recovery
+package embedded
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -15,94 +14,65 @@ import (
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
 )
 
-// EmbeddedPointerStore is the PointerStore of high-availability NONE: pointers are
-// small files <local-dir>/<dir>/<key> (written through a file:// hdfsstore, so they
-// are published atomically and checksummed) and locks live in this process.
+// pointerStore is the recovery.PointerStore of high-availability NONE: pointers
+// are small files <dir>/<store-dir>/<key> (written through a file:// hdfsstore,
+// so they are published atomically and checksummed) and locks live in this
+// process.
 //
-// Every embedded store of the same local directory and Dir in this process shares
-// one lock table and one mutex, so instances within a process see each other's
-// locks. There is no lock between processes: embedded mode has one AM.
-type EmbeddedPointerStore struct {
+// Every store of the same Backend and directory shares one lock table and one
+// mutex, so instances within a process see each other's locks. There is no lock
+// between processes: embedded mode has one AM (the election's flock enforces it).
+type pointerStore struct {
 	ptrs hdfsstore.Store
 	st   hdfsstore.Store
-	cfg  PointerStoreConfig
+	cfg  recovery.PointerStoreConfig
 	dir  string // relative name prefix of the pointer files
-	tbl  *localTable
+	tbl  *lockTable
 	log  zerolog.Logger
 }
 
-var _ PointerStore = (*EmbeddedPointerStore)(nil)
+var _ recovery.PointerStore = (*pointerStore)(nil)
 
-type localTable struct {
+// lockTable holds the locks of one pointer directory: key → holders.
+type lockTable struct {
 	mu    sync.Mutex
-	locks map[string]map[uuid.UUID]struct{} // key → holders
+	locks map[string]map[uuid.UUID]struct{}
 }
 
-// EmbeddedDir is the local directory that holds embedded mode's pointer files,
-// with the in-process lock tables of the stores kept in it. Every store of one
-// cluster in one process must share one EmbeddedDir, so their instances see each
-// other's locks. There is no lock between processes: embedded mode has one AM
-// (the embedded election's flock enforces that).
-type EmbeddedDir struct {
-	path string
-
-	mu     sync.Mutex
-	tables map[string]*localTable // pointer directory → its lock table
-}
-
-// NewEmbeddedDir names the local directory (made absolute; created on first use).
-func NewEmbeddedDir(localDir string) (*EmbeddedDir, error) {
-	abs, err := filepath.Abs(localDir)
+// newPointerStore opens (creating it) the pointer files of cfg.Dir in b's directory.
+func newPointerStore(ctx context.Context, b *Backend, cfg recovery.PointerStoreConfig) (*pointerStore, error) {
+	ptrs, err := hdfsstore.Open(ctx, hdfsstore.FileURI(b.dir), hdfsstore.WithLogger(cfg.Logger))
 	if err != nil {
-		return nil, fmt.Errorf("recovery: embedded directory %s: %w", localDir, err)
+		return nil, fmt.Errorf("recovery: embedded store %s: %w", b.dir, err)
 	}
-	return &EmbeddedDir{path: abs, tables: map[string]*localTable{}}, nil
+	dir := storeDir(cfg.Dir)
+	return &pointerStore{ptrs: ptrs, st: cfg.Storage, cfg: cfg, dir: dir, tbl: b.table(dir),
+		log: cfg.Logger.With().Str(logging.File, b.dir+"/"+dir).Logger()}, nil
 }
 
-// Path returns the absolute directory.
-func (d *EmbeddedDir) Path() string { return d.path }
+// storeDir is the relative name prefix of a store's pointer files.
+func storeDir(dir string) string { return strings.Trim(path.Clean("/"+dir), "/") }
 
-func (d *EmbeddedDir) table(dir string) *localTable {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t := d.tables[dir]
-	if t == nil {
-		t = &localTable{locks: map[string]map[uuid.UUID]struct{}{}}
-		d.tables[dir] = t
-	}
-	return t
-}
-
-// NewEmbeddedPointerStore opens (creating it) the pointer files of cfg.Dir in local.
-func NewEmbeddedPointerStore(ctx context.Context, local *EmbeddedDir, cfg PointerStoreConfig) (*EmbeddedPointerStore, error) {
-	ptrs, err := hdfsstore.Open(ctx, hdfsstore.FileURI(local.path), hdfsstore.WithLogger(cfg.Logger))
-	if err != nil {
-		return nil, fmt.Errorf("recovery: embedded store %s: %w", local.path, err)
-	}
-	dir := strings.Trim(path.Clean("/"+cfg.Dir), "/")
-	return &EmbeddedPointerStore{ptrs: ptrs, st: cfg.Storage, cfg: cfg, dir: dir, tbl: local.table(dir),
-		log: cfg.Logger.With().Str(logging.File, local.path+"/"+dir).Logger()}, nil
-}
-
-func (s *EmbeddedPointerStore) name(key string) string { return s.dir + "/" + key }
+func (s *pointerStore) name(key string) string { return s.dir + "/" + key }
 
 // pointer reads a pointer file: nil, nil when there is none.
-func (s *EmbeddedPointerStore) pointer(ctx context.Context, key string) ([]byte, error) {
+func (s *pointerStore) pointer(ctx context.Context, key string) ([]byte, error) {
 	b, err := hdfsstore.GetBytes(ctx, s.ptrs, s.name(key))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
 	case errors.Is(err, hdfsstore.ErrCorrupt):
-		return nil, fmt.Errorf("recovery: pointer %s: %w: %w", s.name(key), ErrCorruptState, err)
+		return nil, fmt.Errorf("recovery: pointer %s: %w: %w", s.name(key), recovery.ErrCorruptState, err)
 	case err != nil:
 		return nil, fmt.Errorf("recovery: pointer %s: %w", s.name(key), err)
 	}
 	return b, nil
 }
 
-func (s *EmbeddedPointerStore) lockLocked(key string) {
+func (s *pointerStore) lockLocked(key string) {
 	h := s.tbl.locks[key]
 	if h == nil {
 		h = map[uuid.UUID]struct{}{}
@@ -111,7 +81,7 @@ func (s *EmbeddedPointerStore) lockLocked(key string) {
 	h[s.cfg.Instance] = struct{}{}
 }
 
-func (s *EmbeddedPointerStore) releaseLocked(key string) {
+func (s *pointerStore) releaseLocked(key string) {
 	if h := s.tbl.locks[key]; h != nil {
 		delete(h, s.cfg.Instance)
 		if len(h) == 0 {
@@ -120,9 +90,9 @@ func (s *EmbeddedPointerStore) releaseLocked(key string) {
 	}
 }
 
-// Put implements PointerStore.
-func (s *EmbeddedPointerStore) Put(ctx context.Context, g Guard, key string, payload []byte) error {
-	if err := validateKey(key); err != nil {
+// Put implements recovery.PointerStore.
+func (s *pointerStore) Put(ctx context.Context, g recovery.Guard, key string, payload []byte) error {
+	if err := recovery.ValidateKey(key); err != nil {
 		return err
 	}
 	s.tbl.mu.Lock()
@@ -131,22 +101,22 @@ func (s *EmbeddedPointerStore) Put(ctx context.Context, g Guard, key string, pay
 		return fmt.Errorf("recovery: put %s: %w", s.name(key), err)
 	}
 	old, err := s.pointer(ctx, key)
-	if err != nil && !errors.Is(err, ErrCorruptState) {
+	if err != nil && !errors.Is(err, recovery.ErrCorruptState) {
 		return err
 	}
-	p, err := WriteState(ctx, s.st, s.cfg.payloadName(key), payload)
+	p, err := recovery.WriteState(ctx, s.st, s.cfg.PayloadName(key), payload)
 	if err != nil {
 		return err
 	}
 	if err := g.Err(); err != nil {
-		_ = deletePayload(context.WithoutCancel(ctx), s.st, p.Path)
+		_ = recovery.DeletePayload(context.WithoutCancel(ctx), s.st, p.Path)
 		return fmt.Errorf("recovery: put %s: %w", s.name(key), err)
 	}
 	if _, err := hdfsstore.PutBytes(ctx, s.ptrs, s.name(key), p.Encode()); err != nil {
 		return fmt.Errorf("recovery: put %s: %w", s.name(key), err)
 	}
-	if op, err := DecodePointer(old); old != nil && err == nil && op.Path != p.Path {
-		if err := deletePayload(ctx, s.st, op.Path); err != nil {
+	if op, err := recovery.DecodePointer(old); old != nil && err == nil && op.Path != p.Path {
+		if err := recovery.DeletePayload(ctx, s.st, op.Path); err != nil {
 			s.log.Warn().Err(err).Msg("cannot delete a replaced payload (orphan)")
 		}
 	}
@@ -154,18 +124,18 @@ func (s *EmbeddedPointerStore) Put(ctx context.Context, g Guard, key string, pay
 	return nil
 }
 
-// Get implements PointerStore.
-func (s *EmbeddedPointerStore) Get(ctx context.Context, key string) ([]byte, error) {
+// Get implements recovery.PointerStore.
+func (s *pointerStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return s.get(ctx, key, false)
 }
 
-// GetAndLock implements PointerStore.
-func (s *EmbeddedPointerStore) GetAndLock(ctx context.Context, key string) ([]byte, error) {
+// GetAndLock implements recovery.PointerStore.
+func (s *pointerStore) GetAndLock(ctx context.Context, key string) ([]byte, error) {
 	return s.get(ctx, key, true)
 }
 
-func (s *EmbeddedPointerStore) get(ctx context.Context, key string, lock bool) ([]byte, error) {
-	if err := validateKey(key); err != nil {
+func (s *pointerStore) get(ctx context.Context, key string, lock bool) ([]byte, error) {
+	if err := recovery.ValidateKey(key); err != nil {
 		return nil, err
 	}
 	s.tbl.mu.Lock()
@@ -178,22 +148,22 @@ func (s *EmbeddedPointerStore) get(ctx context.Context, key string, lock bool) (
 		return nil, err
 	}
 	if data == nil {
-		return nil, fmt.Errorf("recovery: get %s: %w", s.name(key), ErrNotFound)
+		return nil, fmt.Errorf("recovery: get %s: %w", s.name(key), recovery.ErrNotFound)
 	}
-	b, err := readPointed(ctx, s.st, s.name(key), data)
+	b, err := recovery.ReadPointed(ctx, s.st, s.name(key), data)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: %w", err)
 	}
 	return b, nil
 }
 
-// GetAll implements PointerStore.
-func (s *EmbeddedPointerStore) GetAll(ctx context.Context, keys []string, lock bool) []Entry {
-	return getAll(ctx, keys, func(ctx context.Context, k string) ([]byte, error) { return s.get(ctx, k, lock) })
+// GetAll implements recovery.PointerStore.
+func (s *pointerStore) GetAll(ctx context.Context, keys []string, lock bool) []recovery.Entry {
+	return recovery.GetAll(ctx, keys, func(ctx context.Context, k string) ([]byte, error) { return s.get(ctx, k, lock) })
 }
 
-// Keys implements PointerStore.
-func (s *EmbeddedPointerStore) Keys(ctx context.Context) ([]string, error) {
+// Keys implements recovery.PointerStore.
+func (s *pointerStore) Keys(ctx context.Context) ([]string, error) {
 	names, err := s.ptrs.List(ctx, s.dir+"/")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("recovery: list %s: %w", s.dir, err)
@@ -208,19 +178,19 @@ func (s *EmbeddedPointerStore) Keys(ctx context.Context) ([]string, error) {
 	return out, nil // List sorts
 }
 
-// Names implements PointerStore: in embedded mode Keys is one listing already.
-func (s *EmbeddedPointerStore) Names(ctx context.Context) ([]string, error) { return s.Keys(ctx) }
+// Names implements recovery.PointerStore: in embedded mode Keys is one listing already.
+func (s *pointerStore) Names(ctx context.Context) ([]string, error) { return s.Keys(ctx) }
 
-// Release implements PointerStore.
-func (s *EmbeddedPointerStore) Release(_ context.Context, key string) error {
+// Release implements recovery.PointerStore.
+func (s *pointerStore) Release(_ context.Context, key string) error {
 	s.tbl.mu.Lock()
 	defer s.tbl.mu.Unlock()
 	s.releaseLocked(key)
 	return nil
 }
 
-// ReleaseAll implements PointerStore.
-func (s *EmbeddedPointerStore) ReleaseAll(context.Context) error {
+// ReleaseAll implements recovery.PointerStore.
+func (s *pointerStore) ReleaseAll(context.Context) error {
 	s.tbl.mu.Lock()
 	defer s.tbl.mu.Unlock()
 	for k := range s.tbl.locks {
@@ -229,11 +199,11 @@ func (s *EmbeddedPointerStore) ReleaseAll(context.Context) error {
 	return nil
 }
 
-// ReleaseAndTryRemove implements PointerStore. The pointer file goes first, then
+// ReleaseAndTryRemove implements recovery.PointerStore. The pointer file goes first, then
 // the payload: a crash in between leaves an orphan payload, never a dangling
 // pointer.
-func (s *EmbeddedPointerStore) ReleaseAndTryRemove(ctx context.Context, g Guard, key string) error {
-	if err := validateKey(key); err != nil {
+func (s *pointerStore) ReleaseAndTryRemove(ctx context.Context, g recovery.Guard, key string) error {
+	if err := recovery.ValidateKey(key); err != nil {
 		return err
 	}
 	s.tbl.mu.Lock()
@@ -243,20 +213,20 @@ func (s *EmbeddedPointerStore) ReleaseAndTryRemove(ctx context.Context, g Guard,
 	}
 	s.releaseLocked(key)
 	if n := len(s.tbl.locks[key]); n > 0 {
-		return fmt.Errorf("recovery: remove %s: %d other instance(s) hold a lock: %w", s.name(key), n, ErrLocked)
+		return fmt.Errorf("recovery: remove %s: %d other instance(s) hold a lock: %w", s.name(key), n, recovery.ErrLocked)
 	}
 	data, err := s.pointer(ctx, key)
-	if err != nil && !errors.Is(err, ErrCorruptState) {
+	if err != nil && !errors.Is(err, recovery.ErrCorruptState) {
 		return err
 	}
 	if err := s.ptrs.Delete(ctx, s.name(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("recovery: remove %s: %w", s.name(key), err)
 	}
-	if p, derr := DecodePointer(data); data != nil && derr == nil {
-		return deletePayload(ctx, s.st, p.Path)
+	if p, derr := recovery.DecodePointer(data); data != nil && derr == nil {
+		return recovery.DeletePayload(ctx, s.st, p.Path)
 	}
 	return nil
 }
 
-// Close implements PointerStore.
-func (s *EmbeddedPointerStore) Close() error { return s.ptrs.Close() }
+// Close implements recovery.PointerStore.
+func (s *pointerStore) Close() error { return s.ptrs.Close() }

@@ -1,4 +1,4 @@
-package recovery_test
+package haservices_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 // haConfig builds a configuration through conf.Load, as the AM will.
@@ -40,7 +40,7 @@ func openServices(t *testing.T, cfg *conf.Config, local string) *recovery.Servic
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	s, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: local, Logger: logging.ForTest(t)})
+	s, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: local, Logger: logging.ForTest(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s

@@ -22,7 +22,7 @@ import (
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 const hsCluster = "cluster-1"

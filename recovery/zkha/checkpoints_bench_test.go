@@ -1,4 +1,4 @@
-package recovery_test
+package zkha_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package recovery
+package zkha
 
 import (
 	"context"
@@ -7,31 +7,31 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/amkeeper/amkeeper/hdfsstore"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
-// ErrLeaderPresent: a cleanup of all data was refused because a leader latch node
-// exists, i.e. an AM of the cluster may still be running.
-var ErrLeaderPresent = errors.New("recovery: a leader latch node exists")
+// errLeaderPresent: a cleanup was refused because a leader latch node exists, i.e.
+// an AM of the cluster may still be running.
+var errLeaderPresent = errors.New("recovery: a leader latch node exists")
 
 // cleanupAttempts bounds how often one node's deletion is retried when children
 // appear under it meanwhile.
 const cleanupAttempts = 5
 
-// CleanupZooKeeper deletes every znode of a cluster: everything under cl's chroot
+// cleanupZooKeeper deletes every znode of a cluster: everything under cl's chroot
 // (<path.root>/<cluster-id>), deepest first, then the chroot node itself. Other
 // clusters' nodes stay. Nothing to delete is not an error; it is safe to repeat
 // after a failure.
 //
-// It refuses with ErrLeaderPresent while a node exists under /leader/latch (an AM
-// may still run and write), checked before anything is deleted and again when
-// the walk reaches the latch; force deletes the latch nodes too. The check is
-// advisory: stop the application first. A node created while the walk runs may
-// survive or make the call fail; repeat it.
+// Unless force, it refuses with errLeaderPresent while a node exists under
+// /leader/latch (an AM may still run and write), checked before anything is
+// deleted and again when the walk reaches the latch; force deletes the latch
+// nodes too. The check is advisory: stop the application first. A node created
+// while the walk runs may survive or make the call fail; repeat it.
 //
-// It is the ZooKeeper half of "close and clean up all data"; see CleanupAll.
-func CleanupZooKeeper(ctx context.Context, cl *zkclient.Client, force bool) error {
+// With force it is Backend.RemoveAll, the ZooKeeper half of
+// recovery.Services.CloseAndCleanupAllData.
+func cleanupZooKeeper(ctx context.Context, cl *zkclient.Client, force bool) error {
 	if cl.Root() == "" {
 		return errors.New("recovery: clean up zookeeper: the client has no chroot: refusing to delete the whole tree")
 	}
@@ -55,7 +55,7 @@ func refuseLeader(ctx context.Context, cl *zkclient.Client) error {
 		return fmt.Errorf("recovery: clean up zookeeper %s: check the leader latch: %w", cl.Root(), err)
 	case len(latch) > 0:
 		return fmt.Errorf("%w: %s%s/%s (and %d more): stop the application first, or force",
-			ErrLeaderPresent, cl.Root(), latchDir, latch[0], len(latch)-1)
+			errLeaderPresent, cl.Root(), latchDir, latch[0], len(latch)-1)
 	}
 	return nil
 }
@@ -71,7 +71,7 @@ func deleteTree(ctx context.Context, cl *zkclient.Client, p string, force bool) 
 			return fmt.Errorf("list %s: %w", p, err)
 		}
 		if p == latchDir && len(kids) > 0 && !force {
-			return fmt.Errorf("%w: %s%s/%s appeared: stop the application first, or force", ErrLeaderPresent, cl.Root(), p, kids[0])
+			return fmt.Errorf("%w: %s%s/%s appeared: stop the application first, or force", errLeaderPresent, cl.Root(), p, kids[0])
 		}
 		for _, k := range kids {
 			child := p + "/" + k
@@ -93,20 +93,4 @@ func deleteTree(ctx context.Context, cl *zkclient.Client, p string, force bool) 
 		}
 	}
 	return fmt.Errorf("delete %s: children kept appearing (%d attempts)", p, cleanupAttempts)
-}
-
-// CleanupAll closes the book on a cluster for good (Flink's
-// HighAvailabilityServices.closeAndCleanupAllData): first every znode under cl's
-// chroot (CleanupZooKeeper), then every storage file under clusterPath
-// (CleanupStorage). ZooKeeper goes first, so a crash in between leaves orphan
-// files, never a pointer to a deleted file. It refuses with ErrLeaderPresent while
-// a leader latch node exists, unless force. Other clusters stay untouched.
-func CleanupAll(ctx context.Context, cl *zkclient.Client, st hdfsstore.Store, clusterPath string, force bool) error {
-	if err := hdfsstore.ValidateName(clusterPath); err != nil {
-		return fmt.Errorf("recovery: clean up all data: cluster path: %w", err)
-	}
-	if err := CleanupZooKeeper(ctx, cl, force); err != nil {
-		return err
-	}
-	return CleanupStorage(ctx, st, clusterPath)
 }

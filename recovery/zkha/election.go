@@ -1,4 +1,4 @@
-package recovery
+package zkha
 
 import (
 	"bytes"
@@ -17,7 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 // ZooKeeper paths of the election, relative to the client's chroot.
@@ -33,16 +34,6 @@ const (
 func ConnectionInfoPath(component string) string {
 	return path.Join(leaderDir, component, infoNodeName)
 }
-
-// LeaderInfo is what a component's leader publishes. The zero value means no
-// leader is known.
-type LeaderInfo struct {
-	Address   string    `json:"address"`
-	SessionID uuid.UUID `json:"sessionId"`
-}
-
-// Known reports whether a leader is known.
-func (i LeaderInfo) Known() bool { return i.SessionID != uuid.Nil }
 
 // ElectionConfig configures a ZooKeeper election.
 type ElectionConfig struct {
@@ -89,7 +80,7 @@ func (e *Election) HasLeadership(id uuid.UUID) bool {
 // on Run's goroutine; lead must return soon after grant.Done() is closed. When lead
 // returns while the grant is still held, leadership is given up (the latch node
 // deleted) and Run contends again. Run returns ctx.Err() after giving up its node.
-func (e *Election) Run(ctx context.Context, lead func(Grant)) error {
+func (e *Election) Run(ctx context.Context, lead func(recovery.Grant)) error {
 	states := e.cl.Listen()
 	defer states.Close()
 	defer e.resign()
@@ -276,7 +267,7 @@ func (e *Election) check(ctx context.Context, node string) (leading bool, watch 
 // lead holds one grant: it calls lead and revokes the grant when the connection
 // is suspended (unless tolerated) or lost, when our latch node disappears, or when
 // ctx ends.
-func (e *Election) lead(ctx context.Context, node string, states *zkclient.Listener, lead func(Grant)) {
+func (e *Election) lead(ctx context.Context, node string, states *zkclient.Listener, lead func(recovery.Grant)) {
 	lctx, cancel := context.WithCancelCause(ctx)
 	l := &Leadership{id: uuid.New(), ctx: lctx, latch: node, el: e, infos: map[string][]byte{}}
 	log := e.log.With().Str(logging.LeaderSession, l.id.String()).Str(logging.ZKPath, node).Logger()
@@ -436,14 +427,14 @@ func (l *Leadership) Done() <-chan struct{} { return l.ctx.Done() }
 // Err returns nil while leadership is held.
 func (l *Leadership) Err() error {
 	if l.ctx.Err() != nil {
-		return fmt.Errorf("%w: leader session %s: %v", ErrNotLeader, l.id, context.Cause(l.ctx))
+		return fmt.Errorf("%w: leader session %s: %v", recovery.ErrNotLeader, l.id, context.Cause(l.ctx))
 	}
 	return nil
 }
 
-// GuardOps checks that our latch node still exists unchanged (ephemeral nodes are
+// guardOps checks that our latch node still exists unchanged (ephemeral nodes are
 // never written, so version 0): a deposed leader's multi fails.
-func (l *Leadership) GuardOps() []zkclient.Op {
+func (l *Leadership) guardOps() []zkclient.Op {
 	return []zkclient.Op{zkclient.CheckOp{Path: l.latch, Version: 0}}
 }
 
@@ -452,7 +443,7 @@ func (l *Leadership) GuardOps() []zkclient.Op {
 // keeps it published while leadership lasts: if the node is changed or deleted by
 // someone else it is written again.
 func (l *Leadership) Confirm(ctx context.Context, component, address string) error {
-	info := LeaderInfo{Address: address, SessionID: l.id}
+	info := recovery.LeaderInfo{Address: address, SessionID: l.id}
 	data, _ := json.Marshal(info)
 	p := ConnectionInfoPath(component)
 	l.mu.Lock()
@@ -495,8 +486,8 @@ func (l *Leadership) publish(ctx context.Context, p string, data []byte) error {
 			ops = append(ops, zkclient.DeleteOp{Path: p, Version: st.Version})
 		}
 		ops = append(ops, zkclient.CreateOp{Path: p, Data: data, Flags: zk.FlagEphemeral})
-		_, err = GuardedMulti(ctx, cl, l, ops...)
-		if err == nil || errors.Is(err, ErrNotLeader) || attempt >= 3 {
+		_, err = guardedMulti(ctx, cl, l, ops...)
+		if err == nil || errors.Is(err, recovery.ErrNotLeader) || attempt >= 3 {
 			return err
 		}
 		if !errors.Is(err, zk.ErrNodeExists) && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrBadVersion) {
@@ -550,7 +541,7 @@ func (l *Leadership) unpublish(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		var info LeaderInfo
+		var info recovery.LeaderInfo
 		if json.Unmarshal(cur, &info) == nil && info.SessionID == l.id {
 			_ = cl.Delete(ctx, p, st.Version)
 		}

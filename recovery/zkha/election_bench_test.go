@@ -1,4 +1,4 @@
-package recovery_test
+package zkha_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 func benchClient(b *testing.B, root string) *zkclient.Client {

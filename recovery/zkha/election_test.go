@@ -1,4 +1,4 @@
-package recovery_test
+package zkha_test
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 func newClient(t *testing.T, c *zktest.Cluster, root string, sessionTimeout time.Duration) *zkclient.Client {

@@ -1,4 +1,4 @@
-package recovery
+package zkha
 
 import (
 	"context"
@@ -13,47 +13,56 @@ import (
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 // putAttempts bounds how often Put retries after losing a race on the node.
 const putAttempts = 5
 
-// ZooKeeperPointerStore is the ZooKeeper PointerStore (Flink's
-// ZooKeeperStateHandleStore): node <dir>/<key> holds a Pointer, <dir>/<key>/locks
-// the lock children of the instances using it.
-type ZooKeeperPointerStore struct {
+// listParallelism bounds the lock-container checks Keys keeps in flight at once.
+const listParallelism = 128
+
+// pointerStore is the ZooKeeper recovery.PointerStore (Flink's
+// ZooKeeperStateHandleStore): node <dir>/<key> holds a recovery.Pointer,
+// <dir>/<key>/locks the lock children of the instances using it. A key is marked
+// for deletion when its locks container is gone.
+type pointerStore struct {
 	cl  *zkclient.Client
 	st  hdfsstore.Store
-	cfg PointerStoreConfig
+	cfg recovery.PointerStoreConfig
 	log zerolog.Logger
 }
 
-var _ PointerStore = (*ZooKeeperPointerStore)(nil)
+var (
+	_ recovery.PointerStore = (*pointerStore)(nil)
+	_ recovery.KeyWatcher   = (*pointerStore)(nil)
+	_ recovery.DirRemover   = (*pointerStore)(nil)
+)
 
-// NewZooKeeperPointerStore returns a PointerStore on ZooKeeper. Nothing is created
-// until the first Put.
-func NewZooKeeperPointerStore(cl *zkclient.Client, cfg PointerStoreConfig) *ZooKeeperPointerStore {
+// newPointerStore returns a PointerStore on ZooKeeper. Nothing is created until
+// the first Put.
+func newPointerStore(cl *zkclient.Client, cfg recovery.PointerStoreConfig) *pointerStore {
 	cfg.Dir = path.Clean("/" + cfg.Dir)
-	return &ZooKeeperPointerStore{cl: cl, st: cfg.Storage, cfg: cfg,
+	return &pointerStore{cl: cl, st: cfg.Storage, cfg: cfg,
 		log: cfg.Logger.With().Str(logging.ZKPath, cfg.Dir).Logger()}
 }
 
-func (s *ZooKeeperPointerStore) node(key string) string  { return s.cfg.Dir + "/" + key }
-func (s *ZooKeeperPointerStore) locks(key string) string { return s.node(key) + "/locks" }
-func (s *ZooKeeperPointerStore) lock(key string) string {
+func (s *pointerStore) node(key string) string  { return s.cfg.Dir + "/" + key }
+func (s *pointerStore) locks(key string) string { return s.node(key) + "/locks" }
+func (s *pointerStore) lock(key string) string {
 	return s.locks(key) + "/" + s.cfg.Instance.String()
 }
 
 // definite reports whether a failed multi certainly applied nothing.
 func definite(err error) bool {
 	var me *zkclient.MultiError
-	return errors.As(err, &me) || errors.Is(err, ErrNotLeader)
+	return errors.As(err, &me) || errors.Is(err, recovery.ErrNotLeader)
 }
 
-// Put implements PointerStore.
-func (s *ZooKeeperPointerStore) Put(ctx context.Context, g Guard, key string, payload []byte) error {
-	if err := validateKey(key); err != nil {
+// Put implements recovery.PointerStore.
+func (s *pointerStore) Put(ctx context.Context, g recovery.Guard, key string, payload []byte) error {
+	if err := recovery.ValidateKey(key); err != nil {
 		return err
 	}
 	if err := g.Err(); err != nil {
@@ -93,8 +102,8 @@ func (s *ZooKeeperPointerStore) Put(ctx context.Context, g Guard, key string, pa
 	return fmt.Errorf("recovery: put %s: gave up after %d races: %w", s.node(key), putAttempts, err)
 }
 
-func (s *ZooKeeperPointerStore) add(ctx context.Context, g Guard, key string, payload []byte) error {
-	p, err := WriteState(ctx, s.st, s.cfg.payloadName(key), payload)
+func (s *pointerStore) add(ctx context.Context, g recovery.Guard, key string, payload []byte) error {
+	p, err := recovery.WriteState(ctx, s.st, s.cfg.PayloadName(key), payload)
 	if err != nil {
 		return err
 	}
@@ -103,10 +112,10 @@ func (s *ZooKeeperPointerStore) add(ctx context.Context, g Guard, key string, pa
 		zkclient.CreateOp{Path: s.locks(key)},
 		zkclient.CreateOp{Path: s.lock(key), Flags: zk.FlagEphemeral},
 	}
-	_, err = GuardedMulti(ctx, s.cl, g, ops...)
+	_, err = guardedMulti(ctx, s.cl, g, ops...)
 	if errors.Is(err, zk.ErrNoNode) { // the directory is missing
 		if err = s.cl.EnsurePath(ctx, s.cfg.Dir); err == nil {
-			_, err = GuardedMulti(ctx, s.cl, g, ops...)
+			_, err = guardedMulti(ctx, s.cl, g, ops...)
 		}
 	}
 	if err != nil {
@@ -118,30 +127,30 @@ func (s *ZooKeeperPointerStore) add(ctx context.Context, g Guard, key string, pa
 
 // dropUnpublished deletes a payload whose pointer write certainly failed; when
 // the outcome is unknown it stays (an orphan at worst, never a dangling pointer).
-func (s *ZooKeeperPointerStore) dropUnpublished(ctx context.Context, err error, p Pointer) {
+func (s *pointerStore) dropUnpublished(ctx context.Context, err error, p recovery.Pointer) {
 	if !definite(err) {
 		s.log.Warn().Str(logging.File, p.Path).Err(err).Msg("pointer write outcome unknown: keeping its payload")
 		return
 	}
-	if derr := deletePayload(context.WithoutCancel(ctx), s.st, p.Path); derr != nil {
+	if derr := recovery.DeletePayload(context.WithoutCancel(ctx), s.st, p.Path); derr != nil {
 		s.log.Warn().Err(derr).Msg("cannot delete an unpublished payload (orphan)")
 	}
 }
 
-func (s *ZooKeeperPointerStore) replace(ctx context.Context, g Guard, key string, old []byte, version int32, payload []byte) error {
-	p, err := WriteState(ctx, s.st, s.cfg.payloadName(key), payload)
+func (s *pointerStore) replace(ctx context.Context, g recovery.Guard, key string, old []byte, version int32, payload []byte) error {
+	p, err := recovery.WriteState(ctx, s.st, s.cfg.PayloadName(key), payload)
 	if err != nil {
 		return err
 	}
-	_, err = GuardedMulti(ctx, s.cl, g,
+	_, err = guardedMulti(ctx, s.cl, g,
 		zkclient.CheckOp{Path: s.locks(key), Version: -1},
 		zkclient.SetOp{Path: s.node(key), Data: p.Encode(), Version: version})
 	if err != nil {
 		s.dropUnpublished(ctx, err, p)
 		return fmt.Errorf("recovery: replace %s: %w", s.node(key), err)
 	}
-	if op, derr := DecodePointer(old); derr == nil && op.Path != p.Path {
-		if derr := deletePayload(ctx, s.st, op.Path); derr != nil {
+	if op, derr := recovery.DecodePointer(old); derr == nil && op.Path != p.Path {
+		if derr := recovery.DeletePayload(ctx, s.st, op.Path); derr != nil {
 			s.log.Warn().Err(derr).Msg("cannot delete a replaced payload (orphan)")
 		}
 	}
@@ -153,25 +162,25 @@ func (s *ZooKeeperPointerStore) replace(ctx context.Context, g Guard, key string
 
 // takeLock creates this instance's lock child; one already there is fine. Locks
 // taken at once (a new leader recovering every job) share multi-ops.
-func (s *ZooKeeperPointerStore) takeLock(ctx context.Context, key string) error {
+func (s *pointerStore) takeLock(ctx context.Context, key string) error {
 	err := s.cl.CreateCoalesced(ctx, s.lock(key), nil, zk.FlagEphemeral)
 	switch {
 	case errors.Is(err, zk.ErrNodeExists):
 		return nil
 	case errors.Is(err, zk.ErrNoNode):
-		return fmt.Errorf("lock %s: %w", key, ErrNotFound)
+		return fmt.Errorf("lock %s: %w", key, recovery.ErrNotFound)
 	}
 	return err
 }
 
-func (s *ZooKeeperPointerStore) marked(ctx context.Context, key string) (bool, error) {
+func (s *pointerStore) marked(ctx context.Context, key string) (bool, error) {
 	ok, _, err := s.cl.Exists(ctx, s.locks(key))
 	return !ok, err
 }
 
-// Get implements PointerStore.
-func (s *ZooKeeperPointerStore) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := validateKey(key); err != nil {
+// Get implements recovery.PointerStore.
+func (s *pointerStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := recovery.ValidateKey(key); err != nil {
 		return nil, err
 	}
 	// The two reads go out together: the client pipelines them.
@@ -182,7 +191,7 @@ func (s *ZooKeeperPointerStore) Get(ctx context.Context, key string) ([]byte, er
 	data, _, err := s.cl.GetCoalesced(ctx, s.node(key))
 	<-done
 	if errors.Is(err, zk.ErrNoNode) || (err == nil && merr == nil && marked) {
-		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), ErrNotFound)
+		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), recovery.ErrNotFound)
 	}
 	if err == nil {
 		err = merr
@@ -193,17 +202,17 @@ func (s *ZooKeeperPointerStore) Get(ctx context.Context, key string) ([]byte, er
 	return s.read(ctx, key, data)
 }
 
-func (s *ZooKeeperPointerStore) read(ctx context.Context, key string, data []byte) ([]byte, error) {
-	b, err := readPointed(ctx, s.st, s.node(key), data)
+func (s *pointerStore) read(ctx context.Context, key string, data []byte) ([]byte, error) {
+	b, err := recovery.ReadPointed(ctx, s.st, s.node(key), data)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: %w", err)
 	}
 	return b, nil
 }
 
-// GetAndLock implements PointerStore.
-func (s *ZooKeeperPointerStore) GetAndLock(ctx context.Context, key string) ([]byte, error) {
-	if err := validateKey(key); err != nil {
+// GetAndLock implements recovery.PointerStore.
+func (s *pointerStore) GetAndLock(ctx context.Context, key string) ([]byte, error) {
+	if err := recovery.ValidateKey(key); err != nil {
 		return nil, err
 	}
 	if err := s.takeLock(ctx, key); err != nil {
@@ -211,7 +220,7 @@ func (s *ZooKeeperPointerStore) GetAndLock(ctx context.Context, key string) ([]b
 	}
 	data, _, err := s.cl.GetCoalesced(ctx, s.node(key))
 	if errors.Is(err, zk.ErrNoNode) {
-		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), ErrNotFound)
+		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), recovery.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("recovery: get %s: %w", s.node(key), err)
@@ -219,16 +228,16 @@ func (s *ZooKeeperPointerStore) GetAndLock(ctx context.Context, key string) ([]b
 	return s.read(ctx, key, data)
 }
 
-// GetAll implements PointerStore.
-func (s *ZooKeeperPointerStore) GetAll(ctx context.Context, keys []string, lock bool) []Entry {
+// GetAll implements recovery.PointerStore.
+func (s *pointerStore) GetAll(ctx context.Context, keys []string, lock bool) []recovery.Entry {
 	if lock {
-		return getAll(ctx, keys, s.GetAndLock)
+		return recovery.GetAll(ctx, keys, s.GetAndLock)
 	}
-	return getAll(ctx, keys, s.Get)
+	return recovery.GetAll(ctx, keys, s.Get)
 }
 
 // children lists the raw children of the directory (marked ones included).
-func (s *ZooKeeperPointerStore) children(ctx context.Context) ([]string, error) {
+func (s *pointerStore) children(ctx context.Context) ([]string, error) {
 	names, err := s.cl.ChildrenCoalesced(ctx, s.cfg.Dir)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
@@ -239,8 +248,8 @@ func (s *ZooKeeperPointerStore) children(ctx context.Context) ([]string, error) 
 	return names, nil
 }
 
-// Keys implements PointerStore.
-func (s *ZooKeeperPointerStore) Keys(ctx context.Context) ([]string, error) {
+// Keys implements recovery.PointerStore.
+func (s *pointerStore) Keys(ctx context.Context) ([]string, error) {
 	names, err := s.children(ctx)
 	if err != nil {
 		return nil, err
@@ -248,8 +257,8 @@ func (s *ZooKeeperPointerStore) Keys(ctx context.Context) ([]string, error) {
 	return s.visible(ctx, names)
 }
 
-// Names implements PointerStore.
-func (s *ZooKeeperPointerStore) Names(ctx context.Context) ([]string, error) {
+// Names implements recovery.PointerStore.
+func (s *pointerStore) Names(ctx context.Context) ([]string, error) {
 	names, err := s.children(ctx)
 	if err != nil {
 		return nil, err
@@ -259,10 +268,10 @@ func (s *ZooKeeperPointerStore) Names(ctx context.Context) ([]string, error) {
 }
 
 // visible filters out the keys marked for deletion, checking them concurrently.
-func (s *ZooKeeperPointerStore) visible(ctx context.Context, names []string) ([]string, error) {
+func (s *pointerStore) visible(ctx context.Context, names []string) ([]string, error) {
 	keep := make([]bool, len(names))
 	errs := make([]error, len(names))
-	sem := make(chan struct{}, recoverParallelism)
+	sem := make(chan struct{}, listParallelism)
 	var wg sync.WaitGroup
 	for i, n := range names {
 		sem <- struct{}{}
@@ -287,18 +296,30 @@ func (s *ZooKeeperPointerStore) visible(ctx context.Context, names []string) ([]
 	return out, nil
 }
 
-// watch lists the raw children and sets a watch on the list.
-func (s *ZooKeeperPointerStore) watch(ctx context.Context) ([]string, <-chan zk.Event, error) {
+// WatchKeys implements recovery.KeyWatcher: it lists the raw children and sets a
+// watch on the list.
+func (s *pointerStore) WatchKeys(ctx context.Context) ([]string, <-chan struct{}, error) {
 	if err := s.cl.EnsurePath(ctx, s.cfg.Dir); err != nil {
 		return nil, nil, err
 	}
 	names, _, w, err := s.cl.ChildrenW(ctx, s.cfg.Dir)
-	return names, w, err
+	if err != nil {
+		return nil, nil, err
+	}
+	changed := make(chan struct{})
+	go func() {
+		defer close(changed)
+		select {
+		case <-w:
+		case <-ctx.Done():
+		}
+	}()
+	return names, changed, nil
 }
 
-// Release implements PointerStore.
-func (s *ZooKeeperPointerStore) Release(ctx context.Context, key string) error {
-	if err := validateKey(key); err != nil {
+// Release implements recovery.PointerStore.
+func (s *pointerStore) Release(ctx context.Context, key string) error {
+	if err := recovery.ValidateKey(key); err != nil {
 		return err
 	}
 	if err := s.cl.Delete(ctx, s.lock(key), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
@@ -307,14 +328,14 @@ func (s *ZooKeeperPointerStore) Release(ctx context.Context, key string) error {
 	return nil
 }
 
-// ReleaseAll implements PointerStore.
-func (s *ZooKeeperPointerStore) ReleaseAll(ctx context.Context) error {
+// ReleaseAll implements recovery.PointerStore.
+func (s *pointerStore) ReleaseAll(ctx context.Context) error {
 	names, err := s.children(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, e := range getAll(ctx, names, func(ctx context.Context, k string) ([]byte, error) {
+	for _, e := range recovery.GetAll(ctx, names, func(ctx context.Context, k string) ([]byte, error) {
 		return nil, s.Release(ctx, k)
 	}) {
 		errs = append(errs, e.Err)
@@ -322,9 +343,9 @@ func (s *ZooKeeperPointerStore) ReleaseAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ReleaseAndTryRemove implements PointerStore.
-func (s *ZooKeeperPointerStore) ReleaseAndTryRemove(ctx context.Context, g Guard, key string) error {
-	if err := validateKey(key); err != nil {
+// ReleaseAndTryRemove implements recovery.PointerStore.
+func (s *pointerStore) ReleaseAndTryRemove(ctx context.Context, g recovery.Guard, key string) error {
+	if err := recovery.ValidateKey(key); err != nil {
 		return err
 	}
 	if err := g.Err(); err != nil {
@@ -358,16 +379,16 @@ func (s *ZooKeeperPointerStore) ReleaseAndTryRemove(ctx context.Context, g Guard
 		if others > 0 {
 			// Release our lock under the guard too, so a deposed leader learns
 			// ErrNotLeader and changes nothing.
-			_, err := GuardedMulti(ctx, s.cl, g, append(ops, zkclient.CheckOp{Path: s.node(key), Version: -1})...)
+			_, err := guardedMulti(ctx, s.cl, g, append(ops, zkclient.CheckOp{Path: s.node(key), Version: -1})...)
 			if err != nil && !errors.Is(err, zk.ErrNoNode) {
 				return fmt.Errorf("recovery: remove %s: %w", s.node(key), err)
 			}
-			return fmt.Errorf("recovery: remove %s: %d other instance(s) hold a lock: %w", s.node(key), others, ErrLocked)
+			return fmt.Errorf("recovery: remove %s: %d other instance(s) hold a lock: %w", s.node(key), others, recovery.ErrLocked)
 		}
 		// Mark for deletion: the lock container goes, with our lock, in one
 		// guarded multi that fails if another lock appeared meanwhile.
 		ops = append(ops, zkclient.DeleteOp{Path: s.locks(key), Version: -1})
-		_, err = GuardedMulti(ctx, s.cl, g, ops...)
+		_, err = guardedMulti(ctx, s.cl, g, ops...)
 		switch {
 		case errors.Is(err, zk.ErrNotEmpty):
 			continue // a lock appeared: look again
@@ -382,30 +403,30 @@ func (s *ZooKeeperPointerStore) ReleaseAndTryRemove(ctx context.Context, g Guard
 }
 
 // finishRemove deletes the payload of a key marked for deletion, then its node.
-func (s *ZooKeeperPointerStore) finishRemove(ctx context.Context, g Guard, key string, data []byte) error {
-	if p, err := DecodePointer(data); err == nil {
-		if err := deletePayload(ctx, s.st, p.Path); err != nil {
+func (s *pointerStore) finishRemove(ctx context.Context, g recovery.Guard, key string, data []byte) error {
+	if p, err := recovery.DecodePointer(data); err == nil {
+		if err := recovery.DeletePayload(ctx, s.st, p.Path); err != nil {
 			return err
 		}
 	} else {
 		s.log.Warn().Err(err).Str("key", key).Msg("removing a pointer that cannot be decoded; its payload (if any) stays")
 	}
-	_, err := GuardedMulti(ctx, s.cl, g, zkclient.DeleteOp{Path: s.node(key), Version: -1})
+	_, err := guardedMulti(ctx, s.cl, g, zkclient.DeleteOp{Path: s.node(key), Version: -1})
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return fmt.Errorf("recovery: remove %s: %w", s.node(key), err)
 	}
 	return nil
 }
 
-// removeDir deletes the (empty) directory node; one that is gone or still has
-// children stays as it is.
-func (s *ZooKeeperPointerStore) removeDir(ctx context.Context, g Guard) error {
-	_, err := GuardedMulti(ctx, s.cl, g, zkclient.DeleteOp{Path: s.cfg.Dir, Version: -1})
+// RemoveDir implements recovery.DirRemover: it deletes the (empty) directory
+// node; one that is gone or still has children stays as it is.
+func (s *pointerStore) RemoveDir(ctx context.Context, g recovery.Guard) error {
+	_, err := guardedMulti(ctx, s.cl, g, zkclient.DeleteOp{Path: s.cfg.Dir, Version: -1})
 	if err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrNotEmpty) {
 		return fmt.Errorf("recovery: remove %s: %w", s.cfg.Dir, err)
 	}
 	return nil
 }
 
-// Close implements PointerStore; the client stays open (it is shared).
-func (s *ZooKeeperPointerStore) Close() error { return nil }
+// Close implements recovery.PointerStore; the client stays open (it is shared).
+func (s *pointerStore) Close() error { return nil }

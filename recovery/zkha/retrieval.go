@@ -1,4 +1,4 @@
-package recovery
+package zkha
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
-// RetrievalConfig configures leader retrieval of one component.
-type RetrievalConfig struct {
+// retrievalConfig configures leader retrieval of one component.
+type retrievalConfig struct {
 	Client    *zkclient.Client
 	Component string
 	// TolerateSuspended keeps the known leader while the connection is SUSPENDED;
@@ -23,19 +24,19 @@ type RetrievalConfig struct {
 	Logger            zerolog.Logger
 }
 
-// Retrieve watches the component's connection_info until ctx ends and calls
+// retrieve watches the component's connection_info until ctx ends and calls
 // notify, on the calling goroutine, with the current leader first and then on
 // every change; a zero LeaderInfo means no leader is known. It returns ctx.Err().
-func Retrieve(ctx context.Context, cfg RetrievalConfig, notify func(LeaderInfo)) error {
+func retrieve(ctx context.Context, cfg retrievalConfig, notify func(recovery.LeaderInfo)) error {
 	cl := cfg.Client
 	log := cfg.Logger.With().Str(logging.Component, cfg.Component).Logger()
 	p := ConnectionInfoPath(cfg.Component)
 	states := cl.Listen()
 	defer states.Close()
 
-	var last LeaderInfo
+	var last recovery.LeaderInfo
 	first := true
-	report := func(info LeaderInfo) {
+	report := func(info recovery.LeaderInfo) {
 		if first || info != last {
 			first = false
 			last = info
@@ -51,9 +52,9 @@ func Retrieve(ctx context.Context, cfg RetrievalConfig, notify func(LeaderInfo))
 			}
 			switch {
 			case ev.State == zkclient.Lost:
-				report(LeaderInfo{})
+				report(recovery.LeaderInfo{})
 			case ev.State == zkclient.Suspended && !cfg.TolerateSuspended && !cl.Connected():
-				report(LeaderInfo{})
+				report(recovery.LeaderInfo{})
 			}
 		}
 	}
@@ -98,32 +99,32 @@ func Retrieve(ctx context.Context, cfg RetrievalConfig, notify func(LeaderInfo))
 }
 
 type readOutcome struct {
-	info  LeaderInfo
+	info  recovery.LeaderInfo
 	watch <-chan zk.Event
 	err   error
 }
 
 // readLeader reads connection_info and sets a watch on it (on its creation when
 // it does not exist). Malformed content counts as no leader.
-func readLeader(ctx context.Context, cl *zkclient.Client, p string) (LeaderInfo, <-chan zk.Event, error) {
+func readLeader(ctx context.Context, cl *zkclient.Client, p string) (recovery.LeaderInfo, <-chan zk.Event, error) {
 	data, _, watch, err := cl.GetW(ctx, p)
 	if errors.Is(err, zk.ErrNoNode) {
 		var ok bool
 		ok, _, watch, err = cl.ExistsW(ctx, p)
 		if err != nil {
-			return LeaderInfo{}, nil, err
+			return recovery.LeaderInfo{}, nil, err
 		}
 		if ok {
-			return LeaderInfo{}, firedWatch, nil // created meanwhile: read again
+			return recovery.LeaderInfo{}, firedWatch, nil // created meanwhile: read again
 		}
-		return LeaderInfo{}, watch, nil
+		return recovery.LeaderInfo{}, watch, nil
 	}
 	if err != nil {
-		return LeaderInfo{}, nil, err
+		return recovery.LeaderInfo{}, nil, err
 	}
-	var info LeaderInfo
+	var info recovery.LeaderInfo
 	if json.Unmarshal(data, &info) != nil {
-		return LeaderInfo{}, watch, nil
+		return recovery.LeaderInfo{}, watch, nil
 	}
 	return info, watch, nil
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 // TestCloseSessionRemovesEphemeralsAtOnce: a session is closed by another party
