@@ -15,7 +15,9 @@ func CheckpointIDCounterPath(jobID string) string { return "/jobs/" + jobID + "/
 
 // EncodeCheckpointCounter is the stored form of a checkpoint ID counter whose
 // next ID is next: 8 bytes, big-endian, in every backend.
-func EncodeCheckpointCounter(next int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(next)) }
+func EncodeCheckpointCounter(next int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(next))
+}
 
 // DecodeCheckpointCounter reads a counter stored at where (for the message); a
 // value that is not 8 bytes is ErrCorruptState.

@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"sync"
@@ -9,14 +10,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/embedded"
+	"github.com/amkeeper/amkeeper/recovery/recoverytest"
 )
 
+// open is the embedded backend of dir (an election and retrieval of its own).
+func open(t *testing.T, dir, name string) *embedded.Backend {
+	b, err := embedded.Open(dir, logging.ForTest(t).With().Str("who", name).Logger())
+	require.NoError(t, err)
+	return b
+}
+
 func runEmbedded(t *testing.T, dir, name string) (grants chan recovery.Grant, stop func()) {
-	el := recovery.NewEmbeddedElection(dir, logging.ForTest(t).With().Str("who", name).Logger())
+	el := open(t, dir, name).Election()
 	ctx, cancel := context.WithCancel(context.Background())
 	grants = make(chan recovery.Grant, 4)
 	done := make(chan struct{})
@@ -34,20 +45,8 @@ func runEmbedded(t *testing.T, dir, name string) (grants chan recovery.Grant, st
 	return grants, stop
 }
 
-func retrieveEmbedded(t *testing.T, dir string) *retriever {
-	r := &retriever{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = recovery.RetrieveEmbedded(ctx, dir, recovery.Dispatcher, func(i recovery.LeaderInfo) {
-			r.mu.Lock()
-			r.infos = append(r.infos, i)
-			r.mu.Unlock()
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return r
+func retrieveEmbedded(t *testing.T, dir string) *recoverytest.Leaders {
+	return recoverytest.Follow(t, open(t, dir, "retriever"), recovery.Dispatcher)
 }
 
 func TestEmbeddedElectionOneLeaderAndHandover(t *testing.T) {
@@ -60,7 +59,7 @@ func TestEmbeddedElectionOneLeaderAndHandover(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("embedded leadership not granted at once")
 	}
-	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "first" && i.SessionID == g1.SessionID() }, "retrieval sees the leader")
+	recoverytest.RequireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "first" && i.SessionID == g1.SessionID() }, "retrieval sees the leader")
 
 	g2s, _ := runEmbedded(t, dir, "second")
 	select {
@@ -77,8 +76,7 @@ func TestEmbeddedElectionOneLeaderAndHandover(t *testing.T) {
 		t.Fatal("no handover")
 	}
 	require.NotEqual(t, g1.SessionID(), g2.SessionID())
-	require.Empty(t, g2.GuardOps())
-	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "second" }, "retrieval follows")
+	recoverytest.RequireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "second" }, "retrieval follows")
 }
 
 func TestEmbeddedElectionKilledLeaderProcess(t *testing.T) {
@@ -86,35 +84,11 @@ func TestEmbeddedElectionKilledLeaderProcess(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), contenderEnv+"=child", "AMKEEPER_TEST_EMBEDDED_DIR="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	cc := &childContender{cmd: cmd, lines: make(chan string, 16)}
-	go func() {
-		buf := make([]byte, 4096)
-		var acc string
-		for {
-			n, err := out.Read(buf)
-			acc += string(buf[:n])
-			for {
-				i := indexByte(acc, '\n')
-				if i < 0 {
-					break
-				}
-				cc.lines <- acc[:i]
-				acc = acc[i+1:]
-			}
-			if err != nil {
-				close(cc.lines)
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	cc.expect(t, "LEADER", 10*time.Second)
+	cc := recoverytest.StartChild(t, cmd)
+	cc.Expect(t, "LEADER", 10*time.Second)
 
 	r := retrieveEmbedded(t, dir)
-	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "child" }, "child leads")
+	recoverytest.RequireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "child" }, "child leads")
 	grants, _ := runEmbedded(t, dir, "survivor")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
@@ -124,14 +98,28 @@ func TestEmbeddedElectionKilledLeaderProcess(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the lock of a killed leader was not released")
 	}
-	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "survivor" }, "retrieval sees the survivor")
+	recoverytest.RequireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "survivor" }, "retrieval sees the survivor")
 }
 
-func indexByte(s string, b byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return i
-		}
+// contenderEnv names the child contender: the test binary run with it set
+// contends in AMKEEPER_TEST_EMBEDDED_DIR instead of running tests.
+const contenderEnv = "AMKEEPER_TEST_CONTENDER"
+
+// runContender is the child process: it contends, confirms the dispatcher with
+// its name as address and prints LEADER <session> when granted.
+func runContender() int {
+	b, err := embedded.Open(os.Getenv("AMKEEPER_TEST_EMBEDDED_DIR"), zerolog.New(os.Stderr))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	return -1
+	fmt.Println("READY")
+	_ = b.Election().Run(context.Background(), func(l recovery.Grant) {
+		if err := l.Confirm(l.Context(), recovery.Dispatcher, os.Getenv(contenderEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "confirm:", err)
+		}
+		fmt.Println("LEADER", l.SessionID())
+		<-l.Done()
+	})
+	return 0
 }

@@ -1,4 +1,4 @@
-package recovery_test
+package recoverytest
 
 import (
 	"strings"
@@ -10,26 +10,13 @@ import (
 	"github.com/amkeeper/amkeeper/recovery"
 )
 
-func (i *hsInst) checkpoints(jobID string, retain int) *recovery.Checkpoints {
-	t := i.e.t
-	var s *recovery.Checkpoints
-	var err error
-	if i.e.zk {
-		s, err = recovery.NewZooKeeperCheckpointStore(i.cl, i.e.st, hsCluster, i.id, hsLog(t), jobID, retain)
-	} else {
-		s, err = recovery.NewEmbeddedCheckpointStore(hsCtx(t), i.e.dir, i.e.st, hsCluster, i.id, hsLog(t), jobID, retain)
-	}
-	require.NoError(t, err)
-	return s
-}
-
 func cpOf(id int64) recovery.CompletedCheckpoint {
 	return recovery.CompletedCheckpoint{JobID: "job1", ID: id, Timestamp: time.Unix(id, 0).UTC(), Metadata: []byte{byte(id), 'm'}}
 }
 
-func (e *haEnv) checkpointPayloads() []string {
+func (e *Env) checkpointPayloads() []string {
 	var out []string
-	for _, n := range e.payloads() {
+	for _, n := range e.Payloads() {
 		if strings.Contains(n, "completedCheckpoint-") {
 			out = append(out, n)
 		}
@@ -37,121 +24,112 @@ func (e *haEnv) checkpointPayloads() []string {
 	return out
 }
 
-func TestCheckpointStoreRetainAndSubsume(t *testing.T) {
-	eachBackend(t, func(t *testing.T, e *haEnv) {
-		ctx := hsCtx(t)
-		s := e.instance().checkpoints("job1", 2)
+func testCheckpointStoreRetainAndSubsume(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 2)
 
-		_, _, ok, err := s.Latest(ctx)
+	_, _, ok, err := s.Latest(ctx)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	for id := int64(1); id <= 2; id++ {
+		sub, err := s.Add(ctx, e.Guard(), cpOf(id))
 		require.NoError(t, err)
-		require.False(t, ok)
+		require.Empty(t, sub)
+	}
+	sub, err := s.Add(ctx, e.Guard(), cpOf(3))
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, sub)
+	ids, err := s.IDs(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []int64{2, 3}, ids)
+	require.Len(t, e.checkpointPayloads(), 2)
+	require.False(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000001"))
+	require.True(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000003"))
 
-		for id := int64(1); id <= 2; id++ {
-			sub, err := s.Add(ctx, e.guard, cpOf(id))
-			require.NoError(t, err)
-			require.Empty(t, sub)
-		}
-		sub, err := s.Add(ctx, e.guard, cpOf(3))
-		require.NoError(t, err)
-		require.Equal(t, []int64{1}, sub)
-		ids, err := s.IDs(ctx)
-		require.NoError(t, err)
-		require.Equal(t, []int64{2, 3}, ids)
-		require.Len(t, e.checkpointPayloads(), 2)
-		require.False(t, e.pointerExists(recovery.CheckpointsDir("job1"), "0000000000000000001"))
-		require.True(t, e.pointerExists(recovery.CheckpointsDir("job1"), "0000000000000000003"))
+	cp, skipped, ok, err := s.Latest(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Empty(t, skipped)
+	require.Equal(t, cpOf(3), cp)
 
-		cp, skipped, ok, err := s.Latest(ctx)
-		require.NoError(t, err)
-		require.True(t, ok)
-		require.Empty(t, skipped)
-		require.Equal(t, cpOf(3), cp)
-
-		_, err = s.Add(ctx, e.guard, recovery.CompletedCheckpoint{JobID: "other", ID: 4})
-		require.Error(t, err)
-	})
-}
-
-func TestCheckpointStoreRejectsRetainZero(t *testing.T) {
-	e := newHAEnv(t, false, false)
-	_, err := recovery.NewEmbeddedCheckpointStore(hsCtx(t), e.dir, e.st, hsCluster, [16]byte{}, hsLog(t), "job1", 0)
+	_, err = s.Add(ctx, e.Guard(), recovery.CompletedCheckpoint{JobID: "other", ID: 4})
 	require.Error(t, err)
 }
 
-func TestCheckpointStoreLatestSkipsUnreadable(t *testing.T) {
-	eachBackend(t, func(t *testing.T, e *haEnv) {
-		ctx := hsCtx(t)
-		s := e.instance().checkpoints("job1", 3)
-		for id := int64(1); id <= 3; id++ {
-			_, err := s.Add(ctx, e.guard, cpOf(id))
-			require.NoError(t, err)
-		}
-		e.flipByte(e.payloadOf("-0000000000000000003-"))
-		require.NoError(t, e.st.Delete(ctx, e.payloadOf("-0000000000000000002-")))
-
-		// A new leader falls back to checkpoint 1 and reports 3 and 2.
-		cp, skipped, ok, err := e.instance().checkpoints("job1", 3).Latest(ctx)
-		require.NoError(t, err)
-		require.True(t, ok)
-		require.Equal(t, cpOf(1), cp)
-		require.Len(t, skipped, 2)
-		require.Equal(t, int64(3), skipped[0].ID)
-		require.ErrorIs(t, skipped[0].Err, recovery.ErrCorruptState)
-		require.Equal(t, int64(2), skipped[1].ID)
-		require.ErrorIs(t, skipped[1].Err, recovery.ErrDanglingPointer)
-
-		// Nothing readable left: no checkpoint, both reported.
-		require.NoError(t, e.st.Delete(ctx, e.payloadOf("-0000000000000000001-")))
-		_, skipped, ok, err = s.Latest(ctx)
-		require.NoError(t, err)
-		require.False(t, ok)
-		require.Len(t, skipped, 3)
-	})
+func testCheckpointStoreRejectsRetainZero(t *testing.T, e *Env) {
+	_, err := e.Instance().services(0).CheckpointStore(Context(t), "job1")
+	require.Error(t, err)
 }
 
-func TestCheckpointStoreSuspendKeepsTerminalDiscards(t *testing.T) {
-	eachBackend(t, func(t *testing.T, e *haEnv) {
-		ctx := hsCtx(t)
-		s := e.instance().checkpoints("job1", 2)
-		for id := int64(1); id <= 2; id++ {
-			_, err := s.Add(ctx, e.guard, cpOf(id))
-			require.NoError(t, err)
-		}
-		require.NoError(t, s.Shutdown(ctx, e.guard, false))
-		require.Len(t, e.checkpointPayloads(), 2)
-
-		next := e.instance().checkpoints("job1", 2)
-		cp, _, ok, err := next.Latest(ctx)
+func testCheckpointStoreLatestSkipsUnreadable(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 3)
+	for id := int64(1); id <= 3; id++ {
+		_, err := s.Add(ctx, e.Guard(), cpOf(id))
 		require.NoError(t, err)
-		require.True(t, ok)
-		require.Equal(t, int64(2), cp.ID)
+	}
+	e.FlipByte(e.PayloadOf("-0000000000000000003-"))
+	require.NoError(t, e.St.Delete(ctx, e.PayloadOf("-0000000000000000002-")))
 
-		require.NoError(t, next.Shutdown(ctx, e.guard, true))
-		require.Empty(t, e.checkpointPayloads())
-		require.False(t, e.pointerExists(recovery.CheckpointsDir("job1"), "0000000000000000002"))
-		ids, err := e.instance().checkpoints("job1", 2).IDs(ctx)
-		require.NoError(t, err)
-		require.Empty(t, ids)
-	})
+	// A new leader falls back to checkpoint 1 and reports 3 and 2.
+	cp, skipped, ok, err := e.Instance().Checkpoints("job1", 3).Latest(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, cpOf(1), cp)
+	require.Len(t, skipped, 2)
+	require.Equal(t, int64(3), skipped[0].ID)
+	require.ErrorIs(t, skipped[0].Err, recovery.ErrCorruptState)
+	require.Equal(t, int64(2), skipped[1].ID)
+	require.ErrorIs(t, skipped[1].Err, recovery.ErrDanglingPointer)
+
+	// Nothing readable left: no checkpoint, both reported.
+	require.NoError(t, e.St.Delete(ctx, e.PayloadOf("-0000000000000000001-")))
+	_, skipped, ok, err = s.Latest(ctx)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Len(t, skipped, 3)
 }
 
-func TestCheckpointStoreDeposed(t *testing.T) {
-	eachBackend(t, func(t *testing.T, e *haEnv) {
-		ctx := hsCtx(t)
-		s := e.instance().checkpoints("job1", 1)
-		_, err := s.Add(ctx, e.guard, cpOf(1))
+func testCheckpointStoreSuspendKeepsTerminalDiscards(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 2)
+	for id := int64(1); id <= 2; id++ {
+		_, err := s.Add(ctx, e.Guard(), cpOf(id))
 		require.NoError(t, err)
-		before := e.snapshot()
-		e.depose()
-		_, err = s.Add(ctx, e.guard, cpOf(2))
-		require.ErrorIs(t, err, recovery.ErrNotLeader)
-		require.ErrorIs(t, s.Shutdown(ctx, e.guard, true), recovery.ErrNotLeader)
-		after := e.snapshot()
-		for k := range before {
-			if strings.Contains(k, "/leader/latch/test-") {
-				delete(before, k)
-			}
+	}
+	require.NoError(t, s.Shutdown(ctx, e.Guard(), false))
+	require.Len(t, e.checkpointPayloads(), 2)
+
+	next := e.Instance().Checkpoints("job1", 2)
+	cp, _, ok, err := next.Latest(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, int64(2), cp.ID)
+
+	require.NoError(t, next.Shutdown(ctx, e.Guard(), true))
+	require.Empty(t, e.checkpointPayloads())
+	require.False(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000002"))
+	ids, err := e.Instance().Checkpoints("job1", 2).IDs(ctx)
+	require.NoError(t, err)
+	require.Empty(t, ids)
+}
+
+func testCheckpointStoreDeposed(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 1)
+	_, err := s.Add(ctx, e.Guard(), cpOf(1))
+	require.NoError(t, err)
+	before := e.Snapshot()
+	e.Depose()
+	_, err = s.Add(ctx, e.Guard(), cpOf(2))
+	require.ErrorIs(t, err, recovery.ErrNotLeader)
+	require.ErrorIs(t, s.Shutdown(ctx, e.Guard(), true), recovery.ErrNotLeader)
+	after := e.Snapshot()
+	for k := range before {
+		if strings.Contains(k, guardNodeMark) {
+			delete(before, k)
 		}
-		require.Equal(t, before, after)
-	})
+	}
+	require.Equal(t, before, after)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/recoverytest"
 )
 
 // forJobs runs f for every job with at most 64 in flight.
@@ -33,11 +34,11 @@ func forJobs(n int, f func(j int) error) error {
 	return nil
 }
 
-func benchCheckpointStores(b *testing.B, e *haEnv, n int) []*recovery.Checkpoints {
-	inst := e.instance()
+func benchCheckpointStores(b *testing.B, e *recoverytest.Env, n int) []*recovery.Checkpoints {
+	inst := e.Instance()
 	stores := make([]*recovery.Checkpoints, n)
 	for j := range stores {
-		stores[j] = inst.checkpoints(uuid.NewString(), 1)
+		stores[j] = inst.Checkpoints(uuid.NewString(), 1)
 	}
 	return stores
 }
@@ -46,13 +47,13 @@ func BenchmarkCheckpointAdd(b *testing.B) {
 	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("jobs=%d", n), func(b *testing.B) {
 			e := benchEnv(b)
-			ctx, meta := hsCtx(b), make([]byte, 1024)
+			ctx, meta := recoverytest.Context(b), make([]byte, 1024)
 			stores := benchCheckpointStores(b, e, n)
 			id := int64(0)
 			for b.Loop() {
 				id++
 				if err := forJobs(n, func(j int) error {
-					_, err := stores[j].Add(ctx, e.guard, recovery.CompletedCheckpoint{ID: id, Timestamp: time.Now(), Metadata: meta})
+					_, err := stores[j].Add(ctx, e.Guard(), recovery.CompletedCheckpoint{ID: id, Timestamp: time.Now(), Metadata: meta})
 					return err
 				}); err != nil {
 					b.Fatal(err)
@@ -67,10 +68,10 @@ func BenchmarkCheckpointLatest(b *testing.B) {
 	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("jobs=%d", n), func(b *testing.B) {
 			e := benchEnv(b)
-			ctx, meta := hsCtx(b), make([]byte, 1024)
+			ctx, meta := recoverytest.Context(b), make([]byte, 1024)
 			stores := benchCheckpointStores(b, e, n)
 			if err := forJobs(n, func(j int) error {
-				_, err := stores[j].Add(ctx, e.guard, recovery.CompletedCheckpoint{ID: 7, Metadata: meta})
+				_, err := stores[j].Add(ctx, e.Guard(), recovery.CompletedCheckpoint{ID: 7, Metadata: meta})
 				return err
 			}); err != nil {
 				b.Fatal(err)

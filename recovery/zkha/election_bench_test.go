@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
@@ -38,7 +40,7 @@ func BenchmarkElectionHandoverGraceful(b *testing.B) {
 	for i := range cands {
 		c := &cand{granted: make(chan struct{}, 1), resign: make(chan struct{})}
 		cands[i] = c
-		el := recovery.NewElection(recovery.ElectionConfig{Client: benchClient(b, root), Logger: zerolog.Nop()})
+		el := zkha.NewElection(zkha.ElectionConfig{Client: benchClient(b, root), Logger: zerolog.Nop()})
 		go func() {
 			defer func() { done <- struct{}{} }()
 			_ = el.Run(ctx, func(g recovery.Grant) {
@@ -75,11 +77,11 @@ func BenchmarkRetrievalNotification(b *testing.B) {
 	defer cancel()
 	seen := make(chan recovery.LeaderInfo, 16)
 	go func() {
-		_ = recovery.Retrieve(ctx, recovery.RetrievalConfig{Client: benchClient(b, root), Component: recovery.Dispatcher, Logger: zerolog.Nop()},
+		_ = zkha.NewBackend(benchClient(b, root), uuid.Nil, false, zerolog.Nop()).Retrieve(ctx, recovery.Dispatcher,
 			func(i recovery.LeaderInfo) { seen <- i })
 	}()
 	grants := make(chan recovery.Grant, 1)
-	el := recovery.NewElection(recovery.ElectionConfig{Client: benchClient(b, root), Logger: zerolog.Nop()})
+	el := zkha.NewElection(zkha.ElectionConfig{Client: benchClient(b, root), Logger: zerolog.Nop()})
 	go func() { _ = el.Run(ctx, func(g recovery.Grant) { grants <- g; <-g.Done() }) }()
 	g := <-grants
 	b.ResetTimer()

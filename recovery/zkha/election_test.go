@@ -1,14 +1,12 @@
 package zkha_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,8 @@ import (
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/recoverytest"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
@@ -40,7 +40,7 @@ func newClient(t *testing.T, c *zktest.Cluster, root string, sessionTimeout time
 
 // contender runs an election in the background and exposes its grants.
 type contender struct {
-	el     *recovery.Election
+	el     *zkha.Election
 	grants chan recovery.Grant
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -50,7 +50,7 @@ func startContender(t *testing.T, cl *zkclient.Client, name string, tolerate boo
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &contender{
-		el:     recovery.NewElection(recovery.ElectionConfig{Client: cl, TolerateSuspended: tolerate, Logger: logging.ForTest(t).With().Str("who", name).Logger()}),
+		el:     zkha.NewElection(zkha.ElectionConfig{Client: cl, TolerateSuspended: tolerate, Logger: logging.ForTest(t).With().Str("who", name).Logger()}),
 		grants: make(chan recovery.Grant, 8),
 		cancel: cancel,
 		done:   make(chan struct{}),
@@ -89,41 +89,14 @@ func waitGrant(t *testing.T, c *contender, within time.Duration) recovery.Grant 
 	}
 }
 
-// retriever collects leader notifications for one component.
-type retriever struct {
-	mu    sync.Mutex
-	infos []recovery.LeaderInfo
+// startRetriever follows the dispatcher's leader through a backend on cl.
+func startRetriever(t *testing.T, cl *zkclient.Client, tolerate bool) *recoverytest.Leaders {
+	return recoverytest.Follow(t, zkha.NewBackend(cl, uuid.Nil, tolerate, logging.ForTest(t)), recovery.Dispatcher)
 }
 
-func (r *retriever) latest() (recovery.LeaderInfo, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.infos) == 0 {
-		return recovery.LeaderInfo{}, 0
-	}
-	return r.infos[len(r.infos)-1], len(r.infos)
-}
-
-func startRetriever(t *testing.T, cl *zkclient.Client, tolerate bool) *retriever {
-	r := &retriever{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = recovery.Retrieve(ctx, recovery.RetrievalConfig{Client: cl, Component: recovery.Dispatcher, TolerateSuspended: tolerate, Logger: logging.ForTest(t)},
-			func(i recovery.LeaderInfo) {
-				r.mu.Lock()
-				r.infos = append(r.infos, i)
-				r.mu.Unlock()
-			})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return r
-}
-
-func requireLeader(t *testing.T, r *retriever, want func(recovery.LeaderInfo) bool, msg string) {
+func requireLeader(t *testing.T, r *recoverytest.Leaders, want func(recovery.LeaderInfo) bool, msg string) {
 	t.Helper()
-	require.Eventually(t, func() bool { i, _ := r.latest(); return want(i) }, 15*time.Second, 5*time.Millisecond, msg)
+	recoverytest.RequireLeader(t, r, want, msg)
 }
 
 func TestElectionGrantConfirmRetrieveRevoke(t *testing.T) {
@@ -142,12 +115,12 @@ func TestElectionGrantConfirmRetrieveRevoke(t *testing.T) {
 
 	// connection_info is ephemeral and owned by the leader's session.
 	raw := zkc.Conn(t)
-	_, st, err := raw.Get(root + recovery.ConnectionInfoPath(recovery.Dispatcher))
+	_, st, err := raw.Get(root + zkha.ConnectionInfoPath(recovery.Dispatcher))
 	require.NoError(t, err)
 	require.Equal(t, cl.Session().ID, st.EphemeralOwner)
 
 	// Someone overwrites it: the leader writes it back.
-	_, err = raw.Set(root+recovery.ConnectionInfoPath(recovery.Dispatcher), []byte(`{"address":"evil"}`), -1)
+	_, err = raw.Set(root+zkha.ConnectionInfoPath(recovery.Dispatcher), []byte(`{"address":"evil"}`), -1)
 	require.NoError(t, err)
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "stale connection info rewritten")
 
@@ -155,10 +128,10 @@ func TestElectionGrantConfirmRetrieveRevoke(t *testing.T) {
 	// restored after an overwrite.
 	require.NoError(t, l.Confirm(context.Background(), recovery.Dispatcher, "am-1:9090"))
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Address == "am-1:9090" }, "new address published")
-	_, err = raw.Set(root+recovery.ConnectionInfoPath(recovery.Dispatcher), []byte(`{"address":"evil"}`), -1)
+	_, err = raw.Set(root+zkha.ConnectionInfoPath(recovery.Dispatcher), []byte(`{"address":"evil"}`), -1)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		b, _, err := raw.Get(root + recovery.ConnectionInfoPath(recovery.Dispatcher))
+		b, _, err := raw.Get(root + zkha.ConnectionInfoPath(recovery.Dispatcher))
 		return err == nil && strings.Contains(string(b), "am-1:9090")
 	}, 10*time.Second, 5*time.Millisecond, "the latest confirmed address is restored")
 
@@ -183,7 +156,7 @@ func TestElectionGracefulHandoverFencesTheOldLeader(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	_, err := recovery.GuardedMulti(ctx, cl1, l1, zkclient.CreateOp{Path: "/written-by-first"})
+	_, err := zkha.GuardedMulti(ctx, cl1, l1, zkclient.CreateOp{Path: "/written-by-first"})
 	require.NoError(t, err)
 
 	start := time.Now()
@@ -195,10 +168,10 @@ func TestElectionGracefulHandoverFencesTheOldLeader(t *testing.T) {
 
 	// The deposed leader's guarded write fails and changes nothing, even through a
 	// client whose session is still alive.
-	_, err = recovery.GuardedMulti(ctx, cl1, l1, zkclient.CreateOp{Path: "/written-by-deposed"})
+	_, err = zkha.GuardedMulti(ctx, cl1, l1, zkclient.CreateOp{Path: "/written-by-deposed"})
 	require.ErrorIs(t, err, recovery.ErrNotLeader)
 	// Bypass the local check to prove the server-side fence: same ops, raw multi.
-	_, err = cl1.Multi(ctx, append(l1.GuardOps(), zkclient.CreateOp{Path: "/written-by-deposed"})...)
+	_, err = cl1.Multi(ctx, append(zkha.GuardOps(l1), zkclient.CreateOp{Path: "/written-by-deposed"})...)
 	require.ErrorIs(t, err, zk.ErrNoNode)
 	ok, _, err := cl2.Exists(ctx, "/written-by-deposed")
 	require.NoError(t, err)
@@ -216,7 +189,7 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 			ct := startContender(t, cl, "am", tolerate)
 			l := waitGrant(t, ct, 10*time.Second)
 			requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "leader known")
-			_, n := r.latest()
+			_, n := r.Latest()
 
 			require.NoError(t, c.Server(0).Stop())
 			require.Eventually(t, func() bool { return !cl.Connected() && !rcl.Connected() }, 10*time.Second, 5*time.Millisecond)
@@ -228,7 +201,7 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 			require.Eventually(t, func() bool { return cl.Connected() }, 15*time.Second, 5*time.Millisecond)
 			if tolerate {
 				require.NoError(t, l.Err(), "a tolerated suspension keeps leadership")
-				_, m := r.latest()
+				_, m := r.Latest()
 				require.Equal(t, n, m, "a tolerated suspension notifies nothing")
 				return
 			}
@@ -279,18 +252,6 @@ const contenderEnv = "AMKEEPER_TEST_CONTENDER"
 // AMKEEPER_TEST_WRITE set, it also makes a guarded write every few milliseconds
 // while it leads, and prints FENCED when one is refused as not leader.
 func runContender() int {
-	if dir := os.Getenv("AMKEEPER_TEST_EMBEDDED_DIR"); dir != "" {
-		el := recovery.NewEmbeddedElection(dir, zerolog.New(os.Stderr))
-		fmt.Println("READY")
-		_ = el.Run(context.Background(), func(l recovery.Grant) {
-			if err := l.Confirm(l.Context(), recovery.Dispatcher, os.Getenv(contenderEnv)); err != nil {
-				fmt.Fprintln(os.Stderr, "confirm:", err)
-			}
-			fmt.Println("LEADER", l.SessionID())
-			<-l.Done()
-		})
-		return 0
-	}
 	servers := strings.Split(os.Getenv("AMKEEPER_TEST_ZK"), ",")
 	root := os.Getenv("AMKEEPER_TEST_ROOT")
 	name := os.Getenv(contenderEnv)
@@ -306,7 +267,7 @@ func runContender() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	el := recovery.NewElection(recovery.ElectionConfig{Client: cl, Logger: log})
+	el := zkha.NewElection(zkha.ElectionConfig{Client: cl, Logger: log})
 	fmt.Println("READY")
 	_ = el.Run(ctx, func(l recovery.Grant) {
 		if err := l.Confirm(l.Context(), recovery.Dispatcher, name); err != nil {
@@ -319,7 +280,7 @@ func runContender() int {
 			// Deliberately not l.Context(): a deposed leader that has not noticed
 			// yet keeps writing, and only the server-side fence stops it.
 			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := cl.Multi(wctx, append(l.GuardOps(), zkclient.CreateOp{Path: "/writes/" + name + "-", Flags: zk.FlagSequence})...)
+			_, err := cl.Multi(wctx, append(zkha.GuardOps(l), zkclient.CreateOp{Path: "/writes/" + name + "-", Flags: zk.FlagSequence})...)
 			cancel()
 			if err != nil && (errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion)) {
 				fmt.Println("FENCED")
@@ -332,12 +293,7 @@ func runContender() int {
 	return 0
 }
 
-type childContender struct {
-	cmd   *exec.Cmd
-	lines chan string
-}
-
-func spawnContender(t *testing.T, c *zktest.Cluster, root, name string, write bool) *childContender {
+func spawnContender(t *testing.T, c *zktest.Cluster, root, name string, write bool) *recoverytest.Child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), contenderEnv+"="+name, "AMKEEPER_TEST_ZK="+c.ConnectString(), "AMKEEPER_TEST_ROOT="+root)
@@ -345,62 +301,28 @@ func spawnContender(t *testing.T, c *zktest.Cluster, root, name string, write bo
 		cmd.Env = append(cmd.Env, "AMKEEPER_TEST_WRITE=1")
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	cc := &childContender{cmd: cmd, lines: make(chan string, 64)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			cc.lines <- sc.Text()
-		}
-		close(cc.lines)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	cc.expect(t, "READY", 15*time.Second)
+	cc := recoverytest.StartChild(t, cmd)
+	cc.Expect(t, "READY", 15*time.Second)
 	return cc
-}
-
-// expect waits for a line starting with prefix.
-func (cc *childContender) expect(t *testing.T, prefix string, within time.Duration) string {
-	t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case line, ok := <-cc.lines:
-			if !ok {
-				t.Fatalf("contender exited before printing %s", prefix)
-			}
-			if strings.HasPrefix(line, prefix) {
-				return line
-			}
-		case <-deadline:
-			t.Fatalf("contender did not print %s within %s", prefix, within)
-		}
-	}
 }
 
 func TestElectionKilledLeaderProcess(t *testing.T) {
 	root := zkc.Root(t)
-	procs := map[string]*childContender{}
+	procs := map[string]*recoverytest.Child{}
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("proc-%d", i)
 		procs[name] = spawnContender(t, zkc, root, name, false)
 	}
 	r := startRetriever(t, newClient(t, zkc, root, 4*time.Second), false)
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.Known() }, "one process leads")
-	first, _ := r.latest()
+	first, _ := r.Latest()
 
 	killed := time.Now()
-	require.NoError(t, procs[first.Address].cmd.Process.Signal(syscall.SIGKILL))
+	require.NoError(t, procs[first.Address].Cmd.Process.Signal(syscall.SIGKILL))
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool {
 		return i.Known() && i.Address != first.Address
 	}, "another process leads once the killed leader's session expires")
-	next, _ := r.latest()
+	next, _ := r.Latest()
 	t.Logf("%s killed; %s leads after %s (session expiry bound)", first.Address, next.Address, time.Since(killed))
 	require.NotEqual(t, first.SessionID, next.SessionID)
 }
@@ -412,7 +334,7 @@ func TestElectionKilledLeaderProcess(t *testing.T) {
 func TestSplitBrainPausedLeaderIsFenced(t *testing.T) {
 	root := zkc.Root(t)
 	old := spawnContender(t, zkc, root, "old", true)
-	old.expect(t, "LEADER", 10*time.Second)
+	old.Expect(t, "LEADER", 10*time.Second)
 	standby := spawnContender(t, zkc, root, "standby", false)
 	raw := zkc.Conn(t)
 	require.Eventually(t, func() bool {
@@ -420,14 +342,14 @@ func TestSplitBrainPausedLeaderIsFenced(t *testing.T) {
 		return err == nil && len(names) > 0
 	}, 10*time.Second, 5*time.Millisecond, "the leader writes")
 
-	require.NoError(t, old.cmd.Process.Signal(syscall.SIGSTOP))
-	standby.expect(t, "LEADER", 15*time.Second)
-	_, infoStat, err := raw.Get(root + recovery.ConnectionInfoPath(recovery.Dispatcher))
+	require.NoError(t, old.Cmd.Process.Signal(syscall.SIGSTOP))
+	standby.Expect(t, "LEADER", 15*time.Second)
+	_, infoStat, err := raw.Get(root + zkha.ConnectionInfoPath(recovery.Dispatcher))
 	require.NoError(t, err)
 	takeover := infoStat.Czxid // the new leader published after the old session ended
 
-	require.NoError(t, old.cmd.Process.Signal(syscall.SIGCONT))
-	old.expect(t, "FENCED", 15*time.Second)
+	require.NoError(t, old.Cmd.Process.Signal(syscall.SIGCONT))
+	old.Expect(t, "FENCED", 15*time.Second)
 
 	names, _, err := raw.Children(root + "/writes")
 	require.NoError(t, err)

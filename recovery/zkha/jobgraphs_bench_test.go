@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/recoverytest"
 )
 
 // benchLarge adds the 10,000-job cases (go test -bench . ./recovery/ -recovery.large).
@@ -21,7 +22,10 @@ func benchSizes() []int {
 }
 
 // benchEnv is a ZooKeeper environment for benchmarks.
-func benchEnv(b *testing.B) *haEnv { return newHAEnv(b, true, false) }
+func benchEnv(b *testing.B) *recoverytest.Env {
+	e, _ := newZKEnv(b, recoverytest.FileStorage(b))
+	return e
+}
 
 func benchGraph() []byte { return make([]byte, 4096) }
 
@@ -29,13 +33,13 @@ func BenchmarkJobGraphPut(b *testing.B) {
 	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("jobs=%d", n), func(b *testing.B) {
 			e := benchEnv(b)
-			s := e.instance().jobGraphs()
-			ctx, graph := hsCtx(b), benchGraph()
+			s := e.Instance().JobGraphs()
+			ctx, graph := recoverytest.Context(b), benchGraph()
 			round := 0
 			for b.Loop() {
 				round++
 				for j := range n {
-					if err := s.Put(ctx, e.guard, fmt.Sprintf("job-%d-%d", round, j), graph); err != nil {
+					if err := s.Put(ctx, e.Guard(), fmt.Sprintf("job-%d-%d", round, j), graph); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -50,10 +54,10 @@ func BenchmarkJobGraphRecover(b *testing.B) {
 		for _, mode := range []string{"pipelined", "sequential"} {
 			b.Run(fmt.Sprintf("jobs=%d/%s", n, mode), func(b *testing.B) {
 				e := benchEnv(b)
-				ctx, graph := hsCtx(b), benchGraph()
+				ctx, graph := recoverytest.Context(b), benchGraph()
 				ids := make([]string, n)
-				writer := e.instance().jobGraphs()
-				put := e.instance().pointers(recovery.JobGraphsDir)
+				writer := e.Instance().JobGraphs()
+				put := e.Instance().Pointers(recovery.JobGraphsDir)
 				for j := range n {
 					ids[j] = uuid.NewString()
 				}
@@ -63,7 +67,7 @@ func BenchmarkJobGraphRecover(b *testing.B) {
 					}
 				}
 				_ = writer
-				reader := e.instance().jobGraphs()
+				reader := e.Instance().JobGraphs()
 				for b.Loop() {
 					got, err := reader.JobIDs(ctx)
 					if err != nil || len(got) != n {
@@ -90,7 +94,7 @@ func BenchmarkJobGraphRecover(b *testing.B) {
 }
 
 // getAllPut stores many payloads concurrently (benchmark setup only).
-func getAllPut(b *testing.B, ps recovery.PointerStore, e *haEnv, keys []string, payload []byte) []error {
+func getAllPut(b *testing.B, ps recovery.PointerStore, e *recoverytest.Env, keys []string, payload []byte) []error {
 	errs := make([]error, len(keys))
 	sem := make(chan struct{}, 64)
 	done := make(chan struct{})
@@ -100,7 +104,7 @@ func getAllPut(b *testing.B, ps recovery.PointerStore, e *haEnv, keys []string, 
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
-				errs[i] = ps.Put(hsCtx(b), e.guard, k, payload)
+				errs[i] = ps.Put(recoverytest.Context(b), e.Guard(), k, payload)
 			}()
 		}
 		for range cap(sem) {
