@@ -15,7 +15,7 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
-	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/embedded"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -55,7 +55,7 @@ func (f *fakeRM) Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi
 func (f *fakeRM) Finish(ctx context.Context, req rmapi.FinishRequest) error { return nil }
 
 func startTM(t *testing.T, dir, id string) {
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = tm.Run(ctx) }()
@@ -88,7 +88,7 @@ func TestAMAdoptsPreviousContainersAndReplacesMissingOnes(t *testing.T) {
 	rm := &fakeRM{t: t, dir: dir, previous: []rmapi.Container{{ID: survivor, Attempt: 1, Slots: 1}, {ID: ghost, Attempt: 1, Slots: 1}}}
 
 	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: recovery.NewEmbeddedElection(dir, logging.ForTest(t)), RM: rm,
+		Conf: cfg, Election: embeddedHA(t, dir).Election(), RM: rm,
 		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: 2, Slots: 1,
 		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
 	})
@@ -119,4 +119,11 @@ func TestAMAdoptsPreviousContainersAndReplacesMissingOnes(t *testing.T) {
 	var config []jobmanager.ConfigEntry
 	getJSON(t, am.Address()+"/jobmanager/config", &config)
 	require.NotEmpty(t, config)
+}
+
+// embeddedHA is the embedded HA backend of dir: its election and leader retrieval.
+func embeddedHA(t *testing.T, dir string) *embedded.Backend {
+	b, err := embedded.Open(dir, logging.ForTest(t))
+	require.NoError(t, err)
+	return b
 }
