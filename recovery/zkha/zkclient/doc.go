@@ -1,6 +1,6 @@
-// Package zkclient is amkeeper's one wrapper around github.com/go-zookeeper/zk.
-// Everything in recovery/ talks to ZooKeeper through a *Client, never through
-// *zk.Conn directly.
+// Package zkclient is amkeeper's one wrapper around github.com/go-zookeeper/zk,
+// behind the ZooKeeper backend (recovery/zkha). Everything that talks to ZooKeeper
+// does so through a *Client (or CloseSession), never through *zk.Conn directly.
 //
 // What it adds to go-zookeeper:
 //
@@ -18,12 +18,20 @@
 //   - the session's ID and password, read from the server's connect response, for the
 //     supervisor to close a dead attempt's session (see Session).
 //
+// Its wire-level parts reach behind go-zookeeper: the session tap (sniff.go) reads
+// and rewrites the connect handshake on go-zookeeper's connections, the session
+// closer (close.go) and the multiRead reader (multiread.go) speak jute on
+// connections of their own, and coalescing (coalesce.go) relies on how
+// go-zookeeper reports a failed multi. They were verified against go-zookeeper
+// v1.0.4; TestWireLevelPartsPinnedToGoZooKeeper fails on any other version and
+// lists what to re-verify.
+//
 // What it does not do:
 //
 //   - Writes are not retried. After a connection loss (ErrConnectionLoss) the outcome
 //     of a write is unknown; callers that need to know read back. A call abandoned
 //     because its context ended may still be applied by the server later; leader-
-//     guarded multi-ops (see recovery) stay safe because they carry a version check.
+//     guarded multi-ops (see recovery/zkha) stay safe because they carry a version check.
 //   - It does not decide anything about leadership; it reports states.
 //
 // A Client is safe for concurrent use.
