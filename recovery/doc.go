@@ -17,7 +17,7 @@
 //   - Guard, the leadership a write is made under. It is opaque: a SessionID (the
 //     fencing token) and Err. Each backend recognises its own grants and fences
 //     with what only it knows (the ZooKeeper latch node's version).
-//   - The backend-neutral logic: pointers with checksums (WriteState, ReadState),
+//   - The backend-neutral logic: pointers with checksums (WriteState, ReadPointed),
 //     the job graph and checkpoint stores built on a backend's PointerStore, job
 //     results kept in storage, the Inspector and its report, and Services.
 //

@@ -370,7 +370,7 @@ func CheckPointer(ctx context.Context, st hdfsstore.Store, data []byte) (status 
 	if err != nil {
 		return StatusUndecodable, "", err.Error()
 	}
-	_, err = ReadState(ctx, st, p)
+	_, err = readState(ctx, st, p)
 	switch {
 	case err == nil:
 		return StatusOK, p.Path, ""

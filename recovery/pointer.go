@@ -11,8 +11,8 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 )
 
-// PointerVersion is the format version of Pointer.
-const PointerVersion = 1
+// pointerVersion is the format version of Pointer.
+const pointerVersion = 1
 
 // Pointer is what a backend holds for one piece of state (a znode's data, an
 // embedded pointer file): where the payload is in storage and how to recognise it.
@@ -35,8 +35,8 @@ func DecodePointer(b []byte) (Pointer, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return Pointer{}, fmt.Errorf("%w: pointer %q: %v", ErrCorruptState, truncate(b), err)
 	}
-	if p.Version != PointerVersion || p.Path == "" {
-		return Pointer{}, fmt.Errorf("%w: pointer %q: want format version %d with a path", ErrCorruptState, truncate(b), PointerVersion)
+	if p.Version != pointerVersion || p.Path == "" {
+		return Pointer{}, fmt.Errorf("%w: pointer %q: want format version %d with a path", ErrCorruptState, truncate(b), pointerVersion)
 	}
 	return p, nil
 }
@@ -58,12 +58,12 @@ func WriteState(ctx context.Context, st hdfsstore.Store, name string, payload []
 	if err != nil {
 		return Pointer{}, fmt.Errorf("recovery: write state %s: %w", name, err)
 	}
-	return Pointer{Version: PointerVersion, Path: name, Size: info.Size, Checksum: info.Checksum}, nil
+	return Pointer{Version: pointerVersion, Path: name, Size: info.Size, Checksum: info.Checksum}, nil
 }
 
-// ReadState reads and verifies the payload a pointer names. A missing payload is
+// readState reads and verifies the payload a pointer names. A missing payload is
 // ErrDanglingPointer (also fs.ErrNotExist); a mismatch is ErrCorruptState.
-func ReadState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, error) {
+func readState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, error) {
 	b, err := hdfsstore.GetBytes(ctx, st, p.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -81,13 +81,13 @@ func ReadState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, erro
 }
 
 // ReadPointed decodes a pointer found at where (a key or node, for the message)
-// and reads its verified payload, with the errors of DecodePointer and ReadState.
+// and reads its verified payload, with the errors of DecodePointer and readState.
 func ReadPointed(ctx context.Context, st hdfsstore.Store, where string, data []byte) ([]byte, error) {
 	p, err := DecodePointer(data)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", where, err)
 	}
-	b, err := ReadState(ctx, st, p)
+	b, err := readState(ctx, st, p)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", where, err)
 	}

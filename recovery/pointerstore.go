@@ -103,15 +103,6 @@ func storagePrefix(cluster, kind string) string {
 	return cluster + "/" + kind
 }
 
-// KeyWatcher is a PointerStore that can follow its keys as other instances
-// change them (ZooKeeper's). The job graph store uses it to tell a listener about
-// job graphs added or removed elsewhere.
-type KeyWatcher interface {
-	// WatchKeys lists every key, those marked for deletion included, and returns
-	// a channel closed at the next change of the list or when ctx ends.
-	WatchKeys(ctx context.Context) ([]string, <-chan struct{}, error)
-}
-
 // DirRemover is a PointerStore whose directory outlives its keys (a znode). The
 // checkpoint store removes a terminal job's directory with it.
 type DirRemover interface {

@@ -5,21 +5,12 @@ import (
 	"time"
 )
 
-// JobGraphListener hears about job graphs added or removed by other instances.
-// Calls are serialized and must not block for long.
-type JobGraphListener interface {
-	OnAddedJobGraph(jobID string)
-	OnRemovedJobGraph(jobID string)
-}
-
 // JobGraphStore keeps submitted job graphs (opaque bytes) so a new leader can
 // recover them: payload in storage, pointer under /jobgraphs/<job-id> in the
 // backend, locked by each instance that uses it.
 //
 // Implementations are safe for concurrent use.
 type JobGraphStore interface {
-	// Start begins watching for changes made by others; l may be nil.
-	Start(ctx context.Context, l JobGraphListener) error
 	// Put adds or replaces a job graph and locks it for this instance.
 	Put(ctx context.Context, g Guard, jobID string, graph []byte) error
 	// Recover reads a job graph (verifying its checksum) and locks it.
@@ -38,7 +29,8 @@ type JobGraphStore interface {
 	// Remove deletes a job graph globally. It refuses with ErrLocked while another
 	// instance holds a lock. Removing a missing job is not an error.
 	Remove(ctx context.Context, g Guard, jobID string) error
-	// Stop ends watching and releases nothing (locks are ephemeral).
+	// Stop releases local resources, not the locks (they go with the backend's
+	// session or process). It is idempotent.
 	Stop() error
 }
 

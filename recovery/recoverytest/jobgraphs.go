@@ -11,7 +11,6 @@ import (
 func testJobGraphStore(t *testing.T, e *Env) {
 	ctx := Context(t)
 	s := e.Instance().JobGraphs()
-	require.NoError(t, s.Start(ctx, nil))
 
 	require.NoError(t, s.Put(ctx, e.Guard(), "job1", []byte("graph 1")))
 	require.NoError(t, s.Put(ctx, e.Guard(), "job2", []byte("graph 2")))

@@ -36,7 +36,6 @@ type pointerStore struct {
 
 var (
 	_ recovery.PointerStore = (*pointerStore)(nil)
-	_ recovery.KeyWatcher   = (*pointerStore)(nil)
 	_ recovery.DirRemover   = (*pointerStore)(nil)
 )
 
@@ -294,27 +293,6 @@ func (s *pointerStore) visible(ctx context.Context, names []string) ([]string, e
 	}
 	slices.Sort(out)
 	return out, nil
-}
-
-// WatchKeys implements recovery.KeyWatcher: it lists the raw children and sets a
-// watch on the list.
-func (s *pointerStore) WatchKeys(ctx context.Context) ([]string, <-chan struct{}, error) {
-	if err := s.cl.EnsurePath(ctx, s.cfg.Dir); err != nil {
-		return nil, nil, err
-	}
-	names, _, w, err := s.cl.ChildrenW(ctx, s.cfg.Dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	changed := make(chan struct{})
-	go func() {
-		defer close(changed)
-		select {
-		case <-w:
-		case <-ctx.Done():
-		}
-	}()
-	return names, changed, nil
 }
 
 // Release implements recovery.PointerStore.

@@ -1,7 +1,6 @@
 package zkha_test
 
 import (
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -61,58 +60,6 @@ func TestPointerStoreMarkedForDeletion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "new", string(got))
 	require.Len(t, e.Payloads(), 1)
-}
-
-// graphEvents records listener calls.
-type graphEvents struct {
-	mu      sync.Mutex
-	added   []string
-	removed []string
-}
-
-func (g *graphEvents) OnAddedJobGraph(id string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.added = append(g.added, id)
-}
-
-func (g *graphEvents) OnRemovedJobGraph(id string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.removed = append(g.removed, id)
-}
-
-func (g *graphEvents) get() (added, removed []string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return slices.Clone(g.added), slices.Clone(g.removed)
-}
-
-func TestJobGraphStoreListenerHearsOthers(t *testing.T) {
-	e, _ := newZKEnv(t, recoverytest.FileStorage(t))
-	ctx := recoverytest.Context(t)
-	mine, theirs := e.Instance().JobGraphs(), e.Instance().JobGraphs()
-	ev := &graphEvents{}
-	require.NoError(t, mine.Start(ctx, ev))
-	require.NoError(t, mine.Put(ctx, e.Guard(), "own", []byte("g")))
-	require.NoError(t, theirs.Put(ctx, e.Guard(), "other", []byte("g")))
-	require.Eventually(t, func() bool {
-		added, _ := ev.get()
-		return slices.Equal(added, []string{"other"})
-	}, 10*time.Second, 10*time.Millisecond)
-
-	require.NoError(t, mine.Release(ctx, "own"))
-	require.NoError(t, theirs.Remove(ctx, e.Guard(), "other"))
-	require.NoError(t, theirs.Remove(ctx, e.Guard(), "own"))
-	require.Eventually(t, func() bool {
-		_, removed := ev.get()
-		slices.Sort(removed)
-		return slices.Equal(removed, []string{"other", "own"})
-	}, 10*time.Second, 10*time.Millisecond)
-	added, _ := ev.get()
-	require.Equal(t, []string{"other"}, added, "own additions are not reported")
-	require.NoError(t, mine.Stop())
-	require.NoError(t, mine.Stop())
 }
 
 func TestCheckpointIDCounterConcurrentClients(t *testing.T) {
