@@ -10,7 +10,7 @@
 //
 //   - The interfaces: LeaderElection, Grant, LeaderRetriever, PointerStore,
 //     CheckpointIDCounter, and Backend (what Services consume of a backend), with
-//     the optional capabilities KeyWatcher and DirRemover.
+//     the optional capability DirRemover.
 //   - The sentinel errors (ErrNotLeader, ErrDanglingPointer, ErrCorruptState,
 //     ErrLocked, ErrNotConnected, ErrNotFound, …). Backends convert their own
 //     errors to these at their boundary; callers test only these.
