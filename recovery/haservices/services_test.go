@@ -9,8 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/embedded"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/recovery/recoverytest"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
 )
 
 // zkc is the ZooKeeper server shared by this package's tests.
@@ -86,4 +90,17 @@ func TestServicesSurviveARestartedProcess(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestOpenPicksTheBackend: high-availability.type decides the backend, and the
+// embedded one needs a local directory.
+func TestOpenPicksTheBackend(t *testing.T) {
+	zkSvc := recoverytest.OpenServices(t, recoverytest.Config(t, "zookeeper", zkc), "")
+	require.IsType(t, &zkha.Backend{}, zkSvc.Backend())
+	noneCfg := recoverytest.Config(t, "NONE", nil)
+	none := recoverytest.OpenServices(t, noneCfg, t.TempDir())
+	require.IsType(t, &embedded.Backend{}, none.Backend())
+
+	_, err := haservices.Open(t.Context(), noneCfg, haservices.Options{Logger: logging.ForTest(t)})
+	require.ErrorContains(t, err, "local directory")
 }
