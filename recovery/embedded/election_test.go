@@ -83,7 +83,6 @@ func TestEmbeddedElectionKilledLeaderProcess(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), contenderEnv+"=child", "AMKEEPER_TEST_EMBEDDED_DIR="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cc := recoverytest.StartChild(t, cmd)
 	cc.Expect(t, "LEADER", 10*time.Second)
 

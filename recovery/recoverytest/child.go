@@ -19,9 +19,11 @@ type Child struct {
 }
 
 // StartChild starts cmd with its standard output read line by line. When the test
-// ends the child is resumed (should it be stopped), killed and reaped.
+// ends the child is resumed (should it be stopped), killed and reaped; on Linux it
+// also dies with the test binary.
 func StartChild(t testing.TB, cmd *exec.Cmd) *Child {
 	t.Helper()
+	dieWithTest(cmd)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -300,7 +300,6 @@ func spawnContender(t *testing.T, c *zktest.Cluster, root, name string, write bo
 	if write {
 		cmd.Env = append(cmd.Env, "AMKEEPER_TEST_WRITE=1")
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cc := recoverytest.StartChild(t, cmd)
 	cc.Expect(t, "READY", 15*time.Second)
 	return cc
