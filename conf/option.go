@@ -174,7 +174,7 @@ var (
 	HAStorageDir = &Option{
 		key: "high-availability.storageDir", typ: TypeURI, group: GroupHA,
 		deprecated: []string{"high-availability.zookeeper.storageDir", "recovery.zookeeper.storageDir", "high-availability.storage-dir"},
-		desc: "Where job graphs, checkpoint metadata and blobs are persisted (file:// or hdfs://); ZooKeeper only holds " +
+		desc: "Where job graphs, checkpoint metadata and job results are persisted (file:// or hdfs://); ZooKeeper only holds " +
 			"pointers into it. Required when high-availability.type is zookeeper.",
 	}
 	HAClusterID = &Option{

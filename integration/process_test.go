@@ -14,11 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
-	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/childproc"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 // proc is a real process of the yarn-session binary, logging to a file.
@@ -82,7 +83,7 @@ func leaderREST(t *testing.T, args []string) func() recovery.LeaderInfo {
 	cfg, err := conf.Load(conf.Options{Dynamic: dyn})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: logging.ForTest(t)})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: logging.ForTest(t)})
 	require.NoError(t, err)
 	latest := make(chan recovery.LeaderInfo, 1)
 	latest <- recovery.LeaderInfo{}

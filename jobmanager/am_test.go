@@ -13,7 +13,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
-	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/embedded"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
@@ -68,7 +68,7 @@ func (f *fakeRM) reports() []bool {
 }
 
 func startTM(t *testing.T, dir, id string) {
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = tm.Run(ctx) }()
@@ -81,7 +81,7 @@ func startTM(t *testing.T, dir, id string) {
 func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int) (*jobmanager.AM, func() error) {
 	t.Helper()
 	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: recovery.NewEmbeddedElection(rm.dir, logging.ForTest(t)), RM: rm,
+		Conf: cfg, Election: embeddedHA(t, rm.dir).Election(), RM: rm,
 		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: tms, Slots: 1,
 		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
 	})
@@ -163,4 +163,10 @@ func TestAMReportsLeadershipToTheSupervisor(t *testing.T) {
 
 	require.NoError(t, stop())
 	require.Equal(t, []bool{true, false}, rm.reports(), "the grant's end is reported before Run returns")
+}
+
+func embeddedHA(t *testing.T, dir string) *embedded.Backend {
+	b, err := embedded.Open(dir, logging.ForTest(t))
+	require.NoError(t, err)
+	return b
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 // TestCoordinatorRecoverReadsTheLatestCheckpoint: Recover, what a deploy does
@@ -22,7 +23,7 @@ func TestCoordinatorRecoverReadsTheLatestCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001"})
 	require.NoError(t, err)
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: t.TempDir(), Logger: logging.ForTest(t)})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: t.TempDir(), Logger: logging.ForTest(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { svc.Close() })
 	grants := make(chan recovery.Grant, 1)

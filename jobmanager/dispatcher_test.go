@@ -12,6 +12,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 const jobA = "0000000000000000000000000000000a"
@@ -30,7 +31,7 @@ func startDispatcher(t *testing.T, local string) *amProcess {
 	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001"})
 	require.NoError(t, err)
 	ctx := context.Background()
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: local, Logger: logging.ForTest(t)})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: local, Logger: logging.ForTest(t)})
 	require.NoError(t, err)
 	graphs, err := svc.JobGraphStore(ctx)
 	require.NoError(t, err)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
 // CheckpointsDir is the directory of one job's checkpoint pointers.
@@ -23,57 +22,34 @@ func CheckpointsDir(jobID string) string { return "/jobs/" + jobID + "/checkpoin
 // checkpointKey is the node name of a checkpoint: %019d, so names sort by ID.
 func checkpointKey(id int64) string { return fmt.Sprintf("%019d", id) }
 
-// Checkpoints is the CompletedCheckpointStore of one job over a PointerStore:
-// pointers under /jobs/<job-id>/checkpoints/<%019d>, payloads (JSON) named
-// <cluster-path>/completedCheckpoint-<job-id>-<%019d>-<random>.
+// Checkpoints is the completed-checkpoint store of one job over a backend's
+// PointerStore: pointers under /jobs/<job-id>/checkpoints/<%019d>, payloads (JSON)
+// named <cluster-path>/completedCheckpoint-<job-id>-<%019d>-<random>. It keeps the
+// newest retained checkpoints and discards (subsumes) older ones.
+//
+// It is safe for concurrent use.
 type Checkpoints struct {
 	ps     PointerStore
-	zk     *ZooKeeperPointerStore // nil in embedded mode
 	jobID  string
 	retain int
 	log    zerolog.Logger
 }
 
-var _ CompletedCheckpointStore = (*Checkpoints)(nil)
-
-// NewZooKeeperCheckpointStore returns the completed-checkpoint store of jobID on
-// ZooKeeper, retaining the newest retain (at least 1) checkpoints.
-func NewZooKeeperCheckpointStore(cl *zkclient.Client, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger, jobID string, retain int) (*Checkpoints, error) {
-	cfg, err := checkpointsConfig(st, clusterPath, instance, log, jobID, retain)
-	if err != nil {
-		return nil, err
-	}
-	ps := NewZooKeeperPointerStore(cl, cfg)
-	return newCheckpoints(ps, ps, jobID, retain, log), nil
-}
-
-// NewEmbeddedCheckpointStore returns the completed-checkpoint store of jobID for
-// high-availability NONE, with pointer files in local.
-func NewEmbeddedCheckpointStore(ctx context.Context, local *EmbeddedDir, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger, jobID string, retain int) (*Checkpoints, error) {
-	cfg, err := checkpointsConfig(st, clusterPath, instance, log, jobID, retain)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := NewEmbeddedPointerStore(ctx, local, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return newCheckpoints(ps, nil, jobID, retain, log), nil
-}
-
-func checkpointsConfig(st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger, jobID string, retain int) (PointerStoreConfig, error) {
+// newCheckpoints opens the completed-checkpoint store of jobID on b, retaining
+// the newest retain (at least 1) checkpoints.
+func newCheckpoints(ctx context.Context, b Backend, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger, jobID string, retain int) (*Checkpoints, error) {
 	if retain < 1 {
-		return PointerStoreConfig{}, fmt.Errorf("recovery: checkpoint store of job %s: retain %d checkpoints: want at least 1", jobID, retain)
+		return nil, fmt.Errorf("recovery: checkpoint store of job %s: retain %d checkpoints: want at least 1", jobID, retain)
 	}
-	if err := validateKey(jobID); err != nil {
-		return PointerStoreConfig{}, fmt.Errorf("recovery: checkpoint store: job ID: %w", err)
+	if err := ValidateKey(jobID); err != nil {
+		return nil, fmt.Errorf("recovery: checkpoint store: job ID: %w", err)
 	}
-	return PointerStoreConfig{Dir: CheckpointsDir(jobID), Storage: st,
-		PayloadPrefix: storagePrefix(clusterPath, checkpointPayloadKind+jobID+"-"), Instance: instance, Logger: log}, nil
-}
-
-func newCheckpoints(ps PointerStore, zk *ZooKeeperPointerStore, jobID string, retain int, log zerolog.Logger) *Checkpoints {
-	return &Checkpoints{ps: ps, zk: zk, jobID: jobID, retain: retain, log: log.With().Str(logging.Job, jobID).Logger()}
+	ps, err := b.PointerStore(ctx, PointerStoreConfig{Dir: CheckpointsDir(jobID), Storage: st,
+		PayloadPrefix: storagePrefix(clusterPath, checkpointPayloadKind+jobID+"-"), Instance: instance, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return &Checkpoints{ps: ps, jobID: jobID, retain: retain, log: log.With().Str(logging.Job, jobID).Logger()}, nil
 }
 
 // checkpointPayload is the stored form of a CompletedCheckpoint.
@@ -84,7 +60,8 @@ type checkpointPayload struct {
 	Metadata  []byte    `json:"metadata"`
 }
 
-// Add implements CompletedCheckpointStore.
+// Add stores a checkpoint, then subsumes (discards) the oldest ones beyond the
+// retained number. It returns the IDs it subsumed.
 func (s *Checkpoints) Add(ctx context.Context, g Guard, cp CompletedCheckpoint) ([]int64, error) {
 	if cp.JobID != "" && cp.JobID != s.jobID {
 		return nil, fmt.Errorf("recovery: add checkpoint %d of job %s to the store of job %s", cp.ID, cp.JobID, s.jobID)
@@ -125,7 +102,7 @@ func (s *Checkpoints) Add(ctx context.Context, g Guard, cp CompletedCheckpoint) 
 	return subsumed, nil
 }
 
-// IDs implements CompletedCheckpointStore.
+// IDs lists the stored checkpoint IDs, ascending.
 func (s *Checkpoints) IDs(ctx context.Context) ([]int64, error) {
 	keys, err := s.ps.Keys(ctx)
 	if err != nil {
@@ -149,8 +126,9 @@ func (s *Checkpoints) parseIDs(keys []string) []int64 {
 	return ids
 }
 
-// Latest implements CompletedCheckpointStore. It reads (and locks) every retained
-// checkpoint at once and returns the newest readable one. One listing finds them:
+// Latest returns the newest readable checkpoint. Unreadable newer ones are
+// returned as skipped (and logged), never used; ok is false when there is none.
+// It reads (and locks) every retained checkpoint at once. One listing finds them:
 // a checkpoint marked for deletion fails to lock (ErrNotFound) and is passed over.
 func (s *Checkpoints) Latest(ctx context.Context) (CompletedCheckpoint, []SkippedCheckpoint, bool, error) {
 	names, err := s.ps.Names(ctx)
@@ -194,7 +172,9 @@ func (s *Checkpoints) Latest(ctx context.Context) (CompletedCheckpoint, []Skippe
 	return CompletedCheckpoint{}, skipped, false, nil
 }
 
-// Shutdown implements CompletedCheckpointStore.
+// Shutdown ends the store. With terminal (the job reached a globally terminal
+// state) it discards every checkpoint, payloads included; otherwise (suspend) it
+// keeps them for the next leader.
 func (s *Checkpoints) Shutdown(ctx context.Context, g Guard, terminal bool) error {
 	if !terminal {
 		s.log.Info().Msg("suspending the checkpoint store: checkpoints kept")
@@ -214,8 +194,8 @@ func (s *Checkpoints) Shutdown(ctx context.Context, g Guard, terminal bool) erro
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) == 0 && s.zk != nil {
-		errs = append(errs, s.zk.removeDir(ctx, g))
+	if d, ok := s.ps.(DirRemover); ok && len(errs) == 0 {
+		errs = append(errs, d.RemoveDir(ctx, g))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("recovery: discard checkpoints of job %s: %w", s.jobID, err)

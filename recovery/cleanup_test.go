@@ -3,7 +3,6 @@ package recovery_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,9 +23,8 @@ func TestCleanupStorage(t *testing.T) {
 		require.NoError(t, results.CreateDirty(ctx, jrsResult(jrsJob1)))
 		require.NoError(t, results.CreateDirty(ctx, jrsResult(jrsJob2)))
 		require.NoError(t, results.MarkClean(ctx, jrsJob2))
-		blobs, err := recovery.NewBlobStore(st, cluster)
+		_, err = hdfsstore.PutBytes(ctx, st, cluster+"/blob/job_"+jrsJob1+"/k", []byte("blob"))
 		require.NoError(t, err)
-		require.NoError(t, blobs.Put(ctx, jrsJob1, "k", strings.NewReader("blob")))
 		_, err = recovery.WriteState(ctx, st, cluster+"/jobgraphs/submittedJobGraph-1", []byte("graph"))
 		require.NoError(t, err)
 		_, err = recovery.WriteState(ctx, st, cluster+"/completedCheckpoint-1", []byte("cp"))

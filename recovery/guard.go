@@ -1,16 +1,14 @@
 package recovery
 
 import (
-	"context"
 	"errors"
-	"fmt"
 
 	"github.com/google/uuid"
-
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
-// Sentinel errors, prefixed with the package name.
+// Sentinel errors, prefixed with the package name. The backends return them (wrapped)
+// and convert their own errors to them at their boundary, so callers never test a
+// backend's errors.
 var (
 	// ErrNotLeader: the write was made on behalf of a leadership that is no longer
 	// held. Nothing was changed.
@@ -23,12 +21,18 @@ var (
 	ErrCorruptState = errors.New("recovery: corrupt state")
 	// ErrLocked: a global remove was refused because another instance holds a lock.
 	ErrLocked = errors.New("recovery: locked by another instance")
-	// ErrNotConnected: the operation refuses to work without a live ZooKeeper
-	// connection (the checkpoint ID counter cannot guarantee monotonicity then).
-	ErrNotConnected = errors.New("recovery: not connected to zookeeper")
+	// ErrNotConnected: the operation refuses to work without a live connection to
+	// the backend (the checkpoint ID counter cannot guarantee monotonicity then).
+	ErrNotConnected = errors.New("recovery: not connected")
 )
 
-// Guard fences a write made on behalf of a leader. Leadership grants implement it.
+// Guard fences a write made on behalf of a leader. It is opaque: the grants of a
+// backend's LeaderElection implement it, and that backend's stores recognise their
+// own grants. The ZooKeeper backend checks its grant's latch node inside the
+// write's multi-op, so a deposed leader's write applies nothing even if the
+// leader has not noticed yet; the embedded backend checks Err under its store's
+// lock. A Guard a backend does not recognise (another backend's, a test's) is
+// checked only through Err.
 //
 // Implementations are safe for concurrent use.
 type Guard interface {
@@ -36,29 +40,4 @@ type Guard interface {
 	SessionID() uuid.UUID
 	// Err returns nil while the grant is held and ErrNotLeader (wrapped) after.
 	Err() error
-	// GuardOps returns the operations a ZooKeeper multi must include for the write
-	// to apply only while the grant is held (a version check on the latch node).
-	// Embedded grants return none.
-	GuardOps() []zkclient.Op
-}
-
-// GuardedMulti applies ops in one multi together with g's guard operations. If the
-// guard fails the error is ErrNotLeader and nothing was applied.
-func GuardedMulti(ctx context.Context, cl *zkclient.Client, g Guard, ops ...zkclient.Op) ([]string, error) {
-	if err := g.Err(); err != nil {
-		return nil, err
-	}
-	guard := g.GuardOps()
-	all := make([]zkclient.Op, 0, len(guard)+len(ops))
-	all = append(all, guard...)
-	all = append(all, ops...)
-	created, err := cl.Multi(ctx, all...)
-	var me *zkclient.MultiError
-	if errors.As(err, &me) && me.Index < len(guard) {
-		return nil, fmt.Errorf("%w: leader session %s: latch check failed: %v", ErrNotLeader, g.SessionID(), me.Err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return created[len(guard):], nil
 }

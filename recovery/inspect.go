@@ -5,20 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
 // DefaultOrphanGrace is the default minimum age of an orphan payload before Clean
@@ -32,7 +26,7 @@ const (
 	checkpointPayloadKind = "completedCheckpoint-"
 )
 
-// NodeKind says what a reported znode (or embedded pointer file) is.
+// NodeKind says what a reported node (a znode, an embedded pointer file) is.
 type NodeKind string
 
 const (
@@ -43,8 +37,8 @@ const (
 	KindConnectionInfo NodeKind = "connection-info" // a leader's connection_info (informational)
 )
 
-// IsPointer reports whether nodes of the kind hold a Pointer.
-func (k NodeKind) IsPointer() bool { return k == KindJobGraph || k == KindCheckpoint }
+// isPointer reports whether nodes of the kind hold a Pointer.
+func (k NodeKind) isPointer() bool { return k == KindJobGraph || k == KindCheckpoint }
 
 // PointerStatus is what inspection found behind a pointer.
 type PointerStatus string
@@ -58,21 +52,23 @@ const (
 	StatusInfo        PointerStatus = "-"                 // not a pointer
 )
 
-// LockHolder is one lock child (<pointer>/locks/<instance-uuid>) of a pointer.
+// LockHolder is one instance's lock on a pointer (ZooKeeper: a lock child
+// <pointer>/locks/<instance-uuid>).
 type LockHolder struct {
-	Instance string // the child's name: the holding instance's UUID
-	// Session is the ZooKeeper session owning the (ephemeral) lock child; 0 for
-	// an embedded lock or a persistent child.
+	Instance string // the holding instance's UUID
+	// Session is the session owning the lock (ZooKeeper: the ephemeral lock
+	// child's); 0 for an embedded lock or a persistent child.
 	Session int64
-	// Live: the holder is alive. An ephemeral lock child exists only while its
-	// owner's session lives, so in ZooKeeper mode it is live exactly when it is
-	// ephemeral; an embedded lock is held by a store in this process.
+	// Live: the holder is alive. A ZooKeeper lock child is live exactly when it is
+	// ephemeral (it exists only while its owner's session lives); an embedded lock
+	// is held by a store in this process.
 	Live bool
-	// Ours: the lock child belongs to the inspecting session itself.
+	// Ours: the lock belongs to the inspecting session itself.
 	Ours bool
 }
 
-// NodeReport is one znode (or embedded pointer file) of the cluster.
+// NodeReport is one node of the cluster as a backend reports it: a znode, or an
+// embedded pointer or connection_info file.
 type NodeReport struct {
 	Kind  NodeKind
 	Path  string // znode path inside the cluster's chroot, or file name relative to the embedded directory
@@ -85,8 +81,9 @@ type NodeReport struct {
 	// Marked: the pointer is marked for deletion (its locks container is gone): a
 	// removal stopped half-way, which Clean finishes.
 	Marked bool
-
-	version int32 // the znode version seen, for version-checked removal
+	// Version is the pointer's version as the backend saw it (ZooKeeper: the
+	// znode's data version), for a removal that fails if the pointer changed.
+	Version int64
 }
 
 // LockedByOther reports whether a live instance other than the inspecting
@@ -105,7 +102,7 @@ func (n NodeReport) LockedByOther() bool {
 // keeps such a pointer while another live instance holds a lock on it (unless it
 // is marked: a marked pointer has no locks).
 func (n NodeReport) Cleanable() bool {
-	if !n.Kind.IsPointer() {
+	if !n.Kind.isPointer() {
 		return false
 	}
 	return n.Marked || n.Status == StatusMissing || n.Status == StatusCorrupt || n.Status == StatusUndecodable
@@ -138,7 +135,7 @@ type Report struct {
 func (r *Report) Problems() []NodeReport {
 	var out []NodeReport
 	for _, n := range r.Nodes {
-		if n.Kind.IsPointer() && (n.Marked || n.Status != StatusOK) {
+		if n.Kind.isPointer() && (n.Marked || n.Status != StatusOK) {
 			out = append(out, n)
 		}
 	}
@@ -148,19 +145,8 @@ func (r *Report) Problems() []NodeReport {
 // Healthy reports whether every pointer is ok and no payload is an orphan.
 func (r *Report) Healthy() bool { return len(r.Problems()) == 0 && len(r.Orphans) == 0 }
 
-// Pointers returns the pointer nodes.
-func (r *Report) Pointers() []NodeReport {
-	var out []NodeReport
-	for _, n := range r.Nodes {
-		if n.Kind.IsPointer() {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// Node returns the node at path.
-func (r *Report) Node(p string) (NodeReport, bool) {
+// node returns the node at path.
+func (r *Report) node(p string) (NodeReport, bool) {
 	for _, n := range r.Nodes {
 		if n.Path == p {
 			return n, true
@@ -210,7 +196,7 @@ func (r *Report) String() string {
 }
 
 func locksString(n NodeReport) string {
-	if !n.Kind.IsPointer() {
+	if !n.Kind.isPointer() {
 		return "-"
 	}
 	if n.Marked {
@@ -243,24 +229,42 @@ func oneLine(s string) string {
 	return s
 }
 
+// Inspectable is a backend's side of inspection: it lists and removes its own
+// nodes; the Inspector does the rest (storage, orphans, payload removal).
+type Inspectable interface {
+	// Name names the backend in reports: "zookeeper" or "embedded".
+	Name() string
+	// PathKey is the structured-log field for the paths Walk reports
+	// (logging.ZKPath, logging.File).
+	PathKey() string
+	// Walk lists the cluster's nodes: every pointer, with its storage status
+	// (CheckPointer against st), lock holders and mark, and the informational
+	// nodes (leader latch, connection_info, checkpoint ID counters). A node
+	// removed while Walk runs is left out.
+	Walk(ctx context.Context, st hdfsstore.Store) ([]NodeReport, error)
+	// RemovePointer removes the cleanable pointer n, fresh from Walk, unless a
+	// live instance other than the inspecting one holds a lock on it or it
+	// changed since (then removed is nil and reason says why it stays). removed is
+	// the pointer as it was removed; deleting its payload is the caller's part.
+	RemovePointer(ctx context.Context, st hdfsstore.Store, n NodeReport) (removed *NodeReport, reason string, err error)
+}
+
 // Inspector inspects (and cleans) the high-availability state of one cluster:
-// the pointers in ZooKeeper (or, in embedded mode, the pointer files) and the
-// payloads in storage. Set exactly one of ZooKeeper and Embedded.
+// the pointers its backend keeps and the payloads in storage.
 //
 // Orphans are payloads of the kinds the pointer stores write — job graphs
 // (<cluster-path>/submittedJobGraph-…) and checkpoint metadata
 // (<cluster-path>/completedCheckpoint-…) — that no pointer names. Job results
-// (job-result-store/) and blobs (blob/) have no pointers and are never orphans;
-// neither are other files under the cluster path.
+// (job-result-store/) have no pointers and are never orphans; neither are other
+// files under the cluster path.
 //
 // Inspection only reads. It is safe while a leader runs, and the report is a
 // snapshot: a leader may change things right after.
 type Inspector struct {
-	// ZooKeeper is a client chrooted at <path.root>/<cluster-id>.
-	ZooKeeper *zkclient.Client
-	// Embedded is the pointer-file directory of high-availability NONE. Locks are
-	// seen only when it is the EmbeddedDir the stores of this process use.
-	Embedded *EmbeddedDir
+	// Backend is the cluster's backend (ZooKeeper chrooted at
+	// <path.root>/<cluster-id>, or the embedded directory). Embedded locks are
+	// seen only when it is the backend the stores of this process use.
+	Backend Inspectable
 	// Storage holds the payloads; ClusterPath is the cluster's prefix in it.
 	Storage     hdfsstore.Store
 	ClusterPath string
@@ -278,8 +282,8 @@ func (in *Inspector) now() time.Time {
 }
 
 func (in *Inspector) check() error {
-	if (in.ZooKeeper == nil) == (in.Embedded == nil) {
-		return errors.New("recovery: inspect: set exactly one of ZooKeeper and Embedded")
+	if in.Backend == nil {
+		return errors.New("recovery: inspect: no backend")
 	}
 	if in.Storage == nil {
 		return errors.New("recovery: inspect: no storage")
@@ -310,14 +314,8 @@ func (in *Inspector) Inspect(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	r.InspectedAt = in.now()
-	if in.ZooKeeper != nil {
-		r.Mode = "zookeeper"
-		err = in.walkZK(ctx, r)
-	} else {
-		r.Mode = "embedded"
-		err = in.walkEmbedded(ctx, r)
-	}
-	if err != nil {
+	r.Mode = in.Backend.Name()
+	if r.Nodes, err = in.Backend.Walk(ctx, in.Storage); err != nil {
 		return nil, err
 	}
 	referenced := map[string]bool{}
@@ -364,13 +362,15 @@ func (in *Inspector) listPayloads(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// payloadStatus reads the payload a pointer names and classifies the outcome.
-func payloadStatus(ctx context.Context, st hdfsstore.Store, data []byte) (PointerStatus, string, string) {
+// CheckPointer decodes a pointer, reads the payload it names and classifies the
+// outcome: the status, the payload's name ("" when the pointer cannot be decoded)
+// and the error behind a bad status. Backends call it from Walk.
+func CheckPointer(ctx context.Context, st hdfsstore.Store, data []byte) (status PointerStatus, payload, detail string) {
 	p, err := DecodePointer(data)
 	if err != nil {
 		return StatusUndecodable, "", err.Error()
 	}
-	_, err = ReadState(ctx, st, p)
+	_, err = readState(ctx, st, p)
 	switch {
 	case err == nil:
 		return StatusOK, p.Path, ""
@@ -381,252 +381,6 @@ func payloadStatus(ctx context.Context, st hdfsstore.Store, data []byte) (Pointe
 	default:
 		return StatusUnreadable, p.Path, err.Error()
 	}
-}
-
-// ---- ZooKeeper ----
-
-// zkChildren lists children, sorted; a missing parent has none.
-func zkChildren(ctx context.Context, cl *zkclient.Client, p string) ([]string, error) {
-	names, _, err := cl.Children(ctx, p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("recovery: inspect: list %s: %w", p, err)
-	}
-	slices.Sort(names)
-	return names, nil
-}
-
-func (in *Inspector) walkZK(ctx context.Context, r *Report) error {
-	cl := in.ZooKeeper
-	ours := cl.Session().ID
-	// Leader latch and connection_info: informational.
-	latch, err := zkChildren(ctx, cl, latchDir)
-	if err != nil {
-		return err
-	}
-	for _, n := range latch {
-		p := latchDir + "/" + n
-		ok, st, err := cl.Exists(ctx, p)
-		if err != nil {
-			return fmt.Errorf("recovery: inspect: %s: %w", p, err)
-		}
-		if !ok {
-			continue
-		}
-		detail := fmt.Sprintf("session 0x%x", st.EphemeralOwner)
-		if st.EphemeralOwner == ours {
-			detail += " (ours)"
-		}
-		r.Nodes = append(r.Nodes, NodeReport{Kind: KindLatch, Path: p, Status: StatusInfo, Detail: detail})
-	}
-	components, err := zkChildren(ctx, cl, leaderDir)
-	if err != nil {
-		return err
-	}
-	for _, c := range components {
-		if "/leader/"+c == latchDir {
-			continue
-		}
-		p := ConnectionInfoPath(c)
-		data, _, err := cl.Get(ctx, p)
-		if errors.Is(err, zk.ErrNoNode) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("recovery: inspect: %s: %w", p, err)
-		}
-		r.Nodes = append(r.Nodes, NodeReport{Kind: KindConnectionInfo, Path: p, Status: StatusInfo, Detail: string(data)})
-	}
-	// Job graphs.
-	keys, err := zkChildren(ctx, cl, JobGraphsDir)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := in.zkPointer(ctx, r, KindJobGraph, "", JobGraphsDir, k); err != nil {
-			return err
-		}
-	}
-	// Checkpoints and counters per job.
-	jobs, err := zkChildren(ctx, cl, "/jobs")
-	if err != nil {
-		return err
-	}
-	for _, job := range jobs {
-		dir := CheckpointsDir(job)
-		keys, err := zkChildren(ctx, cl, dir)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if err := in.zkPointer(ctx, r, KindCheckpoint, job, dir, k); err != nil {
-				return err
-			}
-		}
-		p := CheckpointIDCounterPath(job)
-		data, _, err := cl.Get(ctx, p)
-		switch {
-		case errors.Is(err, zk.ErrNoNode):
-		case err != nil:
-			return fmt.Errorf("recovery: inspect: %s: %w", p, err)
-		default:
-			n := NodeReport{Kind: KindIDCounter, Path: p, JobID: job, Status: StatusInfo}
-			if v, err := decodeCount(data, p); err != nil {
-				n.Detail = err.Error()
-			} else {
-				n.Detail = fmt.Sprintf("next ID %d", v)
-			}
-			r.Nodes = append(r.Nodes, n)
-		}
-	}
-	return nil
-}
-
-// zkPointer inspects one pointer node; one removed meanwhile is left out.
-func (in *Inspector) zkPointer(ctx context.Context, r *Report, kind NodeKind, job, dir, key string) error {
-	n, ok, err := in.inspectZKPointer(ctx, kind, job, dir+"/"+key)
-	if err != nil || !ok {
-		return err
-	}
-	r.Nodes = append(r.Nodes, n)
-	return nil
-}
-
-func (in *Inspector) inspectZKPointer(ctx context.Context, kind NodeKind, job, p string) (NodeReport, bool, error) {
-	cl := in.ZooKeeper
-	data, stat, err := cl.Get(ctx, p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return NodeReport{}, false, nil
-	}
-	if err != nil {
-		return NodeReport{}, false, fmt.Errorf("recovery: inspect: %s: %w", p, err)
-	}
-	n := NodeReport{Kind: kind, Path: p, JobID: job, version: stat.Version}
-	holders, _, err := cl.Children(ctx, p+"/locks")
-	switch {
-	case errors.Is(err, zk.ErrNoNode):
-		n.Marked = true
-	case err != nil:
-		return NodeReport{}, false, fmt.Errorf("recovery: inspect: %s/locks: %w", p, err)
-	}
-	slices.Sort(holders)
-	ours := cl.Session().ID
-	for _, h := range holders {
-		ok, st, err := cl.Exists(ctx, p+"/locks/"+h)
-		if err != nil {
-			return NodeReport{}, false, fmt.Errorf("recovery: inspect: %s/locks/%s: %w", p, h, err)
-		}
-		if !ok {
-			continue // released meanwhile
-		}
-		n.Locks = append(n.Locks, LockHolder{Instance: h, Session: st.EphemeralOwner,
-			Live: st.EphemeralOwner != 0, Ours: st.EphemeralOwner != 0 && st.EphemeralOwner == ours})
-	}
-	n.Status, n.Payload, n.Detail = payloadStatus(ctx, in.Storage, data)
-	return n, true, nil
-}
-
-// ---- embedded ----
-
-// openPointerFiles opens the embedded directory as a file:// store.
-func (in *Inspector) openPointerFiles(ctx context.Context) (hdfsstore.Store, error) {
-	ptrs, err := hdfsstore.Open(ctx, hdfsstore.FileURI(in.Embedded.Path()), hdfsstore.WithLogger(in.Logger))
-	if err != nil {
-		return nil, fmt.Errorf("recovery: inspect: embedded directory %s: %w", in.Embedded.Path(), err)
-	}
-	return ptrs, nil
-}
-
-func (in *Inspector) walkEmbedded(ctx context.Context, r *Report) error {
-	// connection_info files: informational.
-	leaderDir := filepath.Join(in.Embedded.Path(), "leader")
-	comps, err := os.ReadDir(leaderDir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("recovery: inspect: %s: %w", leaderDir, err)
-	}
-	for _, c := range comps {
-		b, err := os.ReadFile(embeddedInfoPath(in.Embedded.Path(), c.Name()))
-		if err != nil {
-			continue
-		}
-		r.Nodes = append(r.Nodes, NodeReport{Kind: KindConnectionInfo, Path: "leader/" + c.Name() + "/" + infoNodeName,
-			Status: StatusInfo, Detail: strings.TrimSpace(string(b))})
-	}
-	ptrs, err := in.openPointerFiles(ctx)
-	if err != nil {
-		return err
-	}
-	defer ptrs.Close()
-	names, err := ptrs.List(ctx, strings.TrimPrefix(JobGraphsDir, "/")+"/")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("recovery: inspect: list job graph pointers: %w", err)
-	}
-	jobNames, err := ptrs.List(ctx, "jobs/")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("recovery: inspect: list checkpoint pointers: %w", err)
-	}
-	for _, name := range append(names, jobNames...) {
-		parts := strings.Split(name, "/")
-		switch {
-		case len(parts) == 2 && parts[0] == "jobgraphs":
-			if n, ok := in.inspectEmbeddedPointer(ctx, ptrs, KindJobGraph, "", name); ok {
-				r.Nodes = append(r.Nodes, n)
-			}
-		case len(parts) == 4 && parts[0] == "jobs" && parts[2] == "checkpoints":
-			if n, ok := in.inspectEmbeddedPointer(ctx, ptrs, KindCheckpoint, parts[1], name); ok {
-				r.Nodes = append(r.Nodes, n)
-			}
-		case len(parts) == 3 && parts[0] == "jobs" && "/"+name == CheckpointIDCounterPath(parts[1]):
-			n := NodeReport{Kind: KindIDCounter, Path: name, JobID: parts[1], Status: StatusInfo}
-			b, err := hdfsstore.GetBytes(ctx, ptrs, name)
-			if err == nil {
-				var v int64
-				if v, err = decodeCount(b, name); err == nil {
-					n.Detail = fmt.Sprintf("next ID %d", v)
-				}
-			}
-			if err != nil {
-				n.Detail = err.Error()
-			}
-			r.Nodes = append(r.Nodes, n)
-		}
-	}
-	return nil
-}
-
-// inspectEmbeddedPointer inspects one pointer file (name relative to the
-// embedded directory); one removed meanwhile is left out.
-func (in *Inspector) inspectEmbeddedPointer(ctx context.Context, ptrs hdfsstore.Store, kind NodeKind, job, name string) (NodeReport, bool) {
-	dir, key := path.Split(name)
-	tbl := in.Embedded.table(strings.TrimSuffix(dir, "/"))
-	tbl.mu.Lock()
-	holders := make([]LockHolder, 0, len(tbl.locks[key]))
-	for id := range tbl.locks[key] {
-		holders = append(holders, LockHolder{Instance: id.String(), Live: true})
-	}
-	tbl.mu.Unlock()
-	slices.SortFunc(holders, func(a, b LockHolder) int { return strings.Compare(a.Instance, b.Instance) })
-	n := NodeReport{Kind: kind, Path: name, JobID: job, Locks: holders}
-	return n, in.readEmbeddedPointer(ctx, ptrs, &n)
-}
-
-// readEmbeddedPointer fills in the status of the pointer file n.Path; false when
-// the file is gone.
-func (in *Inspector) readEmbeddedPointer(ctx context.Context, ptrs hdfsstore.Store, n *NodeReport) bool {
-	b, err := hdfsstore.GetBytes(ctx, ptrs, n.Path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return false
-	case errors.Is(err, hdfsstore.ErrCorrupt):
-		n.Status, n.Detail = StatusUndecodable, err.Error()
-	case err != nil:
-		n.Status, n.Detail = StatusUnreadable, err.Error()
-	default:
-		n.Status, n.Payload, n.Detail = payloadStatus(ctx, in.Storage, b)
-	}
-	return true
 }
 
 // logger returns the inspector's logger with the cluster path.
@@ -660,9 +414,10 @@ type Kept struct {
 //
 // Clean inspects afresh and acts only on what is still cleanable then; with prev
 // non-nil it also acts only on what prev listed (so `inspect`, a confirmation,
-// then `clean` never removes something the user did not see). A pointer is
-// removed in one multi-op that checks the version seen and fails if a lock
-// appeared meanwhile, so a pointer a leader replaced or locked since stays.
+// then `clean` never removes something the user did not see). The backend
+// removes a pointer only if it is unchanged since this inspection and no lock
+// appeared meanwhile (ZooKeeper: one multi-op that checks the version seen), so a
+// pointer a leader replaced or locked since stays.
 //
 // The grace period protects against a leader adding a pointer while Clean runs:
 // the pointer stores write a payload before its pointer, so a fresh payload
@@ -687,43 +442,34 @@ func (in *Inspector) Clean(ctx context.Context, prev *Report, grace time.Duratio
 		if prev == nil {
 			return true
 		}
-		n, ok := prev.Node(p)
+		n, ok := prev.node(p)
 		return ok && n.Cleanable()
 	}
 	var errs []error
-	var ptrs hdfsstore.Store
-	if in.Embedded != nil {
-		if ptrs, err = in.openPointerFiles(ctx); err != nil {
-			return res, err
-		}
-		defer ptrs.Close()
-	}
 	log := in.logger()
 	for _, n := range fresh.Nodes {
 		if !n.Cleanable() || !wantNode(n.Path) {
 			continue
 		}
-		var removed bool
-		var reason string
-		if in.ZooKeeper != nil {
-			removed, reason, err = in.cleanZK(ctx, n)
-		} else {
-			removed, reason, err = in.cleanEmbedded(ctx, ptrs, n)
+		removed, reason, err := in.Backend.RemovePointer(ctx, in.Storage, n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", n.Path, err))
+			continue
 		}
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case removed:
-			res.Removed = append(res.Removed, n.Path)
-			key := logging.ZKPath
-			if in.Embedded != nil {
-				key = logging.File
-			}
-			log.Info().Str(key, n.Path).Str(logging.Reason, string(n.Status)).Bool("marked", n.Marked).
-				Msg("ha clean: pointer removed")
-		default:
+		if removed == nil {
 			res.Kept = append(res.Kept, Kept{What: n.Path, Reason: reason})
+			continue
 		}
+		// Pointer gone: its payload (corrupt, or of a marked pointer) follows.
+		if removed.Payload != "" && removed.Status != StatusMissing {
+			if err := DeletePayload(ctx, in.Storage, removed.Payload); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: pointer removed, payload kept (an orphan now): %w", n.Path, err))
+				continue
+			}
+		}
+		res.Removed = append(res.Removed, n.Path)
+		log.Info().Str(in.Backend.PathKey(), n.Path).Str(logging.Reason, string(n.Status)).Bool("marked", n.Marked).
+			Msg("ha clean: pointer removed")
 	}
 	var prevOrphans map[string]bool
 	if prev != nil {
@@ -745,7 +491,7 @@ func (in *Inspector) Clean(ctx context.Context, prev *Report, grace time.Duratio
 				Reason: fmt.Sprintf("younger (%s) than the grace period (%s)", o.Age.Truncate(time.Millisecond), grace)})
 			continue
 		}
-		if err := deletePayload(ctx, in.Storage, o.Name); err != nil {
+		if err := DeletePayload(ctx, in.Storage, o.Name); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -756,69 +502,4 @@ func (in *Inspector) Clean(ctx context.Context, prev *Report, grace time.Duratio
 		return res, fmt.Errorf("recovery: clean: %w", err)
 	}
 	return res, nil
-}
-
-// cleanZK removes one cleanable pointer node (fresh from inspection).
-func (in *Inspector) cleanZK(ctx context.Context, n NodeReport) (bool, string, error) {
-	cl := in.ZooKeeper
-	var ops []zkclient.Op
-	if !n.Marked {
-		if n.LockedByOther() {
-			return false, "locked by a live instance", nil
-		}
-		for _, l := range n.Locks {
-			ops = append(ops, zkclient.DeleteOp{Path: n.Path + "/locks/" + l.Instance, Version: -1})
-		}
-		// Fails with ErrNotEmpty if a lock appeared since the inspection.
-		ops = append(ops, zkclient.DeleteOp{Path: n.Path + "/locks", Version: -1})
-	}
-	// Fails with ErrBadVersion if the pointer was replaced since.
-	ops = append(ops, zkclient.DeleteOp{Path: n.Path, Version: n.version})
-	_, err := cl.Multi(ctx, ops...)
-	switch {
-	case errors.Is(err, zk.ErrNotEmpty):
-		return false, "a lock (or another child) appeared meanwhile", nil
-	case errors.Is(err, zk.ErrBadVersion):
-		return false, "the pointer changed meanwhile", nil
-	case errors.Is(err, zk.ErrNoNode):
-		return false, "removed or changed by someone else meanwhile", nil
-	case err != nil:
-		return false, "", fmt.Errorf("remove %s: %w", n.Path, err)
-	}
-	// Pointer gone: its payload (corrupt, or of a marked pointer) follows.
-	if n.Payload != "" && n.Status != StatusMissing {
-		if err := deletePayload(ctx, in.Storage, n.Payload); err != nil {
-			return true, "", fmt.Errorf("remove %s: pointer removed, payload kept (an orphan now): %w", n.Path, err)
-		}
-	}
-	return true, "", nil
-}
-
-// cleanEmbedded removes one cleanable pointer file, re-checking it under the
-// lock table's mutex, which the embedded stores of this process also take.
-func (in *Inspector) cleanEmbedded(ctx context.Context, ptrs hdfsstore.Store, n NodeReport) (bool, string, error) {
-	dir, key := path.Split(n.Path)
-	tbl := in.Embedded.table(strings.TrimSuffix(dir, "/"))
-	tbl.mu.Lock()
-	defer tbl.mu.Unlock()
-	if len(tbl.locks[key]) > 0 {
-		return false, "locked by a live instance", nil
-	}
-	// Re-read: a store may have replaced the pointer since the inspection.
-	now := NodeReport{Kind: n.Kind, Path: n.Path, JobID: n.JobID}
-	if !in.readEmbeddedPointer(ctx, ptrs, &now) {
-		return false, "removed by someone else meanwhile", nil
-	}
-	if !now.Cleanable() || now.Payload != n.Payload {
-		return false, "the pointer changed meanwhile", nil
-	}
-	if err := ptrs.Delete(ctx, n.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, "", fmt.Errorf("remove %s: %w", n.Path, err)
-	}
-	if now.Payload != "" && now.Status != StatusMissing {
-		if err := deletePayload(ctx, in.Storage, now.Payload); err != nil {
-			return true, "", fmt.Errorf("remove %s: pointer removed, payload kept (an orphan now): %w", n.Path, err)
-		}
-	}
-	return true, "", nil
 }

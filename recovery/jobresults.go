@@ -49,8 +49,8 @@ func ValidateJobID(id string) error {
 	return nil
 }
 
-// JobResultVersion is the format version of a stored job result file.
-const JobResultVersion = 1
+// jobResultVersion is the format version of a stored job result file.
+const jobResultVersion = 1
 
 // Job result file names under <clusterPath>/job-result-store/, as Flink's
 // FileSystemJobResultStore names them.
@@ -69,7 +69,7 @@ type jobResultFile struct {
 	Result  JobResult `json:"result"`
 }
 
-// StorageJobResultStore is the JobResultStore kept entirely in the storage directory,
+// storageJobResultStore is the JobResultStore kept entirely in the storage directory,
 // so it serves both high-availability modes (ZooKeeper and NONE). A finished job's
 // result is first written as
 //
@@ -87,33 +87,33 @@ type jobResultFile struct {
 // It holds no state of its own and is safe for concurrent use. It does not lock
 // between processes: CreateDirty's "no result yet" check and its write are two
 // steps, which is enough for the one leading dispatcher that writes results.
-type StorageJobResultStore struct {
+type storageJobResultStore struct {
 	st  hdfsstore.Store
 	dir string // "<clusterPath>/job-result-store"
 }
 
-var _ JobResultStore = (*StorageJobResultStore)(nil)
+var _ JobResultStore = (*storageJobResultStore)(nil)
 
-// NewJobResultStore returns the job result store of the cluster whose files live
+// newJobResultStore returns the job result store of the cluster whose files live
 // under clusterPath (a valid hdfsstore name, usually the cluster ID) in st.
-func NewJobResultStore(st hdfsstore.Store, clusterPath string) (*StorageJobResultStore, error) {
+func newJobResultStore(st hdfsstore.Store, clusterPath string) (*storageJobResultStore, error) {
 	if err := hdfsstore.ValidateName(clusterPath); err != nil {
 		return nil, fmt.Errorf("%s: cluster path: %w", jrsPrefix, err)
 	}
-	return &StorageJobResultStore{st: st, dir: clusterPath + "/" + jobResultDir}, nil
+	return &storageJobResultStore{st: st, dir: clusterPath + "/" + jobResultDir}, nil
 }
 
-func (s *StorageJobResultStore) dirtyName(jobID string) string {
+func (s *storageJobResultStore) dirtyName(jobID string) string {
 	return s.dir + "/" + jobID + dirtyResultExt
 }
 
-func (s *StorageJobResultStore) cleanName(jobID string) string {
+func (s *storageJobResultStore) cleanName(jobID string) string {
 	return s.dir + "/" + jobID + cleanResultExt
 }
 
 // exists reports whether name is in storage. Stat reads no payload; an object whose
 // trailer is bad (ErrCorrupt) exists all the same: what it holds is read's concern.
-func (s *StorageJobResultStore) exists(ctx context.Context, name string) (bool, error) {
+func (s *storageJobResultStore) exists(ctx context.Context, name string) (bool, error) {
 	_, err := s.st.Stat(ctx, name)
 	switch {
 	case err == nil, errors.Is(err, hdfsstore.ErrCorrupt):
@@ -129,7 +129,7 @@ func (s *StorageJobResultStore) exists(ctx context.Context, name string) (bool, 
 // error matching ErrJobResultExists that names the job, when the job already has a
 // result, dirty or clean. r.State must be a globally terminal state: SUCCEEDED,
 // FAILED or CANCELED.
-func (s *StorageJobResultStore) CreateDirty(ctx context.Context, r JobResult) error {
+func (s *storageJobResultStore) CreateDirty(ctx context.Context, r JobResult) error {
 	if err := ValidateJobID(r.JobID); err != nil {
 		return fmt.Errorf("%s: create dirty: %w", jrsPrefix, err)
 	}
@@ -148,7 +148,7 @@ func (s *StorageJobResultStore) CreateDirty(ctx context.Context, r JobResult) er
 			return fmt.Errorf("%w: job %s: %s", ErrJobResultExists, r.JobID, name)
 		}
 	}
-	b, err := json.Marshal(jobResultFile{Version: JobResultVersion, Result: r})
+	b, err := json.Marshal(jobResultFile{Version: jobResultVersion, Result: r})
 	if err != nil {
 		return fmt.Errorf("%s: encode result of job %s: %w", jrsPrefix, r.JobID, err)
 	}
@@ -162,7 +162,7 @@ func (s *StorageJobResultStore) CreateDirty(ctx context.Context, r JobResult) er
 // deletes the dirty one. It is idempotent: when the clean file already exists it only
 // removes a dirty file left over by a crash. A job with no result at all is an error
 // matching fs.ErrNotExist that names the job.
-func (s *StorageJobResultStore) MarkClean(ctx context.Context, jobID string) error {
+func (s *storageJobResultStore) MarkClean(ctx context.Context, jobID string) error {
 	if err := ValidateJobID(jobID); err != nil {
 		return fmt.Errorf("%s: mark clean: %w", jrsPrefix, err)
 	}
@@ -178,7 +178,7 @@ func (s *StorageJobResultStore) MarkClean(ctx context.Context, jobID string) err
 		if err != nil {
 			return err
 		}
-		b, err := json.Marshal(jobResultFile{Version: JobResultVersion, Result: r})
+		b, err := json.Marshal(jobResultFile{Version: jobResultVersion, Result: r})
 		if err != nil {
 			return fmt.Errorf("%s: encode result of job %s: %w", jrsPrefix, jobID, err)
 		}
@@ -193,7 +193,7 @@ func (s *StorageJobResultStore) MarkClean(ctx context.Context, jobID string) err
 }
 
 // Has reports whether the job has a result, dirty or clean.
-func (s *StorageJobResultStore) Has(ctx context.Context, jobID string) (bool, error) {
+func (s *storageJobResultStore) Has(ctx context.Context, jobID string) (bool, error) {
 	if err := ValidateJobID(jobID); err != nil {
 		return false, fmt.Errorf("%s: has: %w", jrsPrefix, err)
 	}
@@ -208,7 +208,7 @@ func (s *StorageJobResultStore) Has(ctx context.Context, jobID string) (bool, er
 
 // list reads the result directory once: the job IDs with a dirty file, in
 // listing order, and those with a clean file. Other names are ignored.
-func (s *StorageJobResultStore) list(ctx context.Context) (dirty []string, clean map[string]bool, err error) {
+func (s *storageJobResultStore) list(ctx context.Context) (dirty []string, clean map[string]bool, err error) {
 	names, err := s.st.List(ctx, s.dir+"/")
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: list %s: %w", jrsPrefix, s.dir, err)
@@ -231,7 +231,7 @@ func (s *StorageJobResultStore) list(ctx context.Context) (dirty []string, clean
 }
 
 // Finished implements JobResultStore.
-func (s *StorageJobResultStore) Finished(ctx context.Context) (map[string]bool, error) {
+func (s *storageJobResultStore) Finished(ctx context.Context) (map[string]bool, error) {
 	dirty, clean, err := s.list(ctx)
 	if err != nil {
 		return nil, err
@@ -246,7 +246,7 @@ func (s *StorageJobResultStore) Finished(ctx context.Context) (map[string]bool, 
 // dirty file without a clean file beside it. Files whose names are not result names
 // are ignored. An unreadable dirty file makes the whole call fail with an error
 // matching ErrCorruptState, because skipping it would let its job run again.
-func (s *StorageJobResultStore) Dirty(ctx context.Context) ([]JobResult, error) {
+func (s *storageJobResultStore) Dirty(ctx context.Context) ([]JobResult, error) {
 	dirty, clean, err := s.list(ctx)
 	if err != nil {
 		return nil, err
@@ -270,7 +270,7 @@ func (s *StorageJobResultStore) Dirty(ctx context.Context) ([]JobResult, error) 
 
 // read reads and decodes the result file name of jobID. A missing file matches
 // fs.ErrNotExist; an unreadable one ErrCorruptState.
-func (s *StorageJobResultStore) read(ctx context.Context, jobID, name string) (JobResult, error) {
+func (s *storageJobResultStore) read(ctx context.Context, jobID, name string) (JobResult, error) {
 	b, err := hdfsstore.GetBytes(ctx, s.st, name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -284,54 +284,11 @@ func (s *StorageJobResultStore) read(ctx context.Context, jobID, name string) (J
 	if err := json.Unmarshal(b, &f); err != nil {
 		return JobResult{}, fmt.Errorf("%w: job result %s: %q: %v", ErrCorruptState, name, truncate(b), err)
 	}
-	if f.Version != JobResultVersion {
-		return JobResult{}, fmt.Errorf("%w: job result %s: format version %d, want %d", ErrCorruptState, name, f.Version, JobResultVersion)
+	if f.Version != jobResultVersion {
+		return JobResult{}, fmt.Errorf("%w: job result %s: format version %d, want %d", ErrCorruptState, name, f.Version, jobResultVersion)
 	}
 	if f.Result.JobID != jobID {
 		return JobResult{}, fmt.Errorf("%w: job result %s: holds the result of job %q", ErrCorruptState, name, f.Result.JobID)
 	}
 	return f.Result, nil
-}
-
-// JobIDLister lists stored jobs; JobGraphStore is one.
-type JobIDLister interface {
-	JobIDs(ctx context.Context) ([]string, error)
-}
-
-// JobStatusOf is the running-jobs view of this leader (Flink's
-// RunningJobsRegistry, which since 1.15 is derived from the job result store): for
-// every job whose graph is stored in graphs it reports
-//
-//	JobDone     the job has a result in results (dirty or clean), whatever else holds:
-//	            a job with a result is never run again;
-//	JobRunning  no result, and running(jobID) is true (a job master runs it here);
-//	JobPending  no result, not running under this leader: submitted or recovered,
-//	            waiting to be scheduled.
-//
-// Jobs without a stored graph are not reported. running may be nil (nothing runs).
-// The view is a snapshot: the results are listed once, not atomically with the graphs.
-func JobStatusOf(ctx context.Context, results JobResultStore, graphs JobIDLister, running func(jobID string) bool) (map[string]JobStatus, error) {
-	ids, err := graphs.JobIDs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("recovery: job status: list job graphs: %w", err)
-	}
-	finished, err := results.Finished(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("recovery: job status: %w", err)
-	}
-	out := make(map[string]JobStatus, len(ids))
-	for _, id := range ids {
-		if err := ValidateJobID(id); err != nil {
-			return nil, fmt.Errorf("recovery: job status of %s: %w", id, err)
-		}
-		switch {
-		case finished[id]:
-			out[id] = JobDone
-		case running != nil && running(id):
-			out[id] = JobRunning
-		default:
-			out[id] = JobPending
-		}
-	}
-	return out, nil
 }

@@ -1,7 +1,6 @@
 package recovery_test
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -278,61 +277,4 @@ func TestJobResultCorrupt(t *testing.T) {
 			assert.True(t, jrsHas(t, s, jrsJob1), "a corrupt result still counts as a result")
 		})
 	}
-}
-
-// jrsGraphs is a JobIDLister over a fixed list.
-type jrsGraphs struct {
-	ids []string
-	err error
-}
-
-func (g jrsGraphs) JobIDs(context.Context) ([]string, error) { return g.ids, g.err }
-
-func TestJobStatusOf(t *testing.T) {
-	ctx := t.Context()
-	s, _, _ := jrsNew(t)
-	require.NoError(t, s.CreateDirty(ctx, jrsResult(jrsJob1))) // dirty: DONE
-	require.NoError(t, s.CreateDirty(ctx, jrsResult(jrsJob2)))
-	require.NoError(t, s.MarkClean(ctx, jrsJob2)) // clean: DONE
-	const runningJob, pendingJob = "11111111111111111111111111111111", "22222222222222222222222222222222"
-
-	runningSet := map[string]bool{runningJob: true, jrsJob1: true}
-	for _, tc := range []struct {
-		name    string
-		graphs  []string
-		running func(string) bool
-		want    map[string]recovery.JobStatus
-	}{
-		{"no graphs", nil, nil, map[string]recovery.JobStatus{}},
-		{"each status", []string{jrsJob1, jrsJob2, runningJob, pendingJob},
-			func(id string) bool { return runningSet[id] },
-			map[string]recovery.JobStatus{
-				jrsJob1:    recovery.JobDone, // a result beats "running"
-				jrsJob2:    recovery.JobDone,
-				runningJob: recovery.JobRunning,
-				pendingJob: recovery.JobPending,
-			}},
-		{"nil running: nothing runs", []string{runningJob, jrsJob2}, nil,
-			map[string]recovery.JobStatus{runningJob: recovery.JobPending, jrsJob2: recovery.JobDone}},
-		{"running but no graph: not reported", []string{pendingJob},
-			func(id string) bool { return id == runningJob },
-			map[string]recovery.JobStatus{pendingJob: recovery.JobPending}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := recovery.JobStatusOf(ctx, s, jrsGraphs{ids: tc.graphs}, tc.running)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-
-	t.Run("graph store error", func(t *testing.T) {
-		boom := errors.New("boom")
-		_, err := recovery.JobStatusOf(ctx, s, jrsGraphs{err: boom}, nil)
-		require.ErrorIs(t, err, boom)
-	})
-	t.Run("bad job id from graphs", func(t *testing.T) {
-		_, err := recovery.JobStatusOf(ctx, s, jrsGraphs{ids: []string{"a/b"}}, nil)
-		require.ErrorIs(t, err, recovery.ErrInvalidJobID)
-		assert.Contains(t, err.Error(), `"a/b"`)
-	})
 }

@@ -6,6 +6,13 @@ import (
 	"github.com/google/uuid"
 )
 
+// Components that take part in leader election and retrieval.
+const (
+	ResourceManager = "resource_manager"
+	Dispatcher      = "dispatcher"
+	RestServer      = "rest_server"
+)
+
 // Grant is one grant of leadership, as handed to the function given to
 // LeaderElection.Run. It is the Guard for store writes made while it lasts.
 type Grant interface {
@@ -31,10 +38,20 @@ type LeaderElection interface {
 	HasLeadership(id uuid.UUID) bool
 }
 
-// Compile-time checks of the implementations.
-var (
-	_ LeaderElection = (*Election)(nil)
-	_ LeaderElection = (*EmbeddedElection)(nil)
-	_ Grant          = (*Leadership)(nil)
-	_ Grant          = (*embeddedGrant)(nil)
-)
+// LeaderInfo is what a component's leader publishes. The zero value means no
+// leader is known.
+type LeaderInfo struct {
+	Address   string    `json:"address"`
+	SessionID uuid.UUID `json:"sessionId"`
+}
+
+// Known reports whether a leader is known.
+func (i LeaderInfo) Known() bool { return i.SessionID != uuid.Nil }
+
+// LeaderRetriever follows the leader a LeaderElection publishes.
+type LeaderRetriever interface {
+	// Retrieve follows component's leader until ctx ends and calls notify, on the
+	// calling goroutine, with the current leader first and then on every change; a
+	// zero LeaderInfo means no leader is known. It returns ctx.Err().
+	Retrieve(ctx context.Context, component string, notify func(LeaderInfo)) error
+}

@@ -11,11 +11,11 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 )
 
-// PointerVersion is the format version of Pointer.
-const PointerVersion = 1
+// pointerVersion is the format version of Pointer.
+const pointerVersion = 1
 
-// Pointer is what ZooKeeper (or an embedded pointer file) holds for one piece of
-// state: where the payload is in storage and how to recognise it.
+// Pointer is what a backend holds for one piece of state (a znode's data, an
+// embedded pointer file): where the payload is in storage and how to recognise it.
 type Pointer struct {
 	Version  int    `json:"v"`
 	Path     string `json:"path"`   // name in the hdfsstore.Store
@@ -35,8 +35,8 @@ func DecodePointer(b []byte) (Pointer, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return Pointer{}, fmt.Errorf("%w: pointer %q: %v", ErrCorruptState, truncate(b), err)
 	}
-	if p.Version != PointerVersion || p.Path == "" {
-		return Pointer{}, fmt.Errorf("%w: pointer %q: want format version %d with a path", ErrCorruptState, truncate(b), PointerVersion)
+	if p.Version != pointerVersion || p.Path == "" {
+		return Pointer{}, fmt.Errorf("%w: pointer %q: want format version %d with a path", ErrCorruptState, truncate(b), pointerVersion)
 	}
 	return p, nil
 }
@@ -51,19 +51,19 @@ func truncate(b []byte) string {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteState publishes payload under name in storage (atomically) and returns
-// the pointer to store in ZooKeeper. Payload first, pointer second: a crash in
+// the pointer for the backend to store. Payload first, pointer second: a crash in
 // between leaves an orphan payload, never a pointer to nothing.
 func WriteState(ctx context.Context, st hdfsstore.Store, name string, payload []byte) (Pointer, error) {
 	info, err := hdfsstore.PutBytes(ctx, st, name, payload)
 	if err != nil {
 		return Pointer{}, fmt.Errorf("recovery: write state %s: %w", name, err)
 	}
-	return Pointer{Version: PointerVersion, Path: name, Size: info.Size, Checksum: info.Checksum}, nil
+	return Pointer{Version: pointerVersion, Path: name, Size: info.Size, Checksum: info.Checksum}, nil
 }
 
-// ReadState reads and verifies the payload a pointer names. A missing payload is
+// readState reads and verifies the payload a pointer names. A missing payload is
 // ErrDanglingPointer (also fs.ErrNotExist); a mismatch is ErrCorruptState.
-func ReadState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, error) {
+func readState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, error) {
 	b, err := hdfsstore.GetBytes(ctx, st, p.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -76,6 +76,20 @@ func ReadState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, erro
 	if int64(len(b)) != p.Size || crc32.Checksum(b, castagnoli) != p.Checksum {
 		return nil, fmt.Errorf("%w: %s: payload (size %d, crc32c %08x) does not match its pointer (size %d, crc32c %08x)",
 			ErrCorruptState, p.Path, len(b), crc32.Checksum(b, castagnoli), p.Size, p.Checksum)
+	}
+	return b, nil
+}
+
+// ReadPointed decodes a pointer found at where (a key or node, for the message)
+// and reads its verified payload, with the errors of DecodePointer and readState.
+func ReadPointed(ctx context.Context, st hdfsstore.Store, where string, data []byte) ([]byte, error) {
+	p, err := DecodePointer(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", where, err)
+	}
+	b, err := readState(ctx, st, p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", where, err)
 	}
 	return b, nil
 }

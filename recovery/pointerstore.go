@@ -17,20 +17,21 @@ import (
 // ErrNotFound: no state is stored under the key, or it is marked for deletion.
 var ErrNotFound = errors.New("recovery: no such state")
 
-// recoverParallelism bounds the reads GetAll keeps in flight at once.
-const recoverParallelism = 128
+// getAllParallelism bounds the reads GetAll keeps in flight at once.
+const getAllParallelism = 128
 
 // PointerStore keeps payloads in storage and a pointer to each under a key
-// (Flink's StateHandleStore): in ZooKeeper <dir>/<key> with lock children
-// <dir>/<key>/locks/<instance-uuid>, or in embedded mode a small pointer file per
-// key and in-process locks.
+// (Flink's StateHandleStore). Each backend implements it: ZooKeeper keeps
+// <dir>/<key> with lock children <dir>/<key>/locks/<instance-uuid>; the embedded
+// backend a small pointer file per key and in-process locks.
 //
-// Writes take a Guard: in ZooKeeper mode they are one multi-op that also checks the
-// guard, so a deposed leader changes nothing (ErrNotLeader). Payloads are written
-// before their pointer and deleted only after the pointer no longer names them.
+// Writes take a Guard and change nothing for a deposed leader (ErrNotLeader).
+// Payloads are written before their pointer and deleted only after the pointer no
+// longer names them.
 //
-// A key whose lock container is gone is marked for deletion: it is invisible to
-// Keys, Get and GetAll, and ReleaseAndTryRemove finishes removing it.
+// A key whose removal stopped half-way may be marked for deletion (ZooKeeper: its
+// lock container is gone): it is invisible to Keys, Get and GetAll, and
+// ReleaseAndTryRemove finishes removing it.
 //
 // Implementations are safe for concurrent use.
 type PointerStore interface {
@@ -60,8 +61,8 @@ type PointerStore interface {
 	// holds one (ErrLocked, nothing removed), removes key: it marks the key for
 	// deletion, deletes the payload, then the pointer. A missing key is fine.
 	ReleaseAndTryRemove(ctx context.Context, g Guard, key string) error
-	// Close releases local resources (not the locks; ZooKeeper's go with the
-	// session). It is idempotent.
+	// Close releases local resources (not the locks: a backend's locks go with
+	// its session or process). It is idempotent.
 	Close() error
 }
 
@@ -74,8 +75,8 @@ type Entry struct {
 
 // PointerStoreConfig configures a PointerStore.
 type PointerStoreConfig struct {
-	// Dir is the znode directory of the pointers, e.g. "/jobgraphs"; in embedded
-	// mode the same path, relative to the local directory, holds pointer files.
+	// Dir is the directory of the pointers, e.g. "/jobgraphs": a znode path below
+	// the cluster's root, or the same path below the embedded directory.
 	Dir string
 	// Storage holds the payloads.
 	Storage hdfsstore.Store
@@ -88,7 +89,9 @@ type PointerStoreConfig struct {
 	Logger zerolog.Logger
 }
 
-func (c PointerStoreConfig) payloadName(key string) string {
+// PayloadName returns a new payload name for key: PayloadPrefix, the key, a dash
+// and a random UUID.
+func (c PointerStoreConfig) PayloadName(key string) string {
 	return c.PayloadPrefix + key + "-" + uuid.NewString()
 }
 
@@ -100,38 +103,36 @@ func storagePrefix(cluster, kind string) string {
 	return cluster + "/" + kind
 }
 
-func validateKey(key string) error {
+// DirRemover is a PointerStore whose directory outlives its keys (a znode). The
+// checkpoint store removes a terminal job's directory with it.
+type DirRemover interface {
+	// RemoveDir deletes the store's directory if it is empty; one that is gone or
+	// still has keys stays as it is.
+	RemoveDir(ctx context.Context, g Guard) error
+}
+
+// ValidateKey reports whether key can name a pointer: one component of
+// [A-Za-z0-9._-], not "locks".
+func ValidateKey(key string) error {
 	if key == "" || key == "locks" || hdfsstore.ValidateName(key) != nil || strings.Contains(key, "/") {
 		return fmt.Errorf("recovery: invalid key %q: want one component of [A-Za-z0-9._-]", key)
 	}
 	return nil
 }
 
-// readPointed decodes a pointer and reads its verified payload.
-func readPointed(ctx context.Context, st hdfsstore.Store, key string, data []byte) ([]byte, error) {
-	p, err := DecodePointer(data)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	b, err := ReadState(ctx, st, p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return b, nil
-}
-
-// deletePayload removes a payload; one already gone is fine.
-func deletePayload(ctx context.Context, st hdfsstore.Store, name string) error {
+// DeletePayload removes a payload; one already gone is fine.
+func DeletePayload(ctx context.Context, st hdfsstore.Store, name string) error {
 	if err := st.Delete(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("recovery: delete payload %s: %w", name, err)
 	}
 	return nil
 }
 
-// getAll runs get for every key with at most recoverParallelism in flight.
-func getAll(ctx context.Context, keys []string, get func(context.Context, string) ([]byte, error)) []Entry {
+// GetAll runs get for every key with at most 128 calls in flight and returns the
+// outcomes in the order of keys: the way a PointerStore implements GetAll.
+func GetAll(ctx context.Context, keys []string, get func(context.Context, string) ([]byte, error)) []Entry {
 	out := make([]Entry, len(keys))
-	sem := make(chan struct{}, recoverParallelism)
+	sem := make(chan struct{}, getAllParallelism)
 	var wg sync.WaitGroup
 	for i, k := range keys {
 		out[i].Key = k

@@ -4,225 +4,155 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
+	"io"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
-	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
 )
 
-// ServicesOptions configure Open beyond the configuration keys.
-type ServicesOptions struct {
-	// InstanceID identifies this process's locks and latch node. Default: random.
-	InstanceID uuid.UUID
-	// LocalDir is embedded mode's directory for pointer files and the election
-	// lock (and its storage when high-availability.storageDir is unset). Required
-	// in embedded mode; ignored with ZooKeeper.
-	LocalDir string
-	Logger   zerolog.Logger
+// Backend is a high-availability backend as the services use it: leader election
+// and retrieval, pointer stores, checkpoint ID counters, inspection and removal of
+// its own nodes. Package zkha implements it on ZooKeeper, package embedded without
+// (high-availability.type NONE); package haservices picks one.
+//
+// A backend converts its own errors to this package's sentinels at its boundary.
+// The grants of its Election are the Guards its stores recognise.
+//
+// Implementations are safe for concurrent use.
+type Backend interface {
+	// Election is this process's leader election.
+	Election() LeaderElection
+	LeaderRetriever
+	// PointerStore opens the pointer store of cfg.Dir.
+	PointerStore(ctx context.Context, cfg PointerStoreConfig) (PointerStore, error)
+	// CheckpointIDCounter opens a job's checkpoint ID counter.
+	CheckpointIDCounter(ctx context.Context, jobID string) (CheckpointIDCounter, error)
+	Inspectable
+	// RemoveAll deletes every node the backend keeps for the cluster (pointers,
+	// locks, counters, leader nodes), even while a leader holds the latch. Nothing
+	// to delete is not an error; it is safe to repeat after a failure.
+	RemoveAll(ctx context.Context) error
+	// Close releases the backend (ZooKeeper: ends the session, so its ephemeral
+	// nodes go). HA data stays. It is idempotent.
+	io.Closer
 }
 
-// Services are the high-availability services of one cluster for one process,
-// chosen by high-availability.type: ZooKeeper, or embedded (NONE). The zero value
-// is not usable; call Open. Close releases them.
+// ServicesConfig assembles Services.
+type ServicesConfig struct {
+	// Backend keeps the pointers and runs the election; Services own it from now on.
+	Backend Backend
+	// Storage holds the payloads; Services own it from now on.
+	Storage hdfsstore.Store
+	// ClusterPath is the prefix of this cluster's storage names (the cluster ID):
+	// one valid hdfsstore name.
+	ClusterPath string
+	// Instance identifies this process's locks. Default: a random UUID. The
+	// ZooKeeper backend names its latch node with the same ID.
+	Instance uuid.UUID
+	// RetainedCheckpoints is how many completed checkpoints a job keeps
+	// (state.checkpoints.num-retained); CheckpointStore refuses fewer than 1.
+	RetainedCheckpoints int
+	Logger              zerolog.Logger
+}
+
+// Services are the high-availability services of one cluster for one process: a
+// backend for the pointers and the election, and the state storage for the
+// payloads. The zero value is not usable; package haservices opens them from the
+// configuration. Close releases them.
 type Services struct {
-	mode        conf.HAMode
-	cfg         *conf.Config
-	instance    uuid.UUID
-	clusterPath string // prefix of this cluster's storage names
+	backend     Backend
 	storage     hdfsstore.Store
-	zk          *zkclient.Client // nil in embedded mode
-	local       *EmbeddedDir     // nil with ZooKeeper
-	election    LeaderElection
+	clusterPath string
+	instance    uuid.UUID
+	retain      int
 	log         zerolog.Logger
 }
 
-// Open connects the services the configuration asks for. With ZooKeeper it waits
-// (at most the connection timeout) for a session.
-func Open(ctx context.Context, cfg *conf.Config, o ServicesOptions) (*Services, error) {
-	if o.InstanceID == uuid.Nil {
-		o.InstanceID = uuid.New()
+// NewServices assembles Services from cfg.
+func NewServices(cfg ServicesConfig) (*Services, error) {
+	if cfg.Backend == nil || cfg.Storage == nil {
+		return nil, errors.New("recovery: services need a backend and storage")
 	}
-	s := &Services{
-		mode:        cfg.HAMode(),
-		cfg:         cfg,
-		instance:    o.InstanceID,
-		clusterPath: cfg.ClusterID(),
-		log:         o.Logger.With().Str("instance", o.InstanceID.String()).Logger(),
+	if err := hdfsstore.ValidateName(cfg.ClusterPath); err != nil {
+		return nil, fmt.Errorf("recovery: cluster path %q cannot name a storage directory: %w", cfg.ClusterPath, err)
 	}
-	if err := hdfsstore.ValidateName(s.clusterPath); err != nil {
-		return nil, fmt.Errorf("recovery: %s %q cannot name a storage directory: %w", conf.HAClusterID.Key(), cfg.ClusterID(), err)
+	if cfg.Instance == uuid.Nil {
+		cfg.Instance = uuid.New()
 	}
-	storageURI := cfg.StorageDir()
-	if s.mode != conf.HAZooKeeper {
-		if o.LocalDir == "" {
-			return nil, errors.New("recovery: embedded high availability needs a local directory")
-		}
-		local, err := NewEmbeddedDir(filepath.Join(o.LocalDir, s.clusterPath))
-		if err != nil {
-			return nil, err
-		}
-		s.local = local
-		storageURI = StorageURI(cfg, o.LocalDir)
-	}
-	st, err := hdfsstore.Open(ctx, storageURI, hdfsstore.WithLogger(s.log))
-	if err != nil {
-		return nil, fmt.Errorf("recovery: %s: %w", conf.HAStorageDir.Key(), err)
-	}
-	s.storage = st
-	if s.mode != conf.HAZooKeeper {
-		s.election = NewEmbeddedElection(s.local.Path(), s.log)
-		return s, nil
-	}
-	cl, err := zkclient.Connect(ctx, ZooKeeperConfig(cfg, o.Logger))
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	s.zk = cl
-	s.election = NewElection(ElectionConfig{
-		Client:            cl,
-		InstanceID:        o.InstanceID.String(),
-		TolerateSuspended: cfg.TolerateSuspendedConnections(),
-		Logger:            o.Logger, // the election adds the instance
-	})
-	return s, nil
+	return &Services{
+		backend:     cfg.Backend,
+		storage:     cfg.Storage,
+		clusterPath: cfg.ClusterPath,
+		instance:    cfg.Instance,
+		retain:      cfg.RetainedCheckpoints,
+		log:         cfg.Logger.With().Str("instance", cfg.Instance.String()).Logger(),
+	}, nil
 }
 
-// StorageURI is the state storage the services use: high-availability.storageDir,
-// or in embedded mode without it <localDir>/<cluster-id>/storage.
-func StorageURI(cfg *conf.Config, localDir string) string {
-	if dir := cfg.StorageDir(); dir != "" || cfg.HAMode() == conf.HAZooKeeper {
-		return dir
-	}
-	abs, err := filepath.Abs(filepath.Join(localDir, cfg.ClusterID(), "storage"))
-	if err != nil {
-		abs = filepath.Join(localDir, cfg.ClusterID(), "storage")
-	}
-	return hdfsstore.FileURI(abs)
-}
-
-// ZooKeeperConfig maps the configuration onto the ZooKeeper client's: the chroot is
-// high-availability.zookeeper.path.root joined with high-availability.cluster-id.
-func ZooKeeperConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
-	return zkclient.Config{
-		Servers:           cfg.Quorum(),
-		Root:              cfg.ClusterPath(),
-		SessionTimeout:    cfg.SessionTimeout(),
-		ConnectionTimeout: cfg.ConnectionTimeout(),
-		RetryWait:         cfg.RetryWait(),
-		MaxRetries:        cfg.MaxRetryAttempts(),
-		ACL:               zkclient.ACLMode(strings.ToLower(string(cfg.ACL()))),
-		Digest:            cfg.Digest(),
-		Logger:            log, // the client adds zk_path
-	}
-}
-
-// Mode returns the high-availability mode in use.
-func (s *Services) Mode() conf.HAMode { return s.mode }
+// Backend returns the backend, for what only it offers (the ZooKeeper session the
+// supervisor closes to fence a dead attempt).
+func (s *Services) Backend() Backend { return s.backend }
 
 // Election returns this process's leader election.
-func (s *Services) Election() LeaderElection { return s.election }
+func (s *Services) Election() LeaderElection { return s.backend.Election() }
 
 // Storage returns the state storage.
 func (s *Services) Storage() hdfsstore.Store { return s.storage }
-
-// ClusterPath returns the prefix of this cluster's storage names.
-func (s *Services) ClusterPath() string { return s.clusterPath }
 
 // StateRoot is the storage prefix of the TaskManagers' checkpoint state:
 // <StateRoot>/<job-id>/chk-<checkpoint-id>/subtask-<n>.
 func (s *Services) StateRoot() string { return s.clusterPath + "/state" }
 
-// ZooKeeper returns the ZooKeeper client, nil in embedded mode.
-func (s *Services) ZooKeeper() *zkclient.Client { return s.zk }
-
-// Retrieve follows the leader of component until ctx ends; see Retrieve and
-// RetrieveEmbedded.
+// Retrieve follows the leader of component until ctx ends; see LeaderRetriever.
 func (s *Services) Retrieve(ctx context.Context, component string, notify func(LeaderInfo)) error {
-	if s.zk == nil {
-		return EmbeddedRetriever{Dir: s.local.Path()}.Retrieve(ctx, component, notify)
-	}
-	return Retrieve(ctx, RetrievalConfig{
-		Client:            s.zk,
-		Component:         component,
-		TolerateSuspended: s.cfg.TolerateSuspendedConnections(),
-		Logger:            s.log,
-	}, notify)
+	return s.backend.Retrieve(ctx, component, notify)
 }
 
 // JobGraphStore opens the job graph store.
 func (s *Services) JobGraphStore(ctx context.Context) (*JobGraphs, error) {
-	if s.zk == nil {
-		return NewEmbeddedJobGraphStore(ctx, s.local, s.storage, s.clusterPath, s.instance, s.log)
-	}
-	return NewZooKeeperJobGraphStore(s.zk, s.storage, s.clusterPath, s.instance, s.log), nil
+	return newJobGraphs(ctx, s.backend, s.storage, s.clusterPath, s.instance, s.log)
 }
 
 // CheckpointStore opens a job's completed-checkpoint store, retaining
 // state.checkpoints.num-retained checkpoints.
 func (s *Services) CheckpointStore(ctx context.Context, jobID string) (*Checkpoints, error) {
-	retain := s.cfg.CheckpointsNumRetained()
-	if s.zk == nil {
-		return NewEmbeddedCheckpointStore(ctx, s.local, s.storage, s.clusterPath, s.instance, s.log, jobID, retain)
-	}
-	return NewZooKeeperCheckpointStore(s.zk, s.storage, s.clusterPath, s.instance, s.log, jobID, retain)
+	return newCheckpoints(ctx, s.backend, s.storage, s.clusterPath, s.instance, s.log, jobID, s.retain)
 }
 
 // CheckpointIDCounter opens a job's checkpoint ID counter.
 func (s *Services) CheckpointIDCounter(ctx context.Context, jobID string) (CheckpointIDCounter, error) {
-	if s.zk == nil {
-		return NewEmbeddedIDCounter(ctx, s.local, jobID)
-	}
-	return NewZooKeeperIDCounter(s.zk, jobID, s.log)
+	return s.backend.CheckpointIDCounter(ctx, jobID)
 }
 
-// JobResultStore opens the job result store (in storage, for both modes).
-func (s *Services) JobResultStore() (*StorageJobResultStore, error) {
-	return NewJobResultStore(s.storage, s.clusterPath)
-}
-
-// BlobStore opens the blob store (in storage, for both modes).
-func (s *Services) BlobStore() (*StorageBlobStore, error) {
-	return NewBlobStore(s.storage, s.clusterPath)
-}
-
-// Close ends the ZooKeeper session (ephemeral latch, lock and connection_info
-// nodes go with it) and closes storage. HA data stays for the next attempt.
-func (s *Services) Close() error {
-	var errs []error
-	if s.zk != nil {
-		errs = append(errs, s.zk.Close())
-	}
-	if s.storage != nil {
-		errs = append(errs, s.storage.Close())
-	}
-	return errors.Join(errs...)
+// JobResultStore opens the job result store (in storage, for every backend).
+func (s *Services) JobResultStore() (JobResultStore, error) {
+	return newJobResultStore(s.storage, s.clusterPath)
 }
 
 // Inspector returns an inspector over this cluster's pointers and storage.
 func (s *Services) Inspector() *Inspector {
-	return &Inspector{ZooKeeper: s.zk, Embedded: s.local, Storage: s.storage, ClusterPath: s.clusterPath, Logger: s.log}
+	return &Inspector{Backend: s.backend, Storage: s.storage, ClusterPath: s.clusterPath, Logger: s.log}
 }
 
-// CloseAndCleanupAllData removes every piece of this cluster's HA data — znodes
-// (or embedded pointer files) first, then storage — and closes the services. It is
-// for an application that reached a terminal state; the caller must know that no
-// AM of the cluster is alive, because a leader latch does not stop it.
+// Close closes the backend (a ZooKeeper session ends: ephemeral latch, lock and
+// connection_info nodes go with it) and storage. HA data stays for the next attempt.
+func (s *Services) Close() error {
+	return errors.Join(s.backend.Close(), s.storage.Close())
+}
+
+// CloseAndCleanupAllData removes every piece of this cluster's HA data — the
+// backend's nodes first (znodes, embedded pointer files), then storage — and
+// closes the services. A crash in between leaves orphan files, never a pointer to
+// a deleted file. It is for an application that reached a terminal state (Flink's
+// HighAvailabilityServices.closeAndCleanupAllData); the caller must know that no
+// AM of the cluster is alive, because a leader latch does not stop it. Other
+// clusters' data stays.
 func (s *Services) CloseAndCleanupAllData(ctx context.Context) error {
-	var err error
-	if s.zk != nil {
-		err = CleanupAll(ctx, s.zk, s.storage, s.clusterPath, true)
-	} else {
-		err = CleanupStorage(ctx, s.storage, s.clusterPath)
-		if rerr := os.RemoveAll(s.local.Path()); err == nil {
-			err = rerr
-		}
+	err := s.backend.RemoveAll(ctx)
+	if err == nil {
+		err = cleanupStorage(ctx, s.storage, s.clusterPath)
 	}
 	return errors.Join(err, s.Close())
 }

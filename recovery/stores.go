@@ -2,36 +2,15 @@ package recovery
 
 import (
 	"context"
-	"io"
 	"time"
 )
 
-// Components that take part in leader election (besides one job manager per job,
-// named JobManagerComponent(jobID)).
-const (
-	ResourceManager = "resource_manager"
-	Dispatcher      = "dispatcher"
-	RestServer      = "rest_server"
-)
-
-// JobManagerComponent is the election component of one job's job master.
-func JobManagerComponent(jobID string) string { return "job-" + jobID }
-
-// JobGraphListener hears about job graphs added or removed by other instances.
-// Calls are serialized and must not block for long.
-type JobGraphListener interface {
-	OnAddedJobGraph(jobID string)
-	OnRemovedJobGraph(jobID string)
-}
-
 // JobGraphStore keeps submitted job graphs (opaque bytes) so a new leader can
-// recover them. Payload in storage, pointer in ZooKeeper under /jobgraphs/<job-id>
-// with lock children /jobgraphs/<job-id>/locks/<instance-uuid>.
+// recover them: payload in storage, pointer under /jobgraphs/<job-id> in the
+// backend, locked by each instance that uses it.
 //
 // Implementations are safe for concurrent use.
 type JobGraphStore interface {
-	// Start begins watching for changes made by others; l may be nil.
-	Start(ctx context.Context, l JobGraphListener) error
 	// Put adds or replaces a job graph and locks it for this instance.
 	Put(ctx context.Context, g Guard, jobID string, graph []byte) error
 	// Recover reads a job graph (verifying its checksum) and locks it.
@@ -50,7 +29,8 @@ type JobGraphStore interface {
 	// Remove deletes a job graph globally. It refuses with ErrLocked while another
 	// instance holds a lock. Removing a missing job is not an error.
 	Remove(ctx context.Context, g Guard, jobID string) error
-	// Stop ends watching and releases nothing (locks are ephemeral).
+	// Stop releases local resources, not the locks (they go with the backend's
+	// session or process). It is idempotent.
 	Stop() error
 }
 
@@ -69,28 +49,10 @@ type SkippedCheckpoint struct {
 	Err error // matches ErrDanglingPointer or ErrCorruptState
 }
 
-// CompletedCheckpointStore keeps the latest completed checkpoints of one job:
-// /jobs/<job-id>/checkpoints/<%019d> pointers, retaining N.
-//
-// Implementations are safe for concurrent use.
-type CompletedCheckpointStore interface {
-	// Add stores a checkpoint, then subsumes (discards) the oldest ones beyond the
-	// retained number. It returns the IDs it subsumed.
-	Add(ctx context.Context, g Guard, cp CompletedCheckpoint) (subsumed []int64, err error)
-	// Latest returns the newest readable checkpoint. Unreadable newer ones are
-	// returned as skipped (and logged), never used. ok is false when there is none.
-	Latest(ctx context.Context) (cp CompletedCheckpoint, skipped []SkippedCheckpoint, ok bool, err error)
-	// IDs lists the stored checkpoint IDs, ascending.
-	IDs(ctx context.Context) ([]int64, error)
-	// Shutdown ends the store. With terminal (the job reached a globally terminal
-	// state) it discards every checkpoint, payloads included; otherwise (suspend)
-	// it keeps them for the next leader.
-	Shutdown(ctx context.Context, g Guard, terminal bool) error
-}
-
-// CheckpointIDCounter hands out checkpoint IDs: compare-and-set on
-// /jobs/<job-id>/checkpoint_id_counter. It refuses to work (ErrNotConnected)
-// without a live connection, because it could not guarantee monotonicity.
+// CheckpointIDCounter hands out checkpoint IDs, kept by the backend at
+// CheckpointIDCounterPath(jobID). The ZooKeeper counter refuses to work
+// (ErrNotConnected) without a live connection, because it could not guarantee
+// monotonicity then.
 type CheckpointIDCounter interface {
 	// GetAndIncrement returns the current value and stores value+1. The first
 	// value is 1.
@@ -102,15 +64,6 @@ type CheckpointIDCounter interface {
 	// Shutdown removes the counter when terminal, keeps it otherwise.
 	Shutdown(ctx context.Context, g Guard, terminal bool) error
 }
-
-// JobStatus is a job's scheduling status in the running-jobs view.
-type JobStatus string
-
-const (
-	JobPending JobStatus = "PENDING" // submitted (graph stored), not yet running under this leader
-	JobRunning JobStatus = "RUNNING"
-	JobDone    JobStatus = "DONE" // a result is in the job result store
-)
 
 // JobResult is a job's final outcome.
 type JobResult struct {
@@ -132,12 +85,4 @@ type JobResultStore interface {
 	Finished(ctx context.Context) (map[string]bool, error)
 	// Dirty lists results whose cleanup has not finished.
 	Dirty(ctx context.Context) ([]JobResult, error)
-}
-
-// BlobStore keeps job artifacts in storage under blob/job_<job-id>/<key>.
-type BlobStore interface {
-	Put(ctx context.Context, jobID, key string, r io.Reader) error
-	Get(ctx context.Context, jobID, key string) (io.ReadCloser, error)
-	Delete(ctx context.Context, jobID, key string) error
-	DeleteAll(ctx context.Context, jobID string) error
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 // Session is what a configuration does not say about one application: which it
@@ -98,7 +98,7 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 		return Config{}, err
 	}
 	// The same storage the AM's HA services use, so the AM can serve the history.
-	uri := recovery.StorageURI(c, localDir)
+	uri := haservices.StorageURI(c, localDir)
 	if cfg.History, err = hdfsstore.Open(ctx, uri); err != nil {
 		return Config{}, fmt.Errorf("supervisor: attempt history: %s %s: %w", conf.HAStorageDir.Key(), uri, err)
 	}

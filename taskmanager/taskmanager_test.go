@@ -16,6 +16,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/embedded"
 	"github.com/amkeeper/amkeeper/taskmanager"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -35,7 +36,7 @@ func startAM(t *testing.T, dir string) *am {
 	t.Cleanup(a.srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
-	el := recovery.NewEmbeddedElection(dir, logging.ForTest(t))
+	el := embeddedHA(t, dir).Election()
 	go func() {
 		defer close(a.done)
 		_ = el.Run(ctx, func(g recovery.Grant) {
@@ -70,7 +71,7 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	g1 := first.grant(t)
 
 	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 2,
-		Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
+		Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tm.Run(ctx) }()
@@ -136,7 +137,7 @@ func TestCommandsAcceptedWhileRegistering(t *testing.T) {
 	dir := t.TempDir()
 	reg := jobmanager.NewTaskManagers(50*time.Millisecond, 5*time.Second, logging.ForTest(t))
 	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 1,
-		Leaders: recovery.EmbeddedRetriever{Dir: dir}, Logger: logging.ForTest(t)})
+		Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
 	var session atomic.Value
 	early := make(chan [2]error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +151,7 @@ func TestCommandsAcceptedWhileRegistering(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	el := recovery.NewEmbeddedElection(dir, logging.ForTest(t))
+	el := embeddedHA(t, dir).Election()
 	elDone := make(chan struct{})
 	go func() {
 		defer close(elDone)
@@ -172,4 +173,11 @@ func TestCommandsAcceptedWhileRegistering(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the TaskManager never registered")
 	}
+}
+
+// embeddedHA is the embedded HA backend of dir: its election and leader retrieval.
+func embeddedHA(t *testing.T, dir string) *embedded.Backend {
+	b, err := embedded.Open(dir, logging.ForTest(t))
+	require.NoError(t, err)
+	return b
 }

@@ -27,7 +27,8 @@ import (
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/zkclient"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
+	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
 // Flags of `election` and of its hidden contender.
@@ -689,7 +690,7 @@ func (p *contender) status() string {
 }
 
 // runElectionContender is one of our contenders: it builds the ZooKeeper client
-// and the election as recovery.Open does for the AM, prints its session, and
+// and the election as haservices.Open does for the AM, prints its session, and
 // contends until told to quit (or its stdin closes).
 func runElectionContender(c *cli.Context) error {
 	log, err := newLogger(c, "election-contender")
@@ -715,7 +716,7 @@ func runElectionContender(c *cli.Context) error {
 
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
-	cl, err := zkclient.Connect(ctx, recovery.ZooKeeperConfig(cfg, log))
+	cl, err := zkclient.Connect(ctx, zkha.ClientConfig(cfg, log))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("election-contender: %v", err), exitFailure)
 	}
@@ -736,7 +737,7 @@ func runElectionContender(c *cli.Context) error {
 			}
 		}
 	}()
-	el := recovery.NewElection(recovery.ElectionConfig{
+	el := zkha.NewElection(zkha.ElectionConfig{
 		Client:            cl,
 		TolerateSuspended: cfg.TolerateSuspendedConnections(),
 		Logger:            log,

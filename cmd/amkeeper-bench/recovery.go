@@ -23,6 +23,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 func recoveryCommand() *cli.Command {
@@ -121,7 +122,7 @@ func recoverJobs(ctx context.Context, connect, dir string, n int) (recoveryResul
 	res.setup = time.Since(start)
 
 	runtime.GC()
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: zerolog.Nop()})
 	if err != nil {
 		return res, err
 	}
@@ -206,7 +207,7 @@ func recoverJobs(ctx context.Context, connect, dir string, n int) (recoveryResul
 // HA stores, as a leader that then goes away (its session closes, its locks go
 // with it).
 func storeJobs(ctx context.Context, cfg *conf.Config, n int) error {
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: zerolog.Nop()})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: zerolog.Nop()})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 const (
@@ -48,7 +49,7 @@ func runHAInspect(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, cfg.ConnectionTimeout()+time.Minute)
 	defer cancel()
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: c.String(flagLocalDir), Logger: logger(c)})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: c.String(flagLocalDir), Logger: logger(c)})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitFailure)
 	}

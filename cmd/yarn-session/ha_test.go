@@ -14,6 +14,7 @@ import (
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 func TestHAInspectFindsAndCleansADanglingPointer(t *testing.T) {
@@ -32,7 +33,7 @@ func TestHAInspectFindsAndCleansADanglingPointer(t *testing.T) {
 	// An AM stored a job graph and is gone.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{Logger: logging.ForTest(t)})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: logging.ForTest(t)})
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	_ = svc.Election().Run(runCtx, func(g recovery.Grant) {

@@ -24,7 +24,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
-	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -373,7 +373,7 @@ func machineMemory() string {
 func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectionTimeout()+time.Minute)
 	defer cancel()
-	svc, err := recovery.Open(ctx, cfg, recovery.ServicesOptions{LocalDir: filepath.Join(dir, "ha"), Logger: log})
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: filepath.Join(dir, "ha"), Logger: log})
 	if err == nil {
 		err = svc.CloseAndCleanupAllData(ctx)
 	}

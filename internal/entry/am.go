@@ -11,7 +11,8 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/jobmanager"
-	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
@@ -46,7 +47,7 @@ func runAM(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	svc, err := recovery.Open(c.Context, cfg, recovery.ServicesOptions{LocalDir: c.String(FlagLocalDir), Logger: log})
+	svc, err := haservices.Open(c.Context, cfg, haservices.Options{LocalDir: c.String(FlagLocalDir), Logger: log})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("am: high availability: %v", err), 1)
 	}
@@ -82,7 +83,7 @@ func runAM(c *cli.Context) error {
 		rm := rmapi.NewClient(sock)
 		defer rm.Close()
 		amc.RM = rm
-		if zk := svc.ZooKeeper(); zk != nil {
+		if zk, ok := svc.Backend().(*zkha.Backend); ok {
 			s := zk.Session()
 			amc.Session = &rmapi.SessionCredentials{SessionID: s.ID, Password: s.Password}
 		}

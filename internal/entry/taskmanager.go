@@ -10,7 +10,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
 
@@ -37,7 +37,7 @@ func runTaskManager(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("taskmanager: no container ID: set --%s or %s", FlagContainerID, containers.EnvContainerID), 2)
 	}
 	log = log.With().Str(logging.Container, id).Int(logging.PID, os.Getpid()).Logger()
-	svc, err := recovery.Open(c.Context, cfg, recovery.ServicesOptions{LocalDir: c.String(FlagLocalDir), Logger: log})
+	svc, err := haservices.Open(c.Context, cfg, haservices.Options{LocalDir: c.String(FlagLocalDir), Logger: log})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("taskmanager: high availability: %v", err), 1)
 	}

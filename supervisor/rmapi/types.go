@@ -127,4 +127,3 @@ type LeadershipRequest struct {
 	AttemptID string `json:"attemptId"`
 	Leading   bool   `json:"leading"`
 }
-

@@ -1,0 +1,106 @@
+package haservices_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/embedded"
+	"github.com/amkeeper/amkeeper/recovery/haservices"
+	"github.com/amkeeper/amkeeper/recovery/recoverytest"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
+)
+
+// zkc is the ZooKeeper server shared by this package's tests.
+var zkc *zktest.Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(zktest.Main(m, func(c *zktest.Cluster) { zkc = c }))
+}
+
+const jobID = "0123456789abcdef0123456789abcdef"
+
+// TestServicesSurviveARestartedProcess writes HA state as one leader, closes
+// everything (the process is gone), opens the services again as the next attempt
+// would, and recovers the job graph and the latest checkpoint — for both modes.
+func TestServicesSurviveARestartedProcess(t *testing.T) {
+	for _, mode := range []string{"zookeeper", "NONE"} {
+		t.Run(mode, func(t *testing.T) {
+			var c *zktest.Cluster
+			if mode == "zookeeper" {
+				c = zkc
+			}
+			cfg := recoverytest.Config(t, mode, c)
+			local := t.TempDir()
+			ctx := context.Background()
+
+			first := recoverytest.OpenServices(t, cfg, local)
+			recoverytest.LeadOnce(t, first, func(g recovery.Grant) {
+				require.NoError(t, g.Confirm(ctx, recovery.Dispatcher, "attempt-1"))
+				graphs, err := first.JobGraphStore(ctx)
+				require.NoError(t, err)
+				require.NoError(t, graphs.Put(ctx, g, jobID, []byte("graph v1")))
+				counter, err := first.CheckpointIDCounter(ctx, jobID)
+				require.NoError(t, err)
+				cps, err := first.CheckpointStore(ctx, jobID)
+				require.NoError(t, err)
+				for i := 0; i < 3; i++ {
+					id, err := counter.GetAndIncrement(ctx, g)
+					require.NoError(t, err)
+					_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Metadata: []byte(fmt.Sprintf("cp %d", id))})
+					require.NoError(t, err)
+				}
+			})
+			require.NoError(t, first.Close())
+
+			second := recoverytest.OpenServices(t, cfg, local)
+			recoverytest.LeadOnce(t, second, func(g recovery.Grant) {
+				graphs, err := second.JobGraphStore(ctx)
+				require.NoError(t, err)
+				ids, err := graphs.JobIDs(ctx)
+				require.NoError(t, err)
+				require.Equal(t, []string{jobID}, ids)
+				graph, err := graphs.Recover(ctx, jobID)
+				require.NoError(t, err)
+				require.Equal(t, "graph v1", string(graph))
+
+				cps, err := second.CheckpointStore(ctx, jobID)
+				require.NoError(t, err)
+				latest, skipped, ok, err := cps.Latest(ctx)
+				require.NoError(t, err)
+				require.True(t, ok)
+				require.Empty(t, skipped)
+				require.Equal(t, int64(3), latest.ID)
+				require.Equal(t, "cp 3", string(latest.Metadata))
+				stored, err := cps.IDs(ctx)
+				require.NoError(t, err)
+				require.Equal(t, []int64{2, 3}, stored, "state.checkpoints.num-retained=2")
+
+				counter, err := second.CheckpointIDCounter(ctx, jobID)
+				require.NoError(t, err)
+				next, err := counter.GetAndIncrement(ctx, g)
+				require.NoError(t, err)
+				require.Equal(t, int64(4), next, "IDs continue across attempts")
+			})
+		})
+	}
+}
+
+// TestOpenPicksTheBackend: high-availability.type decides the backend, and the
+// embedded one needs a local directory.
+func TestOpenPicksTheBackend(t *testing.T) {
+	zkSvc := recoverytest.OpenServices(t, recoverytest.Config(t, "zookeeper", zkc), "")
+	require.IsType(t, &zkha.Backend{}, zkSvc.Backend())
+	noneCfg := recoverytest.Config(t, "NONE", nil)
+	none := recoverytest.OpenServices(t, noneCfg, t.TempDir())
+	require.IsType(t, &embedded.Backend{}, none.Backend())
+
+	_, err := haservices.Open(t.Context(), noneCfg, haservices.Options{Logger: logging.ForTest(t)})
+	require.ErrorContains(t, err, "local directory")
+}

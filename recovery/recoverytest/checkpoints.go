@@ -1,0 +1,135 @@
+package recoverytest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/recovery"
+)
+
+func cpOf(id int64) recovery.CompletedCheckpoint {
+	return recovery.CompletedCheckpoint{JobID: "job1", ID: id, Timestamp: time.Unix(id, 0).UTC(), Metadata: []byte{byte(id), 'm'}}
+}
+
+func (e *Env) checkpointPayloads() []string {
+	var out []string
+	for _, n := range e.Payloads() {
+		if strings.Contains(n, "completedCheckpoint-") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func testCheckpointStoreRetainAndSubsume(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 2)
+
+	_, _, ok, err := s.Latest(ctx)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	for id := int64(1); id <= 2; id++ {
+		sub, err := s.Add(ctx, e.Guard(), cpOf(id))
+		require.NoError(t, err)
+		require.Empty(t, sub)
+	}
+	sub, err := s.Add(ctx, e.Guard(), cpOf(3))
+	require.NoError(t, err)
+	require.Equal(t, []int64{1}, sub)
+	ids, err := s.IDs(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []int64{2, 3}, ids)
+	require.Len(t, e.checkpointPayloads(), 2)
+	require.False(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000001"))
+	require.True(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000003"))
+
+	cp, skipped, ok, err := s.Latest(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Empty(t, skipped)
+	require.Equal(t, cpOf(3), cp)
+
+	_, err = s.Add(ctx, e.Guard(), recovery.CompletedCheckpoint{JobID: "other", ID: 4})
+	require.Error(t, err)
+}
+
+func testCheckpointStoreRejectsRetainZero(t *testing.T, e *Env) {
+	_, err := e.Instance().services(0).CheckpointStore(Context(t), "job1")
+	require.Error(t, err)
+}
+
+func testCheckpointStoreLatestSkipsUnreadable(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 3)
+	for id := int64(1); id <= 3; id++ {
+		_, err := s.Add(ctx, e.Guard(), cpOf(id))
+		require.NoError(t, err)
+	}
+	e.FlipByte(e.PayloadOf("-0000000000000000003-"))
+	require.NoError(t, e.St.Delete(ctx, e.PayloadOf("-0000000000000000002-")))
+
+	// A new leader falls back to checkpoint 1 and reports 3 and 2.
+	cp, skipped, ok, err := e.Instance().Checkpoints("job1", 3).Latest(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, cpOf(1), cp)
+	require.Len(t, skipped, 2)
+	require.Equal(t, int64(3), skipped[0].ID)
+	require.ErrorIs(t, skipped[0].Err, recovery.ErrCorruptState)
+	require.Equal(t, int64(2), skipped[1].ID)
+	require.ErrorIs(t, skipped[1].Err, recovery.ErrDanglingPointer)
+
+	// Nothing readable left: no checkpoint, both reported.
+	require.NoError(t, e.St.Delete(ctx, e.PayloadOf("-0000000000000000001-")))
+	_, skipped, ok, err = s.Latest(ctx)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Len(t, skipped, 3)
+}
+
+func testCheckpointStoreSuspendKeepsTerminalDiscards(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 2)
+	for id := int64(1); id <= 2; id++ {
+		_, err := s.Add(ctx, e.Guard(), cpOf(id))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Shutdown(ctx, e.Guard(), false))
+	require.Len(t, e.checkpointPayloads(), 2)
+
+	next := e.Instance().Checkpoints("job1", 2)
+	cp, _, ok, err := next.Latest(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, int64(2), cp.ID)
+
+	require.NoError(t, next.Shutdown(ctx, e.Guard(), true))
+	require.Empty(t, e.checkpointPayloads())
+	require.False(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000002"))
+	ids, err := e.Instance().Checkpoints("job1", 2).IDs(ctx)
+	require.NoError(t, err)
+	require.Empty(t, ids)
+}
+
+func testCheckpointStoreDeposed(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 1)
+	_, err := s.Add(ctx, e.Guard(), cpOf(1))
+	require.NoError(t, err)
+	before := e.Snapshot()
+	e.Depose()
+	_, err = s.Add(ctx, e.Guard(), cpOf(2))
+	require.ErrorIs(t, err, recovery.ErrNotLeader)
+	require.ErrorIs(t, s.Shutdown(ctx, e.Guard(), true), recovery.ErrNotLeader)
+	after := e.Snapshot()
+	for k := range before {
+		if strings.Contains(k, guardNodeMark) {
+			delete(before, k)
+		}
+	}
+	require.Equal(t, before, after)
+}

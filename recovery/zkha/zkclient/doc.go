@@ -1,0 +1,38 @@
+// Package zkclient is amkeeper's one wrapper around github.com/go-zookeeper/zk,
+// behind the ZooKeeper backend (recovery/zkha). Everything that talks to ZooKeeper
+// does so through a *Client (or CloseSession), never through *zk.Conn directly.
+//
+// What it adds to go-zookeeper:
+//
+//   - a context on every call: go-zookeeper queues requests while disconnected and
+//     never times them out; a Client call returns when its context is done;
+//   - connection states in Curator's vocabulary (CONNECTED, SUSPENDED, RECONNECTED,
+//     LOST), delivered to any number of listeners without loss. LOST is reported when
+//     the server says the session expired and also, as Curator does, when the client
+//     has been disconnected for a whole negotiated session timeout, because by then
+//     the session must be presumed gone;
+//   - retries of reads after a connection loss, RetryWait apart, at most MaxRetries;
+//   - a chroot: every path given to a Client is relative to Config.Root;
+//   - ACLs: "open" (world:anyone) or "creator" (digest credentials; the secret is
+//     never logged);
+//   - the session's ID and password, read from the server's connect response, for the
+//     supervisor to close a dead attempt's session (see Session).
+//
+// Its wire-level parts reach behind go-zookeeper: the session tap (sniff.go) reads
+// and rewrites the connect handshake on go-zookeeper's connections, the session
+// closer (close.go) and the multiRead reader (multiread.go) speak jute on
+// connections of their own, and coalescing (coalesce.go) relies on how
+// go-zookeeper reports a failed multi. They were verified against go-zookeeper
+// v1.0.4; TestWireLevelPartsPinnedToGoZooKeeper fails on any other version and
+// lists what to re-verify.
+//
+// What it does not do:
+//
+//   - Writes are not retried. After a connection loss (ErrConnectionLoss) the outcome
+//     of a write is unknown; callers that need to know read back. A call abandoned
+//     because its context ended may still be applied by the server later; leader-
+//     guarded multi-ops (see recovery/zkha) stay safe because they carry a version check.
+//   - It does not decide anything about leadership; it reports states.
+//
+// A Client is safe for concurrent use.
+package zkclient
