@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/leakcheck"
@@ -100,13 +99,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	// The one goroutine ignored is colinmarc/hdfs's ack loop of a block write that
-	// failed (TestHDFSDatanodeDropMidWrite): the library closes the channel that
-	// ends it only when the block finishes cleanly, and no call of its API reaches
-	// it afterwards (v2.4.0 and upstream master alike; see doc.go, "The hdfs://
-	// backend"). Everything else this package starts must be gone.
-	os.Exit(leakcheck.Code(m.Run(),
-		goleak.IgnoreTopFunction("github.com/colinmarc/hdfs/v2/internal/transfer.(*blockWriteStream).ackPackets")))
+	// A write that TestHDFSDatanodeDropMidWrite breaks off leaves the HDFS client's
+	// acknowledgement loop behind, which no call can end (see leakcheck).
+	os.Exit(leakcheck.Code(m.Run(), leakcheck.IgnoreFailedHDFSWrite()))
 }
 
 // crashWriter is the writer half of TestPutSurvivesSIGKILL: it publishes
