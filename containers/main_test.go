@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/internal/leakcheck"
 )
 
 // Environment switches that turn the re-executed test binary into a fake process.
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(envFakeSupervisor); dir != "" {
 		fakeSupervisor(dir) // never returns
 	}
-	os.Exit(m.Run())
+	os.Exit(leakcheck.Code(m.Run()))
 }
 
 // fakeTaskManager prints what the tests check, then exits with the requested code or

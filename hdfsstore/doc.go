@@ -77,6 +77,12 @@
 // temporary. The namenode connection is not re-dialled early: after a namenode
 // restart the client waits out its own backoff (about five seconds) before calls
 // succeed again. Only simple authentication: no Kerberos, no wire encryption.
+// A block write that the datanode breaks off (a dropped connection, an error
+// acknowledgement) fails the Put as it should, but leaves one parked goroutine of
+// the client library behind: its acknowledgement loop waits on a channel the
+// library closes only when a block finishes cleanly, and no call reaches it
+// afterwards. It holds a few kilobytes; a process that fails very many writes
+// accumulates them.
 //
 // Optional capabilities are separate interfaces found by type assertion: Remover
 // (RemoveAll of a prefix), used through the RemoveAll function. The conformance

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/leakcheck"
 )
 
 var (
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(leakcheck.Code(code))
 }
 
 // leftovers lists live processes running exe: no test may leave one behind.

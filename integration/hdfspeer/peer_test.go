@@ -110,8 +110,11 @@ func TestDropWrite(t *testing.T) {
 	w, err := c.Create("/f")
 	require.NoError(t, err)
 	_, err = w.Write(make([]byte, 1<<20))
+	// Close even after a failed Write, as hdfsstore does: it ends the writer's
+	// heartbeat goroutine, which otherwise runs for ever.
+	closeErr := w.Close()
 	if err == nil {
-		err = w.Close()
+		err = closeErr
 	}
 	require.Error(t, err)
 	require.False(t, errors.Is(err, io.EOF), "a dropped connection is an error, not an end: %v", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/leakcheck"
 )
 
 // shared is the one server this package's tests share through zktest.Main; tests
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(orphanEnv) == "1" {
 		orphanChild()
 	}
-	os.Exit(zktest.Main(m, func(c *zktest.Cluster) { shared = c }))
+	os.Exit(leakcheck.Code(zktest.Main(m, func(c *zktest.Cluster) { shared = c })))
 }
 
 // orphanChild starts a server, reports its JVM's PID and dies without any cleanup.

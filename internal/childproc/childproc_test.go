@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/childproc"
+	"github.com/amkeeper/amkeeper/internal/leakcheck"
 )
 
 const envChild = "AMKEEPER_TEST_CHILDPROC"
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(leakcheck.Code(m.Run()))
 }
 
 // groupOf starts a child with the attributes of g and returns its process
