@@ -3,11 +3,13 @@ package embedded_test
 import (
 	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(contenderEnv) != "" {
 		os.Exit(runContender())
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }

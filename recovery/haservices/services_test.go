@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/leakcheck"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/recovery/embedded"
@@ -21,7 +22,7 @@ import (
 var zkc *zktest.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(zktest.Main(m, func(c *zktest.Cluster) { zkc = c }))
+	os.Exit(leakcheck.Code(zktest.Main(m, func(c *zktest.Cluster) { zkc = c })))
 }
 
 const jobID = "0123456789abcdef0123456789abcdef"

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/leakcheck"
 )
 
 // zkc is the ZooKeeper server shared by this package's tests; each test works
@@ -15,5 +16,5 @@ func TestMain(m *testing.M) {
 	if os.Getenv(contenderEnv) != "" {
 		os.Exit(runContender())
 	}
-	os.Exit(zktest.Main(m, func(c *zktest.Cluster) { zkc = c }))
+	os.Exit(leakcheck.Code(zktest.Main(m, func(c *zktest.Cluster) { zkc = c })))
 }

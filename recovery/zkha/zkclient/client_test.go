@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/leakcheck"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
@@ -18,7 +19,7 @@ import (
 var zkc *zktest.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(zktest.Main(m, func(c *zktest.Cluster) { zkc = c }))
+	os.Exit(leakcheck.Code(zktest.Main(m, func(c *zktest.Cluster) { zkc = c })))
 }
 
 func connect(t testing.TB, c *zktest.Cluster, root string, mod ...func(*zkclient.Config)) *zkclient.Client {
