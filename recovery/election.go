@@ -222,7 +222,7 @@ func (e *Election) ensureNode(ctx context.Context, trusted bool) (string, error)
 	data, _ := json.Marshal(map[string]string{"instance": e.cfg.InstanceID})
 	created, err := e.cl.Create(ctx, path.Join(latchDir, prefix), data, zk.FlagEphemeral|zk.FlagSequence)
 	if errors.Is(err, zkclient.ErrConnectionLoss) {
-		created, err = e.findOwn(ctx, prefix)
+		created, err = e.findOwn(ctx, prefix, node)
 	}
 	if err != nil {
 		return "", err
@@ -234,17 +234,28 @@ func (e *Election) ensureNode(ctx context.Context, trusted bool) (string, error)
 	return created, nil
 }
 
-func (e *Election) findOwn(ctx context.Context, prefix string) (string, error) {
+// findOwn finds the node a create whose connection was lost made: the newest with
+// our prefix, and newer than the node we had before (still listed while the lost
+// session that owns it lasts).
+func (e *Election) findOwn(ctx context.Context, prefix, before string) (string, error) {
 	names, _, err := e.cl.Children(ctx, latchDir)
 	if err != nil {
 		return "", err
 	}
+	newest := ""
+	if before != "" {
+		newest = sequence(before)
+	}
+	found := ""
 	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			return path.Join(latchDir, n), nil
+		if strings.HasPrefix(n, prefix) && sequence(n) > newest {
+			newest, found = sequence(n), n
 		}
 	}
-	return "", fmt.Errorf("recovery: election: latch node for %s not found after connection loss", e.cfg.InstanceID)
+	if found == "" {
+		return "", fmt.Errorf("recovery: election: latch node for %s not found after connection loss", e.cfg.InstanceID)
+	}
+	return path.Join(latchDir, found), nil
 }
 
 // sequence returns the 10-digit suffix ZooKeeper appended to a sequential node.
