@@ -168,7 +168,12 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
 		zk.WithLogger(zkLogger{c.log}),
 		zk.WithLogInfo(false),
-		zk.WithDialer(tapDialer(cfg.Dialer, c.onConnectResponse, c.renewing, c.opened, c.connClosed)),
+		zk.WithDialer(tapDialer(cfg.Dialer, tapHooks{
+			report: c.onConnectResponse, renew: c.renewing, opened: c.opened, closed: c.connClosed,
+			// As ZooKeeper's own client bounds a connection attempt: every server
+			// gets its turn within a session timeout.
+			handshake: cfg.SessionTimeout / time.Duration(len(cfg.Servers)),
+		})),
 		zk.WithEventCallback(c.onEvent),
 	)
 	if err != nil {

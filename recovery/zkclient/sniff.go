@@ -24,12 +24,19 @@ import (
 // report may refuse the session the server granted: the read that completes the
 // ConnectResponse then fails and the connection is closed, so go-zookeeper never
 // takes the session up and sends nothing on it.
+//
+// Until the ConnectResponse is complete, no read deadline is later than
+// handshakeBy (when set). go-zookeeper allows ten receive timeouts (6.7 session
+// timeouts) for the answer; a server that accepted the connection but never
+// answers would hold the client that long. ZooKeeper 3.8.0 does that to a
+// connection that arrives while it starts: it fails to close it.
 type connectResponseTap struct {
 	net.Conn
-	mu     sync.Mutex
-	buf    []byte
-	done   bool
-	report func(conn net.Conn, sessionID int64, timeout time.Duration, passwd []byte) bool
+	mu          sync.Mutex
+	buf         []byte
+	done        bool
+	report      func(conn net.Conn, sessionID int64, timeout time.Duration, passwd []byte) bool
+	handshakeBy time.Time
 
 	wrote  bool
 	renew  func() bool
@@ -81,6 +88,15 @@ func (t *connectResponseTap) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func (t *connectResponseTap) SetReadDeadline(d time.Time) error {
+	t.mu.Lock()
+	if !t.done && !t.handshakeBy.IsZero() && (d.IsZero() || d.After(t.handshakeBy)) {
+		d = t.handshakeBy
+	}
+	t.mu.Unlock()
+	return t.Conn.SetReadDeadline(d)
+}
+
 func (t *connectResponseTap) Close() error {
 	if t.closed != nil {
 		t.closed(t)
@@ -120,10 +136,20 @@ func (t *connectResponseTap) observe(b []byte) bool {
 	return t.report(t, session, timeout, passwd)
 }
 
+// tapHooks is what the taps of a client's connections report to and ask; see
+// connectResponseTap. opened, when set, learns each new connection and the
+// address it was dialed to; closed, when set, learns when it is closed.
+// handshake, when set, bounds the wait for the ConnectResponse.
+type tapHooks struct {
+	report    func(conn net.Conn, sessionID int64, timeout time.Duration, passwd []byte) bool
+	renew     func() bool
+	opened    func(conn net.Conn, server string)
+	closed    func(conn net.Conn)
+	handshake time.Duration
+}
+
 // tapDialer returns a zk.Dialer that taps every connection it makes.
-// opened, when set, learns each new connection and the address it was dialed to;
-// closed, when set, learns when it is closed.
-func tapDialer(dial zk.Dialer, report func(net.Conn, int64, time.Duration, []byte) bool, renew func() bool, opened func(net.Conn, string), closed func(net.Conn)) zk.Dialer {
+func tapDialer(dial zk.Dialer, h tapHooks) zk.Dialer {
 	if dial == nil {
 		dial = net.DialTimeout
 	}
@@ -132,9 +158,12 @@ func tapDialer(dial zk.Dialer, report func(net.Conn, int64, time.Duration, []byt
 		if err != nil {
 			return nil, err
 		}
-		t := &connectResponseTap{Conn: c, report: report, renew: renew, closed: closed}
-		if opened != nil {
-			opened(t, address)
+		t := &connectResponseTap{Conn: c, report: h.report, renew: h.renew, closed: h.closed}
+		if h.handshake > 0 {
+			t.handshakeBy = time.Now().Add(h.handshake)
+		}
+		if h.opened != nil {
+			h.opened(t, address)
 		}
 		return t, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -129,4 +130,35 @@ func TestAbandonedSessionIsNeverTakenUpAgain(t *testing.T) {
 	require.True(t, c.abandon(), "a refused connection does not hold the session")
 	require.True(t, c.onConnectResponse(other, 0x22, 2*time.Second, passwd), "a new session is taken up")
 	require.Equal(t, int64(0x22), c.Session().ID)
+}
+
+// TestTapBoundsTheHandshake: until the ConnectResponse has arrived, a read
+// deadline go-zookeeper sets (ten receive timeouts, 6.7 session timeouts) is cut
+// to the tap's handshake bound, so a server that accepted the connection and never
+// answers does not hold the client; afterwards deadlines are go-zookeeper's.
+func TestTapBoundsTheHandshake(t *testing.T) {
+	accept := func(net.Conn, int64, time.Duration, []byte) bool { return true }
+
+	client, server := net.Pipe()
+	defer server.Close()
+	tap := &connectResponseTap{Conn: client, report: accept, handshakeBy: time.Now().Add(50 * time.Millisecond)}
+	defer tap.Close()
+	start := time.Now()
+	require.NoError(t, tap.SetReadDeadline(time.Now().Add(15*time.Second))) // go-zookeeper's, shorter
+	_, err := tap.Read(make([]byte, 4))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "no answer")
+	require.Less(t, time.Since(start), 10*time.Second, "cut to the handshake bound")
+
+	client, server = net.Pipe()
+	defer server.Close()
+	tap = &connectResponseTap{Conn: client, report: accept, handshakeBy: time.Now().Add(time.Hour)}
+	defer tap.Close()
+	frame := connectResponseFrame(0x1000abc, 2*time.Second, []byte("0123456789abcdef"))
+	go func() { _, _ = server.Write(append(frame, 1)) }()
+	_, err = io.ReadFull(tap, make([]byte, len(frame)))
+	require.NoError(t, err)
+	tap.handshakeBy = time.Now().Add(-time.Minute) // as if the bound had passed since
+	require.NoError(t, tap.SetReadDeadline(time.Time{}))
+	_, err = tap.Read(make([]byte, 1))
+	require.NoError(t, err, "once answered, the deadline is the caller's")
 }
