@@ -51,7 +51,8 @@ type Config struct {
 	// SessionTimeout is the requested session timeout (default 60 s). The server
 	// clamps it to [2, 20] × tickTime; Session().Timeout is the negotiated value.
 	SessionTimeout time.Duration
-	// ConnectionTimeout bounds the wait for the first session (default 15 s).
+	// ConnectionTimeout bounds the wait for the first session (default 15 s), and
+	// the handshake of every connection (with SessionTimeout / len(Servers)).
 	ConnectionTimeout time.Duration
 	// RetryWait is the pause between retries of a read after a connection loss
 	// (default 5 s, Flink's high-availability.zookeeper.client.retry-wait).
@@ -170,9 +171,10 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		zk.WithLogInfo(false),
 		zk.WithDialer(tapDialer(cfg.Dialer, tapHooks{
 			report: c.onConnectResponse, renew: c.renewing, opened: c.opened, closed: c.connClosed,
-			// As ZooKeeper's own client bounds a connection attempt: every server
-			// gets its turn within a session timeout.
-			handshake: cfg.SessionTimeout / time.Duration(len(cfg.Servers)),
+			// Every server gets its turn within a session timeout, as in
+			// ZooKeeper's own client, and a stalled attempt leaves time for another
+			// before the session expires.
+			handshake: min(cfg.ConnectionTimeout, cfg.SessionTimeout/time.Duration(len(cfg.Servers))),
 		})),
 		zk.WithEventCallback(c.onEvent),
 	)

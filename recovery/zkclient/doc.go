@@ -14,11 +14,11 @@
 //     request again: the next connection asks for a new session, a connection the
 //     server answers with the old one anyway is dropped before anything is sent on
 //     it, and once a new session is held the old one is closed;
-//   - a bound on each connection's handshake, SessionTimeout divided by the number of
-//     servers as in ZooKeeper's own client: a server that accepts the connection and
-//     never answers it (ZooKeeper 3.8.0 does that to a connection that arrives while it
-//     starts) is left for the next one, where go-zookeeper would wait 6.7 session
-//     timeouts;
+//   - a bound on each connection's handshake, ConnectionTimeout or SessionTimeout
+//     divided by the number of servers, whichever is shorter: a server that accepts
+//     the connection and never answers it (ZooKeeper 3.8.0 does that to a connection
+//     that arrives while it starts) is left for another attempt, where go-zookeeper
+//     would wait 6.7 session timeouts;
 //   - retries of reads after a connection loss, RetryWait apart, at most MaxRetries;
 //   - a chroot: every path given to a Client is relative to Config.Root;
 //   - ACLs: "open" (world:anyone) or "creator" (digest credentials; the secret is
