@@ -162,7 +162,16 @@ func (e *Election) retry(ctx context.Context, states *zkclient.Listener, err err
 func (e *Election) waitWatch(ctx context.Context, states *zkclient.Listener, watch <-chan zk.Event) (ev zk.Event, watched bool) {
 	select {
 	case ev, ok := <-watch:
-		return ev, ok
+		select {
+		case <-states.C():
+			// A state change is pending too: the watch may have fired on a new
+			// session (go-zookeeper sets watches again on one), not the one our
+			// node was seen on.
+			states.Drain()
+			return zk.Event{}, false
+		default:
+			return ev, ok
+		}
 	case <-states.C():
 		states.Drain()
 	case <-ctx.Done():
@@ -175,6 +184,11 @@ func (e *Election) waitWatch(ctx context.Context, states *zkclient.Listener, wat
 // loss the node is looked up by our instance ID instead of being created twice.
 // trusted skips the check that a node we have still exists (a watch just fired
 // on the same session; the latch listing that follows would notice it gone).
+//
+// A node is ours only while the client's current session owns it. After LOST the
+// node of the abandoned session can outlive it for a while (until the client
+// closes it, or the server expires it): a grant resting on it would end when it
+// goes, so a new node is created instead, to lead once the old one is gone.
 func (e *Election) ensureNode(ctx context.Context, trusted bool) (string, error) {
 	e.mu.Lock()
 	node := e.node
@@ -183,19 +197,23 @@ func (e *Election) ensureNode(ctx context.Context, trusted bool) (string, error)
 		return node, nil
 	}
 	if node != "" {
-		ok, _, err := e.cl.Exists(ctx, node)
+		ok, st, err := e.cl.Exists(ctx, node)
 		if err != nil {
 			return "", err
 		}
-		if ok {
+		if ok && st.EphemeralOwner == e.cl.Session().ID {
 			return node, nil
+		}
+		if ok {
+			e.log.Info().Str(logging.ZKPath, node).Str("session", fmt.Sprintf("0x%x", st.EphemeralOwner)).
+				Msg("election: latch node belongs to a lost session; creating a new one")
 		}
 	}
 	prefix := latchPrefix + e.cfg.InstanceID + "-"
 	data, _ := json.Marshal(map[string]string{"instance": e.cfg.InstanceID})
 	created, err := e.cl.Create(ctx, path.Join(latchDir, prefix), data, zk.FlagEphemeral|zk.FlagSequence)
 	if errors.Is(err, zkclient.ErrConnectionLoss) {
-		created, err = e.findOwn(ctx, prefix)
+		created, err = e.findOwn(ctx, prefix, node)
 	}
 	if err != nil {
 		return "", err
@@ -207,17 +225,28 @@ func (e *Election) ensureNode(ctx context.Context, trusted bool) (string, error)
 	return created, nil
 }
 
-func (e *Election) findOwn(ctx context.Context, prefix string) (string, error) {
+// findOwn finds the node a create whose connection was lost made: the newest with
+// our prefix, and newer than the node we had before (still listed while the lost
+// session that owns it lasts).
+func (e *Election) findOwn(ctx context.Context, prefix, before string) (string, error) {
 	names, _, err := e.cl.Children(ctx, latchDir)
 	if err != nil {
 		return "", err
 	}
+	newest := ""
+	if before != "" {
+		newest = sequence(before)
+	}
+	found := ""
 	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			return path.Join(latchDir, n), nil
+		if strings.HasPrefix(n, prefix) && sequence(n) > newest {
+			newest, found = sequence(n), n
 		}
 	}
-	return "", fmt.Errorf("recovery: election: latch node for %s not found after connection loss", e.cfg.InstanceID)
+	if found == "" {
+		return "", fmt.Errorf("recovery: election: latch node for %s not found after connection loss", e.cfg.InstanceID)
+	}
+	return path.Join(latchDir, found), nil
 }
 
 // sequence returns the 10-digit suffix ZooKeeper appended to a sequential node.

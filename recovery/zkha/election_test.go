@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -24,15 +25,19 @@ import (
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
-func newClient(t *testing.T, c *zktest.Cluster, root string, sessionTimeout time.Duration) *zkclient.Client {
+func newClient(t *testing.T, c *zktest.Cluster, root string, sessionTimeout time.Duration, mod ...func(*zkclient.Config)) *zkclient.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := zkclient.Connect(ctx, zkclient.Config{
+	cfg := zkclient.Config{
 		Servers: c.Addrs(), Root: root, SessionTimeout: sessionTimeout,
 		ConnectionTimeout: 5 * time.Second, RetryWait: 50 * time.Millisecond, MaxRetries: 3,
 		Logger: logging.ForTest(t),
-	})
+	}
+	for _, f := range mod {
+		f(&cfg)
+	}
+	cl, err := zkclient.Connect(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })
 	return cl
@@ -241,6 +246,46 @@ func TestTolerantLeaderStepsDownOnLost(t *testing.T) {
 	// grant is new.
 	t.Logf("session before 0x%x, after 0x%x", session, cl.Session().ID)
 	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l2.SessionID() }, "new grant published")
+}
+
+// TestNoGrantOnTheLatchNodeOfALostSession: after LOST the contender's latch node
+// can outlive the session the client gave up, and be seen by the new session: the
+// server restores sessions when it restarts and expires them a session timeout
+// later, and here the client cannot close the abandoned session early. A grant
+// resting on that node would end when the node goes, so the contender must lead
+// only on a node of its new session, once the old node is gone.
+func TestNoGrantOnTheLatchNodeOfALostSession(t *testing.T) {
+	c := zktest.Start(t)
+	root := c.Root(t)
+	server := c.Server(0).Addr()
+	// go-zookeeper reaches the server through the dialer; closing the abandoned
+	// session dials the configured address, where nobody listens.
+	cl := newClient(t, c, root, 4*time.Second, func(cfg *zkclient.Config) {
+		cfg.Servers = []string{"127.0.0.1:1"}
+		cfg.Dialer = func(network, _ string, timeout time.Duration) (net.Conn, error) {
+			return net.DialTimeout(network, server, timeout)
+		}
+	})
+	ct := startContender(t, cl, "am", false)
+	l := waitGrant(t, ct, 10*time.Second)
+	lost := cl.Session().ID
+
+	require.NoError(t, c.Server(0).Stop())
+	require.Eventually(t, func() bool { return cl.State() == zkclient.Lost }, 15*time.Second, 5*time.Millisecond)
+	require.Error(t, l.Err())
+	require.NoError(t, c.Server(0).Restart())
+
+	l2 := waitGrant(t, ct, 20*time.Second)
+	require.NotEqual(t, lost, cl.Session().ID, "a new session")
+	raw := c.Conn(t)
+	names, _, err := raw.Children(root + "/leader/latch")
+	require.NoError(t, err)
+	for _, n := range names {
+		_, st, err := raw.Get(root + "/leader/latch/" + n)
+		require.NoError(t, err)
+		require.NotEqual(t, lost, st.EphemeralOwner, "granted while %s of the lost session exists", n)
+	}
+	require.NoError(t, l2.Err(), "the grant holds")
 }
 
 // ---- contenders in real processes ----

@@ -51,7 +51,8 @@ type Config struct {
 	// SessionTimeout is the requested session timeout (default 60 s). The server
 	// clamps it to [2, 20] × tickTime; Session().Timeout is the negotiated value.
 	SessionTimeout time.Duration
-	// ConnectionTimeout bounds the wait for the first session (default 15 s).
+	// ConnectionTimeout bounds the wait for the first session (default 15 s), and
+	// the handshake of every connection (with SessionTimeout / len(Servers)).
 	ConnectionTimeout time.Duration
 	// RetryWait is the pause between retries of a read after a connection loss
 	// (default 5 s, Flink's high-availability.zookeeper.client.retry-wait).
@@ -122,12 +123,15 @@ type Client struct {
 	lostTimer *time.Timer
 	closed    bool
 	// abandoned is the session presumed lost on this client's own clock. Until a
-	// new session replaces it, every connection asks for a new one, and the
-	// abandoned session is then closed so that its ephemeral nodes go at once.
+	// new session replaces it, every connection asks for a new one, a connection
+	// the server answers with it anyway is refused, and once a new session is held
+	// the abandoned one is closed so that its ephemeral nodes go at once.
 	abandoned Session
-	current   net.Conn // the connection go-zookeeper dialed last
-	server    string   // the address it was dialed to
-	gen       uint64   // connections dialed so far
+	// held is the connection whose handshake granted the session last, until it
+	// closes: while it is set the session is not presumed lost.
+	held   net.Conn
+	server string // the address go-zookeeper dialed last
+	gen    uint64 // connections dialed so far
 
 	batch coalescer   // CreateCoalesced
 	reads readBatcher // GetCoalesced, ChildrenCoalesced
@@ -165,7 +169,13 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
 		zk.WithLogger(zkLogger{c.log}),
 		zk.WithLogInfo(false),
-		zk.WithDialer(tapDialer(cfg.Dialer, c.onConnectResponse, c.renewing, c.opened)),
+		zk.WithDialer(tapDialer(cfg.Dialer, tapHooks{
+			report: c.onConnectResponse, renew: c.renewing, opened: c.opened, closed: c.connClosed,
+			// Every server gets its turn within a session timeout, as in
+			// ZooKeeper's own client, and a stalled attempt leaves time for another
+			// before the session expires.
+			handshake: min(cfg.ConnectionTimeout, cfg.SessionTimeout/time.Duration(len(cfg.Servers))),
+		})),
 		zk.WithEventCallback(c.onEvent),
 	)
 	if err != nil {
@@ -216,14 +226,50 @@ func buildACL(cfg Config) ([]zk.ACL, error) {
 }
 
 // onConnectResponse runs on go-zookeeper's connection goroutine for every
-// handshake; it records the session the server granted.
-func (c *Client) onConnectResponse(id int64, timeout time.Duration, passwd []byte) {
+// handshake, before go-zookeeper takes the session up; it records the session
+// the server granted on conn. It refuses (false) the session this client has
+// abandoned: a ConnectRequest that re-attaches it may have gone out before the
+// session was presumed lost, and the server may not have expired it yet. Refused,
+// the connection is dropped before go-zookeeper sends anything on it (requests
+// queued meanwhile would otherwise be served by that session, and see its
+// ephemeral nodes alive after Lost was reported), and the next connection asks
+// for a new session.
+func (c *Client) onConnectResponse(conn net.Conn, id int64, timeout time.Duration, passwd []byte) bool {
 	if id == 0 {
-		return // the server refused the session: it expired
+		return true // the server refused the session: it expired
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id == c.abandoned.ID {
+		c.log.Warn().Str("session", c.abandoned.String()).Msg("the server re-attached the abandoned session: refusing it; reconnecting for a new one")
+		return false
+	}
 	c.session = Session{ID: id, Password: passwd, Timeout: timeout}
-	c.mu.Unlock()
+	c.held = conn
+	return true
+}
+
+// connClosed learns that a connection go-zookeeper dialed is closed.
+func (c *Client) connClosed(conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held == conn {
+		c.held = nil
+	}
+}
+
+// abandon presumes the session lost, unless a connection holds it: one that
+// re-attached it just as the lost timer fired (its event is on its way). It
+// decides under c.mu, as onConnectResponse does, so a session is either
+// re-attached or abandoned, never both.
+func (c *Client) abandon() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held != nil {
+		return false
+	}
+	c.abandoned = c.session
+	return true
 }
 
 // renewing reports whether the next connection must ask for a new session.
@@ -233,28 +279,20 @@ func (c *Client) renewing() bool {
 	return c.abandoned.ID != 0
 }
 
-func (c *Client) opened(conn net.Conn, server string) {
+func (c *Client) opened(_ net.Conn, server string) {
 	c.mu.Lock()
-	c.current, c.server = conn, server
+	c.server = server
 	c.gen++
 	c.mu.Unlock()
 }
 
-// reattachedAbandoned handles a connection that re-attached the session this
-// client gave up (its ConnectRequest went out before the session was presumed
-// lost, and the server had not expired it yet): it drops the connection, so that
-// go-zookeeper reconnects and, renewing, asks for a new session.
-func (c *Client) reattachedAbandoned(id int64) bool {
+// isAbandoned reports whether id is the abandoned session. A session event for it
+// is stale: the session was abandoned only after the connection that held it
+// closed, and no connection takes it up again.
+func (c *Client) isAbandoned(id int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.abandoned.ID == 0 || c.abandoned.ID != id {
-		return false
-	}
-	c.log.Warn().Str("session", c.abandoned.String()).Msg("re-attached the abandoned session: reconnecting for a new one")
-	if c.current != nil {
-		_ = c.current.Close()
-	}
-	return true
+	return c.abandoned.ID != 0 && c.abandoned.ID == id
 }
 
 // closeAbandoned ends the session given up on (once a new one is held): the
@@ -308,7 +346,7 @@ func (c *Client) loop() {
 				lost = nil
 				c.stopLostTimer()
 				id := c.conn.SessionID()
-				if c.reattachedAbandoned(id) {
+				if c.isAbandoned(id) {
 					continue // stay Lost until a new session is held
 				}
 				c.closeAbandoned(id)
@@ -335,14 +373,16 @@ func (c *Client) loop() {
 			}
 		case <-lost:
 			lost = nil
-			if c.State() == Suspended {
-				c.log.Warn().Dur("session_timeout", c.Session().Timeout).
-					Msg("disconnected for a whole session timeout: presuming the session expired; the next connection asks for a new one")
-				c.mu.Lock()
-				c.abandoned = c.session
-				c.mu.Unlock()
-				c.transition(Event{State: Lost})
+			if c.State() != Suspended {
+				break
 			}
+			if !c.abandon() {
+				lost = c.startLostTimer() // re-attached just now: its event follows
+				break
+			}
+			c.log.Warn().Dur("session_timeout", c.Session().Timeout).
+				Msg("disconnected for a whole session timeout: presuming the session expired; the next connection asks for a new one")
+			c.transition(Event{State: Lost})
 		case <-c.quit:
 			return
 		}

@@ -10,7 +10,15 @@
 //     LOST), delivered to any number of listeners without loss. LOST is reported when
 //     the server says the session expired and also, as Curator does, when the client
 //     has been disconnected for a whole negotiated session timeout, because by then
-//     the session must be presumed gone;
+//     the session must be presumed gone. A session presumed lost never serves a
+//     request again: the next connection asks for a new session, a connection the
+//     server answers with the old one anyway is dropped before anything is sent on
+//     it, and once a new session is held the old one is closed;
+//   - a bound on each connection's handshake, ConnectionTimeout or SessionTimeout
+//     divided by the number of servers, whichever is shorter: a server that accepts
+//     the connection and never answers it (ZooKeeper 3.8.0 does that to a connection
+//     that arrives while it starts) is left for another attempt, where go-zookeeper
+//     would wait 6.7 session timeouts;
 //   - retries of reads after a connection loss, RetryWait apart, at most MaxRetries;
 //   - a chroot: every path given to a Client is relative to Config.Root;
 //   - ACLs: "open" (world:anyone) or "creator" (digest credentials; the secret is
@@ -32,6 +40,9 @@
 //     of a write is unknown; callers that need to know read back. A call abandoned
 //     because its context ended may still be applied by the server later; leader-
 //     guarded multi-ops (see recovery/zkha) stay safe because they carry a version check.
+//   - It does not hide the abandoned session's ephemeral nodes: until the close
+//     reaches the server (or, should it fail, until the server expires the session)
+//     the new session still sees them. A node's ephemeral owner tells them apart.
 //   - It does not decide anything about leadership; it reports states.
 //
 // A Client is safe for concurrent use.

@@ -2,6 +2,7 @@ package zkclient
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -19,16 +20,31 @@ import (
 // passwd buffer}, into a request for a new session (sessionId 0, a zero password)
 // when renew says so: go-zookeeper cannot be told to give a session up, and a
 // session this client has presumed lost must not come back.
+//
+// report may refuse the session the server granted: the read that completes the
+// ConnectResponse then fails and the connection is closed, so go-zookeeper never
+// takes the session up and sends nothing on it.
+//
+// Until the ConnectResponse is complete, no read deadline is later than
+// handshakeBy (when set). go-zookeeper allows ten receive timeouts (6.7 session
+// timeouts) for the answer; a server that accepted the connection but never
+// answers would hold the client that long. ZooKeeper 3.8.0 does that to a
+// connection that arrives while it starts: it fails to close it.
 type connectResponseTap struct {
 	net.Conn
-	mu     sync.Mutex
-	buf    []byte
-	done   bool
-	report func(sessionID int64, timeout time.Duration, passwd []byte)
+	mu          sync.Mutex
+	buf         []byte
+	done        bool
+	report      func(conn net.Conn, sessionID int64, timeout time.Duration, passwd []byte) bool
+	handshakeBy time.Time
 
-	wrote bool
-	renew func() bool
+	wrote  bool
+	renew  func() bool
+	closed func(conn net.Conn) // learns that the connection is closed; may be nil
 }
+
+// errSessionRefused fails the handshake of a connection whose session report refused.
+var errSessionRefused = errors.New("zkclient: the server granted a session this client has given up")
 
 // connectRequest offsets within the frame (after the 4-byte length).
 const (
@@ -63,29 +79,50 @@ const maxConnectResponse = 1 << 10
 
 func (t *connectResponseTap) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
-	if n > 0 {
-		t.observe(p[:n])
+	if n > 0 && !t.observe(p[:n]) {
+		// None of these bytes reach go-zookeeper: its handshake fails before it
+		// has a session.
+		_ = t.Close()
+		return 0, errSessionRefused
 	}
 	return n, err
 }
 
-func (t *connectResponseTap) observe(b []byte) {
+func (t *connectResponseTap) SetReadDeadline(d time.Time) error {
+	t.mu.Lock()
+	if !t.done && !t.handshakeBy.IsZero() && (d.IsZero() || d.After(t.handshakeBy)) {
+		d = t.handshakeBy
+	}
+	t.mu.Unlock()
+	return t.Conn.SetReadDeadline(d)
+}
+
+func (t *connectResponseTap) Close() error {
+	if t.closed != nil {
+		t.closed(t)
+	}
+	return t.Conn.Close()
+}
+
+// observe reports false when it completed a ConnectResponse whose session report
+// refused.
+func (t *connectResponseTap) observe(b []byte) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
-		return
+		return true
 	}
 	t.buf = append(t.buf, b...)
 	if len(t.buf) < 4 {
-		return
+		return true
 	}
 	frame := int(binary.BigEndian.Uint32(t.buf[:4]))
 	if frame > maxConnectResponse || frame < 20 {
 		t.done, t.buf = true, nil
-		return
+		return true
 	}
 	if len(t.buf) < 4+frame {
-		return
+		return true
 	}
 	body := t.buf[4 : 4+frame]
 	t.done, t.buf = true, nil
@@ -93,15 +130,26 @@ func (t *connectResponseTap) observe(b []byte) {
 	session := int64(binary.BigEndian.Uint64(body[8:16]))
 	plen := int(int32(binary.BigEndian.Uint32(body[16:20])))
 	if plen < 0 || 20+plen > len(body) {
-		return
+		return true
 	}
 	passwd := append([]byte(nil), body[20:20+plen]...)
-	t.report(session, timeout, passwd)
+	return t.report(t, session, timeout, passwd)
+}
+
+// tapHooks is what the taps of a client's connections report to and ask; see
+// connectResponseTap. opened, when set, learns each new connection and the
+// address it was dialed to; closed, when set, learns when it is closed.
+// handshake, when set, bounds the wait for the ConnectResponse.
+type tapHooks struct {
+	report    func(conn net.Conn, sessionID int64, timeout time.Duration, passwd []byte) bool
+	renew     func() bool
+	opened    func(conn net.Conn, server string)
+	closed    func(conn net.Conn)
+	handshake time.Duration
 }
 
 // tapDialer returns a zk.Dialer that taps every connection it makes.
-// opened, when set, learns each new connection and the address it was dialed to.
-func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte), renew func() bool, opened func(net.Conn, string)) zk.Dialer {
+func tapDialer(dial zk.Dialer, h tapHooks) zk.Dialer {
 	if dial == nil {
 		dial = net.DialTimeout
 	}
@@ -110,9 +158,12 @@ func tapDialer(dial zk.Dialer, report func(int64, time.Duration, []byte), renew 
 		if err != nil {
 			return nil, err
 		}
-		t := &connectResponseTap{Conn: c, report: report, renew: renew}
-		if opened != nil {
-			opened(t, address)
+		t := &connectResponseTap{Conn: c, report: h.report, renew: h.renew, closed: h.closed}
+		if h.handshake > 0 {
+			t.handshakeBy = time.Now().Add(h.handshake)
+		}
+		if h.opened != nil {
+			h.opened(t, address)
 		}
 		return t, nil
 	}

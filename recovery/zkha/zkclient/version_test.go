@@ -35,7 +35,11 @@ Before changing verifiedGoZooKeeper in this test, re-verify against the new vers
     now exposes it, read it there and drop the tap); a ConnectRequest rewritten to session
     0 with a zero password still makes it take the new session the server grants
     (TestSessionCredentialsAreCaptured, TestTapAsksForANewSessionOnlyWhenRenewing,
-    TestStates*).
+    TestStates*); it reads the whole ConnectResponse before it uses the session or
+    sends queued requests, sets the handshake's read deadline through the
+    connection's SetReadDeadline, and closes a connection through its Close before
+    it reports Disconnected (TestTapRefusedSessionNeverReachesTheClient,
+    TestAbandonedSessionIsNeverTakenUpAgain, TestTapBoundsTheHandshake).
   - close.go, the session closer (CloseSession), and multiread.go, the multiRead reader:
     they speak jute themselves (wire.go); the Stat layout decoded there and the errors
     codeError maps to (zk.ErrNoNode, zk.ErrNoAuth, zk.ErrAuthFailed) must still be
