@@ -342,14 +342,17 @@ func (s *hdfsStore) open(ctx context.Context, op, name string) (*hdfs.FileReader
 		// The client learns the length (getFileInfo) and the blocks
 		// (getBlockLocations) in two calls: a Put that renamed another file over the
 		// name in between makes them disagree. Open again if the file changed.
-		if attempt == openAttempts || fi == nil || !s.replaced(p, fi) {
+		if attempt == openAttempts || fi == nil || ctx.Err() != nil || !s.replaced(p, fi) {
 			return nil, trailer{}, nil, hdfsOpError(op, name, err)
 		}
 	}
 }
 
 // openAttempts bounds how often open starts over because the file was replaced.
-const openAttempts = 4
+// Each start-over follows a Put that completed meanwhile, so a reader starves only
+// while writers keep replacing the name; on a loaded machine three writers replaced
+// it four times within one open (TestHDFSStoreConformance/ConcurrentSameName).
+const openAttempts = 16
 
 // openOnce opens the HDFS file p and checks its trailer. On an error after the
 // file was found, it returns the file's status with the error.
