@@ -60,11 +60,11 @@ const (
 	StatusCorrupt     PointerStatus = "checksum mismatch" // the payload does not match the pointer (or its own trailer)
 	StatusUndecodable PointerStatus = "undecodable"       // the pointer itself cannot be decoded
 	StatusUnreadable  PointerStatus = "unreadable"        // storage failed otherwise (I/O, permissions): never cleaned
+	StatusInfo        PointerStatus = "-"                 // not a pointer
 	// StatusForeign: the pointer names a file outside its store's own payloads
 	// (ErrForeignPointer). The file is never deleted; the pointer is kept for the
 	// operator (unless marked: then only the pointer goes).
 	StatusForeign PointerStatus = "foreign"
-	StatusInfo    PointerStatus = "-" // not a pointer
 )
 
 // LockHolder is one instance's lock on a pointer (ZooKeeper: a lock child
@@ -457,7 +457,8 @@ type Kept struct {
 // removal was already decided), and never a payload a pointer names. A foreign
 // pointer (one naming a file outside its store's payloads) is kept and listed in
 // Kept — unless marked, then the pointer goes — and the file it names is never
-// deleted.
+// deleted; neither is an orphan of the shape the pointer's own payload has (the
+// state the foreign pointer displaced, likely its only copy).
 //
 // Clean inspects afresh and acts only on what is still cleanable then; with prev
 // non-nil it also acts only on what prev listed (so `inspect`, a confirmation,
@@ -539,8 +540,28 @@ func (in *Inspector) Clean(ctx context.Context, prev *Report, grace time.Duratio
 			prevOrphans[o.Name] = true
 		}
 	}
+	// A foreign pointer's key may have had a payload of its own: likely the only
+	// copy of that state, displaced by whoever wrote the pointer. It stays.
+	var foreign []NodeReport
+	for _, n := range fresh.Nodes {
+		if n.Status == StatusForeign {
+			foreign = append(foreign, n)
+		}
+	}
+	displacedBy := func(name string) (string, bool) {
+		for _, n := range foreign {
+			if ownPayload(in.ownPrefix(n), path.Base(n.Path), name) == nil {
+				return n.Path, true
+			}
+		}
+		return "", false
+	}
 	for _, o := range fresh.Orphans {
 		if prevOrphans != nil && !prevOrphans[o.Name] {
+			continue
+		}
+		if p, ok := displacedBy(o.Name); ok {
+			res.Kept = append(res.Kept, Kept{What: o.Name, Reason: "may be the state the foreign pointer " + p + " displaced"})
 			continue
 		}
 		switch {
