@@ -45,7 +45,7 @@ func newCheckpoints(ctx context.Context, b Backend, st hdfsstore.Store, clusterP
 		return nil, fmt.Errorf("recovery: checkpoint store: job ID: %w", err)
 	}
 	ps, err := b.PointerStore(ctx, PointerStoreConfig{Dir: CheckpointsDir(jobID), Storage: st,
-		PayloadPrefix: storagePrefix(clusterPath, checkpointPayloadKind+jobID+"-"), Instance: instance, Logger: log})
+		PayloadPrefix: checkpointPayloadPrefix(clusterPath, jobID), Instance: instance, Logger: log})
 	if err != nil {
 		return nil, err
 	}

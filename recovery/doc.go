@@ -17,7 +17,8 @@
 //   - Guard, the leadership a write is made under. It is opaque: a SessionID (the
 //     fencing token) and Err. Each backend recognises its own grants and fences
 //     with what only it knows (the ZooKeeper latch node's version).
-//   - The backend-neutral logic: pointers with checksums (WriteState, ReadPointed),
+//   - The backend-neutral logic: pointers with checksums (WriteState,
+//     PointerStoreConfig.ReadPointed and DeletePointed),
 //     the job graph and checkpoint stores built on a backend's PointerStore, job
 //     results kept in storage, the Inspector and its report, and Services.
 //
@@ -37,6 +38,10 @@
 //     and never merged).
 //   - Payloads are written before their pointer and deleted only after no pointer
 //     names them: a crash leaves an orphan payload, never a pointer to nothing.
+//   - Deletes stay inside the cluster's own files: a store reads and deletes only
+//     payloads of its own shape (<prefix><key>-<uuid>, PointerStoreConfig.OwnPayload).
+//     A pointer naming anything else (ErrForeignPointer) is refused on read,
+//     reported by the Inspector, and never followed by a delete.
 //
 // # What it does not guarantee
 //

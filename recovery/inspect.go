@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,6 +26,16 @@ const (
 	jobGraphPayloadKind   = "submittedJobGraph-"
 	checkpointPayloadKind = "completedCheckpoint-"
 )
+
+// jobGraphPayloadPrefix is the payload prefix of a cluster's job graph store.
+func jobGraphPayloadPrefix(clusterPath string) string {
+	return storagePrefix(clusterPath, jobGraphPayloadKind)
+}
+
+// checkpointPayloadPrefix is the payload prefix of a job's checkpoint store.
+func checkpointPayloadPrefix(clusterPath, jobID string) string {
+	return storagePrefix(clusterPath, checkpointPayloadKind+jobID+"-")
+}
 
 // NodeKind says what a reported node (a znode, an embedded pointer file) is.
 type NodeKind string
@@ -50,6 +61,10 @@ const (
 	StatusUndecodable PointerStatus = "undecodable"       // the pointer itself cannot be decoded
 	StatusUnreadable  PointerStatus = "unreadable"        // storage failed otherwise (I/O, permissions): never cleaned
 	StatusInfo        PointerStatus = "-"                 // not a pointer
+	// StatusForeign: the pointer names a file outside its store's own payloads
+	// (ErrForeignPointer). The file is never deleted; the pointer is kept for the
+	// operator (unless marked: then only the pointer goes).
+	StatusForeign PointerStatus = "foreign"
 )
 
 // LockHolder is one instance's lock on a pointer (ZooKeeper: a lock child
@@ -100,7 +115,8 @@ func (n NodeReport) LockedByOther() bool {
 // Cleanable reports whether Clean would act on the node: a marked pointer, or one
 // whose payload is missing or corrupt or which cannot be decoded. Clean still
 // keeps such a pointer while another live instance holds a lock on it (unless it
-// is marked: a marked pointer has no locks).
+// is marked: a marked pointer has no locks). A foreign pointer is not cleanable
+// unless marked, and the file it names is never deleted.
 func (n NodeReport) Cleanable() bool {
 	if !n.Kind.isPointer() {
 		return false
@@ -130,8 +146,8 @@ type Report struct {
 	Orphans     []Orphan
 }
 
-// Problems returns the nodes that are not healthy: cleanable pointers and
-// unreadable ones.
+// Problems returns the nodes that are not healthy: cleanable pointers, foreign
+// and unreadable ones.
 func (r *Report) Problems() []NodeReport {
 	var out []NodeReport
 	for _, n := range r.Nodes {
@@ -318,6 +334,9 @@ func (in *Inspector) Inspect(ctx context.Context) (*Report, error) {
 	if r.Nodes, err = in.Backend.Walk(ctx, in.Storage); err != nil {
 		return nil, err
 	}
+	for i := range r.Nodes {
+		in.checkOwn(&r.Nodes[i])
+	}
 	referenced := map[string]bool{}
 	for _, n := range r.Nodes {
 		if n.Payload != "" {
@@ -342,6 +361,31 @@ func (in *Inspector) Inspect(ctx context.Context) (*Report, error) {
 		r.Orphans = append(r.Orphans, o)
 	}
 	return r, nil
+}
+
+// ownPrefix returns the payload prefix of the store that keeps pointer n
+// (its key is the last element of its path).
+func (in *Inspector) ownPrefix(n NodeReport) string {
+	if n.Kind == KindCheckpoint {
+		return checkpointPayloadPrefix(in.ClusterPath, n.JobID)
+	}
+	return jobGraphPayloadPrefix(in.ClusterPath)
+}
+
+// ownPayload checks that the payload pointer n names is its store's own.
+func (in *Inspector) ownPayload(n NodeReport) error {
+	return ownPayload(in.ownPrefix(n), path.Base(n.Path), n.Payload)
+}
+
+// checkOwn marks a pointer naming a file outside its store's payloads foreign,
+// whatever that file's state.
+func (in *Inspector) checkOwn(n *NodeReport) {
+	if !n.Kind.isPointer() || n.Payload == "" {
+		return
+	}
+	if err := in.ownPayload(*n); err != nil {
+		n.Status, n.Detail = StatusForeign, err.Error()
+	}
 }
 
 // listPayloads lists the storage names of the payload kinds the pointer stores write.
@@ -410,7 +454,11 @@ type Kept struct {
 //   - orphan payloads at least grace old.
 //
 // It never removes a pointer whose payload is fine (a marked pointer aside: its
-// removal was already decided), and never a payload a pointer names.
+// removal was already decided), and never a payload a pointer names. A foreign
+// pointer (one naming a file outside its store's payloads) is kept and listed in
+// Kept — unless marked, then the pointer goes — and the file it names is never
+// deleted; neither is an orphan of the shape the pointer's own payload has (the
+// state the foreign pointer displaced, likely its only copy).
 //
 // Clean inspects afresh and acts only on what is still cleanable then; with prev
 // non-nil it also acts only on what prev listed (so `inspect`, a confirmation,
@@ -448,6 +496,13 @@ func (in *Inspector) Clean(ctx context.Context, prev *Report, grace time.Duratio
 	var errs []error
 	log := in.logger()
 	for _, n := range fresh.Nodes {
+		if n.Status == StatusForeign && !n.Marked {
+			res.Kept = append(res.Kept, Kept{What: n.Path,
+				Reason: "foreign pointer: it names " + n.Payload + ", outside the cluster's own files; the file is never deleted, remove or rewrite the pointer yourself"})
+			log.Error().Str(in.Backend.PathKey(), n.Path).Str(logging.File, n.Payload).
+				Msg("ha clean: foreign pointer kept; the file it names is not the cluster's")
+			continue
+		}
 		if !n.Cleanable() || !wantNode(n.Path) {
 			continue
 		}
@@ -460,8 +515,15 @@ func (in *Inspector) Clean(ctx context.Context, prev *Report, grace time.Duratio
 			res.Kept = append(res.Kept, Kept{What: n.Path, Reason: reason})
 			continue
 		}
-		// Pointer gone: its payload (corrupt, or of a marked pointer) follows.
+		// Pointer gone: its payload (corrupt, or of a marked pointer) follows,
+		// if it is the store's own.
 		if removed.Payload != "" && removed.Status != StatusMissing {
+			if err := in.ownPayload(*removed); err != nil {
+				res.Removed = append(res.Removed, n.Path)
+				log.Error().Err(err).Str(in.Backend.PathKey(), n.Path).Str(logging.File, removed.Payload).
+					Msg("ha clean: pointer removed; the foreign file it named stays")
+				continue
+			}
 			if err := DeletePayload(ctx, in.Storage, removed.Payload); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: pointer removed, payload kept (an orphan now): %w", n.Path, err))
 				continue
@@ -478,8 +540,28 @@ func (in *Inspector) Clean(ctx context.Context, prev *Report, grace time.Duratio
 			prevOrphans[o.Name] = true
 		}
 	}
+	// A foreign pointer's key may have had a payload of its own: likely the only
+	// copy of that state, displaced by whoever wrote the pointer. It stays.
+	var foreign []NodeReport
+	for _, n := range fresh.Nodes {
+		if n.Status == StatusForeign {
+			foreign = append(foreign, n)
+		}
+	}
+	displacedBy := func(name string) (string, bool) {
+		for _, n := range foreign {
+			if ownPayload(in.ownPrefix(n), path.Base(n.Path), name) == nil {
+				return n.Path, true
+			}
+		}
+		return "", false
+	}
 	for _, o := range fresh.Orphans {
 		if prevOrphans != nil && !prevOrphans[o.Name] {
+			continue
+		}
+		if p, ok := displacedBy(o.Name); ok {
+			res.Kept = append(res.Kept, Kept{What: o.Name, Reason: "may be the state the foreign pointer " + p + " displaced"})
 			continue
 		}
 		switch {

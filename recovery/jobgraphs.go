@@ -27,7 +27,7 @@ var _ JobGraphStore = (*JobGraphs)(nil)
 // prefix in storage (e.g. the cluster ID).
 func newJobGraphs(ctx context.Context, b Backend, st hdfsstore.Store, clusterPath string, instance uuid.UUID, log zerolog.Logger) (*JobGraphs, error) {
 	ps, err := b.PointerStore(ctx, PointerStoreConfig{Dir: JobGraphsDir, Storage: st,
-		PayloadPrefix: storagePrefix(clusterPath, jobGraphPayloadKind), Instance: instance, Logger: log})
+		PayloadPrefix: jobGraphPayloadPrefix(clusterPath), Instance: instance, Logger: log})
 	if err != nil {
 		return nil, err
 	}

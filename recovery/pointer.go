@@ -79,17 +79,3 @@ func readState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, erro
 	}
 	return b, nil
 }
-
-// ReadPointed decodes a pointer found at where (a key or node, for the message)
-// and reads its verified payload, with the errors of DecodePointer and readState.
-func ReadPointed(ctx context.Context, st hdfsstore.Store, where string, data []byte) ([]byte, error) {
-	p, err := DecodePointer(data)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", where, err)
-	}
-	b, err := readState(ctx, st, p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", where, err)
-	}
-	return b, nil
-}

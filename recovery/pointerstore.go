@@ -27,7 +27,12 @@ const getAllParallelism = 128
 //
 // Writes take a Guard and change nothing for a deposed leader (ErrNotLeader).
 // Payloads are written before their pointer and deleted only after the pointer no
-// longer names them.
+// longer names them. A store reads and deletes only its own payloads
+// (PayloadPrefix, the key, a dash and a UUID: PointerStoreConfig.OwnPayload): a
+// pointer naming any other file — written by anything with access to the
+// backend — is refused by Get (ErrForeignPointer, also ErrCorruptState), and
+// replacing or removing it removes the pointer and logs an error, never deleting
+// the file.
 //
 // A key whose removal stopped half-way may be marked for deletion (ZooKeeper: its
 // lock container is gone): it is invisible to Keys, Get and GetAll, and
@@ -37,10 +42,11 @@ const getAllParallelism = 128
 type PointerStore interface {
 	// Put writes payload to storage and then adds key pointing to it, locked for
 	// this instance, or replaces the pointer of an existing key (checking its
-	// version) and deletes the old payload afterwards.
+	// version) and deletes the old payload afterwards if it is the store's own.
 	Put(ctx context.Context, g Guard, key string, payload []byte) error
 	// Get reads and verifies the payload of key without locking it: ErrNotFound,
-	// ErrDanglingPointer or ErrCorruptState when it cannot.
+	// ErrDanglingPointer or ErrCorruptState (ErrForeignPointer among them) when
+	// it cannot.
 	Get(ctx context.Context, key string) ([]byte, error)
 	// GetAndLock locks key for this instance, then reads it as Get does.
 	GetAndLock(ctx context.Context, key string) ([]byte, error)
@@ -59,7 +65,8 @@ type PointerStore interface {
 	ReleaseAll(ctx context.Context) error
 	// ReleaseAndTryRemove drops this instance's lock and, unless another instance
 	// holds one (ErrLocked, nothing removed), removes key: it marks the key for
-	// deletion, deletes the payload, then the pointer. A missing key is fine.
+	// deletion, deletes the payload (only the store's own), then the pointer. A
+	// missing key is fine.
 	ReleaseAndTryRemove(ctx context.Context, g Guard, key string) error
 	// Close releases local resources (not the locks: a backend's locks go with
 	// its session or process). It is idempotent.

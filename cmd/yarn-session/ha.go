@@ -27,7 +27,9 @@ func haCommand() *cli.Command {
 			Usage: "list pointers with their storage status, lock holders and orphaned payloads; --clean removes what is broken",
 			Description: "Exits 0 when every pointer is readable and no payload is orphaned, 1 otherwise.\n" +
 				"--clean removes orphaned payloads older than --grace and broken pointers no live instance holds a lock on;\n" +
-				"it never removes a readable pointer or a payload a pointer references.",
+				"it never removes a readable pointer or a payload a pointer references.\n" +
+				"A foreign pointer (naming a file outside the cluster's own payloads) is listed and kept, with the file it\n" +
+				"names and the payloads it displaced: remove or rewrite it by hand.",
 			Flags: append(commonFlags(),
 				&cli.StringFlag{Name: flagAppID, Aliases: []string{"id"}, Usage: "application ID (the default cluster-id)"},
 				&cli.BoolFlag{Name: flagClean, Usage: "remove orphaned payloads and broken pointers"},
@@ -81,7 +83,7 @@ func runHAInspect(c *cli.Context) error {
 		}
 	}
 	if !report.Healthy() {
-		return cli.Exit(fmt.Sprintf("ha inspect: %d broken pointers, %d orphaned payloads", len(report.Problems()), len(report.Orphans)), exitFailure)
+		return cli.Exit(fmt.Sprintf("ha inspect: %d broken or foreign pointers, %d orphaned payloads", len(report.Problems()), len(report.Orphans)), exitFailure)
 	}
 	return nil
 }

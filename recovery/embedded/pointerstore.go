@@ -115,8 +115,8 @@ func (s *pointerStore) Put(ctx context.Context, g recovery.Guard, key string, pa
 	if _, err := hdfsstore.PutBytes(ctx, s.ptrs, s.name(key), p.Encode()); err != nil {
 		return fmt.Errorf("recovery: put %s: %w", s.name(key), err)
 	}
-	if op, err := recovery.DecodePointer(old); old != nil && err == nil && op.Path != p.Path {
-		if err := recovery.DeletePayload(ctx, s.st, op.Path); err != nil {
+	if old != nil {
+		if err := s.cfg.DeletePointed(ctx, key, s.name(key), old); err != nil {
 			s.log.Warn().Err(err).Msg("cannot delete a replaced payload (orphan)")
 		}
 	}
@@ -150,7 +150,7 @@ func (s *pointerStore) get(ctx context.Context, key string, lock bool) ([]byte, 
 	if data == nil {
 		return nil, fmt.Errorf("recovery: get %s: %w", s.name(key), recovery.ErrNotFound)
 	}
-	b, err := recovery.ReadPointed(ctx, s.st, s.name(key), data)
+	b, err := s.cfg.ReadPointed(ctx, key, s.name(key), data)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: %w", err)
 	}
@@ -222,10 +222,10 @@ func (s *pointerStore) ReleaseAndTryRemove(ctx context.Context, g recovery.Guard
 	if err := s.ptrs.Delete(ctx, s.name(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("recovery: remove %s: %w", s.name(key), err)
 	}
-	if p, derr := recovery.DecodePointer(data); data != nil && derr == nil {
-		return recovery.DeletePayload(ctx, s.st, p.Path)
+	if data == nil {
+		return nil
 	}
-	return nil
+	return s.cfg.DeletePointed(ctx, key, s.name(key), data)
 }
 
 // Close implements recovery.PointerStore.

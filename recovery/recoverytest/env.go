@@ -48,7 +48,8 @@ type Backend interface {
 	// deletion or not.
 	PointerExists(t testing.TB, dir, key string) bool
 	// WritePointer stores data as the pointer of key in dir, bypassing the
-	// stores, as an unlocked pointer.
+	// stores, as an unlocked pointer; one that exists is rewritten (its locks
+	// stay), as anything with access to the backend could.
 	WritePointer(t testing.TB, dir, key string, data []byte)
 	// Snapshot returns everything the backend keeps (node or file → content),
 	// keys prefixed so they do not collide with storage names.
@@ -280,6 +281,7 @@ var suites = []struct {
 	{"PointerStoreDeposedChangesNothing", testPointerStoreDeposedChangesNothing},
 	{"PointerStoreDanglingAndCorrupt", testPointerStoreDanglingAndCorrupt},
 	{"PointerStoreRemoveRefusedWhileLocked", testPointerStoreRemoveRefusedWhileLocked},
+	{"PointerStoreForeignPointerNeverFollowed", testPointerStoreForeignPointerNeverFollowed},
 	{"JobGraphStore", testJobGraphStore},
 	{"CheckpointStoreRetainAndSubsume", testCheckpointStoreRetainAndSubsume},
 	{"CheckpointStoreRejectsRetainZero", testCheckpointStoreRejectsRetainZero},
@@ -292,4 +294,5 @@ var suites = []struct {
 	{"InspectAndCleanProblems", testInspectAndCleanProblems},
 	{"InspectCleanKeepsPointersLockedByLiveInstance", testInspectCleanKeepsPointersLockedByLiveInstance},
 	{"InspectCleanKeepsYoungOrphans", testInspectCleanKeepsYoungOrphans},
+	{"InspectReportsForeignPointers", testInspectReportsForeignPointers},
 }

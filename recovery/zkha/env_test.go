@@ -2,6 +2,7 @@ package zkha_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -107,6 +108,11 @@ func (b *zkBackend) WritePointer(t testing.TB, dir, key string, data []byte) {
 	ctx := recoverytest.Context(t)
 	require.NoError(t, b.inspect.EnsurePath(ctx, dir))
 	_, err := b.inspect.Create(ctx, dir+"/"+key, data, 0)
+	if errors.Is(err, zk.ErrNodeExists) { // rewrite it; its locks stay
+		_, err = b.inspect.Set(ctx, dir+"/"+key, data, -1)
+		require.NoError(t, err)
+		return
+	}
 	require.NoError(t, err)
 	_, err = b.inspect.Create(ctx, dir+"/"+key+"/locks", nil, 0)
 	require.NoError(t, err)

@@ -148,10 +148,8 @@ func (s *pointerStore) replace(ctx context.Context, g recovery.Guard, key string
 		s.dropUnpublished(ctx, err, p)
 		return fmt.Errorf("recovery: replace %s: %w", s.node(key), err)
 	}
-	if op, derr := recovery.DecodePointer(old); derr == nil && op.Path != p.Path {
-		if derr := recovery.DeletePayload(ctx, s.st, op.Path); derr != nil {
-			s.log.Warn().Err(derr).Msg("cannot delete a replaced payload (orphan)")
-		}
+	if derr := s.cfg.DeletePointed(ctx, key, s.node(key), old); derr != nil {
+		s.log.Warn().Err(derr).Msg("cannot delete a replaced payload (orphan)")
 	}
 	if err := s.takeLock(ctx, key); err != nil {
 		return fmt.Errorf("recovery: replace %s: %w", s.node(key), err)
@@ -202,7 +200,7 @@ func (s *pointerStore) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (s *pointerStore) read(ctx context.Context, key string, data []byte) ([]byte, error) {
-	b, err := recovery.ReadPointed(ctx, s.st, s.node(key), data)
+	b, err := s.cfg.ReadPointed(ctx, key, s.node(key), data)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: %w", err)
 	}
@@ -380,14 +378,11 @@ func (s *pointerStore) ReleaseAndTryRemove(ctx context.Context, g recovery.Guard
 	return fmt.Errorf("recovery: remove %s: gave up after %d races", s.node(key), putAttempts)
 }
 
-// finishRemove deletes the payload of a key marked for deletion, then its node.
+// finishRemove deletes the payload of a key marked for deletion (only if it is
+// the store's own: DeletePointed), then its node.
 func (s *pointerStore) finishRemove(ctx context.Context, g recovery.Guard, key string, data []byte) error {
-	if p, err := recovery.DecodePointer(data); err == nil {
-		if err := recovery.DeletePayload(ctx, s.st, p.Path); err != nil {
-			return err
-		}
-	} else {
-		s.log.Warn().Err(err).Str("key", key).Msg("removing a pointer that cannot be decoded; its payload (if any) stays")
+	if err := s.cfg.DeletePointed(ctx, key, s.node(key), data); err != nil {
+		return err
 	}
 	_, err := guardedMulti(ctx, s.cl, g, zkclient.DeleteOp{Path: s.node(key), Version: -1})
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
