@@ -166,6 +166,12 @@ func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
 	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
 	_, err = c.run("", "stop", "-id", id2)
 	require.NoError(t, err)
+	// A stop suspends the running job: its data stays, and status says how to resume.
+	require.Equal(t, []string{jobID}, snapshotHA(t, c, st, jobID).graphs)
+	out, err = c.run("", "status", "-id", id2)
+	require.NoError(t, err)
+	require.Contains(t, out, "ended: STOPPED")
+	require.Contains(t, out, resume)
 
 	after := committedBytes(t, st, "counts")
 	for name, b := range parts {

@@ -357,13 +357,38 @@ func attach(c *cli.Context, id string) error {
 
 func stopSession(c *cli.Context, id string) error {
 	dir := appDirOf(id)
-	if err := supervisor.NewControlClient(dir).Stop(c.Context); err != nil {
+	client := supervisor.NewControlClient(dir)
+	st, err := client.Status(c.Context)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
+	}
+	if err := client.Stop(c.Context); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
 	}
 	if err := sessionctl.WaitGone(c.Context, supervisor.ControlSocket(dir), 60*time.Second); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
 	}
-	fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
+	// The control socket goes when the application has stopped; the supervisor
+	// then records what became of the HA data.
+	e, err := sessionctl.Poll(c.Context, 90*time.Second, func() (ended, bool) {
+		if e, err := readEnded(dir); err == nil {
+			return e, true
+		}
+		if syscall.Kill(st.SupervisorPID, 0) != syscall.ESRCH {
+			return ended{}, false
+		}
+		// Gone: a record written just before it exited is there now, or none will be.
+		e, _ := readEnded(dir)
+		return e, true
+	}, "no record of the end in "+filepath.Join(dir, endedFile))
+	if err == nil && e.ApplicationID == "" {
+		err = fmt.Errorf("the supervisor (pid %d) exited without writing %s", st.SupervisorPID, filepath.Join(dir, endedFile))
+	}
+	if err != nil {
+		fmt.Fprintf(c.App.Writer, "Session %s stopped (%v).\n", id, err)
+		return nil
+	}
+	e.print(c.App.Writer)
 	return nil
 }
 
