@@ -388,6 +388,7 @@ func stopSession(c *cli.Context, id string) error {
 		fmt.Fprintf(c.App.Writer, "Session %s stopped (%v).\n", id, err)
 		return nil
 	}
+	fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
 	e.print(c.App.Writer)
 	return nil
 }
