@@ -226,3 +226,42 @@ func TestBudgetSpentWithOnlyTerminalJobsRemovesHAData(t *testing.T) {
 	require.Contains(t, out, "ended: FAILED")
 	require.Contains(t, out, "HA data ("+clusterPath+") was removed")
 }
+
+// TestBudgetSpentWithATerminalAndARunningJobKeepsAll: one job canceled, one
+// running, the budget spent: the running job's graph, checkpoints and state stay,
+// and so does the job result store, which keeps the canceled job from ever running
+// again in the session that resumes the other.
+func TestBudgetSpentWithATerminalAndARunningJobKeepsAll(t *testing.T) {
+	other := strings.ReplaceAll(fastCounting, "path: counts", "path: other")
+	c, id, client, jobs, st := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "yarn.application-attempts=1", "-D", "yarn.resourcemanager.am.max-attempts=1")
+	}, fastCounting, other)
+	cluster := c.haValue("high-availability.cluster-id")
+	root := c.haValue("high-availability.zookeeper.path.root") + "/" + cluster
+	raw := zkc.Conn(t)
+	for _, j := range jobs {
+		require.Eventually(t, func() bool {
+			names, _, err := raw.Children(root + "/jobs/" + j + "/checkpoints")
+			return err == nil && len(names) > 0
+		}, 60*time.Second, 20*time.Millisecond, "job %s checkpoints", j)
+	}
+	_, err := c.run("", "cancel", "-id", id, jobs[1])
+	require.NoError(t, err)
+	sup, err := client.Status(context.Background())
+	require.NoError(t, err)
+	_, err = client.KillAM(context.Background())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return !alive(sup.SupervisorPID) }, 60*time.Second, 20*time.Millisecond, "the application ends")
+
+	kept := snapshotHA(t, c, st, jobs[0])
+	require.Equal(t, []string{jobs[0]}, kept.graphs, "the running job's graph stays; the canceled one's went with its cancel")
+	require.NotEmpty(t, kept.checkpoints)
+	for ptr, payload := range kept.payloads {
+		require.Contains(t, kept.files, payload, "the payload of %s", ptr)
+	}
+	require.Contains(t, kept.files, cluster+"/job-result-store/"+jobs[1]+".json", "the canceled job's result stays")
+	out, err := c.run("", "status", "-id", id)
+	require.NoError(t, err)
+	require.Contains(t, out, "job(s) "+jobs[0]+" did not finish")
+	require.Contains(t, out, "yarn-session -z "+cluster)
+}
