@@ -44,6 +44,11 @@ func sessionCommands() []*cli.Command {
 				}
 				st, err := supervisor.NewControlClient(appDirOf(id)).Status(c.Context)
 				if err != nil {
+					// An ended application has no supervisor to ask: its record says how it ended.
+					if e, rerr := readEnded(appDirOf(id)); rerr == nil {
+						e.print(c.App.Writer)
+						return nil
+					}
 					return cli.Exit(fmt.Sprintf("status %s: %v", id, err), exitFailure)
 				}
 				printStatus(c.App.Writer, st)

@@ -22,9 +22,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
-	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
-	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -225,14 +223,21 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
 	}
 	d := out.Decision
-	if !d.Restart {
-		// A terminal state: nothing will recover this cluster, so its HA data goes
-		// (the attempt history stays, outside the cluster's data).
-		cleanupHA(log, dir, cfg)
+	// Only a terminal state may remove HA data, and only when every job is
+	// globally terminal; otherwise the jobs are suspended (see endHA).
+	e := ended{ApplicationID: sp.AppID, FinalStatus: orStopped(d), Reason: string(d.Reason),
+		Attempts: len(out.History.Attempts), End: time.Now()}
+	endHA(log, dir, cfg, !d.Restart, &e)
+	if err := writeEnded(dir, e); err != nil {
+		log.Warn().Err(err).Msg("cannot record how the application ended")
 	}
-	fmt.Fprintf(w, "Session %s ended: %s (%s) after %d attempt(s).\n", sp.AppID, orStopped(d), d.Reason, len(out.History.Attempts))
+	e.print(w)
 	if d.FinalStatus == attempts.FinalFailed {
-		return cli.Exit(fmt.Sprintf("session %s failed: %s", sp.AppID, d.Reason), exitFailure)
+		msg := fmt.Sprintf("session %s failed: %s", sp.AppID, d.Reason)
+		if !e.HARemoved {
+			msg += fmt.Sprintf("; its jobs are kept: resume them with %s", e.resumeCommand())
+		}
+		return cli.Exit(msg, exitFailure)
 	}
 	return nil
 }
@@ -352,13 +357,39 @@ func attach(c *cli.Context, id string) error {
 
 func stopSession(c *cli.Context, id string) error {
 	dir := appDirOf(id)
-	if err := supervisor.NewControlClient(dir).Stop(c.Context); err != nil {
+	client := supervisor.NewControlClient(dir)
+	st, err := client.Status(c.Context)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
+	}
+	if err := client.Stop(c.Context); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
 	}
 	if err := sessionctl.WaitGone(c.Context, supervisor.ControlSocket(dir), 60*time.Second); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: still running after 60s", id), exitFailure)
 	}
+	// The control socket goes when the application has stopped; the supervisor
+	// then records what became of the HA data.
+	e, err := sessionctl.Poll(c.Context, 90*time.Second, func() (ended, bool) {
+		if e, err := readEnded(dir); err == nil {
+			return e, true
+		}
+		if syscall.Kill(st.SupervisorPID, 0) != syscall.ESRCH {
+			return ended{}, false
+		}
+		// Gone: a record written just before it exited is there now, or none will be.
+		e, _ := readEnded(dir)
+		return e, true
+	}, "no record of the end in "+filepath.Join(dir, endedFile))
+	if err == nil && e.ApplicationID == "" {
+		err = fmt.Errorf("the supervisor (pid %d) exited without writing %s", st.SupervisorPID, filepath.Join(dir, endedFile))
+	}
+	if err != nil {
+		fmt.Fprintf(c.App.Writer, "Session %s stopped (%v).\n", id, err)
+		return nil
+	}
 	fmt.Fprintf(c.App.Writer, "Session %s stopped.\n", id)
+	e.print(c.App.Writer)
 	return nil
 }
 
@@ -367,19 +398,4 @@ func machineMemory() string {
 		return v
 	}
 	return "unknown"
-}
-
-// cleanupHA removes a terminated cluster's znodes and storage files.
-func cleanupHA(log zerolog.Logger, dir string, cfg *conf.Config) {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectionTimeout()+time.Minute)
-	defer cancel()
-	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: filepath.Join(dir, "ha"), Logger: log})
-	if err == nil {
-		err = svc.CloseAndCleanupAllData(ctx)
-	}
-	if err != nil {
-		log.Warn().Err(err).Msg("cannot clean up the HA data of the terminated application")
-		return
-	}
-	log.Info().Str(logging.ZKPath, cfg.ClusterPath()).Msg("HA data of the terminated application removed")
 }
