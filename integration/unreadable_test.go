@@ -144,7 +144,7 @@ func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before m
 
 	out, err := u.c.run("", "list", "-id", u.id)
 	require.NoError(t, err)
-	require.Regexp(t, u.a+`\s+counting\s+RECOVERY_FAILED\s+.*checkpoint `+strconv.FormatInt(cp, 10), out)
+	require.Regexp(t, u.a+`\s+(counting\s+)?RECOVERY_FAILED\s+.*checkpoint `+strconv.FormatInt(cp, 10), out)
 
 	status, err := u.client.Status(context.Background())
 	require.NoError(t, err)
@@ -167,7 +167,7 @@ func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before m
 func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 	u := newUnreadable(t)
 	ids := u.killAM(t)
-	newest, older := ids[len(ids)-1], ids[len(ids)-2]
+	newest, older := ids[len(ids)-1], ids[0] // older: the parts of the checkpoints between are surely committed
 	payload := u.payload(t, newest)
 	b, err := os.ReadFile(payload)
 	require.NoError(t, err)
@@ -241,5 +241,5 @@ func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 			windows = append(windows, v)
 		}
 	}
-	requireExactCounts(t, windows, 10)
+	requireExactCounts(t, windows, 5)
 }
