@@ -243,3 +243,131 @@ func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 	}
 	requireExactCounts(t, windows, 5)
 }
+
+// stateFile returns the local file of subtask 0's task state in checkpoint id of
+// job A (what its metadata's handle names).
+func (u *unreadable) stateFile(t *testing.T, id int64) string {
+	b, err := os.ReadFile(u.payload(t, id))
+	require.NoError(t, err)
+	var cp struct {
+		Metadata []byte `json:"metadata"`
+	}
+	require.NoError(t, json.Unmarshal(b, &cp))
+	var md jobmanager.CheckpointMetadata
+	require.NoError(t, json.Unmarshal(cp.Metadata, &md))
+	require.Len(t, md.Handles, 1)
+	var h struct {
+		Name string `json:"name"`
+	}
+	require.NoError(t, json.Unmarshal(md.Handles[0], &h))
+	require.NotEmpty(t, h.Name)
+	return filepath.Join(u.storage, h.Name)
+}
+
+// TestCorruptTaskStateFailsRecovery: one byte of the task-state file job A's
+// newest checkpoint references is flipped while the AM is dead. The TaskManager
+// refuses to restore it; job A is listed RECOVERY_FAILED naming the checkpoint and
+// the state file, nothing of A's changes, and job B runs on.
+func TestCorruptTaskStateFailsRecovery(t *testing.T) {
+	u := newUnreadable(t)
+	ids := u.killAM(t)
+	newest := ids[len(ids)-1]
+	file := u.stateFile(t, newest)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(file, b, 0o600))
+	u.requireFailed(t, newest, strings.TrimPrefix(file, u.storage+"/"), u.snapshot(t))
+}
+
+// TestMissingCheckpointFileFailsRecovery: job A's newest checkpoint metadata file
+// is deleted while the AM is dead (its pointer dangles). Job A is listed
+// RECOVERY_FAILED naming the checkpoint and the missing file, the pointer stays,
+// nothing else of A's changes, and job B runs on.
+func TestMissingCheckpointFileFailsRecovery(t *testing.T) {
+	u := newUnreadable(t)
+	ids := u.killAM(t)
+	newest := ids[len(ids)-1]
+	payload := u.payload(t, newest)
+	require.NoError(t, os.Remove(payload))
+	st := u.requireFailed(t, newest, strings.TrimPrefix(payload, u.storage+"/"), u.snapshot(t))
+	require.Contains(t, st.Error, "dangling pointer")
+}
+
+// TestStorageErrorDuringRecoveryIsListedAndRetried: job A's graph file cannot be
+// read (a directory stands in its place) when the next AM recovers. Every answer
+// of GET /jobs lists job A, RECOVERING with the error; once the file is back, A
+// runs again under the same grant (no new leader session) and its output is exact.
+func TestStorageErrorDuringRecoveryIsListedAndRetried(t *testing.T) {
+	u := newUnreadable(t)
+	graphNode := u.c.haValue("high-availability.zookeeper.path.root") + "/" + u.c.haValue("high-availability.cluster-id") + "/jobgraphs/" + u.a
+	data, _, err := u.raw.Get(graphNode)
+	require.NoError(t, err)
+	var ptr struct {
+		Path string `json:"path"`
+	}
+	require.NoError(t, json.Unmarshal(data, &ptr))
+	graph := filepath.Join(u.storage, ptr.Path)
+	aside := graph + ".aside"
+	require.NoError(t, os.Rename(graph, aside))
+	require.NoError(t, os.Mkdir(graph, 0o700))
+	first, err := u.client.Status(context.Background())
+	require.NoError(t, err)
+	u.killAM(t)
+
+	// The new leader lists A with its error, again and again: never omitted.
+	var session string
+	seen := 0
+	require.Eventually(t, func() bool {
+		rest := leaderOf(u.client)
+		var o jobmanager.Overview
+		var res struct {
+			Jobs []jobmanager.JobStatus `json:"jobs"`
+		}
+		if rest == "" || getJSON(rest+"/overview", &o) != nil || o.LeaderSession == "" || getJSON(rest+"/jobs", &res) != nil {
+			return false
+		}
+		var a *jobmanager.JobStatus
+		for i := range res.Jobs {
+			if res.Jobs[i].JobID == u.a {
+				a = &res.Jobs[i]
+			}
+		}
+		require.NotNil(t, a, "GET /jobs of leader session %s omits job A: %+v", o.LeaderSession, res.Jobs)
+		if a.State != jobmanager.JobRecovering {
+			return false
+		}
+		require.Contains(t, a.Error, ptr.Path, "the error names the file")
+		if session == "" {
+			session = o.LeaderSession
+		}
+		seen++
+		return seen >= 5
+	}, 60*time.Second, 100*time.Millisecond, "job A listed as RECOVERING with its error")
+	require.Equal(t, jobmanager.JobRunning, mustStatus(t, u, u.b).State, "job B runs")
+
+	require.NoError(t, os.Remove(graph))
+	require.NoError(t, os.Rename(aside, graph))
+	require.Eventually(t, func() bool {
+		st, ok := u.jobStatus(u.a)
+		return ok && st.State == jobmanager.JobRunning && st.Error == ""
+	}, 60*time.Second, 20*time.Millisecond, "job A recovers once its graph is readable")
+	rest := leaderOf(u.client)
+	var o jobmanager.Overview
+	require.NoError(t, getJSON(rest+"/overview", &o))
+	require.Equal(t, session, o.LeaderSession, "the same grant recovered it")
+	last, err := u.client.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, first.Attempt+1, last.Attempt, "one attempt: the one the kill started")
+	n := len(committed(t, u.store, "counts"))
+	require.Eventually(t, func() bool { return len(committed(t, u.store, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
+	got, err := job.ReadCommittedJob(context.Background(), u.store, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(u.a))
+	require.NoError(t, err)
+	requireExactCounts(t, got, n+3)
+}
+
+func mustStatus(t *testing.T, u *unreadable, jobID string) jobmanager.JobStatus {
+	st, ok := u.jobStatus(jobID)
+	require.True(t, ok, "job %s listed", jobID)
+	return st
+}
