@@ -66,7 +66,7 @@ type Coordinator struct {
 	// restoreFrom is an operator's fall-back (Fallback): the job restores from
 	// this retained checkpoint instead of its newest until it completes a newer one.
 	restoreFrom map[string]int64
-	wake        map[string]chan struct{} // job → closed by Fallback
+	wake        map[string]chan struct{} // job → signalled (buffered, 1) by Fallback
 }
 
 // JobHealth is why a job does not run, as GET /jobs shows it: State is
@@ -250,11 +250,11 @@ func (c *Coordinator) Fallback(ctx context.Context, jobID string, to int64, conf
 	}
 	c.mu.Lock()
 	c.restoreFrom[jobID] = to
-	if ch, ok := c.wake[jobID]; ok {
-		close(ch)
-		delete(c.wake, jobID)
-	}
 	c.mu.Unlock()
+	select {
+	case c.wakeup(jobID) <- struct{}{}:
+	default: // already signalled
+	}
 	plan.Done = true
 	c.log.Warn().Str(logging.Job, jobID).Int64(logging.Checkpoint, to).Int64("unreadable_checkpoint", h.Checkpoint).
 		Strs("duplicated", plan.Duplicated).Msg("operator fall-back: the job restores from an older checkpoint")
@@ -309,12 +309,14 @@ func (c *Coordinator) Health(jobID string) (JobHealth, bool) {
 	return h, ok
 }
 
-func (c *Coordinator) wakeup(jobID string) <-chan struct{} {
+// wakeup returns the channel Fallback signals for jobID: a signal sent before
+// the job waits is kept (the buffer), not lost.
+func (c *Coordinator) wakeup(jobID string) chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch, ok := c.wake[jobID]
 	if !ok {
-		ch = make(chan struct{})
+		ch = make(chan struct{}, 1)
 		c.wake[jobID] = ch
 	}
 	return ch
