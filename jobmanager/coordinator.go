@@ -43,7 +43,8 @@ type CheckpointMetadata struct {
 }
 
 // Coordinator runs jobs on the registered TaskManagers under a grant: it deploys
-// every subtask (restored from the job's latest readable checkpoint), triggers
+// every subtask (restored from the job's latest checkpoint — an unreadable one
+// stops that job's recovery, see Deploy), triggers
 // checkpoints on the interval — at most one in flight — stores each completed one
 // (guarded by the grant) before telling the tasks to commit, and fails the whole
 // job over (redeploys from the latest checkpoint) when a TaskManager goes away or a
