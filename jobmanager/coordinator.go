@@ -389,9 +389,13 @@ func restore(ctx context.Context, cps *recovery.Checkpoints, jobID string, from 
 		return 0, make([][]byte, p), nil
 	}
 	var md CheckpointMetadata
-	if err := json.Unmarshal(latest.Metadata, &md); err != nil || len(md.Handles) != p {
+	if err := json.Unmarshal(latest.Metadata, &md); err != nil {
 		return 0, nil, recovery.NewUnreadableCheckpoint(jobID, latest.ID, "",
-			fmt.Errorf("%w: metadata: %v (want %d handles, got %d)", recovery.ErrCorruptState, err, p, len(md.Handles)))
+			fmt.Errorf("%w: metadata undecodable: %w", recovery.ErrCorruptState, err))
+	}
+	if len(md.Handles) != p {
+		return 0, nil, recovery.NewUnreadableCheckpoint(jobID, latest.ID, "",
+			fmt.Errorf("%w: metadata holds %d state handles, want %d (the job's parallelism)", recovery.ErrCorruptState, len(md.Handles), p))
 	}
 	return latest.ID, md.Handles, nil
 }
