@@ -2,13 +2,11 @@ package integration_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -248,68 +246,6 @@ func dumpLogs(t *testing.T, dir string) {
 			b = b[len(b)-4000:]
 		}
 		t.Logf("---- %s (tail) ----\n%s", f, b)
-	}
-}
-
-// TestCorruptNewestCheckpointFallsBack: with the AM dead, the newest completed
-// checkpoint's payload is corrupted; the next attempt reports it as unreadable,
-// restores from the one before, and no committed output is deleted.
-func TestCorruptNewestCheckpointFallsBack(t *testing.T) {
-	c, _, client, jobs, store := jobSessionWith(t, 1, func(c *cli) {
-		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3")
-	}, fastCounting)
-	jobID := jobs[0]
-
-	cpDir := c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id") + "/jobs/" + jobID + "/checkpoints"
-	raw := zkc.Conn(t)
-	require.Eventually(t, func() bool {
-		names, _, err := raw.Children(cpDir)
-		return err == nil && len(names) >= 3
-	}, 60*time.Second, 20*time.Millisecond, "three retained checkpoints")
-
-	_, err := client.KillAM(context.Background())
-	require.NoError(t, err)
-	names, _, err := raw.Children(cpDir)
-	require.NoError(t, err)
-	sort.Strings(names)
-	newest := names[len(names)-1]
-	data, _, err := raw.Get(cpDir + "/" + newest)
-	require.NoError(t, err)
-	var ptr struct {
-		Path string `json:"path"`
-	}
-	require.NoError(t, json.Unmarshal(data, &ptr))
-	payload := filepath.Join(strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://"), ptr.Path)
-	b, err := os.ReadFile(payload)
-	require.NoError(t, err)
-	b[0] ^= 0xff
-	require.NoError(t, os.WriteFile(payload, b, 0o600))
-	newestID, err := strconv.ParseInt(newest, 10, 64)
-	require.NoError(t, err)
-
-	var info jobmanager.CheckpointInfo
-	require.Eventually(t, func() bool {
-		rest := leaderOf(client)
-		return rest != "" && getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info) == nil && info.Latest > info.RestoredFrom
-	}, 60*time.Second, 20*time.Millisecond, "the next attempt runs the job")
-	require.Less(t, info.RestoredFrom, newestID, "restored from an older checkpoint than the corrupt one")
-	require.Positive(t, info.RestoredFrom)
-	st, err := client.Status(context.Background())
-	require.NoError(t, err)
-	amLog, err := os.ReadFile(st.AMLog)
-	require.NoError(t, err)
-	require.Contains(t, string(amLog), "checkpoint unreadable: falling back to an older one")
-	require.Contains(t, string(amLog), fmt.Sprintf(`"checkpoint":%d`, newestID), "the log names the skipped checkpoint")
-
-	// Falling back never deletes committed output: every part committed before
-	// the fall-back keeps its bytes while the job goes on. (The replay then
-	// commits again what came after the older checkpoint.)
-	parts := committedBytes(t, store, "counts")
-	n := len(committed(t, store, "counts"))
-	require.Eventually(t, func() bool { return len(committed(t, store, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
-	after := committedBytes(t, store, "counts")
-	for name, b := range parts {
-		require.Equal(t, b, after[name], "committed part %s", name)
 	}
 }
 

@@ -106,6 +106,7 @@ func NewAM(cfg AMConfig) *AM {
 		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
 		a.dispatcher.OnRecovered(cfg.Observer.JobsRecovered)
+		a.dispatcher.ReportHealth(a.coordinator.Health)
 	}
 	return a
 }
@@ -211,10 +212,12 @@ func (a *AM) lead(g recovery.Grant) {
 	a.tms.SetLeader(g.SessionID())
 	// The dispatcher takes the grant before anything is published, so a client
 	// that finds this leader can submit at once.
+	var gaveUp <-chan struct{} // closed when the dispatcher cannot recover the jobs: give the grant up
 	if d := a.dispatcher; d != nil {
 		dctx, stop := context.WithCancel(g.Context())
 		defer d.Start(dctx, g)()
 		defer stop() // runs first: the dispatcher stops even if lead returns early
+		gaveUp = d.GaveUp()
 	}
 	for _, component := range []string{recovery.ResourceManager, recovery.Dispatcher, recovery.RestServer} {
 		if err := g.Confirm(g.Context(), component, a.Address()); err != nil {
@@ -234,7 +237,11 @@ func (a *AM) lead(g recovery.Grant) {
 	log.Info().Msg("leading: resource manager, dispatcher and REST server published")
 	a.cfg.Observer.Published()
 	if a.cfg.RM == nil {
-		<-g.Done()
+		select {
+		case <-g.Done():
+		case <-gaveUp:
+			log.Error().Msg("giving the grant up: the stored jobs cannot be recovered")
+		}
 		return
 	}
 	// The supervisor learns who leads from the AMs themselves: one report when
@@ -264,6 +271,9 @@ func (a *AM) lead(g recovery.Grant) {
 		}
 		select {
 		case <-g.Done():
+			return
+		case <-gaveUp:
+			log.Error().Msg("giving the grant up: the stored jobs cannot be recovered")
 			return
 		case <-tick.C:
 		}

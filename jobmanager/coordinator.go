@@ -19,6 +19,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/taskmanager"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
@@ -42,7 +43,8 @@ type CheckpointMetadata struct {
 }
 
 // Coordinator runs jobs on the registered TaskManagers under a grant: it deploys
-// every subtask (restored from the job's latest readable checkpoint), triggers
+// every subtask (restored from the job's latest checkpoint — an unreadable one
+// stops that job's recovery, see Deploy), triggers
 // checkpoints on the interval — at most one in flight — stores each completed one
 // (guarded by the grant) before telling the tasks to commit, and fails the whole
 // job over (redeploys from the latest checkpoint) when a TaskManager goes away or a
@@ -60,6 +62,22 @@ type Coordinator struct {
 	restored map[string]int64  // job → checkpoint restored from by this grant (0: fresh)
 	deployed map[string]string // job → leader session its tasks were last deployed under
 	latest   map[string]int64  // job → latest completed checkpoint
+	health   map[string]JobHealth
+	graphs   map[string]job.Graph // job → its decoded graph, while it runs here
+	// restoreFrom is an operator's fall-back (Fallback): the job restores from
+	// this retained checkpoint instead of its newest until it completes a newer one.
+	restoreFrom map[string]int64
+	wake        map[string]chan struct{} // job → signalled (buffered, 1) by Fallback
+}
+
+// JobHealth is why a job does not run, as GET /jobs shows it: State is
+// JobRecovering (a transient error, retried with backoff) or JobRecoveryFailed (an
+// unreadable checkpoint: it waits for an operator), Error says what and where.
+type JobHealth struct {
+	State      string `json:"status"`
+	Error      string `json:"error,omitempty"`
+	Checkpoint int64  `json:"checkpoint,omitempty"`
+	File       string `json:"file,omitempty"`
 }
 
 // NewCoordinator returns a coordinator; interval is the default checkpoint
@@ -67,6 +85,7 @@ type Coordinator struct {
 func NewCoordinator(tms *TaskManagers, services CheckpointServices, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
 		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}), restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
+		health: map[string]JobHealth{}, graphs: map[string]job.Graph{}, restoreFrom: map[string]int64{}, wake: map[string]chan struct{}{},
 		changed: make(chan struct{})}
 }
 
@@ -103,15 +122,34 @@ func (c *Coordinator) AllDeployed(jobs []JobStatus, g recovery.Grant) bool {
 	return true
 }
 
-// Deploy is a DeployFunc: it runs one job until ctx ends.
+// Deploy is a DeployFunc: it runs one job until ctx ends. A transient failure to
+// restore (storage or ZooKeeper unreachable) is retried with backoff, the job
+// listed as JobRecovering meanwhile; an unreadable checkpoint stops the job as
+// JobRecoveryFailed until an operator falls back (Fallback) — nothing is changed
+// in ZooKeeper or storage.
 func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string, encoded []byte) {
 	log := c.log.With().Str(logging.Job, jobID).Str(logging.LeaderSession, g.SessionID().String()).Logger()
-	graph, cps, counter, err := c.open(ctx, jobID, encoded)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot open the job")
-		return
+	defer c.forget(jobID)
+	var graph job.Graph
+	var cps *recovery.Checkpoints
+	var counter recovery.CheckpointIDCounter
+	for b := newBackoff(); ; {
+		var err error
+		graph, cps, counter, err = c.open(ctx, jobID, encoded)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.setHealth(log, jobID, err)
+		b.wait(ctx)
 	}
+	c.mu.Lock()
+	c.graphs[jobID] = graph
+	c.mu.Unlock()
 	interval := graph.Spec.IntervalOr(c.interval)
+	b := newBackoff()
 	for ctx.Err() == nil {
 		err := c.runOnce(ctx, g, log, jobID, graph, encoded, cps, counter, interval)
 		if ctx.Err() != nil {
@@ -121,26 +159,191 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 			}
 			return
 		}
-		log.Warn().Err(err).Msg("job failover: redeploying from the latest checkpoint")
 		// The next placement may put subtasks elsewhere: none of this execution may
 		// run on beside them (a TaskManager replaces only the subtask it is sent).
 		c.stopTasks(g, jobID)
-		wait(ctx, 200*time.Millisecond)
+		if !c.restoreFailed(err) {
+			log.Warn().Err(err).Msg("job failover: redeploying from the latest checkpoint")
+			b.reset()
+			wait(ctx, 200*time.Millisecond)
+			continue
+		}
+		if failed := c.setHealth(log, jobID, err); failed != nil {
+			// Nothing to retry: wait for an operator's fall-back (or the end).
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.wakeup(jobID):
+			}
+			continue
+		}
+		b.wait(ctx)
 	}
+}
+
+// FallbackPlan is what falling a job back to a retained checkpoint does: the
+// replay from To commits again, under new part names, what Duplicated parts hold
+// (the job's committed parts of checkpoints newer than To; nothing is removed).
+type FallbackPlan struct {
+	JobID      string   `json:"jobId"`
+	To         int64    `json:"to"`
+	Retained   []int64  `json:"retained"`   // the job's retained checkpoints
+	Duplicated []string `json:"duplicated"` // committed parts the replay duplicates
+	Done       bool     `json:"done"`       // the fall-back was made (confirmed)
+}
+
+// ErrFallback matches every refused fall-back.
+var ErrFallback = errors.New("jobmanager: fall-back refused")
+
+// Fallback plans (confirm false) or makes (confirm true) an operator's fall-back
+// of a job whose recovery failed to its retained checkpoint to. Making it changes
+// nothing in ZooKeeper or storage: the job restores from to (reading it must
+// succeed) instead of its newest checkpoint until it completes a newer one, which
+// then subsumes the unreadable ones as usual. It is Flink's restart from a chosen
+// retained checkpoint.
+func (c *Coordinator) Fallback(ctx context.Context, jobID string, to int64, confirm bool) (FallbackPlan, error) {
+	plan := FallbackPlan{JobID: jobID, To: to}
+	c.mu.Lock()
+	h := c.health[jobID]
+	graph, known := c.graphs[jobID]
+	c.mu.Unlock()
+	if !known {
+		return plan, fmt.Errorf("%w: job %s does not run under this leader", ErrFallback, jobID)
+	}
+	if h.State != JobRecoveryFailed {
+		return plan, fmt.Errorf("%w: job %s: its recovery did not fail (status %q); a fall-back is for a job whose latest checkpoint is unreadable", ErrFallback, jobID, h.State)
+	}
+	if to <= 0 || to >= h.Checkpoint {
+		return plan, fmt.Errorf("%w: job %s: --to %d: want a retained checkpoint older than the unreadable %d", ErrFallback, jobID, to, h.Checkpoint)
+	}
+	cps, err := c.services.CheckpointStore(ctx, jobID)
+	if err != nil {
+		return plan, fmt.Errorf("jobmanager: fall back job %s: checkpoint store: %w", jobID, err)
+	}
+	if plan.Retained, err = cps.IDs(ctx); err != nil {
+		return plan, fmt.Errorf("jobmanager: fall back job %s: list checkpoints: %w", jobID, err)
+	}
+	if !slices.Contains(plan.Retained, to) {
+		return plan, fmt.Errorf("%w: job %s: checkpoint %d is not retained (retained: %v)", ErrFallback, jobID, to, plan.Retained)
+	}
+	if _, _, err := restore(ctx, cps, jobID, to, graph.Spec.Parallelism); err != nil {
+		return plan, fmt.Errorf("%w: job %s: checkpoint %d: %w", ErrFallback, jobID, to, err)
+	}
+	st := c.services.Storage()
+	plan.Duplicated = []string{}
+	for _, step := range graph.Spec.Pipeline {
+		fs, ok := step.Config.(*job.FileSinkConfig)
+		if !ok {
+			continue
+		}
+		parts, err := job.CommittedParts(ctx, st, job.OutputDir(taskmanager.OutputRoot, fs.Path))
+		if err != nil {
+			return plan, fmt.Errorf("jobmanager: fall back job %s: %w", jobID, err)
+		}
+		for _, p := range parts {
+			if p.Job == job.JobID(jobID) && p.Checkpoint > to {
+				plan.Duplicated = append(plan.Duplicated, p.Name)
+			}
+		}
+	}
+	if !confirm {
+		return plan, nil
+	}
+	c.mu.Lock()
+	c.restoreFrom[jobID] = to
+	c.mu.Unlock()
+	select {
+	case c.wakeup(jobID) <- struct{}{}:
+	default: // already signalled
+	}
+	plan.Done = true
+	c.log.Warn().Str(logging.Job, jobID).Int64(logging.Checkpoint, to).Int64("unreadable_checkpoint", h.Checkpoint).
+		Strs("duplicated", plan.Duplicated).Msg("operator fall-back: the job restores from an older checkpoint")
+	return plan, nil
+}
+
+// errRestore marks an error of restoring a job (reading its checkpoint or
+// deploying its state), as opposed to one of running it.
+type errRestore struct{ err error }
+
+func (e *errRestore) Error() string { return e.err.Error() }
+func (e *errRestore) Unwrap() error { return e.err }
+
+func (c *Coordinator) restoreFailed(err error) bool {
+	var re *errRestore
+	return errors.As(err, &re)
+}
+
+// setHealth records why the job does not run: an unreadable checkpoint is
+// JobRecoveryFailed (logged once, returned), anything else JobRecovering.
+func (c *Coordinator) setHealth(log zerolog.Logger, jobID string, err error) *recovery.UnreadableCheckpointError {
+	var ue *recovery.UnreadableCheckpointError
+	h := JobHealth{State: JobRecovering, Error: err.Error()}
+	failed := errors.As(err, &ue)
+	if failed {
+		h = JobHealth{State: JobRecoveryFailed, Error: err.Error(), Checkpoint: ue.ID, File: ue.File}
+	}
+	c.mu.Lock()
+	prev := c.health[jobID]
+	c.health[jobID] = h
+	c.mu.Unlock()
+	switch {
+	case failed && prev != h:
+		log.Error().Int64(logging.Checkpoint, ue.ID).Str(logging.File, ue.File).Err(err).
+			Msg("job recovery failed: its latest checkpoint is unreadable; nothing was changed. " +
+				"Fall back to an older checkpoint with `yarn-session checkpoints fallback`")
+		return ue
+	case failed:
+		return ue
+	case prev.Error != h.Error:
+		log.Warn().Err(err).Msg("job recovery: retrying with backoff")
+	}
+	return nil
+}
+
+// Health returns why a job does not run under this leader (ok false: nothing
+// to report — it runs, or is not known here).
+func (c *Coordinator) Health(jobID string) (JobHealth, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.health[jobID]
+	return h, ok
+}
+
+// wakeup returns the channel Fallback signals for jobID: a signal sent before
+// the job waits is kept (the buffer), not lost.
+func (c *Coordinator) wakeup(jobID string) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.wake[jobID]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		c.wake[jobID] = ch
+	}
+	return ch
+}
+
+// forget drops what this grant knew of a job that no longer runs here.
+func (c *Coordinator) forget(jobID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.health, jobID)
+	delete(c.graphs, jobID)
+	delete(c.restoreFrom, jobID)
+	delete(c.wake, jobID)
 }
 
 // Recover is what Deploy does before it places any subtask, without placing
 // one: decode the job's graph, open its checkpoint store and ID counter, and read
-// its latest readable completed checkpoint. It returns that checkpoint's ID (0:
+// its latest completed checkpoint. It returns that checkpoint's ID (0:
 // none, the job would start fresh). The recovery benchmark (cmd/amkeeper-bench)
 // times it for many jobs.
 func (c *Coordinator) Recover(ctx context.Context, jobID string, encoded []byte) (int64, error) {
-	log := c.log.With().Str(logging.Job, jobID).Logger()
 	graph, cps, _, err := c.open(ctx, jobID, encoded)
 	if err != nil {
 		return 0, fmt.Errorf("jobmanager: recover job %s: %w", jobID, err)
 	}
-	restored, _, err := restore(ctx, log, cps, graph.Spec.Parallelism)
+	restored, _, err := restore(ctx, cps, jobID, 0, graph.Spec.Parallelism)
 	if err != nil {
 		return 0, fmt.Errorf("jobmanager: recover job %s: %w", jobID, err)
 	}
@@ -165,23 +368,34 @@ func (c *Coordinator) open(ctx context.Context, jobID string, encoded []byte) (
 	return graph, cps, counter, nil
 }
 
-// restore reads the latest readable completed checkpoint of a job with p
-// subtasks: its ID (0: none) and each subtask's state handle (nil ones when
-// there is none).
-func restore(ctx context.Context, log zerolog.Logger, cps *recovery.Checkpoints, p int) (int64, [][]byte, error) {
-	latest, skipped, ok, err := cps.Latest(ctx)
+// restore reads the latest completed checkpoint of a job with p subtasks — or,
+// with from > 0, the retained checkpoint from (an operator's fall-back): its ID
+// (0: none) and each subtask's state handle (nil ones when there is none). An
+// unreadable checkpoint is a *recovery.UnreadableCheckpointError; it is never
+// skipped.
+func restore(ctx context.Context, cps *recovery.Checkpoints, jobID string, from int64, p int) (int64, [][]byte, error) {
+	var latest recovery.CompletedCheckpoint
+	ok := true
+	var err error
+	if from > 0 {
+		latest, err = cps.Get(ctx, from)
+	} else {
+		latest, ok, err = cps.Latest(ctx)
+	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("recover the latest checkpoint: %w", err)
-	}
-	for _, s := range skipped {
-		log.Warn().Int64(logging.Checkpoint, s.ID).Err(s.Err).Msg("checkpoint unreadable: falling back to an older one")
 	}
 	if !ok {
 		return 0, make([][]byte, p), nil
 	}
 	var md CheckpointMetadata
-	if err := json.Unmarshal(latest.Metadata, &md); err != nil || len(md.Handles) != p {
-		return 0, nil, fmt.Errorf("checkpoint %d metadata: %v (want %d handles)", latest.ID, err, p)
+	if err := json.Unmarshal(latest.Metadata, &md); err != nil {
+		return 0, nil, recovery.NewUnreadableCheckpoint(jobID, latest.ID, "",
+			fmt.Errorf("%w: metadata undecodable: %w", recovery.ErrCorruptState, err))
+	}
+	if len(md.Handles) != p {
+		return 0, nil, recovery.NewUnreadableCheckpoint(jobID, latest.ID, "",
+			fmt.Errorf("%w: metadata holds %d state handles, want %d (the job's parallelism)", recovery.ErrCorruptState, len(md.Handles), p))
 	}
 	return latest.ID, md.Handles, nil
 }
@@ -191,9 +405,12 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	start := time.Now()
 	p := graph.Spec.Parallelism
-	restored, handles, err := restore(ctx, log, cps, p)
+	c.mu.Lock()
+	from := c.restoreFrom[jobID]
+	c.mu.Unlock()
+	restored, handles, err := restore(ctx, cps, jobID, from, p)
 	if err != nil {
-		return err
+		return &errRestore{err}
 	}
 	placement, err := c.place(ctx, p)
 	if err != nil {
@@ -202,12 +419,19 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	for sub, tm := range placement {
 		d := tmapi.Deployment{JobID: jobID, Subtask: sub, Graph: encoded, Handle: handles[sub]}
 		if err := c.client.Deploy(ctx, tm.Address, g.SessionID(), d); err != nil {
-			return fmt.Errorf("deploy subtask %d on %s: %w", sub, tm.ContainerID, err)
+			err = fmt.Errorf("deploy subtask %d on %s: %w", sub, tm.ContainerID, err)
+			if errors.Is(err, tmapi.ErrUnusableState) {
+				// The TaskManager cannot use a state file this checkpoint references:
+				// the file is named in its message.
+				return &errRestore{recovery.NewUnreadableCheckpoint(jobID, restored, "", err)}
+			}
+			return err
 		}
 	}
 	c.mu.Lock()
 	c.restored[jobID], c.latest[jobID] = restored, restored
 	c.deployed[jobID] = g.SessionID().String()
+	delete(c.health, jobID)
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -308,6 +532,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	}
 	c.mu.Lock()
 	c.latest[jobID] = id
+	delete(c.restoreFrom, jobID) // a newer checkpoint than the fall-back's: it is the latest now
 	c.mu.Unlock()
 	c.each(ctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
@@ -384,4 +609,22 @@ func wait(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// backoff is a bounded, doubling wait between retries: 100 ms up to 5 s.
+type backoff struct{ next time.Duration }
+
+const (
+	backoffFirst = 100 * time.Millisecond
+	backoffMax   = 5 * time.Second
+)
+
+func newBackoff() *backoff { return &backoff{next: backoffFirst} }
+
+func (b *backoff) reset() { b.next = backoffFirst }
+
+// wait waits the next interval or until ctx ends.
+func (b *backoff) wait(ctx context.Context) {
+	wait(ctx, b.next)
+	b.next = min(2*b.next, backoffMax)
 }

@@ -71,7 +71,11 @@ func TestCoordinatorRecoverReadsTheLatestCheckpoint(t *testing.T) {
 	_, err = cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: id, ID: 3, Timestamp: time.Now(), Metadata: md})
 	require.NoError(t, err)
 	_, err = c.Recover(ctx, id, encoded)
-	require.ErrorContains(t, err, "checkpoint 3 metadata")
+	var ue *recovery.UnreadableCheckpointError
+	require.ErrorAs(t, err, &ue, "never skipped for checkpoint 2")
+	require.Equal(t, int64(3), ue.ID)
+	require.ErrorIs(t, err, recovery.ErrCorruptState)
+	require.ErrorContains(t, err, "metadata holds 1 state handles, want 2")
 
 	_, err = c.Recover(ctx, id, []byte("not a graph"))
 	require.ErrorContains(t, err, "decode the job graph")

@@ -20,6 +20,13 @@ import (
 const (
 	JobRunning  = "RUNNING"
 	JobCanceled = "CANCELED"
+	// JobRecovering: the job's recovery failed for a reason that may pass (storage
+	// or ZooKeeper unreachable); it is retried with backoff.
+	JobRecovering = "RECOVERING"
+	// JobRecoveryFailed: the job's latest checkpoint (or its job graph) is
+	// unreadable. Nothing was changed; an operator falls back (`yarn-session
+	// checkpoints fallback`).
+	JobRecoveryFailed = "RECOVERY_FAILED"
 )
 
 // JobSubmission is POST /jobs: an encoded job graph and its ID.
@@ -34,6 +41,11 @@ type JobStatus struct {
 	JobID string `json:"id"`
 	Name  string `json:"name,omitempty"`
 	State string `json:"status"`
+	// Error, Checkpoint and File say why a job is JobRecovering or
+	// JobRecoveryFailed: the cause, the checkpoint and the file it concerns.
+	Error      string `json:"error,omitempty"`
+	Checkpoint int64  `json:"checkpoint,omitempty"`
+	File       string `json:"file,omitempty"`
 }
 
 // DeployFunc runs a recovered or submitted job under the grant; the job package's
@@ -52,12 +64,18 @@ type Dispatcher struct {
 
 	// onRecovered, when set, is called once a grant's jobs are recovered.
 	onRecovered func()
+	// health, when set, says why a running job's tasks do not run (the coordinator's).
+	health func(jobID string) (JobHealth, bool)
+	// listAttempts is how many times a grant tries to list the stored jobs before
+	// it gives the grant up.
+	listAttempts int
 
 	mu        sync.Mutex
 	recovered bool // the current grant's jobs are recovered
 	grant     recovery.Grant
 	ctx       context.Context // the current grant's dispatcher context
 	jobs      map[string]*dispatched
+	gaveUp    chan struct{} // closed when the current grant is given up
 }
 
 type dispatched struct {
@@ -68,7 +86,22 @@ type dispatched struct {
 
 // NewDispatcher returns a dispatcher over the HA stores; deploy may be nil.
 func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStore, deploy DeployFunc, log zerolog.Logger) *Dispatcher {
-	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{}}
+	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{},
+		listAttempts: 5, gaveUp: make(chan struct{})}
+}
+
+// ReportHealth sets where Jobs learns why a job's tasks do not run (the
+// coordinator's Health). Call it before Start.
+func (d *Dispatcher) ReportHealth(f func(jobID string) (JobHealth, bool)) { d.health = f }
+
+// GaveUp is closed when the dispatcher cannot recover the stored jobs of the
+// current grant at all (listing them failed listAttempts times, with backoff):
+// the AM then gives the grant up, so that the election grants it again (to this
+// AM or another) and recovery starts over. Read it after Start.
+func (d *Dispatcher) GaveUp() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gaveUp
 }
 
 // OnRecovered sets f to be called each time a grant's stored jobs are recovered
@@ -81,21 +114,35 @@ func (d *Dispatcher) OnRecovered(f func()) { d.onRecovered = f }
 func (d *Dispatcher) Start(ctx context.Context, g recovery.Grant) (wait func()) {
 	d.mu.Lock()
 	d.grant, d.ctx, d.recovered = g, ctx, false
+	gaveUp := make(chan struct{})
+	d.gaveUp = gaveUp
 	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		d.lead(ctx, g)
+		d.lead(ctx, g, gaveUp)
 	}()
 	return func() { <-done }
 }
 
-func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant) {
+func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant, gaveUp chan struct{}) {
 	start := time.Now()
-	n, err := d.recover(ctx, g)
-	if err != nil {
-		d.log.Error().Err(err).Msg("dispatcher: job recovery failed")
-	} else {
+	var n int
+	var err error
+	for b, i := newBackoff(), 1; ; i++ {
+		if n, err = d.recover(ctx, g); err == nil || ctx.Err() != nil {
+			break
+		}
+		if i >= d.listAttempts {
+			d.log.Error().Err(err).Int("attempts", i).Str(logging.LeaderSession, g.SessionID().String()).
+				Msg("dispatcher: cannot recover the stored jobs; giving the grant up so that recovery starts over")
+			close(gaveUp)
+			break
+		}
+		d.log.Warn().Err(err).Int("attempt", i).Msg("dispatcher: job recovery failed; retrying with backoff")
+		b.wait(ctx)
+	}
+	if err == nil {
 		logging.Since(d.log.Info().Int("jobs", n).Str(logging.LeaderSession, g.SessionID().String()), start).
 			Msg("dispatcher: jobs recovered")
 		d.mu.Lock()
@@ -142,7 +189,8 @@ func (d *Dispatcher) recover(ctx context.Context, g recovery.Grant) (int, error)
 		case errors.Is(e.Err, recovery.ErrNotFound):
 			d.log.Info().Str(logging.Job, e.Key).Msg("dispatcher: job graph removed meanwhile")
 		case e.Err != nil:
-			d.log.Error().Err(e.Err).Str(logging.Job, e.Key).Msg("dispatcher: cannot recover job graph")
+			d.recoverLater(ctx, g, e.Key, e.Err)
+			n++
 		default:
 			d.start(ctx, g, e.Key, "", e.Payload)
 			n++
@@ -170,6 +218,77 @@ func (d *Dispatcher) start(parent context.Context, g recovery.Grant, id, name st
 			<-ctx.Done()
 		}
 	}()
+}
+
+// recoverLater lists a job whose graph could not be recovered with its error and
+// retries with backoff until it recovers (then runs it), is removed, or ctx ends.
+func (d *Dispatcher) recoverLater(parent context.Context, g recovery.Grant, id string, cause error) {
+	ctx, cancel := context.WithCancel(parent)
+	j := &dispatched{status: graphStatus(id, cause), cancel: cancel, done: make(chan struct{})}
+	d.mu.Lock()
+	if _, running := d.jobs[id]; running {
+		d.mu.Unlock()
+		cancel()
+		return
+	}
+	d.jobs[id] = j
+	d.mu.Unlock()
+	log := d.log.With().Str(logging.Job, id).Logger()
+	log.Error().Err(cause).Msg("dispatcher: cannot recover the job graph; the job is listed with the error and retried with backoff")
+	go func() {
+		defer close(j.done)
+		for b := newBackoff(); ; {
+			b.wait(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			graph, err := d.graphs.Recover(ctx, id)
+			switch {
+			case errors.Is(err, recovery.ErrNotFound):
+				log.Info().Msg("dispatcher: job graph removed meanwhile")
+				d.mu.Lock()
+				if d.jobs[id] == j {
+					delete(d.jobs, id)
+				}
+				d.mu.Unlock()
+				return
+			case err != nil:
+				st := graphStatus(id, err)
+				d.mu.Lock()
+				changed := j.status.Error != st.Error
+				j.status = st
+				d.mu.Unlock()
+				if changed {
+					log.Warn().Err(err).Msg("dispatcher: job graph still unreadable; retrying")
+				}
+				continue
+			}
+			log.Info().Msg("dispatcher: job graph recovered")
+			d.mu.Lock()
+			j.status = JobStatus{JobID: id, State: JobRunning}
+			d.mu.Unlock()
+			if d.deploy != nil {
+				d.deploy(ctx, g, id, graph)
+			} else {
+				<-ctx.Done()
+			}
+			return
+		}
+	}()
+}
+
+// graphStatus is the status of a job whose graph cannot be recovered because of
+// err: JobRecoveryFailed for a corrupt or dangling graph, JobRecovering otherwise.
+func graphStatus(id string, err error) JobStatus {
+	st := JobStatus{JobID: id, State: JobRecovering, Error: err.Error()}
+	if errors.Is(err, recovery.ErrCorruptState) || errors.Is(err, recovery.ErrDanglingPointer) {
+		st.State = JobRecoveryFailed
+	}
+	var pe *recovery.PayloadError
+	if errors.As(err, &pe) {
+		st.File = pe.Path
+	}
+	return st
 }
 
 var errNotLeading = errors.New("this AM does not lead; ask the leader (see rest_server leader retrieval)")
@@ -237,13 +356,22 @@ func (d *Dispatcher) Recovered() bool {
 	return d.recovered
 }
 
-// Jobs lists the running jobs, sorted by ID.
+// Jobs lists the jobs of this grant, sorted by ID: running ones, and those whose
+// recovery failed (JobRecovering, JobRecoveryFailed) with why.
 func (d *Dispatcher) Jobs() []JobStatus {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	out := make([]JobStatus, 0, len(d.jobs))
 	for _, j := range d.jobs {
 		out = append(out, j.status)
+	}
+	d.mu.Unlock()
+	for i, j := range out {
+		if d.health == nil || j.State != JobRunning {
+			continue
+		}
+		if h, ok := d.health(j.JobID); ok {
+			out[i].State, out[i].Error, out[i].Checkpoint, out[i].File = h.State, h.Error, h.Checkpoint, h.File
+		}
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].JobID < out[k].JobID })
 	return out

@@ -2,6 +2,7 @@ package jobmanager_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -95,4 +96,56 @@ func TestDispatcherSubmitRecoverCancel(t *testing.T) {
 	require.Eventually(t, third.d.Recovered, 5*time.Second, 5*time.Millisecond)
 	require.Empty(t, third.d.Jobs(), "a canceled job stays canceled after a failover")
 	require.Empty(t, third.deployments())
+}
+
+// unlistable is a job graph store whose listing always fails.
+type unlistable struct{ recovery.JobGraphStore }
+
+func (unlistable) StoredJobIDs(context.Context) ([]string, error) {
+	return nil, errors.New("storage unreachable")
+}
+
+// TestDispatcherGivesUpAGrantItCannotRecover: when the stored jobs cannot be
+// listed (five tries with backoff), GaveUp closes so the AM gives the grant up;
+// the grant's jobs are never reported recovered.
+func TestDispatcherGivesUpAGrantItCannotRecover(t *testing.T) {
+	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001"})
+	require.NoError(t, err)
+	ctx := context.Background()
+	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: t.TempDir(), Logger: logging.ForTest(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { svc.Close() })
+	graphs, err := svc.JobGraphStore(ctx)
+	require.NoError(t, err)
+	results, err := svc.JobResultStore()
+	require.NoError(t, err)
+	d := jobmanager.NewDispatcher(unlistable{graphs}, results, nil, logging.ForTest(t))
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	grants := make(chan struct{}, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = svc.Election().Run(runCtx, func(g recovery.Grant) {
+			dctx, stop := context.WithCancel(g.Context())
+			wait := d.Start(dctx, g)
+			grants <- struct{}{}
+			select {
+			case <-d.GaveUp():
+			case <-g.Done():
+			}
+			stop()
+			wait()
+		})
+	}()
+	<-grants
+	select {
+	case <-grants:
+		// The first grant was given up and the election granted again.
+	case <-time.After(20 * time.Second):
+		t.Fatal("the grant was not given up")
+	}
+	require.False(t, d.Recovered())
+	cancel()
+	<-done
 }

@@ -48,6 +48,7 @@ func (a *AM) handler() http.Handler {
 		mux.HandleFunc("GET /jobs/{id}/checkpoints", func(w http.ResponseWriter, r *http.Request) {
 			httpjson.Write(w, http.StatusOK, a.coordinator.Info(r.PathValue("id")))
 		})
+		mux.HandleFunc("POST "+PathFallback, a.fallback)
 	}
 	mux.HandleFunc("GET /overview", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, a.overview())
@@ -84,6 +85,39 @@ func (a *AM) handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, out)
 	})
 	return mux
+}
+
+// PathFallback is an operator's fall-back of a job whose latest checkpoint is
+// unreadable (FallbackRequest in, FallbackPlan out). Only the leader answers
+// (503 otherwise); without Confirm it changes nothing and says what the
+// fall-back would duplicate.
+const PathFallback = "/jobs/{id}/checkpoints/fallback"
+
+// FallbackRequest is the body of POST PathFallback.
+type FallbackRequest struct {
+	To      int64 `json:"to"`
+	Confirm bool  `json:"confirm"`
+}
+
+func (a *AM) fallback(w http.ResponseWriter, r *http.Request) {
+	var req FallbackRequest
+	if err := (httpjson.Decoder{}).Decode(w, r, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !a.overview().Leader {
+		http.Error(w, errNotLeading.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	plan, err := a.coordinator.Fallback(r.Context(), r.PathValue("id"), req.To, req.Confirm)
+	switch {
+	case errors.Is(err, ErrFallback):
+		http.Error(w, err.Error(), http.StatusConflict)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	default:
+		httpjson.Write(w, http.StatusOK, plan)
+	}
 }
 
 func (a *AM) overview() Overview {

@@ -126,14 +126,46 @@ func (s *Checkpoints) parseIDs(keys []string) []int64 {
 	return ids
 }
 
-// Latest returns the newest readable checkpoint. Unreadable newer ones are
-// returned as skipped (and logged), never used; ok is false when there is none.
-// It reads (and locks) every retained checkpoint at once. One listing finds them:
-// a checkpoint marked for deletion fails to lock (ErrNotFound) and is passed over.
-func (s *Checkpoints) Latest(ctx context.Context) (CompletedCheckpoint, []SkippedCheckpoint, bool, error) {
+// UnreadableCheckpointError is a checkpoint whose pointer, payload or content
+// cannot be used: its payload is missing (ErrDanglingPointer) or does not match
+// its pointer or its job (ErrCorruptState), or — reported by the checkpoint's user
+// through NewUnreadableCheckpoint — a file it references cannot be used. It is
+// not transient: reading again gives the same answer. Recovery stops at it and
+// changes nothing; falling back to an older checkpoint is an operator's act.
+type UnreadableCheckpointError struct {
+	JobID string
+	ID    int64
+	File  string // the storage name of the unusable file, when known
+	Err   error
+}
+
+// NewUnreadableCheckpoint reports that checkpoint id of jobID cannot be used
+// because of file (a storage name; may be empty) and err.
+func NewUnreadableCheckpoint(jobID string, id int64, file string, err error) *UnreadableCheckpointError {
+	return &UnreadableCheckpointError{JobID: jobID, ID: id, File: file, Err: err}
+}
+
+func (e *UnreadableCheckpointError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("recovery: checkpoint %d of job %s is unreadable: %v", e.ID, e.JobID, e.Err)
+	}
+	return fmt.Sprintf("recovery: checkpoint %d of job %s is unreadable: file %s: %v", e.ID, e.JobID, e.File, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *UnreadableCheckpointError) Unwrap() error { return e.Err }
+
+// Latest returns the newest checkpoint; ok is false when there is none. It never
+// skips one: when the newest cannot be used it returns an
+// *UnreadableCheckpointError (corrupt, dangling, not this checkpoint) or the
+// storage/backend error (transient: the caller retries). It reads (and locks)
+// every retained checkpoint at once, so an operator can fall back to one of them
+// (Get). One listing finds them: a checkpoint marked for deletion fails to lock
+// (ErrNotFound) and is passed over.
+func (s *Checkpoints) Latest(ctx context.Context) (CompletedCheckpoint, bool, error) {
 	names, err := s.ps.Names(ctx)
 	if err != nil {
-		return CompletedCheckpoint{}, nil, false, fmt.Errorf("recovery: latest checkpoint of job %s: %w", s.jobID, err)
+		return CompletedCheckpoint{}, false, fmt.Errorf("recovery: latest checkpoint of job %s: %w", s.jobID, err)
 	}
 	ids := s.parseIDs(names)
 	slices.Reverse(ids)
@@ -141,35 +173,48 @@ func (s *Checkpoints) Latest(ctx context.Context) (CompletedCheckpoint, []Skippe
 	for i, id := range ids {
 		keys[i] = checkpointKey(id)
 	}
-	var skipped []SkippedCheckpoint
 	for i, e := range s.ps.GetAll(ctx, keys, true) {
-		id := ids[i]
-		err := e.Err
-		var cp checkpointPayload
-		if err == nil {
-			if jerr := json.Unmarshal(e.Payload, &cp); jerr != nil || cp.ID != id || cp.JobID != s.jobID {
-				err = fmt.Errorf("%w: checkpoint %d of job %s: payload is not this checkpoint (id %d, job %q, %v)",
-					ErrCorruptState, id, s.jobID, cp.ID, cp.JobID, jerr)
-			}
-		}
-		switch {
-		case err == nil:
-			return CompletedCheckpoint{JobID: s.jobID, ID: id, Timestamp: cp.Timestamp, Metadata: cp.Metadata}, skipped, true, nil
-		case errors.Is(err, ErrNotFound):
+		if errors.Is(e.Err, ErrNotFound) {
 			continue // removed meanwhile
-		case errors.Is(err, ErrDanglingPointer), errors.Is(err, ErrCorruptState):
-			reason := "corrupt"
-			if errors.Is(err, ErrDanglingPointer) {
-				reason = "dangling pointer"
-			}
-			s.log.Error().Int64(logging.Checkpoint, id).Str(logging.Reason, reason).Err(err).
-				Msg("skipping an unreadable checkpoint; falling back to an older one")
-			skipped = append(skipped, SkippedCheckpoint{ID: id, Err: err})
-		default:
-			return CompletedCheckpoint{}, skipped, false, fmt.Errorf("recovery: latest checkpoint of job %s: %w", s.jobID, err)
 		}
+		cp, err := s.decode(ids[i], e)
+		if err != nil {
+			return CompletedCheckpoint{}, false, err
+		}
+		return cp, true, nil
 	}
-	return CompletedCheckpoint{}, skipped, false, nil
+	return CompletedCheckpoint{}, false, nil
+}
+
+// Get reads (and locks) the retained checkpoint id, with the errors of Latest;
+// a checkpoint not retained is ErrNotFound.
+func (s *Checkpoints) Get(ctx context.Context, id int64) (CompletedCheckpoint, error) {
+	e := s.ps.GetAll(ctx, []string{checkpointKey(id)}, true)[0]
+	if errors.Is(e.Err, ErrNotFound) {
+		return CompletedCheckpoint{}, fmt.Errorf("recovery: checkpoint %d of job %s: %w", id, s.jobID, e.Err)
+	}
+	return s.decode(id, e)
+}
+
+// decode turns the entry of checkpoint id into the checkpoint, or its error.
+func (s *Checkpoints) decode(id int64, e Entry) (CompletedCheckpoint, error) {
+	if err := e.Err; err != nil {
+		if errors.Is(err, ErrDanglingPointer) || errors.Is(err, ErrCorruptState) {
+			var pe *PayloadError
+			file := ""
+			if errors.As(err, &pe) {
+				file = pe.Path
+			}
+			return CompletedCheckpoint{}, NewUnreadableCheckpoint(s.jobID, id, file, err)
+		}
+		return CompletedCheckpoint{}, fmt.Errorf("recovery: checkpoint %d of job %s: %w", id, s.jobID, err)
+	}
+	var cp checkpointPayload
+	if jerr := json.Unmarshal(e.Payload, &cp); jerr != nil || cp.ID != id || cp.JobID != s.jobID {
+		return CompletedCheckpoint{}, NewUnreadableCheckpoint(s.jobID, id, "", fmt.Errorf(
+			"%w: payload is not this checkpoint (id %d, job %q, %v)", ErrCorruptState, cp.ID, cp.JobID, jerr))
+	}
+	return CompletedCheckpoint{JobID: s.jobID, ID: id, Timestamp: cp.Timestamp, Metadata: cp.Metadata}, nil
 }
 
 // Shutdown ends the store. With terminal (the job reached a globally terminal

@@ -25,7 +25,9 @@
 // A backend holds pointers only; the state lives in the storage directory
 // (hdfsstore). A pointer carries the storage name, the payload's size and CRC32C:
 // a pointer whose payload is missing or does not match is reported
-// (ErrDanglingPointer, ErrCorruptState), never silently used.
+// (ErrDanglingPointer, ErrCorruptState), never silently used; a checkpoint store's
+// Latest never skips an unreadable newest checkpoint (UnreadableCheckpointError):
+// going back to an older one (Get) is the caller's explicit act.
 //
 // # What it guarantees
 //

@@ -61,21 +61,35 @@ func WriteState(ctx context.Context, st hdfsstore.Store, name string, payload []
 	return Pointer{Version: pointerVersion, Path: name, Size: info.Size, Checksum: info.Checksum}, nil
 }
 
+// PayloadError is a payload a pointer names that cannot be read or verified:
+// Path is its storage name. errors.Is sees through it to ErrDanglingPointer,
+// ErrCorruptState or the storage error.
+type PayloadError struct {
+	Path string
+	Err  error
+}
+
+func (e *PayloadError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *PayloadError) Unwrap() error { return e.Err }
+
 // readState reads and verifies the payload a pointer names. A missing payload is
-// ErrDanglingPointer (also fs.ErrNotExist); a mismatch is ErrCorruptState.
+// ErrDanglingPointer (also fs.ErrNotExist); a mismatch is ErrCorruptState. Every
+// error is a *PayloadError naming the file.
 func readState(ctx context.Context, st hdfsstore.Store, p Pointer) ([]byte, error) {
 	b, err := hdfsstore.GetBytes(ctx, st, p.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: %s: %w", ErrDanglingPointer, p.Path, err)
+		return nil, &PayloadError{Path: p.Path, Err: fmt.Errorf("%w: %s: %w", ErrDanglingPointer, p.Path, err)}
 	case errors.Is(err, hdfsstore.ErrCorrupt):
-		return nil, fmt.Errorf("%w: %s: %w", ErrCorruptState, p.Path, err)
+		return nil, &PayloadError{Path: p.Path, Err: fmt.Errorf("%w: %s: %w", ErrCorruptState, p.Path, err)}
 	case err != nil:
-		return nil, fmt.Errorf("recovery: read state %s: %w", p.Path, err)
+		return nil, &PayloadError{Path: p.Path, Err: fmt.Errorf("recovery: read state %s: %w", p.Path, err)}
 	}
 	if int64(len(b)) != p.Size || crc32.Checksum(b, castagnoli) != p.Checksum {
-		return nil, fmt.Errorf("%w: %s: payload (size %d, crc32c %08x) does not match its pointer (size %d, crc32c %08x)",
-			ErrCorruptState, p.Path, len(b), crc32.Checksum(b, castagnoli), p.Size, p.Checksum)
+		return nil, &PayloadError{Path: p.Path, Err: fmt.Errorf("%w: %s: payload (size %d, crc32c %08x) does not match its pointer (size %d, crc32c %08x)",
+			ErrCorruptState, p.Path, len(b), crc32.Checksum(b, castagnoli), p.Size, p.Checksum)}
 	}
 	return b, nil
 }

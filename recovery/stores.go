@@ -43,12 +43,6 @@ type CompletedCheckpoint struct {
 	Metadata  []byte
 }
 
-// SkippedCheckpoint is a checkpoint recovery could not use, and why.
-type SkippedCheckpoint struct {
-	ID  int64
-	Err error // matches ErrDanglingPointer or ErrCorruptState
-}
-
 // CheckpointIDCounter hands out checkpoint IDs, kept by the backend at
 // CheckpointIDCounterPath(jobID). The ZooKeeper counter refuses to work
 // (ErrNotConnected) without a live connection, because it could not guarantee

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"sync"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
@@ -81,6 +83,9 @@ func (tm *TaskManager) Deploy(ctx context.Context, d tmapi.Deployment) error {
 	key := d.Task()
 	tm.stop(func(k tmapi.TaskID) bool { return k == key }) // a redeployment replaces the old instance
 	if err := t.Restore(ctx, d.Handle); err != nil {
+		if unusable(err) {
+			return fmt.Errorf("%w: restore %s/%d: %w", tmapi.ErrUnusableState, d.JobID, d.Subtask, err)
+		}
 		return fmt.Errorf("restore %s/%d: %w", d.JobID, d.Subtask, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -144,4 +149,19 @@ func (tm *TaskManager) AbortCheckpoint(ctx context.Context, id tmapi.TaskID, che
 	}
 	_ = t.AbortCheckpoint(ctx, checkpoint)
 	return nil
+}
+
+// unusable reports whether a restore failed because of the state itself (missing,
+// corrupt, undecodable, not this task's), not because storage could not be
+// reached: only the latter may pass when tried again.
+func unusable(err error) bool {
+	if !errors.Is(err, job.ErrState) {
+		return false
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, hdfsstore.ErrCorrupt) {
+		return true
+	}
+	var pe *fs.PathError
+	var ne net.Error
+	return !errors.As(err, &pe) && !errors.As(err, &ne)
 }

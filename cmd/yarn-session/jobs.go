@@ -25,8 +25,9 @@ func leaderREST(ctx context.Context, id string) (string, error) {
 func jobCommands() []*cli.Command {
 	return []*cli.Command{
 		runCommand(),
+		checkpointsCommand(),
 		{
-			Name: "list", Usage: "list the session's running jobs",
+			Name: "list", Usage: "list the session's jobs: running, and those whose recovery failed (with the error)",
 			Flags: []cli.Flag{idFlag()},
 			Action: func(c *cli.Context) error {
 				id, err := sessionID(c)
@@ -44,9 +45,9 @@ func jobCommands() []*cli.Command {
 					return cli.Exit(fmt.Sprintf("list: %v", err), exitFailure)
 				}
 				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "JOB ID\tNAME\tSTATUS")
+				fmt.Fprintln(tw, "JOB ID\tNAME\tSTATUS\tERROR")
 				for _, j := range res.Jobs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", j.JobID, j.Name, j.State)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", j.JobID, j.Name, j.State, j.Error)
 				}
 				return tw.Flush()
 			},

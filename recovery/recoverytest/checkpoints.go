@@ -28,7 +28,7 @@ func testCheckpointStoreRetainAndSubsume(t *testing.T, e *Env) {
 	ctx := Context(t)
 	s := e.Instance().Checkpoints("job1", 2)
 
-	_, _, ok, err := s.Latest(ctx)
+	_, ok, err := s.Latest(ctx)
 	require.NoError(t, err)
 	require.False(t, ok)
 
@@ -47,10 +47,9 @@ func testCheckpointStoreRetainAndSubsume(t *testing.T, e *Env) {
 	require.False(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000001"))
 	require.True(t, e.PointerExists(recovery.CheckpointsDir("job1"), "0000000000000000003"))
 
-	cp, skipped, ok, err := s.Latest(ctx)
+	cp, ok, err := s.Latest(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Empty(t, skipped)
 	require.Equal(t, cpOf(3), cp)
 
 	_, err = s.Add(ctx, e.Guard(), recovery.CompletedCheckpoint{JobID: "other", ID: 4})
@@ -62,33 +61,40 @@ func testCheckpointStoreRejectsRetainZero(t *testing.T, e *Env) {
 	require.Error(t, err)
 }
 
-func testCheckpointStoreLatestSkipsUnreadable(t *testing.T, e *Env) {
+func testCheckpointStoreLatestStopsAtUnreadable(t *testing.T, e *Env) {
 	ctx := Context(t)
 	s := e.Instance().Checkpoints("job1", 3)
 	for id := int64(1); id <= 3; id++ {
 		_, err := s.Add(ctx, e.Guard(), cpOf(id))
 		require.NoError(t, err)
 	}
-	e.FlipByte(e.PayloadOf("-0000000000000000003-"))
-	require.NoError(t, e.St.Delete(ctx, e.PayloadOf("-0000000000000000002-")))
+	corrupt := e.PayloadOf("-0000000000000000003-")
+	e.FlipByte(corrupt)
 
-	// A new leader falls back to checkpoint 1 and reports 3 and 2.
-	cp, skipped, ok, err := e.Instance().Checkpoints("job1", 3).Latest(ctx)
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, cpOf(1), cp)
-	require.Len(t, skipped, 2)
-	require.Equal(t, int64(3), skipped[0].ID)
-	require.ErrorIs(t, skipped[0].Err, recovery.ErrCorruptState)
-	require.Equal(t, int64(2), skipped[1].ID)
-	require.ErrorIs(t, skipped[1].Err, recovery.ErrDanglingPointer)
-
-	// Nothing readable left: no checkpoint, both reported.
-	require.NoError(t, e.St.Delete(ctx, e.PayloadOf("-0000000000000000001-")))
-	_, skipped, ok, err = s.Latest(ctx)
-	require.NoError(t, err)
+	// A new leader does not fall back: checkpoint 3 is reported, naming its file.
+	_, ok, err := e.Instance().Checkpoints("job1", 3).Latest(ctx)
 	require.False(t, ok)
-	require.Len(t, skipped, 3)
+	var ue *recovery.UnreadableCheckpointError
+	require.ErrorAs(t, err, &ue)
+	require.ErrorIs(t, err, recovery.ErrCorruptState)
+	require.Equal(t, int64(3), ue.ID)
+	require.Equal(t, "job1", ue.JobID)
+	require.Equal(t, corrupt, ue.File)
+
+	// The operator's fall-back reads an older one explicitly.
+	cp, err := s.Get(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, cpOf(2), cp)
+	_, err = s.Get(ctx, 7)
+	require.ErrorIs(t, err, recovery.ErrNotFound)
+
+	// A missing payload is a dangling pointer, reported the same way.
+	dangling := e.PayloadOf("-0000000000000000002-")
+	require.NoError(t, e.St.Delete(ctx, dangling))
+	_, err = e.Instance().Checkpoints("job1", 3).Get(ctx, 2)
+	require.ErrorAs(t, err, &ue)
+	require.ErrorIs(t, err, recovery.ErrDanglingPointer)
+	require.Equal(t, dangling, ue.File)
 }
 
 func testCheckpointStoreSuspendKeepsTerminalDiscards(t *testing.T, e *Env) {
@@ -102,7 +108,7 @@ func testCheckpointStoreSuspendKeepsTerminalDiscards(t *testing.T, e *Env) {
 	require.Len(t, e.checkpointPayloads(), 2)
 
 	next := e.Instance().Checkpoints("job1", 2)
-	cp, _, ok, err := next.Latest(ctx)
+	cp, ok, err := next.Latest(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, int64(2), cp.ID)

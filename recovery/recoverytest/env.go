@@ -285,7 +285,7 @@ var suites = []struct {
 	{"JobGraphStore", testJobGraphStore},
 	{"CheckpointStoreRetainAndSubsume", testCheckpointStoreRetainAndSubsume},
 	{"CheckpointStoreRejectsRetainZero", testCheckpointStoreRejectsRetainZero},
-	{"CheckpointStoreLatestSkipsUnreadable", testCheckpointStoreLatestSkipsUnreadable},
+	{"CheckpointStoreLatestStopsAtUnreadable", testCheckpointStoreLatestStopsAtUnreadable},
 	{"CheckpointStoreSuspendKeepsTerminalDiscards", testCheckpointStoreSuspendKeepsTerminalDiscards},
 	{"CheckpointStoreDeposed", testCheckpointStoreDeposed},
 	{"CheckpointIDCounter", testCheckpointIDCounter},

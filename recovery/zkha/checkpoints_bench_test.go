@@ -78,7 +78,7 @@ func BenchmarkCheckpointLatest(b *testing.B) {
 			}
 			for b.Loop() {
 				if err := forJobs(n, func(j int) error {
-					cp, _, ok, err := stores[j].Latest(ctx)
+					cp, ok, err := stores[j].Latest(ctx)
 					if err == nil && (!ok || cp.ID != 7) {
 						err = fmt.Errorf("latest: %v %d", ok, cp.ID)
 					}

@@ -22,7 +22,8 @@ func NewTaskManagerClient(hc *http.Client) *TaskManagerClient {
 
 // Deploy runs d's subtask on tm, replacing an instance already running there.
 func (c *TaskManagerClient) Deploy(ctx context.Context, tm string, session uuid.UUID, d Deployment) error {
-	return c.command(ctx, http.MethodPost, tm+PathTasks, session, d, nil)
+	err := c.command(ctx, http.MethodPost, tm+PathTasks, session, d, nil)
+	return mapStatus(err, http.StatusUnprocessableEntity, ErrUnusableState)
 }
 
 // Cancel stops the job's subtasks on tm and returns how many there were.

@@ -164,6 +164,8 @@ func fail(w http.ResponseWriter, err error, status int) {
 		status = http.StatusConflict
 	case errors.Is(err, ErrUnknownTask):
 		status = http.StatusNotFound
+	case errors.Is(err, ErrUnusableState):
+		status = http.StatusUnprocessableEntity
 	}
 	http.Error(w, err.Error(), status)
 }

@@ -41,6 +41,10 @@ var (
 	ErrStaleLeader = errors.New("tmapi: stale leader session")
 	// ErrUnknownTask: the TaskManager runs no such subtask.
 	ErrUnknownTask = errors.New("tmapi: no such task")
+	// ErrUnusableState is a deployment whose state (a file its handle names) is
+	// missing, corrupt or not this task's: deploying it again gives the same
+	// answer (422 Unprocessable Entity).
+	ErrUnusableState = errors.New("tmapi: unusable checkpoint state")
 )
 
 // Registration is what a TaskManager tells the leader about itself.

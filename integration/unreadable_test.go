@@ -1,0 +1,375 @@
+package integration_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/supervisor"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+// unreadable is a session with two counting jobs (A on "counts", B on
+// "counts-b"), three retained checkpoints each, and A's checkpoints in
+// ZooKeeper at hand.
+type unreadable struct {
+	c       *cli
+	id      string
+	client  *supervisor.ControlClient
+	a, b    string // job IDs
+	store   hdfsstore.Store
+	raw     *zk.Conn
+	cpDir   string // job A's checkpoint pointers
+	storage string // local directory of the storage
+}
+
+func newUnreadable(t *testing.T) *unreadable {
+	b := strings.Replace(fastCounting, "path: counts", "path: counts-b", 1)
+	b = strings.Replace(b, "name: counting", "name: counting-b", 1)
+	c, id, client, jobs, store := jobSessionWith(t, 2, func(c *cli) {
+		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3")
+	}, fastCounting, b)
+	u := &unreadable{c: c, id: id, client: client, a: jobs[0], b: jobs[1], store: store, raw: zkc.Conn(t),
+		storage: strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")}
+	u.cpDir = c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id") + "/jobs/" + u.a + "/checkpoints"
+	require.Eventually(t, func() bool {
+		names, _, err := u.raw.Children(u.cpDir)
+		return err == nil && len(names) >= 3 && len(committed(t, store, "counts")) >= 3
+	}, 60*time.Second, 20*time.Millisecond, "three retained checkpoints of job A")
+	return u
+}
+
+// killAM kills the leading AM and returns job A's retained checkpoint IDs,
+// ascending, as they are then (the job is not running).
+func (u *unreadable) killAM(t *testing.T) []int64 {
+	_, err := u.client.KillAM(context.Background())
+	require.NoError(t, err)
+	names, _, err := u.raw.Children(u.cpDir)
+	require.NoError(t, err)
+	sort.Strings(names)
+	var ids []int64
+	for _, n := range names {
+		id, err := strconv.ParseInt(n, 10, 64)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// payload returns the local file of checkpoint id's metadata.
+func (u *unreadable) payload(t *testing.T, id int64) string {
+	data, _, err := u.raw.Get(fmt.Sprintf("%s/%019d", u.cpDir, id))
+	require.NoError(t, err)
+	var ptr struct {
+		Path string `json:"path"`
+	}
+	require.NoError(t, json.Unmarshal(data, &ptr))
+	return filepath.Join(u.storage, ptr.Path)
+}
+
+// snapshot is job A's recovery data: its checkpoint pointers (ZooKeeper data)
+// and every file of its own in storage (checkpoint metadata, task state,
+// committed and pending output), with their bytes.
+func (u *unreadable) snapshot(t *testing.T) map[string]string {
+	out := map[string]string{}
+	names, _, err := u.raw.Children(u.cpDir)
+	require.NoError(t, err)
+	for _, n := range names {
+		data, _, err := u.raw.Get(u.cpDir + "/" + n)
+		require.NoError(t, err)
+		out["zk:"+n] = string(data)
+	}
+	require.NoError(t, filepath.WalkDir(u.storage, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.Contains(p, u.a) {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		out[p] = string(b)
+		return err
+	}))
+	return out
+}
+
+// jobStatus returns job A as the leader lists it, or false.
+func (u *unreadable) jobStatus(jobID string) (jobmanager.JobStatus, bool) {
+	rest := leaderOf(u.client)
+	var res struct {
+		Jobs []jobmanager.JobStatus `json:"jobs"`
+	}
+	if rest == "" || getJSON(rest+"/jobs", &res) != nil {
+		return jobmanager.JobStatus{}, false
+	}
+	for _, j := range res.Jobs {
+		if j.JobID == jobID {
+			return j, true
+		}
+	}
+	return jobmanager.JobStatus{}, false
+}
+
+// requireFailed waits until job A is listed RECOVERY_FAILED naming checkpoint
+// cp (and file, when not empty), while job B runs on; then checks that A's data
+// did not change and the AM logged the failure once.
+func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before map[string]string) jobmanager.JobStatus {
+	var st jobmanager.JobStatus
+	require.Eventually(t, func() bool {
+		var ok bool
+		st, ok = u.jobStatus(u.a)
+		return ok && st.State == jobmanager.JobRecoveryFailed
+	}, 60*time.Second, 20*time.Millisecond, "job A is listed as RECOVERY_FAILED")
+	require.Equal(t, cp, st.Checkpoint)
+	require.Contains(t, st.Error, fmt.Sprintf("checkpoint %d of job %s", cp, u.a))
+	if file != "" {
+		require.Contains(t, st.Error, file, "the error names the file")
+	}
+	n := len(committed(t, u.store, "counts-b"))
+	require.Eventually(t, func() bool { return len(committed(t, u.store, "counts-b")) >= n+3 }, 60*time.Second, 20*time.Millisecond,
+		"job B runs on")
+	requireExactCounts(t, committed(t, u.store, "counts-b"), n+3)
+	require.Equal(t, before, u.snapshot(t), "ZooKeeper pointers and storage files of job A unchanged")
+
+	out, err := u.c.run("", "list", "-id", u.id)
+	require.NoError(t, err)
+	require.Regexp(t, u.a+`\s+(counting\s+)?RECOVERY_FAILED\s+.*checkpoint `+strconv.FormatInt(cp, 10), out)
+
+	status, err := u.client.Status(context.Background())
+	require.NoError(t, err)
+	amLog, err := os.ReadFile(status.AMLog)
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(string(amLog), "job recovery failed: its latest checkpoint is unreadable"), "logged once")
+	require.Contains(t, string(amLog), fmt.Sprintf(`"checkpoint":%d`, cp))
+	require.NotContains(t, string(amLog), "falling back")
+	return st
+}
+
+// TestCorruptNewestCheckpointFailsRecovery: with the AM dead, one byte of job A's
+// newest checkpoint metadata is flipped. The next attempt does not fall back: job A
+// is listed RECOVERY_FAILED naming the checkpoint and its file, nothing of A's
+// changes in ZooKeeper or storage, and job B runs on. The operator's fall-back
+// then says which committed parts the replay duplicates, changes nothing without
+// --yes, and with it restores A from the older checkpoint; every part committed
+// before keeps its bytes, and the output is exact once the listed parts are set
+// aside.
+func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
+	u := newUnreadable(t)
+	ids := u.killAM(t)
+	newest, older := ids[len(ids)-1], ids[0] // older: the parts of the checkpoints between are surely committed
+	payload := u.payload(t, newest)
+	b, err := os.ReadFile(payload)
+	require.NoError(t, err)
+	b[0] ^= 0xff
+	require.NoError(t, os.WriteFile(payload, b, 0o600))
+	before := u.snapshot(t)
+	parts := committedBytes(t, u.store, "counts")
+
+	u.requireFailed(t, newest, strings.TrimPrefix(payload, u.storage+"/"), before)
+
+	// The parts the replay from the older checkpoint duplicates: A's, newer than it.
+	var dup []string
+	for name := range parts {
+		p, ok := job.ParsePart(name)
+		require.True(t, ok)
+		if p.Checkpoint > older {
+			dup = append(dup, name)
+		}
+	}
+	require.NotEmpty(t, dup)
+	sort.Strings(dup)
+	out, err := u.c.run("", "checkpoints", "fallback", "-id", u.id, "--to", strconv.FormatInt(older, 10), u.a)
+	require.NoError(t, err, out)
+	for _, name := range dup {
+		require.Contains(t, out, "  "+name+"\n")
+	}
+	require.Equal(t, len(dup), strings.Count(out, "  "+job.OutputDir(taskmanager.OutputRoot, "counts")+"/"), out)
+	require.Contains(t, out, "Nothing was changed.")
+	require.Equal(t, before, u.snapshot(t), "a dry run changes nothing")
+	st, _ := u.jobStatus(u.a)
+	require.Equal(t, jobmanager.JobRecoveryFailed, st.State)
+
+	out, err = u.c.run("", "checkpoints", "fallback", "-id", u.id, "--to", strconv.FormatInt(older, 10), "--yes", u.a)
+	require.NoError(t, err, out)
+	require.Contains(t, out, fmt.Sprintf("restores from checkpoint %d", older))
+	var info jobmanager.CheckpointInfo
+	require.Eventually(t, func() bool {
+		rest := leaderOf(u.client)
+		return rest != "" && getJSON(rest+"/jobs/"+u.a+"/checkpoints", &info) == nil && info.Deployed && info.Latest > newest
+	}, 60*time.Second, 20*time.Millisecond, "job A runs again, checkpointing past the unreadable one")
+	require.Equal(t, older, info.RestoredFrom)
+	st, _ = u.jobStatus(u.a)
+	require.Equal(t, jobmanager.JobRunning, st.State)
+	require.Empty(t, st.Error)
+
+	n := len(committed(t, u.store, "counts"))
+	require.Eventually(t, func() bool { return len(committed(t, u.store, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
+	after := committedBytes(t, u.store, "counts")
+	for name, b := range parts {
+		require.Equal(t, b, after[name], "committed part %s keeps its bytes", name)
+	}
+	// What the command said: the listed parts are duplicated by the replay; set
+	// aside, the rest is exact — no gap, no other duplicate.
+	names := make([]string, 0, len(after))
+	for name := range after {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, k int) bool {
+		pi, _ := job.ParsePart(names[i])
+		pk, _ := job.ParsePart(names[k])
+		return pi.Checkpoint < pk.Checkpoint
+	})
+	var windows []int64
+	for _, name := range names {
+		if slices.Contains(dup, name) {
+			continue
+		}
+		for _, f := range strings.Fields(string(after[name])) {
+			v, err := strconv.ParseInt(f, 10, 64)
+			require.NoError(t, err)
+			windows = append(windows, v)
+		}
+	}
+	requireExactCounts(t, windows, 5)
+}
+
+// stateFile returns the local file of subtask 0's task state in checkpoint id of
+// job A (what its metadata's handle names).
+func (u *unreadable) stateFile(t *testing.T, id int64) string {
+	b, err := hdfsstore.GetBytes(context.Background(), u.store, strings.TrimPrefix(u.payload(t, id), u.storage+"/"))
+	require.NoError(t, err)
+	var cp struct {
+		Metadata []byte `json:"metadata"`
+	}
+	require.NoError(t, json.Unmarshal(b, &cp))
+	var md jobmanager.CheckpointMetadata
+	require.NoError(t, json.Unmarshal(cp.Metadata, &md))
+	require.Len(t, md.Handles, 1)
+	var h struct {
+		Name string `json:"name"`
+	}
+	require.NoError(t, json.Unmarshal(md.Handles[0], &h))
+	require.NotEmpty(t, h.Name)
+	return filepath.Join(u.storage, h.Name)
+}
+
+// TestCorruptTaskStateFailsRecovery: one byte of the task-state file job A's
+// newest checkpoint references is flipped while the AM is dead. The TaskManager
+// refuses to restore it; job A is listed RECOVERY_FAILED naming the checkpoint and
+// the state file, nothing of A's changes, and job B runs on.
+func TestCorruptTaskStateFailsRecovery(t *testing.T) {
+	u := newUnreadable(t)
+	ids := u.killAM(t)
+	newest := ids[len(ids)-1]
+	file := u.stateFile(t, newest)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(file, b, 0o600))
+	u.requireFailed(t, newest, strings.TrimPrefix(file, u.storage+"/"), u.snapshot(t))
+}
+
+// TestMissingCheckpointFileFailsRecovery: job A's newest checkpoint metadata file
+// is deleted while the AM is dead (its pointer dangles). Job A is listed
+// RECOVERY_FAILED naming the checkpoint and the missing file, the pointer stays,
+// nothing else of A's changes, and job B runs on.
+func TestMissingCheckpointFileFailsRecovery(t *testing.T) {
+	u := newUnreadable(t)
+	ids := u.killAM(t)
+	newest := ids[len(ids)-1]
+	payload := u.payload(t, newest)
+	require.NoError(t, os.Remove(payload))
+	st := u.requireFailed(t, newest, strings.TrimPrefix(payload, u.storage+"/"), u.snapshot(t))
+	require.Contains(t, st.Error, "dangling pointer")
+}
+
+// TestStorageErrorDuringRecoveryIsListedAndRetried: job A's graph file cannot be
+// read (a symbolic link loop stands in its place) when the next AM recovers. Every answer
+// of GET /jobs lists job A, RECOVERING with the error; once the file is back, A
+// runs again under the same grant (no new leader session) and its output is exact.
+func TestStorageErrorDuringRecoveryIsListedAndRetried(t *testing.T) {
+	u := newUnreadable(t)
+	graphNode := u.c.haValue("high-availability.zookeeper.path.root") + "/" + u.c.haValue("high-availability.cluster-id") + "/jobgraphs/" + u.a
+	data, _, err := u.raw.Get(graphNode)
+	require.NoError(t, err)
+	var ptr struct {
+		Path string `json:"path"`
+	}
+	require.NoError(t, json.Unmarshal(data, &ptr))
+	graph := filepath.Join(u.storage, ptr.Path)
+	aside := graph + ".aside"
+	require.NoError(t, os.Rename(graph, aside))
+	// A symbolic link to itself: opening it fails (ELOOP), as an unreachable
+	// storage does; chmod would not stop the root user the tests may run as.
+	require.NoError(t, os.Symlink(filepath.Base(graph), graph))
+	first, err := u.client.Status(context.Background())
+	require.NoError(t, err)
+	u.killAM(t)
+
+	// The new leader lists A with its error, again and again: never omitted.
+	var session string
+	seen := 0
+	require.Eventually(t, func() bool {
+		rest := leaderOf(u.client)
+		var o jobmanager.Overview
+		var res struct {
+			Jobs []jobmanager.JobStatus `json:"jobs"`
+		}
+		if rest == "" || getJSON(rest+"/overview", &o) != nil || o.LeaderSession == "" || getJSON(rest+"/jobs", &res) != nil {
+			return false
+		}
+		var a *jobmanager.JobStatus
+		for i := range res.Jobs {
+			if res.Jobs[i].JobID == u.a {
+				a = &res.Jobs[i]
+			}
+		}
+		require.NotNil(t, a, "GET /jobs of leader session %s omits job A: %+v", o.LeaderSession, res.Jobs)
+		if a.State != jobmanager.JobRecovering {
+			return false
+		}
+		require.Contains(t, a.Error, ptr.Path, "the error names the file")
+		if session == "" {
+			session = o.LeaderSession
+		}
+		seen++
+		return seen >= 5
+	}, 60*time.Second, 100*time.Millisecond, "job A listed as RECOVERING with its error")
+	require.Equal(t, jobmanager.JobRunning, mustStatus(t, u, u.b).State, "job B runs")
+
+	require.NoError(t, os.Remove(graph))
+	require.NoError(t, os.Rename(aside, graph))
+	require.Eventually(t, func() bool {
+		st, ok := u.jobStatus(u.a)
+		return ok && st.State == jobmanager.JobRunning && st.Error == ""
+	}, 60*time.Second, 20*time.Millisecond, "job A recovers once its graph is readable")
+	rest := leaderOf(u.client)
+	var o jobmanager.Overview
+	require.NoError(t, getJSON(rest+"/overview", &o))
+	require.Equal(t, session, o.LeaderSession, "the same grant recovered it")
+	last, err := u.client.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, first.Attempt+1, last.Attempt, "one attempt: the one the kill started")
+	n := len(committed(t, u.store, "counts"))
+	require.Eventually(t, func() bool { return len(committed(t, u.store, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
+	got, err := job.ReadCommittedJob(context.Background(), u.store, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(u.a))
+	require.NoError(t, err)
+	requireExactCounts(t, got, n+3)
+}
+
+func mustStatus(t *testing.T, u *unreadable, jobID string) jobmanager.JobStatus {
+	st, ok := u.jobStatus(jobID)
+	require.True(t, ok, "job %s listed", jobID)
+	return st
+}
