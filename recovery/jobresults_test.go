@@ -282,3 +282,25 @@ func TestJobResultCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestJobResultWritesAreFenced: a deposed leader writes no dirty result, and does
+// not make one clean; the result it could not clean stays dirty for the next one.
+func TestJobResultWritesAreFenced(t *testing.T) {
+	ctx := t.Context()
+	s, _, _ := jrsNew(t)
+	old := recoverytest.NewFlagGuard()
+	old.Depose()
+	require.ErrorIs(t, s.CreateDirty(ctx, old, jrsResult(jrsJob1)), recovery.ErrNotLeader)
+	assert.False(t, jrsHas(t, s, jrsJob1), "nothing written")
+
+	require.NoError(t, s.CreateDirty(ctx, jrsLead, jrsResult(jrsJob2)))
+	require.ErrorIs(t, s.MarkClean(ctx, old, jrsJob2), recovery.ErrNotLeader)
+	dirty := jrsDirty(t, s)
+	require.Len(t, dirty, 1)
+	assert.Equal(t, jrsJob2, dirty[0].JobID, "still dirty")
+	r, err := s.Result(ctx, jrsJob2)
+	require.NoError(t, err)
+	assert.Equal(t, jrsResult(jrsJob2).State, r.State)
+	_, err = s.Result(ctx, jrsJob1)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+}
