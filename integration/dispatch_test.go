@@ -115,7 +115,7 @@ func TestSubmissionsAreValidated(t *testing.T) {
 	rest := leaderOf(client)
 	require.NotEmpty(t, rest)
 	graphsBefore := znodesUnder(t, conn, clusterZK+recovery.JobGraphsDir)
-	require.Equal(t, []string{clusterZK + recovery.JobGraphsDir + "/" + jobs[0]}, matching(graphsBefore, "jobgraphs/"+jobs[0]))
+	require.Contains(t, graphsBefore, clusterZK+recovery.JobGraphsDir+"/"+jobs[0])
 	stored := func() map[string][]byte {
 		all := map[string][]byte{}
 		names, err := st.List(context.Background(), "")
