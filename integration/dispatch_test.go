@@ -221,7 +221,7 @@ func TestCancelRemovesTheJobsHAData(t *testing.T) {
 	require.Equal(t, []string{cluster + "/job-result-store/" + canceled + ".json"}, slices.Sorted(maps.Keys(after)),
 		"only the job's clean result is left in HA storage")
 	var res struct {
-		Result recovery.JobResult `json:"result"`
+		Result struct{ State, Name string } `json:"result"`
 	}
 	require.NoError(t, json.Unmarshal(after[cluster+"/job-result-store/"+canceled+".json"], &res))
 	require.Equal(t, jobmanager.JobCanceled, res.Result.State)
