@@ -201,7 +201,7 @@ func (s *Checkpoints) Shutdown(ctx context.Context, g Guard, terminal bool) erro
 	if d, ok := s.ps.(DirRemover); ok && len(errs) == 0 {
 		errs = append(errs, d.RemoveDir(ctx, g))
 	}
-	if len(errs) == 0 {
+	if errors.Join(errs...) == nil {
 		errs = append(errs, s.removeOrphans(ctx, g))
 	}
 	if err := errors.Join(errs...); err != nil {

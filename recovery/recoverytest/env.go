@@ -286,6 +286,7 @@ var suites = []struct {
 	{"CheckpointStoreLatestSkipsUnreadable", testCheckpointStoreLatestSkipsUnreadable},
 	{"CheckpointStoreSuspendKeepsTerminalDiscards", testCheckpointStoreSuspendKeepsTerminalDiscards},
 	{"CheckpointStoreDeposed", testCheckpointStoreDeposed},
+	{"CheckpointStoreTerminalRemovesOrphans", testCheckpointStoreTerminalRemovesOrphans},
 	{"CheckpointIDCounter", testCheckpointIDCounter},
 	{"CheckpointIDCounterTerminalRemoves", testCheckpointIDCounterTerminalRemoves},
 	{"InspectHealthy", testInspectHealthy},
