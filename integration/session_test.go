@@ -3,7 +3,6 @@ package integration_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -275,11 +275,9 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 
 	jobs := []string{"000000000000000000000000000000a1", "000000000000000000000000000000b2"}
 	for _, j := range jobs {
-		body := fmt.Sprintf(`{"jobId":%q,"name":"job %s","graph":"e30="}`, j, j[30:])
-		resp, err := http.Post(rest+"/jobs", "application/json", strings.NewReader(body))
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+		spec := strings.Replace(fastCounting, "path: counts", "path: counts-"+j[30:], 1)
+		status, body := postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)})
+		require.Equal(t, http.StatusAccepted, status, body)
 	}
 	out, err = c.run("", "list", "-id", id)
 	require.NoError(t, err)

@@ -105,6 +105,9 @@ func NewAM(cfg AMConfig) *AM {
 		}
 		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
+		if j.Checkpoints != nil {
+			a.dispatcher.SetCleanup(j.Checkpoints)
+		}
 		a.dispatcher.OnRecovered(cfg.Observer.JobsRecovered)
 		a.dispatcher.ReportHealth(a.coordinator.Health)
 	}

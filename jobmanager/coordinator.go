@@ -31,6 +31,9 @@ type CheckpointServices interface {
 	// coordinator removes once no retained checkpoint needs them.
 	Storage() hdfsstore.Store
 	StateRoot() string
+	// CheckLeadership confirms with the backend's server that g still leads; it
+	// fences side effects in storage (state discards, job results).
+	CheckLeadership(ctx context.Context, g recovery.Guard) error
 }
 
 var _ CheckpointServices = (*recovery.Services)(nil)
@@ -536,7 +539,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	c.mu.Unlock()
 	c.each(ctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
-	c.discardState(ctx, log, jobID, cps)
+	c.discardState(ctx, g, log, jobID, cps)
 	return nil
 }
 
@@ -545,8 +548,10 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 // attempt subsumed or aborted but did not get to remove (it was killed in
 // between). Retained checkpoints and newer ones (none is in flight here: one
 // checkpoint at a time, and this runs after it) are never touched. Failures are
-// logged; the next checkpoint tries again.
-func (c *Coordinator) discardState(ctx context.Context, log zerolog.Logger, jobID string, cps *recovery.Checkpoints) {
+// logged; the next checkpoint tries again. Each removal happens only after the
+// backend confirms that g still leads, so a paused and resumed old leader
+// removes nothing.
+func (c *Coordinator) discardState(ctx context.Context, g recovery.Guard, log zerolog.Logger, jobID string, cps *recovery.Checkpoints) {
 	kept, err := cps.IDs(ctx)
 	if err != nil || len(kept) == 0 {
 		if err != nil {
@@ -571,6 +576,10 @@ func (c *Coordinator) discardState(ctx context.Context, log zerolog.Logger, jobI
 		}
 	}
 	for _, id := range old {
+		if err := c.services.CheckLeadership(ctx, g); err != nil {
+			log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("not leading any more: the state of a subsumed checkpoint stays")
+			return
+		}
 		// The whole chk-<id>/ directory, with any temporaries a writer left.
 		if err := hdfsstore.RemoveAll(ctx, st, fmt.Sprintf("%schk-%d/", dir, id)); err != nil {
 			log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("cannot remove the state of a subsumed checkpoint")

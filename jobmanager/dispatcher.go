@@ -2,17 +2,24 @@ package jobmanager
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net/http"
+	"path"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/recovery"
 )
 
@@ -34,6 +41,71 @@ type JobSubmission struct {
 	JobID string `json:"jobId"`
 	Name  string `json:"name"`
 	Graph []byte `json:"graph"` // base64 in JSON
+}
+
+// Errors of Submit and Cancel; the REST handlers map them to status codes.
+var (
+	// ErrInvalidSubmission (400): the submission cannot run: a bad job ID, a graph
+	// that does not decode, or a graph whose ID is not the job ID.
+	ErrInvalidSubmission = errors.New("jobmanager: invalid submission")
+	// ErrJobExists (409): the job ID names a job that runs, is being recovered or
+	// submitted, or has a result already. Nothing was stored.
+	ErrJobExists = errors.New("jobmanager: job exists")
+	// ErrSinkInUse (409): a running job's file sink writes the same path.
+	ErrSinkInUse = errors.New("jobmanager: sink path in use")
+	// ErrJobNotRunning (404 unknown, 409 finished): Cancel of a job that does not run here.
+	ErrJobNotRunning = errors.New("jobmanager: job not running")
+)
+
+// submissionMeta is the submission's metadata, stored in the job graph payload
+// beside the graph's own fields under the key "submission" (graph decoders ignore
+// it; payloads stored without it recover with empty metadata).
+type submissionMeta struct {
+	Name      string    `json:"name,omitempty"`
+	Submitted time.Time `json:"submitted"`
+}
+
+// encodePayload adds m to the encoded graph as its "submission" field.
+func encodePayload(graph []byte, m submissionMeta) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(graph, &fields); err != nil {
+		return nil, fmt.Errorf("%w: graph is not a JSON object: %v", ErrInvalidSubmission, err)
+	}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode submission metadata: %w", err)
+	}
+	fields["submission"] = mb
+	return json.Marshal(fields)
+}
+
+// decodeMeta reads the submission metadata of a stored payload; none (a payload
+// stored before it was kept) is the zero value.
+func decodeMeta(payload []byte) submissionMeta {
+	var p struct {
+		Submission submissionMeta `json:"submission"`
+	}
+	_ = json.Unmarshal(payload, &p) // the graph itself is decoded, and its errors reported, by Deploy
+	return p.Submission
+}
+
+// sinkPath returns the path a graph's file sink writes ("" for none), cleaned.
+func sinkPath(g job.Graph) string {
+	for _, st := range g.Spec.Pipeline {
+		if fs, ok := st.Config.(*job.FileSinkConfig); ok {
+			return path.Clean(fs.Path)
+		}
+	}
+	return ""
+}
+
+// sinkOfPayload is sinkPath of a stored payload ("" when it does not decode).
+func sinkOfPayload(payload []byte) string {
+	g, err := job.DecodeGraph(payload)
+	if err != nil {
+		return ""
+	}
+	return sinkPath(g)
 }
 
 // JobStatus is one job in GET /jobs.
@@ -60,6 +132,7 @@ type Dispatcher struct {
 	graphs  recovery.JobGraphStore
 	results recovery.JobResultStore
 	deploy  DeployFunc
+	cleanup CheckpointServices // nil: cancel removes the job graph only
 	log     zerolog.Logger
 
 	// onRecovered, when set, is called once a grant's jobs are recovered.
@@ -75,19 +148,23 @@ type Dispatcher struct {
 	grant     recovery.Grant
 	ctx       context.Context // the current grant's dispatcher context
 	jobs      map[string]*dispatched
-	gaveUp    chan struct{} // closed when the current grant is given up
+	gaveUp    chan struct{}        // closed when the current grant is given up
+	pending   map[string]string    // job → sink path: submissions between checks and start
+	finished  map[string]JobStatus // jobs canceled by this process
 }
 
 type dispatched struct {
-	status JobStatus
-	cancel context.CancelFunc
-	done   chan struct{}
+	status    JobStatus
+	sink      string // the file sink's path, "" for none
+	canceling bool
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // NewDispatcher returns a dispatcher over the HA stores; deploy may be nil.
 func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStore, deploy DeployFunc, log zerolog.Logger) *Dispatcher {
 	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{},
-		listAttempts: 5, gaveUp: make(chan struct{})}
+		listAttempts: 5, gaveUp: make(chan struct{}), pending: map[string]string{}, finished: map[string]JobStatus{}}
 }
 
 // ReportHealth sets where Jobs learns why a job's tasks do not run (the
@@ -102,6 +179,21 @@ func (d *Dispatcher) GaveUp() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.gaveUp
+}
+
+// SetCleanup gives Cancel the job's checkpoint stores and state files to remove
+// once the job's result is recorded, and the leadership check that fences REST
+// actions. Call it before Start.
+func (d *Dispatcher) SetCleanup(c CheckpointServices) { d.cleanup = c }
+
+// checkLeading confirms that g still leads, with the backend's server when the
+// dispatcher has the services: a request queued while this process was paused
+// acts only if it still leads.
+func (d *Dispatcher) checkLeading(ctx context.Context, g recovery.Grant) error {
+	if d.cleanup != nil {
+		return d.cleanup.CheckLeadership(ctx, g)
+	}
+	return g.Err()
 }
 
 // OnRecovered sets f to be called each time a grant's stored jobs are recovered
@@ -199,9 +291,15 @@ func (d *Dispatcher) recover(ctx context.Context, g recovery.Grant) (int, error)
 	return n, nil
 }
 
+// start runs a job whose payload (graph and submission metadata) is stored; an
+// empty name is read from the payload's metadata.
 func (d *Dispatcher) start(parent context.Context, g recovery.Grant, id, name string, graph []byte) {
 	ctx, cancel := context.WithCancel(parent)
-	j := &dispatched{status: JobStatus{JobID: id, Name: name, State: JobRunning}, cancel: cancel, done: make(chan struct{})}
+	if name == "" {
+		name = decodeMeta(graph).Name
+	}
+	j := &dispatched{status: JobStatus{JobID: id, Name: name, State: JobRunning}, sink: sinkOfPayload(graph),
+		cancel: cancel, done: make(chan struct{})}
 	d.mu.Lock()
 	if _, running := d.jobs[id]; running {
 		d.mu.Unlock()
@@ -293,60 +391,228 @@ func graphStatus(id string, err error) JobStatus {
 
 var errNotLeading = errors.New("this AM does not lead; ask the leader (see rest_server leader retrieval)")
 
-// Submit stores the graph, then runs the job. It returns only once the graph is
-// in the HA job graph store.
+// Submit validates a submission, stores its graph with its metadata, then runs the
+// job. It returns only once the graph is in the HA job graph store. It refuses
+// (ErrInvalidSubmission) a graph that does not decode or whose ID is not the job
+// ID, and (ErrJobExists, ErrSinkInUse) the ID of a job that runs, is being
+// recovered or has a result, and a file sink path a running job writes.
 func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 	if err := recovery.ValidateJobID(s.JobID); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalidSubmission, err)
 	}
+	graph, err := job.DecodeGraph(s.Graph)
+	if err != nil {
+		return fmt.Errorf("%w: job %s: %w", ErrInvalidSubmission, s.JobID, err)
+	}
+	if string(graph.ID) != s.JobID {
+		return fmt.Errorf("%w: job %s: the graph's ID is %q; want the job ID", ErrInvalidSubmission, s.JobID, graph.ID)
+	}
+	payload, err := encodePayload(s.Graph, submissionMeta{Name: s.Name, Submitted: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("job %s: %w", s.JobID, err)
+	}
+	sink := sinkPath(graph)
 	d.mu.Lock()
 	g, leadCtx := d.grant, d.ctx
-	d.mu.Unlock()
 	if g == nil {
+		d.mu.Unlock()
 		return errNotLeading
+	}
+	if err := d.conflictLocked(s.JobID, sink); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	d.pending[s.JobID] = sink
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.pending, s.JobID)
+		d.mu.Unlock()
+	}()
+	if err := d.checkLeading(ctx, g); err != nil {
+		return fmt.Errorf("submit job %s: %w", s.JobID, err)
 	}
 	if done, err := d.results.Has(ctx, s.JobID); err != nil {
 		return err
 	} else if done {
-		return fmt.Errorf("job %s already finished", s.JobID)
+		return fmt.Errorf("%w: job %s already finished (it has a result in the job result store)", ErrJobExists, s.JobID)
 	}
-	if err := d.graphs.Put(ctx, g, s.JobID, s.Graph); err != nil {
+	stored, err := d.graphs.StoredJobIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("submit job %s: list job graphs: %w", s.JobID, err)
+	}
+	if slices.Contains(stored, s.JobID) {
+		return fmt.Errorf("%w: job %s has a stored graph: it is being recovered; its graph stays as it is", ErrJobExists, s.JobID)
+	}
+	if err := d.graphs.Put(ctx, g, s.JobID, payload); err != nil {
 		return fmt.Errorf("store job graph %s: %w", s.JobID, err)
 	}
-	d.log.Info().Str(logging.Job, s.JobID).Str("name", s.Name).Msg("dispatcher: job submitted")
-	d.start(leadCtx, g, s.JobID, s.Name, s.Graph)
+	d.log.Info().Str(logging.Job, s.JobID).Str("name", s.Name).Str("sink", sink).Msg("dispatcher: job submitted")
+	d.start(leadCtx, g, s.JobID, s.Name, payload)
+	return nil
+}
+
+// conflictLocked refuses a submission of id writing to sink that clashes with a
+// running or pending job. d.mu is held.
+func (d *Dispatcher) conflictLocked(id, sink string) error {
+	if _, ok := d.jobs[id]; ok {
+		return fmt.Errorf("%w: job %s is running; cancel it first", ErrJobExists, id)
+	}
+	if _, ok := d.pending[id]; ok {
+		return fmt.Errorf("%w: job %s is being submitted", ErrJobExists, id)
+	}
+	if sink == "" {
+		return nil
+	}
+	for other, j := range d.jobs {
+		if j.sink == sink {
+			return fmt.Errorf("%w: job %s already writes sink path %q; give job %s another path", ErrSinkInUse, other, sink, id)
+		}
+	}
+	for other, p := range d.pending {
+		if p == sink {
+			return fmt.Errorf("%w: job %s (being submitted) writes sink path %q; give job %s another path", ErrSinkInUse, other, sink, id)
+		}
+	}
 	return nil
 }
 
 // Cancel ends a job for good: its result goes to the job result store first (so no
-// later leader runs it again), then its graph is removed.
+// later leader runs it again), then the job is stopped and its HA data removed —
+// checkpoint pointers and metadata, checkpoint ID counter, task state files, job
+// graph — and the result is marked clean. Committed sink output stays. Every step
+// acts only while this process still leads (a cancel queued at a paused leader
+// changes nothing). A failed cleanup leaves the result dirty.
 func (d *Dispatcher) Cancel(ctx context.Context, jobID string) error {
 	d.mu.Lock()
 	g := d.grant
 	j, ok := d.jobs[jobID]
+	fin, wasFinished := d.finished[jobID]
+	canceling := ok && j.canceling
+	if ok && g != nil && !canceling {
+		j.canceling = true
+	}
 	d.mu.Unlock()
 	if g == nil {
 		return errNotLeading
 	}
-	if !ok {
-		return fmt.Errorf("job %s is not running", jobID)
+	switch {
+	case wasFinished:
+		return fmt.Errorf("%w: job %s is %s already", ErrJobExists, jobID, fin.State)
+	case canceling:
+		return fmt.Errorf("%w: job %s is being canceled", ErrJobExists, jobID)
+	case !ok:
+		return fmt.Errorf("%w: job %s does not run under this leader", ErrJobNotRunning, jobID)
 	}
-	if err := d.results.CreateDirty(ctx, recovery.JobResult{JobID: jobID, State: JobCanceled, Finished: time.Now()}); err != nil {
+	log := d.log.With().Str(logging.Job, jobID).Str(logging.LeaderSession, g.SessionID().String()).Logger()
+	if err := d.checkLeading(ctx, g); err != nil {
+		d.uncancel(j)
+		return fmt.Errorf("cancel job %s: %w", jobID, err)
+	}
+	res := recovery.JobResult{JobID: jobID, State: JobCanceled, Finished: time.Now().UTC(), Name: j.status.Name}
+	if err := d.results.CreateDirty(ctx, g, res); err != nil {
+		d.uncancel(j)
 		return fmt.Errorf("record the cancellation of %s: %w", jobID, err)
 	}
 	j.cancel()
 	<-j.done
 	d.mu.Lock()
 	delete(d.jobs, jobID)
+	d.finished[jobID] = JobStatus{JobID: jobID, Name: j.status.Name, State: JobCanceled}
 	d.mu.Unlock()
+	if err := d.removeJobData(ctx, g, jobID); err != nil {
+		return fmt.Errorf("cancel job %s: result recorded, cleanup unfinished: %w", jobID, err)
+	}
+	if err := d.results.MarkClean(ctx, g, jobID); err != nil {
+		return fmt.Errorf("mark %s clean: %w", jobID, err)
+	}
+	log.Info().Msg("dispatcher: job canceled; its HA data removed")
+	return nil
+}
+
+func (d *Dispatcher) uncancel(j *dispatched) {
+	d.mu.Lock()
+	j.canceling = false
+	d.mu.Unlock()
+}
+
+// removeJobData removes a globally terminal job's HA data, fenced by g: its
+// checkpoints (pointers and metadata), its checkpoint ID counter, its task state
+// files under <StateRoot>/<job>/, then its job graph. Sink output is not HA data.
+func (d *Dispatcher) removeJobData(ctx context.Context, g recovery.Grant, jobID string) error {
+	if c := d.cleanup; c != nil {
+		cps, err := c.CheckpointStore(ctx, jobID)
+		if err != nil {
+			return fmt.Errorf("open checkpoint store: %w", err)
+		}
+		if err := cps.Shutdown(ctx, g, true); err != nil {
+			return err
+		}
+		counter, err := c.CheckpointIDCounter(ctx, jobID)
+		if err != nil {
+			return fmt.Errorf("open checkpoint ID counter: %w", err)
+		}
+		if err := counter.Shutdown(ctx, g, true); err != nil {
+			return fmt.Errorf("remove checkpoint ID counter: %w", err)
+		}
+		dir := c.StateRoot() + "/" + jobID + "/"
+		if err := c.CheckLeadership(ctx, g); err != nil {
+			return fmt.Errorf("remove task state %s: %w", dir, err)
+		}
+		if err := hdfsstore.RemoveAll(ctx, c.Storage(), dir); err != nil {
+			return fmt.Errorf("remove task state %s: %w", dir, err)
+		}
+	}
 	if err := d.graphs.Remove(ctx, g, jobID); err != nil {
 		return fmt.Errorf("remove job graph %s: %w", jobID, err)
 	}
-	if err := d.results.MarkClean(ctx, jobID); err != nil {
-		return fmt.Errorf("mark %s clean: %w", jobID, err)
-	}
-	d.log.Info().Str(logging.Job, jobID).Msg("dispatcher: job canceled")
 	return nil
+}
+
+// Status returns a job as this dispatcher knows it: running, canceled here, or
+// finished with a result in the job result store (as after a failover).
+func (d *Dispatcher) Status(ctx context.Context, jobID string) (JobStatus, error) {
+	d.mu.Lock()
+	j, running := d.jobs[jobID]
+	fin, finished := d.finished[jobID]
+	d.mu.Unlock()
+	switch {
+	case running:
+		return j.status, nil
+	case finished:
+		return fin, nil
+	}
+	if recovery.ValidateJobID(jobID) != nil {
+		return JobStatus{}, fmt.Errorf("%w: job %s is unknown", ErrJobNotRunning, jobID)
+	}
+	r, err := d.results.Result(ctx, jobID)
+	if errors.Is(err, fs.ErrNotExist) {
+		return JobStatus{}, fmt.Errorf("%w: job %s is unknown", ErrJobNotRunning, jobID)
+	}
+	if err != nil {
+		return JobStatus{}, err
+	}
+	return JobStatus{JobID: jobID, Name: r.Name, State: r.State}, nil
+}
+
+// FinishedJobs lists the jobs with a result in the job result store, sorted by ID.
+func (d *Dispatcher) FinishedJobs(ctx context.Context) ([]JobStatus, error) {
+	ids, err := d.results.Finished(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]JobStatus, 0, len(ids))
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		r, err := d.results.Result(ctx, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // made clean between the listing and the read: read again next time
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, JobStatus{JobID: id, Name: r.Name, State: r.State})
+	}
+	return out, nil
 }
 
 // Recovered reports whether the current grant's stored jobs have been recovered.
@@ -392,31 +658,53 @@ func (d *Dispatcher) Handler() http.Handler {
 			return
 		}
 		if err := d.Submit(r.Context(), s); err != nil {
-			status := http.StatusBadRequest
-			if errors.Is(err, errNotLeading) || errors.Is(err, recovery.ErrNotLeader) {
-				status = http.StatusServiceUnavailable
-			}
-			http.Error(w, err.Error(), status)
+			http.Error(w, err.Error(), statusOf(err))
 			return
 		}
 		httpjson.Write(w, http.StatusAccepted, map[string]string{"jobid": s.JobID})
 	})
-	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		for _, j := range d.Jobs() {
-			if j.JobID == id {
-				httpjson.Write(w, http.StatusOK, j)
-				return
-			}
+	mux.HandleFunc("GET /jobs/finished", func(w http.ResponseWriter, r *http.Request) {
+		jobs, err := d.FinishedJobs(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
 		}
-		http.Error(w, fmt.Sprintf("job %s is not running", id), http.StatusNotFound)
+		httpjson.Write(w, http.StatusOK, map[string]any{"jobs": jobs})
+	})
+	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		j, err := d.Status(r.Context(), r.PathValue("id"))
+		if err != nil {
+			http.Error(w, err.Error(), statusOf(err))
+			return
+		}
+		httpjson.Write(w, http.StatusOK, j)
 	})
 	mux.HandleFunc("POST /jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		if err := d.Cancel(r.Context(), r.PathValue("id")); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
+			status := statusOf(err)
+			if errors.Is(err, ErrJobNotRunning) {
+				status = http.StatusConflict // as before: not running here
+			}
+			http.Error(w, err.Error(), status)
 			return
 		}
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": JobCanceled})
 	})
 	return mux
+}
+
+// statusOf maps Submit's, Cancel's and Status's errors to HTTP status codes.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, errNotLeading), errors.Is(err, recovery.ErrNotLeader):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrInvalidSubmission), errors.Is(err, recovery.ErrInvalidJobID):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrJobExists), errors.Is(err, ErrSinkInUse):
+		return http.StatusConflict
+	case errors.Is(err, ErrJobNotRunning):
+		return http.StatusNotFound
+	default:
+		return http.StatusInternalServerError
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/recovery/haservices"
@@ -72,12 +73,25 @@ func (p *amProcess) deployments() []string {
 	return append([]string(nil), p.deployed...)
 }
 
+// encodedGraph is a valid encoded job graph of id writing to sink path path.
+func encodedGraph(t *testing.T, id, path string) []byte {
+	t.Helper()
+	spec, err := job.ParseSpec([]byte("name: counting\nparallelism: 1\npipeline:\n  - sequence: {rate: 1s}\n  - file: {path: "+path+"}\n"), "test.yaml")
+	require.NoError(t, err)
+	b, err := job.Graph{ID: job.JobID(id), Spec: spec}.Encode()
+	require.NoError(t, err)
+	return b
+}
+
 func TestDispatcherSubmitRecoverCancel(t *testing.T) {
 	local := t.TempDir()
 	ctx := context.Background()
 	first := startDispatcher(t, local)
-	require.Error(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: "not-hex!", Graph: []byte("g")}))
-	require.NoError(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Name: "counting", Graph: []byte("graph-a")}))
+	graphA := encodedGraph(t, jobA, "counts")
+	require.Error(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: "not-hex!", Graph: graphA}))
+	require.ErrorIs(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Graph: []byte("g")}), jobmanager.ErrInvalidSubmission)
+	require.NoError(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Name: "counting", Graph: graphA}))
+	require.ErrorIs(t, first.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Name: "again", Graph: graphA}), jobmanager.ErrJobExists)
 	require.Eventually(t, func() bool { return len(first.deployments()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	require.Equal(t, []jobmanager.JobStatus{{JobID: jobA, Name: "counting", State: jobmanager.JobRunning}}, first.d.Jobs())
 	first.stop() // the AM process is gone
@@ -85,17 +99,24 @@ func TestDispatcherSubmitRecoverCancel(t *testing.T) {
 	second := startDispatcher(t, local)
 	require.Eventually(t, func() bool { return len(second.deployments()) == 1 }, 5*time.Second, 5*time.Millisecond,
 		"the next AM recovers the stored job graph")
-	require.Equal(t, []string{jobA + ":graph-a"}, second.deployments())
+	require.Len(t, second.deployments(), 1)
+	require.Equal(t, []jobmanager.JobStatus{{JobID: jobA, Name: "counting", State: jobmanager.JobRunning}}, second.d.Jobs(),
+		"the recovered job keeps its name")
 
 	require.NoError(t, second.d.Cancel(ctx, jobA))
 	require.Empty(t, second.d.Jobs())
-	require.Error(t, second.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Graph: []byte("again")}), "a finished job is not resubmitted")
+	require.ErrorIs(t, second.d.Submit(ctx, jobmanager.JobSubmission{JobID: jobA, Graph: graphA}), jobmanager.ErrJobExists,
+		"a finished job is not resubmitted")
 	second.stop()
 
 	third := startDispatcher(t, local)
 	require.Eventually(t, third.d.Recovered, 5*time.Second, 5*time.Millisecond)
 	require.Empty(t, third.d.Jobs(), "a canceled job stays canceled after a failover")
 	require.Empty(t, third.deployments())
+	st, err := third.d.Status(ctx, jobA)
+	require.NoError(t, err)
+	require.Equal(t, jobmanager.JobStatus{JobID: jobA, Name: "counting", State: jobmanager.JobCanceled}, st,
+		"the canceled job stays queryable from the job result store")
 }
 
 // unlistable is a job graph store whose listing always fails.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,8 @@ func checkpointKey(id int64) string { return fmt.Sprintf("%019d", id) }
 // It is safe for concurrent use.
 type Checkpoints struct {
 	ps     PointerStore
+	st     hdfsstore.Store
+	prefix string // every payload name of the job starts with it
 	jobID  string
 	retain int
 	log    zerolog.Logger
@@ -44,12 +47,13 @@ func newCheckpoints(ctx context.Context, b Backend, st hdfsstore.Store, clusterP
 	if err := ValidateKey(jobID); err != nil {
 		return nil, fmt.Errorf("recovery: checkpoint store: job ID: %w", err)
 	}
+	prefix := checkpointPayloadPrefix(clusterPath, jobID)
 	ps, err := b.PointerStore(ctx, PointerStoreConfig{Dir: CheckpointsDir(jobID), Storage: st,
-		PayloadPrefix: checkpointPayloadPrefix(clusterPath, jobID), Instance: instance, Logger: log})
+		PayloadPrefix: prefix, Instance: instance, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	return &Checkpoints{ps: ps, jobID: jobID, retain: retain, log: log.With().Str(logging.Job, jobID).Logger()}, nil
+	return &Checkpoints{ps: ps, st: st, prefix: prefix, jobID: jobID, retain: retain, log: log.With().Str(logging.Job, jobID).Logger()}, nil
 }
 
 // checkpointPayload is the stored form of a CompletedCheckpoint.
@@ -242,9 +246,52 @@ func (s *Checkpoints) Shutdown(ctx context.Context, g Guard, terminal bool) erro
 	if d, ok := s.ps.(DirRemover); ok && len(errs) == 0 {
 		errs = append(errs, d.RemoveDir(ctx, g))
 	}
+	if errors.Join(errs...) == nil {
+		errs = append(errs, s.removeOrphans(ctx, g))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("recovery: discard checkpoints of job %s: %w", s.jobID, err)
 	}
 	s.log.Info().Int("discarded", len(ids)).Msg("job terminal: checkpoints discarded")
 	return s.ps.Close()
+}
+
+// removeOrphans deletes the job's checkpoint payloads that no pointer names any
+// more — a store interrupted between writing a payload and its pointer leaves one —
+// once every pointer of the terminal job is gone. Only names under the job's own
+// payload prefix are touched, and only while g leads.
+func (s *Checkpoints) removeOrphans(ctx context.Context, g Guard) error {
+	names, err := s.st.List(ctx, s.prefix)
+	if err != nil {
+		return fmt.Errorf("list payloads %s*: %w", s.prefix, err)
+	}
+	for _, name := range names {
+		if !s.ownPayload(name) {
+			continue // another job's, whose ID starts with this one's and a dash
+		}
+		if err := g.Err(); err != nil {
+			return err
+		}
+		if err := DeletePayload(ctx, s.st, name); err != nil {
+			return err
+		}
+		s.log.Info().Str(logging.File, name).Msg("job terminal: checkpoint payload without a pointer removed")
+	}
+	return nil
+}
+
+// ownPayload reports whether name is a checkpoint payload of this job exactly:
+// the prefix, a %019d checkpoint key, a dash and a UUID (the pointer store's own
+// check, with the key read from the name). Job IDs may contain dashes, so the
+// prefix alone would also match job "<id>-…".
+func (s *Checkpoints) ownPayload(name string) bool {
+	rest, ok := strings.CutPrefix(name, s.prefix)
+	if !ok || len(rest) < 20 {
+		return false
+	}
+	key := rest[:19]
+	if _, err := strconv.ParseUint(key, 10, 64); err != nil {
+		return false
+	}
+	return ownPayload(s.prefix, key, name) == nil
 }

@@ -18,11 +18,11 @@ func TestCleanupStorage(t *testing.T) {
 
 	// Two clusters, one a string prefix of the other, with every kind of file.
 	fill := func(cluster string) {
-		results, err := recovery.NewJobResultStore(st, cluster)
+		results, err := recovery.NewJobResultStore(st, cluster, nil)
 		require.NoError(t, err)
-		require.NoError(t, results.CreateDirty(ctx, jrsResult(jrsJob1)))
-		require.NoError(t, results.CreateDirty(ctx, jrsResult(jrsJob2)))
-		require.NoError(t, results.MarkClean(ctx, jrsJob2))
+		require.NoError(t, results.CreateDirty(ctx, jrsLead, jrsResult(jrsJob1)))
+		require.NoError(t, results.CreateDirty(ctx, jrsLead, jrsResult(jrsJob2)))
+		require.NoError(t, results.MarkClean(ctx, jrsLead, jrsJob2))
 		_, err = hdfsstore.PutBytes(ctx, st, cluster+"/blob/job_"+jrsJob1+"/k", []byte("blob"))
 		require.NoError(t, err)
 		_, err = recovery.WriteState(ctx, st, cluster+"/jobgraphs/submittedJobGraph-1", []byte("graph"))

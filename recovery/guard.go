@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"context"
 	"errors"
 
 	"github.com/google/uuid"
@@ -40,4 +41,15 @@ type Guard interface {
 	SessionID() uuid.UUID
 	// Err returns nil while the grant is held and ErrNotLeader (wrapped) after.
 	Err() error
+}
+
+// LeadershipChecker is an optional Backend capability: CheckLeadership asks the
+// backend's server (not the process's own view, which a paused process has not
+// updated) whether g still holds its leadership, with a guarded operation that
+// changes nothing. It returns nil while it does and an error matching
+// ErrNotLeader, or the backend's error, otherwise. A side effect outside the
+// backend (a file in storage) made right after a nil answer is fenced as well as
+// such a side effect can be: a process paused exactly between the two is not.
+type LeadershipChecker interface {
+	CheckLeadership(ctx context.Context, g Guard) error
 }

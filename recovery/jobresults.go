@@ -88,19 +88,33 @@ type jobResultFile struct {
 // between processes: CreateDirty's "no result yet" check and its write are two
 // steps, which is enough for the one leading dispatcher that writes results.
 type storageJobResultStore struct {
-	st  hdfsstore.Store
-	dir string // "<clusterPath>/job-result-store"
+	st    hdfsstore.Store
+	dir   string                                   // "<clusterPath>/job-result-store"
+	check func(ctx context.Context, g Guard) error // fences every write
 }
 
 var _ JobResultStore = (*storageJobResultStore)(nil)
 
 // newJobResultStore returns the job result store of the cluster whose files live
-// under clusterPath (a valid hdfsstore name, usually the cluster ID) in st.
-func newJobResultStore(st hdfsstore.Store, clusterPath string) (*storageJobResultStore, error) {
+// under clusterPath (a valid hdfsstore name, usually the cluster ID) in st. check
+// confirms a writer's leadership right before each write (Services.CheckLeadership);
+// nil checks only the Guard's own Err.
+func newJobResultStore(st hdfsstore.Store, clusterPath string, check func(context.Context, Guard) error) (*storageJobResultStore, error) {
 	if err := hdfsstore.ValidateName(clusterPath); err != nil {
 		return nil, fmt.Errorf("%s: cluster path: %w", jrsPrefix, err)
 	}
-	return &storageJobResultStore{st: st, dir: clusterPath + "/" + jobResultDir}, nil
+	if check == nil {
+		check = func(_ context.Context, g Guard) error { return g.Err() }
+	}
+	return &storageJobResultStore{st: st, dir: clusterPath + "/" + jobResultDir, check: check}, nil
+}
+
+// fence refuses a write on behalf of a leadership that no longer holds.
+func (s *storageJobResultStore) fence(ctx context.Context, g Guard, op, jobID string) error {
+	if err := s.check(ctx, g); err != nil {
+		return fmt.Errorf("%s: %s of job %s refused: leader session %s: %w", jrsPrefix, op, jobID, g.SessionID(), err)
+	}
+	return nil
 }
 
 func (s *storageJobResultStore) dirtyName(jobID string) string {
@@ -128,8 +142,8 @@ func (s *storageJobResultStore) exists(ctx context.Context, name string) (bool, 
 // CreateDirty records r as the job's result with cleanup pending. It refuses, with an
 // error matching ErrJobResultExists that names the job, when the job already has a
 // result, dirty or clean. r.State must be a globally terminal state: SUCCEEDED,
-// FAILED or CANCELED.
-func (s *storageJobResultStore) CreateDirty(ctx context.Context, r JobResult) error {
+// FAILED or CANCELED. It writes only while g leads.
+func (s *storageJobResultStore) CreateDirty(ctx context.Context, g Guard, r JobResult) error {
 	if err := ValidateJobID(r.JobID); err != nil {
 		return fmt.Errorf("%s: create dirty: %w", jrsPrefix, err)
 	}
@@ -152,6 +166,9 @@ func (s *storageJobResultStore) CreateDirty(ctx context.Context, r JobResult) er
 	if err != nil {
 		return fmt.Errorf("%s: encode result of job %s: %w", jrsPrefix, r.JobID, err)
 	}
+	if err := s.fence(ctx, g, "dirty result", r.JobID); err != nil {
+		return err
+	}
 	if _, err := hdfsstore.PutBytes(ctx, s.st, s.dirtyName(r.JobID), b); err != nil {
 		return fmt.Errorf("%s: write dirty result of job %s: %w", jrsPrefix, r.JobID, err)
 	}
@@ -161,8 +178,9 @@ func (s *storageJobResultStore) CreateDirty(ctx context.Context, r JobResult) er
 // MarkClean records that the job's cleanup finished: it writes the clean file, then
 // deletes the dirty one. It is idempotent: when the clean file already exists it only
 // removes a dirty file left over by a crash. A job with no result at all is an error
-// matching fs.ErrNotExist that names the job.
-func (s *storageJobResultStore) MarkClean(ctx context.Context, jobID string) error {
+// matching fs.ErrNotExist that names the job. It writes and deletes only while g
+// leads.
+func (s *storageJobResultStore) MarkClean(ctx context.Context, g Guard, jobID string) error {
 	if err := ValidateJobID(jobID); err != nil {
 		return fmt.Errorf("%s: mark clean: %w", jrsPrefix, err)
 	}
@@ -182,14 +200,33 @@ func (s *storageJobResultStore) MarkClean(ctx context.Context, jobID string) err
 		if err != nil {
 			return fmt.Errorf("%s: encode result of job %s: %w", jrsPrefix, jobID, err)
 		}
+		if err := s.fence(ctx, g, "clean result", jobID); err != nil {
+			return err
+		}
 		if _, err := hdfsstore.PutBytes(ctx, s.st, s.cleanName(jobID), b); err != nil {
 			return fmt.Errorf("%s: write clean result of job %s: %w", jrsPrefix, jobID, err)
 		}
+	}
+	if err := s.fence(ctx, g, "delete dirty result", jobID); err != nil {
+		return err
 	}
 	if err := s.st.Delete(ctx, s.dirtyName(jobID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s: delete dirty result of job %s: %w", jrsPrefix, jobID, err)
 	}
 	return nil
+}
+
+// Result implements JobResultStore: the clean file if there is one, else the dirty
+// one. No result matches fs.ErrNotExist; an unreadable one ErrCorruptState.
+func (s *storageJobResultStore) Result(ctx context.Context, jobID string) (JobResult, error) {
+	if err := ValidateJobID(jobID); err != nil {
+		return JobResult{}, fmt.Errorf("%s: result: %w", jrsPrefix, err)
+	}
+	r, err := s.read(ctx, jobID, s.cleanName(jobID))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s.read(ctx, jobID, s.dirtyName(jobID))
+	}
+	return r, err
 }
 
 // Has reports whether the job has a result, dirty or clean.

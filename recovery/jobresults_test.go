@@ -13,7 +13,11 @@ import (
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/recoverytest"
 )
+
+// jrsLead is the leadership the tests write results under.
+var jrsLead = recoverytest.NewFlagGuard()
 
 const (
 	jrsJob1 = "a3f0c1d2e4b5968778695a4b3c2d1e0f"
@@ -34,7 +38,7 @@ func jrsOpenStore(t *testing.T) (hdfsstore.Store, string) {
 func jrsNew(t *testing.T) (*recovery.StorageJobResultStore, hdfsstore.Store, string) {
 	t.Helper()
 	st, root := jrsOpenStore(t)
-	s, err := recovery.NewJobResultStore(st, "cluster-1")
+	s, err := recovery.NewJobResultStore(st, "cluster-1", nil)
 	require.NoError(t, err)
 	return s, st, root
 }
@@ -87,7 +91,7 @@ func TestJobResultLifecycle(t *testing.T) {
 
 	// Dirty.
 	r := jrsResult(jrsJob1)
-	require.NoError(t, s.CreateDirty(ctx, r))
+	require.NoError(t, s.CreateDirty(ctx, jrsLead, r))
 	assert.True(t, jrsExists(t, st, jrsDirtyName))
 	assert.False(t, jrsExists(t, st, jrsCleanName))
 	assert.True(t, jrsHas(t, s, jrsJob1))
@@ -95,14 +99,14 @@ func TestJobResultLifecycle(t *testing.T) {
 	assert.Equal(t, []recovery.JobResult{r}, jrsDirty(t, s))
 
 	// Clean.
-	require.NoError(t, s.MarkClean(ctx, jrsJob1))
+	require.NoError(t, s.MarkClean(ctx, jrsLead, jrsJob1))
 	assert.False(t, jrsExists(t, st, jrsDirtyName))
 	assert.True(t, jrsExists(t, st, jrsCleanName))
 	assert.True(t, jrsHas(t, s, jrsJob1))
 	assert.Empty(t, jrsDirty(t, s))
 
 	// Idempotent.
-	require.NoError(t, s.MarkClean(ctx, jrsJob1))
+	require.NoError(t, s.MarkClean(ctx, jrsLead, jrsJob1))
 	assert.True(t, jrsHas(t, s, jrsJob1))
 	assert.Empty(t, jrsDirty(t, s))
 
@@ -116,8 +120,8 @@ func TestJobResultLifecycle(t *testing.T) {
 func TestJobResultCrashBetweenCleanAndDelete(t *testing.T) {
 	ctx := t.Context()
 	s, st, _ := jrsNew(t)
-	require.NoError(t, s.CreateDirty(ctx, jrsResult(jrsJob1)))
-	require.NoError(t, s.CreateDirty(ctx, jrsResult(jrsJob2)))
+	require.NoError(t, s.CreateDirty(ctx, jrsLead, jrsResult(jrsJob1)))
+	require.NoError(t, s.CreateDirty(ctx, jrsLead, jrsResult(jrsJob2)))
 
 	// What MarkClean leaves when it dies after writing the clean file.
 	b, err := hdfsstore.GetBytes(ctx, st, jrsDirtyName)
@@ -128,11 +132,11 @@ func TestJobResultCrashBetweenCleanAndDelete(t *testing.T) {
 
 	assert.True(t, jrsHas(t, s, jrsJob1))
 	assert.Equal(t, []recovery.JobResult{jrsResult(jrsJob2)}, jrsDirty(t, s), "clean wins over a leftover dirty file")
-	err = s.CreateDirty(ctx, jrsResult(jrsJob1))
+	err = s.CreateDirty(ctx, jrsLead, jrsResult(jrsJob1))
 	require.ErrorIs(t, err, recovery.ErrJobResultExists)
 
 	// MarkClean again finishes the job: the leftover dirty file goes.
-	require.NoError(t, s.MarkClean(ctx, jrsJob1))
+	require.NoError(t, s.MarkClean(ctx, jrsLead, jrsJob1))
 	assert.False(t, jrsExists(t, st, jrsDirtyName))
 	assert.True(t, jrsExists(t, st, jrsCleanName))
 	assert.True(t, jrsHas(t, s, jrsJob1))
@@ -142,17 +146,17 @@ func TestJobResultCrashBetweenCleanAndDelete(t *testing.T) {
 func TestJobResultDuplicateCreateDirty(t *testing.T) {
 	ctx := t.Context()
 	s, _, _ := jrsNew(t)
-	require.NoError(t, s.CreateDirty(ctx, jrsResult(jrsJob1)))
+	require.NoError(t, s.CreateDirty(ctx, jrsLead, jrsResult(jrsJob1)))
 
 	other := jrsResult(jrsJob1)
 	other.State = "FAILED"
-	err := s.CreateDirty(ctx, other)
+	err := s.CreateDirty(ctx, jrsLead, other)
 	require.ErrorIs(t, err, recovery.ErrJobResultExists)
 	assert.Contains(t, err.Error(), jrsJob1)
 	assert.Equal(t, []recovery.JobResult{jrsResult(jrsJob1)}, jrsDirty(t, s), "the first result stays")
 
-	require.NoError(t, s.MarkClean(ctx, jrsJob1))
-	err = s.CreateDirty(ctx, other)
+	require.NoError(t, s.MarkClean(ctx, jrsLead, jrsJob1))
+	err = s.CreateDirty(ctx, jrsLead, other)
 	require.ErrorIs(t, err, recovery.ErrJobResultExists, "a clean result refuses too")
 	assert.Contains(t, err.Error(), jrsJob1)
 	assert.Empty(t, jrsDirty(t, s))
@@ -162,7 +166,7 @@ func TestJobResultDirtyOrderAndForeignFiles(t *testing.T) {
 	ctx := t.Context()
 	s, st, _ := jrsNew(t)
 	for _, id := range []string{jrsJob3, jrsJob1, jrsJob2} {
-		require.NoError(t, s.CreateDirty(ctx, jrsResult(id)))
+		require.NoError(t, s.CreateDirty(ctx, jrsLead, jrsResult(id)))
 	}
 	// Names that are not results of this store are ignored.
 	for _, name := range []string{
@@ -181,7 +185,7 @@ func TestJobResultDirtyOrderAndForeignFiles(t *testing.T) {
 
 func TestJobResultMarkCleanWithoutResult(t *testing.T) {
 	s, _, _ := jrsNew(t)
-	err := s.MarkClean(t.Context(), jrsJob1)
+	err := s.MarkClean(t.Context(), jrsLead, jrsJob1)
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	assert.Contains(t, err.Error(), jrsJob1)
 }
@@ -190,7 +194,7 @@ func TestJobResultBadState(t *testing.T) {
 	s, _, _ := jrsNew(t)
 	r := jrsResult(jrsJob1)
 	r.State = "RUNNING"
-	err := s.CreateDirty(t.Context(), r)
+	err := s.CreateDirty(t.Context(), jrsLead, r)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "RUNNING")
 	assert.False(t, jrsHas(t, s, jrsJob1))
@@ -207,7 +211,7 @@ func TestJobResultBadJobIDs(t *testing.T) {
 		t.Run(id, func(t *testing.T) {
 			require.Error(t, recovery.ValidateJobID(id))
 			r := jrsResult(id)
-			errs := map[string]error{"CreateDirty": s.CreateDirty(ctx, r), "MarkClean": s.MarkClean(ctx, id)}
+			errs := map[string]error{"CreateDirty": s.CreateDirty(ctx, jrsLead, r), "MarkClean": s.MarkClean(ctx, jrsLead, id)}
 			_, errs["Has"] = s.Has(ctx, id)
 			for op, err := range errs {
 				require.ErrorIs(t, err, recovery.ErrInvalidJobID, op)
@@ -223,7 +227,7 @@ func TestJobResultBadJobIDs(t *testing.T) {
 func TestJobResultBadClusterPath(t *testing.T) {
 	st, _ := jrsOpenStore(t)
 	for _, p := range []string{"", "/abs", "a/../b", "a/"} {
-		_, err := recovery.NewJobResultStore(st, p)
+		_, err := recovery.NewJobResultStore(st, p, nil)
 		require.ErrorIs(t, err, hdfsstore.ErrInvalidName, p)
 	}
 }
@@ -247,9 +251,9 @@ func TestJobResultCorrupt(t *testing.T) {
 			require.NoError(t, err)
 		}},
 		{"bad checksum on disk", func(t *testing.T, st hdfsstore.Store, root string) {
-			s, err := recovery.NewJobResultStore(st, "cluster-1")
+			s, err := recovery.NewJobResultStore(st, "cluster-1", nil)
 			require.NoError(t, err)
-			require.NoError(t, s.CreateDirty(ctx, jrsResult(jrsJob1)))
+			require.NoError(t, s.CreateDirty(ctx, jrsLead, jrsResult(jrsJob1)))
 			p := filepath.Join(root, filepath.FromSlash(jrsDirtyName))
 			raw, err := os.ReadFile(p)
 			require.NoError(t, err)
@@ -270,11 +274,33 @@ func TestJobResultCorrupt(t *testing.T) {
 			require.ErrorIs(t, err, recovery.ErrCorruptState)
 			assert.Contains(t, err.Error(), jrsDirtyName)
 
-			err = s.MarkClean(ctx, jrsJob1)
+			err = s.MarkClean(ctx, jrsLead, jrsJob1)
 			require.ErrorIs(t, err, recovery.ErrCorruptState)
 			assert.False(t, jrsExists(t, st, jrsCleanName), "a corrupt result is not made clean")
 
 			assert.True(t, jrsHas(t, s, jrsJob1), "a corrupt result still counts as a result")
 		})
 	}
+}
+
+// TestJobResultWritesAreFenced: a deposed leader writes no dirty result, and does
+// not make one clean; the result it could not clean stays dirty for the next one.
+func TestJobResultWritesAreFenced(t *testing.T) {
+	ctx := t.Context()
+	s, _, _ := jrsNew(t)
+	old := recoverytest.NewFlagGuard()
+	old.Depose()
+	require.ErrorIs(t, s.CreateDirty(ctx, old, jrsResult(jrsJob1)), recovery.ErrNotLeader)
+	assert.False(t, jrsHas(t, s, jrsJob1), "nothing written")
+
+	require.NoError(t, s.CreateDirty(ctx, jrsLead, jrsResult(jrsJob2)))
+	require.ErrorIs(t, s.MarkClean(ctx, old, jrsJob2), recovery.ErrNotLeader)
+	dirty := jrsDirty(t, s)
+	require.Len(t, dirty, 1)
+	assert.Equal(t, jrsJob2, dirty[0].JobID, "still dirty")
+	r, err := s.Result(ctx, jrsJob2)
+	require.NoError(t, err)
+	assert.Equal(t, jrsResult(jrsJob2).State, r.State)
+	_, err = s.Result(ctx, jrsJob1)
+	require.ErrorIs(t, err, fs.ErrNotExist)
 }

@@ -126,9 +126,20 @@ func (s *Services) CheckpointIDCounter(ctx context.Context, jobID string) (Check
 	return s.backend.CheckpointIDCounter(ctx, jobID)
 }
 
-// JobResultStore opens the job result store (in storage, for every backend).
+// JobResultStore opens the job result store (in storage, for every backend). Its
+// writes are fenced by CheckLeadership.
 func (s *Services) JobResultStore() (JobResultStore, error) {
-	return newJobResultStore(s.storage, s.clusterPath)
+	return newJobResultStore(s.storage, s.clusterPath, s.CheckLeadership)
+}
+
+// CheckLeadership reports whether g still leads, asking the backend's server when
+// the backend can (LeadershipChecker), otherwise g itself. Callers run it right
+// before a side effect the backend cannot guard, such as a file in storage.
+func (s *Services) CheckLeadership(ctx context.Context, g Guard) error {
+	if c, ok := s.backend.(LeadershipChecker); ok {
+		return c.CheckLeadership(ctx, g)
+	}
+	return g.Err()
 }
 
 // Inspector returns an inspector over this cluster's pointers and storage.

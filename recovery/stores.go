@@ -65,14 +65,22 @@ type JobResult struct {
 	State       string    `json:"state"` // SUCCEEDED, FAILED, CANCELED
 	Finished    time.Time `json:"finished"`
 	Diagnostics string    `json:"diagnostics,omitempty"`
+	// Name is the job's name as submitted (empty in results written before it
+	// was kept).
+	Name string `json:"name,omitempty"`
 }
 
 // JobResultStore records finished jobs in storage as
 // <cluster-path>/job-result-store/<job-id>_DIRTY.json (cleanup pending) and then
 // <job-id>.json (clean), so a job with a result is never run again.
 type JobResultStore interface {
-	CreateDirty(ctx context.Context, r JobResult) error
-	MarkClean(ctx context.Context, jobID string) error
+	// CreateDirty and MarkClean write only while g leads: each checks the
+	// leadership with the backend's server right before its write (ErrNotLeader
+	// and nothing written otherwise).
+	CreateDirty(ctx context.Context, g Guard, r JobResult) error
+	MarkClean(ctx context.Context, g Guard, jobID string) error
+	// Result reads the job's result, clean or dirty; fs.ErrNotExist when it has none.
+	Result(ctx context.Context, jobID string) (JobResult, error)
 	// Has reports whether any (dirty or clean) result exists for the job.
 	Has(ctx context.Context, jobID string) (bool, error)
 	// Finished lists, in one read, every job with a (dirty or clean) result.

@@ -67,21 +67,42 @@ func NewSubmission(spec []byte, file string) (jobmanager.JobSubmission, error) {
 }
 
 // SubmitJob posts a submission to a leader's REST endpoint; anything but 202
-// Accepted is an error carrying what the leader said.
+// Accepted is an error carrying what the leader said (a *RefusedError when it
+// answered).
 func SubmitJob(ctx context.Context, rest string, sub jobmanager.JobSubmission) error {
 	err := REST(30*time.Second).Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub, Status: http.StatusAccepted}, nil)
 	var se *httpjson.StatusError
 	if errors.As(err, &se) {
-		return errors.New(se.Message)
+		return &RefusedError{StatusCode: se.StatusCode, Message: se.Message}
 	}
 	return err
 }
 
+// RefusedError is a leader's refusal of a submission: 400 (invalid), 409 (the
+// job ID or its sink path is taken), 503 (not leading).
+type RefusedError struct {
+	StatusCode int
+	Message    string
+}
+
+func (e *RefusedError) Error() string { return e.Message }
+
 // Submit submits s to the leader, trying again for up to 30 s while it does not
-// accept it (it may have just been granted).
+// accept it for want of leadership (it may have just been granted, or be
+// unreachable). A refusal of the submission itself (400, 409) is returned at once.
 func Submit(ctx context.Context, leader string, s jobmanager.JobSubmission) error {
+	var refused error
 	_, err := Poll(ctx, 30*time.Second, func() (struct{}, bool) {
-		return struct{}{}, SubmitJob(ctx, leader, s) == nil
+		err := SubmitJob(ctx, leader, s)
+		var re *RefusedError
+		if errors.As(err, &re) && re.StatusCode != http.StatusServiceUnavailable {
+			refused = err
+			return struct{}{}, true
+		}
+		return struct{}{}, err == nil
 	}, "the leader does not accept the job")
+	if refused != nil {
+		return refused
+	}
 	return err
 }

@@ -139,3 +139,23 @@ func testCheckpointStoreDeposed(t *testing.T, e *Env) {
 	}
 	require.Equal(t, before, after)
 }
+
+// testCheckpointStoreTerminalRemovesOrphans: a terminal shutdown also removes the
+// job's payloads that no pointer names (a store interrupted between payload and
+// pointer leaves one), and never a payload of a job whose ID starts with this
+// job's ID and a dash.
+func testCheckpointStoreTerminalRemovesOrphans(t *testing.T, e *Env) {
+	ctx := Context(t)
+	s := e.Instance().Checkpoints("job1", 1)
+	_, err := s.Add(ctx, e.Guard(), cpOf(1))
+	require.NoError(t, err)
+	orphan := Cluster + "/completedCheckpoint-job1-0000000000000000002-6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+	other := Cluster + "/completedCheckpoint-job1-2-0000000000000000001-6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+	for _, n := range []string{orphan, other} {
+		_, err := recovery.WriteState(ctx, e.St, n, []byte("payload"))
+		require.NoError(t, err)
+	}
+	require.Len(t, e.checkpointPayloads(), 3)
+	require.NoError(t, s.Shutdown(ctx, e.Guard(), true))
+	require.Equal(t, []string{other}, e.checkpointPayloads())
+}

@@ -288,6 +288,7 @@ var suites = []struct {
 	{"CheckpointStoreLatestStopsAtUnreadable", testCheckpointStoreLatestStopsAtUnreadable},
 	{"CheckpointStoreSuspendKeepsTerminalDiscards", testCheckpointStoreSuspendKeepsTerminalDiscards},
 	{"CheckpointStoreDeposed", testCheckpointStoreDeposed},
+	{"CheckpointStoreTerminalRemovesOrphans", testCheckpointStoreTerminalRemovesOrphans},
 	{"CheckpointIDCounter", testCheckpointIDCounter},
 	{"CheckpointIDCounterTerminalRemoves", testCheckpointIDCounterTerminalRemoves},
 	{"InspectHealthy", testInspectHealthy},

@@ -46,3 +46,18 @@ func guardedMulti(ctx context.Context, cl *zkclient.Client, g recovery.Guard, op
 	}
 	return created[len(guard):], nil
 }
+
+// CheckLeadership implements recovery.LeadershipChecker: a multi of g's latch
+// check alone, which the server refuses once g's latch node is gone or replaced.
+// A Guard that is not this backend's own is checked through its Err only.
+func (b *Backend) CheckLeadership(ctx context.Context, g recovery.Guard) error {
+	if len(guardOps(g)) == 0 {
+		return g.Err()
+	}
+	if _, err := guardedMulti(ctx, b.cl, g); err != nil {
+		return fmt.Errorf("zookeeper: check leadership of session %s: %w", g.SessionID(), err)
+	}
+	return nil
+}
+
+var _ recovery.LeadershipChecker = (*Backend)(nil)

@@ -130,5 +130,12 @@ func (c *idCounter) Shutdown(ctx context.Context, g recovery.Guard, terminal boo
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return c.wrap("remove", err)
 	}
+	// The job's node /jobs/<job> goes too once nothing else of the job is under
+	// it (its checkpoint store removes its own directory first).
+	parent := path.Dir(c.path)
+	_, err = guardedMulti(ctx, c.cl, g, zkclient.DeleteOp{Path: parent, Version: -1})
+	if err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrNotEmpty) {
+		return c.wrap("remove "+parent, err)
+	}
 	return nil
 }

@@ -1,0 +1,349 @@
+package integration_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/taskmanager"
+)
+
+// encodeGraph encodes spec as the graph of job id.
+func encodeGraph(t *testing.T, id, spec string) []byte {
+	t.Helper()
+	s, err := job.ParseSpec([]byte(spec), "test.yaml")
+	require.NoError(t, err)
+	b, err := job.Graph{ID: job.JobID(id), Spec: s}.Encode()
+	require.NoError(t, err)
+	return b
+}
+
+// postJSON posts v to url and returns the status and body.
+func postJSON(t *testing.T, url string, v any) (int, string) {
+	t.Helper()
+	body, err := json.Marshal(v)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Post(url, "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
+	return resp.StatusCode, b.String()
+}
+
+// znodesUnder lists every znode below root (root itself excluded), sorted.
+func znodesUnder(t *testing.T, conn *zk.Conn, root string) []string {
+	t.Helper()
+	var out []string
+	var walk func(p string)
+	walk = func(p string) {
+		kids, _, err := conn.Children(p)
+		if err == zk.ErrNoNode {
+			return
+		}
+		require.NoError(t, err)
+		for _, k := range kids {
+			out = append(out, p+"/"+k)
+			walk(p + "/" + k)
+		}
+	}
+	walk(root)
+	slices.Sort(out)
+	return out
+}
+
+// matching keeps the names that contain s.
+func matching(names []string, s string) []string {
+	var out []string
+	for _, n := range names {
+		if strings.Contains(n, s) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// haFiles lists the storage names of the cluster's HA data that name job (sink
+// output excluded), with their bytes.
+func haFiles(t *testing.T, st hdfsstore.Store, job string) map[string][]byte {
+	t.Helper()
+	names, err := st.List(context.Background(), "")
+	require.NoError(t, err)
+	out := map[string][]byte{}
+	for _, n := range names {
+		if strings.HasPrefix(n, taskmanager.OutputRoot+"/") || !strings.Contains(n, job) {
+			continue
+		}
+		b, err := hdfsstore.GetBytes(context.Background(), st, n)
+		if err != nil {
+			b = []byte("unreadable: " + err.Error())
+		}
+		out[n] = b
+	}
+	return out
+}
+
+// TestSubmissionsAreValidated: an undecodable graph is refused with 400 and its
+// reason; a graph whose ID is not the job ID too; resubmitting a running job's ID
+// and a second job on the same sink path are refused with 409 naming the running
+// job; none of them stores anything, the running job's stored graph stays byte for
+// byte. After an AM kill the recovered job keeps its name.
+func TestSubmissionsAreValidated(t *testing.T) {
+	c, id, client, jobs, st := jobSession(t, 1, fastCounting)
+	clusterZK := c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id")
+	conn := zkc.Conn(t)
+	rest := leaderOf(client)
+	require.NotEmpty(t, rest)
+	graphsBefore := znodesUnder(t, conn, clusterZK+recovery.JobGraphsDir)
+	require.Contains(t, graphsBefore, clusterZK+recovery.JobGraphsDir+"/"+jobs[0])
+	stored := func() map[string][]byte {
+		all := map[string][]byte{}
+		names, err := st.List(context.Background(), "")
+		require.NoError(t, err)
+		for _, n := range names {
+			if strings.Contains(n, "submittedJobGraph") {
+				b, err := hdfsstore.GetBytes(context.Background(), st, n)
+				require.NoError(t, err)
+				all[n] = b
+			}
+		}
+		return all
+	}
+	before := stored()
+	require.Len(t, before, 1)
+
+	other := string(job.NewJobID())
+	status, body := postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "bad", Graph: []byte(`{"version":1}`)})
+	require.Equal(t, http.StatusBadRequest, status, body)
+	require.Contains(t, body, "invalid job graph")
+
+	status, body = postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "mismatch",
+		Graph: encodeGraph(t, jobs[0], strings.Replace(fastCounting, "path: counts", "path: elsewhere", 1))})
+	require.Equal(t, http.StatusBadRequest, status, body)
+	require.Contains(t, body, "want the job ID")
+
+	replacement := strings.Replace(strings.Replace(fastCounting, "path: counts", "path: counts-new", 1), "name: counting", "name: replacement", 1)
+	status, body = postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: jobs[0], Name: "replacement", Graph: encodeGraph(t, jobs[0], replacement)})
+	require.Equal(t, http.StatusConflict, status, body)
+	require.Contains(t, body, jobs[0])
+
+	status, body = postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "same-sink", Graph: encodeGraph(t, other, fastCounting)})
+	require.Equal(t, http.StatusConflict, status, body)
+	require.Contains(t, body, jobs[0], "the refusal names the job that writes the path")
+	require.Contains(t, body, `"counts"`, "and the path")
+
+	require.Equal(t, before, stored(), "the running job's stored graph is unchanged, nothing else is stored")
+	require.Equal(t, graphsBefore, znodesUnder(t, conn, clusterZK+recovery.JobGraphsDir))
+
+	_, err := client.KillAM(context.Background())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		r := leaderOf(client)
+		var j jobmanager.JobStatus
+		return r != "" && r != rest && getJSON(r+"/jobs/"+jobs[0], &j) == nil && j.State == jobmanager.JobRunning
+	}, 60*time.Second, 50*time.Millisecond, "the next leader recovers the job")
+	out, err := c.run("", "list", "-id", id)
+	require.NoError(t, err)
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, jobs[0]) {
+			line = l
+		}
+	}
+	require.Equal(t, []string{jobs[0], "counting", jobmanager.JobRunning}, strings.Fields(line), "the recovered job keeps its name")
+	require.Empty(t, committed(t, st, "counts-new"), "the refused replacement never ran")
+}
+
+// TestCancelRemovesTheJobsHAData: canceling a job removes its job graph, its
+// checkpoint pointers and ID counter, its checkpoint metadata and task state, and
+// keeps its result (clean) and its committed output; the job stays queryable as
+// CANCELED, also from the next leader after an AM kill. The other job runs on.
+func TestCancelRemovesTheJobsHAData(t *testing.T) {
+	b := strings.Replace(fastCounting, "path: counts", "path: counts-b", 1)
+	b = strings.Replace(b, "name: counting", "name: counting-b", 1)
+	c, id, client, jobs, st := jobSession(t, 2, fastCounting, b)
+	clusterZK := c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id")
+	cluster := c.haValue("high-availability.cluster-id")
+	conn := zkc.Conn(t)
+	canceled := jobs[1]
+	require.Eventually(t, func() bool {
+		return len(committed(t, st, "counts")) >= 3 && len(committed(t, st, "counts-b")) >= 3
+	}, 60*time.Second, 20*time.Millisecond, "both jobs commit output")
+
+	// What the job has before: its graph, checkpoints and counter in ZooKeeper;
+	// graph, checkpoint metadata and task state in storage.
+	zkBefore := matching(znodesUnder(t, conn, clusterZK), canceled)
+	require.Contains(t, zkBefore, clusterZK+"/jobgraphs/"+canceled)
+	require.Contains(t, zkBefore, clusterZK+"/jobs/"+canceled+"/checkpoint_id_counter")
+	require.NotEmpty(t, matching(zkBefore, "/jobs/"+canceled+"/checkpoints/0"))
+	filesBefore := haFiles(t, st, canceled)
+	kinds := map[string]bool{}
+	for n := range filesBefore {
+		switch {
+		case strings.HasPrefix(n, cluster+"/submittedJobGraph-"+canceled):
+			kinds["graph"] = true
+		case strings.HasPrefix(n, cluster+"/completedCheckpoint-"+canceled):
+			kinds["metadata"] = true
+		case strings.HasPrefix(n, cluster+"/state/"+canceled+"/"):
+			kinds["state"] = true
+		}
+	}
+	require.Equal(t, map[string]bool{"graph": true, "metadata": true, "state": true}, kinds, "files before: %v", filesBefore)
+
+	_, err := c.run("", "cancel", "-id", id, canceled)
+	require.NoError(t, err)
+	output := committedBytes(t, st, "counts-b")
+	require.NotEmpty(t, output)
+
+	require.Empty(t, matching(znodesUnder(t, conn, clusterZK), canceled), "no znode of the job is left")
+	after := haFiles(t, st, canceled)
+	require.Equal(t, []string{cluster + "/job-result-store/" + canceled + ".json"}, slices.Sorted(maps.Keys(after)),
+		"only the job's clean result is left in HA storage")
+	var res struct {
+		Result struct{ State, Name string } `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(after[cluster+"/job-result-store/"+canceled+".json"], &res))
+	require.Equal(t, jobmanager.JobCanceled, res.Result.State)
+	require.Equal(t, "counting-b", res.Result.Name)
+
+	rest := leaderOf(client)
+	var j jobmanager.JobStatus
+	require.NoError(t, getJSON(rest+"/jobs/"+canceled, &j))
+	require.Equal(t, jobmanager.JobStatus{JobID: canceled, Name: "counting-b", State: jobmanager.JobCanceled}, j)
+
+	a := len(committed(t, st, "counts"))
+	_, err = client.KillAM(context.Background())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { r := leaderOf(client); return r != "" && r != rest }, 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= a+5 }, 60*time.Second, 20*time.Millisecond,
+		"the other job runs on under the next leader")
+	rest = leaderOf(client)
+	require.NoError(t, getJSON(rest+"/jobs/"+canceled, &j))
+	require.Equal(t, jobmanager.JobStatus{JobID: canceled, Name: "counting-b", State: jobmanager.JobCanceled}, j,
+		"the canceled job stays queryable after a failover")
+	var finished struct {
+		Jobs []jobmanager.JobStatus `json:"jobs"`
+	}
+	require.NoError(t, getJSON(rest+"/jobs/finished", &finished))
+	require.Equal(t, []jobmanager.JobStatus{j}, finished.Jobs)
+	require.Equal(t, output, committedBytes(t, st, "counts-b"), "the canceled job's committed output is never deleted")
+	require.Equal(t, after, haFiles(t, st, canceled))
+	requireExactCounts(t, committed(t, st, "counts"), a+5)
+	requireExactCounts(t, committed(t, st, "counts-b"), len(output))
+}
+
+// TestPausedOldLeaderQueuedCancelChangesNothing: two AMs (hot standby). The
+// leader is paused (SIGSTOP) until the standby leads; a cancel sent to the old
+// leader's REST port waits in its socket; the old leader resumes (SIGCONT) and
+// handles it. It must change nothing: no job result is written, the job runs on
+// under the new leader and, after another failover, under the next one.
+func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
+	// Tolerating suspended connections, the resumed leader learns that its session
+	// is gone only when it reconnects: its own view still says it leads while it
+	// handles the queued request.
+	s := startSessionWith(t, attempts.Budget{MaxAttempts: 5, Window: 10 * time.Minute}, containers.Keep, 1, []string{"0", "0"},
+		"-D", "high-availability.zookeeper.client.tolerate-suspended-connections=true")
+	first, _ := s.waitLeader(t, recovery.LeaderInfo{}, 1)
+	require.Eventually(t, func() bool { return len(s.sup.AMPIDs()) == 2 }, 30*time.Second, 10*time.Millisecond)
+	ctx := context.Background()
+	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
+	require.NoError(t, err)
+	require.NoError(t, sessionctl.SubmitJob(ctx, first.Address, sub))
+	progress := func(rest string) jobmanager.CheckpointInfo {
+		var info jobmanager.CheckpointInfo
+		_ = getJSON(rest+"/jobs/"+sub.JobID+"/checkpoints", &info)
+		return info
+	}
+	require.Eventually(t, func() bool { return progress(first.Address).Latest >= 2 }, 60*time.Second, 20*time.Millisecond)
+
+	var cfg []jobmanager.ConfigEntry
+	require.NoError(t, getJSON(first.Address+"/jobmanager/config", &cfg))
+	var storageDir string
+	for _, e := range cfg {
+		if e.Key == "high-availability.storageDir" {
+			storageDir = e.Value
+		}
+	}
+	require.NotEmpty(t, storageDir)
+	st, err := hdfsstore.Open(ctx, storageDir)
+	require.NoError(t, err)
+	defer st.Close()
+	results := func() []string {
+		names, err := st.List(ctx, "")
+		require.NoError(t, err)
+		return matching(names, "job-result-store/")
+	}
+
+	var pid int
+	for _, am := range s.sup.Status().AMs {
+		if am.REST == first.Address {
+			pid = am.PID
+		}
+	}
+	require.NotZero(t, pid, "the leader's process")
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	resumed := false
+	t.Cleanup(func() {
+		if !resumed {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	second, _ := s.waitLeader(t, first, 1)
+	require.Eventually(t, func() bool { return progress(second.Address).Latest > progress(second.Address).RestoredFrom },
+		60*time.Second, 20*time.Millisecond, "the job checkpoints under the new leader")
+
+	// The cancel waits in the paused process's socket.
+	addr := strings.TrimPrefix(first.Address, "http://")
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", sub.JobID, addr)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
+	resumed = true
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(60*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err == nil {
+		var b strings.Builder
+		_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
+		resp.Body.Close()
+		t.Logf("the resumed old leader answered the cancel: %d %s", resp.StatusCode, b.String())
+		require.NotEqual(t, http.StatusOK, resp.StatusCode, "the old leader does not cancel")
+	} else {
+		t.Logf("the resumed old leader did not answer the cancel: %v", err)
+	}
+	require.Empty(t, results(), "no job result is written by the old leader")
+
+	latest := progress(second.Address).Latest
+	require.Eventually(t, func() bool { return progress(second.Address).Latest >= latest+2 }, 60*time.Second, 20*time.Millisecond,
+		"the job runs on under the new leader")
+	_, err = s.sup.KillAM()
+	require.NoError(t, err)
+	third, _ := s.waitLeader(t, second, 1)
+	require.Eventually(t, func() bool { p := progress(third.Address); return p.Deployed && p.Latest > p.RestoredFrom+1 },
+		60*time.Second, 20*time.Millisecond, "after another failover the job still runs")
+	require.Empty(t, results())
+	got, err := job.ReadCommittedJob(ctx, st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(sub.JobID))
+	require.NoError(t, err)
+	requireExactCounts(t, got, 1)
+}
