@@ -64,23 +64,10 @@ func snapshotHA(t *testing.T, c *cli, st hdfsstore.Store, jobID string) haSnapsh
 // is untouched. A new session with -z on the same cluster-id recovers the job from
 // its latest checkpoint and the output goes on exactly once.
 func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
-	c := newCLI(t)
-	cluster := c.haValue("high-availability.cluster-id")
-	spec := filepath.Join(t.TempDir(), "counting.yaml")
-	require.NoError(t, os.WriteFile(spec, []byte(fastCounting), 0o600))
-	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=2"}, c.ha...)...)
-	require.NoError(t, err)
-	id := appIDPattern.FindString(out)
-	client := supervisor.NewControlClient(appDirFor(c, id))
-	t.Cleanup(func() { dumpLogs(t, appDirFor(c, id)) })
-	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
-	out, err = c.run("", "run", "-id", id, spec)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	jobID := lines[len(lines)-1]
-	st, err := hdfsstore.Open(context.Background(), c.haValue("high-availability.storageDir"))
-	require.NoError(t, err)
-	defer st.Close()
+	c, id, client, jobs, st := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "yarn.application-attempts=2")
+	}, fastCounting)
+	cluster, jobID := c.haValue("high-availability.cluster-id"), jobs[0]
 
 	checkpointing := func(client *supervisor.ControlClient) func() bool {
 		return func() bool {
@@ -134,7 +121,7 @@ func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(log), "HA data kept")
 	require.Contains(t, string(log), resume)
-	out, err = c.run("", "status", "-id", id)
+	out, err := c.run("", "status", "-id", id)
 	require.NoError(t, err)
 	require.Contains(t, out, "ended: FAILED")
 	require.Contains(t, out, jobID)
@@ -187,28 +174,18 @@ func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
 // job was canceled (its result is in the job result store) removes its HA data
 // when the budget runs out, and says so.
 func TestBudgetSpentWithOnlyTerminalJobsRemovesHAData(t *testing.T) {
-	c := newCLI(t)
-	cluster := c.haValue("high-availability.cluster-id")
+	c, id, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "yarn.application-attempts=1")
+	}, fastCounting)
+	cluster, jobID := c.haValue("high-availability.cluster-id"), jobs[0]
 	clusterPath := c.haValue("high-availability.zookeeper.path.root") + "/" + cluster
 	storage := strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")
-	spec := filepath.Join(t.TempDir(), "counting.yaml")
-	require.NoError(t, os.WriteFile(spec, []byte(fastCounting), 0o600))
-	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=1"}, c.ha...)...)
-	require.NoError(t, err)
-	id := appIDPattern.FindString(out)
-	client := supervisor.NewControlClient(appDirFor(c, id))
-	t.Cleanup(func() { dumpLogs(t, appDirFor(c, id)) })
-	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
-	out, err = c.run("", "run", "-id", id, spec)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	jobID := lines[len(lines)-1]
 	raw := zkc.Conn(t)
 	require.Eventually(t, func() bool {
 		names, _, err := raw.Children(clusterPath + "/jobs/" + jobID + "/checkpoints")
 		return err == nil && len(names) > 0
 	}, 60*time.Second, 20*time.Millisecond, "the job checkpoints")
-	_, err = c.run("", "cancel", "-id", id, jobID)
+	_, err := c.run("", "cancel", "-id", id, jobID)
 	require.NoError(t, err)
 	sup, err := client.Status(context.Background())
 	require.NoError(t, err)
@@ -221,7 +198,7 @@ func TestBudgetSpentWithOnlyTerminalJobsRemovesHAData(t *testing.T) {
 	require.False(t, ok, "the znodes of an application whose jobs all ended are removed")
 	_, err = os.Stat(filepath.Join(storage, cluster))
 	require.True(t, os.IsNotExist(err), "its HA storage is removed: %v", err)
-	out, err = c.run("", "status", "-id", id)
+	out, err := c.run("", "status", "-id", id)
 	require.NoError(t, err)
 	require.Contains(t, out, "ended: FAILED")
 	require.Contains(t, out, "HA data ("+clusterPath+") was removed")
