@@ -2,6 +2,8 @@ package jobmanager
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +68,16 @@ var (
 type submissionMeta struct {
 	Name      string    `json:"name,omitempty"`
 	Submitted time.Time `json:"submitted"`
+	// GraphSHA256 is GraphDigest of the submitted graph.
+	GraphSHA256 string `json:"graphSha256,omitempty"`
+}
+
+// GraphDigest identifies a submission's graph: the hex SHA-256 of its encoded
+// bytes as submitted. GET /jobs/{id} reports it (JobStatus.GraphSHA256), so a
+// client whose acknowledgement was lost can tell its own submission from another.
+func GraphDigest(graph []byte) string {
+	sum := sha256.Sum256(graph)
+	return hex.EncodeToString(sum[:])
 }
 
 // encodePayload adds m to the encoded graph as its "submission" field.
@@ -126,6 +138,10 @@ type JobStatus struct {
 	Error      string `json:"error,omitempty"`
 	Checkpoint int64  `json:"checkpoint,omitempty"`
 	File       string `json:"file,omitempty"`
+	// GraphSHA256 is the GraphDigest of the job's submitted graph; only GET
+	// /jobs/{id} of a job listed here reports it (empty for a job submitted
+	// before it was kept).
+	GraphSHA256 string `json:"graphSha256,omitempty"`
 }
 
 // DeployFunc runs a recovered or submitted job under the grant; the job package's
@@ -167,6 +183,7 @@ type Dispatcher struct {
 
 type dispatched struct {
 	status    JobStatus
+	digest    string // GraphDigest of the submitted graph, "" when unknown
 	sink      string // the file sink's path, "" for none
 	canceling bool
 	cancel    context.CancelFunc
@@ -319,7 +336,7 @@ func (d *Dispatcher) recover(ctx context.Context, g recovery.Grant) (int, error)
 func (d *Dispatcher) start(parent context.Context, g recovery.Grant, id string, payload []byte) {
 	ctx, cancel := context.WithCancel(parent)
 	st, sink, ok := describe(id, payload)
-	j := &dispatched{status: st, sink: sink, cancel: cancel, done: make(chan struct{})}
+	j := &dispatched{status: st, sink: sink, digest: decodeMeta(payload).GraphSHA256, cancel: cancel, done: make(chan struct{})}
 	d.mu.Lock()
 	if !d.currentLocked(parent) {
 		d.mu.Unlock()
@@ -421,7 +438,7 @@ func (d *Dispatcher) recoverLater(parent context.Context, g recovery.Grant, id s
 					Msg("dispatcher: the stored job graph does not decode; the job is listed as " + JobRecoveryFailed + " and kept")
 			}
 			d.mu.Lock()
-			j.status, j.sink = st, sink
+			j.status, j.sink, j.digest = st, sink, decodeMeta(payload).GraphSHA256
 			d.mu.Unlock()
 			d.run(ctx, g, id, payload, ok)
 			return
@@ -461,7 +478,7 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 	if string(graph.ID) != s.JobID {
 		return fmt.Errorf("%w: job %s: the graph's ID is %q; want the job ID", ErrInvalidSubmission, s.JobID, graph.ID)
 	}
-	payload, err := encodePayload(s.Graph, submissionMeta{Name: s.Name, Submitted: time.Now().UTC()})
+	payload, err := encodePayload(s.Graph, submissionMeta{Name: s.Name, Submitted: time.Now().UTC(), GraphSHA256: GraphDigest(s.Graph)})
 	if err != nil {
 		return fmt.Errorf("job %s: %w", s.JobID, err)
 	}
@@ -710,11 +727,16 @@ func (d *Dispatcher) removeJobData(ctx context.Context, g recovery.Grant, jobID 
 func (d *Dispatcher) Status(ctx context.Context, jobID string) (JobStatus, error) {
 	d.mu.Lock()
 	j, running := d.jobs[jobID]
+	var st JobStatus
+	if running {
+		st = j.status
+		st.GraphSHA256 = j.digest
+	}
 	fin, finished := d.finished[jobID]
 	d.mu.Unlock()
 	switch {
 	case running:
-		return d.withHealth(j.status), nil
+		return d.withHealth(st), nil
 	case finished:
 		return fin, nil
 	}
