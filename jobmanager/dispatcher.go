@@ -151,7 +151,9 @@ type DeployFunc func(ctx context.Context, g recovery.Grant, jobID string, graph 
 // Dispatcher keeps the jobs of the leader: a submission is acknowledged only once
 // its graph is in the HA job graph store (payload in storage, pointer guarded by
 // the leader's latch); on every grant it recovers the stored graphs, skipping jobs
-// that already have a result. Safe for concurrent use.
+// that already have a result, then finishes the cleanup of jobs whose result is
+// still dirty. Nothing it starts outlives the grant it started under. Safe for
+// concurrent use.
 type Dispatcher struct {
 	graphs  recovery.JobGraphStore
 	results recovery.JobResultStore
@@ -466,7 +468,9 @@ var errNotLeading = errors.New("this AM does not lead; ask the leader (see rest_
 // job. It returns only once the graph is in the HA job graph store. It refuses
 // (ErrInvalidSubmission) a graph that does not decode or whose ID is not the job
 // ID, and (ErrJobExists, ErrSinkInUse) the ID of a job that runs, is being
-// recovered or has a result, and a file sink path a running job writes.
+// recovered or has a result, and a file sink path a running job writes. Until
+// the grant's stored jobs are listed it refuses every submission with
+// ErrRecovering (retryable).
 func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 	if err := recovery.ValidateJobID(s.JobID); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidSubmission, err)
@@ -558,7 +562,8 @@ func (d *Dispatcher) conflictLocked(id, sink string) error {
 // checkpoint pointers and metadata, checkpoint ID counter, task state files, job
 // graph — and the result is marked clean. Committed sink output stays. Every step
 // acts only while this process still leads (a cancel queued at a paused leader
-// changes nothing). A failed cleanup leaves the result dirty.
+// changes nothing). A failed cleanup leaves the result dirty: the job stays
+// canceled, and finishCleanups retries it (here, and under every new leader).
 func (d *Dispatcher) Cancel(ctx context.Context, jobID string) error {
 	d.mu.Lock()
 	g := d.grant
