@@ -239,9 +239,11 @@ func (d *Dispatcher) checkLeading(ctx context.Context, g recovery.Grant) error {
 // (their graphs read and their deploys started). Call it before Start.
 func (d *Dispatcher) OnRecovered(f func()) { d.onRecovered = f }
 
-// Start takes the grant at once (submissions are accepted from now on) and, in
-// the background, recovers every stored job; when ctx ends (derive it from the
-// grant's context) it stops the jobs. The returned func waits for that.
+// Start takes the grant at once (submissions are answered from now on: with
+// ErrRecovering until the stored jobs are listed) and, in the background,
+// recovers every stored job, then finishes unfinished cleanups; when ctx ends
+// (derive it from the grant's context) it stops the jobs. The returned func
+// waits for that.
 func (d *Dispatcher) Start(ctx context.Context, g recovery.Grant) (wait func()) {
 	d.mu.Lock()
 	d.grant, d.ctx, d.recovered = g, ctx, false
