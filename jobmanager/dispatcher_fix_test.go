@@ -160,13 +160,15 @@ func TestStatusShowsTheCoordinatorsHealth(t *testing.T) {
 	d.ReportHealth(func(id string) (jobmanager.JobHealth, bool) { return failed, id == jobA })
 	startGrant(t, d, p)
 	require.Eventually(t, d.Recovered, 5*time.Second, 5*time.Millisecond)
-	require.NoError(t, d.Submit(context.Background(), jobmanager.JobSubmission{JobID: jobA, Name: "counting", Graph: encodedGraph(t, jobA, "counts")}))
+	graph := encodedGraph(t, jobA, "counts")
+	require.NoError(t, d.Submit(context.Background(), jobmanager.JobSubmission{JobID: jobA, Name: "counting", Graph: graph}))
 	want := jobmanager.JobStatus{JobID: jobA, Name: "counting", State: jobmanager.JobRecoveryFailed,
 		Error: "checkpoint 7 is unreadable", Checkpoint: 7, File: "f"}
+	require.Equal(t, []jobmanager.JobStatus{want}, d.Jobs())
 	st, err := d.Status(context.Background(), jobA)
 	require.NoError(t, err)
+	want.GraphSHA256 = jobmanager.GraphDigest(graph) // GET /jobs/{id} identifies the submission too
 	require.Equal(t, want, st)
-	require.Equal(t, []jobmanager.JobStatus{want}, d.Jobs())
 }
 
 // failingRecoverAll is a job graph store whose first RecoverAll fails for every
