@@ -3,7 +3,6 @@ package integration_test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
@@ -276,8 +276,8 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 	jobs := []string{"000000000000000000000000000000a1", "000000000000000000000000000000b2"}
 	for _, j := range jobs {
 		spec := strings.Replace(fastCounting, "path: counts", "path: counts-"+j[30:], 1)
-		status, body := postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)})
-		require.Equal(t, http.StatusAccepted, status, body)
+		// Submit retries while the new leader still lists its stored jobs (503).
+		require.NoError(t, sessionctl.Submit(context.Background(), rest, jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)}))
 	}
 	out, err = c.run("", "list", "-id", id)
 	require.NoError(t, err)

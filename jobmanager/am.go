@@ -214,7 +214,8 @@ func (a *AM) lead(g recovery.Grant) {
 	a.cfg.Observer.Granted(log)
 	a.tms.SetLeader(g.SessionID())
 	// The dispatcher takes the grant before anything is published, so a client
-	// that finds this leader can submit at once.
+	// that finds this leader is answered at once (503 until the stored jobs are
+	// listed, which a client retries).
 	var gaveUp <-chan struct{} // closed when the dispatcher cannot recover the jobs: give the grant up
 	if d := a.dispatcher; d != nil {
 		dctx, stop := context.WithCancel(g.Context())

@@ -148,6 +148,7 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 		c.setHealth(log, jobID, err)
 		b.wait(ctx)
 	}
+	defer c.release(log, g, cps, counter)
 	c.mu.Lock()
 	c.graphs[jobID] = graph
 	c.mu.Unlock()
@@ -181,6 +182,19 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 			continue
 		}
 		b.wait(ctx)
+	}
+}
+
+// release ends a job's run here: its checkpoint store drops this instance's
+// locks and closes (checkpoints kept), its ID counter closes (kept). Otherwise a
+// process that lives on after its run (a deposed leader, a standby again) would
+// hold the locks until its session ends, and a cancel under the next leader
+// could not remove the job's checkpoints (ErrLocked).
+func (c *Coordinator) release(log zerolog.Logger, g recovery.Grant, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := errors.Join(cps.Shutdown(ctx, g, false), counter.Shutdown(ctx, g, false)); err != nil {
+		log.Warn().Err(err).Msg("cannot release the job's checkpoint locks; they go with this process's session")
 	}
 }
 

@@ -80,3 +80,52 @@ func TestCoordinatorRecoverReadsTheLatestCheckpoint(t *testing.T) {
 	_, err = c.Recover(ctx, id, []byte("not a graph"))
 	require.ErrorContains(t, err, "decode the job graph")
 }
+
+// TestCoordinatorReleasesItsCheckpointLocksWhenTheRunEnds: while a job runs
+// here its restored checkpoint is locked by this instance; once its run ends
+// (the grant ended, or the job was canceled) the lock is released, so that a
+// cancel under the next leader can remove the checkpoint while this process
+// lives on. Before, the locks stayed until the process's session ended.
+func TestCoordinatorReleasesItsCheckpointLocksWhenTheRunEnds(t *testing.T) {
+	p := leadingServices(t, t.TempDir())
+	ctx := context.Background()
+	spec, err := job.ParseSpec([]byte("name: one\nparallelism: 1\npipeline:\n  - sequence: {rate: 1ms}\n  - file: {path: out}\n"), "one.yaml")
+	require.NoError(t, err)
+	graph := job.Graph{ID: job.NewJobID(), Spec: spec}
+	encoded, err := graph.Encode()
+	require.NoError(t, err)
+	id := string(graph.ID)
+	cps, err := p.svc.CheckpointStore(ctx, id)
+	require.NoError(t, err)
+	md, err := json.Marshal(jobmanager.CheckpointMetadata{Handles: [][]byte{[]byte("h0")}})
+	require.NoError(t, err)
+	_, err = cps.Add(ctx, p.g, recovery.CompletedCheckpoint{JobID: id, ID: 1, Timestamp: time.Now(), Metadata: md})
+	require.NoError(t, err)
+	require.NoError(t, cps.Shutdown(ctx, p.g, false))
+	locks := func() int {
+		report, err := p.svc.Inspector().Inspect(ctx)
+		require.NoError(t, err)
+		n := 0
+		for _, node := range report.Nodes {
+			if node.Kind == recovery.KindCheckpoint && node.JobID == id {
+				n += len(node.Locks)
+			}
+		}
+		return n
+	}
+	require.Zero(t, locks())
+
+	tms := jobmanager.NewTaskManagers(time.Second, 10*time.Second, logging.ForTest(t))
+	c := jobmanager.NewCoordinator(tms, p.svc, time.Second, time.Second, logging.ForTest(t))
+	runCtx, cancel := context.WithCancel(p.g.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Deploy(runCtx, p.g, id, encoded) // restores checkpoint 1, then waits for a TaskManager
+	}()
+	require.Eventually(t, func() bool { return locks() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the restored checkpoint is locked while the job runs here")
+	cancel()
+	<-done
+	require.Zero(t, locks(), "the run ended: its locks are released")
+}

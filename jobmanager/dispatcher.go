@@ -2,6 +2,8 @@ package jobmanager
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +57,9 @@ var (
 	ErrSinkInUse = errors.New("jobmanager: sink path in use")
 	// ErrJobNotRunning (404 unknown, 409 finished): Cancel of a job that does not run here.
 	ErrJobNotRunning = errors.New("jobmanager: job not running")
+	// ErrRecovering (503, retryable): the leader has not listed its stored jobs
+	// yet, so it cannot tell whether a submission's ID or sink path is taken.
+	ErrRecovering = errors.New("jobmanager: the leader is still recovering its stored jobs; submit again shortly")
 )
 
 // submissionMeta is the submission's metadata, stored in the job graph payload
@@ -63,6 +68,16 @@ var (
 type submissionMeta struct {
 	Name      string    `json:"name,omitempty"`
 	Submitted time.Time `json:"submitted"`
+	// GraphSHA256 is GraphDigest of the submitted graph.
+	GraphSHA256 string `json:"graphSha256,omitempty"`
+}
+
+// GraphDigest identifies a submission's graph: the hex SHA-256 of its encoded
+// bytes as submitted. GET /jobs/{id} reports it (JobStatus.GraphSHA256), so a
+// client whose acknowledgement was lost can tell its own submission from another.
+func GraphDigest(graph []byte) string {
+	sum := sha256.Sum256(graph)
+	return hex.EncodeToString(sum[:])
 }
 
 // encodePayload adds m to the encoded graph as its "submission" field.
@@ -99,13 +114,18 @@ func sinkPath(g job.Graph) string {
 	return ""
 }
 
-// sinkOfPayload is sinkPath of a stored payload ("" when it does not decode).
-func sinkOfPayload(payload []byte) string {
+// describe is how a job whose payload is stored is listed: JobRunning with its
+// submitted name and its sink path, or — when its graph does not decode, so
+// there is nothing to run — JobRecoveryFailed with why (ok false). Nothing is
+// removed for it: the graph stays stored for an operator to look at or cancel.
+func describe(id string, payload []byte) (st JobStatus, sink string, ok bool) {
+	name := decodeMeta(payload).Name
 	g, err := job.DecodeGraph(payload)
 	if err != nil {
-		return ""
+		return JobStatus{JobID: id, Name: name, State: JobRecoveryFailed,
+			Error: fmt.Sprintf("the stored job graph does not decode: %v", err)}, "", false
 	}
-	return sinkPath(g)
+	return JobStatus{JobID: id, Name: name, State: JobRunning}, sinkPath(g), true
 }
 
 // JobStatus is one job in GET /jobs.
@@ -118,6 +138,10 @@ type JobStatus struct {
 	Error      string `json:"error,omitempty"`
 	Checkpoint int64  `json:"checkpoint,omitempty"`
 	File       string `json:"file,omitempty"`
+	// GraphSHA256 is the GraphDigest of the job's submitted graph; only GET
+	// /jobs/{id} of a job listed here reports it (empty for a job submitted
+	// before it was kept).
+	GraphSHA256 string `json:"graphSha256,omitempty"`
 }
 
 // DeployFunc runs a recovered or submitted job under the grant; the job package's
@@ -127,7 +151,9 @@ type DeployFunc func(ctx context.Context, g recovery.Grant, jobID string, graph 
 // Dispatcher keeps the jobs of the leader: a submission is acknowledged only once
 // its graph is in the HA job graph store (payload in storage, pointer guarded by
 // the leader's latch); on every grant it recovers the stored graphs, skipping jobs
-// that already have a result. Safe for concurrent use.
+// that already have a result, then finishes the cleanup of jobs whose result is
+// still dirty. Nothing it starts outlives the grant it started under. Safe for
+// concurrent use.
 type Dispatcher struct {
 	graphs  recovery.JobGraphStore
 	results recovery.JobResultStore
@@ -151,10 +177,15 @@ type Dispatcher struct {
 	gaveUp    chan struct{}        // closed when the current grant is given up
 	pending   map[string]string    // job → sink path: submissions between checks and start
 	finished  map[string]JobStatus // jobs canceled by this process
+	cleaning  map[string]bool      // jobs whose HA data is being removed right now
+
+	// cleanupWake (buffered, 1) wakes finishCleanups after a failed cleanup.
+	cleanupWake chan struct{}
 }
 
 type dispatched struct {
 	status    JobStatus
+	digest    string // GraphDigest of the submitted graph, "" when unknown
 	sink      string // the file sink's path, "" for none
 	canceling bool
 	cancel    context.CancelFunc
@@ -164,7 +195,8 @@ type dispatched struct {
 // NewDispatcher returns a dispatcher over the HA stores; deploy may be nil.
 func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStore, deploy DeployFunc, log zerolog.Logger) *Dispatcher {
 	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{},
-		listAttempts: 5, gaveUp: make(chan struct{}), pending: map[string]string{}, finished: map[string]JobStatus{}}
+		listAttempts: 5, gaveUp: make(chan struct{}), pending: map[string]string{}, finished: map[string]JobStatus{},
+		cleaning: map[string]bool{}, cleanupWake: make(chan struct{}, 1)}
 }
 
 // ReportHealth sets where Jobs learns why a job's tasks do not run (the
@@ -189,20 +221,29 @@ func (d *Dispatcher) SetCleanup(c CheckpointServices) { d.cleanup = c }
 // checkLeading confirms that g still leads, with the backend's server when the
 // dispatcher has the services: a request queued while this process was paused
 // acts only if it still leads.
+// Any failure of the check (not leading, or the backend unreachable, as for a
+// process resumed after its session expired) is errNotLeading: the client asks
+// again, of the leader.
 func (d *Dispatcher) checkLeading(ctx context.Context, g recovery.Grant) error {
+	err := g.Err()
 	if d.cleanup != nil {
-		return d.cleanup.CheckLeadership(ctx, g)
+		err = d.cleanup.CheckLeadership(ctx, g)
 	}
-	return g.Err()
+	if err != nil {
+		return fmt.Errorf("%w: leadership check of session %s failed: %w", errNotLeading, g.SessionID(), err)
+	}
+	return nil
 }
 
 // OnRecovered sets f to be called each time a grant's stored jobs are recovered
 // (their graphs read and their deploys started). Call it before Start.
 func (d *Dispatcher) OnRecovered(f func()) { d.onRecovered = f }
 
-// Start takes the grant at once (submissions are accepted from now on) and, in
-// the background, recovers every stored job; when ctx ends (derive it from the
-// grant's context) it stops the jobs. The returned func waits for that.
+// Start takes the grant at once (submissions are answered from now on: with
+// ErrRecovering until the stored jobs are listed) and, in the background,
+// recovers every stored job, then finishes unfinished cleanups; when ctx ends
+// (derive it from the grant's context) it stops the jobs. The returned func
+// waits for that.
 func (d *Dispatcher) Start(ctx context.Context, g recovery.Grant) (wait func()) {
 	d.mu.Lock()
 	d.grant, d.ctx, d.recovered = g, ctx, false
@@ -243,6 +284,7 @@ func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant, gaveUp chan str
 		if d.onRecovered != nil {
 			d.onRecovered()
 		}
+		d.finishCleanups(ctx, g)
 	}
 	<-ctx.Done()
 	d.mu.Lock()
@@ -284,38 +326,64 @@ func (d *Dispatcher) recover(ctx context.Context, g recovery.Grant) (int, error)
 			d.recoverLater(ctx, g, e.Key, e.Err)
 			n++
 		default:
-			d.start(ctx, g, e.Key, "", e.Payload)
+			d.start(ctx, g, e.Key, e.Payload)
 			n++
 		}
 	}
 	return n, nil
 }
 
-// start runs a job whose payload (graph and submission metadata) is stored; an
-// empty name is read from the payload's metadata.
-func (d *Dispatcher) start(parent context.Context, g recovery.Grant, id, name string, graph []byte) {
+// start runs a job whose payload (graph and submission metadata) is stored,
+// under the grant whose dispatcher context is parent. Once that grant has ended
+// (a submission that raced its end) it does nothing: no entry outlives its grant,
+// and the next grant recovers the stored job.
+func (d *Dispatcher) start(parent context.Context, g recovery.Grant, id string, payload []byte) {
 	ctx, cancel := context.WithCancel(parent)
-	if name == "" {
-		name = decodeMeta(graph).Name
-	}
-	j := &dispatched{status: JobStatus{JobID: id, Name: name, State: JobRunning}, sink: sinkOfPayload(graph),
-		cancel: cancel, done: make(chan struct{})}
+	st, sink, ok := describe(id, payload)
+	j := &dispatched{status: st, sink: sink, digest: decodeMeta(payload).GraphSHA256, cancel: cancel, done: make(chan struct{})}
 	d.mu.Lock()
+	if !d.currentLocked(parent) {
+		d.mu.Unlock()
+		cancel()
+		return
+	}
 	if _, running := d.jobs[id]; running {
 		d.mu.Unlock()
-		cancel() // a resubmission of a running job only replaced its stored graph
+		cancel() // listed already (a recovery racing a submission of the same ID)
 		return
 	}
 	d.jobs[id] = j
 	d.mu.Unlock()
+	if !ok {
+		d.log.Error().Str(logging.Job, id).Str(logging.Reason, st.Error).
+			Msg("dispatcher: the stored job graph does not decode; the job is listed as " + JobRecoveryFailed + " and kept")
+	}
 	go func() {
 		defer close(j.done)
-		if d.deploy != nil {
-			d.deploy(ctx, g, id, graph)
-		} else {
-			<-ctx.Done()
-		}
+		d.run(ctx, g, id, payload, ok)
 	}()
+}
+
+// currentLocked reports whether parent is the dispatcher context of the grant
+// that leads now and has not ended. d.mu is held.
+func (d *Dispatcher) currentLocked(parent context.Context) bool {
+	return parent.Err() == nil && d.ctx == parent
+}
+
+// run deploys a job (runnable: its graph decodes) until ctx ends, then releases
+// this instance's lock on its job graph, so that the next leader (or a cancel
+// there) is not refused with ErrLocked while this process lives on.
+func (d *Dispatcher) run(ctx context.Context, g recovery.Grant, id string, payload []byte, runnable bool) {
+	if runnable && d.deploy != nil {
+		d.deploy(ctx, g, id, payload)
+	} else {
+		<-ctx.Done()
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.graphs.Release(rctx, id); err != nil {
+		d.log.Warn().Err(err).Str(logging.Job, id).Msg("dispatcher: cannot release the job graph lock; it goes with this process's session")
+	}
 }
 
 // recoverLater lists a job whose graph could not be recovered with its error and
@@ -324,6 +392,11 @@ func (d *Dispatcher) recoverLater(parent context.Context, g recovery.Grant, id s
 	ctx, cancel := context.WithCancel(parent)
 	j := &dispatched{status: graphStatus(id, cause), cancel: cancel, done: make(chan struct{})}
 	d.mu.Lock()
+	if !d.currentLocked(parent) {
+		d.mu.Unlock()
+		cancel()
+		return
+	}
 	if _, running := d.jobs[id]; running {
 		d.mu.Unlock()
 		cancel()
@@ -340,7 +413,7 @@ func (d *Dispatcher) recoverLater(parent context.Context, g recovery.Grant, id s
 			if ctx.Err() != nil {
 				return
 			}
-			graph, err := d.graphs.Recover(ctx, id)
+			payload, err := d.graphs.Recover(ctx, id)
 			switch {
 			case errors.Is(err, recovery.ErrNotFound):
 				log.Info().Msg("dispatcher: job graph removed meanwhile")
@@ -361,15 +434,17 @@ func (d *Dispatcher) recoverLater(parent context.Context, g recovery.Grant, id s
 				}
 				continue
 			}
-			log.Info().Msg("dispatcher: job graph recovered")
-			d.mu.Lock()
-			j.status = JobStatus{JobID: id, State: JobRunning}
-			d.mu.Unlock()
-			if d.deploy != nil {
-				d.deploy(ctx, g, id, graph)
+			st, sink, ok := describe(id, payload)
+			if ok {
+				log.Info().Msg("dispatcher: job graph recovered")
 			} else {
-				<-ctx.Done()
+				log.Error().Str(logging.Reason, st.Error).
+					Msg("dispatcher: the stored job graph does not decode; the job is listed as " + JobRecoveryFailed + " and kept")
 			}
+			d.mu.Lock()
+			j.status, j.sink, j.digest = st, sink, decodeMeta(payload).GraphSHA256
+			d.mu.Unlock()
+			d.run(ctx, g, id, payload, ok)
 			return
 		}
 	}()
@@ -395,7 +470,9 @@ var errNotLeading = errors.New("this AM does not lead; ask the leader (see rest_
 // job. It returns only once the graph is in the HA job graph store. It refuses
 // (ErrInvalidSubmission) a graph that does not decode or whose ID is not the job
 // ID, and (ErrJobExists, ErrSinkInUse) the ID of a job that runs, is being
-// recovered or has a result, and a file sink path a running job writes.
+// recovered or has a result, and a file sink path a running job writes. Until
+// the grant's stored jobs are listed it refuses every submission with
+// ErrRecovering (retryable).
 func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 	if err := recovery.ValidateJobID(s.JobID); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidSubmission, err)
@@ -407,7 +484,7 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 	if string(graph.ID) != s.JobID {
 		return fmt.Errorf("%w: job %s: the graph's ID is %q; want the job ID", ErrInvalidSubmission, s.JobID, graph.ID)
 	}
-	payload, err := encodePayload(s.Graph, submissionMeta{Name: s.Name, Submitted: time.Now().UTC()})
+	payload, err := encodePayload(s.Graph, submissionMeta{Name: s.Name, Submitted: time.Now().UTC(), GraphSHA256: GraphDigest(s.Graph)})
 	if err != nil {
 		return fmt.Errorf("job %s: %w", s.JobID, err)
 	}
@@ -417,6 +494,11 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 	if g == nil {
 		d.mu.Unlock()
 		return errNotLeading
+	}
+	if !d.recovered {
+		// A stored job not listed yet may write the same sink path.
+		d.mu.Unlock()
+		return fmt.Errorf("submit job %s: %w", s.JobID, ErrRecovering)
 	}
 	if err := d.conflictLocked(s.JobID, sink); err != nil {
 		d.mu.Unlock()
@@ -448,7 +530,7 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 		return fmt.Errorf("store job graph %s: %w", s.JobID, err)
 	}
 	d.log.Info().Str(logging.Job, s.JobID).Str("name", s.Name).Str("sink", sink).Msg("dispatcher: job submitted")
-	d.start(leadCtx, g, s.JobID, s.Name, payload)
+	d.start(leadCtx, g, s.JobID, payload)
 	return nil
 }
 
@@ -482,7 +564,8 @@ func (d *Dispatcher) conflictLocked(id, sink string) error {
 // checkpoint pointers and metadata, checkpoint ID counter, task state files, job
 // graph — and the result is marked clean. Committed sink output stays. Every step
 // acts only while this process still leads (a cancel queued at a paused leader
-// changes nothing). A failed cleanup leaves the result dirty.
+// changes nothing). A failed cleanup leaves the result dirty: the job stays
+// canceled, and finishCleanups retries it (here, and under every new leader).
 func (d *Dispatcher) Cancel(ctx context.Context, jobID string) error {
 	d.mu.Lock()
 	g := d.grant
@@ -520,14 +603,89 @@ func (d *Dispatcher) Cancel(ctx context.Context, jobID string) error {
 	delete(d.jobs, jobID)
 	d.finished[jobID] = JobStatus{JobID: jobID, Name: j.status.Name, State: JobCanceled}
 	d.mu.Unlock()
+	err := d.cleanupJob(ctx, g, jobID)
+	if errors.Is(err, errCleaning) {
+		log.Info().Msg("dispatcher: job canceled; the cleanup of its HA data already runs in the background")
+		return nil
+	}
+	if err != nil {
+		select {
+		case d.cleanupWake <- struct{}{}: // retried with backoff while this grant lasts
+		default:
+		}
+		return fmt.Errorf("cancel job %s: result recorded, cleanup unfinished (retried in the background): %w", jobID, err)
+	}
+	log.Info().Msg("dispatcher: job canceled; its HA data removed")
+	return nil
+}
+
+// cleanupJob removes a globally terminal job's HA data, then marks its result
+// clean; both fenced by g. One cleanup of a job runs at a time: a job being
+// cleaned up elsewhere in this process is skipped (errCleaning).
+func (d *Dispatcher) cleanupJob(ctx context.Context, g recovery.Grant, jobID string) error {
+	d.mu.Lock()
+	if d.cleaning[jobID] {
+		d.mu.Unlock()
+		return fmt.Errorf("job %s: %w", jobID, errCleaning)
+	}
+	d.cleaning[jobID] = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.cleaning, jobID)
+		d.mu.Unlock()
+	}()
 	if err := d.removeJobData(ctx, g, jobID); err != nil {
-		return fmt.Errorf("cancel job %s: result recorded, cleanup unfinished: %w", jobID, err)
+		return err
 	}
 	if err := d.results.MarkClean(ctx, g, jobID); err != nil {
 		return fmt.Errorf("mark %s clean: %w", jobID, err)
 	}
-	log.Info().Msg("dispatcher: job canceled; its HA data removed")
 	return nil
+}
+
+var errCleaning = errors.New("its cleanup is running")
+
+// finishCleanups runs while g leads, once its jobs are recovered: it finishes
+// the cleanup of every job with a dirty result — globally terminal, its HA data
+// maybe still there, because a cancel's cleanup failed here or under an earlier
+// leader (a lock of the attempt that ran it, storage unreachable) — removing the
+// job's HA data, then marking the result clean. Failures are retried with
+// backoff; a cancel whose cleanup failed wakes it. It returns when ctx ends.
+func (d *Dispatcher) finishCleanups(ctx context.Context, g recovery.Grant) {
+	log := d.log.With().Str(logging.LeaderSession, g.SessionID().String()).Logger()
+	b := newBackoff()
+	for ctx.Err() == nil {
+		dirty, err := d.results.Dirty(ctx)
+		failed := err != nil
+		if err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("dispatcher: cannot list the jobs whose cleanup is unfinished; retrying")
+		}
+		for _, r := range dirty {
+			if ctx.Err() != nil {
+				return
+			}
+			err := d.cleanupJob(ctx, g, r.JobID)
+			switch {
+			case err == nil:
+				log.Info().Str(logging.Job, r.JobID).Str("state", r.State).Msg("dispatcher: cleanup of a finished job completed: its HA data removed, its result marked clean")
+			case ctx.Err() != nil:
+				return
+			default:
+				failed = true
+				log.Warn().Err(err).Str(logging.Job, r.JobID).Msg("dispatcher: cleanup of a finished job unfinished; retrying with backoff")
+			}
+		}
+		if failed {
+			b.wait(ctx)
+			continue
+		}
+		b.reset()
+		select {
+		case <-ctx.Done():
+		case <-d.cleanupWake:
+		}
+	}
 }
 
 func (d *Dispatcher) uncancel(j *dispatched) {
@@ -546,14 +704,16 @@ func (d *Dispatcher) removeJobData(ctx context.Context, g recovery.Grant, jobID 
 			return fmt.Errorf("open checkpoint store: %w", err)
 		}
 		if err := cps.Shutdown(ctx, g, true); err != nil {
-			return err
+			// What is left stays; the store is closed (and this instance's locks
+			// dropped) so that the next try starts afresh.
+			return errors.Join(err, cps.Shutdown(ctx, g, false))
 		}
 		counter, err := c.CheckpointIDCounter(ctx, jobID)
 		if err != nil {
 			return fmt.Errorf("open checkpoint ID counter: %w", err)
 		}
 		if err := counter.Shutdown(ctx, g, true); err != nil {
-			return fmt.Errorf("remove checkpoint ID counter: %w", err)
+			return errors.Join(fmt.Errorf("remove checkpoint ID counter: %w", err), counter.Shutdown(ctx, g, false))
 		}
 		dir := c.StateRoot() + "/" + jobID + "/"
 		if err := c.CheckLeadership(ctx, g); err != nil {
@@ -574,11 +734,16 @@ func (d *Dispatcher) removeJobData(ctx context.Context, g recovery.Grant, jobID 
 func (d *Dispatcher) Status(ctx context.Context, jobID string) (JobStatus, error) {
 	d.mu.Lock()
 	j, running := d.jobs[jobID]
+	var st JobStatus
+	if running {
+		st = j.status
+		st.GraphSHA256 = j.digest
+	}
 	fin, finished := d.finished[jobID]
 	d.mu.Unlock()
 	switch {
 	case running:
-		return j.status, nil
+		return d.withHealth(st), nil
 	case finished:
 		return fin, nil
 	}
@@ -631,16 +796,24 @@ func (d *Dispatcher) Jobs() []JobStatus {
 		out = append(out, j.status)
 	}
 	d.mu.Unlock()
-	for i, j := range out {
-		if d.health == nil || j.State != JobRunning {
-			continue
-		}
-		if h, ok := d.health(j.JobID); ok {
-			out[i].State, out[i].Error, out[i].Checkpoint, out[i].File = h.State, h.Error, h.Checkpoint, h.File
-		}
+	for i := range out {
+		out[i] = d.withHealth(out[i])
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].JobID < out[k].JobID })
 	return out
+}
+
+// withHealth is a running job's status as the coordinator sees it: a job whose
+// tasks do not run because their recovery failed or is being retried shows that
+// state and why. Jobs and Status both report through it.
+func (d *Dispatcher) withHealth(st JobStatus) JobStatus {
+	if d.health == nil || st.State != JobRunning {
+		return st
+	}
+	if h, ok := d.health(st.JobID); ok {
+		st.State, st.Error, st.Checkpoint, st.File = h.State, h.Error, h.Checkpoint, h.File
+	}
+	return st
 }
 
 // Handler serves /jobs (GET list, POST submit), /jobs/{id} (GET) and
@@ -696,7 +869,7 @@ func (d *Dispatcher) Handler() http.Handler {
 // statusOf maps Submit's, Cancel's and Status's errors to HTTP status codes.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, errNotLeading), errors.Is(err, recovery.ErrNotLeader):
+	case errors.Is(err, errNotLeading), errors.Is(err, recovery.ErrNotLeader), errors.Is(err, ErrRecovering):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrInvalidSubmission), errors.Is(err, recovery.ErrInvalidJobID):
 		return http.StatusBadRequest

@@ -64,6 +64,8 @@ func startDispatcher(t *testing.T, local string) *amProcess {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no leadership")
 	}
+	// Submissions are answered 503 until the grant's stored jobs are listed.
+	require.Eventually(t, p.d.Recovered, 10*time.Second, 5*time.Millisecond)
 	return p
 }
 

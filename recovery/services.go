@@ -101,6 +101,12 @@ func (s *Services) Election() LeaderElection { return s.backend.Election() }
 // Storage returns the state storage.
 func (s *Services) Storage() hdfsstore.Store { return s.storage }
 
+// OutputRoot is where sinks write their output in the storage directory, beside
+// the clusters' HA data (each under its cluster path) and outside all of it, so
+// that cleaning a cluster's HA data up never touches committed output. No
+// cluster path may start with it.
+const OutputRoot = "output"
+
 // StateRoot is the storage prefix of the TaskManagers' checkpoint state:
 // <StateRoot>/<job-id>/chk-<checkpoint-id>/subtask-<n>.
 func (s *Services) StateRoot() string { return s.clusterPath + "/state" }

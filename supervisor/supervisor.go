@@ -65,6 +65,10 @@ type Config struct {
 type Outcome struct {
 	Decision attempts.Decision
 	History  attempts.History
+	// StopErr is why stopping the application's processes at the end failed
+	// (nil: every one was stopped and reaped). Then some may still be alive, and
+	// nothing may remove the HA data they use.
+	StopErr error
 }
 
 // Supervisor runs one application: it starts AM attempts within the restart
@@ -354,11 +358,12 @@ func (s *Supervisor) takeAttempt() int {
 func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 	stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.cm.StopAll(stop); err != nil {
-		s.log.Warn().Err(err).Msg("stopping containers")
+	stopErr := s.cm.StopAll(stop)
+	if stopErr != nil {
+		s.log.Warn().Err(stopErr).Msg("stopping containers: some may still be alive")
 	}
 	s.log.Info().EmbedObject(d).Msg("application ended")
-	return Outcome{Decision: d, History: s.policy.History()}, nil
+	return Outcome{Decision: d, History: s.policy.History(), StopErr: stopErr}, nil
 }
 
 // attemptID is YARN's appattempt_<ts>_<seq>_<N %06d>.

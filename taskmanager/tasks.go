@@ -11,12 +11,14 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 // OutputRoot is where file sinks write in the storage directory: outside any
-// cluster's HA data, so cleaning that up keeps the output.
-const OutputRoot = "output"
+// cluster's HA data, so cleaning that up keeps the output (recovery.OutputRoot,
+// which no cluster ID may start with).
+const OutputRoot = recovery.OutputRoot
 
 // TaskEnv is where tasks keep state and write output.
 type TaskEnv struct {

@@ -108,7 +108,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
-			if err := sessionctl.SubmitJob(c.Context, rest, sub); err != nil {
+			if err := sessionctl.Submit(c.Context, rest, sub); err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
 			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", sub.JobID, sub.Name, sub.JobID)

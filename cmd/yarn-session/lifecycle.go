@@ -37,8 +37,11 @@ type ended struct {
 	// suspended, resumable by a new session on the same cluster-id.
 	Unfinished []string `json:"unfinishedJobs,omitempty"`
 	// HAError says why the HA data could not be examined (then it was kept).
-	HAError string    `json:"haError,omitempty"`
-	End     time.Time `json:"end"`
+	HAError string `json:"haError,omitempty"`
+	// StopError says why the application's processes could not all be stopped
+	// (then the HA data was kept: they may still use it).
+	StopError string    `json:"stopError,omitempty"`
+	End       time.Time `json:"end"`
 }
 
 // resumeCommand is how to resume the application's jobs.
@@ -50,6 +53,9 @@ func (e ended) resumeCommand() string {
 func (e ended) print(w io.Writer) {
 	fmt.Fprintf(w, "Session %s ended: %s (%s) after %d attempt(s).\n", e.ApplicationID, e.FinalStatus, e.Reason, e.Attempts)
 	switch {
+	case e.StopError != "":
+		fmt.Fprintf(w, "Its HA data (%s) is kept: some of its processes may still be alive (%s).\n"+
+			"Once they are gone, a new session on the same cluster-id resumes any jobs it holds:\n  %s\n", e.ClusterPath, e.StopError, e.resumeCommand())
 	case e.HARemoved:
 		fmt.Fprintf(w, "All its jobs were finished: its HA data (%s) was removed.\n", e.ClusterPath)
 	case len(e.Unfinished) > 0:
@@ -67,10 +73,18 @@ func (e ended) print(w io.Writer) {
 // result is in the job result store). When every job with HA data is terminal
 // and the application reached a terminal state (terminal), everything is removed;
 // otherwise — unfinished jobs, a stop, or data that cannot be examined — nothing
-// is removed, so a new session on the same cluster-id resumes the jobs. The caller
-// must know that no AM of the cluster is alive.
-func endHA(log zerolog.Logger, dir string, cfg *conf.Config, terminal bool, e *ended) {
+// is removed, so a new session on the same cluster-id resumes the jobs. stopErr is
+// why stopping the application's processes failed (the supervisor's
+// Outcome.StopErr): then some may still be alive, and nothing is removed either.
+// Otherwise the caller must know that no AM of the cluster is alive.
+func endHA(log zerolog.Logger, dir string, cfg *conf.Config, terminal bool, stopErr error, e *ended) {
 	e.ClusterID, e.ClusterPath = cfg.ClusterID(), cfg.ClusterPath()
+	if stopErr != nil {
+		e.StopError = stopErr.Error()
+		log.Warn().Err(stopErr).Str(logging.ZKPath, e.ClusterPath).Str("resume", e.resumeCommand()).
+			Msg("HA data kept: the application's processes could not all be stopped and may still use it")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectionTimeout()+time.Minute)
 	defer cancel()
 	log = log.With().Str(logging.ZKPath, e.ClusterPath).Str("cluster_id", e.ClusterID).Logger()

@@ -2,9 +2,16 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/recovery/recoverytest"
 )
 
 func TestEndedPrintSaysHowToResume(t *testing.T) {
@@ -32,4 +39,41 @@ func TestEndedRoundTrip(t *testing.T) {
 	got, err := readEnded(dir)
 	require.NoError(t, err)
 	require.Equal(t, e, got)
+}
+
+// TestEndHAKeepsTheDataWhileProcessesMayLive: an application that reached a
+// terminal state with every job finished has its HA data removed — but not
+// when stopping its processes failed: they may still be alive and use it. The
+// end record and its message say so, with the resume hint.
+func TestEndHAKeepsTheDataWhileProcessesMayLive(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001"})
+	require.NoError(t, err)
+	svc := recoverytest.OpenServices(t, cfg, filepath.Join(dir, "ha"))
+	const finished = "00000000000000000000000000000f00"
+	recoverytest.LeadOnce(t, svc, func(g recovery.Grant) {
+		results, err := svc.JobResultStore()
+		require.NoError(t, err)
+		require.NoError(t, results.CreateDirty(t.Context(), g, recovery.JobResult{JobID: finished, State: "CANCELED"}))
+		require.NoError(t, results.MarkClean(t.Context(), g, finished))
+	})
+	require.NoError(t, svc.Close())
+	resultFile := filepath.Join(dir, "ha", cfg.ClusterID(), "storage", cfg.ClusterID(), "job-result-store", finished+".json")
+	require.FileExists(t, resultFile)
+
+	stopErr := errors.New("containers: stop container_1_0001_01_000002: context deadline exceeded")
+	e := ended{ApplicationID: "application_1_0001", FinalStatus: "FAILED", Reason: "budget-exhausted", Attempts: 2}
+	endHA(logging.ForTest(t), dir, cfg, true, stopErr, &e)
+	require.False(t, e.HARemoved)
+	require.Equal(t, stopErr.Error(), e.StopError)
+	require.FileExists(t, resultFile, "the HA data is kept")
+	var b bytes.Buffer
+	e.print(&b)
+	require.Contains(t, b.String(), "Its HA data ("+cfg.ClusterPath()+") is kept: some of its processes may still be alive ("+stopErr.Error()+").\n"+
+		"Once they are gone, a new session on the same cluster-id resumes any jobs it holds:\n  yarn-session -z "+cfg.ClusterID())
+
+	e = ended{ApplicationID: "application_1_0001", FinalStatus: "FAILED", Reason: "budget-exhausted", Attempts: 2}
+	endHA(logging.ForTest(t), dir, cfg, true, nil, &e)
+	require.True(t, e.HARemoved, "every process stopped, every job finished: removed (%+v)", e)
+	require.NoFileExists(t, resultFile)
 }

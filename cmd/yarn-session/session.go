@@ -227,7 +227,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	// globally terminal; otherwise the jobs are suspended (see endHA).
 	e := ended{ApplicationID: sp.AppID, FinalStatus: orStopped(d), Reason: string(d.Reason),
 		Attempts: len(out.History.Attempts), End: time.Now()}
-	endHA(log, dir, cfg, !d.Restart, &e)
+	endHA(log, dir, cfg, !d.Restart, out.StopErr, &e)
 	if err := writeEnded(dir, e); err != nil {
 		log.Warn().Err(err).Msg("cannot record how the application ended")
 	}

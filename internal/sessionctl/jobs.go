@@ -88,13 +88,21 @@ type RefusedError struct {
 func (e *RefusedError) Error() string { return e.Message }
 
 // Submit submits s to the leader, trying again for up to 30 s while it does not
-// accept it for want of leadership (it may have just been granted, or be
-// unreachable). A refusal of the submission itself (400, 409) is returned at once.
+// accept it for want of leadership or is still recovering its jobs (503; it may
+// have just been granted, or be unreachable). A refusal of the submission itself
+// (400, 409) is returned at once — except a 409 on a second try when the leader
+// runs this very submission (GET /jobs/{id} shows the job with the same graph):
+// the first try's acknowledgement was lost, and the job is accepted.
 func Submit(ctx context.Context, leader string, s jobmanager.JobSubmission) error {
 	var refused error
+	tried := false
 	_, err := Poll(ctx, 30*time.Second, func() (struct{}, bool) {
 		err := SubmitJob(ctx, leader, s)
 		var re *RefusedError
+		if errors.As(err, &re) && re.StatusCode == http.StatusConflict && tried && runsSubmission(ctx, leader, s) {
+			return struct{}{}, true
+		}
+		tried = true
 		if errors.As(err, &re) && re.StatusCode != http.StatusServiceUnavailable {
 			refused = err
 			return struct{}{}, true
@@ -105,4 +113,13 @@ func Submit(ctx context.Context, leader string, s jobmanager.JobSubmission) erro
 		return refused
 	}
 	return err
+}
+
+// runsSubmission reports whether the leader lists s's job with s's graph.
+func runsSubmission(ctx context.Context, leader string, s jobmanager.JobSubmission) bool {
+	var st jobmanager.JobStatus
+	if err := REST(30*time.Second).Get(ctx, leader+"/jobs/"+s.JobID, &st); err != nil {
+		return false
+	}
+	return st.JobID == s.JobID && st.GraphSHA256 == jobmanager.GraphDigest(s.Graph)
 }

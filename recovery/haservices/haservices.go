@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
@@ -38,6 +39,11 @@ func Open(ctx context.Context, cfg *conf.Config, o Options) (*recovery.Services,
 	clusterPath := cfg.ClusterID()
 	if err := hdfsstore.ValidateName(clusterPath); err != nil {
 		return nil, fmt.Errorf("haservices: %s %q cannot name a storage directory: %w", conf.HAClusterID.Key(), clusterPath, err)
+	}
+	if first, _, _ := strings.Cut(clusterPath, "/"); first == recovery.OutputRoot {
+		return nil, fmt.Errorf("haservices: %s %q: its first path element %q is where sinks write their committed output, "+
+			"and cleaning the cluster's HA data up would delete it; choose a cluster ID whose first path element is not %q",
+			conf.HAClusterID.Key(), cfg.ClusterID(), recovery.OutputRoot, recovery.OutputRoot)
 	}
 	zookeeper := cfg.HAMode() == conf.HAZooKeeper
 	if !zookeeper && o.LocalDir == "" {

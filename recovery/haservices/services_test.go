@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/leakcheck"
 	"github.com/amkeeper/amkeeper/internal/logging"
@@ -103,4 +104,24 @@ func TestOpenPicksTheBackend(t *testing.T) {
 
 	_, err := haservices.Open(t.Context(), noneCfg, haservices.Options{Logger: logging.ForTest(t)})
 	require.ErrorContains(t, err, "local directory")
+}
+
+// TestOpenRefusesAClusterIDOverTheOutputRoot: a cluster ID whose first path
+// element is the sinks' output root would make cleaning up the cluster's HA
+// data delete committed output: Open refuses it, naming the key and the value.
+func TestOpenRefusesAClusterIDOverTheOutputRoot(t *testing.T) {
+	for _, id := range []string{"output", "/output/", "output/session-1"} {
+		cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001", Dynamic: []string{"high-availability.cluster-id=" + id}})
+		require.NoError(t, err)
+		svc, err := haservices.Open(context.Background(), cfg, haservices.Options{LocalDir: t.TempDir(), Logger: logging.ForTest(t)})
+		if err == nil {
+			svc.Close()
+		}
+		require.ErrorContains(t, err, `high-availability.cluster-id "`+cfg.ClusterID()+`": its first path element "output" is where sinks write their committed output`, id)
+	}
+	cfg, err := conf.Load(conf.Options{ApplicationID: "application_1_0001", Dynamic: []string{"high-availability.cluster-id=outputs/1"}})
+	require.NoError(t, err)
+	svc, err := haservices.Open(context.Background(), cfg, haservices.Options{LocalDir: t.TempDir(), Logger: logging.ForTest(t)})
+	require.NoError(t, err, "only the element itself is reserved")
+	require.NoError(t, svc.Close())
 }
