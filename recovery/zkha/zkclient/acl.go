@@ -1,0 +1,277 @@
+package zkclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// ErrOpenACL: under ACLCreator, a node on the cluster's path lets someone other
+// than this client's identity create, change, delete or re-ACL it. The error is an
+// *ACLError naming the nodes.
+var ErrOpenACL = errors.New("zkclient: node not private to amkeeper")
+
+// maxReported bounds how many offending nodes one ACLError lists.
+const maxReported = 10
+
+// OpenNode is one node whose ACL lets others in.
+type OpenNode struct {
+	Path string   // the server's path (not chrooted)
+	ACL  []zk.ACL // nil when the ACL could not be read (Err says why)
+	Err  error    // reading the ACL was refused (zk.ErrNoAuth): the node is someone else's
+}
+
+// ACLError is the refusal of ACLCreator's check: the nodes on the cluster's path
+// that others may write to, top-down, at most maxReported of them (More counts the
+// rest), and how to fix them. errors.Is(err, ErrOpenACL) holds.
+type ACLError struct {
+	Nodes   []OpenNode
+	More    int
+	Servers []string
+	User    string // the digest user (never the password)
+	Root    string // the chroot: below it a recursive fix is safe
+}
+
+func (e *ACLError) Unwrap() error { return ErrOpenACL }
+
+func (e *ACLError) Error() string {
+	var b strings.Builder
+	b.WriteString("zkclient: high-availability.zookeeper.client.acl is creator, but ")
+	for i, n := range e.Nodes {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if n.Err != nil {
+			fmt.Fprintf(&b, "node %s belongs to someone else (its ACL cannot be read: %v)", n.Path, n.Err)
+			continue
+		}
+		fmt.Fprintf(&b, "node %s has ACL %s", n.Path, FormatACL(n.ACL))
+	}
+	if e.More > 0 {
+		fmt.Fprintf(&b, "; and %d more", e.More)
+	}
+	b.WriteString(": others may create, change or delete nodes there, and amkeeper did not create it so. ")
+	fmt.Fprintf(&b, "If you trust what is there, make it amkeeper's: zkCli.sh -server %s, then addauth digest %s:<password>, then %s. ",
+		strings.Join(e.Servers, ","), e.User, strings.Join(e.fixes("setAcl", " auth::cdrwa"), ", "))
+	fmt.Fprintf(&b, "If not, remove it (%s) and start again", strings.Join(e.fixes("deleteall", ""), ", "))
+	return b.String()
+}
+
+// fixes renders one zkCli command per offending node not already covered by an
+// offending ancestor's recursive command; -R only inside the chroot, so a fix never
+// reaches other clusters' nodes.
+func (e *ACLError) fixes(cmd, suffix string) []string {
+	var out, rec []string
+	for _, n := range e.Nodes {
+		if slices.ContainsFunc(rec, func(r string) bool { return strings.HasPrefix(n.Path, r+"/") }) {
+			continue
+		}
+		inside := n.Path == e.Root || strings.HasPrefix(n.Path, e.Root+"/")
+		switch {
+		case cmd == "deleteall":
+			out = append(out, "deleteall "+n.Path)
+			rec = append(rec, n.Path)
+		case inside:
+			out = append(out, cmd+" -R "+n.Path+suffix)
+			rec = append(rec, n.Path)
+		default:
+			out = append(out, cmd+" "+n.Path+suffix)
+		}
+	}
+	return out
+}
+
+// FormatACL renders an ACL as zkCli prints it: scheme:id:perms, comma-separated.
+func FormatACL(acl []zk.ACL) string {
+	parts := make([]string, len(acl))
+	for i, a := range acl {
+		parts[i] = a.Scheme + ":" + a.ID + ":" + formatPerms(a.Perms)
+	}
+	return strings.Join(parts, ",")
+}
+
+func formatPerms(p int32) string {
+	var b strings.Builder
+	for _, f := range []struct {
+		bit int32
+		c   byte
+	}{{zk.PermCreate, 'c'}, {zk.PermDelete, 'd'}, {zk.PermRead, 'r'}, {zk.PermWrite, 'w'}, {zk.PermAdmin, 'a'}} {
+		if p&f.bit != 0 {
+			b.WriteByte(f.c)
+		}
+	}
+	return b.String()
+}
+
+// openToOthers reports whether acl grants anyone but ours more than read.
+func openToOthers(acl, ours []zk.ACL) bool {
+	for _, a := range acl {
+		if a.Perms&^zk.PermRead == 0 {
+			continue
+		}
+		if !slices.ContainsFunc(ours, func(o zk.ACL) bool { return o.Scheme == a.Scheme && o.ID == a.ID }) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkChain returns the nodes from cfg.ACLCheckFrom down to the chroot, top-down;
+// "/" is never among them.
+func (c *Client) checkChain() []string {
+	root := c.cfg.Root
+	if root == "" {
+		return nil
+	}
+	from := cleanRoot(c.cfg.ACLCheckFrom)
+	if from == "" || (root != from && !strings.HasPrefix(root, from+"/")) {
+		from = root
+	}
+	chain := []string{from}
+	for p := from; p != root; {
+		next := root[len(p)+1:]
+		seg, _, _ := strings.Cut(next, "/")
+		p = p + "/" + seg
+		chain = append(chain, p)
+	}
+	return chain
+}
+
+// guarded reports whether ACLCreator's check covers abs: at or below the top of
+// checkChain.
+func (c *Client) guarded(abs string) bool {
+	if c.cfg.ACL != ACLCreator {
+		return false
+	}
+	chain := c.checkChain()
+	if len(chain) == 0 {
+		return abs != "/"
+	}
+	return abs == chain[0] || strings.HasPrefix(abs, chain[0]+"/")
+}
+
+// nodeACL reads a node's ACL; found is false when the node does not exist.
+func (c *Client) nodeACL(ctx context.Context, abs string) (acl []zk.ACL, found bool, err error) {
+	acl, err = do(ctx, c, true, "get acl", abs, func() ([]zk.ACL, error) {
+		acl, _, err := c.conn.GetACL(abs)
+		return acl, err
+	})
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		return nil, false, nil
+	case err != nil:
+		return nil, true, err
+	}
+	return acl, true, nil
+}
+
+// verifyACLs is ACLCreator's check at Connect: every existing node from
+// ACLCheckFrom down to the chroot, and every node below the chroot, must grant
+// nobody but this client's identity more than read. It reads only; on refusal
+// nothing has been created.
+func (c *Client) verifyACLs(ctx context.Context) error {
+	bad := &ACLError{Servers: c.cfg.Servers, User: c.digestUser(), Root: c.cfg.Root}
+	record := func(n OpenNode) {
+		if len(bad.Nodes) < maxReported {
+			bad.Nodes = append(bad.Nodes, n)
+		} else {
+			bad.More++
+		}
+	}
+	// check reads one node's ACL and records it if open; exists is false when the
+	// node is not there.
+	check := func(abs string) (exists bool, err error) {
+		acl, found, err := c.nodeACL(ctx, abs)
+		switch {
+		case errors.Is(err, zk.ErrNoAuth):
+			record(OpenNode{Path: abs, Err: zk.ErrNoAuth})
+			return true, nil
+		case err != nil:
+			return false, fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)
+		case found && openToOthers(acl, c.acl):
+			record(OpenNode{Path: abs, ACL: acl})
+		}
+		return found, nil
+	}
+	for _, abs := range c.checkChain() {
+		found, err := check(abs)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return bad.orNil() // nothing below exists: Connect creates it, ours
+		}
+	}
+	// Below the chroot, breadth-first; a node that cannot be listed is someone
+	// else's and already recorded.
+	top := c.cfg.Root
+	if top == "" {
+		top = "/"
+	}
+	queue := []string{top}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		names, err := do(ctx, c, true, "children", dir, func() ([]string, error) {
+			names, _, err := c.conn.Children(dir)
+			return names, err
+		})
+		switch {
+		case errors.Is(err, zk.ErrNoNode), errors.Is(err, zk.ErrNoAuth):
+			continue
+		case err != nil:
+			return fmt.Errorf("zkclient: check the ACLs below %s: %w", dir, err)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			child := path.Join(dir, name)
+			if child == "/zookeeper" {
+				continue // the server's own
+			}
+			found, err := check(child)
+			if err != nil {
+				return err
+			}
+			if found {
+				queue = append(queue, child)
+			}
+		}
+	}
+	return bad.orNil()
+}
+
+func (e *ACLError) orNil() error {
+	if len(e.Nodes) == 0 {
+		return nil
+	}
+	return e
+}
+
+// checkCreatedByOthers is ACLCreator's check of a node this client meant to
+// create and found already there: someone created it between the check at Connect
+// and now.
+func (c *Client) checkCreatedByOthers(ctx context.Context, abs string) error {
+	acl, found, err := c.nodeACL(ctx, abs)
+	bad := &ACLError{Servers: c.cfg.Servers, User: c.digestUser(), Root: c.cfg.Root}
+	switch {
+	case errors.Is(err, zk.ErrNoAuth):
+		bad.Nodes = []OpenNode{{Path: abs, Err: zk.ErrNoAuth}}
+		return bad
+	case err != nil:
+		return fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)
+	case found && openToOthers(acl, c.acl):
+		bad.Nodes = []OpenNode{{Path: abs, ACL: acl}}
+		return bad
+	}
+	return nil
+}
+
+func (c *Client) digestUser() string {
+	user, _, _ := strings.Cut(c.cfg.Digest, ":")
+	return user
+}
