@@ -55,17 +55,24 @@ func (e *ACLError) Error() string {
 	if e.More > 0 {
 		fmt.Fprintf(&b, "; and %d more", e.More)
 	}
-	b.WriteString(": others may create, change or delete nodes there, and amkeeper did not create it so. ")
+	them := "it"
+	if len(e.Nodes)+e.More > 1 {
+		them = "them"
+	}
+	fmt.Fprintf(&b, ": others may create, change or delete nodes there, and amkeeper did not create %s so. ", them)
 	fmt.Fprintf(&b, "If you trust what is there, make it amkeeper's: zkCli.sh -server %s, then addauth digest %s:<password>, then %s. ",
-		strings.Join(e.Servers, ","), e.User, strings.Join(e.fixes("setAcl", " auth::cdrwa"), ", "))
-	fmt.Fprintf(&b, "If not, remove it (%s) and start again", strings.Join(e.fixes("deleteall", ""), ", "))
-	return b.String()
+		strings.Join(e.Servers, ","), e.User, strings.Join(e.fixes(false), ", "))
+	if del := e.fixes(true); len(del) > 0 {
+		fmt.Fprintf(&b, "If not, remove what is below the cluster's node (%s) and start again", strings.Join(del, ", "))
+	}
+	return strings.TrimSuffix(b.String(), " ")
 }
 
 // fixes renders one zkCli command per offending node not already covered by an
-// offending ancestor's recursive command; -R only inside the chroot, so a fix never
-// reaches other clusters' nodes.
-func (e *ACLError) fixes(cmd, suffix string) []string {
+// offending ancestor's recursive one: setAcl (-R inside the chroot), or, with
+// remove, deleteall for the nodes inside the chroot only. Nothing recursive ever
+// reaches above the chroot, where other clusters' nodes live.
+func (e *ACLError) fixes(remove bool) []string {
 	var out, rec []string
 	for _, n := range e.Nodes {
 		if slices.ContainsFunc(rec, func(r string) bool { return strings.HasPrefix(n.Path, r+"/") }) {
@@ -73,14 +80,15 @@ func (e *ACLError) fixes(cmd, suffix string) []string {
 		}
 		inside := n.Path == e.Root || strings.HasPrefix(n.Path, e.Root+"/")
 		switch {
-		case cmd == "deleteall":
+		case remove && inside:
 			out = append(out, "deleteall "+n.Path)
 			rec = append(rec, n.Path)
+		case remove:
 		case inside:
-			out = append(out, cmd+" -R "+n.Path+suffix)
+			out = append(out, "setAcl -R "+n.Path+" auth::cdrwa")
 			rec = append(rec, n.Path)
 		default:
-			out = append(out, cmd+" "+n.Path+suffix)
+			out = append(out, "setAcl "+n.Path+" auth::cdrwa")
 		}
 	}
 	return out

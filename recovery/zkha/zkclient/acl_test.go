@@ -119,7 +119,8 @@ func TestACLCreatorRefusesSquattedPath(t *testing.T) {
 	require.Contains(t, msg, "addauth digest amkeeper:<password>")
 	// /flink is above the chroot: fixed alone; the chroot recursively.
 	require.Contains(t, msg, "setAcl "+base+"/flink auth::cdrwa, setAcl -R "+base+"/flink/c auth::cdrwa.")
-	require.Contains(t, msg, "deleteall "+base+"/flink")
+	require.Contains(t, msg, "If not, remove what is below the cluster's node (deleteall "+base+"/flink/c) and start again")
+	require.NotContains(t, msg, "deleteall "+base+"/flink)")
 	require.NotContains(t, msg, "s3cret")
 
 	require.Equal(t, before, treeState(t, mallory, base), "the refused client touched nothing")
