@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -165,17 +166,28 @@ func (c *Client) guarded(abs string) bool {
 
 // nodeACL reads a node's ACL; found is false when the node does not exist.
 func (c *Client) nodeACL(ctx context.Context, abs string) (acl []zk.ACL, found bool, err error) {
-	acl, err = do(ctx, c, true, "get acl", abs, func() ([]zk.ACL, error) {
-		acl, _, err := c.conn.GetACL(abs)
-		return acl, err
+	acl, st, err := c.nodeACLStat(ctx, abs)
+	return acl, st != nil, err
+}
+
+// nodeACLStat reads a node's ACL and stat; the stat is nil when the node does not
+// exist.
+func (c *Client) nodeACLStat(ctx context.Context, abs string) ([]zk.ACL, *zk.Stat, error) {
+	type aclStat struct {
+		acl  []zk.ACL
+		stat *zk.Stat
+	}
+	r, err := do(ctx, c, true, "get acl", abs, func() (aclStat, error) {
+		acl, st, err := c.conn.GetACL(abs)
+		return aclStat{acl, st}, err
 	})
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
-		return nil, false, nil
+		return nil, nil, nil
 	case err != nil:
-		return nil, true, err
+		return nil, &zk.Stat{}, err
 	}
-	return acl, true, nil
+	return r.acl, r.stat, nil
 }
 
 // verifyACLs is ACLCreator's check at Connect: every existing node from
@@ -215,42 +227,89 @@ func (c *Client) verifyACLs(ctx context.Context) error {
 			return bad.orNil() // nothing below exists: Connect creates it, ours
 		}
 	}
-	// Below the chroot, breadth-first; a node that cannot be listed is someone
-	// else's and already recorded.
+	// Below the chroot, level by level, each level's nodes read concurrently
+	// (go-zookeeper pipelines them on the one connection): a cluster with
+	// thousands of pointers and locks is checked in a few round trips per level.
 	top := c.cfg.Root
 	if top == "" {
 		top = "/"
 	}
-	queue := []string{top}
-	for len(queue) > 0 {
-		dir := queue[0]
-		queue = queue[1:]
-		names, err := do(ctx, c, true, "children", dir, func() ([]string, error) {
-			names, _, err := c.conn.Children(dir)
-			return names, err
-		})
-		switch {
-		case errors.Is(err, zk.ErrNoNode), errors.Is(err, zk.ErrNoAuth):
-			continue
-		case err != nil:
-			return fmt.Errorf("zkclient: check the ACLs below %s: %w", dir, err)
+	level := []string{top}
+	for len(level) > 0 {
+		found := make([]walked, len(level))
+		sem := make(chan struct{}, walkConcurrency)
+		var wg sync.WaitGroup
+		for i, dir := range level {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				found[i] = c.walkOne(ctx, dir, dir == top)
+			}()
 		}
-		slices.Sort(names)
-		for _, name := range names {
-			child := path.Join(dir, name)
-			if child == "/zookeeper" {
-				continue // the server's own
+		wg.Wait()
+		level = level[:0:0]
+		for _, w := range found {
+			if w.err != nil {
+				return w.err
 			}
-			found, err := check(child)
-			if err != nil {
-				return err
+			if w.open != nil {
+				record(*w.open)
 			}
-			if found {
-				queue = append(queue, child)
-			}
+			level = append(level, w.children...)
 		}
 	}
 	return bad.orNil()
+}
+
+// walkConcurrency bounds the reads verifyACLs has in flight.
+const walkConcurrency = 64
+
+// walked is what walkOne learned about one node.
+type walked struct {
+	open     *OpenNode // the node is open to others
+	children []string  // its children's paths, sorted ("" when it could not be listed)
+	err      error
+}
+
+// walkOne checks one node's ACL (unless it is the already checked top) and lists
+// its children. A node gone meanwhile has nothing to check; a node whose ACL or
+// children amkeeper may not read is someone else's.
+func (c *Client) walkOne(ctx context.Context, abs string, top bool) walked {
+	var w walked
+	if !top {
+		acl, st, err := c.nodeACLStat(ctx, abs)
+		switch {
+		case errors.Is(err, zk.ErrNoAuth):
+			return walked{open: &OpenNode{Path: abs, Err: zk.ErrNoAuth}}
+		case err != nil:
+			return walked{err: fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)}
+		case st == nil:
+			return w
+		case openToOthers(acl, c.acl):
+			w.open = &OpenNode{Path: abs, ACL: acl}
+		}
+		if st.NumChildren == 0 {
+			return w // a leaf (most nodes: pointers, locks, latch nodes): no listing
+		}
+	}
+	names, err := do(ctx, c, true, "children", abs, func() ([]string, error) {
+		names, _, err := c.conn.Children(abs)
+		return names, err
+	})
+	switch {
+	case errors.Is(err, zk.ErrNoNode), errors.Is(err, zk.ErrNoAuth):
+		return w
+	case err != nil:
+		return walked{err: fmt.Errorf("zkclient: check the ACLs below %s: %w", abs, err)}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if child := path.Join(abs, name); child != "/zookeeper" { // the server's own
+			w.children = append(w.children, child)
+		}
+	}
+	return w
 }
 
 func (e *ACLError) orNil() error {
