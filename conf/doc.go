@@ -26,9 +26,14 @@
 //   - Each deprecated key yields exactly one warning naming the current key, saying
 //     whether it was used or ignored in favour of another name.
 //   - An unknown key under a prefix amkeeper reads (high-availability., recovery.,
-//     zookeeper., yarn., state., ...) is a warning with a "did you mean" suggestion;
+//     zookeeper., yarn., state., security., ...) is a warning with a "did you mean" suggestion;
 //     keys under other prefixes are kept silently (Raw returns every key seen).
-//   - Secrets (amkeeper.zookeeper.digest) are returned by their accessor but never
+//   - Nothing recognised is accepted silently: an Option amkeeper does not act on
+//     yet (the security keys in security.go: ZooKeeper TLS and SASL, Kerberos,
+//     internal and REST TLS) is flagged "not honoured" on the Option itself; setting
+//     it yields a warning naming it, and NotHonoured lists them. Supporting one is
+//     deleting its flag.
+//   - Secrets (amkeeper.zookeeper.digest, the key store passwords) are returned by their accessor but never
 //     appear in a Problem, a Warning or Entry.Display.
 //   - A Config is immutable and safe for concurrent use; With derives a new one.
 //     Options are immutable package-level values; there is no other package state.

@@ -200,6 +200,7 @@ func buildWith(src *sources, dynamic []string) (*Config, error) {
 		r.resolve(o)
 	}
 	r.crossCheck()
+	r.warnNotHonoured()
 
 	slices.SortStableFunc(c.warnings, func(a, b Warning) int {
 		return cmp.Or(cmp.Compare(a.Origin.rank(), b.Origin.rank()), cmp.Compare(a.Origin.File, b.Origin.File),

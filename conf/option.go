@@ -59,7 +59,7 @@ const (
 	GroupHeartbeat  Group = "Heartbeats"
 )
 
-var groupOrder = []Group{GroupHA, GroupZooKeeper, GroupYARN, GroupCheckpoint, GroupREST, GroupResources, GroupHeartbeat}
+var groupOrder = []Group{GroupHA, GroupZooKeeper, GroupYARN, GroupCheckpoint, GroupREST, GroupResources, GroupHeartbeat, GroupSecurity}
 
 var groupIntro = map[Group]string{
 	GroupHA:         "Whether the application master is highly available, and where its recovery data lives.",
@@ -69,6 +69,7 @@ var groupIntro = map[Group]string{
 	GroupREST:       "The REST endpoint of the application master.",
 	GroupResources:  "Sizes and timeouts of the JobManager and TaskManager processes.",
 	GroupHeartbeat:  "Heartbeats between the application master and TaskManagers.",
+	GroupSecurity:   securityIntro,
 }
 
 // Option describes one configuration key. Options are immutable values built into
@@ -92,6 +93,9 @@ type Option struct {
 	// check validates a parsed value beyond its type; it returns "" when the value
 	// is fine and otherwise a message phrased as a predicate ("is not ...").
 	check func(parsed any) string
+	// notHonoured, when set, says why amkeeper does not act on the key yet: Load
+	// warns when it is set (conf/security.go).
+	notHonoured string
 	// defFn computes the default from options resolved earlier in the registry
 	// (the high-availability type) and from Options.ApplicationID.
 	defFn func(r *resolver) string
@@ -346,7 +350,7 @@ var (
 // registry is the table every accessor, check, listing and reference derives from.
 // Order matters: options whose default is computed come after the options they read
 // (yarn.application-attempts after high-availability.type).
-var registry = []*Option{
+var registry = slices.Concat([]*Option{
 	HAType, HAStorageDir, HAClusterID, HAJobManagerPort,
 	ZKQuorum, ZKPathRoot, ZKSessionTimeout, ZKConnectionTimeout, ZKRetryWait, ZKMaxRetryAttempts,
 	ZKTolerateSuspendedConnections, ZKACL, ZKDigest,
@@ -355,7 +359,7 @@ var registry = []*Option{
 	RESTPort, RESTAddress,
 	TaskManagerRegistrationTimeout, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
 	HeartbeatInterval, HeartbeatTimeout,
-}
+}, securityRegistry)
 
 // Registry returns every registered option in reference order. The slice is a copy;
 // the options themselves are shared and immutable.
@@ -385,6 +389,7 @@ func Lookup(key string) (*Option, bool) {
 var knownPrefixes = []string{
 	"high-availability.", "recovery.", "zookeeper.", "yarn.", "state.", "execution.checkpointing.",
 	"rest.", "resourcemanager.", "taskmanager.", "jobmanager.", "heartbeat.", "amkeeper.",
+	"security.",
 }
 
 // ignoredKeys are Flink keys under a known prefix that amkeeper does not use but
@@ -411,10 +416,9 @@ var ignoredKeys = []string{
 	"high-availability.zookeeper.path.checkpoints", "high-availability.zookeeper.path.checkpoint-counter",
 	"high-availability.zookeeper.path.latch", "high-availability.zookeeper.path.leader",
 	"high-availability.zookeeper.path.mesos-workers", "high-availability.zookeeper.client.ensemble-tracker",
-	"high-availability.zookeeper.client.authorization", "high-availability.zookeeper.client.max-close-wait",
+	"high-availability.zookeeper.client.max-close-wait",
 	"high-availability.zookeeper.client.simplified-connection-state-handling",
 	"high-availability.job.delay", "high-availability.kubernetes.leader-election.lease-duration",
-	"zookeeper.sasl.disable", "zookeeper.sasl.service-name", "zookeeper.sasl.login-context-name",
 	"heartbeat.rpc-failure-threshold", "resourcemanager.taskmanager-timeout",
 	"resourcemanager.standalone.start-up-time", "resourcemanager.rpc.port",
 }

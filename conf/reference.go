@@ -85,6 +85,9 @@ func WriteReference(w io.Writer) error {
 			if len(o.deprecated) > 0 {
 				desc += " Older names: `" + strings.Join(o.deprecated, "`, `") + "`."
 			}
+			if o.notHonoured != "" {
+				desc += " **Not honoured yet**: " + o.notHonoured + "; setting it only produces a warning."
+			}
 			p("| `%s` | %s | %s | %s |\n", o.key, typ, cell(def), cell(desc))
 		}
 		p("\n")

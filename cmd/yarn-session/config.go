@@ -38,6 +38,7 @@ func runConfig(c *cli.Context) error {
 	log.Debug().Str("conf_dir", cfg.Dir()).Int("warnings", len(cfg.Warnings())).Msg("configuration loaded")
 	w := c.App.Writer
 	printEntries(w, cfg, c.Bool(flagAll))
+	printNotHonoured(w)
 	if ws := cfg.Warnings(); len(ws) > 0 {
 		fmt.Fprintf(w, "\nWarnings (%d):\n", len(ws))
 		for _, warn := range ws {
@@ -72,6 +73,27 @@ func printEntries(w io.Writer, cfg *conf.Config, all bool) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Option.Key(), v, e.Origin)
 	}
 	tw.Flush()
+}
+
+// printNotHonoured lists the keys amkeeper recognises and does not act on yet,
+// one line per reason.
+func printNotHonoured(w io.Writer) {
+	var reasons []string
+	keys := map[string][]string{}
+	for _, o := range conf.NotHonoured() {
+		r := o.NotHonoured()
+		if _, ok := keys[r]; !ok {
+			reasons = append(reasons, r)
+		}
+		keys[r] = append(keys[r], o.Key())
+	}
+	if len(reasons) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nRecognised but not honoured yet (setting them has no effect but a warning):\n")
+	for _, r := range reasons {
+		fmt.Fprintf(w, "  %s: %s\n", strings.Join(keys[r], ", "), r)
+	}
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

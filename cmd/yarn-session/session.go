@@ -22,6 +22,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/internal/entry"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
@@ -150,6 +151,7 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 	if err != nil {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("configuration: %v", err), exitInvalidConf)
 	}
+	entry.LogWarnings(logger(c), cfg)
 	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDir, Dynamic: dyn,
 		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize()}
 	if sp.TaskManagers < 1 {

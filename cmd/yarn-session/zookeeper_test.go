@@ -33,6 +33,12 @@ func TestZooKeeperCommandPrintsConnectString(t *testing.T) {
 	mode, err := zkserver.Mode(ctx, connect)
 	require.NoError(t, err)
 	assert.Equal(t, "standalone", mode)
+	// The server's directory and its data are private (issue 14).
+	for _, d := range []string{filepath.Join(runDir, "standalone"), filepath.Join(runDir, "standalone", "data")} {
+		fi, err := os.Stat(d)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), d)
+	}
 
 	out, code = run(t, "zookeeper", "status", "--run-dir", runDir)
 	require.Equal(t, 0, code)

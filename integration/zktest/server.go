@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
@@ -193,9 +194,13 @@ func (s *Server) prepare() error {
 	if err := os.RemoveAll(s.dir); err != nil {
 		return fmt.Errorf("zktest: clean %s: %w", s.dir, err)
 	}
+	// Private, as `yarn-session zookeeper start` makes them: the snapshots and the
+	// transaction log hold every znode.
 	data := filepath.Join(s.dir, "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		return fmt.Errorf("zktest: create %s: %w", data, err)
+	for _, d := range []string{s.dir, data} {
+		if _, err := fsutil.PrivateDir(d); err != nil {
+			return fmt.Errorf("zktest: %w", err)
+		}
 	}
 	files := map[string]string{"zoo.cfg": s.c.zooCfg(s)}
 	if len(s.c.servers) > 1 {

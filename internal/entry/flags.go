@@ -49,11 +49,17 @@ func setup(c *cli.Context, role string) (*conf.Config, zerolog.Logger, error) {
 	if err != nil {
 		return nil, log, cli.Exit(fmt.Sprintf("%s: configuration: %v", role, err), 3)
 	}
-	for _, w := range cfg.Warnings() {
-		log.Warn().Str(logging.Key, w.Key).Str(logging.Origin, w.Origin.String()).Msg(w.Msg)
-	}
+	LogWarnings(log, cfg)
 	if id := c.String(FlagAppID); id != "" {
 		log = log.With().Str(logging.App, id).Logger()
 	}
 	return cfg, log, nil
+}
+
+// LogWarnings logs each of the configuration's warnings (deprecated, unknown, and
+// recognised-but-not-honoured keys) as one line naming the key and its origin.
+func LogWarnings(log zerolog.Logger, cfg *conf.Config) {
+	for _, w := range cfg.Warnings() {
+		log.Warn().Str(logging.Key, w.Key).Str(logging.Origin, w.Origin.String()).Msg(w.Msg)
+	}
 }

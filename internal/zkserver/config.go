@@ -19,6 +19,7 @@ const DefaultClientPort = 2181
 // Keys this package sets when zoo.cfg does not.
 const (
 	keyAdminServer = "admin.enableServer"
+	keyDataLogDir  = "dataLogDir"
 	keyWhitelist   = "4lw.commands.whitelist"
 	defaultAddress = "127.0.0.1"
 	defaultAllow   = "srvr,ruok,stat"
@@ -58,7 +59,8 @@ type member struct {
 	clientPort int    // 0 until picked when free
 	free       bool   // the client port is picked at start
 	dataDir    string
-	pid        int // the server process, once started
+	dataLogDir string // zoo.cfg's dataLogDir, "" for the transaction log in dataDir
+	pid        int    // the server process, once started
 }
 
 func (m *member) addr() string {
@@ -85,10 +87,14 @@ func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, sk
 	if dataDir != "" && !filepath.IsAbs(dataDir) && cfg.Path != "" {
 		dataDir = filepath.Join(filepath.Dir(cfg.Path), dataDir)
 	}
+	logDir := strings.TrimSpace(cfg.Other[keyDataLogDir])
+	if logDir != "" && !filepath.IsAbs(logDir) && cfg.Path != "" {
+		logDir = filepath.Join(filepath.Dir(cfg.Path), logDir)
+	}
 
 	if len(cfg.Servers) == 0 {
 		m := &member{name: standaloneName, dir: filepath.Join(runDir, standaloneName),
-			address: address, free: free, dataDir: dataDir}
+			address: address, free: free, dataDir: dataDir, dataLogDir: logDir}
 		if !free {
 			m.clientPort = port
 		}
@@ -127,6 +133,12 @@ func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, sk
 		default: // several servers of one ensemble here: one data directory each
 			m.dataDir = filepath.Join(dataDir, "server-"+strconv.FormatInt(m.id, 10))
 		}
+		switch {
+		case logDir == "" || len(members) == 1:
+			m.dataLogDir = logDir
+		default:
+			m.dataLogDir = filepath.Join(logDir, "server-"+strconv.FormatInt(m.id, 10))
+		}
 		if m.free {
 			continue
 		}
@@ -162,6 +174,9 @@ func render(cfg *conf.ZooCfg, m *member) string {
 		line("maxSessionTimeout=%d", cfg.MaxSessionTimeout.Milliseconds())
 	}
 	line("dataDir=%s", m.dataDir)
+	if m.dataLogDir != "" {
+		line("%s=%s", keyDataLogDir, m.dataLogDir)
+	}
 	line("clientPort=%d", m.clientPort)
 	line("clientPortAddress=%s", m.address)
 
@@ -169,6 +184,7 @@ func render(cfg *conf.ZooCfg, m *member) string {
 	for k, v := range cfg.Other {
 		other[k] = v
 	}
+	delete(other, keyDataLogDir) // written above, resolved
 	if _, ok := other[keyAdminServer]; !ok {
 		other[keyAdminServer] = "false"
 	}

@@ -183,7 +183,7 @@ func startAll(ctx context.Context, cfg *conf.ZooCfg, inst Installation, members 
 		return err
 	}
 	for _, m := range members {
-		if err := prepare(cfg, inst, m); err != nil {
+		if err := prepare(cfg, inst, m, log); err != nil {
 			return err
 		}
 	}
@@ -243,13 +243,24 @@ func pickPorts(members []*member) error {
 }
 
 // prepare writes a server's directory: data directory (with myid in an ensemble),
-// zoo.cfg and log4j.properties.
-func prepare(cfg *conf.ZooCfg, inst Installation, m *member) error {
-	if err := os.MkdirAll(m.dataDir, 0o755); err != nil {
-		return fmt.Errorf("zkserver: create data directory: %w", err)
+// zoo.cfg and log4j.properties. The server's directory (its log), its data
+// directory and its transaction log directory are private (0700): the snapshots and
+// the transaction log hold every znode — leader sessions, checkpoint paths, digest
+// ACLs — and the log names sessions and clients.
+func prepare(cfg *conf.ZooCfg, inst Installation, m *member, log zerolog.Logger) error {
+	dirs := []struct{ what, path string }{{"server directory", m.dir}, {"data directory", m.dataDir}}
+	if m.dataLogDir != "" {
+		dirs = append(dirs, struct{ what, path string }{"transaction log directory (dataLogDir)", m.dataLogDir})
 	}
-	if err := os.MkdirAll(m.dir, 0o755); err != nil {
-		return fmt.Errorf("zkserver: create server directory: %w", err)
+	for _, d := range dirs {
+		made, err := fsutil.PrivateDir(d.path)
+		if err != nil {
+			return fmt.Errorf("zkserver: %s of %s: %w", d.what, m.name, err)
+		}
+		if made {
+			log.Warn().Str(fieldServer, m.name).Str(logging.File, d.path).
+				Msg("the ZooKeeper " + d.what + " was open to other users: made it private (mode 700)")
+		}
 	}
 	files := map[string]string{filepath.Join(m.dir, cfgFile): render(cfg, m)}
 	if m.ensemble {

@@ -67,6 +67,8 @@ func newBackend(cl *zkclient.Client, instance uuid.UUID, tolerate bool, log zero
 
 // ClientConfig maps the configuration onto the ZooKeeper client's: the chroot is
 // high-availability.zookeeper.path.root joined with high-availability.cluster-id.
+// Under acl creator the ACLs are checked from path.root down (never "/", the
+// operator's).
 func ClientConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
 	return zkclient.Config{
 		Servers:           cfg.Quorum(),
@@ -76,6 +78,7 @@ func ClientConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
 		RetryWait:         cfg.RetryWait(),
 		MaxRetries:        cfg.MaxRetryAttempts(),
 		ACL:               zkclient.ACLMode(strings.ToLower(string(cfg.ACL()))),
+		ACLCheckFrom:      cfg.PathRoot(),
 		Digest:            cfg.Digest(),
 		Logger:            log, // the client adds zk_path
 	}

@@ -23,6 +23,11 @@
 //     a fresh leader session ID.
 //   - connection_info is ephemeral, owned by the leader's session, and written
 //     back while the grant lasts if someone else changes or deletes it.
+//   - Under high-availability.zookeeper.client.acl creator, Open refuses a cluster
+//     whose path (from high-availability.zookeeper.path.root down, and everything
+//     below the cluster's node) others may write to, before it creates anything
+//     (zkclient.ACLError names the nodes and the fix); every node it creates
+//     carries the creator ACL from its creation.
 //   - The checkpoint ID counter refuses to work without a live connection
 //     (recovery.ErrNotConnected) rather than risk handing out an ID twice.
 //

@@ -2,6 +2,8 @@ package zkha_test
 
 import (
 	"context"
+	"path"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +111,50 @@ func TestACLCreatorProtectsHANodes(t *testing.T) {
 	got, err := graphs.Recover(ctx, jobID)
 	require.NoError(t, err)
 	require.Equal(t, "graph", string(got))
+}
+
+// TestACLCreatorEveryHANodeIsPrivateFromItsCreation: under acl creator every
+// node the backend makes — the root and cluster nodes, the latch and a latch node,
+// connection_info, job graph pointers and their locks, the checkpoint ID counter
+// — carries exactly the creator ACL and was never re-ACLed (aversion 0).
+func TestACLCreatorEveryHANodeIsPrivateFromItsCreation(t *testing.T) {
+	cfg := recoverytest.Config(t, "zookeeper", zkc,
+		"high-availability.zookeeper.client.acl=creator",
+		"amkeeper.zookeeper.digest=amkeeper:s3cret")
+	s := recoverytest.OpenServices(t, cfg, "")
+	raw := zkc.Conn(t)
+	require.NoError(t, raw.AddAuth("digest", []byte("amkeeper:s3cret")))
+	want := zk.DigestACL(zk.PermAll, "amkeeper", "s3cret")
+	ctx := context.Background()
+	recoverytest.LeadOnce(t, s, func(g recovery.Grant) {
+		require.NoError(t, g.Confirm(ctx, "dispatcher", "127.0.0.1:1"))
+		graphs, err := s.JobGraphStore(ctx)
+		require.NoError(t, err)
+		require.NoError(t, graphs.Put(ctx, g, jobID, []byte("graph")))
+		counter, err := s.CheckpointIDCounter(ctx, jobID)
+		require.NoError(t, err)
+		_, err = counter.GetAndIncrement(ctx, g)
+		require.NoError(t, err)
+
+		var seen []string
+		queue := []string{cfg.PathRoot()}
+		for len(queue) > 0 {
+			p := queue[0]
+			queue = queue[1:]
+			acl, st, err := raw.GetACL(p)
+			require.NoError(t, err)
+			require.Equal(t, want, acl, p)
+			require.Zero(t, st.Aversion, "%s was re-ACLed after its creation", p)
+			seen = append(seen, strings.TrimPrefix(p, cfg.ClusterPath()))
+			names, _, err := raw.Children(p)
+			require.NoError(t, err)
+			for _, n := range names {
+				queue = append(queue, path.Join(p, n))
+			}
+		}
+		for _, must := range []string{"/leader/latch", "/leader/dispatcher/connection_info", "/jobgraphs/" + jobID,
+			"/jobgraphs/" + jobID + "/locks", "/jobs/" + jobID + "/checkpoint_id_counter"} {
+			require.Contains(t, seen, must)
+		}
+	})
 }

@@ -61,6 +61,11 @@ type Config struct {
 	MaxRetries int
 	// ACL is the ACL mode for created nodes (default ACLOpen).
 	ACL ACLMode
+	// ACLCheckFrom is, under ACLCreator, the topmost node whose ACL Connect checks
+	// (high-availability.zookeeper.path.root): it, the nodes between it and Root,
+	// and every node below Root must grant nobody else more than read. Nodes above
+	// it are the operator's and are not checked. Default (or not above Root): Root.
+	ACLCheckFrom string
 	// Digest is "user:password" for digest authentication; required for
 	// ACLCreator, optional otherwise. Never logged.
 	Digest string
@@ -143,7 +148,9 @@ type Client struct {
 }
 
 // Connect dials the ensemble and waits, at most ConnectionTimeout and while ctx
-// lasts, for a session. It then authenticates (digest), and creates Root.
+// lasts, for a session. It then authenticates (digest), checks the ACLs under
+// ACLCreator (see ACLError), and creates Root. When the check refuses, nothing
+// has been created.
 func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	cfg.setDefaults()
 	if len(cfg.Servers) == 0 {
@@ -202,8 +209,16 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("zkclient: digest authentication: %w", err)
 		}
 	}
+	if cfg.ACL == ACLCreator {
+		if err := c.verifyACLs(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	if cfg.Root != "" {
-		if err := c.ensureAbs(ctx, cfg.Root); err != nil {
+		// Under ACLCreator the nodes on the way are checked again: one may have
+		// been created by someone else since verifyACLs.
+		if err := c.ensureAbs(ctx, cfg.Root, cfg.ACL == ACLCreator); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("zkclient: create root %s: %w", cfg.Root, err)
 		}
@@ -696,22 +711,30 @@ func (c *Client) Delete(ctx context.Context, p string, version int32) error {
 	})
 }
 
-// EnsurePath creates p and its missing parents as empty persistent nodes.
+// errCreatedByOthers: a node ensureAbs found missing was there when it created it
+// (or, rechecking, a node it found there).
+var errCreatedByOthers = errors.New("zkclient: created meanwhile by another client")
+
+// EnsurePath creates p and its missing parents as empty persistent nodes, with
+// the client's ACL from the start. Under ACLCreator, a node another client
+// created meanwhile is checked as Connect checks (*ACLError when open to others).
 func (c *Client) EnsurePath(ctx context.Context, p string) error {
-	return c.ensureAbs(ctx, c.abs(p))
+	return c.ensureAbs(ctx, c.abs(p), false)
 }
 
-func (c *Client) ensureAbs(ctx context.Context, abs string) error {
+func (c *Client) ensureAbs(ctx context.Context, abs string, recheck bool) error {
 	if abs == "/" || abs == "" {
 		return nil
 	}
 	// Usually the path is there already: one read settles it.
-	ok, err := do(ctx, c, true, "ensure", abs, func() (bool, error) {
-		ok, _, err := c.conn.Exists(abs)
-		return ok, err
-	})
-	if err != nil || ok {
-		return err
+	if !recheck {
+		ok, err := do(ctx, c, true, "ensure", abs, func() (bool, error) {
+			ok, _, err := c.conn.Exists(abs)
+			return ok, err
+		})
+		if err != nil || ok {
+			return err
+		}
 	}
 	parts := strings.Split(strings.Trim(abs, "/"), "/")
 	cur := ""
@@ -720,15 +743,27 @@ func (c *Client) ensureAbs(ctx context.Context, abs string) error {
 		node := cur
 		err := c.call(ctx, true, "ensure", node, func() error {
 			ok, _, err := c.conn.Exists(node)
-			if err != nil || ok {
+			if err != nil {
 				return err
+			}
+			if ok {
+				if recheck {
+					return errCreatedByOthers
+				}
+				return nil
 			}
 			_, err = c.conn.Create(node, nil, 0, c.acl)
 			if errors.Is(err, zk.ErrNodeExists) {
-				return nil
+				return errCreatedByOthers
 			}
 			return err
 		})
+		if errors.Is(err, errCreatedByOthers) {
+			err = nil
+			if c.guarded(node) {
+				err = c.checkCreatedByOthers(ctx, node)
+			}
+		}
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,18 @@
 //   - retries of reads after a connection loss, RetryWait apart, at most MaxRetries;
 //   - a chroot: every path given to a Client is relative to Config.Root;
 //   - ACLs: "open" (world:anyone) or "creator" (digest credentials; the secret is
-//     never logged);
+//     never logged). Every node is created with the ACL (never created, then
+//     re-ACLed). Under "creator", Connect first checks, reading only, every existing
+//     node from Config.ACLCheckFrom (path.root) down to the chroot and every node
+//     below it: one that grants anyone else more than read is refused with an
+//     *ACLError (ErrOpenACL) naming the nodes, their ACLs and the zkCli commands that
+//     fix them, and nothing is created. A node on the way that another client
+//     creates between that check and Connect's own create is checked the same way.
+//     Once Connect succeeds, nobody else can create, delete or re-ACL a node under
+//     the chroot (only the ZooKeeper super user can), so later creates need no
+//     check. Nodes above ACLCheckFrom ("/" in particular, world-writable by
+//     default) are the operator's and are not checked: nobody can delete a node
+//     that has children, and one squatted below them is caught where it is;
 //   - the session's ID and password, read from the server's connect response, for the
 //     supervisor to close a dead attempt's session (see Session).
 //
