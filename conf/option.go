@@ -350,6 +350,8 @@ var registry = []*Option{
 	HAType, HAStorageDir, HAClusterID, HAJobManagerPort,
 	ZKQuorum, ZKPathRoot, ZKSessionTimeout, ZKConnectionTimeout, ZKRetryWait, ZKMaxRetryAttempts,
 	ZKTolerateSuspendedConnections, ZKACL, ZKDigest,
+	ZKClientSecure, ZKSSLKeyStoreLocation, ZKSSLKeyStoreType, ZKSSLKeyStorePassword, // conf/zktls.go
+	ZKSSLTrustStoreLocation, ZKSSLTrustStoreType, ZKSSLTrustStorePassword, ZKSSLHostnameVerification,
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
 	RESTPort, RESTAddress,

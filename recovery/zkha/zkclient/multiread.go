@@ -215,11 +215,7 @@ func (c *Client) reader(open bool) *readerConn {
 // dialReader opens a reader session on server and authenticates it as the
 // client is.
 func (c *Client) dialReader(server string, gen uint64) (*readerConn, error) {
-	dial := c.cfg.Dialer
-	if dial == nil {
-		dial = net.DialTimeout
-	}
-	conn, err := dial("tcp", server, dialTimeout)
+	conn, err := dialerOf(c.cfg.Dialer)("tcp", server, dialTimeout)
 	if err != nil {
 		return nil, err
 	}
