@@ -234,7 +234,6 @@ func hint(err error) string {
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
-	var alert tls.AlertError
 	var recordHeader tls.RecordHeaderError
 	switch {
 	case errors.As(err, &unknown):
@@ -243,7 +242,7 @@ func hint(err error) string {
 		return " (the server's certificate does not name this host; fix the certificate or set zookeeper.ssl.hostnameVerification: false)"
 	case errors.As(err, &invalid):
 		return " (the server's certificate is not valid: expired, not yet valid, or not for a server)"
-	case errors.As(err, &alert):
+	case strings.Contains(err.Error(), "remote error: tls:"): // crypto/tls keeps the alert type private
 		return " (the server refused the TLS handshake: it needs a client certificate its trust store accepts, zookeeper.ssl.keyStore.location)"
 	case errors.As(err, &recordHeader):
 		return " (the server does not speak TLS on this port: is it the plain clientPort rather than the secureClientPort?)"
