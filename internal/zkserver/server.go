@@ -89,6 +89,9 @@ type Server struct {
 	tls    *tls.Config // a TLS-only server: how to probe it
 }
 
+// Secure reports whether the server is TLS-only: Addr is its secureClientPort.
+func (s Server) Secure() bool { return s.tls != nil }
+
 // LogPath returns the server's log file: the JVM's output and its log4j log.
 func (s Server) LogPath() string { return filepath.Join(s.Dir, logFile) }
 
@@ -163,7 +166,7 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 	}
 	res := &Started{Skipped: skipped}
 	for _, m := range members {
-		res.Servers = append(res.Servers, Server{Name: m.name, Dir: m.dir, Addr: m.addr(), PID: m.pid})
+		res.Servers = append(res.Servers, Server{Name: m.name, Dir: m.dir, Addr: m.addr(), PID: m.pid, tls: m.tls})
 	}
 	logging.Since(o.Logger.Info(), begin).Str("connect", res.ConnectString()).
 		Str(logging.File, runDir).Msg("zookeeper serving")
