@@ -138,8 +138,11 @@ func readPEM(s Store, trust bool) ([]byte, error) {
 		case len(data) > 0 && data[0] == 0x30: // a DER SEQUENCE: PKCS12 (or BCFKS)
 			return nil, javaStoreError(s, TypePKCS12, trust)
 		}
-		return nil, fmt.Errorf("zktls: %s %s: no PEM block in the file: want PEM certificates%s",
-			s.Key, s.Location, map[bool]string{false: " and an unencrypted private key", true: ""}[trust])
+		want := "PEM certificates and their unencrypted private key"
+		if trust {
+			want = "PEM CA certificates"
+		}
+		return nil, fmt.Errorf("zktls: %s %s: no PEM block in the file: want %s", s.Key, s.Location, want)
 	}
 	return data, nil
 }
