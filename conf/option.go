@@ -354,6 +354,8 @@ var registry = slices.Concat([]*Option{
 	HAType, HAStorageDir, HAClusterID, HAJobManagerPort,
 	ZKQuorum, ZKPathRoot, ZKSessionTimeout, ZKConnectionTimeout, ZKRetryWait, ZKMaxRetryAttempts,
 	ZKTolerateSuspendedConnections, ZKACL, ZKDigest,
+	ZKClientSecure, ZKSSLKeyStoreLocation, ZKSSLKeyStoreType, ZKSSLKeyStorePassword, // conf/zktls.go
+	ZKSSLTrustStoreLocation, ZKSSLTrustStoreType, ZKSSLTrustStorePassword, ZKSSLHostnameVerification,
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
 	RESTPort, RESTAddress,

@@ -9,7 +9,6 @@ import "slices"
 
 // Why a key is not honoured yet, per family.
 const (
-	notYetZooKeeperTLS  = "TLS to ZooKeeper is not implemented yet: connections are plain TCP"
 	notYetZooKeeperSASL = "SASL to ZooKeeper is not implemented yet: amkeeper authenticates with amkeeper.zookeeper.digest only"
 	notYetKerberos      = "Kerberos is not implemented yet: amkeeper authenticates to ZooKeeper with amkeeper.zookeeper.digest only"
 	notYetAuthorization = "extra authorization schemes are not sent: amkeeper authenticates with amkeeper.zookeeper.digest only"
@@ -36,13 +35,6 @@ func secretOption(key, reason, desc string) *Option {
 
 // The security options, in reference order.
 var (
-	ZKClientSecure       = securityOption("zookeeper.client.secure", TypeBool, "false", notYetZooKeeperTLS, "Connect to ZooKeeper's secureClientPort with TLS.")
-	ZKSSLKeyStore        = securityOption("zookeeper.ssl.keyStore.location", TypeString, "", notYetZooKeeperTLS, "The client certificate and key for TLS to ZooKeeper.")
-	ZKSSLKeyStorePass    = secretOption("zookeeper.ssl.keyStore.password", notYetZooKeeperTLS, "The password of zookeeper.ssl.keyStore.location.")
-	ZKSSLKeyStoreType    = securityOption("zookeeper.ssl.keyStore.type", TypeString, "", notYetZooKeeperTLS, "The format of zookeeper.ssl.keyStore.location.")
-	ZKSSLTrustStore      = securityOption("zookeeper.ssl.trustStore.location", TypeString, "", notYetZooKeeperTLS, "The CA certificates that sign ZooKeeper's server certificates.")
-	ZKSSLTrustStorePass  = secretOption("zookeeper.ssl.trustStore.password", notYetZooKeeperTLS, "The password of zookeeper.ssl.trustStore.location.")
-	ZKSSLTrustStoreType  = securityOption("zookeeper.ssl.trustStore.type", TypeString, "", notYetZooKeeperTLS, "The format of zookeeper.ssl.trustStore.location.")
 	ZKSASLDisable        = securityOption("zookeeper.sasl.disable", TypeBool, "false", notYetZooKeeperSASL, "Turn SASL authentication to ZooKeeper off.")
 	ZKSASLServiceName    = securityOption("zookeeper.sasl.service-name", TypeString, "zookeeper", notYetZooKeeperSASL, "The service name of ZooKeeper's SASL principal.")
 	ZKSASLLoginContext   = securityOption("zookeeper.sasl.login-context-name", TypeString, "Client", notYetZooKeeperSASL, "The JAAS login context used for SASL to ZooKeeper.")
@@ -67,7 +59,6 @@ var (
 )
 
 var securityRegistry = []*Option{
-	ZKClientSecure, ZKSSLKeyStore, ZKSSLKeyStorePass, ZKSSLKeyStoreType, ZKSSLTrustStore, ZKSSLTrustStorePass, ZKSSLTrustStoreType,
 	ZKSASLDisable, ZKSASLServiceName, ZKSASLLoginContext, ZKClientAuthz,
 	KerberosKeytab, KerberosPrincipal, KerberosTicketCache, KerberosContexts,
 	SSLInternalEnabled, SSLInternalKeyStore, SSLInternalKSPass, SSLInternalKeyPass, SSLInternalTrust, SSLInternalTrustPass,

@@ -13,7 +13,7 @@ import (
 func TestNotHonouredSecurityKeysWarn(t *testing.T) {
 	c := mustLoadYAML(t, "zookeeper.sasl.disable: true\n"+
 		"security.kerberos.login.keytab: /etc/krb5.keytab\n"+
-		"zookeeper.ssl.trustStore.password: hunter2\n",
+		"security.ssl.rest.truststore-password: hunter2\n",
 		"high-availability.zookeeper.client.authorization=digest:u:p")
 	var got []string
 	for _, w := range c.Warnings() {
@@ -24,9 +24,9 @@ func TestNotHonouredSecurityKeysWarn(t *testing.T) {
 	require.Len(t, got, 4, "%q", got)
 	assert.Contains(t, got[0], "flink-conf.yaml:1: zookeeper.sasl.disable: is recognised but not honoured yet (SASL to ZooKeeper is not implemented yet")
 	assert.Contains(t, got[1], "flink-conf.yaml:2: security.kerberos.login.keytab: is recognised but not honoured yet (Kerberos is not implemented yet")
-	assert.Contains(t, got[2], "flink-conf.yaml:3: zookeeper.ssl.trustStore.password: is recognised but not honoured yet (TLS to ZooKeeper")
+	assert.Contains(t, got[2], "flink-conf.yaml:3: security.ssl.rest.truststore-password: is recognised but not honoured yet (TLS on the REST endpoint")
 	assert.Contains(t, got[3], "-D: high-availability.zookeeper.client.authorization: is recognised but not honoured yet")
-	assert.Equal(t, "******", c.Entry(ZKSSLTrustStorePass).Display())
+	assert.Equal(t, "******", c.Entry(SSLRESTTrustPass).Display())
 
 	assert.Empty(t, mustLoadYAML(t, "high-availability.type: NONE\n").Warnings(), "unset keys say nothing")
 }

@@ -10,6 +10,7 @@ import (
 // reported against the key the operator most likely has to change, with the origin
 // of the value that made the check necessary.
 func (r *resolver) crossCheck() {
+	r.checkZooKeeperTLS()
 	ha := r.values[HAType]
 	if r.haMode() == HAZooKeeper {
 		because := fmt.Sprintf("is required when high-availability.type is zookeeper (set at %s)", ha.origin)

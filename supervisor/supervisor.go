@@ -54,6 +54,9 @@ type Config struct {
 	// credentials it registered with, so the next leader need not wait out the
 	// session timeout. Empty: rely on session expiry.
 	ZooKeeper []string
+	// ZooKeeperDialer connects to ZooKeeper as the AMs do (TLS when configured);
+	// nil means plain TCP.
+	ZooKeeperDialer zkclient.Dialer
 	// History is where the attempt history is kept (the storage directory), under
 	// HistoryName(App). It is read at start, so a restarted supervisor keeps its
 	// budget.
@@ -472,7 +475,7 @@ func (s *Supervisor) fence(attemptID string, session *rmapi.SessionCredentials) 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := zkclient.CloseSession(ctx, s.cfg.ZooKeeper, session.SessionID, session.Password, 0)
+	err := zkclient.CloseSession(ctx, s.cfg.ZooKeeper, s.cfg.ZooKeeperDialer, session.SessionID, session.Password, 0)
 	ev := s.log.Info()
 	if errors.Is(err, zkclient.ErrSessionGone) {
 		ev = s.log.Debug() // it had expired or been closed already

@@ -303,7 +303,7 @@ func (b *electionBench) round(ctx context.Context, kind string, sc handoverScena
 		}
 		if sc == scenarioFenced {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := zkclient.CloseSession(cctx, b.servers, first.session.id, first.session.password, 0)
+			err := zkclient.CloseSession(cctx, b.servers, nil, first.session.id, first.session.password, 0)
 			cancel()
 			if err != nil {
 				return 0, fmt.Errorf("close the killed leader's session: %w", err)
@@ -716,7 +716,11 @@ func runElectionContender(c *cli.Context) error {
 
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
-	cl, err := zkclient.Connect(ctx, zkha.ClientConfig(cfg, log))
+	zc, err := zkha.ClientConfig(cfg, log)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("election-contender: %v", err), exitUsage)
+	}
+	cl, err := zkclient.Connect(ctx, zc)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("election-contender: %v", err), exitFailure)
 	}

@@ -85,8 +85,17 @@ func runZooKeeperStart(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("zookeeper start: %v", err), exitFailure)
 	}
 	w := c.App.Writer
+	secure := false
 	for _, s := range res.Servers {
-		fmt.Fprintf(w, "Started zookeeper %s on %s (pid %d, log %s).\n", s.Name, s.Addr, s.PID, s.LogPath())
+		over := ""
+		if s.Secure() {
+			over, secure = " over TLS only", true
+		}
+		fmt.Fprintf(w, "Started zookeeper %s on %s%s (pid %d, log %s).\n", s.Name, s.Addr, over, s.PID, s.LogPath())
+	}
+	if secure {
+		fmt.Fprintln(c.App.ErrWriter, "Clients need zookeeper.client.secure: true, zookeeper.ssl.trustStore.location (the CA, PEM) and, "+
+			"as the server requires client certificates unless ssl.clientAuth says otherwise, zookeeper.ssl.keyStore.location.")
 	}
 	fmt.Fprintln(w, res.ConnectString())
 	return nil

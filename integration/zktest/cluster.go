@@ -2,6 +2,7 @@ package zktest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
+	"github.com/amkeeper/amkeeper/internal/zktls"
 )
 
 // startAttempts is how often New picks new ports when a port was taken between
@@ -37,6 +39,7 @@ type Cluster struct {
 	log     zerolog.Logger
 	servers []*Server
 	roots   atomic.Int64
+	tls     *tls.Config // WithTLS: how the harness connects
 
 	closeOnce sync.Once
 	closeErr  error
@@ -115,7 +118,14 @@ func New(opts ...Option) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zktest: create temporary directory: %w", err)
 	}
-	c := &Cluster{opts: o, inst: inst, dir: dir, log: o.logger}
+	tc, err := o.clientTLS()
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil && !inst.TLS {
+		return nil, fmt.Errorf("%w: WithTLS needs Netty's codec and resolver jars on the ZooKeeper classpath (Debian package libnetty-java)", ErrNotInstalled)
+	}
+	c := &Cluster{opts: o, inst: inst, dir: dir, log: o.logger, tls: tc}
 	for i := range o.servers {
 		id := i + 1
 		c.servers = append(c.servers, &Server{
@@ -283,7 +293,11 @@ func (c *Cluster) Conn(t testing.TB) *zk.Conn {
 func (c *Cluster) connect(t testing.TB, addrs []string) *zk.Conn {
 	t.Helper()
 	lg := &testLogger{t: t}
-	conn, events, err := zk.Connect(addrs, c.SessionTimeout(), zk.WithLogger(lg))
+	var dial zk.Dialer = net.DialTimeout
+	if c.tls != nil {
+		dial = zktls.Dialer(c.tls)
+	}
+	conn, events, err := zk.Connect(addrs, c.SessionTimeout(), zk.WithLogger(lg), zk.WithDialer(dial))
 	if err != nil {
 		t.Fatalf("zktest: connect to %s: %v", strings.Join(addrs, ","), err)
 	}

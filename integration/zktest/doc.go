@@ -38,6 +38,9 @@
 //     m.Run (Main). If the test binary dies abruptly (os.Exit, a panic, a test
 //     timeout, SIGKILL) the kernel kills its JVMs. The parent-death signal is
 //     Linux-only; elsewhere only the cleanup paths apply.
+//   - WithTLS makes the servers TLS-only (secureClientPort, client certificates
+//     required); Addrs, Mode, the readiness probe and Conn then use TLS, and TLS
+//     returns the harness's own client configuration.
 //   - Root returns a new, unique path on every call, so tests sharing a cluster do not
 //     see each other's znodes. The package has no mutable package-level state.
 //

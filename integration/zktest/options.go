@@ -25,6 +25,8 @@ type options struct {
 	logger         zerolog.Logger
 	startTimeout   time.Duration
 	sessionTimeout time.Duration // 0: 10 × tickTime
+	tlsKeyStore    string        // WithTLS
+	tlsTrustStore  string
 }
 
 func defaultOptions() options {

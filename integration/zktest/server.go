@@ -80,7 +80,7 @@ func (s *Server) Running() bool { return s.PID() != 0 }
 // but does not serve, and an error wrapping ctx's error if ctx ends first (as it will
 // while the server is paused).
 func (s *Server) Mode(ctx context.Context) (string, error) {
-	return zkserver.Mode(ctx, s.Addr())
+	return zkserver.ModeTLS(ctx, s.Addr(), s.c.tls)
 }
 
 // Conn returns a go-zookeeper connection to this server only, with a session; see
@@ -225,8 +225,14 @@ func (c *Cluster) zooCfg(s *Server) string {
 	line("# written by zktest")
 	line("tickTime=%d", c.opts.tickTime.Milliseconds())
 	line("dataDir=%s", filepath.Join(s.dir, "data"))
-	line("clientPort=%d", s.clientPort)
-	line("clientPortAddress=127.0.0.1")
+	if c.tls != nil {
+		for _, l := range c.opts.tlsLines(s.clientPort) {
+			line("%s", l)
+		}
+	} else {
+		line("clientPort=%d", s.clientPort)
+		line("clientPortAddress=127.0.0.1")
+	}
 	line("admin.enableServer=false")
 	line("4lw.commands.whitelist=*")
 	line("maxClientCnxns=0")
@@ -304,7 +310,7 @@ func (s *Server) waitServing(ctx context.Context) error {
 		return fmt.Errorf("zktest: server %d was never started", s.id)
 	}
 	begin := time.Now()
-	err := zkserver.WaitServing(ctx, zkserver.Starting{Name: fmt.Sprintf("server %d", s.id), Addr: s.Addr(),
+	err := zkserver.WaitServing(ctx, zkserver.Starting{Name: fmt.Sprintf("server %d", s.id), Addr: s.Addr(), TLS: s.c.tls,
 		LogPath: s.LogPath(), LogStart: logStart, Exited: p.exited, ExitStatus: p.exitStatus, Serving: s.c.serving})
 	if err != nil {
 		return err

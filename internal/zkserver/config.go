@@ -1,6 +1,7 @@
 package zkserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -61,6 +62,9 @@ type member struct {
 	dataDir    string
 	dataLogDir string // zoo.cfg's dataLogDir, "" for the transaction log in dataDir
 	pid        int    // the server process, once started
+	// tls is set for a TLS-only server (secureClientPort): address and
+	// clientPort are then the secure ones, and probes use it.
+	tls *tls.Config
 }
 
 func (m *member) addr() string {
@@ -74,12 +78,25 @@ func (m *member) addr() string {
 // plan decides which servers of cfg run on this machine and where their files go.
 // It returns the skipped (remote) server.X names too.
 func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, skipped []string, err error) {
+	secure, securePort, err := secureOf(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var probe *tls.Config
 	address := cfg.ClientPortAddress
+	free := freePort || cfg.ClientPort == 0 && cfg.Line("clientPort") != 0
+	port := cfg.ClientPort
+	if secure {
+		if probe, err = probeTLS(cfg); err != nil {
+			return nil, nil, err
+		}
+		address = cfg.Other[KeySecureClientPortAddress]
+		free = freePort || securePort == 0
+		port = securePort
+	}
 	if address == "" {
 		address = defaultAddress
 	}
-	free := freePort || cfg.ClientPort == 0 && cfg.Line("clientPort") != 0
-	port := cfg.ClientPort
 	if port == 0 {
 		port = DefaultClientPort
 	}
@@ -94,7 +111,7 @@ func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, sk
 
 	if len(cfg.Servers) == 0 {
 		m := &member{name: standaloneName, dir: filepath.Join(runDir, standaloneName),
-			address: address, free: free, dataDir: dataDir, dataLogDir: logDir}
+			address: address, free: free, dataDir: dataDir, dataLogDir: logDir, tls: probe}
 		if !free {
 			m.clientPort = port
 		}
@@ -110,10 +127,10 @@ func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, sk
 			continue
 		}
 		m := &member{name: "server." + strconv.FormatInt(s.ID, 10), id: s.ID, ensemble: true,
-			dir: filepath.Join(runDir, "server-"+strconv.FormatInt(s.ID, 10)), address: address, free: free}
+			dir: filepath.Join(runDir, "server-"+strconv.FormatInt(s.ID, 10)), address: address, free: free, tls: probe}
 		if !free {
 			m.clientPort = port
-			if s.ClientPort != 0 {
+			if s.ClientPort != 0 && !secure {
 				m.clientPort = s.ClientPort
 			}
 		}
@@ -177,14 +194,19 @@ func render(cfg *conf.ZooCfg, m *member) string {
 	if m.dataLogDir != "" {
 		line("%s=%s", keyDataLogDir, m.dataLogDir)
 	}
-	line("clientPort=%d", m.clientPort)
-	line("clientPortAddress=%s", m.address)
-
 	other := map[string]string{}
 	for k, v := range cfg.Other {
 		other[k] = v
 	}
 	delete(other, keyDataLogDir) // written above, resolved
+	if m.tls != nil {
+		line("%s=%d", KeySecureClientPort, m.clientPort)
+		line("%s=%s", KeySecureClientPortAddress, m.address)
+		secureLines(cfg, other)
+	} else {
+		line("clientPort=%d", m.clientPort)
+		line("clientPortAddress=%s", m.address)
+	}
 	if _, ok := other[keyAdminServer]; !ok {
 		other[keyAdminServer] = "false"
 	}

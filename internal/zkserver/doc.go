@@ -32,6 +32,12 @@
 //   - Unless zoo.cfg sets them: clientPortAddress=127.0.0.1 (loopback only),
 //     admin.enableServer=false, 4lw.commands.whitelist=srvr,ruok,stat. srvr is added to
 //     a whitelist that lacks it, because readiness is judged by it.
+//   - A zoo.cfg with secureClientPort and no clientPort starts TLS-only servers
+//     (tls.go): the Netty connection factory unless zoo.cfg names one, store paths
+//     made absolute, Netty's codec and resolver jars on Debian's classpath (Locate;
+//     Start fails naming them when missing). Readiness and StatusOf ask srvr over
+//     TLS with the server's own PEM stores; a Java key store is refused with the
+//     command that converts it (internal/zktls).
 //   - Start returns only once every server it started serves, or fails within the
 //     deadline with the tail of the failing server's log; on failure it kills the
 //     servers it started in that call and keeps their files.

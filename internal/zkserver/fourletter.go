@@ -2,6 +2,7 @@ package zkserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +21,26 @@ var ErrNotServing = errors.New("zkserver: server not serving requests")
 // the server's 4lw.commands.whitelist. A deadline or cancellation of ctx ends the
 // exchange with an error that wraps ctx's error.
 func FourLetter(ctx context.Context, addr, cmd string) (string, error) {
+	return fourLetter(ctx, addr, cmd, nil)
+}
+
+// FourLetterTLS is FourLetter to a TLS port (a server's secureClientPort), the
+// connection made with tc.
+func FourLetterTLS(ctx context.Context, addr, cmd string, tc *tls.Config) (string, error) {
+	return fourLetter(ctx, addr, cmd, tc)
+}
+
+func fourLetter(ctx context.Context, addr, cmd string, tc *tls.Config) (string, error) {
 	if len(cmd) != 4 {
 		return "", fmt.Errorf("zkserver: four-letter word %q: want 4 letters", cmd)
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if tc != nil {
+		conn, err = (&tls.Dialer{Config: tc}).DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return "", fmt.Errorf("zkserver: %s %s: %w", cmd, addr, err)
 	}
@@ -53,7 +69,12 @@ func FourLetter(ctx context.Context, addr, cmd string) (string, error) {
 // Mode asks the server at addr with the srvr four-letter command and returns its mode:
 // "standalone", "leader", "follower" or "observer".
 func Mode(ctx context.Context, addr string) (string, error) {
-	answer, err := FourLetter(ctx, addr, "srvr")
+	return ModeTLS(ctx, addr, nil)
+}
+
+// ModeTLS is Mode over TLS when tc is set (a TLS-only server), else plain.
+func ModeTLS(ctx context.Context, addr string, tc *tls.Config) (string, error) {
+	answer, err := fourLetter(ctx, addr, "srvr", tc)
 	if err != nil {
 		return "", err
 	}

@@ -30,12 +30,24 @@ type Installation struct {
 	Java      string // path of the java binary
 	Classpath string // the -cp argument
 	Log4j     bool   // log4j 1.2 is the SLF4J binding: configure it with log4j.properties
+	// TLS: the classpath has what ZooKeeper's Netty connection factory needs for
+	// a secureClientPort (Debian's zookeeper.jar manifest leaves out netty-codec
+	// and netty-resolver; without them every TLS connection fails with
+	// NoClassDefFoundError). Assumed for ZOOKEEPER_CLASSPATH.
+	TLS bool
 }
+
+// nettyJars are the jars a TLS server needs beyond zookeeper.jar's manifest.
+var nettyJars = []string{"netty-codec.jar", "netty-resolver.jar"}
+
+// nettyHint says how to get nettyJars.
+const nettyHint = "Debian package libnetty-java; scripts/install-deps installs it"
 
 // Locate finds java and the ZooKeeper classpath, reporting everything missing at
 // once. java is $JAVA_HOME/bin/java when JAVA_HOME is set, else java on PATH; the
 // classpath is $ZOOKEEPER_CLASSPATH when set, else Debian's zookeeper and zookeeper-jute
-// jars with slf4j-log4j12 + log4j 1.2 (or slf4j-nop) from /usr/share/java.
+// jars with Netty's codec and resolver jars (for TLS) and slf4j-log4j12 + log4j
+// 1.2 (or slf4j-nop) from /usr/share/java.
 func Locate() (Installation, error) {
 	var inst Installation
 	var missing []string
@@ -61,11 +73,20 @@ func Locate() (Installation, error) {
 		}
 		inst.Classpath = cp
 		inst.Log4j = true // harmless when log4j is not on the classpath
+		inst.TLS = true
 	} else {
 		jars := []string{jar("zookeeper.jar"), jar("zookeeper-jute.jar")}
 		for _, j := range jars {
 			if !isFile(j) {
 				missing = append(missing, j+" (Debian package zookeeper)")
+			}
+		}
+		inst.TLS = true
+		for _, j := range nettyJars {
+			if isFile(jar(j)) {
+				jars = append(jars, jar(j))
+			} else {
+				inst.TLS = false
 			}
 		}
 		switch {

@@ -2,6 +2,7 @@ package zkserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -84,8 +85,12 @@ type Server struct {
 	Addr string // client address, host:port
 	PID  int    // 0 when unknown
 
-	pidErr error // the pid file exists but holds no pid
+	pidErr error       // the pid file exists but holds no pid
+	tls    *tls.Config // a TLS-only server: how to probe it
 }
+
+// Secure reports whether the server is TLS-only: Addr is its secureClientPort.
+func (s Server) Secure() bool { return s.tls != nil }
 
 // LogPath returns the server's log file: the JVM's output and its log4j log.
 func (s Server) LogPath() string { return filepath.Join(s.Dir, logFile) }
@@ -135,6 +140,10 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
+	if members[0].tls != nil && !inst.TLS {
+		return nil, fmt.Errorf("%w: %s asks for a TLS server (%s), which needs %s in %s (%s), or set %s",
+			ErrNotInstalled, cfg.Path, KeySecureClientPort, strings.Join(nettyJars, " and "), debianJavaDir, nettyHint, ClasspathEnv)
+	}
 	for _, m := range members {
 		if pid, err := readPID(m.dir); err == nil && inspect(pid, m.dir) == procOurs {
 			return nil, fmt.Errorf("%w: %s (pid %d, %s); stop it first", ErrRunning, m.name, pid, m.dir)
@@ -157,7 +166,7 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 	}
 	res := &Started{Skipped: skipped}
 	for _, m := range members {
-		res.Servers = append(res.Servers, Server{Name: m.name, Dir: m.dir, Addr: m.addr(), PID: m.pid})
+		res.Servers = append(res.Servers, Server{Name: m.name, Dir: m.dir, Addr: m.addr(), PID: m.pid, tls: m.tls})
 	}
 	logging.Since(o.Logger.Info(), begin).Str("connect", res.ConnectString()).
 		Str(logging.File, runDir).Msg("zookeeper serving")
@@ -211,7 +220,7 @@ func startAll(ctx context.Context, cfg *conf.ZooCfg, inst Installation, members 
 	}
 	for i, m := range members {
 		c := launched[i]
-		if err := WaitServing(ctx, Starting{Name: m.name, Addr: m.addr(), LogPath: filepath.Join(m.dir, logFile), LogStart: logStart[i],
+		if err := WaitServing(ctx, Starting{Name: m.name, Addr: m.addr(), TLS: m.tls, LogPath: filepath.Join(m.dir, logFile), LogStart: logStart[i],
 			Exited: c.exited, ExitStatus: func() string { return fmt.Sprint(c.state) }, Serving: serving}); err != nil {
 			return err
 		}
@@ -285,6 +294,7 @@ type Starting struct {
 	Exited     <-chan struct{}   // closed when the process has ended
 	ExitStatus func() string     // how it ended, once Exited is closed
 	Serving    func(string) bool // whether a srvr mode means serving
+	TLS        *tls.Config       // set: srvr goes over TLS (a TLS-only server)
 }
 
 // WaitServing polls srvr at s.Addr until the server serves, its process exits, or
@@ -297,7 +307,7 @@ func WaitServing(ctx context.Context, s Starting) error {
 	last := "no answer yet"
 	for {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
-		mode, err := Mode(actx, s.Addr)
+		mode, err := ModeTLS(actx, s.Addr, s.TLS)
 		cancel()
 		switch {
 		case err == nil && s.Serving(mode):
@@ -481,7 +491,7 @@ func StatusOf(ctx context.Context, runDir string) ([]Status, error) {
 			case procOurs:
 				st.State = StateRunning
 				mctx, cancel := context.WithTimeout(ctx, time.Second)
-				mode, err := Mode(mctx, s.Addr)
+				mode, err := ModeTLS(mctx, s.Addr, s.tls)
 				cancel()
 				if err != nil {
 					mode = "not serving: " + err.Error()
@@ -529,7 +539,13 @@ func recorded(runDir string) ([]Server, error) {
 			return nil, fmt.Errorf("zkserver: %s: %w", dir, err)
 		}
 		m := member{address: cfg.ClientPortAddress, clientPort: cfg.ClientPort}
-		s := Server{Name: standaloneName, Dir: dir, Addr: m.addr()}
+		if secure, port, err := secureOf(cfg); err == nil && secure {
+			m.address, m.clientPort = cfg.Other[KeySecureClientPortAddress], port
+			if m.tls, err = probeTLS(cfg); err != nil {
+				return nil, err
+			}
+		}
+		s := Server{Name: standaloneName, Dir: dir, Addr: m.addr(), tls: m.tls}
 		if isMember {
 			s.Name = "server." + id
 		}

@@ -41,7 +41,11 @@ var (
 // Open connects to the ensemble the configuration names and waits (at most the
 // connection timeout) for a session.
 func Open(ctx context.Context, cfg *conf.Config, o Options) (*Backend, error) {
-	cl, err := zkclient.Connect(ctx, ClientConfig(cfg, o.Logger))
+	zc, err := ClientConfig(cfg, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := zkclient.Connect(ctx, zc)
 	if err != nil {
 		return nil, err
 	}
@@ -66,10 +70,14 @@ func newBackend(cl *zkclient.Client, instance uuid.UUID, tolerate bool, log zero
 }
 
 // ClientConfig maps the configuration onto the ZooKeeper client's: the chroot is
-// high-availability.zookeeper.path.root joined with high-availability.cluster-id.
-// Under acl creator the ACLs are checked from path.root down (never "/", the
-// operator's).
-func ClientConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
+// high-availability.zookeeper.path.root joined with high-availability.cluster-id;
+// the dialer is Dialer's (TLS with zookeeper.client.secure). Under acl creator
+// the ACLs are checked from path.root down (never "/", the operator's).
+func ClientConfig(cfg *conf.Config, log zerolog.Logger) (zkclient.Config, error) {
+	dial, err := Dialer(cfg)
+	if err != nil {
+		return zkclient.Config{}, err
+	}
 	return zkclient.Config{
 		Servers:           cfg.Quorum(),
 		Root:              cfg.ClusterPath(),
@@ -80,8 +88,9 @@ func ClientConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
 		ACL:               zkclient.ACLMode(strings.ToLower(string(cfg.ACL()))),
 		ACLCheckFrom:      cfg.PathRoot(),
 		Digest:            cfg.Digest(),
+		Dialer:            dial,
 		Logger:            log, // the client adds zk_path
-	}
+	}, nil
 }
 
 // Session returns the current ZooKeeper session: the supervisor closes a dead

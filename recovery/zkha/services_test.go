@@ -92,7 +92,8 @@ func TestACLCreatorProtectsHANodes(t *testing.T) {
 		require.NoError(t, graphs.Put(ctx, g, jobID, []byte("graph")))
 	})
 
-	other := zkha.ClientConfig(cfg, logging.ForTest(t))
+	other, err := zkha.ClientConfig(cfg, logging.ForTest(t))
+	require.NoError(t, err)
 	other.Digest = "mallory:guess"
 	other.ACL = zkclient.ACLOpen
 	cl, err := zkclient.Connect(ctx, other)

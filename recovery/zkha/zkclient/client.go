@@ -69,8 +69,10 @@ type Config struct {
 	// Digest is "user:password" for digest authentication; required for
 	// ACLCreator, optional otherwise. Never logged.
 	Digest string
-	// Dialer, when set, makes the TCP (or TLS) connections.
-	Dialer zk.Dialer
+	// Dialer, when set, makes every connection: the client's, its multiRead
+	// reader's and the close of an abandoned session (default plain TCP; see
+	// Dialer).
+	Dialer Dialer
 	// Logger receives one line per state change.
 	Logger zerolog.Logger
 }
@@ -134,9 +136,10 @@ type Client struct {
 	abandoned Session
 	// held is the connection whose handshake granted the session last, until it
 	// closes: while it is set the session is not presumed lost.
-	held   net.Conn
-	server string // the address go-zookeeper dialed last
-	gen    uint64 // connections dialed so far
+	held    net.Conn
+	server  string // the address go-zookeeper dialed last
+	gen     uint64 // connections dialed so far
+	lastErr error  // why the last dial or handshake failed, for Connect's error
 
 	batch coalescer   // CreateCoalesced
 	reads readBatcher // GetCoalesced, ChildrenCoalesced
@@ -177,7 +180,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		zk.WithLogger(zkLogger{c.log}),
 		zk.WithLogInfo(false),
 		zk.WithDialer(tapDialer(cfg.Dialer, tapHooks{
-			report: c.onConnectResponse, renew: c.renewing, opened: c.opened, closed: c.connClosed,
+			report: c.onConnectResponse, renew: c.renewing, opened: c.opened, closed: c.connClosed, failed: c.connFailed,
 			// Every server gets its turn within a session timeout, as in
 			// ZooKeeper's own client, and a stalled attempt leaves time for another
 			// before the session expires.
@@ -198,8 +201,12 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("zkclient: connect %s: %w", strings.Join(cfg.Servers, ","), ctx.Err())
 		}
-		return nil, fmt.Errorf("zkclient: connect %s: no session within %s (high-availability.zookeeper.client.connection-timeout): %w",
-			strings.Join(cfg.Servers, ","), cfg.ConnectionTimeout, ErrNotConnected)
+		last := ""
+		if err := c.connError(); err != nil {
+			last = "; last attempt: " + err.Error()
+		}
+		return nil, fmt.Errorf("zkclient: connect %s: no session within %s (high-availability.zookeeper.client.connection-timeout)%s: %w",
+			strings.Join(cfg.Servers, ","), cfg.ConnectionTimeout, last, ErrNotConnected)
 	}
 	if cfg.Digest != "" {
 		if err := c.call(ctx, false, "auth", "", func() error {
@@ -264,6 +271,19 @@ func (c *Client) onConnectResponse(conn net.Conn, id int64, timeout time.Duratio
 	return true
 }
 
+// connFailed learns why a dial or handshake failed.
+func (c *Client) connFailed(err error) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
+func (c *Client) connError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
 // connClosed learns that a connection go-zookeeper dialed is closed.
 func (c *Client) connClosed(conn net.Conn) {
 	c.mu.Lock()
@@ -324,7 +344,7 @@ func (c *Client) closeAbandoned(current int64) {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectionTimeout)
 	defer cancel()
-	err := CloseSession(ctx, c.cfg.Servers, old.ID, old.Password, c.cfg.ConnectionTimeout)
+	err := CloseSession(ctx, c.cfg.Servers, c.cfg.Dialer, old.ID, old.Password, c.cfg.ConnectionTimeout)
 	if errors.Is(err, ErrSessionGone) {
 		c.log.Info().Str("session", old.String()).Msg("abandoned session already expired")
 		return

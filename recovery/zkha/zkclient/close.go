@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"time"
 )
 
@@ -18,14 +17,16 @@ var ErrSessionGone = errors.New("zkclient: session gone or password wrong")
 // the session timeout. Only for a session whose owner is known to be dead or to
 // have given it up: the supervisor calls it after it has reaped a killed AM, and a
 // Client for the session it presumed lost. It tries the servers in
-// order; ErrSessionGone means there was nothing left to close.
-func CloseSession(ctx context.Context, servers []string, id int64, password []byte, timeout time.Duration) error {
+// order, connecting with dial (nil: plain TCP) — the Dialer of the Clients of
+// that ensemble, so that a TLS-only ensemble is reached over TLS; ErrSessionGone
+// means there was nothing left to close.
+func CloseSession(ctx context.Context, servers []string, dial Dialer, id int64, password []byte, timeout time.Duration) error {
 	if len(servers) == 0 {
 		return errors.New("zkclient: close session: no servers")
 	}
 	var errs []error
 	for _, s := range servers {
-		err := closeOn(ctx, s, id, password, timeout)
+		err := closeOn(ctx, dialerOf(dial), s, id, password, timeout)
 		if err == nil || errors.Is(err, ErrSessionGone) {
 			return err
 		}
@@ -34,9 +35,15 @@ func CloseSession(ctx context.Context, servers []string, id int64, password []by
 	return fmt.Errorf("zkclient: close session 0x%x: %w", id, errors.Join(errs...))
 }
 
-func closeOn(ctx context.Context, server string, id int64, password []byte, timeout time.Duration) error {
-	d := net.Dialer{Timeout: dialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", server)
+func closeOn(ctx context.Context, dial Dialer, server string, id int64, password []byte, timeout time.Duration) error {
+	bound := dialTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		bound = min(bound, time.Until(dl))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn, err := dial("tcp", server, bound)
 	if err != nil {
 		return err
 	}

@@ -22,13 +22,13 @@ func TestCloseSessionRemovesEphemeralsAtOnce(t *testing.T) {
 	s := owner.Session()
 
 	watcher := connect(t, zkc, root)
-	require.NoError(t, zkclient.CloseSession(ctx, zkc.Addrs(), s.ID, s.Password, s.Timeout))
+	require.NoError(t, zkclient.CloseSession(ctx, zkc.Addrs(), nil, s.ID, s.Password, s.Timeout))
 	ok, _, err := watcher.Exists(ctx, "/eph")
 	require.NoError(t, err)
 	require.False(t, ok, "the closed session's ephemeral node is gone at once")
 
 	// Nothing is left to close a second time.
-	require.ErrorIs(t, zkclient.CloseSession(ctx, zkc.Addrs(), s.ID, s.Password, s.Timeout), zkclient.ErrSessionGone)
+	require.ErrorIs(t, zkclient.CloseSession(ctx, zkc.Addrs(), nil, s.ID, s.Password, s.Timeout), zkclient.ErrSessionGone)
 }
 
 func TestCloseSessionRefusesAWrongPassword(t *testing.T) {
@@ -40,7 +40,7 @@ func TestCloseSessionRefusesAWrongPassword(t *testing.T) {
 	s := owner.Session()
 	wrong := append([]byte(nil), s.Password...)
 	wrong[0] ^= 0xff
-	require.ErrorIs(t, zkclient.CloseSession(ctx, zkc.Addrs(), s.ID, wrong, s.Timeout), zkclient.ErrSessionGone)
+	require.ErrorIs(t, zkclient.CloseSession(ctx, zkc.Addrs(), nil, s.ID, wrong, s.Timeout), zkclient.ErrSessionGone)
 	ok, _, err := connect(t, zkc, root).Exists(ctx, "/eph")
 	require.NoError(t, err)
 	require.True(t, ok, "a wrong password closes nothing")
@@ -51,5 +51,5 @@ func TestCloseSessionOfAnExpiredSession(t *testing.T) {
 	owner := connect(t, zkc, root)
 	s := owner.Session()
 	owner.Close() // closed normally: the session no longer exists
-	require.ErrorIs(t, zkclient.CloseSession(ctxT(t), zkc.Addrs(), s.ID, s.Password, s.Timeout), zkclient.ErrSessionGone)
+	require.ErrorIs(t, zkclient.CloseSession(ctxT(t), zkc.Addrs(), nil, s.ID, s.Password, s.Timeout), zkclient.ErrSessionGone)
 }

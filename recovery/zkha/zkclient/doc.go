@@ -35,7 +35,12 @@
 //     default) are the operator's and are not checked: nobody can delete a node
 //     that has children, and one squatted below them is caught where it is;
 //   - the session's ID and password, read from the server's connect response, for the
-//     supervisor to close a dead attempt's session (see Session).
+//     supervisor to close a dead attempt's session (see Session);
+//   - one Dialer for every connection — the client's, the multiRead reader's and
+//     CloseSession's — so a TLS dialer (recovery/zkha builds it from
+//     zookeeper.client.secure) reaches a TLS-only ensemble everywhere, and a
+//     connection that fails during its dial or handshake is named in Connect's
+//     error (a plain client on a TLS port is told so).
 //
 // Its wire-level parts reach behind go-zookeeper: the session tap (sniff.go) reads
 // and rewrites the connect handshake on go-zookeeper's connections, the session

@@ -215,22 +215,13 @@ func (c *Client) reader(open bool) *readerConn {
 // dialReader opens a reader session on server and authenticates it as the
 // client is.
 func (c *Client) dialReader(server string, gen uint64) (*readerConn, error) {
-	dial := c.cfg.Dialer
-	if dial == nil {
-		dial = net.DialTimeout
-	}
-	conn, err := dial("tcp", server, dialTimeout)
+	conn, err := dialerOf(c.cfg.Dialer)("tcp", server, dialTimeout)
 	if err != nil {
 		return nil, err
 	}
 	rc := &readerConn{conn: conn, gen: gen, to: c.cfg.SessionTimeout}
 	_ = conn.SetDeadline(time.Now().Add(dialTimeout))
-	out := connectRequest(0, nil, c.cfg.SessionTimeout).done()
-	if c.cfg.Digest != "" {
-		// AuthPacket {type, scheme, auth}, pipelined behind the handshake.
-		out = append(out, request(xidAuth, opAuth).int32(0).string("digest").buffer([]byte(c.cfg.Digest)).done()...)
-	}
-	if _, err := conn.Write(out); err != nil {
+	if _, err := conn.Write(connectRequest(0, nil, c.cfg.SessionTimeout).done()); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("zkclient: reader connect: %w", err)
 	}
@@ -239,9 +230,15 @@ func (c *Client) dialReader(server string, gen uint64) (*readerConn, error) {
 		err = errors.New("the server refused a new session")
 	}
 	if err == nil && c.cfg.Digest != "" {
+		// AuthPacket {type, scheme, auth}, once the session is up: ZooKeeper's
+		// Netty server (the one TLS needs) misreads a packet pipelined behind
+		// the ConnectRequest, and refuses the session.
+		_, err = conn.Write(request(xidAuth, opAuth).int32(0).string("digest").buffer([]byte(c.cfg.Digest)).done())
 		var reply []byte
-		if reply, err = readFrame(conn); err == nil {
-			err = replyHeader(&decoder{b: reply}, xidAuth)
+		if err == nil {
+			if reply, err = readFrame(conn); err == nil {
+				err = replyHeader(&decoder{b: reply}, xidAuth)
+			}
 		}
 	}
 	if err != nil {

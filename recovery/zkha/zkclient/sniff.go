@@ -41,6 +41,7 @@ type connectResponseTap struct {
 	wrote  bool
 	renew  func() bool
 	closed func(conn net.Conn) // learns that the connection is closed; may be nil
+	failed func(err error)     // learns why the handshake failed; may be nil
 }
 
 // errSessionRefused fails the handshake of a connection whose session report refused.
@@ -79,6 +80,14 @@ const maxConnectResponse = 1 << 10
 
 func (t *connectResponseTap) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
+	if err != nil && t.failed != nil {
+		t.mu.Lock()
+		done := t.done
+		t.mu.Unlock()
+		if !done {
+			t.failed(handshakeError(err))
+		}
+	}
 	if n > 0 && !t.observe(p[:n]) {
 		// None of these bytes reach go-zookeeper: its handshake fails before it
 		// has a session.
@@ -139,26 +148,29 @@ func (t *connectResponseTap) observe(b []byte) bool {
 // tapHooks is what the taps of a client's connections report to and ask; see
 // connectResponseTap. opened, when set, learns each new connection and the
 // address it was dialed to; closed, when set, learns when it is closed.
-// handshake, when set, bounds the wait for the ConnectResponse.
+// handshake, when set, bounds the wait for the ConnectResponse. failed, when
+// set, learns why a dial or a handshake failed.
 type tapHooks struct {
 	report    func(conn net.Conn, sessionID int64, timeout time.Duration, passwd []byte) bool
 	renew     func() bool
 	opened    func(conn net.Conn, server string)
 	closed    func(conn net.Conn)
+	failed    func(err error)
 	handshake time.Duration
 }
 
 // tapDialer returns a zk.Dialer that taps every connection it makes.
 func tapDialer(dial zk.Dialer, h tapHooks) zk.Dialer {
-	if dial == nil {
-		dial = net.DialTimeout
-	}
+	dial = dialerOf(dial)
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		c, err := dial(network, address, timeout)
 		if err != nil {
+			if h.failed != nil {
+				h.failed(err)
+			}
 			return nil, err
 		}
-		t := &connectResponseTap{Conn: c, report: h.report, renew: h.renew, closed: h.closed}
+		t := &connectResponseTap{Conn: c, report: h.report, renew: h.renew, closed: h.closed, failed: h.failed}
 		if h.handshake > 0 {
 			t.handshakeBy = time.Now().Add(h.handshake)
 		}
