@@ -243,8 +243,8 @@ var (
 		key: "high-availability.zookeeper.client.acl", typ: TypeEnum, group: GroupZooKeeper, def: string(ACLOpen),
 		enum:       []string{string(ACLOpen), string(ACLCreator)},
 		deprecated: []string{"recovery.zookeeper.client.acl"},
-		desc: "The ACL of created znodes: open (anyone) or creator (only the user authenticated with " +
-			"amkeeper.zookeeper.digest).",
+		desc: "The ACL of created znodes: open (anyone) or creator (only the identity the client authenticated " +
+			"as: the SASL user or Kerberos principal when SASL is configured, else the amkeeper.zookeeper.digest user).",
 	}
 	ZKDigest = &Option{
 		key: "amkeeper.zookeeper.digest", typ: TypeString, group: GroupZooKeeper, env: "AMKEEPER_ZK_DIGEST", secret: true,
@@ -350,6 +350,8 @@ var registry = []*Option{
 	HAType, HAStorageDir, HAClusterID, HAJobManagerPort,
 	ZKQuorum, ZKPathRoot, ZKSessionTimeout, ZKConnectionTimeout, ZKRetryWait, ZKMaxRetryAttempts,
 	ZKTolerateSuspendedConnections, ZKACL, ZKDigest,
+	ZKSASLDisable, ZKSASLServiceName, ZKSASLLoginContext, ZKSASLJAASFile,
+	KerberosKeytab, KerberosPrincipal, KerberosUseTicketCache, KerberosContexts, KerberosKrb5Conf,
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
 	RESTPort, RESTAddress,
@@ -385,6 +387,7 @@ func Lookup(key string) (*Option, bool) {
 var knownPrefixes = []string{
 	"high-availability.", "recovery.", "zookeeper.", "yarn.", "state.", "execution.checkpointing.",
 	"rest.", "resourcemanager.", "taskmanager.", "jobmanager.", "heartbeat.", "amkeeper.",
+	"security.kerberos.",
 }
 
 // ignoredKeys are Flink keys under a known prefix that amkeeper does not use but
@@ -414,7 +417,6 @@ var ignoredKeys = []string{
 	"high-availability.zookeeper.client.authorization", "high-availability.zookeeper.client.max-close-wait",
 	"high-availability.zookeeper.client.simplified-connection-state-handling",
 	"high-availability.job.delay", "high-availability.kubernetes.leader-election.lease-duration",
-	"zookeeper.sasl.disable", "zookeeper.sasl.service-name", "zookeeper.sasl.login-context-name",
 	"heartbeat.rpc-failure-threshold", "resourcemanager.taskmanager-timeout",
 	"resourcemanager.standalone.start-up-time", "resourcemanager.rpc.port",
 }

@@ -77,8 +77,23 @@ func ClientConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
 		MaxRetries:        cfg.MaxRetryAttempts(),
 		ACL:               zkclient.ACLMode(strings.ToLower(string(cfg.ACL()))),
 		Digest:            cfg.Digest(),
+		SASL:              saslConfig(cfg.ZooKeeperSASL()),
 		Logger:            log, // the client adds zk_path
 	}
+}
+
+// saslConfig maps the SASL keys onto the client's; nil when SASL is off. The
+// JAAS file and the keytab are read when the client connects.
+func saslConfig(s conf.ZooKeeperSASL) *zkclient.SASLConfig {
+	if !s.Enabled {
+		return nil
+	}
+	out := &zkclient.SASLConfig{LoginContext: s.LoginContext, ServiceName: s.ServiceName, JAASFile: s.JAASFile}
+	if s.Kerberos {
+		out.JAASFile = ""
+		out.Kerberos = &zkclient.KerberosLogin{Principal: s.Principal, Keytab: s.Keytab, UseTicketCache: s.UseTicketCache, Krb5Conf: s.Krb5Conf}
+	}
+	return out
 }
 
 // Session returns the current ZooKeeper session: the supervisor closes a dead
