@@ -15,6 +15,7 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/haservices"
+	"github.com/amkeeper/amkeeper/recovery/zkha"
 )
 
 // Session is what a configuration does not say about one application: which it
@@ -46,7 +47,8 @@ type Session struct {
 //   - StandbyPorts: one AM per conf/masters line, each with its web UI port,
 //     when the masters file lists more than one.
 //   - ZooKeeper: high-availability.zookeeper.quorum when high availability uses
-//     ZooKeeper, so the supervisor closes a reaped AM's session (fast fencing).
+//     ZooKeeper, so the supervisor closes a reaped AM's session (fast fencing);
+//     ZooKeeperSASL: the AM's SASL login, for the connections that close it.
 //   - History: the store at high-availability.storageDir (in mode NONE without
 //     one, <Dir>/ha/<cluster-id>/storage: the AM's own), opened here; close it
 //     with Config.Close once the supervisor has stopped.
@@ -91,6 +93,7 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 	}
 	if c.HAMode() == conf.HAZooKeeper {
 		cfg.ZooKeeper = c.Quorum()
+		cfg.ZooKeeperSASL = zkha.SASLConfig(c)
 	}
 	localDir := filepath.Join(dir, "ha")
 	cfg.ProcessArgs, err = processArgs(c, localDir)

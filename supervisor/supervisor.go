@@ -54,6 +54,10 @@ type Config struct {
 	// credentials it registered with, so the next leader need not wait out the
 	// session timeout. Empty: rely on session expiry.
 	ZooKeeper []string
+	// ZooKeeperSASL, when set, authenticates the connections that close a dead
+	// AM's session, as the AM's own are (a server may refuse requests from
+	// connections that have not).
+	ZooKeeperSASL *zkclient.SASLConfig
 	// History is where the attempt history is kept (the storage directory), under
 	// HistoryName(App). It is read at start, so a restarted supervisor keeps its
 	// budget.
@@ -467,7 +471,10 @@ func (s *Supervisor) fence(attemptID string, session *rmapi.SessionCredentials) 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := zkclient.CloseSession(ctx, s.cfg.ZooKeeper, session.SessionID, session.Password, 0)
+	dial, err := s.cfg.ZooKeeperSASL.Dialer(nil)
+	if err == nil {
+		err = zkclient.CloseSessionVia(ctx, dial, s.cfg.ZooKeeper, session.SessionID, session.Password, 0)
+	}
 	ev := s.log.Info()
 	if errors.Is(err, zkclient.ErrSessionGone) {
 		ev = s.log.Debug() // it had expired or been closed already

@@ -77,14 +77,15 @@ func ClientConfig(cfg *conf.Config, log zerolog.Logger) zkclient.Config {
 		MaxRetries:        cfg.MaxRetryAttempts(),
 		ACL:               zkclient.ACLMode(strings.ToLower(string(cfg.ACL()))),
 		Digest:            cfg.Digest(),
-		SASL:              saslConfig(cfg.ZooKeeperSASL()),
+		SASL:              SASLConfig(cfg),
 		Logger:            log, // the client adds zk_path
 	}
 }
 
-// saslConfig maps the SASL keys onto the client's; nil when SASL is off. The
+// SASLConfig maps the SASL keys onto the client's; nil when SASL is off. The
 // JAAS file and the keytab are read when the client connects.
-func saslConfig(s conf.ZooKeeperSASL) *zkclient.SASLConfig {
+func SASLConfig(cfg *conf.Config) *zkclient.SASLConfig {
+	s := cfg.ZooKeeperSASL()
 	if !s.Enabled {
 		return nil
 	}

@@ -341,7 +341,7 @@ func (c *Client) closeAbandoned(current int64) {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectionTimeout)
 	defer cancel()
-	err := CloseSession(ctx, c.cfg.Servers, old.ID, old.Password, c.cfg.ConnectionTimeout)
+	err := CloseSessionVia(ctx, c.cfg.Dialer, c.cfg.Servers, old.ID, old.Password, c.cfg.ConnectionTimeout)
 	if errors.Is(err, ErrSessionGone) {
 		c.log.Info().Str("session", old.String()).Msg("abandoned session already expired")
 		return

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // ErrSessionGone: the session to close has expired, was closed already, or the
@@ -20,12 +22,19 @@ var ErrSessionGone = errors.New("zkclient: session gone or password wrong")
 // Client for the session it presumed lost. It tries the servers in
 // order; ErrSessionGone means there was nothing left to close.
 func CloseSession(ctx context.Context, servers []string, id int64, password []byte, timeout time.Duration) error {
+	return CloseSessionVia(ctx, nil, servers, id, password, timeout)
+}
+
+// CloseSessionVia is CloseSession over connections made by dial (nil: plain
+// TCP), such as a SASL dialer (SASLConfig.Dialer) where the servers refuse
+// requests from connections that have not authenticated.
+func CloseSessionVia(ctx context.Context, dial zk.Dialer, servers []string, id int64, password []byte, timeout time.Duration) error {
 	if len(servers) == 0 {
 		return errors.New("zkclient: close session: no servers")
 	}
 	var errs []error
 	for _, s := range servers {
-		err := closeOn(ctx, s, id, password, timeout)
+		err := closeOn(ctx, dial, s, id, password, timeout)
 		if err == nil || errors.Is(err, ErrSessionGone) {
 			return err
 		}
@@ -34,9 +43,15 @@ func CloseSession(ctx context.Context, servers []string, id int64, password []by
 	return fmt.Errorf("zkclient: close session 0x%x: %w", id, errors.Join(errs...))
 }
 
-func closeOn(ctx context.Context, server string, id int64, password []byte, timeout time.Duration) error {
-	d := net.Dialer{Timeout: dialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", server)
+func closeOn(ctx context.Context, dial zk.Dialer, server string, id int64, password []byte, timeout time.Duration) error {
+	var conn net.Conn
+	var err error
+	if dial == nil {
+		d := net.Dialer{Timeout: dialTimeout}
+		conn, err = d.DialContext(ctx, "tcp", server)
+	} else {
+		conn, err = dial("tcp", server, dialTimeout)
+	}
 	if err != nil {
 		return err
 	}

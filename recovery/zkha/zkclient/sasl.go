@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -94,6 +95,20 @@ type saslHooks struct {
 // a TLS dialer to run SASL inside TLS.
 func SASLDialer(dial zk.Dialer, mech SASLMechanism) zk.Dialer {
 	return saslDialer(dial, mech, saslHooks{})
+}
+
+// Dialer returns inner wrapped with the configured SASL login (inner itself
+// when s is nil), for connections a Client does not make: the supervisor's
+// session closer. It reads the JAAS file or keytab now.
+func (s *SASLConfig) Dialer(inner zk.Dialer) (zk.Dialer, error) {
+	if s == nil {
+		return inner, nil
+	}
+	mech, err := s.mechanism()
+	if err != nil {
+		return nil, err
+	}
+	return SASLDialer(inner, mech), nil
 }
 
 func saslDialer(dial zk.Dialer, mech SASLMechanism, h saslHooks) zk.Dialer {
@@ -217,6 +232,11 @@ func (c *saslConn) handshake(p []byte) error {
 		return err
 	}
 	resp, err := readFrame(c.Conn)
+	if errors.Is(err, io.EOF) {
+		// The server closed the connection (it refused the session): the
+		// caller reads the same end of file.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -239,7 +259,7 @@ func (c *saslConn) handshake(p []byte) error {
 	c.mu.Lock()
 	c.pending = append(frame, resp...)
 	c.mu.Unlock()
-	if n < len(p) {
+	if n < len(p) && session != 0 { // a refused session: the server reads nothing more
 		if _, err := c.Conn.Write(p[n:]); err != nil {
 			return err
 		}

@@ -196,3 +196,34 @@ func TestSASLJAASFileProblemsAreNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestSASLCloseSessionAuthenticatesToo: where the server refuses requests from
+// connections that have not authenticated, a session is closed (fast fencing)
+// only over a SASL connection: plain, the close is refused and the session
+// lives on.
+func TestSASLCloseSessionAuthenticatesToo(t *testing.T) {
+	c := saslDigestServer(t, true)
+	jaas := clientJAAS(t, "bob", "bob-secret")
+	root := c.Root(t)
+	cl := connect(t, c, root, withSASL(jaas))
+	ctx := ctxT(t)
+	_, err := cl.Create(ctx, "/ephemeral", nil, zk.FlagEphemeral)
+	require.NoError(t, err)
+	s := cl.Session()
+
+	err = zkclient.CloseSession(ctx, c.Addrs(), s.ID, s.Password, 0)
+	require.Error(t, err)
+	require.False(t, errors.Is(err, zkclient.ErrSessionGone))
+	ok, _, err := cl.Exists(ctx, "/ephemeral")
+	require.NoError(t, err)
+	require.True(t, ok, "a refused close must leave the session alone")
+
+	dial, err := (&zkclient.SASLConfig{JAASFile: jaas}).Dialer(nil)
+	require.NoError(t, err)
+	require.NoError(t, zkclient.CloseSessionVia(ctx, dial, c.Addrs(), s.ID, s.Password, 0))
+	other := connect(t, c, root, withSASL(jaas))
+	require.Eventually(t, func() bool {
+		ok, _, err := other.Exists(ctx, "/ephemeral")
+		return err == nil && !ok
+	}, 10*time.Second, 10*time.Millisecond, "the closed session's ephemeral node is gone")
+}
