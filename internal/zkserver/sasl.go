@@ -78,3 +78,31 @@ func writeJAAS(dir, content string, lines []string) (SASLServer, error) {
 	}
 	return SASLServer{JAASFile: path, ZooCfg: lines, JVMFlags: []string{"-D" + JAASProperty + "=" + path}}, nil
 }
+
+// WriteSASLKerberos writes dir/jaas-server.conf, a JAAS file whose Server
+// section logs the server in as principal (zookeeper/<host>@REALM) from keytab,
+// and returns the server's settings: GSSAPI clients are let in, with the
+// Kerberos configuration krb5Conf (the JVM's java.security.krb5.conf). With
+// require set, a client that has not authenticated with SASL is refused.
+func WriteSASLKerberos(dir, keytab, principal, krb5Conf string, require bool) (SASLServer, error) {
+	for name, v := range map[string]string{"keytab": keytab, "principal": principal, "krb5.conf": krb5Conf} {
+		if v == "" || strings.ContainsAny(v, "\"\r\n") {
+			return SASLServer{}, fmt.Errorf("zkserver: sasl kerberos: %s %q: want a non-empty value without quotes or line breaks", name, v)
+		}
+	}
+	content := fmt.Sprintf(`Server {
+  com.sun.security.auth.module.Krb5LoginModule required
+  useKeyTab=true
+  keyTab="%s"
+  storeKey=true
+  useTicketCache=false
+  principal="%s";
+};
+`, keytab, principal)
+	s, err := writeJAAS(dir, content, saslLines(require))
+	if err != nil {
+		return s, err
+	}
+	s.JVMFlags = append(s.JVMFlags, "-Djava.security.krb5.conf="+krb5Conf)
+	return s, nil
+}

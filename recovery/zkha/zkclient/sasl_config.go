@@ -1,7 +1,6 @@
 package zkclient
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -304,4 +303,3 @@ func defaultKrb5Conf() string {
 	return "/etc/krb5.conf"
 }
 
-var errNoGSSAPI = errors.New("GSSAPI is not available")
