@@ -302,4 +302,3 @@ func defaultKrb5Conf() string {
 	}
 	return "/etc/krb5.conf"
 }
-

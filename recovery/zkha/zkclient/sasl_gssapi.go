@@ -211,4 +211,3 @@ func (e *gssapiExchange) Step(challenge []byte) ([]byte, bool, error) {
 	}
 	return b, true, nil
 }
-
