@@ -89,7 +89,7 @@ func SASLConfig(cfg *conf.Config) *zkclient.SASLConfig {
 	if !s.Enabled {
 		return nil
 	}
-	out := &zkclient.SASLConfig{LoginContext: s.LoginContext, ServiceName: s.ServiceName, JAASFile: s.JAASFile}
+	out := &zkclient.SASLConfig{LoginContext: s.LoginContext, ServiceName: s.ServiceName, JAASFile: s.JAASFile, Krb5Conf: s.Krb5Conf}
 	if s.Kerberos {
 		out.JAASFile = ""
 		out.Kerberos = &zkclient.KerberosLogin{Principal: s.Principal, Keytab: s.Keytab, UseTicketCache: s.UseTicketCache, Krb5Conf: s.Krb5Conf}

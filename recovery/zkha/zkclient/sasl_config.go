@@ -24,6 +24,9 @@ type SASLConfig struct {
 	// ServiceName is the Kerberos service of the servers (default
 	// DefaultSASLService): a server at host:port is <ServiceName>/<host>.
 	ServiceName string
+	// Krb5Conf is the Kerberos configuration for a JAAS Krb5LoginModule login
+	// (default $KRB5_CONFIG, else /etc/krb5.conf); Kerberos has its own.
+	Krb5Conf string
 }
 
 // Defaults of SASLConfig, as in ZooKeeper's client (zookeeper.sasl.clientconfig,
@@ -105,7 +108,7 @@ func (s SASLConfig) mechanism() (SASLMechanism, error) {
 		}
 		return DigestMD5{User: user, Password: pass}, nil
 	case krb5LoginModule:
-		k := KerberosLogin{Principal: m.options["principal"], TicketCache: m.options["ticketCache"]}
+		k := KerberosLogin{Principal: m.options["principal"], TicketCache: m.options["ticketCache"], Krb5Conf: s.Krb5Conf}
 		if truthy(m.options["useKeyTab"]) {
 			k.Keytab = m.options["keyTab"]
 			if k.Keytab == "" {

@@ -1,6 +1,9 @@
 package zkclient_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -57,6 +60,21 @@ func TestKerberosKeytabAndTicketCache(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = alice.Get(ctx, root+"/owned")
 	require.ErrorIs(t, err, zk.ErrNoAuth)
+
+	// The same login from a JAAS file's Krb5LoginModule section.
+	jaas := filepath.Join(t.TempDir(), "jaas.conf")
+	require.NoError(t, os.WriteFile(jaas, []byte(fmt.Sprintf(`ZkClient {
+  com.sun.security.auth.module.Krb5LoginModule required
+  useKeyTab=true keyTab="%s" storeKey=true useTicketCache=false
+  principal="amkeeper@%s";
+};
+`, amKT, kdctest.Realm)), 0o600))
+	fromJAAS := connect(t, c, root, func(cfg *zkclient.Config) {
+		cfg.SASL = &zkclient.SASLConfig{JAASFile: jaas, LoginContext: "ZkClient", Krb5Conf: kdc.Krb5Conf()}
+	})
+	data, _, err := fromJAAS.Get(ctx, "/owned")
+	require.NoError(t, err)
+	require.Equal(t, "am", string(data))
 
 	eveKT := kdc.AddKeytab("eve")
 	kdc.Remove("eve")
