@@ -247,8 +247,8 @@ var (
 		key: "high-availability.zookeeper.client.acl", typ: TypeEnum, group: GroupZooKeeper, def: string(ACLOpen),
 		enum:       []string{string(ACLOpen), string(ACLCreator)},
 		deprecated: []string{"recovery.zookeeper.client.acl"},
-		desc: "The ACL of created znodes: open (anyone) or creator (only the user authenticated with " +
-			"amkeeper.zookeeper.digest).",
+		desc: "The ACL of created znodes: open (anyone) or creator (only the identity the client authenticated " +
+			"as: the SASL user or Kerberos principal when SASL is configured, else the amkeeper.zookeeper.digest user).",
 	}
 	ZKDigest = &Option{
 		key: "amkeeper.zookeeper.digest", typ: TypeString, group: GroupZooKeeper, env: "AMKEEPER_ZK_DIGEST", secret: true,
@@ -356,6 +356,8 @@ var registry = slices.Concat([]*Option{
 	ZKTolerateSuspendedConnections, ZKACL, ZKDigest,
 	ZKClientSecure, ZKSSLKeyStoreLocation, ZKSSLKeyStoreType, ZKSSLKeyStorePassword, // conf/zktls.go
 	ZKSSLTrustStoreLocation, ZKSSLTrustStoreType, ZKSSLTrustStorePassword, ZKSSLHostnameVerification,
+	ZKSASLDisable, ZKSASLServiceName, ZKSASLLoginContext, ZKSASLJAASFile,
+	KerberosKeytab, KerberosPrincipal, KerberosUseTicketCache, KerberosContexts, KerberosKrb5Conf,
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
 	RESTPort, RESTAddress,

@@ -9,8 +9,6 @@ import "slices"
 
 // Why a key is not honoured yet, per family.
 const (
-	notYetZooKeeperSASL = "SASL to ZooKeeper is not implemented yet: amkeeper authenticates with amkeeper.zookeeper.digest only"
-	notYetKerberos      = "Kerberos is not implemented yet: amkeeper authenticates to ZooKeeper with amkeeper.zookeeper.digest only"
 	notYetAuthorization = "extra authorization schemes are not sent: amkeeper authenticates with amkeeper.zookeeper.digest only"
 	notYetInternalTLS   = "TLS between amkeeper's processes is not implemented yet"
 	notYetRESTTLS       = "TLS on the REST endpoint is not implemented yet: it serves plain HTTP"
@@ -35,14 +33,7 @@ func secretOption(key, reason, desc string) *Option {
 
 // The security options, in reference order.
 var (
-	ZKSASLDisable        = securityOption("zookeeper.sasl.disable", TypeBool, "false", notYetZooKeeperSASL, "Turn SASL authentication to ZooKeeper off.")
-	ZKSASLServiceName    = securityOption("zookeeper.sasl.service-name", TypeString, "zookeeper", notYetZooKeeperSASL, "The service name of ZooKeeper's SASL principal.")
-	ZKSASLLoginContext   = securityOption("zookeeper.sasl.login-context-name", TypeString, "Client", notYetZooKeeperSASL, "The JAAS login context used for SASL to ZooKeeper.")
 	ZKClientAuthz        = securityOption("high-availability.zookeeper.client.authorization", TypeString, "", notYetAuthorization, "Extra scheme:auth pairs added to the ZooKeeper connection.")
-	KerberosKeytab       = securityOption("security.kerberos.login.keytab", TypeString, "", notYetKerberos, "The keytab holding the Kerberos principal's key.")
-	KerberosPrincipal    = securityOption("security.kerberos.login.principal", TypeString, "", notYetKerberos, "The Kerberos principal to log in as.")
-	KerberosTicketCache  = securityOption("security.kerberos.login.use-ticket-cache", TypeBool, "true", notYetKerberos, "Use the Kerberos ticket cache.")
-	KerberosContexts     = securityOption("security.kerberos.login.contexts", TypeString, "", notYetKerberos, "The JAAS login contexts the Kerberos credentials are given to, such as Client for ZooKeeper.")
 	SSLInternalEnabled   = securityOption("security.ssl.internal.enabled", TypeBool, "false", notYetInternalTLS, "TLS for traffic between amkeeper's processes.")
 	SSLInternalKeyStore  = securityOption("security.ssl.internal.keystore", TypeString, "", notYetInternalTLS, "The certificate and key for internal TLS.")
 	SSLInternalKSPass    = secretOption("security.ssl.internal.keystore-password", notYetInternalTLS, "The password of security.ssl.internal.keystore.")
@@ -59,8 +50,7 @@ var (
 )
 
 var securityRegistry = []*Option{
-	ZKSASLDisable, ZKSASLServiceName, ZKSASLLoginContext, ZKClientAuthz,
-	KerberosKeytab, KerberosPrincipal, KerberosTicketCache, KerberosContexts,
+	ZKClientAuthz,
 	SSLInternalEnabled, SSLInternalKeyStore, SSLInternalKSPass, SSLInternalKeyPass, SSLInternalTrust, SSLInternalTrustPass,
 	SSLRESTEnabled, SSLRESTAuth, SSLRESTKeyStore, SSLRESTKSPass, SSLRESTKeyPass, SSLRESTTrust, SSLRESTTrustPass,
 }

@@ -11,8 +11,8 @@ import (
 // act on yet warns, naming the key and where it was set, and never its value;
 // unset, they say nothing.
 func TestNotHonouredSecurityKeysWarn(t *testing.T) {
-	c := mustLoadYAML(t, "zookeeper.sasl.disable: true\n"+
-		"security.kerberos.login.keytab: /etc/krb5.keytab\n"+
+	c := mustLoadYAML(t, "security.ssl.internal.enabled: true\n"+
+		"security.ssl.rest.keystore: /etc/krb5.keytab\n"+
 		"security.ssl.rest.truststore-password: hunter2\n",
 		"high-availability.zookeeper.client.authorization=digest:u:p")
 	var got []string
@@ -22,8 +22,8 @@ func TestNotHonouredSecurityKeysWarn(t *testing.T) {
 		assert.NotContains(t, w.String(), "/etc/krb5.keytab")
 	}
 	require.Len(t, got, 4, "%q", got)
-	assert.Contains(t, got[0], "flink-conf.yaml:1: zookeeper.sasl.disable: is recognised but not honoured yet (SASL to ZooKeeper is not implemented yet")
-	assert.Contains(t, got[1], "flink-conf.yaml:2: security.kerberos.login.keytab: is recognised but not honoured yet (Kerberos is not implemented yet")
+	assert.Contains(t, got[0], "flink-conf.yaml:1: security.ssl.internal.enabled: is recognised but not honoured yet (TLS between amkeeper's processes is not implemented yet")
+	assert.Contains(t, got[1], "flink-conf.yaml:2: security.ssl.rest.keystore: is recognised but not honoured yet (TLS on the REST endpoint is not implemented yet")
 	assert.Contains(t, got[2], "flink-conf.yaml:3: security.ssl.rest.truststore-password: is recognised but not honoured yet (TLS on the REST endpoint")
 	assert.Contains(t, got[3], "-D: high-availability.zookeeper.client.authorization: is recognised but not honoured yet")
 	assert.Equal(t, "******", c.Entry(SSLRESTTrustPass).Display())

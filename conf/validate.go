@@ -39,10 +39,11 @@ func (r *resolver) crossCheck() {
 		}
 	}
 
-	if acl := r.values[ZKACL]; acl.parsed == string(ACLCreator) {
+	r.checkSASL()
+	if acl := r.values[ZKACL]; acl.parsed == string(ACLCreator) && !r.ZooKeeperSASL().Enabled {
 		if d := r.values[ZKDigest]; d.parsed == nil && d.valid {
 			r.problem(ZKDigest.key, "", acl.origin,
-				"is required when high-availability.zookeeper.client.acl is creator: set user:password in the file, with -D or in AMKEEPER_ZK_DIGEST")
+				"is required when high-availability.zookeeper.client.acl is creator and no SASL login is configured: set user:password in the file, with -D or in AMKEEPER_ZK_DIGEST, or configure SASL (amkeeper.zookeeper.sasl.jaas-file or security.kerberos.login.*)")
 		}
 	}
 

@@ -48,7 +48,8 @@ type Session struct {
 //     when the masters file lists more than one.
 //   - ZooKeeper: high-availability.zookeeper.quorum when high availability uses
 //     ZooKeeper, so the supervisor closes a reaped AM's session (fast fencing),
-//     and ZooKeeperDialer, how the AMs connect (TLS with zookeeper.client.secure).
+//     with ZooKeeperDialer, how the AMs connect (TLS with zookeeper.client.secure),
+//     and ZooKeeperSASL, the AM's SASL login.
 //   - History: the store at high-availability.storageDir (in mode NONE without
 //     one, <Dir>/ha/<cluster-id>/storage: the AM's own), opened here; close it
 //     with Config.Close once the supervisor has stopped.
@@ -96,6 +97,7 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 		if cfg.ZooKeeperDialer, err = zkha.Dialer(c); err != nil {
 			return Config{}, fmt.Errorf("supervisor: %w", err)
 		}
+		cfg.ZooKeeperSASL = zkha.SASLConfig(c)
 	}
 	localDir := filepath.Join(dir, "ha")
 	cfg.ProcessArgs, err = processArgs(c, localDir)

@@ -57,6 +57,10 @@ type Config struct {
 	// ZooKeeperDialer connects to ZooKeeper as the AMs do (TLS when configured);
 	// nil means plain TCP.
 	ZooKeeperDialer zkclient.Dialer
+	// ZooKeeperSASL, when set, authenticates the connections that close a dead
+	// AM's session, as the AM's own are (a server may refuse requests from
+	// connections that have not), over ZooKeeperDialer's.
+	ZooKeeperSASL *zkclient.SASLConfig
 	// History is where the attempt history is kept (the storage directory), under
 	// HistoryName(App). It is read at start, so a restarted supervisor keeps its
 	// budget.
@@ -475,7 +479,10 @@ func (s *Supervisor) fence(attemptID string, session *rmapi.SessionCredentials) 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := zkclient.CloseSession(ctx, s.cfg.ZooKeeper, s.cfg.ZooKeeperDialer, session.SessionID, session.Password, 0)
+	dial, err := s.cfg.ZooKeeperSASL.Dialer(s.cfg.ZooKeeperDialer)
+	if err == nil {
+		err = zkclient.CloseSession(ctx, s.cfg.ZooKeeper, dial, session.SessionID, session.Password, 0)
+	}
 	ev := s.log.Info()
 	if errors.Is(err, zkclient.ErrSessionGone) {
 		ev = s.log.Debug() // it had expired or been closed already

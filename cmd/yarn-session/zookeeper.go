@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -18,6 +20,10 @@ const (
 	flagTimeout   = "timeout"
 	flagStopGrace = "grace"
 )
+
+// envServerJVMFlags holds extra JVM flags for the servers, as in ZooKeeper's own
+// scripts (-Djava.security.auth.login.config=… for SASL).
+const envServerJVMFlags = "SERVER_JVMFLAGS"
 
 func zookeeperCommand() *cli.Command {
 	runDir := &cli.StringFlag{
@@ -35,7 +41,9 @@ func zookeeperCommand() *cli.Command {
 				Usage: "start the zoo.cfg servers that run on this machine and print the client connect string",
 				Description: "Starts every server.X of zoo.cfg on localhost or a loopback address (one standalone server\n" +
 					"when zoo.cfg has no server.X lines), detached, and returns once all serve. The last line on\n" +
-					"stdout is the client connect string (host:port,...). clientPort=0 or --free-port picks free ports.",
+					"stdout is the client connect string (host:port,...). clientPort=0 or --free-port picks free ports.\n" +
+					"SERVER_JVMFLAGS adds JVM flags, as in ZooKeeper's zkServer.sh: for a SASL server,\n" +
+					"-Djava.security.auth.login.config=<server JAAS file> with authProvider.sasl in zoo.cfg.",
 				Flags: append(commonFlags(),
 					&cli.StringFlag{Name: flagZooCfg, Usage: "zoo.cfg to read; wins over --conf-dir (default: zoo.cfg in --conf-dir)"},
 					runDir,
@@ -74,6 +82,8 @@ func runZooKeeperStart(c *cli.Context) error {
 		RunDir:   c.String(flagRunDir),
 		FreePort: c.Bool(flagFreePort),
 		Timeout:  c.Duration(flagTimeout),
+		// As ZooKeeper's zkServer.sh: e.g. the JAAS file of a SASL server.
+		JVMFlags: strings.Fields(os.Getenv(envServerJVMFlags)),
 		Logger:   logger(c),
 	})
 	if res != nil {

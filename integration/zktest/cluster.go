@@ -290,14 +290,24 @@ func (c *Cluster) Conn(t testing.TB) *zk.Conn {
 	return c.connect(t, c.Addrs())
 }
 
-func (c *Cluster) connect(t testing.TB, addrs []string) *zk.Conn {
+// ConnDialer is Conn over connections made by dial: a SASL or TLS dialer for a
+// secured server.
+func (c *Cluster) ConnDialer(t testing.TB, dial zk.Dialer) *zk.Conn {
+	t.Helper()
+	return c.connect(t, c.Addrs(), dial)
+}
+
+func (c *Cluster) connect(t testing.TB, addrs []string, dial ...zk.Dialer) *zk.Conn {
 	t.Helper()
 	lg := &testLogger{t: t}
-	var dial zk.Dialer = net.DialTimeout
+	d := zk.Dialer(net.DialTimeout)
 	if c.tls != nil {
-		dial = zktls.Dialer(c.tls)
+		d = zktls.Dialer(c.tls)
 	}
-	conn, events, err := zk.Connect(addrs, c.SessionTimeout(), zk.WithLogger(lg), zk.WithDialer(dial))
+	if len(dial) > 0 {
+		d = dial[0]
+	}
+	conn, events, err := zk.Connect(addrs, c.SessionTimeout(), zk.WithLogger(lg), zk.WithDialer(d))
 	if err != nil {
 		t.Fatalf("zktest: connect to %s: %v", strings.Join(addrs, ","), err)
 	}

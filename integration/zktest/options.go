@@ -22,6 +22,7 @@ type options struct {
 	tickTime       time.Duration
 	forceSync      bool
 	extra          []string
+	jvmFlags       []string
 	logger         zerolog.Logger
 	startTimeout   time.Duration
 	sessionTimeout time.Duration // 0: 10 × tickTime
@@ -84,6 +85,13 @@ func WithForceSync(on bool) Option {
 // harness's setting for that key (do not override dataDir, clientPort or server.N).
 func WithConfig(lines ...string) Option {
 	return func(o *options) { o.extra = append(o.extra, lines...) }
+}
+
+// WithJVMFlags adds flags to every server's java command line, before the
+// classpath: -D system properties zoo.cfg cannot set, such as
+// -Djava.security.auth.login.config for a SASL server (see zkserver.SASLServer).
+func WithJVMFlags(flags ...string) Option {
+	return func(o *options) { o.jvmFlags = append(o.jvmFlags, flags...) }
 }
 
 // WithLogger sets where the harness logs server starts, stops and timings. Start

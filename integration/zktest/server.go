@@ -276,7 +276,7 @@ func (s *Server) start() error {
 	if len(s.c.servers) > 1 {
 		mainClass = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 	}
-	cmd := exec.Command(s.c.inst.Java, s.c.inst.ServerArgs(s.dir, mainClass)...)
+	cmd := exec.Command(s.c.inst.Java, s.c.inst.ServerArgs(s.dir, mainClass, s.c.opts.jvmFlags...)...)
 	cmd.Dir = s.dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf

@@ -10,6 +10,10 @@
 // four-letter command with a serving mode. Stop and StatusOf work from the run
 // directory alone, so they can run from another process later.
 //
+// For SASL, WriteSASLDigest and WriteSASLKerberos write a server's JAAS file and
+// return the zoo.cfg lines and JVM flags (Options.JVMFlags) that make it
+// authenticate clients, and optionally refuse unauthenticated ones.
+//
 // StartThrowaway is the same for one run of the demo or a benchmark: a standalone
 // server from a zoo.cfg of its own in a directory the caller owns, on a free port.
 //

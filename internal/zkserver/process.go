@@ -65,7 +65,7 @@ type child struct {
 
 // launch starts m's JVM detached: its own session, stdin from /dev/null, output
 // appended to its log. A goroutine reaps it should it exit while this process lives.
-func launch(inst Installation, m *member) (*child, error) {
+func launch(inst Installation, m *member, jvmFlags []string) (*child, error) {
 	logPath := filepath.Join(m.dir, logFile)
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -74,7 +74,7 @@ func launch(inst Installation, m *member) (*child, error) {
 	defer logf.Close() // the child has its own descriptor
 	fmt.Fprintf(logf, "=== amkeeper: starting %s on %s at %s\n", m.name, m.addr(), time.Now().Format(time.RFC3339Nano))
 
-	cmd := exec.Command(inst.Java, inst.ServerArgs(m.dir, mainClass, dirProperty+m.dir)...)
+	cmd := exec.Command(inst.Java, inst.ServerArgs(m.dir, mainClass, append([]string{dirProperty + m.dir}, jvmFlags...)...)...)
 	cmd.Dir = m.dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf

@@ -74,6 +74,10 @@ type Options struct {
 	Timeout time.Duration
 	// Installation to run; nil means Locate's.
 	Installation *Installation
+	// JVMFlags are added to every server's java command line, before the
+	// classpath: -D properties zoo.cfg cannot carry, such as
+	// -Djava.security.auth.login.config for SASL (ZooKeeper's SERVER_JVMFLAGS).
+	JVMFlags []string
 	// Logger receives start and stop events (default: none).
 	Logger zerolog.Logger
 }
@@ -154,7 +158,7 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 	defer cancel()
 	begin := time.Now()
 	for attempt := 1; ; attempt++ {
-		err = startAll(ctx, cfg, *inst, members, o.Logger)
+		err = startAll(ctx, cfg, *inst, members, o.JVMFlags, o.Logger)
 		if err == nil {
 			break
 		}
@@ -187,7 +191,7 @@ func anyFree(members []*member) bool {
 
 // startAll picks free ports, writes every server's files, launches the JVMs and waits
 // until all serve. On failure it kills what it launched.
-func startAll(ctx context.Context, cfg *conf.ZooCfg, inst Installation, members []*member, log zerolog.Logger) (err error) {
+func startAll(ctx context.Context, cfg *conf.ZooCfg, inst Installation, members []*member, jvmFlags []string, log zerolog.Logger) (err error) {
 	if err := pickPorts(members); err != nil {
 		return err
 	}
@@ -210,7 +214,7 @@ func startAll(ctx context.Context, cfg *conf.ZooCfg, inst Installation, members 
 		if fi, err := os.Stat(filepath.Join(m.dir, logFile)); err == nil {
 			logStart[i] = fi.Size()
 		}
-		c, err := launch(inst, m)
+		c, err := launch(inst, m, jvmFlags)
 		if err != nil {
 			return err
 		}

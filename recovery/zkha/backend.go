@@ -89,8 +89,24 @@ func ClientConfig(cfg *conf.Config, log zerolog.Logger) (zkclient.Config, error)
 		ACLCheckFrom:      cfg.PathRoot(),
 		Digest:            cfg.Digest(),
 		Dialer:            dial,
+		SASL:              SASLConfig(cfg),
 		Logger:            log, // the client adds zk_path
 	}, nil
+}
+
+// SASLConfig maps the SASL keys onto the client's; nil when SASL is off. The
+// JAAS file and the keytab are read when the client connects.
+func SASLConfig(cfg *conf.Config) *zkclient.SASLConfig {
+	s := cfg.ZooKeeperSASL()
+	if !s.Enabled {
+		return nil
+	}
+	out := &zkclient.SASLConfig{LoginContext: s.LoginContext, ServiceName: s.ServiceName, JAASFile: s.JAASFile, Krb5Conf: s.Krb5Conf}
+	if s.Kerberos {
+		out.JAASFile = ""
+		out.Kerberos = &zkclient.KerberosLogin{Principal: s.Principal, Keytab: s.Keytab, UseTicketCache: s.UseTicketCache, Krb5Conf: s.Krb5Conf}
+	}
+	return out
 }
 
 // Session returns the current ZooKeeper session: the supervisor closes a dead

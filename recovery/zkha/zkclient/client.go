@@ -36,8 +36,9 @@ type ACLMode string
 const (
 	// ACLOpen gives everyone every permission (world:anyone), Flink's "open".
 	ACLOpen ACLMode = "open"
-	// ACLCreator restricts nodes to the digest identity in Config.Digest, Flink's
-	// "creator".
+	// ACLCreator restricts nodes to the client's identity, Flink's "creator":
+	// the SASL identity when Config.SASL is set (ZooKeeper's auth scheme), else
+	// the digest identity in Config.Digest.
 	ACLCreator ACLMode = "creator"
 )
 
@@ -73,6 +74,11 @@ type Config struct {
 	// reader's and the close of an abandoned session (default plain TCP; see
 	// Dialer).
 	Dialer Dialer
+	// SASL, when set, authenticates every connection with SASL (DIGEST-MD5 or
+	// GSSAPI) before anything else is sent on it, over whatever Dialer makes; a
+	// connection whose exchange fails is never used. Under ACLCreator, nodes
+	// belong to the SASL identity (sasl:<user or principal>).
+	SASL *SASLConfig
 	// Logger receives one line per state change.
 	Logger zerolog.Logger
 }
@@ -151,9 +157,10 @@ type Client struct {
 }
 
 // Connect dials the ensemble and waits, at most ConnectionTimeout and while ctx
-// lasts, for a session. It then authenticates (digest), checks the ACLs under
-// ACLCreator (see ACLError), and creates Root. When the check refuses, nothing
-// has been created.
+// lasts, for a session. With SASL, every connection authenticates before it is
+// used, and a refused exchange fails Connect at once (ErrSASLFailed). It then
+// authenticates with the digest, if any, checks the ACLs under ACLCreator (see
+// ACLError), and creates Root. When the check refuses, nothing has been created.
 func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	cfg.setDefaults()
 	if len(cfg.Servers) == 0 {
@@ -172,6 +179,25 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.acl = acl
+	// Every server gets its turn within a session timeout, as in ZooKeeper's own
+	// client, and a stalled attempt leaves time for another before the session
+	// expires.
+	handshake := min(cfg.ConnectionTimeout, cfg.SessionTimeout/time.Duration(len(cfg.Servers)))
+
+	wait, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if cfg.SASL != nil {
+		mech, err := cfg.SASL.mechanism()
+		if err != nil {
+			return nil, err
+		}
+		// The wrapped dialer is the client's from now on: the multiRead reader
+		// authenticates the same way.
+		c.cfg.Dialer = saslDialer(cfg.Dialer, mech, saslHooks{bound: handshake, failed: func(err error) {
+			c.log.Error().Err(err).Msg("zookeeper SASL authentication failed; the connection is dropped")
+			cancel(err)
+		}})
+	}
 
 	first := c.Listen()
 	defer first.Close()
@@ -179,12 +205,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
 		zk.WithLogger(zkLogger{c.log}),
 		zk.WithLogInfo(false),
-		zk.WithDialer(tapDialer(cfg.Dialer, tapHooks{
+		zk.WithDialer(tapDialer(c.cfg.Dialer, tapHooks{
 			report: c.onConnectResponse, renew: c.renewing, opened: c.opened, closed: c.connClosed, failed: c.connFailed,
-			// Every server gets its turn within a session timeout, as in
-			// ZooKeeper's own client, and a stalled attempt leaves time for another
-			// before the session expires.
-			handshake: min(cfg.ConnectionTimeout, cfg.SessionTimeout/time.Duration(len(cfg.Servers))),
+			handshake: handshake,
 		})),
 		zk.WithEventCallback(c.onEvent),
 	)
@@ -194,10 +217,13 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	c.conn = conn
 	go c.loop()
 
-	wait, cancel := context.WithTimeout(ctx, cfg.ConnectionTimeout)
-	defer cancel()
+	wait, cancelWait := context.WithTimeout(wait, cfg.ConnectionTimeout)
+	defer cancelWait()
 	if _, err := first.Next(wait); err != nil {
 		c.Close()
+		if cause := context.Cause(wait); errors.Is(cause, ErrSASLFailed) {
+			return nil, fmt.Errorf("zkclient: connect %s: %w", strings.Join(cfg.Servers, ","), cause)
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("zkclient: connect %s: %w", strings.Join(cfg.Servers, ","), ctx.Err())
 		}
@@ -238,9 +264,14 @@ func buildACL(cfg Config) ([]zk.ACL, error) {
 	case ACLOpen:
 		return zk.WorldACL(zk.PermAll), nil
 	case ACLCreator:
+		if cfg.SASL != nil {
+			// ZooKeeper's "auth" scheme: the identities the session authenticated
+			// with, sasl:<id> among them (Flink's CREATOR_ALL_ACL).
+			return zk.AuthACL(zk.PermAll), nil
+		}
 		user, pass, ok := strings.Cut(cfg.Digest, ":")
 		if !ok || user == "" {
-			return nil, errors.New("zkclient: acl creator needs digest credentials user:password (amkeeper.zookeeper.digest or AMKEEPER_ZK_DIGEST)")
+			return nil, errors.New("zkclient: acl creator needs credentials: SASL (a JAAS file or a Kerberos login) or digest user:password (amkeeper.zookeeper.digest or AMKEEPER_ZK_DIGEST)")
 		}
 		return zk.DigestACL(zk.PermAll, user, pass), nil
 	}
@@ -590,6 +621,7 @@ func do[T any](ctx context.Context, c *Client, retry bool, op, p string, fn func
 			}
 		}
 		r = once(ctx, c, fn)
+		r.err = saslRequired(r.err)
 		if !errors.Is(r.err, zk.ErrConnectionClosed) {
 			break
 		}

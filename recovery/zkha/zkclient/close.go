@@ -18,8 +18,9 @@ var ErrSessionGone = errors.New("zkclient: session gone or password wrong")
 // have given it up: the supervisor calls it after it has reaped a killed AM, and a
 // Client for the session it presumed lost. It tries the servers in
 // order, connecting with dial (nil: plain TCP) — the Dialer of the Clients of
-// that ensemble, so that a TLS-only ensemble is reached over TLS; ErrSessionGone
-// means there was nothing left to close.
+// that ensemble, so that a TLS-only ensemble is reached over TLS and a server
+// that requires SASL sees an authenticated connection (SASLConfig.Dialer);
+// ErrSessionGone means there was nothing left to close.
 func CloseSession(ctx context.Context, servers []string, dial Dialer, id int64, password []byte, timeout time.Duration) error {
 	if len(servers) == 0 {
 		return errors.New("zkclient: close session: no servers")

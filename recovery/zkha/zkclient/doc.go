@@ -21,8 +21,13 @@
 //     would wait 6.7 session timeouts;
 //   - retries of reads after a connection loss, RetryWait apart, at most MaxRetries;
 //   - a chroot: every path given to a Client is relative to Config.Root;
-//   - ACLs: "open" (world:anyone) or "creator" (digest credentials; the secret is
-//     never logged). Every node is created with the ACL (never created, then
+//   - SASL (sasl.go): DIGEST-MD5 from a JAAS file, or Kerberos (GSSAPI), run by a
+//     dialer wrapper on every connection — each reconnect, the multiRead reader,
+//     the session closer — after the ConnectRequest and before anything else is
+//     sent; a connection whose exchange fails is never used, and credentials the
+//     server refuses fail Connect at once (ErrSASLFailed);
+//   - ACLs: "open" (world:anyone) or "creator" (the SASL identity, else digest
+//     credentials; secrets are never logged). Every node is created with the ACL (never created, then
 //     re-ACLed). Under "creator", Connect first checks, reading only, every existing
 //     node from Config.ACLCheckFrom (path.root) down to the chroot and every node
 //     below it: one that grants anyone else more than read is refused with an
@@ -43,7 +48,8 @@
 //     error (a plain client on a TLS port is told so).
 //
 // Its wire-level parts reach behind go-zookeeper: the session tap (sniff.go) reads
-// and rewrites the connect handshake on go-zookeeper's connections, the session
+// and rewrites the connect handshake on go-zookeeper's connections, the SASL
+// dialer (sasl.go) authenticates them between the handshake and the first request, the session
 // closer (close.go) and the multiRead reader (multiread.go) speak jute on
 // connections of their own, and coalescing (coalesce.go) relies on how
 // go-zookeeper reports a failed multi. They were verified against go-zookeeper

@@ -45,6 +45,10 @@ Before changing verifiedGoZooKeeper in this test, re-verify against the new vers
     codeError maps to (zk.ErrNoNode, zk.ErrNoAuth, zk.ErrAuthFailed) must still be
     go-zookeeper's; if go-zookeeper now speaks multiRead (op 22), use it instead of the
     reader's second connection (TestCloseSession*, TestCoalescedReads*).
+  - sasl.go, the SASL dialer: go-zookeeper writes the whole ConnectRequest in its
+    first Write on a connection and reads the ConnectResponse only after that Write
+    returned; its write and read deadlines go through the connection's Set*Deadline
+    (TestSASL*). If go-zookeeper now speaks SASL, use it instead.
   - coalesce.go and Client.Multi: zk.Conn.Multi still returns one MultiResponse per op
     with no error on the ops before the failing one, so the first error names the cause
     (MultiError.Index), and errors it cannot place still match zk.ErrAPIError

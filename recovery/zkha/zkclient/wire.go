@@ -45,6 +45,8 @@ func codeError(code int32) error {
 		return zk.ErrNoAuth
 	case codeAuthFailed:
 		return zk.ErrAuthFailed
+	case codeSessionClosedRequireSASL:
+		return ErrSASLRequired
 	}
 	return fmt.Errorf("zkclient: server error %d", code)
 }
