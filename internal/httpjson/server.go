@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Decoder reads JSON request bodies. The zero value reads at most
@@ -57,4 +58,39 @@ type ErrorBody struct {
 // are plain text use http.Error.)
 func WriteError(w http.ResponseWriter, status int, code, message string) {
 	Write(w, status, ErrorBody{Code: code, Message: message})
+}
+
+// Server limits: how long a client may take to send a request's headers and
+// its body, to read a reply, and to keep an idle connection, and how large its
+// headers may be. Every amkeeper HTTP server is built by NewServer with them.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 60 * time.Second
+	IdleTimeout       = 2 * time.Minute
+	MaxHeaderBytes    = 64 << 10
+)
+
+// NewServer returns a server for h with the limits above. Request bodies are
+// bounded by each handler's Decoder; ReadTimeout cuts off a client that sends
+// its request too slowly, WriteTimeout one that reads its reply too slowly.
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
+}
+
+// DecodeOrFail is Decode that answers a failed decode itself: 413 Request
+// Entity Too Large with code TOO_LARGE for a body over the bound, 400 Bad
+// Request with code INVALID for any other; it reports whether v was decoded.
+func (d Decoder) DecodeOrFail(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := d.Decode(w, r, v)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, ErrTooLarge):
+		WriteError(w, http.StatusRequestEntityTooLarge, "TOO_LARGE", err.Error())
+	default:
+		WriteError(w, http.StatusBadRequest, "INVALID", err.Error())
+	}
+	return false
 }

@@ -102,7 +102,7 @@ func CheckSocket(path string) error {
 		return fmt.Errorf("privdir: %w", err)
 	}
 	if fi.Mode()&fs.ModeSocket == 0 {
-		return &Error{Path: abs, Problem: "it is not a unix socket (" + fi.Mode().Type().String() + ")",
+		return &Error{Path: abs, Problem: "it is " + kind(fi) + ", not a unix socket",
 			Fix: "remove it; amkeeper creates its sockets itself"}
 	}
 	if uid := owner(fi); uid != os.Getuid() {
@@ -126,7 +126,7 @@ func own(abs string) error {
 			Fix: fmt.Sprintf("remove the link (rm %s) or use a directory of your own", abs)}
 	}
 	if !fi.IsDir() {
-		return &Error{Path: abs, Problem: "it is not a directory (" + fi.Mode().Type().String() + ")",
+		return &Error{Path: abs, Problem: "it is " + kind(fi) + ", not a directory",
 			Fix: fmt.Sprintf("remove it (rm %s) or use a directory of your own", abs)}
 	}
 	if uid := owner(fi); uid != me {
@@ -214,7 +214,7 @@ func trusted(dir string) error {
 		return fmt.Errorf("privdir: %w", err)
 	}
 	if !fi.IsDir() {
-		return &Error{Path: dir, Problem: "it is not a directory (" + fi.Mode().Type().String() + ")", Fix: "use another path"}
+		return &Error{Path: dir, Problem: "it is " + kind(fi) + ", not a directory", Fix: "use another path"}
 	}
 	me := os.Getuid()
 	if uid := owner(fi); uid != 0 && uid != me {
@@ -233,4 +233,19 @@ func owner(fi fs.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+func kind(fi fs.FileInfo) string {
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	default:
+		return "a special file (" + m.Type().String() + ")"
+	}
 }

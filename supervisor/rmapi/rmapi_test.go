@@ -220,7 +220,7 @@ func TestSocketIsPrivateAndStaleSocketReplaced(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(plain, []byte("x"), 0o600))
 	_, err = rmapi.Listen(plain)
-	require.ErrorContains(t, err, "not a socket")
+	require.ErrorContains(t, err, "is a regular file, not a unix socket")
 }
 
 func TestContextBoundsACall(t *testing.T) {
