@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
@@ -55,6 +56,9 @@ var (
 	ErrSinkInUse = errors.New("jobmanager: sink path in use")
 	// ErrJobNotRunning (404 unknown, 409 finished): Cancel of a job that does not run here.
 	ErrJobNotRunning = errors.New("jobmanager: job not running")
+	// ErrTooManyJobs (409): the session runs amkeeper.session.max-jobs jobs
+	// already. Nothing was stored.
+	ErrTooManyJobs = errors.New("jobmanager: too many jobs")
 )
 
 // submissionMeta is the submission's metadata, stored in the job graph payload
@@ -151,6 +155,7 @@ type Dispatcher struct {
 	gaveUp    chan struct{}        // closed when the current grant is given up
 	pending   map[string]string    // job → sink path: submissions between checks and start
 	finished  map[string]JobStatus // jobs canceled by this process
+	maxJobs   int                  // 0: no cap
 }
 
 type dispatched struct {
@@ -166,6 +171,11 @@ func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStor
 	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{},
 		listAttempts: 5, gaveUp: make(chan struct{}), pending: map[string]string{}, finished: map[string]JobStatus{}}
 }
+
+// SetMaxJobs caps the jobs running or being submitted at once
+// (amkeeper.session.max-jobs): a submission beyond it is ErrTooManyJobs. Recovered
+// jobs are never refused. Call it before Start.
+func (d *Dispatcher) SetMaxJobs(n int) { d.maxJobs = n }
 
 // ReportHealth sets where Jobs learns why a job's tasks do not run (the
 // coordinator's Health). Call it before Start.
@@ -422,6 +432,11 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 		d.mu.Unlock()
 		return err
 	}
+	if n := len(d.jobs) + len(d.pending); d.maxJobs > 0 && n >= d.maxJobs {
+		d.mu.Unlock()
+		return fmt.Errorf("%w: job %s: the session runs %d jobs, the most %s (%d) allows; cancel one or raise the key",
+			ErrTooManyJobs, s.JobID, n, conf.MaxJobs.Key(), d.maxJobs)
+	}
 	d.pending[s.JobID] = sink
 	d.mu.Unlock()
 	defer func() {
@@ -654,7 +669,7 @@ func (d *Dispatcher) Handler() http.Handler {
 		var s JobSubmission
 		// A submission is at most 1 MiB (httpjson's default) of known fields.
 		if err := (httpjson.Decoder{}).Decode(w, r, &s); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			http.Error(w, err.Error(), httpjson.DecodeStatus(err))
 			return
 		}
 		if err := d.Submit(r.Context(), s); err != nil {
@@ -700,7 +715,7 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrInvalidSubmission), errors.Is(err, recovery.ErrInvalidJobID):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrJobExists), errors.Is(err, ErrSinkInUse):
+	case errors.Is(err, ErrJobExists), errors.Is(err, ErrSinkInUse), errors.Is(err, ErrTooManyJobs):
 		return http.StatusConflict
 	case errors.Is(err, ErrJobNotRunning):
 		return http.StatusNotFound

@@ -204,6 +204,10 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 	if sp.Slots < 1 {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("-s %d: want at least one slot", sp.Slots), exitUsage)
 	}
+	if limit := cfg.TaskManagerMaxSlots(); sp.Slots > limit {
+		return spec{}, nil, cli.Exit(fmt.Sprintf("-s %d: above %s (%d): want at most that many slots per TaskManager, or raise the key",
+			sp.Slots, conf.TaskManagerMaxSlots.Key(), limit), exitUsage)
+	}
 	if s := c.String(flagTMMemory); s != "" {
 		if sp.TMMemory, err = parseMB("tm", s); err != nil {
 			return spec{}, nil, cli.Exit(err.Error(), exitUsage)

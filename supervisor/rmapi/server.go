@@ -137,7 +137,7 @@ func Serve(ctx context.Context, l net.Listener, rm ResourceManager, log zerolog.
 // ServeHandler serves h on l (a local socket) until ctx ends, then shuts down
 // within a bounded time.
 func ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := httpjson.NewServer(h)
+	srv := httpjson.NewServer(h, httpjson.Limits{})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
