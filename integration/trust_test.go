@@ -1,6 +1,9 @@
 package integration_test
 
 import (
+	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/privdir/privdirtest"
+	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -151,4 +155,42 @@ func TestFailedStartKeepsAnotherSessionsProperties(t *testing.T) {
 	got, err := os.ReadFile(props)
 	require.NoError(t, err)
 	require.Equal(t, before, string(got))
+}
+
+// TestSessionLimits: in a session capped at one job, with its REST endpoint
+// bound to every interface, a second job is refused (409, naming the key), a
+// submission over the body limit gets 413, the AM goes on serving, and the REST
+// endpoint answers on another local address while it advertises rest.address.
+func TestSessionLimits(t *testing.T) {
+	c, id, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "amkeeper.session.max-jobs=1", "-D", "rest.bind-address=0.0.0.0")
+	}, fastCounting)
+	require.Len(t, jobs, 1)
+	rest := leaderOf(client)
+	require.True(t, strings.HasPrefix(rest, "http://127.0.0.1:"), "advertised: rest.address (%s)", rest)
+
+	second := filepath.Join(t.TempDir(), "second.yaml")
+	require.NoError(t, os.WriteFile(second, []byte(strings.Replace(fastCounting, "path: counts", "path: counts-b", 1)), 0o600))
+	out, err := c.run("", "run", "-id", id, second)
+	require.Error(t, err)
+	require.Contains(t, out, "the session runs 1 jobs, the most amkeeper.session.max-jobs (1) allows")
+
+	big := append([]byte(`{"jobId":"`), bytes.Repeat([]byte("x"), 2<<20)...)
+	resp, err := http.Post(rest+"/jobs", "application/json", bytes.NewReader(append(big, `"}`...)))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "%s", body)
+	require.Contains(t, string(body), "body too large: over 1048576 bytes")
+
+	// Still up, with its one job; and reachable on another loopback address,
+	// which only a bind to every interface serves.
+	other := strings.Replace(rest, "127.0.0.1", "127.0.0.2", 1)
+	for _, base := range []string{rest, other} {
+		var list struct {
+			Jobs []jobmanager.JobStatus `json:"jobs"`
+		}
+		require.NoError(t, getJSON(base+"/jobs", &list), base)
+		require.Len(t, list.Jobs, 1, base)
+	}
 }

@@ -174,8 +174,12 @@ func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStor
 
 // SetMaxJobs caps the jobs running or being submitted at once
 // (amkeeper.session.max-jobs): a submission beyond it is ErrTooManyJobs. Recovered
-// jobs are never refused. Call it before Start.
-func (d *Dispatcher) SetMaxJobs(n int) { d.maxJobs = n }
+// jobs are never refused.
+func (d *Dispatcher) SetMaxJobs(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.maxJobs = n
+}
 
 // ReportHealth sets where Jobs learns why a job's tasks do not run (the
 // coordinator's Health). Call it before Start.
