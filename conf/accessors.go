@@ -169,8 +169,22 @@ func (c *Config) CheckpointingTimeout() time.Duration { return c.Duration(Checkp
 // RESTPort is rest.port.
 func (c *Config) RESTPort() PortSpec { return c.Ports(RESTPort) }
 
-// RESTAddress is rest.address.
+// RESTAddress is rest.address, the advertised address.
 func (c *Config) RESTAddress() string { return c.String(RESTAddress) }
+
+// RESTBindAddress is rest.bind-address, or rest.address when it is unset.
+func (c *Config) RESTBindAddress() string {
+	if v := c.String(RESTBindAddress); v != "" {
+		return v
+	}
+	return c.RESTAddress()
+}
+
+// MaxJobs is amkeeper.session.max-jobs.
+func (c *Config) MaxJobs() int { return c.Int(MaxJobs) }
+
+// TaskManagerMaxSlots is amkeeper.taskmanager.max-slots.
+func (c *Config) TaskManagerMaxSlots() int { return c.Int(TaskManagerMaxSlots) }
 
 // TaskManagerRegistrationTimeout is resourcemanager.taskmanager-registration.timeout.
 func (c *Config) TaskManagerRegistrationTimeout() time.Duration {

@@ -317,12 +317,27 @@ var (
 	}
 	RESTAddress = &Option{
 		key: "rest.address", typ: TypeString, group: GroupREST, def: "127.0.0.1",
-		desc: "The address the REST endpoint binds and advertises.",
+		desc: "The address the REST endpoint advertises (in ZooKeeper, to the CLI and to TaskManagers); it also " +
+			"binds there unless rest.bind-address is set.",
+	}
+	RESTBindAddress = &Option{
+		key: "rest.bind-address", typ: TypeString, group: GroupREST,
+		desc: "The address the REST endpoint binds, as in Flink (0.0.0.0: every interface). Unset: rest.address, " +
+			"so the default stays loopback.",
+	}
+	MaxJobs = &Option{
+		key: "amkeeper.session.max-jobs", typ: TypeInt, group: GroupREST, def: "1000", min: minOf(1),
+		desc: "The most jobs a session runs at once; a submission beyond it is refused (409) naming this key.",
 	}
 
 	TaskManagerRegistrationTimeout = &Option{
 		key: "resourcemanager.taskmanager-registration.timeout", typ: TypeDuration, group: GroupResources, def: "5 min",
 		desc: "How long a started TaskManager has to register before its container is released.",
+	}
+	TaskManagerMaxSlots = &Option{
+		key: "amkeeper.taskmanager.max-slots", typ: TypeInt, group: GroupResources, def: "256", min: minOf(1),
+		desc: "The most slots one TaskManager may offer: a registration claiming more is refused, and so is a " +
+			"session started with more slots per TaskManager (-s, taskmanager.numberOfTaskSlots).",
 	}
 	TaskManagerSlots = &Option{
 		key: "taskmanager.numberOfTaskSlots", typ: TypeInt, group: GroupResources, def: "1", min: minOf(1),
@@ -360,8 +375,8 @@ var registry = slices.Concat([]*Option{
 	KerberosKeytab, KerberosPrincipal, KerberosUseTicketCache, KerberosContexts, KerberosKrb5Conf,
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
-	RESTPort, RESTAddress,
-	TaskManagerRegistrationTimeout, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
+	RESTPort, RESTAddress, RESTBindAddress, MaxJobs,
+	TaskManagerRegistrationTimeout, TaskManagerMaxSlots, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
 	HeartbeatInterval, HeartbeatTimeout,
 }, securityRegistry)
 
@@ -408,7 +423,7 @@ var ignoredKeys = []string{
 	"taskmanager.memory.network.fraction", "taskmanager.memory.network.min", "taskmanager.memory.network.max",
 	"taskmanager.memory.task.heap.size", "taskmanager.memory.jvm-overhead.fraction",
 	"taskmanager.rpc.port", "taskmanager.data.port",
-	"rest.bind-address", "rest.bind-port", "rest.flamegraph.enabled",
+	"rest.bind-port", "rest.flamegraph.enabled",
 	"state.savepoints.dir", "state.backend.incremental", "state.backend.type", "state.backend.local-recovery",
 	"execution.checkpointing.mode", "execution.checkpointing.min-pause", "execution.checkpointing.max-concurrent-checkpoints",
 	"execution.checkpointing.externalized-checkpoint-retention", "execution.checkpointing.tolerable-failed-checkpoints",

@@ -58,6 +58,15 @@ func (r *resolver) crossCheck() {
 		}
 	}
 
+	sl, mx := r.values[TaskManagerSlots], r.values[TaskManagerMaxSlots]
+	if n, ok := sl.parsed.(int); ok && sl.valid && mx.valid {
+		if limit, ok := mx.parsed.(int); ok && n > limit {
+			r.problem(TaskManagerSlots.key, sl.text, sl.origin,
+				fmt.Sprintf("is above %s (%s, from %s): want at most that many slots per TaskManager, or raise %s",
+					TaskManagerMaxSlots.key, mx.text, mx.origin, TaskManagerMaxSlots.key))
+		}
+	}
+
 	if sb := r.values[StateBackend]; sb.set {
 		switch strings.ToLower(strings.TrimSpace(sb.text)) {
 		case "filesystem", "hashmap":

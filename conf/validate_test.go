@@ -29,6 +29,9 @@ func TestValidationProblems(t *testing.T) {
 		value  string
 		msg    string
 	}{
+		{name: "slots above the cap", yaml: "taskmanager.numberOfTaskSlots: 300\n",
+			key: "taskmanager.numberOfTaskSlots", origin: "file:1", value: "300",
+			msg: "is above amkeeper.taskmanager.max-slots (256, from default): want at most that many slots per TaskManager, or raise amkeeper.taskmanager.max-slots"},
 		{name: "unknown HA type", yaml: "high-availability.type: zk\n",
 			key: "high-availability.type", origin: "file:1", value: "zk", msg: "is not valid: want NONE or zookeeper"},
 		{name: "HA type from -D", dyn: []string{"high-availability.type=kubernetes"},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
@@ -98,6 +98,7 @@ func NewAM(cfg AMConfig) *AM {
 		owned:   map[string]rmapi.Container{},
 		beat:    make(chan struct{}),
 	}
+	a.tms.SetMaxSlots(cfg.Conf.TaskManagerMaxSlots())
 	if j := cfg.Jobs; j != nil {
 		interval, ok := cfg.Conf.CheckpointingInterval()
 		if !ok {
@@ -105,6 +106,7 @@ func NewAM(cfg AMConfig) *AM {
 		}
 		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
+		a.dispatcher.SetMaxJobs(cfg.Conf.MaxJobs())
 		if j.Checkpoints != nil {
 			a.dispatcher.SetCleanup(j.Checkpoints)
 		}
@@ -129,7 +131,7 @@ func (a *AM) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := httpjson.NewServer(a.handler(), httpjson.Limits{})
 	go func() { _ = srv.Serve(l) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -150,25 +152,28 @@ func (a *AM) Run(ctx context.Context) error {
 	return err
 }
 
-// listen binds 127.0.0.1 on the first free port of the REST port spec.
+// listen binds rest.bind-address (default: rest.address, loopback) on the first
+// free port of the REST port spec; the AM advertises rest.address with that port.
 func (a *AM) listen() (net.Listener, error) {
 	spec := a.cfg.Conf.RESTPort()
 	if a.cfg.RESTPort != nil {
 		spec = *a.cfg.RESTPort
 	}
-	host := a.cfg.Conf.RESTAddress()
+	host := a.cfg.Conf.RESTBindAddress()
 	var lastErr error
 	for port := range spec.Ports() {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err == nil {
+			// Advertised: rest.address with the bound port, as in Flink.
+			_, bound, _ := net.SplitHostPort(l.Addr().String())
 			a.mu.Lock()
-			a.addr = "http://" + l.Addr().String()
+			a.addr = "http://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), bound)
 			a.mu.Unlock()
 			return l, nil
 		}
 		lastErr = err
 	}
-	return nil, fmt.Errorf("am: no free port in %s %q on %s: %w", conf.RESTPort.Key(), spec, host, lastErr)
+	return nil, fmt.Errorf("am: no free port in %s %q on %s (%s): %w", conf.RESTPort.Key(), spec, host, conf.RESTBindAddress.Key(), lastErr)
 }
 
 // adopt takes the supervisor's view of the live containers this attempt did not

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
@@ -60,6 +61,9 @@ var (
 	// ErrRecovering (503, retryable): the leader has not listed its stored jobs
 	// yet, so it cannot tell whether a submission's ID or sink path is taken.
 	ErrRecovering = errors.New("jobmanager: the leader is still recovering its stored jobs; submit again shortly")
+	// ErrTooManyJobs (409): the session runs amkeeper.session.max-jobs jobs
+	// already. Nothing was stored.
+	ErrTooManyJobs = errors.New("jobmanager: too many jobs")
 )
 
 // submissionMeta is the submission's metadata, stored in the job graph payload
@@ -178,6 +182,7 @@ type Dispatcher struct {
 	pending   map[string]string    // job → sink path: submissions between checks and start
 	finished  map[string]JobStatus // jobs canceled by this process
 	cleaning  map[string]bool      // jobs whose HA data is being removed right now
+	maxJobs   int                  // 0: no cap
 
 	// cleanupWake (buffered, 1) wakes finishCleanups after a failed cleanup.
 	cleanupWake chan struct{}
@@ -197,6 +202,15 @@ func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStor
 	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{},
 		listAttempts: 5, gaveUp: make(chan struct{}), pending: map[string]string{}, finished: map[string]JobStatus{},
 		cleaning: map[string]bool{}, cleanupWake: make(chan struct{}, 1)}
+}
+
+// SetMaxJobs caps the jobs running or being submitted at once
+// (amkeeper.session.max-jobs): a submission beyond it is ErrTooManyJobs. Recovered
+// jobs are never refused.
+func (d *Dispatcher) SetMaxJobs(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.maxJobs = n
 }
 
 // ReportHealth sets where Jobs learns why a job's tasks do not run (the
@@ -503,6 +517,11 @@ func (d *Dispatcher) Submit(ctx context.Context, s JobSubmission) error {
 	if err := d.conflictLocked(s.JobID, sink); err != nil {
 		d.mu.Unlock()
 		return err
+	}
+	if n := len(d.jobs) + len(d.pending); d.maxJobs > 0 && n >= d.maxJobs {
+		d.mu.Unlock()
+		return fmt.Errorf("%w: job %s: the session runs %d jobs, the most %s (%d) allows; cancel one or raise the key",
+			ErrTooManyJobs, s.JobID, n, conf.MaxJobs.Key(), d.maxJobs)
 	}
 	d.pending[s.JobID] = sink
 	d.mu.Unlock()
@@ -827,7 +846,7 @@ func (d *Dispatcher) Handler() http.Handler {
 		var s JobSubmission
 		// A submission is at most 1 MiB (httpjson's default) of known fields.
 		if err := (httpjson.Decoder{}).Decode(w, r, &s); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			http.Error(w, err.Error(), httpjson.DecodeStatus(err))
 			return
 		}
 		if err := d.Submit(r.Context(), s); err != nil {
@@ -873,7 +892,7 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrInvalidSubmission), errors.Is(err, recovery.ErrInvalidJobID):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrJobExists), errors.Is(err, ErrSinkInUse):
+	case errors.Is(err, ErrJobExists), errors.Is(err, ErrSinkInUse), errors.Is(err, ErrTooManyJobs):
 		return http.StatusConflict
 	case errors.Is(err, ErrJobNotRunning):
 		return http.StatusNotFound

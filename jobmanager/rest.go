@@ -102,7 +102,7 @@ type FallbackRequest struct {
 func (a *AM) fallback(w http.ResponseWriter, r *http.Request) {
 	var req FallbackRequest
 	if err := (httpjson.Decoder{}).Decode(w, r, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, err.Error(), httpjson.DecodeStatus(err))
 		return
 	}
 	if !a.overview().Leader {

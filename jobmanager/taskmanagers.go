@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -34,6 +35,8 @@ type TaskManagers struct {
 	timeout   time.Duration
 	now       func() time.Time
 	log       zerolog.Logger
+
+	maxSlots int // 0: no cap
 
 	mu      sync.Mutex
 	session uuid.UUID
@@ -97,6 +100,10 @@ func (r *TaskManagers) expireLocked() {
 	}
 }
 
+// SetMaxSlots caps the slots one TaskManager may claim when it registers
+// (amkeeper.taskmanager.max-slots). Call it before serving.
+func (r *TaskManagers) SetMaxSlots(n int) { r.maxSlots = n }
+
 // Remove forgets a TaskManager whose container is known to be gone (the
 // supervisor reported it completed), without waiting for its heartbeat timeout.
 func (r *TaskManagers) Remove(containerID string) {
@@ -123,6 +130,10 @@ func (r *TaskManagers) Register(_ context.Context, reg tmapi.Registration) (tmap
 	}
 	if reg.ContainerID == "" || reg.Slots < 1 {
 		return tmapi.RegistrationResponse{}, fmt.Errorf("taskmanager registration: want a container ID and at least one slot, got %q with %d", reg.ContainerID, reg.Slots)
+	}
+	if r.maxSlots > 0 && reg.Slots > r.maxSlots {
+		return tmapi.RegistrationResponse{}, fmt.Errorf("taskmanager registration: container %s claims %d slots, above %s (%d)",
+			reg.ContainerID, reg.Slots, conf.TaskManagerMaxSlots.Key(), r.maxSlots)
 	}
 	now := r.now()
 	r.tms[reg.ContainerID] = &TaskManagerInfo{ContainerID: reg.ContainerID, PID: reg.PID, Slots: reg.Slots,

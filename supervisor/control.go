@@ -17,6 +17,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
@@ -182,6 +183,10 @@ func (c *ControlClient) do(ctx context.Context, req httpjson.Request, v any) err
 	switch {
 	case errors.As(err, &se):
 		return fmt.Errorf("%s: %s", strings.TrimPrefix(req.URL, "http://supervisor"), se.Message)
+	case errors.Is(err, privdir.ErrUntrusted):
+		var pe *privdir.Error
+		errors.As(err, &pe)
+		return fmt.Errorf("refusing to connect to %s: %w", c.socket, pe)
 	case errors.As(err, new(*url.Error)):
 		return fmt.Errorf("application not running (no supervisor at %s): %w", c.socket, err)
 	}

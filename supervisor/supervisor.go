@@ -19,6 +19,7 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
@@ -126,6 +127,10 @@ func New(cfg Config) (*Supervisor, error) {
 	}
 	if cfg.Slots < 1 {
 		cfg.Slots = 1
+	}
+	// Nothing is created in the application directory before it is known to be ours.
+	if err := privdir.Ensure(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("supervisor: application directory: %w", err)
 	}
 	log := cfg.Logger.With().Str(logging.App, cfg.App.String()).Str(logging.Role, "supervisor").Logger()
 	hist, err := loadHistory(cfg.History, attempts.HistoryName(cfg.App.String()))
@@ -253,12 +258,12 @@ func (s *Supervisor) Preempt() error {
 // containers are stopped, HA data is kept). It always stops every container.
 func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	defer s.cm.Close()
-	if dir := SocketDir(s.cfg.Dir); dir != s.cfg.Dir {
-		defer os.Remove(dir) // the short socket directory, once its sockets are gone
-	}
 	l, err := rmapi.Listen(s.Socket())
 	if err != nil {
 		return Outcome{}, err
+	}
+	if dir := SocketDir(s.cfg.Dir); dir != s.cfg.Dir {
+		defer os.Remove(dir) // the short socket directory, once its sockets are gone
 	}
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	served := make(chan error, 1)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
@@ -111,7 +112,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	tm.mu.Lock()
 	tm.addr = "http://" + l.Addr().String()
 	tm.mu.Unlock()
-	srv := &http.Server{Handler: tmapi.TaskManagerHandler(tm), ReadHeaderTimeout: 5 * time.Second}
+	srv := httpjson.NewServer(tmapi.TaskManagerHandler(tm), httpjson.Limits{})
 	go func() { _ = srv.Serve(l) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)

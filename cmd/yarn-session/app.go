@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/entry"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
@@ -139,6 +141,11 @@ func newLogger(c *cli.Context, role string) (zerolog.Logger, error) {
 // failure returns the loaded configuration together with the error, so callers
 // can still show what was read.
 func loadConfig(c *cli.Context, appID string) (*conf.Config, error) {
+	if appID != "" {
+		if _, err := containers.ParseAppID(appID); err != nil {
+			return nil, fmt.Errorf("-id: %w", err)
+		}
+	}
 	return conf.Load(conf.Options{
 		Dir:           lineageString(c, flagConfDir),
 		Dynamic:       lineageDynamic(c),

@@ -20,14 +20,22 @@ func idFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagAppID, Aliases: []string{"id"}, Usage: "application ID (default: the session in .yarn-properties-<user>)"}
 }
 
-// sessionID returns -id or the session recorded in .yarn-properties-<user>.
+// sessionID returns -id or the session recorded in .yarn-properties-<user>,
+// once it is known to be an application ID and the sessions home to be private.
 func sessionID(c *cli.Context) (string, error) {
-	if id := c.String(flagAppID); id != "" {
-		return id, nil
+	id, from := c.String(flagAppID), "-id"
+	if id == "" {
+		var err error
+		if id, err = readProperties(); err != nil {
+			return "", cli.Exit(fmt.Sprintf("no session given (-id) and none recorded: %v", err), exitUsage)
+		}
+		from = propertiesPath()
 	}
-	id, err := readProperties()
-	if err != nil {
-		return "", cli.Exit(fmt.Sprintf("no session given (-id) and none recorded: %v", err), exitUsage)
+	if err := validAppID(from, id); err != nil {
+		return "", err
+	}
+	if err := checkHome(); err != nil {
+		return "", err
 	}
 	return id, nil
 }

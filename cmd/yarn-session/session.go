@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/entry"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
@@ -66,21 +68,37 @@ type spec struct {
 	TMMemory     int64    `json:"tmMemory"`
 }
 
-func sessionsHome() string {
-	if h := os.Getenv(sessionctl.EnvHome); h != "" {
-		return h
-	}
-	return filepath.Join(os.TempDir(), "amkeeper-"+userName())
-}
+// sessionsHome is the per-user directory holding one directory per application
+// (privdir.Home: $AMKEEPER_HOME, $XDG_RUNTIME_DIR/amkeeper or
+// $TMPDIR/amkeeper-<user>).
+func sessionsHome() string { return privdir.Home() }
 
-func userName() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(os.Getuid())
-}
-
+// appDirOf is the application directory of id, which validAppID accepted.
 func appDirOf(id string) string { return filepath.Join(sessionsHome(), id) }
+
+// validAppID refuses anything but an application ID (containers.ParseAppID),
+// wherever it came from: -id, .yarn-properties, a session file.
+func validAppID(from, id string) error {
+	if _, err := containers.ParseAppID(id); err != nil {
+		return cli.Exit(fmt.Sprintf("%s: %v", from, err), exitUsage)
+	}
+	return nil
+}
+
+// checkHome refuses a sessions home another user could have made or changed; a
+// missing one is no error (no sessions yet).
+func checkHome() error {
+	if err := privdir.Check(sessionsHome()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return cli.Exit(untrusted(err), exitFailure)
+	}
+	return nil
+}
+
+// untrusted phrases a privdir refusal for the CLI, adding how to choose another
+// sessions home.
+func untrusted(err error) string {
+	return fmt.Sprintf("refusing the session directory: %v (or set %s to a directory of your own)", err, privdir.EnvHome)
+}
 
 // parseMB reads yarn-session.sh's memory values: a plain number is megabytes.
 func parseMB(flag, s string) (int64, error) {
@@ -104,6 +122,12 @@ func runSession(c *cli.Context) error {
 		return nil
 	}
 	if id := c.String(flagAppID); id != "" {
+		if err := validAppID("-id", id); err != nil {
+			return err
+		}
+		if err := checkHome(); err != nil {
+			return err
+		}
 		return attach(c, id)
 	}
 	sp, cfg, err := newSpec(c)
@@ -111,16 +135,15 @@ func runSession(c *cli.Context) error {
 		return err
 	}
 	dir := appDirOf(sp.AppID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return cli.Exit(fmt.Sprintf("application directory: %v", err), exitFailure)
+	if err := privdir.Ensure(sessionsHome()); err != nil {
+		return cli.Exit(untrusted(err), exitFailure)
+	}
+	if err := privdir.Ensure(dir); err != nil {
+		return cli.Exit(untrusted(err), exitFailure)
 	}
 	b, _ := json.MarshalIndent(sp, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "session.json"), b, 0o600); err != nil {
 		return cli.Exit(fmt.Sprintf("application directory: %v", err), exitFailure)
-	}
-	if err := writeProperties(sp); err != nil {
-		log := logger(c)
-		log.Warn().Err(err).Msg("cannot write the .yarn-properties file")
 	}
 	w := c.App.Writer
 	if c.Bool(flagDetached) {
@@ -128,6 +151,7 @@ func runSession(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit(err.Error(), exitFailure)
 		}
+		recordSession(c, sp)
 		fmt.Fprintf(w, "Session %s started in the background (supervisor pid %d).\n", sp.AppID, pid)
 		fmt.Fprintf(w, "  status:  yarn-session status -id %s\n  attach:  yarn-session -id %s\n  stop:    yarn-session stop -id %s\n", sp.AppID, sp.AppID, sp.AppID)
 		return nil
@@ -136,7 +160,26 @@ func runSession(c *cli.Context) error {
 	ctx, stop := context.WithCancel(c.Context)
 	defer stop()
 	go readCommands(c.App.Reader, w, stop, dir)
+	go func() {
+		// Recorded once the supervisor serves: a start that fails before leaves
+		// another session's record alone.
+		client := supervisor.NewControlClient(dir)
+		if _, err := sessionctl.Poll(ctx, 30*time.Second, func() (struct{}, bool) {
+			_, err := client.Status(ctx)
+			return struct{}{}, err == nil
+		}, "the supervisor did not serve"); err == nil {
+			recordSession(c, sp)
+		}
+	}()
 	return supervise(ctx, w, logger(c), dir, sp, cfg)
+}
+
+// recordSession writes the .yarn-properties file of a session that serves.
+func recordSession(c *cli.Context, sp spec) {
+	if err := writeProperties(sp); err != nil {
+		log := logger(c)
+		log.Warn().Err(err).Msg("cannot write the .yarn-properties file")
+	}
 }
 
 func newSpec(c *cli.Context) (spec, *conf.Config, error) {
@@ -162,6 +205,10 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 	}
 	if sp.Slots < 1 {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("-s %d: want at least one slot", sp.Slots), exitUsage)
+	}
+	if limit := cfg.TaskManagerMaxSlots(); sp.Slots > limit {
+		return spec{}, nil, cli.Exit(fmt.Sprintf("-s %d: above %s (%d): want at most that many slots per TaskManager, or raise the key",
+			sp.Slots, conf.TaskManagerMaxSlots.Key(), limit), exitUsage)
 	}
 	if s := c.String(flagTMMemory); s != "" {
 		if sp.TMMemory, err = parseMB("tm", s); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
 )
 
@@ -44,6 +45,12 @@ func setup(c *cli.Context, role string) (*conf.Config, zerolog.Logger, error) {
 	log, err := logging.New(logging.Options{Level: c.String(FlagLogLevel), Format: logging.FormatJSON, Out: c.App.ErrWriter, Role: role})
 	if err != nil {
 		return nil, log, cli.Exit(err.Error(), 2)
+	}
+	if id := c.String(FlagAppID); id != "" {
+		// It names directories and the default cluster-id: nothing but an application ID.
+		if _, err := containers.ParseAppID(id); err != nil {
+			return nil, log, cli.Exit(fmt.Sprintf("%s: --%s: %v", role, FlagAppID, err), 2)
+		}
 	}
 	cfg, err := conf.Load(conf.Options{Dir: c.String(FlagConfDir), Dynamic: c.StringSlice(FlagDynamic), ApplicationID: c.String(FlagAppID)})
 	if err != nil {

@@ -10,6 +10,10 @@
 // status and, when the body is a JSON error body ({"code":…,"message":…}), its
 // code, so a caller maps either onto its own sentinels.
 //
+// Every amkeeper HTTP server is built by NewServer, with read, write and idle
+// timeouts and a header bound (Limits); a handler answers a failed decode with
+// DecodeStatus (413 for a body over its bound, 400 otherwise) or DecodeOrFail.
+//
 // Guarantees: no body is read past its bound (DefaultMaxBytes unless set), a
 // request body over its bound is refused, and every call ends with its context.
 // Not guaranteed: retries (a call is made once), or that the server's JSON matches

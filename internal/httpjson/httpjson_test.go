@@ -3,6 +3,7 @@ package httpjson_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -153,4 +154,66 @@ func TestOverAUnixSocket(t *testing.T) {
 	var got echo
 	require.NoError(t, httpjson.Client{HTTP: hc}.Get(context.Background(), "http://supervisor/v1/x", &got))
 	require.Equal(t, "/v1/x", got.Name)
+}
+
+// TestServerRefusesLargeBodiesAndStaysUp: a body over the bound is answered
+// 413 with code TOO_LARGE, and the server goes on serving.
+func TestServerRefusesLargeBodiesAndStaysUp(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		var e echo
+		if (httpjson.Decoder{MaxBytes: 64}).DecodeOrFail(w, r, &e) {
+			httpjson.Write(w, http.StatusOK, e)
+		}
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config = httpjson.NewServer(mux, httpjson.Limits{})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	err := httpjson.Client{}.Post(ctx, srv.URL+"/echo", echo{Name: strings.Repeat("n", 100)}, nil)
+	var se *httpjson.StatusError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, http.StatusRequestEntityTooLarge, se.StatusCode)
+	require.Equal(t, "TOO_LARGE", se.Code)
+	require.Equal(t, "decode request: httpjson: body too large: over 64 bytes", se.Message)
+	var got echo
+	require.NoError(t, httpjson.Client{}.Post(ctx, srv.URL+"/echo", echo{Name: "a"}, &got))
+	require.Equal(t, "a", got.Name)
+	err = httpjson.Client{}.Post(ctx, srv.URL+"/echo", map[string]int{"bogus": 1}, nil)
+	require.Equal(t, http.StatusBadRequest, httpjson.StatusCode(err))
+}
+
+// TestServerCutsOffASlowClient: a client that sends its headers and then its
+// body too slowly (here: never) is disconnected once the read timeout passes,
+// not kept waiting forever.
+func TestServerCutsOffASlowClient(t *testing.T) {
+	srv := httpjson.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e echo
+		if (httpjson.Decoder{}).DecodeOrFail(w, r, &e) {
+			httpjson.Write(w, http.StatusOK, e)
+		}
+	}), httpjson.Limits{ReadTimeout: 300 * time.Millisecond})
+	require.Equal(t, httpjson.DefaultWriteTimeout, srv.WriteTimeout)
+	require.Equal(t, httpjson.DefaultIdleTimeout, srv.IdleTimeout)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+
+	conn, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = conn.Write([]byte("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na"))
+	require.NoError(t, err)
+	// The server answers the unfinished body (400: it cannot read it) and
+	// closes the connection; a read returns EOF. The deadline only bounds the
+	// test: without a read timeout the server waits for the rest forever.
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	b, err := io.ReadAll(conn)
+	require.NoError(t, err, "the server closed the connection (EOF), the test's deadline did not pass")
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	require.Contains(t, string(b), "HTTP/1.1 400 Bad Request")
 }

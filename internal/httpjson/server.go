@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Decoder reads JSON request bodies. The zero value reads at most
@@ -57,4 +58,73 @@ type ErrorBody struct {
 // are plain text use http.Error.)
 func WriteError(w http.ResponseWriter, status int, code, message string) {
 	Write(w, status, ErrorBody{Code: code, Message: message})
+}
+
+// Limits bound what a client may make a server wait for and read: the time to
+// send a request's headers and then its whole request, the time to read a reply,
+// how long an idle connection is kept, and the size of the headers. A zero field
+// takes the default below. Request bodies are bounded by each handler's Decoder.
+type Limits struct {
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+}
+
+// The defaults of Limits.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxHeaderBytes    = 64 << 10
+)
+
+// NewServer returns a server for h with limits l (zero fields: the defaults).
+// Every amkeeper HTTP server is built by it: ReadTimeout cuts off a client that
+// sends its request too slowly, WriteTimeout one that reads its reply too
+// slowly, IdleTimeout one that keeps an idle connection open.
+func NewServer(h http.Handler, l Limits) *http.Server {
+	or := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	headers := l.MaxHeaderBytes
+	if headers <= 0 {
+		headers = DefaultMaxHeaderBytes
+	}
+	return &http.Server{Handler: h,
+		ReadHeaderTimeout: or(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       or(l.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:      or(l.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:       or(l.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    headers}
+}
+
+// DecodeStatus is the status that answers a failed Decode: 413 Request Entity
+// Too Large for a body over its bound, 400 Bad Request for any other failure.
+func DecodeStatus(err error) int {
+	if errors.Is(err, ErrTooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+// DecodeOrFail is Decode that answers a failed decode itself with a JSON error
+// body: status DecodeStatus, code TOO_LARGE or INVALID. It reports whether v
+// was decoded.
+func (d Decoder) DecodeOrFail(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := d.Decode(w, r, v)
+	if err == nil {
+		return true
+	}
+	code := "INVALID"
+	if errors.Is(err, ErrTooLarge) {
+		code = "TOO_LARGE"
+	}
+	WriteError(w, DecodeStatus(err), code, err.Error())
+	return false
 }

@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // EnvHome overrides where yarn-session keeps application directories.
-const EnvHome = "AMKEEPER_HOME"
+const EnvHome = privdir.EnvHome
 
 // stopWithin bounds how long Stop waits for a session to be gone.
 const stopWithin = 60 * time.Second

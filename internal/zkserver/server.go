@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 )
 
 // Defaults for Options and StopOptions.
@@ -37,7 +37,7 @@ const (
 )
 
 // EnvHome names the variable whose zookeeper/ subdirectory is the default run directory.
-const EnvHome = "AMKEEPER_HOME"
+const EnvHome = privdir.EnvHome
 
 var (
 	// ErrRunning is returned by Start when a server of the run directory already runs.
@@ -48,18 +48,10 @@ var (
 	ErrNotOurs = errors.New("zkserver: pid is not our ZooKeeper server")
 )
 
-// DefaultRunDir returns $AMKEEPER_HOME/zookeeper, or <temp dir>/amkeeper-<user>/zookeeper
-// when AMKEEPER_HOME is unset (the temp dir is $TMPDIR, else /tmp).
-func DefaultRunDir() string {
-	if home := os.Getenv(EnvHome); home != "" {
-		return filepath.Join(home, "zookeeper")
-	}
-	name := strconv.Itoa(os.Getuid())
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	return filepath.Join(os.TempDir(), "amkeeper-"+name, "zookeeper")
-}
+// DefaultRunDir returns the zookeeper/ subdirectory of the per-user directory
+// privdir.Home names ($AMKEEPER_HOME, $XDG_RUNTIME_DIR/amkeeper or
+// <temp dir>/amkeeper-<user>).
+func DefaultRunDir() string { return filepath.Join(privdir.Home(), "zookeeper") }
 
 // Options configure Start.
 type Options struct {

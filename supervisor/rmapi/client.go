@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 )
 
 // Client calls the supervisor over its unix socket. It is safe for concurrent use.
@@ -16,16 +18,24 @@ type Client struct {
 	json   httpjson.Client
 }
 
+// callTimeout bounds one call besides its context: the supervisor answers every
+// call at once.
+const callTimeout = 30 * time.Second
+
 // NewClient returns a client for the socket at path. No connection is made yet.
 func NewClient(path string) *Client {
-	return &Client{socket: path, json: httpjson.Client{HTTP: &http.Client{Transport: UnixTransport(path)}, MaxBytes: maxBody}}
+	return &Client{socket: path, json: httpjson.Client{HTTP: &http.Client{Timeout: callTimeout, Transport: UnixTransport(path)}, MaxBytes: maxBody}}
 }
 
 // UnixTransport is an HTTP transport whose every connection goes to the unix
-// socket at path.
+// socket at path, once privdir.CheckSocket has found the socket and its
+// directory to be this user's: nothing is sent to a socket another user planted.
 func UnixTransport(path string) *http.Transport {
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			if err := privdir.CheckSocket(path); err != nil {
+				return nil, err
+			}
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		},

@@ -13,7 +13,10 @@
 // hits, and to show it.
 //
 // It is HTTP/1.1 with JSON bodies over a unix socket created with mode 0600 in a
-// 0700 directory: only the supervisor's user can reach it, it needs no code
+// directory privdir accepts (the user's own, closed to others; Listen refuses
+// any other), and every client dial checks the socket and its directory the same
+// way first: only the supervisor's user can reach it, and nothing is sent to a
+// socket another user planted. It needs no code
 // generation, and it can be driven by hand with `curl --unix-socket`. See
 // docs/architecture.md for why not gRPC.
 //

@@ -16,6 +16,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/internal/privdir"
+	"github.com/amkeeper/amkeeper/internal/privdir/privdirtest"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
@@ -220,7 +222,41 @@ func TestSocketIsPrivateAndStaleSocketReplaced(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(plain, []byte("x"), 0o600))
 	_, err = rmapi.Listen(plain)
-	require.ErrorContains(t, err, "not a socket")
+	require.ErrorContains(t, err, "is a regular file, not a unix socket")
+}
+
+// TestSquattedSocketDirectoryRefused: another user made the socket directory
+// (world-writable) and planted rm.sock in it. The supervisor does not listen
+// there, and an AM does not connect: the planted socket sees nothing, in
+// particular no session credentials.
+func TestSquattedSocketDirectoryRefused(t *testing.T) {
+	dir := filepath.Join(privdirtest.SharedDir(t), "amk")
+	privdirtest.AsNobody(t, "mkdir", "-m", "0777", dir)
+	sock := filepath.Join(dir, "rm.sock")
+	planted := privdirtest.Plant(t, sock)
+	want := dir + " is not private to this user: it is owned by uid 65534, not by you (uid 0)"
+
+	_, err := rmapi.Listen(sock)
+	require.ErrorIs(t, err, privdir.ErrUntrusted)
+	require.ErrorContains(t, err, want)
+
+	c := rmapi.NewClient(sock)
+	_, err = c.Register(context.Background(), rmapi.RegisterRequest{AttemptID: "a",
+		Session: &rmapi.SessionCredentials{SessionID: 1, Password: []byte("secret")}})
+	require.ErrorIs(t, err, privdir.ErrUntrusted)
+	require.ErrorContains(t, err, want)
+
+	// Our own directory, but the socket in it is nobody's.
+	mine := filepath.Join(privdirtest.SharedDir(t), "mine")
+	require.NoError(t, privdir.Ensure(mine))
+	theirs := privdirtest.Plant(t, filepath.Join(mine, "rm.sock"))
+	_, err = rmapi.NewClient(filepath.Join(mine, "rm.sock")).Register(context.Background(), rmapi.RegisterRequest{AttemptID: "a"})
+	require.ErrorContains(t, err, "the socket is owned by uid 65534, not by you (uid 0)")
+	_, err = rmapi.Listen(filepath.Join(mine, "rm.sock"))
+	require.ErrorContains(t, err, "the socket is owned by uid 65534, not by you (uid 0)")
+
+	require.Zero(t, planted.Connections())
+	require.Zero(t, theirs.Connections())
 }
 
 func TestContextBoundsACall(t *testing.T) {

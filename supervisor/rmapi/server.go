@@ -14,6 +14,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 )
 
 // ResourceManager is what the supervisor implements. Implementations check the
@@ -75,11 +76,7 @@ func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := (httpjson.Decoder{MaxBytes: maxBody}).Decode(w, r, v); err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, "INVALID", err.Error())
-		return false
-	}
-	return true
+	return httpjson.Decoder{MaxBytes: maxBody}.DecodeOrFail(w, r, v)
 }
 
 func reply(w http.ResponseWriter, log zerolog.Logger, v any, err error) {
@@ -102,14 +99,16 @@ func reply(w http.ResponseWriter, log zerolog.Logger, v any, err error) {
 }
 
 // Listen creates the unix socket at path (its directory 0700, the socket 0600),
-// replacing a stale socket file left by a dead supervisor.
+// replacing a stale socket file left by a dead supervisor. The directory must be
+// private to this user (privdir.Ensure creates it or refuses it), and a socket
+// already there must be this user's.
 func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := privdir.Ensure(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("rmapi: listen %s: %w", path, err)
 	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("rmapi: listen %s: exists and is not a socket", path)
+	if _, err := os.Lstat(path); err == nil {
+		if err := privdir.CheckSocket(path); err != nil {
+			return nil, fmt.Errorf("rmapi: listen %s: %w", path, err)
 		}
 		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
 			c.Close()
@@ -138,7 +137,7 @@ func Serve(ctx context.Context, l net.Listener, rm ResourceManager, log zerolog.
 // ServeHandler serves h on l (a local socket) until ctx ends, then shuts down
 // within a bounded time.
 func ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := httpjson.NewServer(h, httpjson.Limits{})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

@@ -40,6 +40,10 @@ type TaskManager interface {
 	AbortCheckpoint(ctx context.Context, task TaskID, id int64) error
 }
 
+// MaxCommandBytes bounds the body of a command to a TaskManager; a larger one is
+// refused with 413 Request Entity Too Large.
+const MaxCommandBytes = 4 << 20
+
 // RegistryHandler serves reg at PathRegister and PathHeartbeat. Any refusal is
 // 409 Conflict: a TaskManager registers again.
 func RegistryHandler(reg Registry) http.Handler {
@@ -76,9 +80,10 @@ func RegistryHandler(reg Registry) http.Handler {
 // whose HeaderLeaderSession tm does not accept is refused before its body is
 // read.
 func TaskManagerHandler(tm TaskManager) http.Handler {
-	// A deployment carries a job graph and a state handle (64 MiB at most);
-	// fields this TaskManager does not know are ignored.
-	taskManagerBodies := httpjson.Decoder{MaxBytes: 64 << 20, AllowUnknownFields: true}
+	// A deployment carries a job graph (a submission is at most 1 MiB of JSON,
+	// a third more in base64) and a state handle: 4 MiB at most. Fields this
+	// TaskManager does not know are ignored.
+	taskManagerBodies := httpjson.Decoder{MaxBytes: MaxCommandBytes, AllowUnknownFields: true}
 	fenced := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if err := tm.CheckLeader(r.Header.Get(HeaderLeaderSession)); err != nil {
@@ -148,10 +153,11 @@ func taskOf(r *http.Request) (TaskID, error) {
 	return TaskID{JobID: r.PathValue("job"), Subtask: n}, nil
 }
 
-// decode reads a request body, answering 400 Bad Request when it cannot.
+// decode reads a request body, answering 413 for one over its bound and 400
+// Bad Request for any other it cannot read.
 func decode(w http.ResponseWriter, r *http.Request, d httpjson.Decoder, v any) bool {
 	if err := d.Decode(w, r, v); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, err.Error(), httpjson.DecodeStatus(err))
 		return false
 	}
 	return true

@@ -228,21 +228,23 @@ func TestRequestSizeLimits(t *testing.T) {
 	leader := serve(t, tmapi.RegistryHandler(reg))
 	ctx := context.Background()
 
-	// A registration is at most 1 MiB.
+	// A registration is at most 1 MiB: a larger one is 413.
 	_, err := tmapi.NewRegistryClient(hc()).Register(ctx, leader, tmapi.Registration{ContainerID: strings.Repeat("c", 1<<20),
 		Slots: 1, LeaderSession: session.String()})
-	require.Equal(t, http.StatusBadRequest, httpjson.StatusCode(err))
+	require.Equal(t, http.StatusRequestEntityTooLarge, httpjson.StatusCode(err))
 	require.NotErrorIs(t, err, tmapi.ErrStaleLeader)
 	require.ErrorContains(t, err, "over 1048576 bytes")
 	require.Empty(t, reg.beats)
 
-	// A deployment may be larger (a job graph and a state handle: up to 64
-	// MiB, a bound not exercised here, as scanning 64 MiB of JSON under the
-	// race detector takes tens of seconds; httpjson's tests cover refusing a
-	// body over its bound), and may carry fields this TaskManager does not know.
+	// A deployment may be larger (a job graph and a state handle: up to
+	// tmapi.MaxCommandBytes), and may carry fields this TaskManager does not
+	// know. One over the bound is 413, and the TaskManager serves on.
 	c := tmapi.NewTaskManagerClient(hc())
 	err = c.Deploy(ctx, tmAddr, session, tmapi.Deployment{JobID: "job1", Graph: []byte("graph"), Handle: make([]byte, 3<<19)}) // 2 MiB in base64
 	require.NoError(t, err)
+	err = c.Deploy(ctx, tmAddr, session, tmapi.Deployment{JobID: "job2", Graph: []byte("graph"), Handle: make([]byte, 3<<20)}) // 4 MiB in base64, and the rest
+	require.Equal(t, http.StatusRequestEntityTooLarge, httpjson.StatusCode(err))
+	require.ErrorContains(t, err, "over 4194304 bytes")
 	req, err := http.NewRequest(http.MethodPost, tmAddr+tmapi.PathTasks, strings.NewReader(`{"jobId":"job3","graph":"Z3JhcGg=","future":1}`))
 	require.NoError(t, err)
 	req.Header.Set(tmapi.HeaderLeaderSession, session.String())
