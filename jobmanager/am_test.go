@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
@@ -17,6 +18,15 @@ import (
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 	"github.com/amkeeper/amkeeper/taskmanager"
 )
+
+// testSecret is the application secret of every AM and TaskManager here.
+var testSecret = func() appsecret.Secret {
+	s, err := appsecret.New()
+	if err != nil {
+		panic(err) // crypto/rand failed: nothing can run
+	}
+	return s
+}()
 
 // fakeRM stands in for the supervisor: Allocate starts in-process TaskManagers.
 type fakeRM struct {
@@ -68,7 +78,7 @@ func (f *fakeRM) reports() []bool {
 }
 
 func startTM(t *testing.T, dir, id string) {
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: embeddedHA(t, dir), Secret: testSecret, Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = tm.Run(ctx) }()
@@ -81,7 +91,7 @@ func startTM(t *testing.T, dir, id string) {
 func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int) (*jobmanager.AM, func() error) {
 	t.Helper()
 	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: embeddedHA(t, rm.dir).Election(), RM: rm,
+		Conf: cfg, Secret: testSecret, Election: embeddedHA(t, rm.dir).Election(), RM: rm,
 		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: tms, Slots: 1,
 		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
 	})

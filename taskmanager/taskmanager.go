@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
@@ -34,6 +35,9 @@ type Config struct {
 	BindAddress string
 	// Tasks is where deployed tasks keep state and write output.
 	Tasks TaskEnv
+	// Secret is the application secret: every call the TaskManager makes
+	// carries it, and it serves only callers that carry it.
+	Secret appsecret.Secret
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
 	Logger        zerolog.Logger
@@ -74,7 +78,7 @@ func New(cfg Config) *TaskManager {
 	return &TaskManager{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
-		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}),
+		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}, cfg.Secret),
 		change:   make(chan struct{}, 1),
 		tasks:    tasks{m: map[tmapi.TaskID]*running{}},
 	}
@@ -111,7 +115,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	tm.mu.Lock()
 	tm.addr = "http://" + l.Addr().String()
 	tm.mu.Unlock()
-	srv := &http.Server{Handler: tmapi.TaskManagerHandler(tm), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: tmapi.TaskManagerHandler(tm, tm.cfg.Secret), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 )
 
@@ -16,9 +17,10 @@ type Client struct {
 	json   httpjson.Client
 }
 
-// NewClient returns a client for the socket at path. No connection is made yet.
-func NewClient(path string) *Client {
-	return &Client{socket: path, json: httpjson.Client{HTTP: &http.Client{Transport: UnixTransport(path)}, MaxBytes: maxBody}}
+// NewClient returns a client for the socket at path whose every call carries
+// secret. No connection is made yet.
+func NewClient(path string, secret appsecret.Secret) *Client {
+	return &Client{socket: path, json: httpjson.Client{HTTP: secret.Client(&http.Client{Transport: UnixTransport(path)}), MaxBytes: maxBody}}
 }
 
 // UnixTransport is an HTTP transport whose every connection goes to the unix
