@@ -21,6 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -268,7 +269,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
 	require.NoError(t, err)
-	require.NoError(t, sessionctl.SubmitJob(ctx, first.Address, sub))
+	require.NoError(t, sessionctl.SubmitJob(ctx, s.sup.Secret(), first.Address, sub))
 	progress := func(rest string) jobmanager.CheckpointInfo {
 		var info jobmanager.CheckpointInfo
 		_ = getJSON(rest+"/jobs/"+sub.JobID+"/checkpoints", &info)
@@ -317,7 +318,10 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", sub.JobID, addr)
+	auth := http.Header{}
+	s.sup.Secret().Authorize(auth)
+	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\n%s: %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+		sub.JobID, addr, appsecret.HeaderAuthorization, auth.Get(appsecret.HeaderAuthorization))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
 	resumed = true
@@ -329,6 +333,8 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 		resp.Body.Close()
 		t.Logf("the resumed old leader answered the cancel: %d %s", resp.StatusCode, b.String())
 		require.NotEqual(t, http.StatusOK, resp.StatusCode, "the old leader does not cancel")
+		require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnsupportedMediaType}, resp.StatusCode,
+			"the cancel is refused for want of leadership, not of credentials")
 	} else {
 		t.Logf("the resumed old leader did not answer the cancel: %v", err)
 	}
