@@ -15,7 +15,9 @@
 // It is HTTP/1.1 with JSON bodies over a unix socket created with mode 0600 in a
 // 0700 directory: only the supervisor's user can reach it, it needs no code
 // generation, and it can be driven by hand with `curl --unix-socket`. See
-// docs/architecture.md for why not gRPC.
+// docs/architecture.md for why not gRPC. Every call carries the application
+// secret (package appsecret: NewClient sends it, Handler demands it); a call
+// without it gets 401 Unauthorized with no detail and reaches no method.
 //
 // Every call carries the caller's attempt ID. The supervisor accepts calls only
 // from the attempt it is currently running (ErrStaleAttempt otherwise), so an AM
