@@ -276,7 +276,7 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 	jobs := []string{"000000000000000000000000000000a1", "000000000000000000000000000000b2"}
 	for _, j := range jobs {
 		spec := strings.Replace(fastCounting, "path: counts", "path: counts-"+j[30:], 1)
-		status, body := postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)})
+		status, body := postJSON(t, appDirFor(c, id), rest+"/jobs", jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)})
 		require.Equal(t, http.StatusAccepted, status, body)
 	}
 	out, err = c.run("", "list", "-id", id)
