@@ -116,6 +116,16 @@ func runAttacks(planJSON string) int {
 	return 0
 }
 
+// getOverview reads an AM's overview as the session in appDir's own user, with
+// its secret: only then does it hold the leader session.
+func getOverview(appDir, rest string, o *jobmanager.Overview) error {
+	secret, err := sessionctl.SessionSecret(appDir)
+	if err != nil {
+		return err
+	}
+	return sessionctl.GetJSON(context.Background(), secret.Client(&http.Client{Timeout: 2 * time.Second}), rest+"/overview", o)
+}
+
 // attackAsNobody runs the attacker as the user nobody (setpriv, no groups, an
 // environment of nothing but the plan) from a copy of this test binary that
 // nobody may execute, and returns its results.
@@ -175,7 +185,7 @@ func TestOtherUserCannotCommandTheSession(t *testing.T) {
 	rest := leaderOf(client)
 	require.NotEmpty(t, rest)
 	var o jobmanager.Overview
-	require.NoError(t, sessionctl.GetJSON(context.Background(), secret.Client(&http.Client{Timeout: 5 * time.Second}), rest+"/overview", &o))
+	require.NoError(t, getOverview(appDir, rest, &o))
 	require.NotEmpty(t, o.LeaderSession, "the leader session is served with the secret")
 	var tms struct {
 		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
