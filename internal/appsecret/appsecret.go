@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -62,9 +63,18 @@ func Create(path string) (Secret, error) {
 
 // Load reads the secret at path. It refuses (ErrInvalid) a symlink, anything
 // but a regular file, a file not owned by this process's user or open to group
-// or others, and content that is not Size bytes in hex.
+// or others, and content that is not Size bytes in hex. The checks are made on
+// the file it opened (without following a symlink), not on the name.
 func Load(path string) (Secret, error) {
-	fi, err := os.Lstat(path)
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return Secret{}, fmt.Errorf("%w: %s is a %s, want a regular file", ErrInvalid, path, kind(fi.Mode()))
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return Secret{}, fmt.Errorf("appsecret: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return Secret{}, fmt.Errorf("appsecret: %w", err)
 	}
@@ -77,9 +87,9 @@ func Load(path string) (Secret, error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
 		return Secret{}, fmt.Errorf("%w: %s is owned by uid %d, want uid %d (this user)", ErrInvalid, path, st.Uid, os.Getuid())
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, 4*Size))
 	if err != nil {
-		return Secret{}, fmt.Errorf("appsecret: %w", err)
+		return Secret{}, fmt.Errorf("appsecret: read %s: %w", path, err)
 	}
 	b, err := hex.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(b) != Size {
