@@ -160,7 +160,11 @@ func (a *AM) Run(ctx context.Context) error {
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdown)
+		if srv.Shutdown(shutdown) != nil {
+			// A connection still busy, or dialed and never used (Shutdown
+			// waits 5 s for those): close them all, so none outlives Run.
+			_ = srv.Close()
+		}
 	}()
 	a.log.Info().Str(logging.Addr, a.Address()).Msg("am serving")
 

@@ -120,7 +120,11 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdown)
+		if srv.Shutdown(shutdown) != nil {
+			// A connection still busy, or dialed and never used (Shutdown
+			// waits 5 s for those): close them all, so none outlives Run.
+			_ = srv.Close()
+		}
 	}()
 
 	retrieval := make(chan error, 1)
