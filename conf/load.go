@@ -19,6 +19,33 @@ type Options struct {
 	LookupEnv     func(string) (string, bool) // nil means os.LookupEnv
 }
 
+// EnvSecretDynamic carries the -D items whose keys are secrets
+// (amkeeper.zookeeper.digest) from the supervisor to the processes it starts, one
+// key=value per line: a process's command line is readable by every user
+// (/proc/<pid>/cmdline), its environment only by its own. Load applies them
+// after Options.Dynamic.
+const EnvSecretDynamic = "AMKEEPER_SECRET_DYNAMIC"
+
+// SplitSecretDynamic splits -D items into those that may go on a command line
+// and those whose key is a secret (EnvSecretDynamic carries them), keeping the
+// order within each. A secret item holding a line break is an error: it could not
+// travel as one line.
+func SplitSecretDynamic(items []string) (public, secret []string, err error) {
+	for i, item := range items {
+		k, _, _ := strings.Cut(item, "=")
+		o, ok := byKey[strings.TrimSpace(k)]
+		if !ok || !o.secret {
+			public = append(public, item)
+			continue
+		}
+		if strings.ContainsAny(item, "\r\n") {
+			return nil, nil, fmt.Errorf("conf: -D item %d (%s): the value holds a line break", i+1, o.key)
+		}
+		secret = append(secret, item)
+	}
+	return public, secret, nil
+}
+
 // sources are the inputs of one build, read once by Load and shared (read-only) by
 // every Config that With derives from it.
 type sources struct {
@@ -85,6 +112,13 @@ func Load(o Options) (*Config, error) {
 	lookup := o.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
+	}
+	if v, ok := lookup(EnvSecretDynamic); ok {
+		for _, item := range strings.Split(v, "\n") {
+			if strings.TrimSpace(item) != "" {
+				src.dynamic = append(src.dynamic, item)
+			}
+		}
 	}
 	for _, opt := range registry {
 		if opt.env == "" {

@@ -492,3 +492,25 @@ func TestProblemAndOriginFormatting(t *testing.T) {
 	assert.Equal(t, "default: k: m", Warning{Key: "k", Msg: "m"}.String())
 	assert.Equal(t, "-D: m", Warning{Origin: Origin{Kind: OriginDynamic}, Msg: "m"}.String())
 }
+
+// TestSecretDynamicItemsTravelInTheEnvironment: SplitSecretDynamic takes the
+// items of secret keys (by current or deprecated name) out of the -D list, and
+// Load applies them from EnvSecretDynamic after the -D items, so the child's
+// configuration is the parent's.
+func TestSecretDynamicItemsTravelInTheEnvironment(t *testing.T) {
+	items := []string{"rest.port=1", "amkeeper.zookeeper.digest=u:p1", " amkeeper.zookeeper.digest = u:p2", "heartbeat.interval=2 s"}
+	public, secret, err := SplitSecretDynamic(items)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"rest.port=1", "heartbeat.interval=2 s"}, public)
+	assert.Equal(t, []string{"amkeeper.zookeeper.digest=u:p1", " amkeeper.zookeeper.digest = u:p2"}, secret)
+
+	env := map[string]string{EnvSecretDynamic: strings.Join(secret, "\n") + "\n"}
+	c, err := Load(Options{Dynamic: public, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	require.NoError(t, err)
+	assert.Equal(t, "u:p2", c.Digest())
+	assert.Equal(t, 1, c.RESTPort().First())
+
+	_, _, err = SplitSecretDynamic([]string{"amkeeper.zookeeper.digest=u:p\nrest.port=2"})
+	require.ErrorContains(t, err, "-D item 1 (amkeeper.zookeeper.digest): the value holds a line break")
+	assert.NotContains(t, err.Error(), "u:p", "the error does not show the secret")
+}

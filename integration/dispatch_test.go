@@ -21,6 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -38,12 +39,15 @@ func encodeGraph(t *testing.T, id, spec string) []byte {
 	return b
 }
 
-// postJSON posts v to url and returns the status and body.
-func postJSON(t *testing.T, url string, v any) (int, string) {
+// postJSON posts v to url as the session in appDir's own user (with its
+// secret) and returns the status and body.
+func postJSON(t *testing.T, appDir, url string, v any) (int, string) {
 	t.Helper()
 	body, err := json.Marshal(v)
 	require.NoError(t, err)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Post(url, "application/json", bytes.NewReader(body))
+	secret, err := sessionctl.SessionSecret(appDir)
+	require.NoError(t, err)
+	resp, err := secret.Client(&http.Client{Timeout: 30 * time.Second}).Post(url, "application/json", bytes.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var b strings.Builder
@@ -133,21 +137,21 @@ func TestSubmissionsAreValidated(t *testing.T) {
 	require.Len(t, before, 1)
 
 	other := string(job.NewJobID())
-	status, body := postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "bad", Graph: []byte(`{"version":1}`)})
+	status, body := postJSON(t, appDirFor(c, id), rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "bad", Graph: []byte(`{"version":1}`)})
 	require.Equal(t, http.StatusBadRequest, status, body)
 	require.Contains(t, body, "invalid job graph")
 
-	status, body = postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "mismatch",
+	status, body = postJSON(t, appDirFor(c, id), rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "mismatch",
 		Graph: encodeGraph(t, jobs[0], strings.Replace(fastCounting, "path: counts", "path: elsewhere", 1))})
 	require.Equal(t, http.StatusBadRequest, status, body)
 	require.Contains(t, body, "want the job ID")
 
 	replacement := strings.Replace(strings.Replace(fastCounting, "path: counts", "path: counts-new", 1), "name: counting", "name: replacement", 1)
-	status, body = postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: jobs[0], Name: "replacement", Graph: encodeGraph(t, jobs[0], replacement)})
+	status, body = postJSON(t, appDirFor(c, id), rest+"/jobs", jobmanager.JobSubmission{JobID: jobs[0], Name: "replacement", Graph: encodeGraph(t, jobs[0], replacement)})
 	require.Equal(t, http.StatusConflict, status, body)
 	require.Contains(t, body, jobs[0])
 
-	status, body = postJSON(t, rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "same-sink", Graph: encodeGraph(t, other, fastCounting)})
+	status, body = postJSON(t, appDirFor(c, id), rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "same-sink", Graph: encodeGraph(t, other, fastCounting)})
 	require.Equal(t, http.StatusConflict, status, body)
 	require.Contains(t, body, jobs[0], "the refusal names the job that writes the path")
 	require.Contains(t, body, `"counts"`, "and the path")
@@ -268,7 +272,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
 	require.NoError(t, err)
-	require.NoError(t, sessionctl.Submit(ctx, first.Address, sub))
+	require.NoError(t, sessionctl.Submit(ctx, s.sup.Secret(), first.Address, sub))
 	progress := func(rest string) jobmanager.CheckpointInfo {
 		var info jobmanager.CheckpointInfo
 		_ = getJSON(rest+"/jobs/"+sub.JobID+"/checkpoints", &info)
@@ -317,7 +321,10 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", sub.JobID, addr)
+	auth := http.Header{}
+	s.sup.Secret().Authorize(auth)
+	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\n%s: %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+		sub.JobID, addr, appsecret.HeaderAuthorization, auth.Get(appsecret.HeaderAuthorization))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
 	resumed = true

@@ -25,6 +25,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if plan := os.Getenv(envAttack); plan != "" {
+		os.Exit(runAttacks(plan)) // this process is the attacker of trust_test.go
+	}
 	dir, err := os.MkdirTemp("", "amkeeper-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
@@ -27,12 +28,15 @@ type proc struct {
 	cmd *exec.Cmd
 }
 
-func start(t *testing.T, name string, args ...string) *proc {
+// start runs `bin args…` with the application secret at secretFile, as a
+// supervisor would hand it over (appsecret.EnvFile).
+func start(t *testing.T, secretFile, name string, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logPath)
 	require.NoError(t, err)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), appsecret.EnvFile+"="+secretFile)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	require.NoError(t, cmd.Start())
@@ -120,11 +124,14 @@ func registeredPIDs(leader recovery.LeaderInfo) map[string]int {
 func TestTaskManagerProcessesOutliveAKilledAM(t *testing.T) {
 	args := haArgs(t)
 	leader := leaderREST(t, args)
-	am1 := start(t, "am-1", append([]string{"am", "--attempt", "1", "--attempt-id", "appattempt_1_0001_000001"}, args...)...)
+	secretFile := filepath.Join(t.TempDir(), appsecret.FileName)
+	_, err := appsecret.Create(secretFile)
+	require.NoError(t, err)
+	am1 := start(t, secretFile, "am-1", append([]string{"am", "--attempt", "1", "--attempt-id", "appattempt_1_0001_000001"}, args...)...)
 	tms := map[string]*proc{}
 	for i := 1; i <= 2; i++ {
 		id := fmt.Sprintf("container_1_0001_01_%06d", i)
-		tms[id] = start(t, id, append([]string{"taskmanager", "--container-id", id}, args...)...)
+		tms[id] = start(t, secretFile, id, append([]string{"taskmanager", "--container-id", id}, args...)...)
 	}
 	want := map[string]int{}
 	for id, p := range tms {
@@ -135,7 +142,7 @@ func TestTaskManagerProcessesOutliveAKilledAM(t *testing.T) {
 	first := leader()
 
 	am1.kill(t)
-	start(t, "am-2", append([]string{"am", "--attempt", "2", "--attempt-id", "appattempt_1_0001_000002"}, args...)...)
+	start(t, secretFile, "am-2", append([]string{"am", "--attempt", "2", "--attempt-id", "appattempt_1_0001_000002"}, args...)...)
 	require.Eventually(t, func() bool {
 		l := leader()
 		return l.Known() && l.SessionID != first.SessionID && fmt.Sprint(registeredPIDs(l)) == fmt.Sprint(want)

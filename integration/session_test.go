@@ -277,7 +277,9 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 	for _, j := range jobs {
 		spec := strings.Replace(fastCounting, "path: counts", "path: counts-"+j[30:], 1)
 		// Submit retries while the new leader still lists its stored jobs (503).
-		require.NoError(t, sessionctl.Submit(context.Background(), rest, jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)}))
+		secret, err := sessionctl.SessionSecret(appDirFor(c, id))
+		require.NoError(t, err)
+		require.NoError(t, sessionctl.Submit(context.Background(), secret, rest, jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)}))
 	}
 	out, err = c.run("", "list", "-id", id)
 	require.NoError(t, err)

@@ -326,7 +326,7 @@ func TestStorageErrorDuringRecoveryIsListedAndRetried(t *testing.T) {
 		var res struct {
 			Jobs []jobmanager.JobStatus `json:"jobs"`
 		}
-		if rest == "" || getJSON(rest+"/overview", &o) != nil || o.LeaderSession == "" || getJSON(rest+"/jobs", &res) != nil {
+		if rest == "" || getOverview(appDirFor(u.c, u.id), rest, &o) != nil || o.LeaderSession == "" || getJSON(rest+"/jobs", &res) != nil {
 			return false
 		}
 		var a *jobmanager.JobStatus
@@ -356,7 +356,7 @@ func TestStorageErrorDuringRecoveryIsListedAndRetried(t *testing.T) {
 	}, 60*time.Second, 20*time.Millisecond, "job A recovers once its graph is readable")
 	rest := leaderOf(u.client)
 	var o jobmanager.Overview
-	require.NoError(t, getJSON(rest+"/overview", &o))
+	require.NoError(t, getOverview(appDirFor(u.c, u.id), rest, &o))
 	require.Equal(t, session, o.LeaderSession, "the same grant recovered it")
 	last, err := u.client.Status(context.Background())
 	require.NoError(t, err)

@@ -14,10 +14,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
 // ResourceManager is the AM's view of the supervisor: the AM–RM protocol, which
@@ -33,6 +35,10 @@ type AMConfig struct {
 	RM        ResourceManager // nil: no supervisor (standalone AM)
 	AttemptID string
 	Attempt   int
+	// Secret is the application secret: the AM serves its internal endpoints
+	// and the REST calls that change state only to callers carrying it, and its
+	// commands to TaskManagers carry it.
+	Secret appsecret.Secret
 	// Session, when set, is handed to the supervisor at registration so it can
 	// close this attempt's ZooKeeper session once it has reaped the process.
 	Session *rmapi.SessionCredentials
@@ -104,7 +110,7 @@ func NewAM(cfg AMConfig) *AM {
 		if !ok {
 			interval = 10 * time.Second
 		}
-		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, interval, cfg.Conf.CheckpointingTimeout(), log)
+		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, cfg.Secret, interval, cfg.Conf.CheckpointingTimeout(), log)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
 		a.dispatcher.SetMaxJobs(cfg.Conf.MaxJobs())
 		if j.Checkpoints != nil {
@@ -113,7 +119,27 @@ func NewAM(cfg AMConfig) *AM {
 		a.dispatcher.OnRecovered(cfg.Observer.JobsRecovered)
 		a.dispatcher.ReportHealth(a.coordinator.Health)
 	}
+	if cfg.RM != nil {
+		// The supervisor launches the containers: only those may register.
+		a.tms.SetAdmission(a.admit)
+	}
 	return a
+}
+
+// admit accepts a registration only for a container the supervisor launched
+// for this application and still runs (as this attempt learned it from Register
+// and Allocate), with exactly the slots it was launched with.
+func (a *AM) admit(reg tmapi.Registration) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.owned[reg.ContainerID]
+	if !ok {
+		return fmt.Errorf("%w: container %q is not running for this application", tmapi.ErrUnknownContainer, reg.ContainerID)
+	}
+	if c.Slots != reg.Slots {
+		return fmt.Errorf("%w: container %s was launched with %d slots, not %d", tmapi.ErrUnknownContainer, reg.ContainerID, c.Slots, reg.Slots)
+	}
+	return nil
 }
 
 // Address returns the AM's HTTP address (REST and TaskManager endpoints), once
@@ -136,7 +162,11 @@ func (a *AM) Run(ctx context.Context) error {
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdown)
+		if srv.Shutdown(shutdown) != nil {
+			// A connection still busy, or dialed and never used (Shutdown
+			// waits 5 s for those): close them all, so none outlives Run.
+			_ = srv.Close()
+		}
 	}()
 	a.log.Info().Str(logging.Addr, a.Address()).Msg("am serving")
 

@@ -3,6 +3,8 @@ package jobmanager_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,13 +12,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery/embedded"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 	"github.com/amkeeper/amkeeper/taskmanager"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
+
+// testSecret is the application secret of every AM and TaskManager here.
+var testSecret = func() appsecret.Secret {
+	s, err := appsecret.New()
+	if err != nil {
+		panic(err) // crypto/rand failed: nothing can run
+	}
+	return s
+}()
 
 // fakeRM stands in for the supervisor: Allocate starts in-process TaskManagers.
 type fakeRM struct {
@@ -68,7 +81,7 @@ func (f *fakeRM) reports() []bool {
 }
 
 func startTM(t *testing.T, dir, id string) {
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: 1, Leaders: embeddedHA(t, dir), Secret: testSecret, Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = tm.Run(ctx) }()
@@ -81,7 +94,7 @@ func startTM(t *testing.T, dir, id string) {
 func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int) (*jobmanager.AM, func() error) {
 	t.Helper()
 	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: embeddedHA(t, rm.dir).Election(), RM: rm,
+		Conf: cfg, Secret: testSecret, Election: embeddedHA(t, rm.dir).Election(), RM: rm,
 		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: tms, Slots: 1,
 		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
 	})
@@ -169,4 +182,102 @@ func embeddedHA(t *testing.T, dir string) *embedded.Backend {
 	b, err := embedded.Open(dir, logging.ForTest(t))
 	require.NoError(t, err)
 	return b
+}
+
+// TestAMRESTGate: reads stay open but the leader session is served only with
+// the secret; a call that changes state needs the secret (401), a JSON body
+// type (415), and no foreign browser Origin (403, reads too); with all three it
+// reaches its handler.
+func TestAMRESTGate(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0", "heartbeat.interval=50 ms"}})
+	require.NoError(t, err)
+	rm := &fakeRM{t: t, dir: dir}
+	am, _ := runAM(t, cfg, rm, 1)
+	require.Eventually(t, func() bool {
+		var o jobmanager.Overview
+		return am.Address() != "" && httpjson.Client{}.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
+	}, 10*time.Second, 10*time.Millisecond)
+
+	var open, authed jobmanager.Overview
+	getJSON(t, am.Address()+"/overview", &open)
+	require.NoError(t, httpjson.Client{HTTP: testSecret.Client(nil)}.Get(context.Background(), am.Address()+"/overview", &authed))
+	require.Empty(t, open.LeaderSession, "not served without the secret")
+	require.NotEmpty(t, authed.LeaderSession, "served with it")
+	open.LeaderSession = authed.LeaderSession
+	require.Equal(t, authed, open, "everything else is open")
+
+	call := func(secret appsecret.Secret, method, path, contentType, origin, body string) int {
+		req, err := http.NewRequest(method, am.Address()+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := secret.Client(nil).Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const hb = `{"containerId":"container_9_0009_09_000009","leaderSession":"x"}`
+	none := appsecret.Secret{}
+	for _, tc := range []struct {
+		name                 string
+		secret               appsecret.Secret
+		method, path, ct, or string
+		want                 int
+	}{
+		{"no secret", none, http.MethodPost, tmapi.PathHeartbeat, "application/json", "", http.StatusUnauthorized},
+		{"no secret, cancel", none, http.MethodPost, "/jobs/j/cancel", "application/json", "", http.StatusUnauthorized},
+		{"no secret, delete", none, http.MethodDelete, "/jobs/j", "application/json", "", http.StatusUnauthorized},
+		{"form body", testSecret, http.MethodPost, tmapi.PathHeartbeat, "text/plain", "", http.StatusUnsupportedMediaType},
+		{"no body type", testSecret, http.MethodPost, tmapi.PathHeartbeat, "", "", http.StatusUnsupportedMediaType},
+		{"foreign origin", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json", "http://evil.example", http.StatusForbidden},
+		{"foreign origin, read", none, http.MethodGet, "/overview", "", "http://evil.example", http.StatusForbidden},
+		{"null origin", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json", "null", http.StatusForbidden},
+		{"own origin, read", none, http.MethodGet, "/overview", "", am.Address(), http.StatusOK},
+		{"own origin, with everything", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json; charset=utf-8", am.Address(), http.StatusConflict},
+		{"with everything", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json", "", http.StatusConflict},
+	} {
+		require.Equal(t, tc.want, call(tc.secret, tc.method, tc.path, tc.ct, tc.or, hb), tc.name)
+	}
+}
+
+// TestAMAdmitsOnlyLaunchedContainers: a registration carrying the secret is
+// still refused (403, ErrUnknownContainer) for a container the supervisor did
+// not launch, and for a launched one with other slots than it was launched
+// with; the real TaskManager stays registered at its own address.
+func TestAMAdmitsOnlyLaunchedContainers(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0", "heartbeat.interval=50 ms"}})
+	require.NoError(t, err)
+	rm := &fakeRM{t: t, dir: dir}
+	am, _ := runAM(t, cfg, rm, 1)
+	var tms struct {
+		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
+	}
+	require.Eventually(t, func() bool {
+		return am.Address() != "" && httpjson.Client{}.Get(context.Background(), am.Address()+"/taskmanagers", &tms) == nil && len(tms.TaskManagers) == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	launched := tms.TaskManagers[0]
+	require.Equal(t, "container_1_0001_02_000001", launched.ContainerID)
+	var o jobmanager.Overview
+	require.NoError(t, httpjson.Client{HTTP: testSecret.Client(nil)}.Get(context.Background(), am.Address()+"/overview", &o))
+
+	c := tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}, testSecret)
+	for _, reg := range []tmapi.Registration{
+		{ContainerID: "container_1_0001_02_000099", Slots: 1},
+		{ContainerID: launched.ContainerID, Slots: 500000},
+		{ContainerID: launched.ContainerID, Slots: 0},
+	} {
+		reg.Address, reg.LeaderSession = "http://127.0.0.1:9", o.LeaderSession
+		_, err := c.Register(context.Background(), am.Address(), reg)
+		require.ErrorIs(t, err, tmapi.ErrUnknownContainer, "%s with %d slots", reg.ContainerID, reg.Slots)
+		require.Equal(t, http.StatusForbidden, httpjson.StatusCode(err))
+	}
+	getJSON(t, am.Address()+"/taskmanagers", &tms)
+	require.Len(t, tms.TaskManagers, 1)
+	require.Equal(t, launched.Address, tms.TaskManagers[0].Address, "the real TaskManager, at its own address")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -83,11 +84,12 @@ type JobHealth struct {
 	File       string `json:"file,omitempty"`
 }
 
-// NewCoordinator returns a coordinator; interval is the default checkpoint
-// interval (execution.checkpointing.interval), timeout bounds one checkpoint.
-func NewCoordinator(tms *TaskManagers, services CheckpointServices, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
+// NewCoordinator returns a coordinator; secret is the application secret its
+// commands to TaskManagers carry, interval the default checkpoint interval
+// (execution.checkpointing.interval), timeout bounds one checkpoint.
+func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appsecret.Secret, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
-		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}), restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
+		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
 		health: map[string]JobHealth{}, graphs: map[string]job.Graph{}, restoreFrom: map[string]int64{}, wake: map[string]chan struct{}{},
 		changed: make(chan struct{})}
 }

@@ -49,7 +49,7 @@ func TestCoordinatorRecoverReadsTheLatestCheckpoint(t *testing.T) {
 	id := string(graph.ID)
 
 	tms := jobmanager.NewTaskManagers(time.Second, 10*time.Second, logging.ForTest(t))
-	c := jobmanager.NewCoordinator(tms, svc, time.Second, time.Second, logging.ForTest(t))
+	c := jobmanager.NewCoordinator(tms, svc, testSecret, time.Second, time.Second, logging.ForTest(t))
 	restored, err := c.Recover(ctx, id, encoded)
 	require.NoError(t, err)
 	require.Zero(t, restored, "a fresh job restores nothing")
@@ -116,7 +116,7 @@ func TestCoordinatorReleasesItsCheckpointLocksWhenTheRunEnds(t *testing.T) {
 	require.Zero(t, locks())
 
 	tms := jobmanager.NewTaskManagers(time.Second, 10*time.Second, logging.ForTest(t))
-	c := jobmanager.NewCoordinator(tms, p.svc, time.Second, time.Second, logging.ForTest(t))
+	c := jobmanager.NewCoordinator(tms, p.svc, testSecret, time.Second, time.Second, logging.ForTest(t))
 	runCtx, cancel := context.WithCancel(p.g.Context())
 	done := make(chan struct{})
 	go func() {

@@ -6,4 +6,11 @@
 // recovered, TaskManagers registered, tasks deployed) to an Observer as it
 // happens; Timeline is the one that times a failover for GET /failover and the
 // "failover complete" log line. Observing never changes what the AM does.
+//
+// The REST endpoint serves reads to anyone, as Flink does, but the leader
+// session ID only to callers carrying the application secret (AMConfig.Secret);
+// anything that may change state needs the secret and a JSON body type, and a
+// request whose browser Origin is not the AM's own address is refused. With a
+// supervisor, the registry admits only the containers it launched, with their
+// slots (AM.admit).
 package jobmanager

@@ -67,7 +67,7 @@ func TestAMReportsTakeoverToItsObserver(t *testing.T) {
 	obs := &recordingObserver{Timeline: jobmanager.NewTimeline(time.Now())}
 
 	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: embeddedHA(t, dir).Election(), RM: rm,
+		Conf: cfg, Secret: testSecret, Election: embeddedHA(t, dir).Election(), RM: rm,
 		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: 1, Slots: 1,
 		AllocateInterval: 20 * time.Millisecond, Observer: obs, Logger: logging.ForTest(t),
 	})
@@ -97,7 +97,7 @@ func TestAMWithoutObserverServesNoPhases(t *testing.T) {
 	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0"}})
 	require.NoError(t, err)
 	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Election: embeddedHA(t, dir).Election(),
+		Conf: cfg, Secret: testSecret, Election: embeddedHA(t, dir).Election(),
 		AttemptID: "appattempt_1_0001_000001", Attempt: 1, Logger: logging.ForTest(t),
 	})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -51,9 +51,9 @@ func TestSlotClaimAboveTheCapRefused(t *testing.T) {
 	r.SetMaxSlots(8)
 	session := "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 	r.SetLeader(uuid.MustParse(session))
-	srv := httptest.NewServer(r.Handler())
+	srv := httptest.NewServer(r.Handler(testSecret))
 	t.Cleanup(srv.Close)
-	client := tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second})
+	client := tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}, testSecret)
 	ctx := context.Background()
 	_, err := client.Register(ctx, srv.URL, tmapi.Registration{ContainerID: "container_1_0001_01_000002", Slots: 1 << 30, LeaderSession: session, Address: "http://127.0.0.1:1"})
 	require.ErrorContains(t, err, "taskmanager registration: container container_1_0001_01_000002 claims 1073741824 slots, above amkeeper.taskmanager.max-slots (8)")

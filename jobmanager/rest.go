@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"mime"
 	"net/http"
 
 	"github.com/google/uuid"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 )
 
@@ -17,7 +19,7 @@ type Overview struct {
 	Attempt        int    `json:"attempt"`
 	MaxAttempts    int    `json:"maxAttempts"`
 	Leader         bool   `json:"leader"`
-	LeaderSession  string `json:"leaderSession,omitempty"`
+	LeaderSession  string `json:"leaderSession,omitempty"` // served only to callers carrying the application secret
 	TaskManagers   int    `json:"taskmanagers"`
 	SlotsTotal     int    `json:"slots-total"`
 	AdoptedPending int    `json:"adoptedPending"` // previous containers not yet re-registered
@@ -40,7 +42,7 @@ var _ phaseSnapshotter = (*Timeline)(nil)
 
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/internal/", a.tms.Handler())
+	mux.Handle("/internal/", a.tms.Handler(a.cfg.Secret))
 	if d := a.dispatcher; d != nil {
 		jobs := d.Handler()
 		mux.Handle("/jobs", jobs)
@@ -51,7 +53,11 @@ func (a *AM) handler() http.Handler {
 		mux.HandleFunc("POST "+PathFallback, a.fallback)
 	}
 	mux.HandleFunc("GET /overview", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, a.overview())
+		o := a.overview()
+		if !a.cfg.Secret.Valid(r) {
+			o.LeaderSession = "" // the fencing token, for the application's own processes only
+		}
+		httpjson.Write(w, http.StatusOK, o)
 	})
 	mux.HandleFunc("GET /taskmanagers", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]any{"taskmanagers": a.tms.List()})
@@ -84,7 +90,38 @@ func (a *AM) handler() http.Handler {
 		}
 		httpjson.Write(w, http.StatusOK, out)
 	})
-	return mux
+	return a.guard(mux)
+}
+
+// guard is the REST API's gate. Reads are open, as Flink serves them; but
+//   - a request from a browser page of another origin than the AM's own (its
+//     Origin header is not the AM's address) is refused: 403 Forbidden;
+//   - a request that may change state (any method but GET, HEAD and OPTIONS:
+//     submit, cancel, checkpoint fall-back, the TaskManagers' registrations)
+//     needs the application secret (401 Unauthorized, no detail) and a JSON
+//     body type (415 Unsupported Media Type): a browser cannot send either
+//     across origins without asking first.
+func (a *AM) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && origin != a.Address() {
+			http.Error(w, "cross-origin request refused: "+origin+" is not this dashboard's origin", http.StatusForbidden)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !a.cfg.Secret.Valid(r) {
+			appsecret.Unauthorized(w)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			http.Error(w, "want Content-Type application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // PathFallback is an operator's fall-back of a job whose latest checkpoint is

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -37,6 +38,10 @@ type TaskManagers struct {
 	log       zerolog.Logger
 
 	maxSlots int // 0: no cap
+
+	// admit, when set, vets a registration before it is recorded
+	// (SetAdmission); it is called without r.mu held.
+	admit func(reg tmapi.Registration) error
 
 	mu      sync.Mutex
 	session uuid.UUID
@@ -118,11 +123,25 @@ func (r *TaskManagers) Remove(containerID string) {
 var _ tmapi.Registry = (*TaskManagers)(nil)
 
 // Handler serves the TaskManager endpoints (tmapi.PathRegister,
-// tmapi.PathHeartbeat).
-func (r *TaskManagers) Handler() http.Handler { return tmapi.RegistryHandler(r) }
+// tmapi.PathHeartbeat) to callers that carry secret.
+func (r *TaskManagers) Handler(secret appsecret.Secret) http.Handler {
+	return tmapi.RegistryHandler(r, secret)
+}
+
+// SetAdmission has every registration vetted by admit before it is recorded:
+// an error refuses it (tmapi.ErrUnknownContainer, wrapped, for a container the
+// application did not launch). admit is called without the registry's lock held.
+// Call it before serving.
+func (r *TaskManagers) SetAdmission(admit func(reg tmapi.Registration) error) { r.admit = admit }
 
 // Register records a TaskManager registered under the current leader session.
 func (r *TaskManagers) Register(_ context.Context, reg tmapi.Registration) (tmapi.RegistrationResponse, error) {
+	if r.admit != nil {
+		if err := r.admit(reg); err != nil {
+			r.log.Warn().Err(err).Str(logging.Container, reg.ContainerID).Int("slots", reg.Slots).Msg("taskmanager registration refused")
+			return tmapi.RegistrationResponse{}, err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.session == uuid.Nil || reg.LeaderSession != r.session.String() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -55,7 +56,8 @@ type Session struct {
 //     with Config.Close once the supervisor has stopped.
 //   - ProcessArgs: the configuration directory, the -D items of c and the
 //     cluster ID, so every AM and TaskManager reads the configuration the
-//     supervisor read.
+//     supervisor read; ProcessEnv: the -D items whose keys are secrets
+//     (conf.EnvSecretDynamic), never put on a command line.
 func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) {
 	if c == nil {
 		return Config{}, errors.New("supervisor: no configuration")
@@ -100,7 +102,7 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 		cfg.ZooKeeperSASL = zkha.SASLConfig(c)
 	}
 	localDir := filepath.Join(dir, "ha")
-	cfg.ProcessArgs, err = processArgs(c, localDir)
+	cfg.ProcessArgs, cfg.ProcessEnv, err = processArgs(c, localDir)
 	if err != nil {
 		return Config{}, err
 	}
@@ -115,20 +117,29 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 // processArgs are the arguments every AM and TaskManager process gets: where
 // embedded high availability keeps its data, the configuration directory
 // (absolute: the processes run in their own directories), each -D item, and the
-// cluster ID pinned to the one the supervisor resolved.
-func processArgs(c *conf.Config, localDir string) ([]string, error) {
-	args := []string{"--local-dir", localDir}
+// cluster ID pinned to the one the supervisor resolved. A -D item whose key is a
+// secret never goes on a command line (every user can read those): it travels
+// in the environment (conf.EnvSecretDynamic), the second result.
+func processArgs(c *conf.Config, localDir string) (args, env []string, err error) {
+	args = []string{"--local-dir", localDir}
 	if d := c.Dir(); d != "" {
 		abs, err := filepath.Abs(d)
 		if err != nil {
-			return nil, fmt.Errorf("supervisor: configuration directory %s: %w", d, err)
+			return nil, nil, fmt.Errorf("supervisor: configuration directory %s: %w", d, err)
 		}
 		args = append(args, "--conf-dir", abs)
 	}
-	for _, kv := range append(c.Dynamic(), conf.HAClusterID.Key()+"="+c.ClusterID()) {
+	public, secret, err := conf.SplitSecretDynamic(c.Dynamic())
+	if err != nil {
+		return nil, nil, fmt.Errorf("supervisor: %w", err)
+	}
+	for _, kv := range append(public, conf.HAClusterID.Key()+"="+c.ClusterID()) {
 		args = append(args, "-D", kv)
 	}
-	return args, nil
+	if len(secret) > 0 {
+		env = append(env, conf.EnvSecretDynamic+"="+strings.Join(secret, "\n"))
+	}
+	return args, env, nil
 }
 
 // Close closes the attempt history store (opened by ConfigFrom). Call it once

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,34 @@ func TestConfigFromRelativeDirIsMadeAbsolute(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, cfg.Close()) })
 	require.True(t, filepath.IsAbs(cfg.Dir), "the AMs run in their own directories: %s", cfg.Dir)
 	require.True(t, filepath.IsAbs(cfg.ProcessArgs[1]), "--local-dir %s", cfg.ProcessArgs[1])
+}
+
+// TestConfigFromKeepsSecretsOffCommandLines: a -D item whose key is a secret
+// (the ZooKeeper digest) goes to the processes in the environment
+// (conf.EnvSecretDynamic), never in ProcessArgs; and a process loading its
+// configuration from those arguments and that environment has it.
+func TestConfigFromKeepsSecretsOffCommandLines(t *testing.T) {
+	c := load(t, "", "rest.port=0", "amkeeper.zookeeper.digest=amk:pw-1", "heartbeat.interval=1 s", "amkeeper.zookeeper.digest=amk:pw-2")
+	cfg, err := supervisor.ConfigFrom(context.Background(), c, supervisor.Session{App: app, Dir: filepath.Join(t.TempDir(), "app"), Logger: zerolog.Nop()})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, cfg.Close()) })
+	for _, a := range cfg.ProcessArgs {
+		require.NotContains(t, a, "pw-", "no secret on a command line")
+	}
+	require.Contains(t, cfg.ProcessArgs, "rest.port=0")
+	require.Equal(t, []string{conf.EnvSecretDynamic + "=amkeeper.zookeeper.digest=amk:pw-1\namkeeper.zookeeper.digest=amk:pw-2"}, cfg.ProcessEnv)
+
+	var dyn []string
+	for i, a := range cfg.ProcessArgs {
+		if a == "-D" {
+			dyn = append(dyn, cfg.ProcessArgs[i+1])
+		}
+	}
+	env := map[string]string{conf.EnvSecretDynamic: strings.TrimPrefix(cfg.ProcessEnv[0], conf.EnvSecretDynamic+"=")}
+	child, err := conf.Load(conf.Options{Dynamic: dyn, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	require.NoError(t, err)
+	require.Equal(t, "amk:pw-2", child.Digest(), "the last -D item wins, as on the supervisor")
+	require.Equal(t, c.HeartbeatInterval(), child.HeartbeatInterval())
 }
 
 func TestConfigFromWithoutConfiguration(t *testing.T) {

@@ -22,6 +22,11 @@
 //     wait out the session timeout (fast fencing).
 //   - Only running attempts are served: a call from any other attempt ID gets
 //     rmapi.ErrStaleAttempt.
+//   - Each session has its own application secret: New writes a fresh one to
+//     SecretPath(Dir) (0600, atomically) and every AM and container gets its
+//     path in the environment (appsecret.EnvFile); rmapi calls without it are
+//     refused. Secrets never go on a child's command line: ConfigFrom moves
+//     -D items of secret keys into Config.ProcessEnv.
 //   - Leadership (which AM leads, for Status, KillAM and Preempt) is what the
 //     AMs report over rmapi's Leadership call; the supervisor never polls an
 //     AM. The newest "leading" report among running AMs wins; a reaped AM leads
@@ -37,6 +42,8 @@
 //
 //   - A reported leader can lag the election by one local call; leadership
 //     itself is fenced by the leader session ID, not by this report.
+//   - A restarted supervisor writes a new secret: processes of the old one
+//     (which die with it on Linux) would hold the old one.
 //   - It does not survive itself: on Linux an AM and every container get a
 //     parent-death SIGKILL when the supervisor process dies. Outside Linux there
 //     is no parent-death signal: AMs and containers outlive a SIGKILLed

@@ -26,9 +26,9 @@ func newIdle(t *testing.T) (*Supervisor, *rmapi.Client) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- rmapi.Serve(ctx, l, s, logging.ForTest(t)) }()
+	go func() { done <- rmapi.Serve(ctx, l, s, s.Secret(), logging.ForTest(t)) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	c := rmapi.NewClient(s.Socket())
+	c := rmapi.NewClient(s.Socket(), s.Secret())
 	t.Cleanup(c.Close)
 	return s, c
 }

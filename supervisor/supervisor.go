@@ -17,6 +17,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/privdir"
@@ -36,8 +37,13 @@ type Config struct {
 	// process's own executable).
 	Executable string
 	// ProcessArgs are passed to every AM and TaskManager process (configuration
-	// directory, -D properties, local HA directory).
+	// directory, -D properties, local HA directory). They are world-readable
+	// (/proc/<pid>/cmdline): never a secret.
 	ProcessArgs []string
+	// ProcessEnv is added to the environment of every AM and TaskManager
+	// process: where secrets reach them (see ConfigFrom). The application
+	// secret's path (appsecret.EnvFile) is always added.
+	ProcessEnv []string
 	// StandbyPorts, when it has more than one entry, runs one AM per entry at the
 	// same time (the seeds' standalone cluster from conf/masters): all contend
 	// through the same election, only the leader acts, and each is restarted
@@ -88,6 +94,8 @@ type Supervisor struct {
 	policy *attempts.Policy
 	cm     *containers.Manager
 	log    zerolog.Logger
+	secret appsecret.Secret // the application secret, at SecretPath
+	env    []string         // the environment of every AM and container
 
 	mu        sync.Mutex
 	ams       map[string]*amProc // running AM attempts by attempt ID
@@ -145,8 +153,30 @@ func New(cfg Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
+	// A new application secret for this session, replacing any older one: every
+	// process of the session reads it at start through appsecret.EnvFile.
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		cm.Close()
+		return nil, fmt.Errorf("supervisor: application directory: %w", err)
+	}
+	secret, err := appsecret.Create(SecretPath(cfg.Dir))
+	if err != nil {
+		cm.Close()
+		return nil, fmt.Errorf("supervisor: application secret: %w", err)
+	}
+	env := append(os.Environ(), cfg.ProcessEnv...)
+	env = append(env, appsecret.EnvFile+"="+SecretPath(cfg.Dir))
+	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, secret: secret, env: env,
+		ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
 }
+
+// SecretPath is the application secret's file in the application directory
+// appDir (mode 0600; see package appsecret).
+func SecretPath(appDir string) string { return filepath.Join(appDir, appsecret.FileName) }
+
+// Secret returns the application secret, for callers in this process (the
+// mini cluster) that command the session as its CLI would.
+func (s *Supervisor) Secret() appsecret.Secret { return s.secret }
 
 // Socket is the path of the local API socket.
 func (s *Supervisor) Socket() string { return filepath.Join(SocketDir(s.cfg.Dir), "rm.sock") }
@@ -267,7 +297,7 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	}
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- rmapi.Serve(serveCtx, l, s, s.log) }()
+	go func() { served <- rmapi.Serve(serveCtx, l, s, s.secret, s.log) }()
 	defer func() { stopServe(); <-served }()
 
 	// The control socket (status, stop, kill-am) lives as long as Run; a stop
@@ -411,6 +441,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 	}
 	s.mu.Unlock()
 	cmd := exec.Command(s.cfg.Executable, args...)
+	cmd.Env = s.env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
 	// Its own process group; on Linux it dies with the supervisor.
@@ -575,7 +606,8 @@ func (s *Supervisor) Allocate(ctx context.Context, req rmapi.AllocateRequest) (r
 			c, err := s.cm.Launch(ctx, containers.LaunchSpec{
 				Attempt: attempt, Path: s.cfg.Executable,
 				Args:   append([]string{"taskmanager", "--slots", strconv.Itoa(max(ask.Slots, 1)), "--application-id", s.cfg.App.String()}, s.cfg.ProcessArgs...),
-				Memory: max(ask.MemoryBytes, 128<<20), Slots: ask.Slots,
+				Env:    s.env,
+				Memory: max(ask.MemoryBytes, 128<<20), Slots: max(ask.Slots, 1),
 			})
 			if err != nil {
 				return res, fmt.Errorf("supervisor: launch container: %w", err)

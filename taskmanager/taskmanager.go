@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -35,6 +36,9 @@ type Config struct {
 	BindAddress string
 	// Tasks is where deployed tasks keep state and write output.
 	Tasks TaskEnv
+	// Secret is the application secret: every call the TaskManager makes
+	// carries it, and it serves only callers that carry it.
+	Secret appsecret.Secret
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
 	Logger        zerolog.Logger
@@ -75,7 +79,7 @@ func New(cfg Config) *TaskManager {
 	return &TaskManager{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
-		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}),
+		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}, cfg.Secret),
 		change:   make(chan struct{}, 1),
 		tasks:    tasks{m: map[tmapi.TaskID]*running{}},
 	}
@@ -112,12 +116,16 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	tm.mu.Lock()
 	tm.addr = "http://" + l.Addr().String()
 	tm.mu.Unlock()
-	srv := httpjson.NewServer(tmapi.TaskManagerHandler(tm), httpjson.Limits{})
+	srv := httpjson.NewServer(tmapi.TaskManagerHandler(tm, tm.cfg.Secret), httpjson.Limits{})
 	go func() { _ = srv.Serve(l) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdown)
+		if srv.Shutdown(shutdown) != nil {
+			// A connection still busy, or dialed and never used (Shutdown
+			// waits 5 s for those): close them all, so none outlives Run.
+			_ = srv.Close()
+		}
 	}()
 
 	retrieval := make(chan error, 1)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -20,6 +21,15 @@ import (
 	"github.com/amkeeper/amkeeper/taskmanager"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
+
+// testSecret is the application secret of every AM and TaskManager here.
+var testSecret = func() appsecret.Secret {
+	s, err := appsecret.New()
+	if err != nil {
+		panic(err) // crypto/rand failed: nothing can run
+	}
+	return s
+}()
 
 // am is a leader candidate serving the TaskManager registry.
 type am struct {
@@ -32,7 +42,7 @@ type am struct {
 
 func startAM(t *testing.T, dir string) *am {
 	reg := jobmanager.NewTaskManagers(50*time.Millisecond, 5*time.Second, logging.ForTest(t))
-	a := &am{reg: reg, srv: httptest.NewServer(reg.Handler()), grants: make(chan recovery.Grant, 2), done: make(chan struct{})}
+	a := &am{reg: reg, srv: httptest.NewServer(reg.Handler(testSecret)), grants: make(chan recovery.Grant, 2), done: make(chan struct{})}
 	t.Cleanup(a.srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
@@ -70,7 +80,7 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	first := startAM(t, dir)
 	g1 := first.grant(t)
 
-	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 2,
+	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 2, Secret: testSecret,
 		Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -86,7 +96,7 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the TaskManager registers with the leader")
 
 	// Commands are accepted only under the registered leader session.
-	cmds := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second})
+	cmds := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, testSecret)
 	_, err := cmds.Cancel(ctx, tm.Address(), g1.SessionID(), "no-such-job")
 	require.NoError(t, err)
 	_, err = cmds.Cancel(ctx, tm.Address(), uuid.New(), "no-such-job")
@@ -111,12 +121,12 @@ func TestTaskManagerFollowsTheLeader(t *testing.T) {
 
 func TestRegistryRefusesOtherSessions(t *testing.T) {
 	reg := jobmanager.NewTaskManagers(time.Second, 5*time.Second, logging.ForTest(t))
-	srv := httptest.NewServer(reg.Handler())
+	srv := httptest.NewServer(reg.Handler(testSecret))
 	defer srv.Close()
 	session := uuid.New()
 	reg.SetLeader(session)
 	post := func(path, body string) int {
-		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		resp, err := testSecret.Client(nil).Post(srv.URL+path, "application/json", strings.NewReader(body))
 		require.NoError(t, err)
 		resp.Body.Close()
 		return resp.StatusCode
@@ -136,7 +146,7 @@ func TestRegistryRefusesOtherSessions(t *testing.T) {
 func TestCommandsAcceptedWhileRegistering(t *testing.T) {
 	dir := t.TempDir()
 	reg := jobmanager.NewTaskManagers(50*time.Millisecond, 5*time.Second, logging.ForTest(t))
-	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 1,
+	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 1, Secret: testSecret,
 		Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
 	var session atomic.Value
 	early := make(chan [2]error, 1)
@@ -147,7 +157,7 @@ func TestCommandsAcceptedWhileRegistering(t *testing.T) {
 			default:
 			}
 		}
-		reg.Handler().ServeHTTP(w, r)
+		reg.Handler(testSecret).ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -73,13 +73,17 @@ func runFailover(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
 	}
+	secret, err := session.Secret()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
+	}
 	var jobs []string
 	for i := 0; i < c.Int(flagJobs); i++ {
 		sub, err := sessionctl.NewSubmission(fmt.Appendf(nil, benchJob, i, i), "bench.yaml")
 		if err != nil {
 			return cli.Exit(err.Error(), exitFailure)
 		}
-		if err := sessionctl.Submit(ctx, leader, sub); err != nil {
+		if err := sessionctl.Submit(ctx, secret, leader, sub); err != nil {
 			return cli.Exit(fmt.Sprintf("failover: submit: %v", err), exitFailure)
 		}
 		jobs = append(jobs, sub.JobID)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -139,7 +140,7 @@ func recoverJobs(ctx context.Context, connect, dir string, n int) (recoveryResul
 	// Recover places nothing: the coordinator needs no TaskManagers, and its
 	// checkpoint interval is never used.
 	tms := jobmanager.NewTaskManagers(cfg.HeartbeatInterval(), cfg.HeartbeatTimeout(), zerolog.Nop())
-	coordinator := jobmanager.NewCoordinator(tms, svc, time.Minute, cfg.CheckpointingTimeout(), zerolog.Nop())
+	coordinator := jobmanager.NewCoordinator(tms, svc, appsecret.Secret{}, time.Minute, cfg.CheckpointingTimeout(), zerolog.Nop())
 	var read atomic.Int64
 	var failed atomic.Pointer[error] // the first job that failed
 	all := make(chan struct{})

@@ -153,7 +153,11 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
-	if err := sessionctl.Submit(ctx, leader, sub); err != nil {
+	secret, err := session.Secret()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
+	}
+	if err := sessionctl.Submit(ctx, secret, leader, sub); err != nil {
 		return cli.Exit(fmt.Sprintf("demo: submit: %v", err), exitFailure)
 	}
 	st.say("Submitted the seed's job %s: sequence (one per %s) → countWindowAll(100).sum → exactly-once file sink, checkpoint every %s.",

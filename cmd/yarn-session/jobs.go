@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -20,6 +21,17 @@ import (
 // leaderREST finds the REST address of the session's leading AM.
 func leaderREST(ctx context.Context, id string) (string, error) {
 	return sessionctl.FindLeader(ctx, supervisor.NewControlClient(appDirOf(id)), "")
+}
+
+// leaderCommand finds the session's leader and reads the session's secret, for
+// a call that changes the session's state.
+func leaderCommand(ctx context.Context, id string) (string, appsecret.Secret, error) {
+	secret, err := sessionctl.SessionSecret(appDirOf(id))
+	if err != nil {
+		return "", appsecret.Secret{}, err
+	}
+	rest, err := leaderREST(ctx, id)
+	return rest, secret, err
 }
 
 func jobCommands() []*cli.Command {
@@ -63,12 +75,12 @@ func jobCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				rest, err := leaderREST(c.Context, id)
+				rest, secret, err := leaderCommand(c.Context, id)
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
 				}
-				err = sessionctl.REST(30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
-					URL: rest + "/jobs/" + c.Args().First() + "/cancel"}, nil)
+				err = sessionctl.Command(secret, 30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
+					URL: rest + "/jobs/" + c.Args().First() + "/cancel", Body: struct{}{}}, nil)
 				var se *httpjson.StatusError
 				if errors.As(err, &se) {
 					return cli.Exit(fmt.Sprintf("cancel %s: %s", c.Args().First(), se.Message), exitFailure)
@@ -104,11 +116,11 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rest, err := leaderREST(c.Context, id)
+			rest, secret, err := leaderCommand(c.Context, id)
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
-			if err := sessionctl.Submit(c.Context, rest, sub); err != nil {
+			if err := sessionctl.Submit(c.Context, secret, rest, sub); err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
 			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", sub.JobID, sub.Name, sub.JobID)

@@ -149,6 +149,9 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		t.Fatalf("minicluster: %v", err)
 	}
 	c.sup = sup
+	// Submitting changes the session's state: the calls carry its secret, as the
+	// CLI's do.
+	c.rest.HTTP = sup.Secret().Client(c.rest.HTTP)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -10,6 +10,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/recovery/zkha"
@@ -47,6 +48,10 @@ func runAM(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	secret, err := appsecret.FromEnv(nil)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("am: %v", err), 2)
+	}
 	svc, err := haservices.Open(c.Context, cfg, haservices.Options{LocalDir: c.String(FlagLocalDir), Logger: log})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("am: high availability: %v", err), 1)
@@ -55,7 +60,7 @@ func runAM(c *cli.Context) error {
 	timeline.Mark(jobmanager.PhaseZKConnected)
 	amc := jobmanager.AMConfig{
 		Observer: timeline,
-		Conf:     cfg, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
+		Conf:     cfg, Secret: secret, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
 		TaskManagers: c.Int(FlagContainers), TaskManagerMemory: c.Int64(FlagTMMemory), Slots: c.Int(FlagSlots), Logger: log,
 	}
 	graphs, err := svc.JobGraphStore(c.Context)
@@ -80,7 +85,7 @@ func runAM(c *cli.Context) error {
 		amc.RESTPort = &spec
 	}
 	if sock := c.String(FlagRMSocket); sock != "" {
-		rm := rmapi.NewClient(sock)
+		rm := rmapi.NewClient(sock, secret)
 		defer rm.Close()
 		amc.RM = rm
 		if zk, ok := svc.Backend().(*zkha.Backend); ok {

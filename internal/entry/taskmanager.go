@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/taskmanager"
@@ -36,13 +37,17 @@ func runTaskManager(c *cli.Context) error {
 	if id == "" {
 		return cli.Exit(fmt.Sprintf("taskmanager: no container ID: set --%s or %s", FlagContainerID, containers.EnvContainerID), 2)
 	}
+	secret, err := appsecret.FromEnv(nil)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("taskmanager: %v", err), 2)
+	}
 	log = log.With().Str(logging.Container, id).Int(logging.PID, os.Getpid()).Logger()
 	svc, err := haservices.Open(c.Context, cfg, haservices.Options{LocalDir: c.String(FlagLocalDir), Logger: log})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("taskmanager: high availability: %v", err), 1)
 	}
 	defer svc.Close()
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log,
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log, Secret: secret,
 		Tasks: taskmanager.TaskEnv{Storage: svc.Storage(), StateRoot: svc.StateRoot(), OutputRoot: taskmanager.OutputRoot}})
 	if err := tm.Run(c.Context); err != nil && !errors.Is(err, context.Canceled) {
 		return cli.Exit(fmt.Sprintf("taskmanager: %v", err), 1)

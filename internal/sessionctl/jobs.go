@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -45,6 +46,13 @@ func REST(timeout time.Duration) httpjson.Client {
 	return httpjson.Client{HTTP: &http.Client{Timeout: timeout}, MaxBytes: maxREST}
 }
 
+// Command returns a client for the REST calls that change a session's state
+// (submit, cancel, checkpoint fall-back): each carries the session's application
+// secret, as the AM demands, and each is bounded by timeout.
+func Command(secret appsecret.Secret, timeout time.Duration) httpjson.Client {
+	return httpjson.Client{HTTP: secret.Client(&http.Client{Timeout: timeout}), MaxBytes: maxREST}
+}
+
 // GetJSON decodes the JSON answer to GET url into v; anything but 200 OK is an
 // error carrying what the server said.
 func GetJSON(ctx context.Context, hc *http.Client, url string, v any) error {
@@ -66,11 +74,11 @@ func NewSubmission(spec []byte, file string) (jobmanager.JobSubmission, error) {
 	return jobmanager.JobSubmission{JobID: string(g.ID), Name: s.Name, Graph: encoded}, nil
 }
 
-// SubmitJob posts a submission to a leader's REST endpoint; anything but 202
-// Accepted is an error carrying what the leader said (a *RefusedError when it
-// answered).
-func SubmitJob(ctx context.Context, rest string, sub jobmanager.JobSubmission) error {
-	err := REST(30*time.Second).Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub, Status: http.StatusAccepted}, nil)
+// SubmitJob posts a submission, carrying the session's secret, to a leader's
+// REST endpoint; anything but 202 Accepted is an error carrying what the leader
+// said (a *RefusedError when it answered).
+func SubmitJob(ctx context.Context, secret appsecret.Secret, rest string, sub jobmanager.JobSubmission) error {
+	err := Command(secret, 30*time.Second).Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub, Status: http.StatusAccepted}, nil)
 	var se *httpjson.StatusError
 	if errors.As(err, &se) {
 		return &RefusedError{StatusCode: se.StatusCode, Message: se.Message}
@@ -78,8 +86,9 @@ func SubmitJob(ctx context.Context, rest string, sub jobmanager.JobSubmission) e
 	return err
 }
 
-// RefusedError is a leader's refusal of a submission: 400 (invalid), 409 (the
-// job ID or its sink path is taken), 503 (not leading).
+// RefusedError is a leader's refusal of a submission: 400 (invalid), 401 (no
+// or another secret), 409 (the job ID or its sink path is taken), 503 (not
+// leading).
 type RefusedError struct {
 	StatusCode int
 	Message    string
@@ -93,11 +102,11 @@ func (e *RefusedError) Error() string { return e.Message }
 // (400, 409) is returned at once — except a 409 on a second try when the leader
 // runs this very submission (GET /jobs/{id} shows the job with the same graph):
 // the first try's acknowledgement was lost, and the job is accepted.
-func Submit(ctx context.Context, leader string, s jobmanager.JobSubmission) error {
+func Submit(ctx context.Context, secret appsecret.Secret, leader string, s jobmanager.JobSubmission) error {
 	var refused error
 	tried := false
 	_, err := Poll(ctx, 30*time.Second, func() (struct{}, bool) {
-		err := SubmitJob(ctx, leader, s)
+		err := SubmitJob(ctx, secret, leader, s)
 		var re *RefusedError
 		if errors.As(err, &re) && re.StatusCode == http.StatusConflict && tried && runsSubmission(ctx, leader, s) {
 			return struct{}{}, true

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
@@ -45,6 +46,20 @@ func StartDetached(ctx context.Context, exe, home string, args ...string) (*Deta
 	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
 	appDir := filepath.Join(home, appID)
 	return &Detached{AppID: appID, Client: supervisor.NewControlClient(appDir), appDir: appDir}, nil
+}
+
+// Secret reads the session's application secret (see SessionSecret).
+func (d *Detached) Secret() (appsecret.Secret, error) { return SessionSecret(d.appDir) }
+
+// SessionSecret reads the application secret of the session whose directory is
+// appDir: the REST calls that change its state carry it (Command). Only the
+// session's own user can read it.
+func SessionSecret(appDir string) (appsecret.Secret, error) {
+	s, err := appsecret.Load(supervisor.SecretPath(appDir))
+	if err != nil {
+		return appsecret.Secret{}, fmt.Errorf("the session's application secret (only the user who started the session may change it): %w", err)
+	}
+	return s, nil
 }
 
 // Stop asks the supervisor to stop the session and waits until it is gone. It

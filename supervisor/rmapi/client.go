@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 )
@@ -22,9 +23,10 @@ type Client struct {
 // call at once.
 const callTimeout = 30 * time.Second
 
-// NewClient returns a client for the socket at path. No connection is made yet.
-func NewClient(path string) *Client {
-	return &Client{socket: path, json: httpjson.Client{HTTP: &http.Client{Timeout: callTimeout, Transport: UnixTransport(path)}, MaxBytes: maxBody}}
+// NewClient returns a client for the socket at path whose every call carries
+// secret. No connection is made yet.
+func NewClient(path string, secret appsecret.Secret) *Client {
+	return &Client{socket: path, json: httpjson.Client{HTTP: secret.Client(&http.Client{Timeout: callTimeout, Transport: UnixTransport(path)}), MaxBytes: maxBody}}
 }
 
 // UnixTransport is an HTTP transport whose every connection goes to the unix

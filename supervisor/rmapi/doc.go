@@ -18,7 +18,9 @@
 // way first: only the supervisor's user can reach it, and nothing is sent to a
 // socket another user planted. It needs no code
 // generation, and it can be driven by hand with `curl --unix-socket`. See
-// docs/architecture.md for why not gRPC.
+// docs/architecture.md for why not gRPC. Every call carries the application
+// secret (package appsecret: NewClient sends it, Handler demands it); a call
+// without it gets 401 Unauthorized with no detail and reaches no method.
 //
 // Every call carries the caller's attempt ID. The supervisor accepts calls only
 // from the attempt it is currently running (ErrStaleAttempt otherwise), so an AM

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/internal/privdir/privdirtest"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
@@ -101,28 +104,30 @@ func (f *fakeRM) Leadership(ctx context.Context, req rmapi.LeadershipRequest) er
 	return nil
 }
 
-func serve(t *testing.T, rm rmapi.ResourceManager, log zerolog.Logger) (string, *rmapi.Client) {
+func serve(t *testing.T, rm rmapi.ResourceManager, log zerolog.Logger) (string, *rmapi.Client, appsecret.Secret) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "app", "rm.sock")
 	l, err := rmapi.Listen(sock)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- rmapi.Serve(ctx, l, rm, log) }()
+	secret, err := appsecret.New()
+	require.NoError(t, err)
+	go func() { done <- rmapi.Serve(ctx, l, rm, secret, log) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	c := rmapi.NewClient(sock)
+	c := rmapi.NewClient(sock, secret)
 	t.Cleanup(c.Close)
-	return sock, c
+	return sock, c, secret
 }
 
 func TestRegisterAllocateFinish(t *testing.T) {
 	prev := []rmapi.Container{{ID: "container_1_0001_01_000001", PID: 4242, Slots: 2, Attempt: 1}}
 	rm := &fakeRM{current: "appattempt_1_0001_000002", previous: prev}
 	var logs bytes.Buffer
-	_, c := serve(t, rm, zerolog.New(&logs))
+	_, c, _ := serve(t, rm, zerolog.New(&logs))
 	ctx := context.Background()
 
 	_, err := c.Allocate(ctx, rmapi.AllocateRequest{AttemptID: rm.current})
@@ -149,7 +154,7 @@ func TestRegisterAllocateFinish(t *testing.T) {
 func TestLeadershipReportsArriveInOrder(t *testing.T) {
 	rm := &fakeRM{current: "appattempt_1_0001_000002"}
 	var logs bytes.Buffer
-	_, c := serve(t, rm, zerolog.New(&logs))
+	_, c, _ := serve(t, rm, zerolog.New(&logs))
 	ctx := context.Background()
 
 	err := c.Leadership(ctx, rmapi.LeadershipRequest{AttemptID: rm.current, Leading: true})
@@ -170,7 +175,7 @@ func TestLeadershipReportsArriveInOrder(t *testing.T) {
 
 func TestStaleAttemptIsRefused(t *testing.T) {
 	rm := &fakeRM{current: "appattempt_1_0001_000002"}
-	_, c := serve(t, rm, zerolog.Nop())
+	_, c, _ := serve(t, rm, zerolog.Nop())
 	ctx := context.Background()
 	_, err := c.Register(ctx, rmapi.RegisterRequest{AttemptID: "appattempt_1_0001_000001"})
 	require.ErrorIs(t, err, rmapi.ErrStaleAttempt)
@@ -182,21 +187,50 @@ func TestStaleAttemptIsRefused(t *testing.T) {
 
 func TestBadRequestsNameTheProblem(t *testing.T) {
 	rm := &fakeRM{current: "a"}
-	sock, c := serve(t, rm, zerolog.Nop())
+	sock, c, secret := serve(t, rm, zerolog.Nop())
 	err := c.Finish(context.Background(), rmapi.FinishRequest{AttemptID: "a", Status: "DONE"})
 	require.ErrorIs(t, err, rmapi.ErrInvalid)
 	require.Contains(t, err.Error(), `"DONE"`)
 
 	// Unknown fields are refused rather than silently ignored.
-	hc := &http.Client{Transport: rmapi.UnixTransport(sock)}
+	hc := secret.Client(&http.Client{Transport: rmapi.UnixTransport(sock)})
 	resp, err := hc.Post("http://x"+rmapi.PathRegister, "application/json", strings.NewReader(`{"attemptId":"a","bogus":1}`))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
 
+// TestCallsWithoutTheSecretAreRefused: a caller that can reach the socket but
+// does not hold the application secret gets 401 with no detail, and the
+// supervisor never sees the call.
+func TestCallsWithoutTheSecretAreRefused(t *testing.T) {
+	rm := &fakeRM{current: "a"}
+	sock, _, _ := serve(t, rm, zerolog.Nop())
+	ctx := context.Background()
+	other, err := appsecret.New()
+	require.NoError(t, err)
+	for name, c := range map[string]*rmapi.Client{"no secret": rmapi.NewClient(sock, appsecret.Secret{}), "another secret": rmapi.NewClient(sock, other)} {
+		_, err := c.Register(ctx, rmapi.RegisterRequest{AttemptID: "a", Session: &rmapi.SessionCredentials{SessionID: 1, Password: []byte("pw")}})
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(err), name)
+		require.Equal(t, "rmapi: "+rmapi.PathRegister+": POST http://supervisor"+rmapi.PathRegister+": 401 Unauthorized: Unauthorized", err.Error(), name)
+		c.Close()
+	}
+	hc := &http.Client{Transport: rmapi.UnixTransport(sock)}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Post("http://x"+rmapi.PathFinish, "application/json", strings.NewReader(`{"attemptId":"a","status":"KILLED"}`))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, "Unauthorized\n", string(body), "no detail")
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	require.False(t, rm.registered, "the supervisor never saw the register")
+	require.Nil(t, rm.finished, "nor the finish")
+}
+
 func TestSocketIsPrivateAndStaleSocketReplaced(t *testing.T) {
-	sock, _ := serve(t, &fakeRM{current: "a"}, zerolog.Nop())
+	sock, _, _ := serve(t, &fakeRM{current: "a"}, zerolog.Nop())
 	fi, err := os.Stat(sock)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -240,7 +274,7 @@ func TestSquattedSocketDirectoryRefused(t *testing.T) {
 	require.ErrorIs(t, err, privdir.ErrUntrusted)
 	require.ErrorContains(t, err, want)
 
-	c := rmapi.NewClient(sock)
+	c := rmapi.NewClient(sock, appsecret.Secret{})
 	_, err = c.Register(context.Background(), rmapi.RegisterRequest{AttemptID: "a",
 		Session: &rmapi.SessionCredentials{SessionID: 1, Password: []byte("secret")}})
 	require.ErrorIs(t, err, privdir.ErrUntrusted)
@@ -250,7 +284,7 @@ func TestSquattedSocketDirectoryRefused(t *testing.T) {
 	mine := filepath.Join(privdirtest.SharedDir(t), "mine")
 	require.NoError(t, privdir.Ensure(mine))
 	theirs := privdirtest.Plant(t, filepath.Join(mine, "rm.sock"))
-	_, err = rmapi.NewClient(filepath.Join(mine, "rm.sock")).Register(context.Background(), rmapi.RegisterRequest{AttemptID: "a"})
+	_, err = rmapi.NewClient(filepath.Join(mine, "rm.sock"), appsecret.Secret{}).Register(context.Background(), rmapi.RegisterRequest{AttemptID: "a"})
 	require.ErrorContains(t, err, "the socket is owned by uid 65534, not by you (uid 0)")
 	_, err = rmapi.Listen(filepath.Join(mine, "rm.sock"))
 	require.ErrorContains(t, err, "the socket is owned by uid 65534, not by you (uid 0)")
@@ -261,7 +295,7 @@ func TestSquattedSocketDirectoryRefused(t *testing.T) {
 
 func TestContextBoundsACall(t *testing.T) {
 	rm := &fakeRM{current: "a", registered: true, block: make(chan struct{})}
-	_, c := serve(t, rm, zerolog.Nop())
+	_, c, _ := serve(t, rm, zerolog.Nop())
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Allocate(ctx, rmapi.AllocateRequest{AttemptID: "a"})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/privdir"
@@ -32,8 +33,9 @@ type ResourceManager interface {
 // maxBody bounds a request body; requests are small.
 const maxBody = 1 << 20
 
-// Handler serves the protocol for rm.
-func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
+// Handler serves the protocol for rm to callers that carry secret (the
+// application secret); any other call gets 401 Unauthorized.
+func Handler(rm ResourceManager, secret appsecret.Secret, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathRegister, func(w http.ResponseWriter, r *http.Request) {
 		var req RegisterRequest
@@ -72,7 +74,7 @@ func Handler(rm ResourceManager, log zerolog.Logger) http.Handler {
 		log.Info().Str(logging.AttemptID, req.AttemptID).Bool("leading", req.Leading).Msg("rmapi: leadership")
 		reply(w, log, struct{}{}, rm.Leadership(r.Context(), req))
 	})
-	return mux
+	return secret.Require(mux)
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -129,9 +131,10 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve serves rm on l until ctx ends, then shuts down within a bounded time.
-func Serve(ctx context.Context, l net.Listener, rm ResourceManager, log zerolog.Logger) error {
-	return ServeHandler(ctx, l, Handler(rm, log))
+// Serve serves rm on l to callers carrying secret until ctx ends, then shuts
+// down within a bounded time.
+func Serve(ctx context.Context, l net.Listener, rm ResourceManager, secret appsecret.Secret, log zerolog.Logger) error {
+	return ServeHandler(ctx, l, Handler(rm, secret, log))
 }
 
 // ServeHandler serves h on l (a local socket) until ctx ends, then shuts down

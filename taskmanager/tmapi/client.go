@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 )
 
@@ -15,9 +16,9 @@ import (
 type TaskManagerClient struct{ c httpjson.Client }
 
 // NewTaskManagerClient returns a client making its calls with hc (its Timeout
-// bounds each call besides the context).
-func NewTaskManagerClient(hc *http.Client) *TaskManagerClient {
-	return &TaskManagerClient{c: httpjson.Client{HTTP: hc}}
+// bounds each call besides the context), each carrying secret.
+func NewTaskManagerClient(hc *http.Client, secret appsecret.Secret) *TaskManagerClient {
+	return &TaskManagerClient{c: httpjson.Client{HTTP: secret.Client(hc)}}
 }
 
 // Deploy runs d's subtask on tm, replacing an instance already running there.
@@ -52,7 +53,7 @@ func (c *TaskManagerClient) AbortCheckpoint(ctx context.Context, tm string, sess
 	return taskError(c.command(ctx, http.MethodPost, tm+task.path("abort"), session, CheckpointCommand{ID: id}, nil))
 }
 
-// Status reads tm's status; it needs no leader session.
+// Status reads tm's status; it needs no leader session (but the secret).
 func (c *TaskManagerClient) Status(ctx context.Context, tm string) (Status, error) {
 	var st Status
 	err := c.c.Get(ctx, tm+PathStatus, &st)
@@ -71,16 +72,16 @@ func (c *TaskManagerClient) command(ctx context.Context, method, url string, ses
 type RegistryClient struct{ c httpjson.Client }
 
 // NewRegistryClient returns a client making its calls with hc (its Timeout
-// bounds each call besides the context).
-func NewRegistryClient(hc *http.Client) *RegistryClient {
-	return &RegistryClient{c: httpjson.Client{HTTP: hc}}
+// bounds each call besides the context), each carrying secret.
+func NewRegistryClient(hc *http.Client, secret appsecret.Secret) *RegistryClient {
+	return &RegistryClient{c: httpjson.Client{HTTP: secret.Client(hc)}}
 }
 
 // Register registers a TaskManager with the leader at leader.
 func (c *RegistryClient) Register(ctx context.Context, leader string, reg Registration) (RegistrationResponse, error) {
 	var res RegistrationResponse
 	err := c.c.Post(ctx, leader+PathRegister, reg, &res)
-	return res, staleError(err)
+	return res, mapStatus(staleError(err), http.StatusForbidden, ErrUnknownContainer)
 }
 
 // Heartbeat keeps a registration with the leader at leader alive.

@@ -16,7 +16,10 @@
 // HeaderLeaderSession; a TaskManager obeys only the session it registers under,
 // and the registry only registrations and heartbeats under its current session,
 // refusing others with ErrStaleLeader. The session is a fencing token, not a
-// credential: this package does not authenticate callers.
+// credential: callers are authenticated by the application secret (package
+// appsecret), which both clients send and both handlers demand before anything
+// else (401 Unauthorized, no detail). A registry may also refuse a container the
+// application did not launch (ErrUnknownContainer, 403 Forbidden).
 //
 // Not guaranteed: delivery. A call is made once; whether to retry, re-register or
 // fail a job over is the caller's decision.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 )
 
@@ -44,9 +45,12 @@ type TaskManager interface {
 // refused with 413 Request Entity Too Large.
 const MaxCommandBytes = 4 << 20
 
-// RegistryHandler serves reg at PathRegister and PathHeartbeat. Any refusal is
-// 409 Conflict: a TaskManager registers again.
-func RegistryHandler(reg Registry) http.Handler {
+// RegistryHandler serves reg at PathRegister and PathHeartbeat to callers that
+// carry secret (the application secret; 401 Unauthorized otherwise). A
+// registration for a container the application did not launch is 403
+// Forbidden (ErrUnknownContainer); any other refusal is 409 Conflict: a
+// TaskManager registers again.
+func RegistryHandler(reg Registry, secret appsecret.Secret) http.Handler {
 	// Registrations and heartbeats are small (1 MiB at most) and exact.
 	registryBodies := httpjson.Decoder{}
 	mux := http.NewServeMux()
@@ -57,7 +61,7 @@ func RegistryHandler(reg Registry) http.Handler {
 		}
 		res, err := reg.Register(r.Context(), req)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
+			fail(w, err, http.StatusConflict)
 			return
 		}
 		httpjson.Write(w, http.StatusOK, res)
@@ -73,13 +77,14 @@ func RegistryHandler(reg Registry) http.Handler {
 		}
 		httpjson.Write(w, http.StatusOK, struct{}{})
 	})
-	return mux
+	return secret.Require(mux)
 }
 
-// TaskManagerHandler serves tm's status and the leader's commands. A command
-// whose HeaderLeaderSession tm does not accept is refused before its body is
-// read.
-func TaskManagerHandler(tm TaskManager) http.Handler {
+// TaskManagerHandler serves tm's status and the leader's commands to callers
+// that carry secret (the application secret; 401 Unauthorized otherwise, before
+// anything else: the status names the leader session). A command whose
+// HeaderLeaderSession tm does not accept is refused before its body is read.
+func TaskManagerHandler(tm TaskManager, secret appsecret.Secret) http.Handler {
 	// A deployment carries a job graph (a submission is at most 1 MiB of JSON,
 	// a third more in base64) and a state handle: 4 MiB at most. Fields this
 	// TaskManager does not know are ignored.
@@ -140,7 +145,7 @@ func TaskManagerHandler(tm TaskManager) http.Handler {
 	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/abort", checkpoint(func(ctx context.Context, task TaskID, id int64) (any, error) {
 		return struct{}{}, tm.AbortCheckpoint(ctx, task, id)
 	}))
-	return mux
+	return secret.Require(mux)
 }
 
 // taskOf reads the task a command names from its {job} and {subtask} path
@@ -172,6 +177,8 @@ func fail(w http.ResponseWriter, err error, status int) {
 		status = http.StatusNotFound
 	case errors.Is(err, ErrUnusableState):
 		status = http.StatusUnprocessableEntity
+	case errors.Is(err, ErrUnknownContainer):
+		status = http.StatusForbidden
 	}
 	http.Error(w, err.Error(), status)
 }

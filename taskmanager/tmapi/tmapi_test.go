@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -86,16 +87,21 @@ func (f *fakeTM) AbortCheckpoint(ctx context.Context, task tmapi.TaskID, id int6
 	return f.record("abort", task, id)
 }
 
-// fakeRegistry accepts registrations and heartbeats under one session.
+// fakeRegistry accepts registrations and heartbeats under one session (and,
+// when launched is set, only of those containers with those slots).
 type fakeRegistry struct {
-	session string
-	mu      sync.Mutex
-	beats   map[string]int
+	session  string
+	launched map[string]int
+	mu       sync.Mutex
+	beats    map[string]int
 }
 
 func (f *fakeRegistry) Register(ctx context.Context, reg tmapi.Registration) (tmapi.RegistrationResponse, error) {
 	if reg.LeaderSession != f.session {
 		return tmapi.RegistrationResponse{}, fmt.Errorf("%w: registration under %q", tmapi.ErrStaleLeader, reg.LeaderSession)
+	}
+	if slots, ok := f.launched[reg.ContainerID]; f.launched != nil && (!ok || slots != reg.Slots) {
+		return tmapi.RegistrationResponse{}, fmt.Errorf("%w: %s with %d slots", tmapi.ErrUnknownContainer, reg.ContainerID, reg.Slots)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -125,13 +131,21 @@ func serve(t *testing.T, h http.Handler) string {
 	return srv.URL
 }
 
+func newSecret(t *testing.T) appsecret.Secret {
+	t.Helper()
+	s, err := appsecret.New()
+	require.NoError(t, err)
+	return s
+}
+
 func hc() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
 
 func TestCommandsRoundTrip(t *testing.T) {
+	sec := newSecret(t)
 	session := uuid.New()
 	tm := &fakeTM{session: session.String(), running: map[tmapi.TaskID]bool{}}
-	addr := serve(t, tmapi.TaskManagerHandler(tm))
-	c := tmapi.NewTaskManagerClient(hc())
+	addr := serve(t, tmapi.TaskManagerHandler(tm, sec))
+	c := tmapi.NewTaskManagerClient(hc(), sec)
 	ctx := context.Background()
 
 	st, err := c.Status(ctx, addr)
@@ -165,10 +179,11 @@ func TestCommandsRoundTrip(t *testing.T) {
 }
 
 func TestStaleLeaderIsRefused(t *testing.T) {
+	sec := newSecret(t)
 	current := uuid.New()
 	tm := &fakeTM{session: current.String(), running: map[tmapi.TaskID]bool{{JobID: "job1"}: true}}
-	addr := serve(t, tmapi.TaskManagerHandler(tm))
-	c := tmapi.NewTaskManagerClient(hc())
+	addr := serve(t, tmapi.TaskManagerHandler(tm, sec))
+	c := tmapi.NewTaskManagerClient(hc(), sec)
 	ctx := context.Background()
 	old := uuid.New()
 
@@ -188,17 +203,18 @@ func TestStaleLeaderIsRefused(t *testing.T) {
 	require.Len(t, tm.running, 1, "nothing was deployed or canceled")
 
 	// A command without the header is refused too.
-	resp, err := http.Post(addr+tmapi.PathTasks, "application/json", strings.NewReader(`{"jobId":"job2","graph":"Z3JhcGg="}`))
+	resp, err := sec.Client(hc()).Post(addr+tmapi.PathTasks, "application/json", strings.NewReader(`{"jobId":"job2","graph":"Z3JhcGg="}`))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusConflict, resp.StatusCode)
 }
 
 func TestRegistryRoundTripAndRefusals(t *testing.T) {
+	sec := newSecret(t)
 	session := uuid.NewString()
 	reg := &fakeRegistry{session: session, beats: map[string]int{}}
-	leader := serve(t, tmapi.RegistryHandler(reg))
-	c := tmapi.NewRegistryClient(hc())
+	leader := serve(t, tmapi.RegistryHandler(reg, sec))
+	c := tmapi.NewRegistryClient(hc(), sec)
 	ctx := context.Background()
 
 	res, err := c.Register(ctx, leader, tmapi.Registration{ContainerID: "c1", Slots: 1, LeaderSession: session})
@@ -214,22 +230,23 @@ func TestRegistryRoundTripAndRefusals(t *testing.T) {
 	require.ErrorIs(t, err, tmapi.ErrStaleLeader)
 
 	// Registrations are exact: unknown fields are 400, not a stale leader.
-	resp, err := http.Post(leader+tmapi.PathRegister, "application/json", strings.NewReader(`{"containerId":"c1","bogus":true}`))
+	resp, err := sec.Client(hc()).Post(leader+tmapi.PathRegister, "application/json", strings.NewReader(`{"containerId":"c1","bogus":true}`))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
 
 func TestRequestSizeLimits(t *testing.T) {
+	sec := newSecret(t)
 	session := uuid.New()
 	tm := &fakeTM{session: session.String(), running: map[tmapi.TaskID]bool{}}
-	tmAddr := serve(t, tmapi.TaskManagerHandler(tm))
+	tmAddr := serve(t, tmapi.TaskManagerHandler(tm, sec))
 	reg := &fakeRegistry{session: session.String(), beats: map[string]int{}}
-	leader := serve(t, tmapi.RegistryHandler(reg))
+	leader := serve(t, tmapi.RegistryHandler(reg, sec))
 	ctx := context.Background()
 
 	// A registration is at most 1 MiB: a larger one is 413.
-	_, err := tmapi.NewRegistryClient(hc()).Register(ctx, leader, tmapi.Registration{ContainerID: strings.Repeat("c", 1<<20),
+	_, err := tmapi.NewRegistryClient(hc(), sec).Register(ctx, leader, tmapi.Registration{ContainerID: strings.Repeat("c", 1<<20),
 		Slots: 1, LeaderSession: session.String()})
 	require.Equal(t, http.StatusRequestEntityTooLarge, httpjson.StatusCode(err))
 	require.NotErrorIs(t, err, tmapi.ErrStaleLeader)
@@ -239,7 +256,7 @@ func TestRequestSizeLimits(t *testing.T) {
 	// A deployment may be larger (a job graph and a state handle: up to
 	// tmapi.MaxCommandBytes), and may carry fields this TaskManager does not
 	// know. One over the bound is 413, and the TaskManager serves on.
-	c := tmapi.NewTaskManagerClient(hc())
+	c := tmapi.NewTaskManagerClient(hc(), sec)
 	err = c.Deploy(ctx, tmAddr, session, tmapi.Deployment{JobID: "job1", Graph: []byte("graph"), Handle: make([]byte, 3<<19)}) // 2 MiB in base64
 	require.NoError(t, err)
 	err = c.Deploy(ctx, tmAddr, session, tmapi.Deployment{JobID: "job2", Graph: []byte("graph"), Handle: make([]byte, 3<<20)}) // 4 MiB in base64, and the rest
@@ -248,7 +265,7 @@ func TestRequestSizeLimits(t *testing.T) {
 	req, err := http.NewRequest(http.MethodPost, tmAddr+tmapi.PathTasks, strings.NewReader(`{"jobId":"job3","graph":"Z3JhcGg=","future":1}`))
 	require.NoError(t, err)
 	req.Header.Set(tmapi.HeaderLeaderSession, session.String())
-	resp, err := hc().Do(req)
+	resp, err := sec.Client(hc()).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -256,6 +273,7 @@ func TestRequestSizeLimits(t *testing.T) {
 }
 
 func TestContextBoundsACommand(t *testing.T) {
+	sec := newSecret(t)
 	block := make(chan struct{})
 	addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -266,6 +284,64 @@ func TestContextBoundsACommand(t *testing.T) {
 	defer close(block)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := tmapi.NewTaskManagerClient(hc()).TriggerCheckpoint(ctx, addr, uuid.New(), tmapi.TaskID{JobID: "j"}, 1)
+	_, err := tmapi.NewTaskManagerClient(hc(), sec).TriggerCheckpoint(ctx, addr, uuid.New(), tmapi.TaskID{JobID: "j"}, 1)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// TestCallsWithoutTheSecretAreRefused: a caller that knows the leader session
+// (the fencing token) but not the application secret can neither read a
+// TaskManager's status nor command it, nor register or heartbeat with the
+// registry: every call is 401 with no detail, and nothing reaches the handlers.
+func TestCallsWithoutTheSecretAreRefused(t *testing.T) {
+	sec := newSecret(t)
+	session := uuid.New()
+	tm := &fakeTM{session: session.String(), running: map[tmapi.TaskID]bool{{JobID: "job1"}: true}}
+	addr := serve(t, tmapi.TaskManagerHandler(tm, sec))
+	reg := &fakeRegistry{session: session.String(), beats: map[string]int{}}
+	leader := serve(t, tmapi.RegistryHandler(reg, sec))
+	ctx := context.Background()
+	task := tmapi.TaskID{JobID: "job1"}
+
+	for name, other := range map[string]appsecret.Secret{"no secret": {}, "another secret": newSecret(t)} {
+		c := tmapi.NewTaskManagerClient(hc(), other)
+		_, err := c.Status(ctx, addr)
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(err), name)
+		require.Equal(t, "GET "+addr+tmapi.PathStatus+": 401 Unauthorized: Unauthorized", err.Error(), name+": no detail, no leader session")
+		_, err = c.Cancel(ctx, addr, session, "job1")
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(err), name)
+		_, err = c.TriggerCheckpoint(ctx, addr, session, task, 1<<62)
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(err), name)
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(c.CompleteCheckpoint(ctx, addr, session, task, 1)), name)
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(c.Deploy(ctx, addr, session, tmapi.Deployment{JobID: "job2", Graph: []byte("graph")})), name)
+
+		r := tmapi.NewRegistryClient(hc(), other)
+		_, err = r.Register(ctx, leader, tmapi.Registration{ContainerID: "c1", Slots: 1, LeaderSession: session.String()})
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(err), name)
+		require.NotErrorIs(t, err, tmapi.ErrStaleLeader, "a refusal for want of the secret is not a stale leader")
+		require.Equal(t, http.StatusUnauthorized, httpjson.StatusCode(r.Heartbeat(ctx, leader, tmapi.Heartbeat{ContainerID: "c1", LeaderSession: session.String()})), name)
+	}
+	require.Empty(t, tm.told, "no checkpoint command arrived")
+	require.Equal(t, map[tmapi.TaskID]bool{{JobID: "job1"}: true}, tm.running, "nothing was deployed or canceled")
+	require.Empty(t, reg.beats, "nothing registered")
+}
+
+// TestUnknownContainerIsForbidden: the registry's refusal of a container the
+// application did not launch is 403 and ErrUnknownContainer on the client, not a
+// stale leader.
+func TestUnknownContainerIsForbidden(t *testing.T) {
+	sec := newSecret(t)
+	session := uuid.NewString()
+	reg := &fakeRegistry{session: session, beats: map[string]int{}, launched: map[string]int{"c1": 2}}
+	leader := serve(t, tmapi.RegistryHandler(reg, sec))
+	c := tmapi.NewRegistryClient(hc(), sec)
+	ctx := context.Background()
+	for _, r := range []tmapi.Registration{{ContainerID: "c9", Slots: 2}, {ContainerID: "c1", Slots: 3}} {
+		r.LeaderSession = session
+		_, err := c.Register(ctx, leader, r)
+		require.ErrorIs(t, err, tmapi.ErrUnknownContainer, r.ContainerID)
+		require.NotErrorIs(t, err, tmapi.ErrStaleLeader)
+		require.Equal(t, http.StatusForbidden, httpjson.StatusCode(err))
+	}
+	_, err := c.Register(ctx, leader, tmapi.Registration{ContainerID: "c1", Slots: 2, LeaderSession: session})
+	require.NoError(t, err)
 }

@@ -14,7 +14,8 @@ const (
 
 // Paths a TaskManager serves.
 const (
-	// PathStatus is GET Status; it is open (no leader session needed).
+	// PathStatus is GET Status; it needs no leader session (but, as every
+	// call, the application secret).
 	PathStatus = "/v1/status"
 	// PathTasks takes the leader's task commands: POST Deployment deploys;
 	// DELETE PathTasks/{job} cancels a job's tasks; POST
@@ -30,8 +31,12 @@ const HeaderLeaderSession = "X-Leader-Session"
 // Sentinel errors, matched with errors.Is on both sides. On the wire an error
 // is its status code with the message as plain text:
 //
-//	ErrStaleLeader  409 Conflict   (any call: the registry also refuses an invalid registration with it)
-//	ErrUnknownTask  404 Not Found  (checkpoint commands)
+//	ErrStaleLeader       409 Conflict   (any call: the registry also refuses an invalid registration with it)
+//	ErrUnknownTask       404 Not Found  (checkpoint commands)
+//	ErrUnknownContainer  403 Forbidden  (registration)
+//
+// Every call carries the application secret (package appsecret); a call
+// without it is 401 Unauthorized, with no detail.
 //
 // A body that cannot be decoded is 400 Bad Request, and so is a deployment the
 // TaskManager cannot run; anything else that fails is 500.
@@ -45,6 +50,9 @@ var (
 	// missing, corrupt or not this task's: deploying it again gives the same
 	// answer (422 Unprocessable Entity).
 	ErrUnusableState = errors.New("tmapi: unusable checkpoint state")
+	// ErrUnknownContainer is a registration for a container the application
+	// did not launch, or with other slots than it was launched with.
+	ErrUnknownContainer = errors.New("tmapi: not a container of this application")
 )
 
 // Registration is what a TaskManager tells the leader about itself.
