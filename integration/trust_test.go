@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/privdir/privdirtest"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
@@ -176,7 +177,9 @@ func TestSessionLimits(t *testing.T) {
 	require.Contains(t, out, "the session runs 1 jobs, the most amkeeper.session.max-jobs (1) allows")
 
 	big := append([]byte(`{"jobId":"`), bytes.Repeat([]byte("x"), 2<<20)...)
-	resp, err := http.Post(rest+"/jobs", "application/json", bytes.NewReader(append(big, `"}`...)))
+	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
+	require.NoError(t, err)
+	resp, err := secret.Client(nil).Post(rest+"/jobs", "application/json", bytes.NewReader(append(big, `"}`...)))
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

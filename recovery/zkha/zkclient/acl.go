@@ -34,7 +34,7 @@ type ACLError struct {
 	Nodes   []OpenNode
 	More    int
 	Servers []string
-	User    string // the digest user (never the password)
+	Login   string // how to authenticate as amkeeper's identity in zkCli (never a password)
 	Root    string // the chroot: below it a recursive fix is safe
 }
 
@@ -61,8 +61,8 @@ func (e *ACLError) Error() string {
 		them = "them"
 	}
 	fmt.Fprintf(&b, ": others may create, change or delete nodes there, and amkeeper did not create %s so. ", them)
-	fmt.Fprintf(&b, "If you trust what is there, make it amkeeper's: zkCli.sh -server %s, then addauth digest %s:<password>, then %s. ",
-		strings.Join(e.Servers, ","), e.User, strings.Join(e.fixes(false), ", "))
+	fmt.Fprintf(&b, "If you trust what is there, make it amkeeper's: zkCli.sh -server %s, then %s, then %s. ",
+		strings.Join(e.Servers, ","), e.Login, strings.Join(e.fixes(false), ", "))
 	if del := e.fixes(true); len(del) > 0 {
 		fmt.Fprintf(&b, "If not, remove what is below the cluster's node (%s) and start again", strings.Join(del, ", "))
 	}
@@ -195,7 +195,7 @@ func (c *Client) nodeACLStat(ctx context.Context, abs string) ([]zk.ACL, *zk.Sta
 // nobody but this client's identity more than read. It reads only; on refusal
 // nothing has been created.
 func (c *Client) verifyACLs(ctx context.Context) error {
-	bad := &ACLError{Servers: c.cfg.Servers, User: c.digestUser(), Root: c.cfg.Root}
+	bad := &ACLError{Servers: c.cfg.Servers, Login: c.login, Root: c.cfg.Root}
 	record := func(n OpenNode) {
 		if len(bad.Nodes) < maxReported {
 			bad.Nodes = append(bad.Nodes, n)
@@ -213,7 +213,7 @@ func (c *Client) verifyACLs(ctx context.Context) error {
 			return true, nil
 		case err != nil:
 			return false, fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)
-		case found && openToOthers(acl, c.acl):
+		case found && openToOthers(acl, c.ours):
 			record(OpenNode{Path: abs, ACL: acl})
 		}
 		return found, nil
@@ -286,7 +286,7 @@ func (c *Client) walkOne(ctx context.Context, abs string, top bool) walked {
 			return walked{err: fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)}
 		case st == nil:
 			return w
-		case openToOthers(acl, c.acl):
+		case openToOthers(acl, c.ours):
 			w.open = &OpenNode{Path: abs, ACL: acl}
 		}
 		if st.NumChildren == 0 {
@@ -324,18 +324,29 @@ func (e *ACLError) orNil() error {
 // and now.
 func (c *Client) checkCreatedByOthers(ctx context.Context, abs string) error {
 	acl, found, err := c.nodeACL(ctx, abs)
-	bad := &ACLError{Servers: c.cfg.Servers, User: c.digestUser(), Root: c.cfg.Root}
+	bad := &ACLError{Servers: c.cfg.Servers, Login: c.login, Root: c.cfg.Root}
 	switch {
 	case errors.Is(err, zk.ErrNoAuth):
 		bad.Nodes = []OpenNode{{Path: abs, Err: zk.ErrNoAuth}}
 		return bad
 	case err != nil:
 		return fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)
-	case found && openToOthers(acl, c.acl):
+	case found && openToOthers(acl, c.ours):
 		bad.Nodes = []OpenNode{{Path: abs, ACL: acl}}
 		return bad
 	}
 	return nil
+}
+
+// saslOwners are the ACL entries a SASL identity owns: sasl:<identity>, and for
+// a Kerberos principal (user@REALM) also sasl:<user>, the name ZooKeeper records
+// when its server drops the realm (kerberos.removeRealmFromPrincipal).
+func saslOwners(identity string) []zk.ACL {
+	ours := []zk.ACL{{Perms: zk.PermAll, Scheme: "sasl", ID: identity}}
+	if user, _, ok := strings.Cut(identity, "@"); ok && user != "" {
+		ours = append(ours, zk.ACL{Perms: zk.PermAll, Scheme: "sasl", ID: user})
+	}
+	return ours
 }
 
 func (c *Client) digestUser() string {

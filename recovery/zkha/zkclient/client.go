@@ -127,6 +127,11 @@ type Client struct {
 	cfg  Config
 	conn *zk.Conn
 	acl  []zk.ACL
+	// ours are the ACL entries that name this client's own identity (the
+	// digest user, or the SASL identity): the ACL check accepts nothing else.
+	ours []zk.ACL
+	// login says how an operator authenticates as that identity in zkCli.
+	login string
 	log  zerolog.Logger
 
 	mu        sync.Mutex
@@ -179,6 +184,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.acl = acl
+	c.ours, c.login = acl, "addauth digest "+c.digestUser()+":<password>"
 	// Every server gets its turn within a session timeout, as in ZooKeeper's own
 	// client, and a stalled attempt leaves time for another before the session
 	// expires.
@@ -191,6 +197,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.ours, c.login = saslOwners(mech.Identity()), "log in with SASL as "+mech.Identity()+" (zkCli.sh with the same JAAS Client section)"
 		// The wrapped dialer is the client's from now on: the multiRead reader
 		// authenticates the same way.
 		c.cfg.Dialer = saslDialer(cfg.Dialer, mech, saslHooks{bound: handshake, failed: func(err error) {

@@ -77,6 +77,38 @@ func TestSASLDigestCreatorNodesBelongToTheSASLUser(t *testing.T) {
 	require.ErrorIs(t, alice.Delete(root+"/owned", -1), zk.ErrNoAuth)
 }
 
+// TestSASLCreatorACLCheckKnowsItsOwnNodes: under acl creator with SASL, the ACL
+// check at Connect takes nodes owned by the SASL identity (sasl:bob) as ours —
+// a second process of the application (a TaskManager, the next attempt) finds
+// the first one's nodes and connects — while another SASL user's world-open
+// node is refused, with a fix that logs in with SASL rather than a digest.
+func TestSASLCreatorACLCheckKnowsItsOwnNodes(t *testing.T) {
+	c := saslDigestServer(t, true)
+	root := c.Root(t)
+	bobJAAS := clientJAAS(t, "bob", "bob-secret")
+	creator := func(cfg *zkclient.Config) { cfg.ACL = zkclient.ACLCreator }
+	first := connect(t, c, root+"/cluster", withSASL(bobJAAS), creator)
+	_, err := first.Create(ctxT(t), "/leader", nil, 0)
+	require.NoError(t, err)
+	second := connect(t, c, root+"/cluster", withSASL(bobJAAS), creator)
+	_, _, err = second.Get(ctxT(t), "/leader")
+	require.NoError(t, err)
+
+	alice := c.ConnDialer(t, zkclient.SASLDialer(nil, zkclient.DigestMD5{User: "alice", Password: "alice-secret"}))
+	squat := "/alice" // a path root of alice's (this server is the test's own), open to all
+	_, err = alice.Create(squat, nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	cfg := zkclient.Config{Servers: c.Addrs(), Root: squat + "/cluster", ACLCheckFrom: squat, SessionTimeout: 2 * time.Second,
+		ConnectionTimeout: 20 * time.Second, ACL: zkclient.ACLCreator, SASL: &zkclient.SASLConfig{JAASFile: bobJAAS}}
+	cl, err := zkclient.Connect(ctxT(t), cfg)
+	if cl != nil {
+		cl.Close()
+	}
+	require.ErrorIs(t, err, zkclient.ErrOpenACL)
+	require.ErrorContains(t, err, "node "+squat+" has ACL world:anyone:cdrwa")
+	require.ErrorContains(t, err, "then log in with SASL as bob")
+}
+
 // TestSASLDigestWrongPasswordIsRefusedAtOnce: a wrong password fails Connect with
 // ErrSASLFailed, naming the user, well before the connection timeout, instead of
 // retrying until it.
