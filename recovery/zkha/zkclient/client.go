@@ -132,7 +132,7 @@ type Client struct {
 	ours []zk.ACL
 	// login says how an operator authenticates as that identity in zkCli.
 	login string
-	log  zerolog.Logger
+	log   zerolog.Logger
 
 	mu        sync.Mutex
 	session   Session // last session the server granted
