@@ -217,6 +217,11 @@ func TestSASLJAASFileProblemsAreNamed(t *testing.T) {
 		{"syntax", zkclient.SASLConfig{JAASFile: write("bad.conf", "Client { org.apache.zookeeper.server.auth.DigestLoginModule required username=\"bob\"", 0o600)},
 			"unexpected end of file"},
 		{"missing file", zkclient.SASLConfig{JAASFile: filepath.Join(dir, "none.conf")}, "no such file"},
+		// A password after a colon instead of "=": the error names the line, never the value.
+		{"password misplaced", zkclient.SASLConfig{JAASFile: write("colon.conf", "Client {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n username=\"bob\"\n password: \"TopSecretPw\";\n};\n", 0o600)},
+			`line 4: got a quoted value, want "="`},
+		{"password as a section name", zkclient.SASLConfig{JAASFile: write("lost.conf", "TopSecretPw; Client { };", 0o600)},
+			`line 1: got ";", want "{"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,6 +229,7 @@ func TestSASLJAASFileProblemsAreNamed(t *testing.T) {
 			_, err := zkclient.Connect(context.Background(), zkclient.Config{Servers: []string{"127.0.0.1:1"}, SASL: &sasl})
 			require.ErrorContains(t, err, tc.want)
 			require.ErrorContains(t, err, sasl.JAASFile)
+			require.NotContains(t, err.Error(), "TopSecretPw")
 			require.False(t, errors.Is(err, zkclient.ErrSASLFailed))
 		})
 	}
