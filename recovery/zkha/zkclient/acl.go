@@ -348,11 +348,18 @@ func (c *Client) checkCreatedByOthers(ctx context.Context, abs string) error {
 	return nil
 }
 
-// saslOwners are the ACL entries a SASL identity owns: sasl:<identity> exactly
-// (for Kerberos the full principal, user@REALM, as ZooKeeper records it unless
-// its server drops realms; a shorter name could be another SASL user's).
-func saslOwners(identity string) []zk.ACL {
-	return []zk.ACL{{Perms: zk.PermAll, Scheme: "sasl", ID: identity}}
+// saslOwners are the ACL entries a client authenticated with SASL as identity
+// owns: nodes made with ZooKeeper's "auth" ACL carry one per identity of the
+// connection, sasl:<identity> exactly (for Kerberos the full principal,
+// user@REALM, as ZooKeeper records it unless its server drops realms; a shorter
+// name could be another SASL user's) and, over TLS with a client certificate,
+// x509:<its subject>.
+func saslOwners(identity, cert string) []zk.ACL {
+	ours := []zk.ACL{{Perms: zk.PermAll, Scheme: "sasl", ID: identity}}
+	if cert != "" {
+		ours = append(ours, zk.ACL{Perms: zk.PermAll, Scheme: "x509", ID: cert})
+	}
+	return ours
 }
 
 func (c *Client) digestUser() string {

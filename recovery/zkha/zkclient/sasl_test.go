@@ -14,6 +14,8 @@ import (
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
+	"github.com/amkeeper/amkeeper/internal/zktls"
+	"github.com/amkeeper/amkeeper/internal/zktls/tlstest"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
@@ -264,4 +266,46 @@ func TestSASLCloseSessionAuthenticatesToo(t *testing.T) {
 		ok, _, err := other.Exists(ctx, "/ephemeral")
 		return err == nil && !ok
 	}, 10*time.Second, 10*time.Millisecond, "the closed session's ephemeral node is gone")
+}
+
+// TestSASLOverTLS: a server that speaks TLS only and requires SASL: the SASL
+// exchange runs inside the TLS connection the configured dialer makes (the two
+// compose); nodes under acl creator belong to every identity of the connection,
+// sasl:bob and the client certificate's x509:CN=…, and the ACL check of the
+// next process takes both as its own; a TLS client without SASL credentials gets
+// no request through.
+func TestSASLOverTLS(t *testing.T) {
+	certs := tlstest.Generate(t, t.TempDir())
+	srv, err := zkserver.WriteSASLDigest(t.TempDir(), map[string]string{"bob": "bob-secret"}, true)
+	require.NoError(t, err)
+	c := zktest.Start(t, zktest.WithTLS(certs.Server, certs.CA), zktest.WithConfig(srv.ZooCfg...), zktest.WithJVMFlags(srv.JVMFlags...))
+	tlsCfg, err := zktls.Config{
+		TrustStore:           zktls.Store{Key: "zookeeper.ssl.trustStore.location", Location: certs.CA},
+		KeyStore:             zktls.Store{Key: "zookeeper.ssl.keyStore.location", Location: certs.Client},
+		HostnameVerification: true,
+	}.TLS()
+	require.NoError(t, err)
+	dial, certID := zktls.Dialer(tlsCfg), zktls.Identity(tlsCfg)
+	require.NotEmpty(t, certID)
+	root := c.Root(t)
+	jaas := clientJAAS(t, "bob", "bob-secret")
+	secure := func(cfg *zkclient.Config) {
+		cfg.Dialer, cfg.CertIdentity, cfg.ACL = dial, certID, zkclient.ACLCreator
+	}
+
+	cl := connect(t, c, root, withSASL(jaas), secure)
+	ctx := ctxT(t)
+	_, err = cl.Create(ctx, "/owned", nil, 0)
+	require.NoError(t, err)
+	acl, _, err := c.ConnDialer(t, zkclient.SASLDialer(dial, zkclient.DigestMD5{User: "bob", Password: "bob-secret"})).GetACL(root + "/owned")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []zk.ACL{{Perms: zk.PermAll, Scheme: "sasl", ID: "bob"}, {Perms: zk.PermAll, Scheme: "x509", ID: certID}}, acl)
+
+	next := connect(t, c, root, withSASL(jaas), secure) // the ACL check passes: both entries are ours
+	_, _, err = next.Get(ctx, "/owned")
+	require.NoError(t, err)
+
+	plain := connect(t, c, "", func(cfg *zkclient.Config) { cfg.Dialer = dial })
+	_, _, err = plain.Get(ctx, root+"/owned")
+	require.ErrorIs(t, err, zkclient.ErrSASLRequired)
 }
