@@ -98,7 +98,8 @@ export async function jobs() {
 // GET /jobs/:id/checkpoints → {completed, latest, restoredFrom, deployed,
 // history: [{id, status}]}. amkeeper: latest (an ID), restoredFrom, deployed.
 // Flink: counts.completed, latest.completed.id, latest.restored.id,
-// history[].id/status.
+// history[].id/status (amkeeper's restoredFrom and deployed beside them are read
+// too).
 export async function checkpoints(id) {
   const c = await get(`/jobs/${encodeURIComponent(id)}/checkpoints`);
   const latest = c.latest;
@@ -107,7 +108,7 @@ export async function checkpoints(id) {
   return {
     completed: num(c.counts?.completed),
     latest: flink ? pos(latest.completed?.id) : pos(latest),
-    restoredFrom: flink ? pos(latest.restored?.id) : pos(c.restoredFrom),
+    restoredFrom: (flink ? pos(latest.restored?.id) : null) ?? pos(c.restoredFrom),
     deployed: typeof c.deployed === "boolean" ? c.deployed : null,
     history: Array.isArray(c.history) ? c.history.map((h) => ({ id: h.id, status: h.status ?? "" })) : [],
   };
