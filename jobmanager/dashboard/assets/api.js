@@ -31,6 +31,17 @@ export async function overview() {
   };
 }
 
+// GET /config (Flink's dashboard configuration) → {refreshInterval} in ms, or
+// null when the AM does not serve it.
+export async function dashboardConfig() {
+  try {
+    const c = await get("/config");
+    return { refreshInterval: num(c["refresh-interval"]) };
+  } catch {
+    return { refreshInterval: null };
+  }
+}
+
 // GET /attempts → {attempt, maxAttempts, attemptId, history: [{attempt,
 // attemptId, start, end, exit, exitCode, signal, counted, reason,
 // diagnostics}]} (the ended attempts, oldest first), historyError.

@@ -1,9 +1,10 @@
-// app.js: renders the dashboard from api.js and polls the AM every second
-// (?refresh=<ms> changes it, 250 ms at least). The DOM is built with
+// app.js: renders the dashboard from api.js and polls the AM every
+// ?refresh=<ms>, else GET /config's refresh-interval, else every second (250 ms
+// at least). The DOM is built with
 // textContent only: names and configuration values are never parsed as HTML.
 import * as api from "./api.js";
 
-const refresh = Math.max(250, Number(new URLSearchParams(location.search).get("refresh")) || 1000);
+let refresh = 1000; // set by start()
 const $ = (id) => document.getElementById(id);
 
 // The failover phases of every attempt this page has seen, by attempt number:
@@ -157,4 +158,10 @@ async function loop() {
   setTimeout(loop, refresh);
 }
 
-loop();
+async function start() {
+  const asked = Number(new URLSearchParams(location.search).get("refresh"));
+  refresh = Math.max(250, asked || (await api.dashboardConfig()).refreshInterval || 1000);
+  loop();
+}
+
+start();
