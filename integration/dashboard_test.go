@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/internal/browsertest"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/jobmanager/dashboard"
 )
 
 func atLeast(n int64) func(string) bool {
@@ -77,9 +79,15 @@ func TestDashboardFollowsAFailover(t *testing.T) {
 	var o jobmanager.Overview
 	require.NoError(t, getJSON(rest+"/overview", &o))
 
+	res, err := http.Get(rest + "/")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, dashboard.ContentSecurityPolicy, res.Header.Get("Content-Security-Policy"))
+
 	b := browsertest.New(t)
 	require.NoError(t, b.Navigate(rest+"/?refresh=200"))
-	_, err := b.Eval(`window.__marker = "first load"`)
+	_, err = b.Eval(`window.__marker = "first load"`)
 	require.NoError(t, err)
 
 	// The leader, as the AM reports it.
