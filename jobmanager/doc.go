@@ -10,7 +10,8 @@
 // The REST endpoint serves reads to anyone, as Flink does, but the leader
 // session ID only to callers carrying the application secret (AMConfig.Secret);
 // anything that may change state needs the secret and a JSON body type, and a
-// request whose browser Origin is not the AM's own address is refused. With a
+// request whose browser Origin is not the AM's own address is refused. At / it
+// serves the web dashboard (package jobmanager/dashboard), which only reads. With a
 // supervisor, the registry admits only the containers it launched, with their
 // slots (AM.admit).
 package jobmanager
