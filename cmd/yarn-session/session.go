@@ -366,6 +366,9 @@ func superviseCommand() *cli.Command {
 		Flags:  []cli.Flag{&cli.StringFlag{Name: flagAppDir, Required: true}},
 		Action: func(c *cli.Context) error {
 			dir := c.String(flagAppDir)
+			if e, err := readEnded(dir); err == nil {
+				return cli.Exit(fmt.Sprintf("supervise: application %s has ended (%s): start a new session", e.ApplicationID, e.FinalStatus), exitFailure)
+			}
 			b, err := os.ReadFile(filepath.Join(dir, "session.json"))
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("supervise: %v", err), exitFailure)
@@ -379,12 +382,33 @@ func superviseCommand() *cli.Command {
 	}
 }
 
+// orphaned reports whether the application of dir lost its supervisor without
+// ending: a supervisor recorded running processes (supervisor.RecordFile) and
+// no end was recorded.
+func orphaned(dir string) bool {
+	if _, err := readEnded(dir); err == nil {
+		return false
+	}
+	_, err := supervisor.ReadRecord(dir)
+	return err == nil
+}
+
 // attach follows a running session: it prints its status and takes stop, quit
 // and help on stdin (quit only detaches).
 func attach(c *cli.Context, id string) error {
 	dir := appDirOf(id)
 	client := supervisor.NewControlClient(dir)
 	st, err := client.Status(c.Context)
+	if err != nil && orphaned(dir) {
+		// Its supervisor died and the application did not end: start a new
+		// one, which adopts the AM and containers that kept running.
+		pid, derr := detach(c, dir)
+		if derr != nil {
+			return cli.Exit(fmt.Sprintf("attach %s: restart its supervisor: %v", id, derr), exitFailure)
+		}
+		fmt.Fprintf(c.App.Writer, "The supervisor of %s was not running: restarted it (pid %d); it adopts what still runs.\n", id, pid)
+		st, err = client.Status(c.Context)
+	}
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
 	}
