@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,11 +136,16 @@ func fenceLine(t *testing.T, dir, attemptID string) string {
 	return ""
 }
 
-// orphanedSession starts a counting-job session with a 30 s ZooKeeper session
-// timeout, SIGKILLs its supervisor and its AM together and returns them.
+// sessionTimeout is the longest ZooKeeper session the test servers grant
+// (maxSessionTimeout, 20 ticks): a dead AM's session outlives it by that much
+// unless it is closed.
+func sessionTimeout() time.Duration { return 20 * zkc.TickTime() }
+
+// orphanedSession starts a counting-job session with the longest ZooKeeper
+// session timeout the servers grant, SIGKILLs its supervisor and its AM together and returns them.
 func orphanedSession(t *testing.T) (c *cli, id string, client *supervisor.ControlClient, job string, counted func() []int64, before supervisor.Status) {
 	c, id, client, jobs, st := jobSessionWith(t, 1, func(c *cli) {
-		c.ha = append(c.ha, "-D", "high-availability.zookeeper.client.session-timeout=30 s")
+		c.ha = append(c.ha, "-D", fmt.Sprintf("high-availability.zookeeper.client.session-timeout=%d ms", sessionTimeout().Milliseconds()))
 	}, fastCounting)
 	require.Eventually(t, func() bool {
 		info, ok := checkpoints(leaderOf(client), jobs[0])
@@ -154,14 +160,15 @@ func orphanedSession(t *testing.T) (c *cli, id string, client *supervisor.Contro
 }
 
 // awaitNewLeader waits for a leader other than the killed attempt's that runs
-// the job, well within the 30 s session timeout: only a fenced close of the dead
-// AM's session lets it lead that soon.
+// the job within half the session timeout: only a fenced close of the dead AM's
+// session lets it lead that soon (without it, the new AM waits for the session
+// to expire).
 func awaitNewLeader(t *testing.T, client *supervisor.ControlClient, job string, restarted time.Time) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		info, ok := checkpoints(leaderOf(client), job)
 		return ok && info.Latest > info.RestoredFrom && info.RestoredFrom > 0
-	}, 15*time.Second, 20*time.Millisecond, "the next attempt leads and checkpoints long before the 30 s session would expire")
+	}, sessionTimeout()/2, 20*time.Millisecond, "the next attempt leads and checkpoints long before the %s session would expire", sessionTimeout())
 	t.Logf("the next attempt restored and checkpointed %s after the supervisor restarted", time.Since(restarted))
 }
 
