@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,9 +20,25 @@ import (
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
-// killSupervisor SIGKILLs a session's supervisor and waits until it is gone.
+// parentOf returns the parent PID of pid (field 4 of /proc/<pid>/stat).
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, err := strconv.Atoi(f[1])
+	require.NoError(t, err)
+	return ppid
+}
+
+// killSupervisor SIGKILLs a session's supervisor, and first the keeper that
+// would restart it, and waits until both are gone: a supervisor that stays dead.
 func killSupervisor(t *testing.T, st supervisor.Status) {
 	t.Helper()
+	keeper := parentOf(t, st.SupervisorPID)
+	require.NoError(t, syscall.Kill(keeper, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return !alive(keeper) }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, syscall.Kill(st.SupervisorPID, syscall.SIGKILL))
 	require.Eventually(t, func() bool { return !alive(st.SupervisorPID) }, 10*time.Second, 5*time.Millisecond)
 }
@@ -271,4 +288,36 @@ func TestRebootFencesAtOnce(t *testing.T) {
 	_, err = c.run("", "stop", "-id", id)
 	require.NoError(t, err)
 	requireExactCounts(t, counted(), 1)
+}
+
+// TestKeeperRestartsADeadSupervisor is the automatic path: the detached
+// launcher (the keeper) restarts a supervisor that died of SIGKILL; the new one
+// adopts the running AM and container, and the attempt and budget stay.
+func TestKeeperRestartsADeadSupervisor(t *testing.T) {
+	_, _, client, jobs, st := jobSession(t, 1, fastCounting)
+	rest := ""
+	require.Eventually(t, func() bool { rest = leaderOf(client); return rest != "" }, 30*time.Second, 20*time.Millisecond)
+	before, err := client.Status(context.Background())
+	require.NoError(t, err)
+	keeper := parentOf(t, before.SupervisorPID)
+	require.NoError(t, syscall.Kill(before.SupervisorPID, syscall.SIGKILL))
+	var after supervisor.Status
+	require.Eventually(t, func() bool {
+		after, err = client.Status(context.Background())
+		return err == nil && after.SupervisorPID != before.SupervisorPID && len(after.AMs) == 1 && after.AMs[0].Leading
+	}, 30*time.Second, 20*time.Millisecond, "the keeper restarted the supervisor and the AM resynced")
+	require.Equal(t, keeper, parentOf(t, after.SupervisorPID), "the same keeper")
+	require.Equal(t, before.AMPID, after.AMPID)
+	require.Equal(t, before.Attempt, after.Attempt)
+	require.Equal(t, before.Containers, after.Containers)
+	require.Zero(t, after.CountedFailures)
+	require.Empty(t, after.History.Attempts)
+	info, ok := checkpoints(rest, jobs[0])
+	require.True(t, ok)
+	require.Zero(t, info.RestoredFrom, "the job was never restored")
+	n := len(committed(t, st, "counts"))
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= n+3 }, 30*time.Second, 20*time.Millisecond)
+	require.NoError(t, client.Stop(context.Background()))
+	require.Eventually(t, func() bool { return !alive(keeper) }, 60*time.Second, 20*time.Millisecond, "the keeper ends with the application")
+	requireExactCounts(t, committed(t, st, "counts"), n+3)
 }

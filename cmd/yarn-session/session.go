@@ -319,8 +319,10 @@ func readCommands(r io.Reader, w io.Writer, stop func(), dir string) {
 	}
 }
 
-// detach starts `yarn-session supervise --app-dir DIR` in its own session, with
-// its output in DIR/supervisor.log, and waits until it serves its control socket.
+// detach starts `yarn-session keep --app-dir DIR` (which runs `supervise` and
+// restarts it should it die) in its own session, with its output in
+// DIR/supervisor.log, and waits until the supervisor serves its control socket;
+// it returns the supervisor's PID.
 func detach(c *cli.Context, dir string) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -331,7 +333,8 @@ func detach(c *cli.Context, dir string) (int, error) {
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(exe, "--log-format", "json", "--log-level", lineageString(c, flagLogLevel), "supervise", "--"+flagAppDir, dir)
+	// The keeper runs the supervisor and restarts it should it die.
+	cmd := exec.Command(exe, "--log-format", "json", "--log-level", lineageString(c, flagLogLevel), "keep", "--"+flagAppDir, dir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -343,10 +346,10 @@ func detach(c *cli.Context, dir string) (int, error) {
 	deadline := time.After(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(c.Context, time.Second)
-		_, err := client.Status(ctx)
+		st, err := client.Status(ctx)
 		cancel()
 		if err == nil {
-			return cmd.Process.Pid, nil
+			return st.SupervisorPID, nil
 		}
 		select {
 		case err := <-exited:
