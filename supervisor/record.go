@@ -41,6 +41,7 @@ type AMRecord struct {
 	procid.Identity
 	// Port is the REST port of the AM's slot ("" without hot standby).
 	Port     string                    `json:"port,omitempty"`
+	REST     string                    `json:"rest,omitempty"` // its REST address, once registered
 	Started  time.Time                 `json:"started"`
 	Session  *rmapi.SessionCredentials `json:"session,omitempty"`
 	Finished *rmapi.FinishRequest      `json:"finished,omitempty"`
@@ -89,11 +90,14 @@ func WriteRecord(appDir string, r Record) error {
 func (s *Supervisor) saveRecord() {
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
+	if s.recEnded {
+		return // the application ended: the record is gone for good
+	}
 	r := Record{BootID: s.bootID, Supervisor: s.self}
 	s.mu.Lock()
 	for _, a := range s.ams {
 		if a.pid != 0 {
-			r.AMs = append(r.AMs, AMRecord{Attempt: a.n, AttemptID: a.id, Identity: a.ident, Port: a.port,
+			r.AMs = append(r.AMs, AMRecord{Attempt: a.n, AttemptID: a.id, Identity: a.ident, Port: a.port, REST: a.restAddr,
 				Started: a.started, Session: a.session, Finished: a.finished})
 		}
 	}
@@ -141,7 +145,7 @@ func (s *Supervisor) adopt(r Record) adopted {
 		} else {
 			p, err := procid.Open(ar.Identity)
 			if err == nil {
-				a := &amProc{n: ar.Attempt, id: ar.AttemptID, pid: ar.PID, ident: ar.Identity, proc: p, port: ar.Port,
+				a := &amProc{n: ar.Attempt, id: ar.AttemptID, pid: ar.PID, ident: ar.Identity, proc: p, port: ar.Port, restAddr: ar.REST,
 					started: ar.Started, session: ar.Session, finished: ar.Finished}
 				out.ams = append(out.ams, a)
 				s.log.Info().Str(logging.AttemptID, a.id).Int(logging.PID, a.pid).Msg("AM adopted: it kept running while no supervisor watched")

@@ -110,6 +110,7 @@ type Supervisor struct {
 	bootID   string          // this boot's ID, recorded with the processes
 	self     procid.Identity // this supervisor process, recorded
 	recMu    sync.Mutex      // serializes saveRecord
+	recEnded bool            // the record was removed at the end; guarded by recMu
 	adoption adopted         // what New took back from an earlier supervisor, for Run
 }
 
@@ -405,9 +406,26 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 		once.Do(func() { final, firstErr = d, err })
 		stopSlots()
 	}
-	for _, port := range ports {
+	firsts := make([]*amProc, len(ports))
+	for i, port := range ports {
+		firsts[i] = s.adoptedFor(port)
+	}
+	// An adopted AM no slot has (the standby ports changed) is not ours to run:
+	// it is stopped (SIGTERM, then SIGKILL) and its exit not counted.
+	stopNow, cancelStop := context.WithCancel(context.Background())
+	cancelStop()
+	for _, a := range s.adoption.ams {
+		s.log.Warn().Str(logging.AttemptID, a.id).Str("port", a.port).Msg("adopted AM has no slot: stopping it")
+		exit := s.watchAdopted(stopNow, a)
+		exit.Kind = attempts.ExitKilledBySupervisor
+		if _, err := s.policy.Decide(exit); err != nil && !errors.Is(err, attempts.ErrEnded) {
+			return Outcome{}, err
+		}
+	}
+	s.adoption.ams = nil
+	for i, port := range ports {
 		wg.Add(1)
-		first := s.adoptedFor(port)
+		first := firsts[i]
 		go func() {
 			defer wg.Done()
 			d, err := s.runSlot(slots, ctx, port, len(ports) > 1, first)
@@ -493,8 +511,13 @@ func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 	stopErr := s.cm.StopAll(stop)
 	if stopErr != nil {
 		s.log.Warn().Err(stopErr).Msg("stopping containers: some may still be alive")
-	} else if err := os.Remove(RecordPath(s.cfg.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Warn().Err(err).Msg("cannot remove the record of the running processes")
+	} else {
+		s.recMu.Lock()
+		s.recEnded = true
+		if err := os.Remove(RecordPath(s.cfg.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn().Err(err).Msg("cannot remove the record of the running processes")
+		}
+		s.recMu.Unlock()
 	}
 	s.log.Info().EmbedObject(d).Msg("application ended")
 	return Outcome{Decision: d, History: s.policy.History(), StopErr: stopErr}, nil
