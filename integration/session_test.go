@@ -3,6 +3,7 @@ package integration_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -59,10 +60,34 @@ func stopSessions(t *testing.T, home string) {
 		}
 		if alive(st.SupervisorPID) {
 			t.Logf("session %s did not stop: killing its supervisor %d", st.ApplicationID, st.SupervisorPID)
+			if k := keeperOf(st.SupervisorPID); k != 0 {
+				_ = syscall.Kill(k, syscall.SIGKILL) // else it would restart the supervisor
+			}
 			_ = syscall.Kill(st.SupervisorPID, syscall.SIGKILL)
 			killRecorded(t, dir)
 		}
 	}
+}
+
+// keeperOf returns the PID of the keeper (`yarn-session keep`) that runs the
+// supervisor pid, or 0 when its parent is anything else (an attached session's
+// supervisor is the CLI itself, a child of the test).
+func keeperOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ppid))
+	if err != nil || !strings.HasPrefix(string(cmdline), bin+"\x00") || !strings.Contains(string(cmdline), "\x00keep\x00") {
+		return 0
+	}
+	return ppid
 }
 
 // killRecorded SIGKILLs the AMs and containers a dead supervisor recorded that

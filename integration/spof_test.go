@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,23 +19,19 @@ import (
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
-// parentOf returns the parent PID of pid (field 4 of /proc/<pid>/stat).
-func parentOf(t *testing.T, pid int) int {
+// mustKeeper returns the keeper that runs the supervisor pid.
+func mustKeeper(t *testing.T, pid int) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	require.NoError(t, err)
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	ppid, err := strconv.Atoi(f[1])
-	require.NoError(t, err)
-	return ppid
+	k := keeperOf(pid)
+	require.NotZero(t, k, "supervisor %d runs under a keeper", pid)
+	return k
 }
 
 // killSupervisor SIGKILLs a session's supervisor, and first the keeper that
 // would restart it, and waits until both are gone: a supervisor that stays dead.
 func killSupervisor(t *testing.T, st supervisor.Status) {
 	t.Helper()
-	keeper := parentOf(t, st.SupervisorPID)
+	keeper := mustKeeper(t, st.SupervisorPID)
 	require.NoError(t, syscall.Kill(keeper, syscall.SIGKILL))
 	require.Eventually(t, func() bool { return !alive(keeper) }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, syscall.Kill(st.SupervisorPID, syscall.SIGKILL))
@@ -222,7 +217,7 @@ func TestSupervisorAndAMKilledTogether(t *testing.T) {
 // does not adopt it (the process is left alone), counts the dead AM and starts
 // the next attempt.
 func TestRecordedPIDReusedIsNotAdopted(t *testing.T) {
-	c, id, client, job, counted, before := orphanedSession(t)
+	c, id, client, job, counted, _ := orphanedSession(t)
 	other := exec.Command("sleep", "300")
 	require.NoError(t, other.Start())
 	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
@@ -249,7 +244,6 @@ func TestRecordedPIDReusedIsNotAdopted(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, alive(other.Process.Pid), "stopping the session leaves the unrelated process alone")
 	requireExactCounts(t, counted(), 1)
-	_ = before
 }
 
 // TestRebootFencesAtOnce simulates a reboot: the recorded boot ID is another
@@ -299,14 +293,14 @@ func TestKeeperRestartsADeadSupervisor(t *testing.T) {
 	require.Eventually(t, func() bool { rest = leaderOf(client); return rest != "" }, 30*time.Second, 20*time.Millisecond)
 	before, err := client.Status(context.Background())
 	require.NoError(t, err)
-	keeper := parentOf(t, before.SupervisorPID)
+	keeper := mustKeeper(t, before.SupervisorPID)
 	require.NoError(t, syscall.Kill(before.SupervisorPID, syscall.SIGKILL))
 	var after supervisor.Status
 	require.Eventually(t, func() bool {
 		after, err = client.Status(context.Background())
 		return err == nil && after.SupervisorPID != before.SupervisorPID && len(after.AMs) == 1 && after.AMs[0].Leading
 	}, 30*time.Second, 20*time.Millisecond, "the keeper restarted the supervisor and the AM resynced")
-	require.Equal(t, keeper, parentOf(t, after.SupervisorPID), "the same keeper")
+	require.Equal(t, keeper, mustKeeper(t, after.SupervisorPID), "the same keeper")
 	require.Equal(t, before.AMPID, after.AMPID)
 	require.Equal(t, before.Attempt, after.Attempt)
 	require.Equal(t, before.Containers, after.Containers)
