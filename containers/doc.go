@@ -32,10 +32,13 @@
 //     GOMEMLIMIT = MemLimit(LaunchSpec.Memory): memory minus 10% headroom, at least
 //     64 MiB and at most 1 GiB of headroom, never more than half the memory. These
 //     override the same names in LaunchSpec.Env.
-//   - Linux: every container is started with Pdeathsig SIGKILL from an OS thread that
-//     stays locked and blocked in wait for the container's whole life, so the kernel
-//     kills the container when the supervisor process dies, including by SIGKILL or
-//     a crash, and at no other time. Cost: one parked OS thread per container.
+//   - Containers outlive the supervisor (no parent-death signal): a supervisor
+//     that dies without stopping them (SIGKILL, a crash) leaves them running, and
+//     the next one takes them back with Adopt, which accepts a process only if its
+//     PID and start time (Container.StartTicks, see internal/procid) are the ones
+//     recorded. An adopted container's exit is seen through a pidfd; its exit
+//     status is unknown (-1). Each launched container is reaped from an OS thread
+//     of its own, locked and blocked in wait for the container's life.
 //   - Every exit is observed by the reaper and recorded (exit code, or the signal
 //     with exit code -1; whether the supervisor asked for it; diagnostics) and
 //     published as a CompletedEvent to every subscription through an unbounded
@@ -45,10 +48,9 @@
 //
 // # What it does not do
 //
-//   - It does not survive the supervisor: a SIGKILLed supervisor takes every
-//     container with it (by design, so nothing is orphaned), and a new supervisor
-//     starts with no containers. Log directories and pid files of killed containers
-//     stay behind; nothing re-adopts processes from pid files.
+//   - It keeps no record of its own: the supervisor records what Adopt needs.
+//     Between an adopted container's exit and the pidfd waking, a stop could
+//     signal a process group whose ID was just reused (a window of microseconds).
 //   - Grandchildren that leave the container's process group (setsid, setpgid) escape
 //     Stop and the leftover kill, and they get no parent-death signal from us.
 //   - Memory is not enforced (no cgroups): GOMEMLIMIT is a soft target for Go

@@ -70,7 +70,7 @@ func fakeTaskManager() {
 	os.Exit(0)
 }
 
-// fakeSupervisor launches one fake TaskManager, prints its PID and dies by SIGKILL,
+// fakeSupervisor launches one fake TaskManager, prints its PID, start time and sequence number and dies by SIGKILL,
 // skipping every cleanup, as a crashed supervisor would.
 func fakeSupervisor(dir string) {
 	fail := func(err error) {
@@ -85,7 +85,7 @@ func fakeSupervisor(dir string) {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("tm_pid=%d\n", c.PID)
+	fmt.Printf("tm_pid=%d start=%d seq=%d\n", c.PID, c.StartTicks, c.ID.Seq)
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {} // not reached
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/procid"
 )
 
 // Errors returned by Manager, wrapped with the operation and the container ID.
@@ -126,14 +127,17 @@ func MemLimit(memory int64) int64 {
 
 // Container is a snapshot of one container.
 type Container struct {
-	ID      ContainerID // ID.Attempt is the allocating attempt
-	PID     int         // the process ID, also its process group ID
-	Start   time.Time
-	Memory  int64 // bytes
-	Slots   int
-	State   State
-	Dir     string // <Config.Dir>/containers/<id>
-	LogPath string // Dir/taskmanager.log
+	ID  ContainerID // ID.Attempt is the allocating attempt
+	PID int         // the process ID, also its process group ID
+	// StartTicks is the process's start time (procid), which with PID
+	// identifies it for a later supervisor; 0 when it could not be read.
+	StartTicks uint64
+	Start      time.Time
+	Memory     int64 // bytes
+	Slots      int
+	State      State
+	Dir        string // <Config.Dir>/containers/<id>
+	LogPath    string // Dir/taskmanager.log
 
 	// Set once State is Completed.
 	End         time.Time
@@ -173,8 +177,9 @@ type Manager struct {
 }
 
 type entry struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has been reaped and c is final
+	cmd  *exec.Cmd       // nil for an adopted container
+	proc *procid.Process // the adopted container's process, else nil
+	done chan struct{}   // closed once the process has been reaped and c is final
 
 	// Guarded by Manager.mu.
 	c       Container
@@ -267,7 +272,7 @@ func (m *Manager) Launch(ctx context.Context, spec LaunchSpec) (*Container, erro
 	// Its own process group, so no signal sent to the supervisor's or an AM's
 	// group reaches it; on Linux the kernel kills it when the thread that forks
 	// it dies (see startLocked for why that thread lives as long as the container).
-	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
+	cmd.SysProcAttr = childproc.Outliving(childproc.OwnGroup)
 
 	e := &entry{
 		cmd:     cmd,
@@ -332,7 +337,74 @@ func (m *Manager) startLocked(e *entry, log zerolog.Logger) error {
 	}
 	e.c.PID = e.cmd.Process.Pid
 	e.c.Start = time.Now()
+	if id, err := procid.Of(e.c.PID); err == nil {
+		e.c.StartTicks = id.StartTicks
+	}
 	return nil
+}
+
+// Adopt takes over a running container that an earlier supervisor launched:
+// c.ID, PID, StartTicks, Memory, Slots and Start as that supervisor recorded
+// them. The process must still be the one recorded (procid.Verify: same PID and
+// start time), else Adopt fails with an error wrapping procid.ErrNotRunning and
+// the container is not tracked. An adopted container is not a child: its exit
+// is seen through a pidfd and its status is unknown (exit code -1, no signal).
+// Later launches get sequence numbers above every adopted one.
+func (m *Manager) Adopt(c Container) (*Container, error) {
+	if c.ID.App != m.app {
+		return nil, fmt.Errorf("containers: adopt %s: not a container of %s", c.ID, m.app)
+	}
+	p, err := procid.Open(procid.Identity{PID: c.PID, StartTicks: c.StartTicks})
+	if err != nil {
+		return nil, fmt.Errorf("containers: adopt %s: %w", c.ID, err)
+	}
+	dir := filepath.Join(m.dir, "containers", c.ID.String())
+	e := &entry{proc: p, done: make(chan struct{}), pidPath: filepath.Join(dir, PIDFile),
+		c: Container{ID: c.ID, PID: c.PID, StartTicks: c.StartTicks, Start: c.Start, Memory: c.Memory,
+			Slots: c.Slots, State: Running, Dir: dir, LogPath: filepath.Join(dir, LogFile)}}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		p.Close()
+		return nil, fmt.Errorf("containers: adopt %s: %w", c.ID, ErrClosed)
+	}
+	if _, dup := m.entries[c.ID]; dup {
+		m.mu.Unlock()
+		p.Close()
+		return nil, fmt.Errorf("containers: adopt %s: already tracked", c.ID)
+	}
+	m.entries[c.ID] = e
+	m.nextSeq = max(m.nextSeq, c.ID.Seq+1)
+	snap := e.c
+	m.mu.Unlock()
+	log := m.log.With().Str(logging.Container, c.ID.String()).Int(logging.Attempt, c.ID.Attempt).Logger()
+	go m.reapAdopted(e, log)
+	log.Info().Int(logging.PID, c.PID).Msg("container adopted")
+	return &snap, nil
+}
+
+// reapAdopted waits for an adopted container's process to exit and records it
+// as reap does, without an exit status (only its parent could wait for it).
+func (m *Manager) reapAdopted(e *entry, log zerolog.Logger) {
+	_ = e.proc.Wait(context.Background())
+	_ = e.proc.Close()
+	_ = os.Remove(e.pidPath)
+	m.mu.Lock()
+	e.exited = true
+	c := &e.c
+	c.State, c.End, c.ExitCode = Completed, time.Now(), -1
+	c.Stopped = e.stopWhy != ""
+	c.Diagnostics = fmt.Sprintf("container %s (adopted, not a child: exit status unknown) ended after %v", c.ID, c.End.Sub(c.Start).Round(time.Millisecond))
+	if e.stopWhy != "" {
+		c.Diagnostics += "; stopped on request: " + e.stopWhy
+	}
+	ev := CompletedEvent{ID: c.ID, ExitCode: c.ExitCode, Stopped: c.Stopped, Diagnostics: c.Diagnostics}
+	for s := range m.subs {
+		s.push(ev)
+	}
+	close(e.done)
+	m.mu.Unlock()
+	log.Info().Int(logging.PID, c.PID).Bool("stopped", ev.Stopped).Msg(ev.Diagnostics)
 }
 
 // reap waits for e's process to exit, kills what is left of its process group, reaps

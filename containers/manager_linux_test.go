@@ -19,6 +19,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/procid"
 )
 
 const (
@@ -393,15 +394,19 @@ func TestLaunchValidation(t *testing.T) {
 	require.Empty(t, m.List(), "a failed launch leaves no container")
 }
 
-// TestContainersDieWithSupervisor re-executes this binary as a supervisor that launches
-// a container and then SIGKILLs itself. This process becomes a child subreaper so the
-// orphaned container is re-parented here: it must have died of SIGKILL (Pdeathsig).
-func TestContainersDieWithSupervisor(t *testing.T) {
+// TestContainersOutliveTheSupervisorAndAreAdopted re-executes this binary as a
+// supervisor that launches a container and then SIGKILLs itself. This process
+// becomes a child subreaper, so the orphaned container is re-parented here: it
+// must still run (no parent-death signal), a new Manager adopts it by its PID and
+// start time, sees its exit through a pidfd, and launches above its sequence
+// number. A record with another start time (a reused PID) is refused.
+func TestContainersOutliveTheSupervisorAndAreAdopted(t *testing.T) {
 	require.NoError(t, setChildSubreaper(true))
 	t.Cleanup(func() { _ = setChildSubreaper(false) })
 
+	dir := t.TempDir()
 	sup := exec.Command(os.Args[0], "-test.run=^$")
-	sup.Env = append(os.Environ(), envFakeSupervisor+"="+t.TempDir(), envFakeTM+"=")
+	sup.Env = append(os.Environ(), envFakeSupervisor+"="+dir, envFakeTM+"=")
 	var stderr bytes.Buffer
 	sup.Stderr = &stderr
 	out, err := sup.Output()
@@ -410,22 +415,50 @@ func TestContainersDieWithSupervisor(t *testing.T) {
 	require.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal(), "supervisor: %s", stderr.String())
 
 	var pid int
+	var start uint64
+	var seq int64
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		if _, err := fmt.Sscanf(sc.Text(), "tm_pid=%d", &pid); err == nil {
+		if _, err := fmt.Sscanf(sc.Text(), "tm_pid=%d start=%d seq=%d", &pid, &start, &seq); err == nil {
 			break
 		}
 	}
 	require.Positive(t, pid, "supervisor output: %q", out)
+	require.Positive(t, start)
+	// Reaped here (we are its subreaper) once it ends, so no zombie is left.
+	reaped := make(chan syscall.WaitStatus, 1)
+	go func() {
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(pid, &ws, 0, nil)
+		reaped <- ws
+	}()
+	require.False(t, gone(pid), "the container outlives its supervisor")
 
-	var status syscall.WaitStatus
-	require.Eventually(t, func() bool {
-		got, err := syscall.Wait4(pid, &status, syscall.WNOHANG, nil)
-		return got == pid && err == nil
-	}, waitFor, tick, "container pid %d outlived its supervisor", pid)
-	require.True(t, status.Signaled(), "container exited with %v", status)
-	require.Equal(t, syscall.SIGKILL, status.Signal())
-	require.True(t, gone(pid))
+	m, err := containers.New(containers.Config{App: testApp, Dir: dir})
+	require.NoError(t, err)
+	defer m.Close()
+	events, cancel := m.Subscribe()
+	defer cancel()
+	id := containers.ContainerID{App: testApp, Attempt: 1, Seq: seq}
+	_, err = m.Adopt(containers.Container{ID: id, PID: pid, StartTicks: start - 1, Memory: 512 << 20, Slots: 2})
+	require.ErrorIs(t, err, procid.ErrNotRunning, "another start time: not the recorded process")
+	c, err := m.Adopt(containers.Container{ID: id, PID: pid, StartTicks: start, Memory: 512 << 20, Slots: 2})
+	require.NoError(t, err)
+	require.Equal(t, containers.Running, c.State)
+	require.Equal(t, []containers.Container{*c}, m.Previous(2))
+
+	require.NoError(t, m.Stop(context.Background(), id))
+	ev := <-events
+	require.Equal(t, id, ev.ID)
+	require.True(t, ev.Stopped)
+	require.Equal(t, -1, ev.ExitCode)
+	ws := <-reaped
+	require.True(t, ws.Signaled(), "container exited with %v", ws)
+	require.Equal(t, syscall.SIGTERM, ws.Signal())
+
+	next, err := m.Launch(context.Background(), fakeSpec(2))
+	require.NoError(t, err)
+	require.Equal(t, seq+1, next.ID.Seq, "launches continue above the adopted sequence number")
 }
 
 func setChildSubreaper(on bool) error {

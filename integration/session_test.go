@@ -3,6 +3,7 @@ package integration_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -39,13 +41,16 @@ func newCLI(t *testing.T) *cli {
 
 // stopSessions stops every session left under home — a test that failed before
 // its own stop must not leave a detached supervisor running — and, if one does
-// not stop, kills its supervisor (its AM and containers die with it).
+// not stop, kills its supervisor and the AMs and containers it recorded (they
+// outlive it).
 func stopSessions(t *testing.T, home string) {
 	dirs, _ := filepath.Glob(filepath.Join(home, "application_*"))
 	for _, dir := range dirs {
 		client := supervisor.NewControlClient(dir)
 		st, err := client.Status(context.Background())
 		if err != nil {
+			// No supervisor: the processes it recorded may outlive it.
+			killRecorded(t, dir)
 			continue
 		}
 		_ = client.Stop(context.Background())
@@ -55,7 +60,54 @@ func stopSessions(t *testing.T, home string) {
 		}
 		if alive(st.SupervisorPID) {
 			t.Logf("session %s did not stop: killing its supervisor %d", st.ApplicationID, st.SupervisorPID)
+			if k := keeperOf(st.SupervisorPID); k != 0 {
+				_ = syscall.Kill(k, syscall.SIGKILL) // else it would restart the supervisor
+			}
 			_ = syscall.Kill(st.SupervisorPID, syscall.SIGKILL)
+			killRecorded(t, dir)
+		}
+	}
+}
+
+// keeperOf returns the PID of the keeper (`yarn-session keep`) that runs the
+// supervisor pid, or 0 when its parent is anything else (an attached session's
+// supervisor is the CLI itself, a child of the test).
+func keeperOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ppid))
+	if err != nil || !strings.HasPrefix(string(cmdline), bin+"\x00") || !strings.Contains(string(cmdline), "\x00keep\x00") {
+		return 0
+	}
+	return ppid
+}
+
+// killRecorded SIGKILLs the AMs and containers a dead supervisor recorded that
+// still run (verified by PID and start time).
+func killRecorded(t *testing.T, dir string) {
+	rec, err := supervisor.ReadRecord(dir)
+	if err != nil {
+		return
+	}
+	var ids []procid.Identity
+	for _, a := range rec.AMs {
+		ids = append(ids, a.Identity)
+	}
+	for _, c := range rec.Containers {
+		ids = append(ids, c.Identity)
+	}
+	for _, id := range ids {
+		if procid.Verify(id) == nil {
+			t.Logf("killing %v, left running by a dead supervisor", id)
+			_ = syscall.Kill(id.PID, syscall.SIGKILL)
 		}
 	}
 }

@@ -85,6 +85,9 @@ type AM struct {
 	adopted map[string]time.Time
 	owned   map[string]rmapi.Container // containers this application runs, as the AM knows them
 	beat    chan struct{}              // closed (and replaced) after each allocate heartbeat
+	// unreleased are releases whose Allocate failed (no supervisor answered):
+	// sent again with the next heartbeat.
+	unreleased []string
 }
 
 // NewAM prepares an attempt; Run runs it.
@@ -304,9 +307,26 @@ func (a *AM) lead(g recovery.Grant) {
 	defer func() { <-reported }()
 	tick := time.NewTicker(a.cfg.AllocateInterval)
 	defer tick.Stop()
+	away := false // the supervisor does not answer (it died; a new one may come)
 	for {
-		if err := a.allocate(g.Context()); err != nil && g.Err() == nil {
-			log.Warn().Err(err).Msg("allocate failed")
+		err := a.allocate(g.Context())
+		if errors.Is(err, rmapi.ErrNotRegistered) && g.Err() == nil {
+			// A restarted supervisor adopted this attempt: register again with
+			// the session credentials and report the grant (YARN's resync).
+			log.Info().Msg("the supervisor asks this attempt to register again: resyncing")
+			if err = a.register(g.Context()); err == nil {
+				a.reportLeadership(g.Context(), true, log)
+			}
+		}
+		switch {
+		case err == nil && away:
+			away = false
+			log.Info().Msg("the supervisor answers again")
+		case err != nil && g.Err() == nil && !away:
+			// Logged once: while no supervisor runs, the jobs go on; only
+			// allocating and releasing containers waits for it.
+			away = true
+			log.Warn().Err(err).Msg("allocate failed: retrying every heartbeat until the supervisor answers")
 		}
 		select {
 		case <-g.Done():
@@ -347,8 +367,9 @@ func (a *AM) allocate(ctx context.Context) error {
 		registered[tm.ContainerID] = true
 	}
 	now := time.Now()
-	var release []string
 	a.mu.Lock()
+	release := a.unreleased
+	a.unreleased = nil
 	for id, deadline := range a.adopted {
 		switch {
 		case registered[id]:
@@ -369,6 +390,9 @@ func (a *AM) allocate(ctx context.Context) error {
 	}
 	res, err := a.cfg.RM.Allocate(ctx, req)
 	if err != nil {
+		a.mu.Lock()
+		a.unreleased = append(a.unreleased, release...)
+		a.mu.Unlock()
 		return err
 	}
 	a.mu.Lock()

@@ -40,15 +40,32 @@ type fakeRM struct {
 	released []string
 	seq      int
 	leading  []bool // the leadership reports, in order
+	// restarted: a new supervisor that has not heard from the AM yet answers
+	// Allocate with ErrNotRegistered until the AM registers again.
+	restarted bool
+	registers []rmapi.RegisterRequest
+	away      bool // no supervisor: every Allocate fails
+	failed    int  // Allocate calls that failed while away
 }
 
 func (f *fakeRM) Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error) {
+	f.mu.Lock()
+	f.registers = append(f.registers, req)
+	f.restarted = false
+	f.mu.Unlock()
 	return rmapi.RegisterResponse{ApplicationID: "application_1_0001", Attempt: 2, MaxAttempts: 2, PreviousContainers: f.previous}, nil
 }
 
 func (f *fakeRM) Allocate(ctx context.Context, req rmapi.AllocateRequest) (rmapi.AllocateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.restarted {
+		return rmapi.AllocateResponse{}, rmapi.ErrNotRegistered
+	}
+	if f.away {
+		f.failed++
+		return rmapi.AllocateResponse{}, fmt.Errorf("rmapi: /v1/allocate via rm.sock: connection refused")
+	}
 	f.released = append(f.released, req.Release...)
 	var res rmapi.AllocateResponse
 	for _, ask := range req.Ask {
@@ -280,4 +297,69 @@ func TestAMAdmitsOnlyLaunchedContainers(t *testing.T) {
 	getJSON(t, am.Address()+"/taskmanagers", &tms)
 	require.Len(t, tms.TaskManagers, 1)
 	require.Equal(t, launched.Address, tms.TaskManagers[0].Address, "the real TaskManager, at its own address")
+}
+
+// TestAMResyncsWithARestartedSupervisor: a restarted supervisor answers the
+// leader's Allocate with ErrNotRegistered; the AM registers again with its
+// ZooKeeper session credentials and reports its leadership again (YARN's
+// resync), and allocating goes on.
+func TestAMResyncsWithARestartedSupervisor(t *testing.T) {
+	rm := &fakeRM{t: t, dir: t.TempDir()}
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0", "heartbeat.interval=50 ms"}})
+	require.NoError(t, err)
+	session := &rmapi.SessionCredentials{SessionID: 0x1234, Password: []byte("pw")}
+	am := jobmanager.NewAM(jobmanager.AMConfig{
+		Conf: cfg, Secret: testSecret, Election: embeddedHA(t, rm.dir).Election(), RM: rm,
+		AttemptID: "appattempt_1_0001_000002", Attempt: 2, Slots: 1, Session: session,
+		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- am.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	require.Eventually(t, func() bool { return len(rm.reports()) == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	rm.mu.Lock()
+	before := len(rm.registers)
+	rm.restarted = true
+	rm.mu.Unlock()
+	require.Eventually(t, func() bool {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		return !rm.restarted && len(rm.registers) == before+1
+	}, 10*time.Second, 5*time.Millisecond, "the AM registers again")
+	rm.mu.Lock()
+	again := rm.registers[before]
+	rm.mu.Unlock()
+	require.Equal(t, "appattempt_1_0001_000002", again.AttemptID)
+	require.Equal(t, session, again.Session, "with its ZooKeeper session credentials")
+	require.Eventually(t, func() bool { return fmt.Sprint(rm.reports()) == "[true true]" }, 10*time.Second, 5*time.Millisecond,
+		"and reports its leadership again")
+}
+
+// TestAMKeepsReleasesWhileTheSupervisorIsAway: an adopted container that never
+// re-registers is released when its timeout passes while no supervisor answers;
+// the release is sent once one answers again, not lost with the failed call.
+func TestAMKeepsReleasesWhileTheSupervisorIsAway(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{
+		"rest.port=0", "resourcemanager.taskmanager-registration.timeout=300 ms", "heartbeat.interval=50 ms",
+	}})
+	require.NoError(t, err)
+	ghost := "container_1_0001_01_000002"
+	rm := &fakeRM{t: t, dir: dir, previous: []rmapi.Container{{ID: ghost, Attempt: 1, Slots: 1}}, away: true}
+	runAM(t, cfg, rm, 1)
+	require.Eventually(t, func() bool {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		return rm.failed >= 20 // 400 ms of heartbeats: the timeout passed while away
+	}, 10*time.Second, 5*time.Millisecond)
+	rm.mu.Lock()
+	rm.away = false
+	rm.mu.Unlock()
+	require.Eventually(t, func() bool {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		return fmt.Sprint(rm.released) == "["+ghost+"]"
+	}, 10*time.Second, 5*time.Millisecond, "the release reaches the supervisor once it answers")
 }

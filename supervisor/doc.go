@@ -32,6 +32,18 @@
 //     AM. The newest "leading" report among running AMs wins; a reaped AM leads
 //     no more. With a single AM, KillAM and Preempt hit it whether it leads yet
 //     or not.
+//   - It is not a single point of failure (YARN's work-preserving restart): AMs
+//     and containers outlive it (no parent-death signal). It records what runs
+//     in RecordFile (boot ID; PID, start time and session credentials of each
+//     AM; PID and start time of each container), rewritten on every change.
+//     New, finding a record, keeps the application secret and adopts every
+//     process whose PID still has the recorded start time (internal/procid),
+//     watching it through a pidfd; an adopted AM that calls Allocate is told
+//     rmapi.ErrNotRegistered and registers again (resync). A recorded AM it
+//     cannot verify is dead: Run closes its ZooKeeper session and has the
+//     policy count its exit before any attempt starts. Under another boot ID
+//     every recorded process is dead and its exit is aborted (not counted). A
+//     restart consumes no attempt; attempt numbers continue.
 //   - Stopping (ctx ends, or a stop on the control socket): each AM gets SIGTERM,
 //     SIGKILL after 10 s; every container is stopped; HA data is kept.
 //   - ConfigFrom builds a Config from configuration (budget, container mode,
@@ -42,11 +54,10 @@
 //
 //   - A reported leader can lag the election by one local call; leadership
 //     itself is fenced by the leader session ID, not by this report.
-//   - A restarted supervisor writes a new secret: processes of the old one
-//     (which die with it on Linux) would hold the old one.
-//   - It does not survive itself: on Linux an AM and every container get a
-//     parent-death SIGKILL when the supervisor process dies. Outside Linux there
-//     is no parent-death signal: AMs and containers outlive a SIGKILLed
-//     supervisor (a supervisor that stops normally still stops them).
+//   - An adopted process's exit status is unknown (it is not our child).
+//   - A process started in the instant before the record is written is not
+//     adopted; nothing else finds it.
+//   - Outside Linux nothing verifies a recorded process, so a restarted
+//     supervisor treats every one as dead.
 //   - No resource limits are enforced on AMs or containers (see containers).
 package supervisor

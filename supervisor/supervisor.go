@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/privdir"
+	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
@@ -104,6 +106,12 @@ type Supervisor struct {
 	completed []rmapi.CompletedContainer
 	lastExit  time.Time // when the last AM attempt was reaped
 	leadSeq   uint64    // counts the leadership reports that said "leading"
+
+	bootID   string          // this boot's ID, recorded with the processes
+	self     procid.Identity // this supervisor process, recorded
+	recMu    sync.Mutex      // serializes saveRecord
+	recEnded bool            // the record was removed at the end; guarded by recMu
+	adoption adopted         // what New took back from an earlier supervisor, for Run
 }
 
 // amProc is one running AM attempt.
@@ -111,6 +119,10 @@ type amProc struct {
 	n          int
 	id         string
 	pid        int
+	ident      procid.Identity // pid and start time, recorded for a later supervisor
+	proc       *procid.Process // an adopted AM (not our child), else nil
+	port       string          // its slot's REST port
+	started    time.Time
 	restAddr   string
 	registered bool
 	finished   *rmapi.FinishRequest
@@ -153,21 +165,49 @@ func New(cfg Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A new application secret for this session, replacing any older one: every
-	// process of the session reads it at start through appsecret.EnvFile.
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		cm.Close()
 		return nil, fmt.Errorf("supervisor: application directory: %w", err)
 	}
-	secret, err := appsecret.Create(SecretPath(cfg.Dir))
+	s := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt()}
+	if s.bootID, err = procid.BootID(); err != nil {
+		log.Warn().Err(err).Msg("no boot ID: a restarted supervisor will treat every recorded process as dead")
+	}
+	s.self, _ = procid.Of(os.Getpid())
+	rec, found, err := readRecordIfAny(cfg.Dir)
 	if err != nil {
 		cm.Close()
-		return nil, fmt.Errorf("supervisor: application secret: %w", err)
+		return nil, err
+	}
+	if found {
+		// An earlier supervisor of this application died without ending it.
+		if err := procid.Verify(rec.Supervisor); err == nil && rec.Supervisor.PID != os.Getpid() && rec.BootID == s.bootID {
+			cm.Close()
+			return nil, fmt.Errorf("supervisor: the supervisor of %s still runs (pid %d): stop it first", cfg.App, rec.Supervisor.PID)
+		}
+		// Its processes hold its application secret: keep it.
+		if s.secret, err = appsecret.Load(SecretPath(cfg.Dir)); err != nil {
+			cm.Close()
+			return nil, fmt.Errorf("supervisor: the application secret of the running session: %w", err)
+		}
+		s.adoption = s.adopt(rec)
+		for _, a := range s.adoption.ams {
+			s.next = max(s.next, a.n+1)
+		}
+		for _, d := range s.adoption.dead {
+			s.next = max(s.next, d.exit.Attempt+1)
+		}
+	} else {
+		// A new application secret for this session, replacing any older one:
+		// every process of the session reads it at start through appsecret.EnvFile.
+		if s.secret, err = appsecret.Create(SecretPath(cfg.Dir)); err != nil {
+			cm.Close()
+			return nil, fmt.Errorf("supervisor: application secret: %w", err)
+		}
 	}
 	env := append(os.Environ(), cfg.ProcessEnv...)
-	env = append(env, appsecret.EnvFile+"="+SecretPath(cfg.Dir))
-	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, secret: secret, env: env,
-		ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
+	s.env = append(env, appsecret.EnvFile+"="+SecretPath(cfg.Dir))
+	return s, nil
 }
 
 // SecretPath is the application secret's file in the application directory
@@ -317,7 +357,37 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	defer cancelEvents()
 	go s.collect(events)
 
+	// What an earlier supervisor left: the dead AMs are fenced and counted
+	// before anything starts; the live ones are watched by their slots.
+	s.mu.Lock()
+	for _, a := range s.adoption.ams {
+		s.ams[a.id], s.last = a, a
+	}
+	s.mu.Unlock()
+	s.saveRecord()
+	for _, dead := range s.adoption.dead {
+		s.fence(dead.exit.AttemptID, dead.session)
+		d, err := s.policy.Decide(dead.exit)
+		if err != nil && !errors.Is(err, attempts.ErrEnded) {
+			return Outcome{}, err
+		}
+		s.log.Info().EmbedObject(d).Str(logging.AttemptID, dead.exit.AttemptID).Str("exit", string(dead.exit.Kind)).
+			Msg("attempt ended while no supervisor watched")
+		if err := s.saveHistory(); err != nil {
+			s.log.Error().Err(err).Msg("cannot save the attempt history")
+		}
+	}
+	if len(s.adoption.dead) > 0 && len(s.cfg.StandbyPorts) <= 1 {
+		if err := s.cm.OnAttemptEnded(context.Background(), s.cfg.Containers); err != nil {
+			s.log.Warn().Err(err).Msg("containers after the attempt")
+		}
+	}
 	if d, ended := s.policy.Ended(); ended {
+		for _, a := range s.adoption.ams {
+			_ = a.proc.Signal(syscall.SIGKILL)
+			_ = a.proc.Wait(context.Background())
+			s.forget(a)
+		}
 		return s.end(d)
 	}
 	ports := s.cfg.StandbyPorts
@@ -336,11 +406,29 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 		once.Do(func() { final, firstErr = d, err })
 		stopSlots()
 	}
-	for _, port := range ports {
+	firsts := make([]*amProc, len(ports))
+	for i, port := range ports {
+		firsts[i] = s.adoptedFor(port)
+	}
+	// An adopted AM no slot has (the standby ports changed) is not ours to run:
+	// it is stopped (SIGTERM, then SIGKILL) and its exit not counted.
+	stopNow, cancelStop := context.WithCancel(context.Background())
+	cancelStop()
+	for _, a := range s.adoption.ams {
+		s.log.Warn().Str(logging.AttemptID, a.id).Str("port", a.port).Msg("adopted AM has no slot: stopping it")
+		exit := s.watchAdopted(stopNow, a)
+		exit.Kind = attempts.ExitKilledBySupervisor
+		if _, err := s.policy.Decide(exit); err != nil && !errors.Is(err, attempts.ErrEnded) {
+			return Outcome{}, err
+		}
+	}
+	s.adoption.ams = nil
+	for i, port := range ports {
 		wg.Add(1)
+		first := firsts[i]
 		go func() {
 			defer wg.Done()
-			d, err := s.runSlot(slots, ctx, port, len(ports) > 1)
+			d, err := s.runSlot(slots, ctx, port, len(ports) > 1, first)
 			finish(d, err)
 		}()
 	}
@@ -353,9 +441,18 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 
 // runSlot runs one AM slot's attempts until the application ends, the slot
 // context ends (another slot ended the application) or ctx ends (stop).
-func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool) (attempts.Decision, error) {
+// Its first attempt is adopted when not nil (an AM an earlier supervisor started).
+func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool, adopted *amProc) (attempts.Decision, error) {
 	for {
-		exit, err := s.runAttempt(slot, s.takeAttempt(), port)
+		var (
+			exit attempts.Exit
+			err  error
+		)
+		if adopted != nil {
+			exit, adopted = s.watchAdopted(slot, adopted), nil
+		} else {
+			exit, err = s.runAttempt(slot, s.takeAttempt(), port)
+		}
 		if err != nil {
 			return attempts.Decision{}, err
 		}
@@ -388,6 +485,17 @@ func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby boo
 	}
 }
 
+// adoptedFor returns the adopted AM of the slot with this REST port, if any.
+func (s *Supervisor) adoptedFor(port string) *amProc {
+	for i, a := range s.adoption.ams {
+		if a.port == port {
+			s.adoption.ams = append(s.adoption.ams[:i], s.adoption.ams[i+1:]...)
+			return a
+		}
+	}
+	return nil
+}
+
 // takeAttempt hands out the next attempt number.
 func (s *Supervisor) takeAttempt() int {
 	s.mu.Lock()
@@ -403,6 +511,13 @@ func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 	stopErr := s.cm.StopAll(stop)
 	if stopErr != nil {
 		s.log.Warn().Err(stopErr).Msg("stopping containers: some may still be alive")
+	} else {
+		s.recMu.Lock()
+		s.recEnded = true
+		if err := os.Remove(RecordPath(s.cfg.Dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn().Err(err).Msg("cannot remove the record of the running processes")
+		}
+		s.recMu.Unlock()
 	}
 	s.log.Info().EmbedObject(d).Msg("application ended")
 	return Outcome{Decision: d, History: s.policy.History(), StopErr: stopErr}, nil
@@ -445,46 +560,28 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
 	// Its own process group; on Linux it dies with the supervisor.
-	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
+	// Its own process group; it outlives the supervisor, so a restarted one
+	// adopts it (no parent-death signal).
+	cmd.SysProcAttr = childproc.Outliving(childproc.OwnGroup)
 	start := s.cfg.Clock.Now()
 
 	if err := cmd.Start(); err != nil {
 		return attempts.Exit{}, fmt.Errorf("supervisor: start attempt %s: %w", id, err)
 	}
-	am := &amProc{n: n, id: id, pid: cmd.Process.Pid}
+	am := &amProc{n: n, id: id, pid: cmd.Process.Pid, port: restPort, started: start}
+	if ident, err := procid.Of(am.pid); err == nil {
+		am.ident = ident
+	}
 	s.mu.Lock()
 	s.ams[id], s.last = am, am
 	s.mu.Unlock()
+	s.saveRecord()
 	s.log.Info().Str(logging.AttemptID, id).Int(logging.Attempt, n).Int(logging.PID, cmd.Process.Pid).
 		Int("max_attempts", s.cfg.Budget.MaxAttempts).Msg("attempt started")
 
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	var werr error
-	stopped := false
-	select {
-	case werr = <-waited:
-	case <-ctx.Done():
-		// Stop the application: ask the AM to finish (SIGTERM), then insist.
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		t := time.NewTimer(10 * time.Second)
-		select {
-		case werr = <-waited:
-		case <-t.C:
-			_ = cmd.Process.Kill()
-			werr = <-waited
-		}
-		t.Stop()
-	}
-	s.mu.Lock()
-	am.pid = 0
-	s.lastExit = time.Now()
-	delete(s.ams, id)
-	finished, preempted, session := am.finished, am.preempt, am.session
-	s.mu.Unlock()
-	s.fence(id, session)
-
+	werr, stopped := awaitAM(ctx, waited, func(sig syscall.Signal) { _ = cmd.Process.Signal(sig) })
 	exit := attempts.Exit{Attempt: n, Kind: attempts.ExitFailed, AttemptID: id, Start: start}
 	if ps := cmd.ProcessState; ps != nil {
 		exit.ExitCode = ps.ExitCode()
@@ -492,6 +589,61 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 			exit.Signal = ws.Signal().String()
 		}
 	}
+	return s.reaped(am, exit, stopped, werr), nil
+}
+
+// watchAdopted waits for an adopted AM (not our child: through its pidfd) to
+// exit, or stops it when ctx ends, as runAttempt does for a started one. Its
+// exit status is unknown.
+func (s *Supervisor) watchAdopted(ctx context.Context, am *amProc) attempts.Exit {
+	waited := make(chan error, 1)
+	go func() { waited <- am.proc.Wait(context.Background()) }()
+	werr, stopped := awaitAM(ctx, waited, func(sig syscall.Signal) { _ = am.proc.Signal(sig) })
+	_ = am.proc.Close()
+	if werr == nil {
+		werr = errors.New("exit status unknown: the AM was adopted, not our child")
+	}
+	exit := attempts.Exit{Attempt: am.n, Kind: attempts.ExitFailed, AttemptID: am.id, Start: am.started, ExitCode: -1}
+	return s.reaped(am, exit, stopped, werr)
+}
+
+// awaitAM waits for an AM to exit (waited) or, when ctx ends, stops it: SIGTERM
+// to ask it to finish, SIGKILL after 10 s. stopped says ctx ended it.
+func awaitAM(ctx context.Context, waited <-chan error, signal func(syscall.Signal)) (werr error, stopped bool) {
+	select {
+	case werr = <-waited:
+		return werr, false
+	case <-ctx.Done():
+	}
+	signal(syscall.SIGTERM)
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case werr = <-waited:
+	case <-t.C:
+		signal(syscall.SIGKILL)
+		werr = <-waited
+	}
+	return werr, true
+}
+
+// forget drops a reaped AM and returns what it had told the supervisor.
+func (s *Supervisor) forget(am *amProc) (finished *rmapi.FinishRequest, preempted bool, session *rmapi.SessionCredentials) {
+	s.mu.Lock()
+	am.pid = 0
+	s.lastExit = time.Now()
+	delete(s.ams, am.id)
+	finished, preempted, session = am.finished, am.preempt, am.session
+	s.mu.Unlock()
+	s.saveRecord()
+	return finished, preempted, session
+}
+
+// reaped completes exit for an AM whose process is gone: it forgets the AM,
+// fences its ZooKeeper session and says how the attempt ended.
+func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr error) attempts.Exit {
+	finished, preempted, session := s.forget(am)
+	s.fence(am.id, session)
 	switch {
 	case finished != nil:
 		exit.Kind, exit.FinalStatus, exit.Diagnostics = attempts.ExitFinished, attempts.FinalStatus(finished.Status), finished.Diagnostics
@@ -502,7 +654,7 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 	default:
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
 	}
-	return exit, nil
+	return exit
 }
 
 // fence closes a reaped AM's ZooKeeper session: the process is gone, so nothing
@@ -535,6 +687,7 @@ func (s *Supervisor) collect(events <-chan containers.CompletedEvent) {
 		s.mu.Lock()
 		s.completed = append(s.completed, rmapi.CompletedContainer{ID: e.ID.String(), ExitCode: e.ExitCode, Signal: e.Signal, Diagnostics: e.Diagnostics})
 		s.mu.Unlock()
+		s.saveRecord()
 	}
 }
 
@@ -550,6 +703,7 @@ func (s *Supervisor) runningAM(attemptID string) (*amProc, error) {
 // Register is RegisterApplicationMaster. It may be called again by the same
 // attempt (a standby that became leader does, to learn the containers to adopt).
 func (s *Supervisor) Register(ctx context.Context, req rmapi.RegisterRequest) (rmapi.RegisterResponse, error) {
+	defer s.saveRecord() // the session credentials, for a later supervisor to fence with
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.runningAM(req.AttemptID)
@@ -615,6 +769,9 @@ func (s *Supervisor) Allocate(ctx context.Context, req rmapi.AllocateRequest) (r
 			res.Allocated = append(res.Allocated, toAPI(*c))
 		}
 	}
+	if len(req.Ask) > 0 || len(req.Release) > 0 {
+		s.saveRecord()
+	}
 	s.mu.Lock()
 	res.Completed, s.completed = s.completed, nil
 	s.mu.Unlock()
@@ -623,6 +780,7 @@ func (s *Supervisor) Allocate(ctx context.Context, req rmapi.AllocateRequest) (r
 
 // Finish is FinishApplicationMaster: the attempt's exit will end the application.
 func (s *Supervisor) Finish(ctx context.Context, req rmapi.FinishRequest) error {
+	defer s.saveRecord()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.runningAM(req.AttemptID)

@@ -45,6 +45,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			hidden(entry.TaskManagerCommand()),
 			budgetCommand(),
 			superviseCommand(),
+			keeperCommand(),
 			demoCommand(),
 			zookeeperCommand(),
 		}, append(sessionCommands(), jobCommands()...)...),

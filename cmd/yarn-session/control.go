@@ -57,6 +57,9 @@ func sessionCommands() []*cli.Command {
 						e.print(c.App.Writer)
 						return nil
 					}
+					if orphaned(appDirOf(id)) {
+						return cli.Exit(fmt.Sprintf("status %s: %v\nIts supervisor died; its AM and containers may still run. Restart the supervisor (it adopts them): yarn-session -id %s", id, err, id), exitFailure)
+					}
 					return cli.Exit(fmt.Sprintf("status %s: %v", id, err), exitFailure)
 				}
 				printStatus(c.App.Writer, st)

@@ -326,8 +326,10 @@ func readCommands(r io.Reader, w io.Writer, stop func(), dir string) {
 	}
 }
 
-// detach starts `yarn-session supervise --app-dir DIR` in its own session, with
-// its output in DIR/supervisor.log, and waits until it serves its control socket.
+// detach starts `yarn-session keep --app-dir DIR` (which runs `supervise` and
+// restarts it should it die) in its own session, with its output in
+// DIR/supervisor.log, and waits until the supervisor serves its control socket;
+// it returns the supervisor's PID.
 func detach(c *cli.Context, dir string) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -338,7 +340,8 @@ func detach(c *cli.Context, dir string) (int, error) {
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(exe, "--log-format", "json", "--log-level", lineageString(c, flagLogLevel), "supervise", "--"+flagAppDir, dir)
+	// The keeper runs the supervisor and restarts it should it die.
+	cmd := exec.Command(exe, "--log-format", "json", "--log-level", lineageString(c, flagLogLevel), "keep", "--"+flagAppDir, dir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -350,10 +353,10 @@ func detach(c *cli.Context, dir string) (int, error) {
 	deadline := time.After(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(c.Context, time.Second)
-		_, err := client.Status(ctx)
+		st, err := client.Status(ctx)
 		cancel()
 		if err == nil {
-			return cmd.Process.Pid, nil
+			return st.SupervisorPID, nil
 		}
 		select {
 		case err := <-exited:
@@ -373,6 +376,9 @@ func superviseCommand() *cli.Command {
 		Flags:  []cli.Flag{&cli.StringFlag{Name: flagAppDir, Required: true}},
 		Action: func(c *cli.Context) error {
 			dir := c.String(flagAppDir)
+			if e, err := readEnded(dir); err == nil {
+				return cli.Exit(fmt.Sprintf("supervise: application %s has ended (%s): start a new session", e.ApplicationID, e.FinalStatus), exitFailure)
+			}
 			b, err := os.ReadFile(filepath.Join(dir, "session.json"))
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("supervise: %v", err), exitFailure)
@@ -386,12 +392,33 @@ func superviseCommand() *cli.Command {
 	}
 }
 
+// orphaned reports whether the application of dir lost its supervisor without
+// ending: a supervisor recorded running processes (supervisor.RecordFile) and
+// no end was recorded.
+func orphaned(dir string) bool {
+	if _, err := readEnded(dir); err == nil {
+		return false
+	}
+	_, err := supervisor.ReadRecord(dir)
+	return err == nil
+}
+
 // attach follows a running session: it prints its status and takes stop, quit
 // and help on stdin (quit only detaches).
 func attach(c *cli.Context, id string) error {
 	dir := appDirOf(id)
 	client := supervisor.NewControlClient(dir)
 	st, err := client.Status(c.Context)
+	if err != nil && orphaned(dir) {
+		// Its supervisor died and the application did not end: start a new
+		// one, which adopts the AM and containers that kept running.
+		pid, derr := detach(c, dir)
+		if derr != nil {
+			return cli.Exit(fmt.Sprintf("attach %s: restart its supervisor: %v", id, derr), exitFailure)
+		}
+		fmt.Fprintf(c.App.Writer, "The supervisor of %s was not running: restarted it (pid %d); it adopts what still runs.\n", id, pid)
+		st, err = client.Status(c.Context)
+	}
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
 	}

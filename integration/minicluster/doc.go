@@ -28,8 +28,10 @@
 //     leading AM. Start fails the test (never skips) when a part cannot start.
 //   - Everything is stopped through t.Cleanup, in reverse order of start: the
 //     session first (the supervisor stops its AMs and containers and waits for
-//     them), then the HDFS peer, then ZooKeeper. No process outlives the test; the
-//     processes also carry the parent-death signals of the parts they come from.
+//     them), then the HDFS peer, then ZooKeeper. No process outlives a test that
+//     ends; AMs and containers outlive a supervisor that dies (they are built to),
+//     so a test binary that is killed leaves them to the integration TestMain's
+//     leftover check.
 //   - Each cluster has its own ZooKeeper, storage and application directory, so
 //     clusters in parallel tests do not see each other.
 //   - Handles fail in the ordinary way (an error), never by sleeping: KillAM and

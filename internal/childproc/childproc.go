@@ -6,7 +6,9 @@
 //
 //   - SysProcAttr(OwnGroup) puts the child in a process group of its own, so a
 //     signal sent to the parent's group (a terminal's Ctrl-C) does not reach it.
-//   - On Linux, every child gets a parent-death signal (Pdeathsig SIGKILL).
+//   - On Linux, every child started with SysProcAttr gets a parent-death signal
+//     (Pdeathsig SIGKILL). Outliving children (AMs and containers, which keep
+//     running while no supervisor watches them) get none.
 //
 // # What it does not guarantee
 //

@@ -14,3 +14,11 @@ func TestLinuxChildrenGetAParentDeathSignal(t *testing.T) {
 		require.Equal(t, syscall.SIGKILL, childproc.SysProcAttr(g).Pdeathsig)
 	}
 }
+
+func TestOutlivingChildrenGetNoParentDeathSignal(t *testing.T) {
+	for _, g := range []childproc.Group{childproc.SameGroup, childproc.OwnGroup} {
+		attr := childproc.Outliving(g)
+		require.Zero(t, attr.Pdeathsig)
+		require.Equal(t, bool(g), attr.Setpgid)
+	}
+}

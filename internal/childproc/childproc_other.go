@@ -10,3 +10,8 @@ import "syscall"
 func SysProcAttr(g Group) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: bool(g)}
 }
+
+// Outliving returns the attributes of a child that must outlive its parent.
+func Outliving(g Group) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: bool(g)}
+}

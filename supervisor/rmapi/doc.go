@@ -27,6 +27,12 @@
 // that outlived its attempt — it cannot, the supervisor reaps it, but a bug or a
 // stray process could try — can neither allocate nor finish the application.
 //
+// A restarted supervisor that adopted a running AM answers its Allocate with
+// ErrNotRegistered; the AM then registers again (YARN's resync), with its
+// session credentials, and reports its leadership again.
+//
 // Session credentials (a ZooKeeper session ID and password, for fast fencing)
-// travel in Register; they are never logged and never written to disk.
+// travel in Register; they are never logged. The supervisor keeps them in its
+// record (supervisor.json, 0600, in the private session directory) so that a
+// restarted supervisor can fence an AM that died while none watched.
 package rmapi

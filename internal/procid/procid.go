@@ -1,0 +1,20 @@
+package procid
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Identity names one process of one boot.
+type Identity struct {
+	PID int `json:"pid"`
+	// StartTicks is the process's start time in clock ticks since boot (field
+	// 22 of /proc/<pid>/stat).
+	StartTicks uint64 `json:"startTicks"`
+}
+
+func (id Identity) String() string { return fmt.Sprintf("pid %d (start %d)", id.PID, id.StartTicks) }
+
+// ErrNotRunning says the recorded process does not run any more: its PID is
+// gone, a zombie, or now names another process.
+var ErrNotRunning = errors.New("procid: process not running")

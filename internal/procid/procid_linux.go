@@ -1,0 +1,128 @@
+package procid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Of returns the identity of the live process pid.
+func Of(pid int) (Identity, error) {
+	if pid <= 0 {
+		return Identity{}, fmt.Errorf("procid: pid %d: %w", pid, ErrNotRunning)
+	}
+	path := "/proc/" + strconv.Itoa(pid) + "/stat"
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Identity{}, fmt.Errorf("procid: pid %d: %w", pid, ErrNotRunning)
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("procid: %w", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces or
+	// parentheses itself: the fields after it start after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return Identity{}, fmt.Errorf("procid: %s: no command name in %q", path, s)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state), so field 22 is f[19]
+	if len(f) < 20 {
+		return Identity{}, fmt.Errorf("procid: %s: %d fields after the command name, want at least 20", path, len(f))
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return Identity{}, fmt.Errorf("procid: pid %d is a zombie: %w", pid, ErrNotRunning)
+	}
+	ticks, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return Identity{}, fmt.Errorf("procid: %s: start time %q: %w", path, f[19], err)
+	}
+	return Identity{PID: pid, StartTicks: ticks}, nil
+}
+
+// Verify returns nil when the process id names still runs; an error wrapping
+// ErrNotRunning when it is gone or its PID names another process now.
+func Verify(id Identity) error {
+	cur, err := Of(id.PID)
+	if err != nil {
+		return err
+	}
+	if cur.StartTicks != id.StartTicks {
+		return fmt.Errorf("procid: pid %d started at %d, not %d (a reused pid): %w", id.PID, cur.StartTicks, id.StartTicks, ErrNotRunning)
+	}
+	return nil
+}
+
+// BootID returns this boot's ID.
+func BootID() (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "", fmt.Errorf("procid: boot id: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Process is a process that is not our child, held by a pidfd.
+type Process struct {
+	id Identity
+	fd int
+}
+
+// Open verifies id and holds the process by a pidfd; Close releases it.
+func Open(id Identity) (*Process, error) {
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil, fmt.Errorf("procid: %v: %w", id, ErrNotRunning)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("procid: pidfd_open %v: %w", id, err)
+	}
+	// Verified after the pidfd is open: had the PID been reused before, the
+	// start time differs now; from here on the fd names this process only.
+	if err := Verify(id); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &Process{id: id, fd: fd}, nil
+}
+
+// Identity returns the process's identity.
+func (p *Process) Identity() Identity { return p.id }
+
+// Signal sends sig to the process (never to another that reused its PID).
+func (p *Process) Signal(sig unix.Signal) error {
+	if err := unix.PidfdSendSignal(p.fd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("procid: signal %v: %w", p.id, ErrNotRunning)
+		}
+		return fmt.Errorf("procid: signal %v: %w", p.id, err)
+	}
+	return nil
+}
+
+// Wait blocks until the process exits (nil) or ctx ends (ctx's error). The
+// pidfd becomes readable at the exit; poll wakes at once. It wakes every
+// 200 ms only to notice ctx.
+func (p *Process) Wait(ctx context.Context) error {
+	for {
+		fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 200)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("procid: wait for %v: %w", p.id, err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// Close releases the pidfd.
+func (p *Process) Close() error { return unix.Close(p.fd) }

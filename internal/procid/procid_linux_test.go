@@ -1,0 +1,62 @@
+package procid_test
+
+import (
+	"context"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/internal/procid"
+)
+
+func sleeper(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+// A PID whose start time differs from the recorded one is another process: the
+// kernel reused the PID. Neither Verify nor Open accepts it.
+func TestAReusedPIDIsNotTheRecordedProcess(t *testing.T) {
+	cmd := sleeper(t)
+	id, err := procid.Of(cmd.Process.Pid)
+	require.NoError(t, err)
+	require.NoError(t, procid.Verify(id))
+	recorded := procid.Identity{PID: id.PID, StartTicks: id.StartTicks - 1}
+	require.ErrorIs(t, procid.Verify(recorded), procid.ErrNotRunning)
+	_, err = procid.Open(recorded)
+	require.ErrorIs(t, err, procid.ErrNotRunning)
+}
+
+// Wait wakes when a process exits; once reaped its identity no longer verifies.
+func TestWaitSeesTheExitOfAProcess(t *testing.T) {
+	cmd := sleeper(t)
+	id, err := procid.Of(cmd.Process.Pid)
+	require.NoError(t, err)
+	p, err := procid.Open(id)
+	require.NoError(t, err)
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	require.ErrorIs(t, p.Wait(ctx), context.DeadlineExceeded, "still running")
+	cancel()
+	require.NoError(t, p.Signal(syscall.SIGKILL))
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, p.Wait(ctx))
+	_ = cmd.Wait()
+	require.ErrorIs(t, procid.Verify(id), procid.ErrNotRunning)
+}
+
+func TestBootIDIsStable(t *testing.T) {
+	a, err := procid.BootID()
+	require.NoError(t, err)
+	b, err := procid.BootID()
+	require.NoError(t, err)
+	require.Len(t, a, 36)
+	require.Equal(t, a, b)
+}
