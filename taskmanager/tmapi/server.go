@@ -145,7 +145,7 @@ func TaskManagerHandler(tm TaskManager, secret appsecret.Secret) http.Handler {
 	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/abort", checkpoint(func(ctx context.Context, task TaskID, id int64) (any, error) {
 		return struct{}{}, tm.AbortCheckpoint(ctx, task, id)
 	}))
-	return secret.Require(mux)
+	return secret.WithBodyLimit(MaxCommandBytes).Require(mux)
 }
 
 // taskOf reads the task a command names from its {job} and {subtask} path
