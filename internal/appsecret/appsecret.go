@@ -134,4 +134,3 @@ func (s Secret) GoString() string { return s.String() }
 
 // MarshalJSON never shows the secret.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"redacted"`), nil }
-
