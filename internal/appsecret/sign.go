@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amkeeper/amkeeper/internal/httpjson"
 )
 
 const (
@@ -31,7 +33,7 @@ const (
 	Window = 60 * time.Second
 	// DefaultMaxBody bounds the body Check reads unless WithBodyLimit says
 	// otherwise: httpjson's default bound, 1 MiB.
-	DefaultMaxBody int64 = 1 << 20
+	DefaultMaxBody = httpjson.DefaultMaxBytes
 	// MaxNonces bounds the nonces remembered at once. When it is reached and
 	// none has expired, signed requests are refused (503 from Require) until
 	// some do: a bound on memory that fails closed.
@@ -46,7 +48,7 @@ var (
 	ErrStale     = errors.New("appsecret: request timestamp outside the window")
 	ErrReplayed  = errors.New("appsecret: request nonce already used")
 	ErrWrongHost = errors.New("appsecret: request addressed to another server")
-	ErrTooLarge  = errors.New("appsecret: request body over the limit")
+	ErrTooLarge  = httpjson.ErrTooLarge
 	ErrBusy      = errors.New("appsecret: too many requests in the window")
 )
 
@@ -186,15 +188,16 @@ func (s Secret) readBody(r *http.Request) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}
+	tooLarge := fmt.Errorf("check request: %w: over %d bytes", ErrTooLarge, limit)
 	if r.ContentLength > limit {
-		return nil, ErrTooLarge
+		return nil, tooLarge
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the body: %w", ErrUnsigned, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, ErrTooLarge
+		return nil, tooLarge
 	}
 	return b, nil
 }
@@ -309,12 +312,13 @@ func (s Secret) Require(next http.Handler) http.Handler {
 	})
 }
 
-// Refuse answers a request Check refused: 413 for ErrTooLarge, 503 for
+// Refuse answers a request Check refused: 413 for ErrTooLarge (with a JSON
+// error body, code TOO_LARGE, as httpjson.Decoder's DecodeOrFail), 503 for
 // ErrBusy, else 401 with no detail (Unauthorized).
 func Refuse(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		httpjson.WriteError(w, http.StatusRequestEntityTooLarge, "TOO_LARGE", err.Error())
 	case errors.Is(err, ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
