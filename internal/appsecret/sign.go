@@ -251,7 +251,14 @@ func addressedHere(r *http.Request) bool {
 		return local.Network() == "unix"
 	}
 	host, port, err := net.SplitHostPort(r.Host)
-	if err != nil || port != strconv.Itoa(tcp.Port) {
+	if err != nil {
+		// No port: the scheme's own.
+		host, port = r.Host, "80"
+		if r.TLS != nil {
+			port = "443"
+		}
+	}
+	if port != strconv.Itoa(tcp.Port) {
 		return false
 	}
 	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
