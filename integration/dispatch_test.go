@@ -321,10 +321,11 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	defer conn.Close()
-	auth := http.Header{}
-	s.sup.Secret().Authorize(auth)
+	cancel, err := http.NewRequest(http.MethodPost, "http://"+addr+"/jobs/"+sub.JobID+"/cancel", strings.NewReader("{}"))
+	require.NoError(t, err)
+	require.NoError(t, s.sup.Secret().Authorize(cancel))
 	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\n%s: %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-		sub.JobID, addr, appsecret.HeaderAuthorization, auth.Get(appsecret.HeaderAuthorization))
+		sub.JobID, addr, appsecret.HeaderAuthorization, cancel.Header.Get(appsecret.HeaderAuthorization))
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
 	resumed = true

@@ -102,9 +102,10 @@ func (a *AM) handler() http.Handler {
 //     Origin header is not the AM's address) is refused: 403 Forbidden;
 //   - a request that may change state (any method but GET, HEAD and OPTIONS:
 //     submit, cancel, checkpoint fall-back, the TaskManagers' registrations)
-//     needs the application secret (401 Unauthorized, no detail) and a JSON
-//     body type (415 Unsupported Media Type): a browser cannot send either
-//     across origins without asking first.
+//     needs a request signed with the application secret (401 Unauthorized,
+//     no detail; a body over 1 MiB: 413) and a JSON body type (415
+//     Unsupported Media Type): a browser cannot send either across origins
+//     without asking first.
 func (a *AM) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && origin != a.Address() {
@@ -116,8 +117,8 @@ func (a *AM) guard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !a.cfg.Secret.Valid(r) {
-			appsecret.Unauthorized(w)
+		if err := a.cfg.Secret.Check(r); err != nil {
+			appsecret.Refuse(w, err)
 			return
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {

@@ -123,7 +123,7 @@ func (r *TaskManagers) Remove(containerID string) {
 var _ tmapi.Registry = (*TaskManagers)(nil)
 
 // Handler serves the TaskManager endpoints (tmapi.PathRegister,
-// tmapi.PathHeartbeat) to callers that carry secret.
+// tmapi.PathHeartbeat) to callers that sign with secret.
 func (r *TaskManagers) Handler(secret appsecret.Secret) http.Handler {
 	return tmapi.RegistryHandler(r, secret)
 }

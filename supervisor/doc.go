@@ -24,8 +24,8 @@
 //     rmapi.ErrStaleAttempt.
 //   - Each session has its own application secret: New writes a fresh one to
 //     SecretPath(Dir) (0600, atomically) and every AM and container gets its
-//     path in the environment (appsecret.EnvFile); rmapi calls without it are
-//     refused. Secrets never go on a child's command line: ConfigFrom moves
+//     path in the environment (appsecret.EnvFile); rmapi calls not signed with
+//     it are refused. Secrets never go on a child's command line: ConfigFrom moves
 //     -D items of secret keys into Config.ProcessEnv.
 //   - Leadership (which AM leads, for Status, KillAM and Preempt) is what the
 //     AMs report over rmapi's Leadership call; the supervisor never polls an

@@ -1,8 +1,8 @@
 // Package taskmanager is the container process: it finds the resource manager's
 // leader through leader retrieval, registers with it (container ID, PID, slots, its
-// own address), heartbeats, and accepts commands only when they carry the
-// application secret (Config.Secret) and the leader session ID it registered
-// under; its own calls carry the secret too. When the leader goes away it drops whatever it
+// own address), heartbeats, and accepts commands only when they are signed with
+// the application secret (Config.Secret) and carry the leader session ID it
+// registered under; its own calls are signed too. When the leader goes away it drops whatever it
 // ran for that leader but keeps its process and slots, and registers with the next
 // leader as soon as retrieval names one.
 //

@@ -2,13 +2,11 @@ package appsecret
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -24,18 +22,21 @@ const (
 	EnvFile = "AMKEEPER_SECRET_FILE"
 	// Size is the secret's length in bytes (its file holds it in hex).
 	Size = 32
-	// HeaderAuthorization carries the secret as "Bearer <hex>".
+	// HeaderAuthorization carries a request's signature (see Scheme).
 	HeaderAuthorization = "Authorization"
-	bearer              = "Bearer "
 )
 
 // ErrInvalid: a secret file is not one this package wrote for this user.
 var ErrInvalid = errors.New("appsecret: invalid secret file")
 
 // Secret is an application secret. The zero value is no secret: Require refuses
-// every call with it and Client sends none.
+// every call with it and Client signs none. Copies share one record of the
+// nonces seen, so every server of a process given the same Secret refuses a
+// replay to any of them.
 type Secret struct {
-	b []byte
+	b      []byte
+	nonces *nonces
+	limit  int64 // the body bound of Check; 0: DefaultMaxBody
 }
 
 // New returns a fresh secret from crypto/rand.
@@ -44,7 +45,7 @@ func New() (Secret, error) {
 	if _, err := rand.Read(b); err != nil {
 		return Secret{}, fmt.Errorf("appsecret: random bytes: %w", err)
 	}
-	return Secret{b: b}, nil
+	return Secret{b: b, nonces: newNonces()}, nil
 }
 
 // Create makes a new secret and writes it to path (mode 0600, created with
@@ -95,7 +96,7 @@ func Load(path string) (Secret, error) {
 	if err != nil || len(b) != Size {
 		return Secret{}, fmt.Errorf("%w: %s does not hold %d bytes in hex", ErrInvalid, path, Size)
 	}
-	return Secret{b: b}, nil
+	return Secret{b: b, nonces: newNonces()}, nil
 }
 
 // FromEnv loads the secret whose path the environment variable EnvFile holds
@@ -133,77 +134,3 @@ func (s Secret) GoString() string { return s.String() }
 
 // MarshalJSON never shows the secret.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"redacted"`), nil }
-
-// Authorize sets the secret on h.
-func (s Secret) Authorize(h http.Header) {
-	if !s.IsZero() {
-		h.Set(HeaderAuthorization, bearer+hex.EncodeToString(s.b))
-	}
-}
-
-// Valid reports whether r carries s. A zero s accepts nothing.
-func (s Secret) Valid(r *http.Request) bool {
-	if s.IsZero() {
-		return false
-	}
-	got, ok := strings.CutPrefix(r.Header.Get(HeaderAuthorization), bearer)
-	if !ok {
-		return false
-	}
-	b, err := hex.DecodeString(got)
-	if err != nil {
-		return false
-	}
-	return subtle.ConstantTimeCompare(b, s.b) == 1
-}
-
-// Require serves next only for requests that carry s; any other gets 401
-// Unauthorized with no detail.
-func (s Secret) Require(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.Valid(r) {
-			Unauthorized(w)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// Unauthorized answers 401 with no detail.
-func Unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="amkeeper"`)
-	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
-}
-
-// Client returns a copy of hc (nil: a zero *http.Client) whose every request
-// carries s.
-func (s Secret) Client(hc *http.Client) *http.Client {
-	c := &http.Client{}
-	if hc != nil {
-		*c = *hc
-	}
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.Transport = transport{s: s, base: base}
-	return c
-}
-
-type transport struct {
-	s    Secret
-	base http.RoundTripper
-}
-
-func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	t.s.Authorize(r.Header)
-	return t.base.RoundTrip(r)
-}
-
-// CloseIdleConnections passes on to the wrapped transport.
-func (t transport) CloseIdleConnections() {
-	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}

@@ -49,9 +49,15 @@ func TestCreateWritesAPrivateFileLoadReadsIt(t *testing.T) {
 
 // sameSecret compares two secrets the only way they can be: by what they accept.
 func sameSecret(a, b appsecret.Secret) bool {
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	a.Authorize(r.Header)
-	return b.Valid(r)
+	var ok bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok = b.Valid(r) }))
+	defer srv.Close()
+	resp, err := a.Client(srv.Client()).Get(srv.URL)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return ok
 }
 
 func TestLoadRefusesFilesThatAreNotOurs(t *testing.T) {
@@ -123,7 +129,8 @@ func TestRequireRefusesWithoutDetail(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, code, name)
 		require.Equal(t, "Unauthorized\n", body, name)
 	}
-	for _, h := range []string{"Bearer", "Bearer zz", "Basic abc", "bearer " + strings.Repeat("0", 64)} {
+	for _, h := range []string{"Bearer", "Bearer zz", "Basic abc", "bearer " + strings.Repeat("0", 64),
+		appsecret.Scheme, appsecret.Scheme + " ts=1, nonce=00, sig=00"} {
 		code, _ := get(srv.Client(), h)
 		require.Equal(t, http.StatusUnauthorized, code, h)
 	}
@@ -132,7 +139,7 @@ func TestRequireRefusesWithoutDetail(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, int32(1), reached.Load())
 
-	// A zero secret accepts nothing, not even an empty bearer.
+	// A zero secret accepts nothing, not even an unsigned request.
 	zero := httptest.NewServer(appsecret.Secret{}.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) })))
 	defer zero.Close()
 	resp, err := appsecret.Secret{}.Client(zero.Client()).Get(zero.URL)

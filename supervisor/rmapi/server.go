@@ -33,7 +33,7 @@ type ResourceManager interface {
 // maxBody bounds a request body; requests are small.
 const maxBody = 1 << 20
 
-// Handler serves the protocol for rm to callers that carry secret (the
+// Handler serves the protocol for rm to callers that sign with secret (the
 // application secret); any other call gets 401 Unauthorized.
 func Handler(rm ResourceManager, secret appsecret.Secret, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
@@ -131,7 +131,7 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve serves rm on l to callers carrying secret until ctx ends, then shuts
+// Serve serves rm on l to callers signing with secret until ctx ends, then shuts
 // down within a bounded time.
 func Serve(ctx context.Context, l net.Listener, rm ResourceManager, secret appsecret.Secret, log zerolog.Logger) error {
 	return ServeHandler(ctx, l, Handler(rm, secret, log))

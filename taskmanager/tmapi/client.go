@@ -16,7 +16,7 @@ import (
 type TaskManagerClient struct{ c httpjson.Client }
 
 // NewTaskManagerClient returns a client making its calls with hc (its Timeout
-// bounds each call besides the context), each carrying secret.
+// bounds each call besides the context), each signed with secret.
 func NewTaskManagerClient(hc *http.Client, secret appsecret.Secret) *TaskManagerClient {
 	return &TaskManagerClient{c: httpjson.Client{HTTP: secret.Client(hc)}}
 }
@@ -72,7 +72,7 @@ func (c *TaskManagerClient) command(ctx context.Context, method, url string, ses
 type RegistryClient struct{ c httpjson.Client }
 
 // NewRegistryClient returns a client making its calls with hc (its Timeout
-// bounds each call besides the context), each carrying secret.
+// bounds each call besides the context), each signed with secret.
 func NewRegistryClient(hc *http.Client, secret appsecret.Secret) *RegistryClient {
 	return &RegistryClient{c: httpjson.Client{HTTP: secret.Client(hc)}}
 }

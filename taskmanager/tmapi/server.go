@@ -46,7 +46,7 @@ type TaskManager interface {
 const MaxCommandBytes = 4 << 20
 
 // RegistryHandler serves reg at PathRegister and PathHeartbeat to callers that
-// carry secret (the application secret; 401 Unauthorized otherwise). A
+// sign with secret (the application secret; 401 Unauthorized otherwise). A
 // registration for a container the application did not launch is 403
 // Forbidden (ErrUnknownContainer); any other refusal is 409 Conflict: a
 // TaskManager registers again.
@@ -81,9 +81,10 @@ func RegistryHandler(reg Registry, secret appsecret.Secret) http.Handler {
 }
 
 // TaskManagerHandler serves tm's status and the leader's commands to callers
-// that carry secret (the application secret; 401 Unauthorized otherwise, before
+// that sign with secret (the application secret; 401 Unauthorized otherwise, before
 // anything else: the status names the leader session). A command whose
-// HeaderLeaderSession tm does not accept is refused before its body is read.
+// HeaderLeaderSession tm does not accept is refused before its body is decoded
+// (the signature check has read it, at most MaxCommandBytes).
 func TaskManagerHandler(tm TaskManager, secret appsecret.Secret) http.Handler {
 	// A deployment carries a job graph (a submission is at most 1 MiB of JSON,
 	// a third more in base64) and a state handle: 4 MiB at most. Fields this
@@ -145,7 +146,7 @@ func TaskManagerHandler(tm TaskManager, secret appsecret.Secret) http.Handler {
 	mux.HandleFunc("POST "+PathTasks+"/{job}/{subtask}/abort", checkpoint(func(ctx context.Context, task TaskID, id int64) (any, error) {
 		return struct{}{}, tm.AbortCheckpoint(ctx, task, id)
 	}))
-	return secret.Require(mux)
+	return secret.WithBodyLimit(MaxCommandBytes).Require(mux)
 }
 
 // taskOf reads the task a command names from its {job} and {subtask} path

@@ -35,8 +35,9 @@ const HeaderLeaderSession = "X-Leader-Session"
 //	ErrUnknownTask       404 Not Found  (checkpoint commands)
 //	ErrUnknownContainer  403 Forbidden  (registration)
 //
-// Every call carries the application secret (package appsecret); a call
-// without it is 401 Unauthorized, with no detail.
+// Every call is signed with the application secret (package appsecret; the
+// secret itself is never sent); a call without a valid signature is 401
+// Unauthorized, with no detail.
 //
 // A body that cannot be decoded is 400 Bad Request, and so is a deployment the
 // TaskManager cannot run; anything else that fails is 500.
