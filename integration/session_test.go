@@ -279,7 +279,7 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 		// Submit retries while the new leader still lists its stored jobs (503).
 		secret, err := sessionctl.SessionSecret(appDirFor(c, id))
 		require.NoError(t, err)
-		require.NoError(t, sessionctl.Submit(context.Background(), secret, rest, jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)}))
+		require.NoError(t, sessionctl.Submit(context.Background(), secret, nil, rest, jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)}))
 	}
 	out, err = c.run("", "list", "-id", id)
 	require.NoError(t, err)

@@ -42,7 +42,9 @@ var _ phaseSnapshotter = (*Timeline)(nil)
 
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/internal/", a.tms.Handler(a.cfg.Secret))
+	if !a.separateInternal() {
+		mux.Handle("/internal/", a.tms.Handler(a.cfg.Secret))
+	}
 	if d := a.dispatcher; d != nil {
 		jobs := d.Handler()
 		mux.Handle("/jobs", jobs)
@@ -100,7 +102,9 @@ func (a *AM) handler() http.Handler {
 //     submit, cancel, checkpoint fall-back, the TaskManagers' registrations)
 //     needs the application secret (401 Unauthorized, no detail) and a JSON
 //     body type (415 Unsupported Media Type): a browser cannot send either
-//     across origins without asking first.
+//     across origins without asking first. With security.ssl.rest.
+//     authentication-enabled, a client certificate verified against the REST
+//     trust store stands for the secret.
 func (a *AM) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && origin != a.Address() {
@@ -112,7 +116,7 @@ func (a *AM) guard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !a.cfg.Secret.Valid(r) {
+		if !a.cfg.Secret.Valid(r) && !a.clientCertified(r) {
 			appsecret.Unauthorized(w)
 			return
 		}
@@ -122,6 +126,12 @@ func (a *AM) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// clientCertified: r came over REST TLS with client authentication, with a
+// certificate verified against security.ssl.rest.truststore.
+func (a *AM) clientCertified(r *http.Request) bool {
+	return a.cfg.RESTTLS != nil && a.cfg.RESTTLS.ClientAuth && r.TLS != nil && len(r.TLS.VerifiedChains) > 0
 }
 
 // PathFallback is an operator's fall-back of a job whose latest checkpoint is

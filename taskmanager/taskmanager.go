@@ -2,10 +2,10 @@ package taskmanager
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -39,6 +40,10 @@ type Config struct {
 	// Secret is the application secret: every call the TaskManager makes
 	// carries it, and it serves only callers that carry it.
 	Secret appsecret.Secret
+	// TLS, when set, is internal TLS (security.ssl.internal.*): the TaskManager
+	// serves https only to callers presenting a certificate of the trust store,
+	// and reaches the leader's registry with its own certificate.
+	TLS *flinkssl.Side
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
 	Logger        zerolog.Logger
@@ -79,7 +84,7 @@ func New(cfg Config) *TaskManager {
 	return &TaskManager{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
-		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}, cfg.Secret),
+		registry: tmapi.NewRegistryClient(cfg.TLS.HTTPClient(5*time.Second), cfg.Secret),
 		change:   make(chan struct{}, 1),
 		tasks:    tasks{m: map[tmapi.TaskID]*running{}},
 	}
@@ -113,8 +118,12 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("taskmanager: listen %s: %w", tm.cfg.BindAddress, err)
 	}
+	addr := l.Addr().String()
+	if tm.cfg.TLS != nil {
+		l = tls.NewListener(l, tm.cfg.TLS.Server)
+	}
 	tm.mu.Lock()
-	tm.addr = "http://" + l.Addr().String()
+	tm.addr = tm.cfg.TLS.Scheme() + "://" + addr
 	tm.mu.Unlock()
 	srv := httpjson.NewServer(tmapi.TaskManagerHandler(tm, tm.cfg.Secret), httpjson.Limits{})
 	go func() { _ = srv.Serve(l) }()

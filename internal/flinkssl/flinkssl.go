@@ -107,8 +107,12 @@ func (s *Side) Transport() *http.Transport {
 	return t
 }
 
-// HTTPClient is an *http.Client with Transport and timeout.
+// HTTPClient is an *http.Client with Transport and timeout; for a side that is
+// off (s == nil), a plain one.
 func (s *Side) HTTPClient(timeout time.Duration) *http.Client {
+	if s == nil {
+		return &http.Client{Timeout: timeout}
+	}
 	return &http.Client{Timeout: timeout, Transport: s.Transport()}
 }
 
