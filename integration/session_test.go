@@ -3,6 +3,7 @@ package integration_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -29,6 +30,7 @@ type cli struct {
 	home, tmp string // AMKEEPER_HOME and TMPDIR of its runs
 	env       []string
 	ha        []string
+	rest      *http.Client // how the test reaches the AMs' REST (nil: plain HTTP)
 }
 
 func newCLI(t *testing.T) *cli {
