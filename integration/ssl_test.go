@@ -162,4 +162,3 @@ func TestJobSessionWithInternalAndRESTTLS(t *testing.T) {
 	requireExactCounts(t, committed(t, st, "counts"), n+3)
 	requireExactCounts(t, committed(t, st, "counts-cert"), m+3)
 }
-
