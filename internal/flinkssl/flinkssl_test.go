@@ -94,7 +94,7 @@ func TestInternalIsMutual(t *testing.T) {
 
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer plain.Close()
-	_, err = side.HTTPClient(5*time.Second).Get("https://" + plain.Listener.Addr().String())
+	_, err = side.HTTPClient(5 * time.Second).Get("https://" + plain.Listener.Addr().String())
 	require.ErrorContains(t, err, "(the server does not speak TLS on this port: is TLS enabled on both sides?)")
 
 	// A client presenting no certificate gets no further than the handshake.
@@ -129,7 +129,7 @@ func TestRESTVerifiesTheHost(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 
-	_, err = rest("false", certs.Client).HTTPClient(5*time.Second).Get(url)
+	_, err = rest("false", certs.Client).HTTPClient(5 * time.Second).Get(url)
 	require.NoError(t, err, "the client presents nothing: any key store will do")
 	// The client certificate names no host: served as the endpoint's, a client refuses it.
 	unnamed := serve(t, rest("false", certs.Client))
