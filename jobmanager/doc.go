@@ -9,8 +9,14 @@
 //
 // The REST endpoint serves reads to anyone, as Flink does, but the leader
 // session ID only to callers carrying the application secret (AMConfig.Secret);
-// anything that may change state needs the secret and a JSON body type, and a
+// anything that may change state needs the secret (or, with REST TLS and client
+// authentication, a verified client certificate) and a JSON body type, and a
 // request whose browser Origin is not the AM's own address is refused. With a
 // supervisor, the registry admits only the containers it launched, with their
-// slots (AM.admit).
+// slots (AM.admit); without one, any caller with the secret.
+//
+// TLS (AMConfig.Internal, AMConfig.RESTTLS, from package flinkssl): with either
+// on, the registry is served on a port of its own (AM.InternalAddress, published
+// as the resource manager's address), mutual TLS when Internal is set, and the
+// commands to TaskManagers use Internal's client side.
 package jobmanager
