@@ -177,6 +177,7 @@ func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 func (tm *TaskManager) follow(ctx context.Context) {
 	var tick <-chan time.Time
 	var interval time.Duration
+	var tlsFailure string // the last TLS failure warned about: each is warned once, retries at debug
 	for {
 		tm.mu.Lock()
 		known, registered := tm.known, tm.leader
@@ -187,7 +188,13 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		case registered != known:
 			hb, err := tm.register(ctx, known)
 			if err != nil {
-				if ctx.Err() == nil {
+				var te *flinkssl.TLSError
+				switch {
+				case ctx.Err() != nil:
+				case errors.As(err, &te) && te.Error() != tlsFailure:
+					tlsFailure = te.Error()
+					tm.log.Warn().Err(err).Str(logging.Addr, known.Address).Msg("cannot register with the leader over TLS; retrying")
+				default:
 					tm.log.Debug().Err(err).Str(logging.Addr, known.Address).Msg("registration refused or failed; retrying")
 				}
 				tick = time.After(tm.cfg.RetryInterval)

@@ -85,9 +85,22 @@ func build(s conf.SSL, enabled, keyOpt, trustOpt *conf.Option, mutual, verifyHos
 	return side, nil
 }
 
+// TLSError is a call that failed for TLS: a handshake, or a peer that refused
+// this side's certificate (under TLS 1.3 that refusal arrives with the first
+// read). Hint says which store to look at.
+type TLSError struct {
+	Addr string
+	Err  error
+	Hint string
+}
+
+func (e *TLSError) Error() string { return "tls " + e.Addr + ": " + e.Err.Error() + e.Hint }
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
 // Transport returns an HTTP transport whose connections use s's client side
-// (https URLs), its handshake errors saying which store to look at.
-func (s *Side) Transport() *http.Transport {
+// (https URLs); a call that fails for TLS returns a *TLSError.
+func (s *Side) Transport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = s.Client.Clone()
 	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -100,12 +113,31 @@ func (s *Side) Transport() *http.Transport {
 		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
 		conn, err := d.DialContext(ctx, network, addr)
 		if err != nil {
-			return nil, fmt.Errorf("tls %s: %w%s", addr, err, s.hint(err))
+			return nil, &TLSError{Addr: addr, Err: err, Hint: s.hint(err)}
 		}
 		return conn, nil
 	}
-	return t
+	return hinting{base: t, side: s}
 }
+
+// hinting adds the hint to a peer's refusal of this side's certificate, which
+// TLS 1.3 reports on the first read rather than in the handshake.
+type hinting struct {
+	base *http.Transport
+	side *Side
+}
+
+func (h hinting) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.base.RoundTrip(r)
+	var te *TLSError
+	if err != nil && !errors.As(err, &te) && strings.Contains(err.Error(), "remote error: tls:") {
+		return nil, &TLSError{Addr: r.URL.Host, Err: err, Hint: h.side.hint(err)}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections passes on to the transport.
+func (h hinting) CloseIdleConnections() { h.base.CloseIdleConnections() }
 
 // HTTPClient is an *http.Client with Transport and timeout; for a side that is
 // off (s == nil), a plain one.

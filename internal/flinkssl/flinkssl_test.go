@@ -87,10 +87,14 @@ func TestInternalIsMutual(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
 	_, err = internal(t, theirs.Client, ours.CA).HTTPClient(5 * time.Second).Get(url)
-	require.ErrorContains(t, err, "remote error: tls: unknown certificate authority", "a client certificate of another CA")
+	require.ErrorContains(t, err, "remote error: tls: unknown certificate authority (the server refused the handshake: "+
+		"it wants a client certificate signed by a CA it trusts; this side presents security.ssl.internal.keystore)", "a client certificate of another CA")
+	var te *flinkssl.TLSError
+	require.ErrorAs(t, err, &te)
 
 	_, err = internal(t, ours.Client, theirs.CA).HTTPClient(5 * time.Second).Get(url)
 	require.ErrorContains(t, err, "(the server's certificate is not signed by a CA in security.ssl.internal.truststore)")
+	require.ErrorAs(t, err, &te)
 
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer plain.Close()
@@ -129,8 +133,9 @@ func TestRESTVerifiesTheHost(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 
-	_, err = rest("false", certs.Client).HTTPClient(5 * time.Second).Get(url)
+	resp, err = rest("false", certs.Client).HTTPClient(5 * time.Second).Get(url)
 	require.NoError(t, err, "the client presents nothing: any key store will do")
+	resp.Body.Close()
 	// The client certificate names no host: served as the endpoint's, a client refuses it.
 	unnamed := serve(t, rest("false", certs.Client))
 	_, err = server.HTTPClient(5 * time.Second).Get(unnamed)
