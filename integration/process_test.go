@@ -26,6 +26,7 @@ import (
 // proc is a real process of the yarn-session binary, logging to a file.
 type proc struct {
 	cmd *exec.Cmd
+	log string // its stdout and stderr
 }
 
 // start runs `bin args…` with the application secret at secretFile, as a
@@ -41,7 +42,7 @@ func start(t *testing.T, secretFile, name string, args ...string) *proc {
 	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	require.NoError(t, cmd.Start())
 	f.Close()
-	p := &proc{cmd: cmd}
+	p := &proc{cmd: cmd, log: logPath}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

@@ -21,6 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/zktls/tlstest"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
@@ -61,7 +62,8 @@ func requirePlainRefused(t *testing.T, httpsURL string) {
 // the AM is SIGKILLed and the next attempt leads the same TaskManager over TLS;
 // both jobs' output is exact. Refused: plain HTTP to the REST, registry and
 // TaskManager ports, and a certificate of another CA on each of them (even with
-// the secret). Without the feature the session serves plain HTTP and nothing
+// the secret); a TaskManager process with such a certificate stays unregistered
+// and warns, naming the key store. Without the feature the session serves plain HTTP and nothing
 // here reaches a leader.
 func TestJobSessionWithInternalAndRESTTLS(t *testing.T) {
 	certs := tlstest.Generate(t, filepath.Join(t.TempDir(), "ours"))
@@ -142,6 +144,35 @@ func TestJobSessionWithInternalAndRESTTLS(t *testing.T) {
 	require.ErrorContains(t, err, "x509: certificate signed by unknown authority", "a client that trusts another CA refuses the TaskManager")
 	requirePlainRefused(t, tm)
 	requirePlainRefused(t, reg)
+
+	// A TaskManager process with the secret but a certificate of another CA
+	// cannot register, and says why in its log.
+	var args []string
+	for i := 1; i < len(c.ha); i += 2 {
+		if !strings.HasPrefix(c.ha[i], "security.ssl.internal.keystore=") {
+			args = append(args, "-D", c.ha[i])
+		}
+	}
+	args = append(args, "-D", "security.ssl.internal.keystore="+other.Client)
+	foreign := start(t, supervisor.SecretPath(appDirFor(c, id)), "foreign-tm",
+		append([]string{"taskmanager", "--container-id", "container_1_0001_01_000099"}, args...)...)
+	var warned string
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(foreign.log)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "cannot register with the leader over TLS") {
+				warned = line
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "the foreign TaskManager warns that TLS failed")
+	assert.Contains(t, warned, `"level":"warn"`)
+	assert.Contains(t, warned, "remote error: tls: unknown certificate authority (the server refused the handshake: "+
+		"it wants a client certificate signed by a CA it trusts; this side presents security.ssl.internal.keystore)")
+	require.NoError(t, getJSONWith(good, rest+"/taskmanagers", &tms))
+	require.Len(t, tms.TaskManagers, 1, "the foreign TaskManager is not registered")
+	foreign.kill(t)
 
 	// Failover: the next attempt leads the same TaskManager, over TLS.
 	before, err := client.Status(context.Background())
