@@ -11,7 +11,8 @@
 // session ID only to callers carrying the application secret (AMConfig.Secret);
 // anything that may change state needs the secret (or, with REST TLS and client
 // authentication, a verified client certificate) and a JSON body type, and a
-// request whose browser Origin is not the AM's own address is refused. With a
+// request whose browser Origin is not the AM's own address is refused. At / it
+// serves the web dashboard (package jobmanager/dashboard), which only reads. With a
 // supervisor, the registry admits only the containers it launched, with their
 // slots (AM.admit); without one, any caller with the secret.
 //

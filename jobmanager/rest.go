@@ -11,6 +11,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/jobmanager/dashboard"
 )
 
 // Overview is GET /overview.
@@ -45,6 +46,9 @@ func (a *AM) handler() http.Handler {
 	if !a.separateInternal() {
 		mux.Handle("/internal/", a.tms.Handler(a.cfg.Secret))
 	}
+	ui := dashboard.Handler() // the web dashboard: reads the endpoints below
+	mux.Handle("GET /{$}", ui)
+	mux.Handle("GET "+dashboard.PathAssets, ui)
 	if d := a.dispatcher; d != nil {
 		jobs := d.Handler()
 		mux.Handle("/jobs", jobs)

@@ -44,6 +44,11 @@ type Config struct {
 	// serves https only to callers presenting a certificate of the trust store,
 	// and reaches the leader's registry with its own certificate.
 	TLS *flinkssl.Side
+	// CommandTimeout is the longest a command may run before its reply: a
+	// checkpoint's snapshot is answered when it is taken, so this is
+	// execution.checkpointing.timeout. The server's write timeout leaves it that
+	// long (and a margin); zero: httpjson's default.
+	CommandTimeout time.Duration
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
 	Logger        zerolog.Logger
@@ -125,7 +130,11 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	tm.mu.Lock()
 	tm.addr = tm.cfg.TLS.Scheme() + "://" + addr
 	tm.mu.Unlock()
-	srv := httpjson.NewServer(tmapi.TaskManagerHandler(tm, tm.cfg.Secret), httpjson.Limits{})
+	var limits httpjson.Limits
+	if tm.cfg.CommandTimeout > 0 {
+		limits.WriteTimeout = max(httpjson.DefaultWriteTimeout, tm.cfg.CommandTimeout+10*time.Second)
+	}
+	srv := httpjson.NewServer(tmapi.TaskManagerHandler(tm, tm.cfg.Secret), limits)
 	go func() { _ = srv.Serve(l) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -195,6 +195,13 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("configuration: %v", err), exitInvalidConf)
 	}
 	entry.LogWarnings(logger(c), cfg)
+	if _, secret, _ := conf.SplitSecretDynamic(dyn); len(secret) > 0 {
+		// Children never get them in argv, but this command has them there.
+		for _, item := range secret {
+			k, _, _ := strings.Cut(item, "=")
+			fmt.Fprintf(c.App.ErrWriter, "warning: -D %s: a secret on the command line can be read by every local user (/proc/<pid>/cmdline) while yarn-session runs; put it in flink-conf.yaml (mode 0600) or its environment variable\n", k)
+		}
+	}
 	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDir, Dynamic: dyn,
 		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize()}
 	if sp.TaskManagers < 1 {

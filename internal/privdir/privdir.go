@@ -58,7 +58,8 @@ func UserName() string {
 // Ensure makes path a private directory: every directory above it must be
 // trusted (see the package doc), path and any missing directory on the way are
 // created with mode 0700, and path itself must then be a directory of the
-// current user that no one else may write to.
+// current user that no one else may write to; one of its that others may read
+// or enter is made 0700.
 func Ensure(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -70,7 +71,21 @@ func Ensure(path string) error {
 	if err := os.Mkdir(abs, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("privdir: create %s: %w", abs, err)
 	}
-	return own(abs)
+	if err := own(abs); err != nil {
+		return err
+	}
+	// Ours, and no one else may write to it; no one else may enter it either,
+	// so a socket made in it is out of reach even before its own mode is set.
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return fmt.Errorf("privdir: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(abs, 0o700); err != nil {
+			return fmt.Errorf("privdir: make %s private (chmod 0700): %w", abs, err)
+		}
+	}
+	return nil
 }
 
 // Check is Ensure without creating anything: a missing directory is an error

@@ -34,8 +34,16 @@ func TestEnsureCreatesPrivateDirectories(t *testing.T) {
 		require.Equal(t, fs.FileMode(0o700), fi.Mode().Perm(), d)
 	}
 	require.NoError(t, privdir.Ensure(dir), "an existing private directory is accepted again")
+
+	// One of ours that others may read and enter (an older umask) is closed:
+	// a socket made in it is out of their reach from the start.
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, privdir.Ensure(dir))
+	fi, err := os.Lstat(dir)
+	require.NoError(t, err)
+	require.Equal(t, fs.FileMode(0o700), fi.Mode().Perm())
 	require.NoError(t, privdir.Check(dir))
-	err := privdir.Check(filepath.Join(dir, "missing"))
+	err = privdir.Check(filepath.Join(dir, "missing"))
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	require.NotErrorIs(t, err, privdir.ErrUntrusted)
 }

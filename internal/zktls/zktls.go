@@ -214,6 +214,24 @@ func LoadTrustStore(s Store) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// Identity is the subject of the client certificate tc presents, as ZooKeeper's
+// x509 authentication provider names it ("CN=…", RFC 2253), or "" when tc has
+// none. ZooKeeper adds x509:<Identity> to every connection's identities, so a
+// node created with the "auth" ACL under TLS and SASL carries both.
+func Identity(tc *tls.Config) string {
+	if tc == nil || len(tc.Certificates) == 0 || len(tc.Certificates[0].Certificate) == 0 {
+		return ""
+	}
+	leaf := tc.Certificates[0].Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(tc.Certificates[0].Certificate[0]); err != nil {
+			return ""
+		}
+	}
+	return leaf.Subject.String()
+}
+
 // Dialer returns a dial function of go-zookeeper's zk.Dialer shape that makes TLS
 // connections with tc, the handshake done within timeout. With hostname
 // verification the host of the address dialed is the name the server's

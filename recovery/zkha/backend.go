@@ -74,7 +74,7 @@ func newBackend(cl *zkclient.Client, instance uuid.UUID, tolerate bool, log zero
 // the dialer is Dialer's (TLS with zookeeper.client.secure). Under acl creator
 // the ACLs are checked from path.root down (never "/", the operator's).
 func ClientConfig(cfg *conf.Config, log zerolog.Logger) (zkclient.Config, error) {
-	dial, err := Dialer(cfg)
+	dial, certID, err := dialer(cfg)
 	if err != nil {
 		return zkclient.Config{}, err
 	}
@@ -89,6 +89,7 @@ func ClientConfig(cfg *conf.Config, log zerolog.Logger) (zkclient.Config, error)
 		ACLCheckFrom:      cfg.PathRoot(),
 		Digest:            cfg.Digest(),
 		Dialer:            dial,
+		CertIdentity:      certID,
 		SASL:              SASLConfig(cfg),
 		Logger:            log, // the client adds zk_path
 	}, nil

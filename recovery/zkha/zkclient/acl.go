@@ -24,7 +24,7 @@ const maxReported = 10
 type OpenNode struct {
 	Path string   // the server's path (not chrooted)
 	ACL  []zk.ACL // nil when the ACL could not be read (Err says why)
-	Err  error    // reading the ACL was refused (zk.ErrNoAuth): the node is someone else's
+	Err  error    // reading its ACL or listing its children was refused (zk.ErrNoAuth): it is someone else's
 }
 
 // ACLError is the refusal of ACLCreator's check: the nodes on the cluster's path
@@ -40,6 +40,12 @@ type ACLError struct {
 
 func (e *ACLError) Unwrap() error { return ErrOpenACL }
 
+// Why a node that is not amkeeper's own cannot be checked (OpenNode.Err).
+var (
+	errACLUnreadable = fmt.Errorf("its ACL cannot be read: %w", zk.ErrNoAuth)
+	errUnlistable    = fmt.Errorf("its children cannot be listed: %w", zk.ErrNoAuth)
+)
+
 func (e *ACLError) Error() string {
 	var b strings.Builder
 	b.WriteString("zkclient: high-availability.zookeeper.client.acl is creator, but ")
@@ -48,7 +54,7 @@ func (e *ACLError) Error() string {
 			b.WriteString("; ")
 		}
 		if n.Err != nil {
-			fmt.Fprintf(&b, "node %s belongs to someone else (its ACL cannot be read: %v)", n.Path, n.Err)
+			fmt.Fprintf(&b, "node %s belongs to someone else (%v)", n.Path, n.Err)
 			continue
 		}
 		fmt.Fprintf(&b, "node %s has ACL %s", n.Path, FormatACL(n.ACL))
@@ -209,7 +215,7 @@ func (c *Client) verifyACLs(ctx context.Context) error {
 		acl, found, err := c.nodeACL(ctx, abs)
 		switch {
 		case errors.Is(err, zk.ErrNoAuth):
-			record(OpenNode{Path: abs, Err: zk.ErrNoAuth})
+			record(OpenNode{Path: abs, Err: errACLUnreadable})
 			return true, nil
 		case err != nil:
 			return false, fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)
@@ -281,7 +287,7 @@ func (c *Client) walkOne(ctx context.Context, abs string, top bool) walked {
 		acl, st, err := c.nodeACLStat(ctx, abs)
 		switch {
 		case errors.Is(err, zk.ErrNoAuth):
-			return walked{open: &OpenNode{Path: abs, Err: zk.ErrNoAuth}}
+			return walked{open: &OpenNode{Path: abs, Err: errACLUnreadable}}
 		case err != nil:
 			return walked{err: fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)}
 		case st == nil:
@@ -298,8 +304,12 @@ func (c *Client) walkOne(ctx context.Context, abs string, top bool) walked {
 		return names, err
 	})
 	switch {
-	case errors.Is(err, zk.ErrNoNode), errors.Is(err, zk.ErrNoAuth):
+	case errors.Is(err, zk.ErrNoNode):
 		return w
+	case errors.Is(err, zk.ErrNoAuth):
+		// What is below a node we may not list cannot be checked: someone else
+		// decides who reads it, and it may hide a node open to all.
+		return walked{open: &OpenNode{Path: abs, Err: errUnlistable}}
 	case err != nil:
 		return walked{err: fmt.Errorf("zkclient: check the ACLs below %s: %w", abs, err)}
 	}
@@ -327,7 +337,7 @@ func (c *Client) checkCreatedByOthers(ctx context.Context, abs string) error {
 	bad := &ACLError{Servers: c.cfg.Servers, Login: c.login, Root: c.cfg.Root}
 	switch {
 	case errors.Is(err, zk.ErrNoAuth):
-		bad.Nodes = []OpenNode{{Path: abs, Err: zk.ErrNoAuth}}
+		bad.Nodes = []OpenNode{{Path: abs, Err: errACLUnreadable}}
 		return bad
 	case err != nil:
 		return fmt.Errorf("zkclient: check the ACL of %s: %w", abs, err)
@@ -338,13 +348,16 @@ func (c *Client) checkCreatedByOthers(ctx context.Context, abs string) error {
 	return nil
 }
 
-// saslOwners are the ACL entries a SASL identity owns: sasl:<identity>, and for
-// a Kerberos principal (user@REALM) also sasl:<user>, the name ZooKeeper records
-// when its server drops the realm (kerberos.removeRealmFromPrincipal).
-func saslOwners(identity string) []zk.ACL {
+// saslOwners are the ACL entries a client authenticated with SASL as identity
+// owns: nodes made with ZooKeeper's "auth" ACL carry one per identity of the
+// connection, sasl:<identity> exactly (for Kerberos the full principal,
+// user@REALM, as ZooKeeper records it unless its server drops realms; a shorter
+// name could be another SASL user's) and, over TLS with a client certificate,
+// x509:<its subject>.
+func saslOwners(identity, cert string) []zk.ACL {
 	ours := []zk.ACL{{Perms: zk.PermAll, Scheme: "sasl", ID: identity}}
-	if user, _, ok := strings.Cut(identity, "@"); ok && user != "" {
-		ours = append(ours, zk.ACL{Perms: zk.PermAll, Scheme: "sasl", ID: user})
+	if cert != "" {
+		ours = append(ours, zk.ACL{Perms: zk.PermAll, Scheme: "x509", ID: cert})
 	}
 	return ours
 }

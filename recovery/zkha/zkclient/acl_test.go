@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,6 +176,26 @@ func TestACLCreatorRefusesAnotherUsersNode(t *testing.T) {
 	require.Contains(t, err.Error(), "node "+base+"/c/jobs/00bb belongs to someone else")
 	// The recursive fix for jobs covers 00bb: one command, not two.
 	require.Contains(t, err.Error(), "then setAcl -R "+base+"/c/jobs auth::cdrwa. ")
+}
+
+// TestACLCreatorRefusesANodeItMayNotList: mallory leaves amkeeper only admin on
+// the cluster's node (and itself read), with an open latch below it: what
+// amkeeper may not list it cannot check, so the node is refused rather than
+// taken as a leaf.
+func TestACLCreatorRefusesANodeItMayNotList(t *testing.T) {
+	us := rawAs(t, ourDigest)
+	base := testBase(t, us)
+	mkdirs(t, us, ourACL, base+"/c")
+	mkdirs(t, us, zk.WorldACL(zk.PermAll), base+"/c/leader", base+"/c/leader/latch")
+	user, pass, _ := strings.Cut(ourDigest, ":")
+	adminOnly := append(zk.DigestACL(zk.PermAdmin, user, pass), zk.DigestACL(zk.PermRead, "mallory", "guess")...)
+	_, err := us.SetACL(base+"/c", adminOnly, -1)
+	require.NoError(t, err)
+
+	_, err = connectCreator(t, base+"/c", base+"/c")
+	var ae *zkclient.ACLError
+	require.ErrorAs(t, err, &ae)
+	require.Contains(t, err.Error(), "node "+base+"/c belongs to someone else (its children cannot be listed: zk: not authenticated)")
 }
 
 // TestACLCreatorAcceptsPrecreatedPrivateNodes: nodes another process of ours

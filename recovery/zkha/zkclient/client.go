@@ -74,6 +74,11 @@ type Config struct {
 	// reader's and the close of an abandoned session (default plain TCP; see
 	// Dialer).
 	Dialer Dialer
+	// CertIdentity is the subject ("CN=…") of the client certificate Dialer
+	// presents, "" for none. ZooKeeper counts it among the connection's
+	// identities: under SASL, nodes created with ACLCreator carry x509:<it> as
+	// well as sasl:<id>, and the ACL check takes both as this client's own.
+	CertIdentity string
 	// SASL, when set, authenticates every connection with SASL (DIGEST-MD5 or
 	// GSSAPI) before anything else is sent on it, over whatever Dialer makes; a
 	// connection whose exchange fails is never used. Under ACLCreator, nodes
@@ -197,7 +202,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.ours, c.login = saslOwners(mech.Identity()), "log in with SASL as "+mech.Identity()+" (zkCli.sh with the same JAAS Client section)"
+		c.ours, c.login = saslOwners(mech.Identity(), cfg.CertIdentity), "log in with SASL as "+mech.Identity()+" (zkCli.sh with the same JAAS Client section)"
 		// The wrapped dialer is the client's from now on: the multiRead reader
 		// authenticates the same way.
 		c.cfg.Dialer = saslDialer(cfg.Dialer, mech, saslHooks{bound: handshake, failed: func(err error) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // SASLConfig says how a Client authenticates with SASL, in the terms of
@@ -140,6 +141,25 @@ func checkPrivate(path, why string) error {
 	return nil
 }
 
+// checkOwnCache refuses a ticket cache that is not a regular file of this
+// user's, private to it: in a shared directory such as /tmp another user could
+// have planted one, and amkeeper would log in, and own its nodes, as them.
+func checkOwnCache(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("zkclient: sasl: ticket cache: %w (run kinit, or configure a keytab)", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("zkclient: sasl: ticket cache %s is not a regular file (%s): remove it and run kinit", path, fi.Mode().Type())
+	case ok && int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("zkclient: sasl: ticket cache %s belongs to uid %d, not to uid %d running this: remove it and run kinit, or set KRB5CCNAME to a cache of yours",
+			path, st.Uid, os.Geteuid())
+	}
+	return checkPrivate(path, "it holds Kerberos tickets")
+}
+
 // jaasEntry is one section of a JAAS file: Name { module flag options; … };
 type jaasEntry struct {
 	name    string
@@ -170,6 +190,18 @@ type jaasToken struct {
 	text   string
 	quoted bool
 	line   int
+}
+
+// describe names a token for an error without its text, which may be a
+// password written in the wrong place: only punctuation is shown.
+func (t jaasToken) describe() string {
+	switch {
+	case t.quoted:
+		return "a quoted value"
+	case len(t.text) == 1 && strings.ContainsAny(t.text, "{};="):
+		return fmt.Sprintf("%q", t.text)
+	}
+	return "a word"
 }
 
 func lexJAAS(s string) ([]jaasToken, error) {
@@ -236,7 +268,7 @@ func parseJAAS(s string) ([]jaasEntry, error) {
 			return fmt.Errorf("unexpected end of file, want %q", want)
 		}
 		if t.quoted || t.text != want {
-			return fmt.Errorf("line %d: got %q, want %q", t.line, t.text, want)
+			return fmt.Errorf("line %d: got %s, want %q", t.line, t.describe(), want)
 		}
 		return nil
 	}
@@ -244,7 +276,7 @@ func parseJAAS(s string) ([]jaasEntry, error) {
 	for pos < len(toks) {
 		name, _ := next()
 		if name.quoted || strings.ContainsAny(name.text, "{};=") {
-			return nil, fmt.Errorf("line %d: got %q, want a section name", name.line, name.text)
+			return nil, fmt.Errorf("line %d: got %s, want a section name", name.line, name.describe())
 		}
 		if err := expect("{"); err != nil {
 			return nil, err
@@ -260,7 +292,7 @@ func parseJAAS(s string) ([]jaasEntry, error) {
 			}
 			flag, ok := next()
 			if !ok || flag.quoted {
-				return nil, fmt.Errorf("line %d: login module %s needs a flag (required, requisite, sufficient or optional)", t.line, t.text)
+				return nil, fmt.Errorf("line %d: a login module needs a flag (required, requisite, sufficient or optional)", t.line)
 			}
 			m := jaasModule{class: t.text, flag: flag.text, options: map[string]string{}}
 			for {
@@ -276,7 +308,7 @@ func parseJAAS(s string) ([]jaasEntry, error) {
 				}
 				v, ok := next()
 				if !ok {
-					return nil, fmt.Errorf("line %d: option %s has no value", k.line, k.text)
+					return nil, fmt.Errorf("line %d: an option has no value", k.line)
 				}
 				m.options[k.text] = v.text
 			}

@@ -68,6 +68,9 @@ func newGSSAPI(k KerberosLogin, service string) (SASLMechanism, error) {
 		if m.cache == "" {
 			m.cache = defaultTicketCache()
 		}
+		if err := checkOwnCache(m.cache); err != nil {
+			return nil, err
+		}
 		cc, err := credentials.LoadCCache(m.cache)
 		if err != nil {
 			return nil, fmt.Errorf("zkclient: sasl: ticket cache %s: %w (run kinit, or configure a keytab)", m.cache, err)

@@ -61,6 +61,16 @@ func TestKerberosKeytabAndTicketCache(t *testing.T) {
 	_, _, err = alice.Get(ctx, root+"/owned")
 	require.ErrorIs(t, err, zk.ErrNoAuth)
 
+	// The same tickets in a cache another user planted (owned by nobody) are refused.
+	b, err := os.ReadFile(cache)
+	require.NoError(t, err)
+	planted := filepath.Join(t.TempDir(), "krb5cc_planted")
+	require.NoError(t, os.WriteFile(planted, b, 0o600))
+	require.NoError(t, os.Chown(planted, 65534, 65534))
+	_, err = zkclient.Connect(ctx, zkclient.Config{Servers: c.Addrs(), ConnectionTimeout: 5 * time.Second,
+		SASL: &zkclient.SASLConfig{Kerberos: &zkclient.KerberosLogin{UseTicketCache: true, TicketCache: planted, Krb5Conf: kdc.Krb5Conf()}}})
+	require.ErrorContains(t, err, "ticket cache "+planted+" belongs to uid 65534")
+
 	// The same login from a JAAS file's Krb5LoginModule section.
 	jaas := filepath.Join(t.TempDir(), "jaas.conf")
 	require.NoError(t, os.WriteFile(jaas, []byte(fmt.Sprintf(`ZkClient {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
+	"github.com/amkeeper/amkeeper/internal/zktls"
+	"github.com/amkeeper/amkeeper/internal/zktls/tlstest"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
 
@@ -217,6 +219,11 @@ func TestSASLJAASFileProblemsAreNamed(t *testing.T) {
 		{"syntax", zkclient.SASLConfig{JAASFile: write("bad.conf", "Client { org.apache.zookeeper.server.auth.DigestLoginModule required username=\"bob\"", 0o600)},
 			"unexpected end of file"},
 		{"missing file", zkclient.SASLConfig{JAASFile: filepath.Join(dir, "none.conf")}, "no such file"},
+		// A password after a colon instead of "=": the error names the line, never the value.
+		{"password misplaced", zkclient.SASLConfig{JAASFile: write("colon.conf", "Client {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n username=\"bob\"\n password: \"TopSecretPw\";\n};\n", 0o600)},
+			`line 4: got a quoted value, want "="`},
+		{"password as a section name", zkclient.SASLConfig{JAASFile: write("lost.conf", "TopSecretPw; Client { };", 0o600)},
+			`line 1: got ";", want "{"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,6 +231,7 @@ func TestSASLJAASFileProblemsAreNamed(t *testing.T) {
 			_, err := zkclient.Connect(context.Background(), zkclient.Config{Servers: []string{"127.0.0.1:1"}, SASL: &sasl})
 			require.ErrorContains(t, err, tc.want)
 			require.ErrorContains(t, err, sasl.JAASFile)
+			require.NotContains(t, err.Error(), "TopSecretPw")
 			require.False(t, errors.Is(err, zkclient.ErrSASLFailed))
 		})
 	}
@@ -258,4 +266,46 @@ func TestSASLCloseSessionAuthenticatesToo(t *testing.T) {
 		ok, _, err := other.Exists(ctx, "/ephemeral")
 		return err == nil && !ok
 	}, 10*time.Second, 10*time.Millisecond, "the closed session's ephemeral node is gone")
+}
+
+// TestSASLOverTLS: a server that speaks TLS only and requires SASL: the SASL
+// exchange runs inside the TLS connection the configured dialer makes (the two
+// compose); nodes under acl creator belong to every identity of the connection,
+// sasl:bob and the client certificate's x509:CN=…, and the ACL check of the
+// next process takes both as its own; a TLS client without SASL credentials gets
+// no request through.
+func TestSASLOverTLS(t *testing.T) {
+	certs := tlstest.Generate(t, t.TempDir())
+	srv, err := zkserver.WriteSASLDigest(t.TempDir(), map[string]string{"bob": "bob-secret"}, true)
+	require.NoError(t, err)
+	c := zktest.Start(t, zktest.WithTLS(certs.Server, certs.CA), zktest.WithConfig(srv.ZooCfg...), zktest.WithJVMFlags(srv.JVMFlags...))
+	tlsCfg, err := zktls.Config{
+		TrustStore:           zktls.Store{Key: "zookeeper.ssl.trustStore.location", Location: certs.CA},
+		KeyStore:             zktls.Store{Key: "zookeeper.ssl.keyStore.location", Location: certs.Client},
+		HostnameVerification: true,
+	}.TLS()
+	require.NoError(t, err)
+	dial, certID := zktls.Dialer(tlsCfg), zktls.Identity(tlsCfg)
+	require.NotEmpty(t, certID)
+	root := c.Root(t)
+	jaas := clientJAAS(t, "bob", "bob-secret")
+	secure := func(cfg *zkclient.Config) {
+		cfg.Dialer, cfg.CertIdentity, cfg.ACL = dial, certID, zkclient.ACLCreator
+	}
+
+	cl := connect(t, c, root, withSASL(jaas), secure)
+	ctx := ctxT(t)
+	_, err = cl.Create(ctx, "/owned", nil, 0)
+	require.NoError(t, err)
+	acl, _, err := c.ConnDialer(t, zkclient.SASLDialer(dial, zkclient.DigestMD5{User: "bob", Password: "bob-secret"})).GetACL(root + "/owned")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []zk.ACL{{Perms: zk.PermAll, Scheme: "sasl", ID: "bob"}, {Perms: zk.PermAll, Scheme: "x509", ID: certID}}, acl)
+
+	next := connect(t, c, root, withSASL(jaas), secure) // the ACL check passes: both entries are ours
+	_, _, err = next.Get(ctx, "/owned")
+	require.NoError(t, err)
+
+	plain := connect(t, c, "", func(cfg *zkclient.Config) { cfg.Dialer = dial })
+	_, _, err = plain.Get(ctx, root+"/owned")
+	require.ErrorIs(t, err, zkclient.ErrSASLRequired)
 }
