@@ -51,15 +51,12 @@ func REST(c *conf.Config) (*Side, error) {
 }
 
 func build(s conf.SSL, enabled, keyOpt, trustOpt *conf.Option, mutual, verifyHost bool) (*Side, error) {
-	for _, o := range []*conf.Option{keyOpt, trustOpt} {
-		var loc string
-		if o == keyOpt {
-			loc = s.KeyStore
-		} else {
-			loc = s.TrustStore
-		}
-		if loc == "" {
-			return nil, fmt.Errorf("%s is true but %s is not set: give the PEM file (absolute path)", enabled.Key(), o.Key())
+	for _, store := range []struct {
+		opt *conf.Option
+		loc string
+	}{{keyOpt, s.KeyStore}, {trustOpt, s.TrustStore}} {
+		if store.loc == "" {
+			return nil, fmt.Errorf("%s is true but %s is not set: give the PEM file (absolute path)", enabled.Key(), store.opt.Key())
 		}
 	}
 	cert, err := zktls.LoadKeyStore(zktls.Store{Key: keyOpt.Key(), Location: s.KeyStore})
