@@ -29,8 +29,8 @@
 //     zookeeper., yarn., state., security., ...) is a warning with a "did you mean" suggestion;
 //     keys under other prefixes are kept silently (Raw returns every key seen).
 //   - Nothing recognised is accepted silently: an Option amkeeper does not act on
-//     yet (the security keys in security.go: ZooKeeper TLS and SASL, Kerberos,
-//     internal and REST TLS) is flagged "not honoured" on the Option itself; setting
+//     yet (in security.go: high-availability.zookeeper.client.authorization) is
+//     flagged "not honoured" on the Option itself; setting
 //     it yields a warning naming it, and NotHonoured lists them. Supporting one is
 //     deleting its flag.
 //   - Secrets (amkeeper.zookeeper.digest, the key store passwords) are returned by their accessor but never

@@ -11,6 +11,7 @@ import (
 // of the value that made the check necessary.
 func (r *resolver) crossCheck() {
 	r.checkZooKeeperTLS()
+	r.checkSSL()
 	ha := r.values[HAType]
 	if r.haMode() == HAZooKeeper {
 		because := fmt.Sprintf("is required when high-availability.type is zookeeper (set at %s)", ha.origin)

@@ -64,9 +64,9 @@ func TestSquattedClusterPathIsRefused(t *testing.T) {
 	before := znodeState(t, mallory, root)
 
 	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=1",
-		"-D", "high-availability.zookeeper.client.acl=creator", "-D", "security.ssl.internal.enabled=true"}, c.ha...)...)
+		"-D", "high-availability.zookeeper.client.acl=creator", "-D", "high-availability.zookeeper.client.authorization=ip:127.0.0.1"}, c.ha...)...)
 	require.NoError(t, err)
-	require.Contains(t, out, "security.ssl.internal.enabled")
+	require.Contains(t, out, "high-availability.zookeeper.client.authorization")
 	require.Contains(t, out, "is recognised but not honoured yet")
 	id := appIDPattern.FindString(out)
 	require.NotEmpty(t, id)

@@ -218,7 +218,7 @@ func TestOtherUserCannotCommandTheSession(t *testing.T) {
 	// The session's own user is not refused a cross-origin call either: a
 	// browser page of another origin carries no secret, but the check does not
 	// depend on that.
-	err = sessionctl.Command(secret, 10*time.Second).Do(context.Background(), httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs",
+	err = sessionctl.Command(secret, nil, 10*time.Second).Do(context.Background(), httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs",
 		Header: http.Header{"Origin": {"http://evil.example"}}, Body: sub, Status: http.StatusAccepted}, nil)
 	require.Equal(t, http.StatusForbidden, httpjson.StatusCode(err), "cross-origin, even with the secret")
 

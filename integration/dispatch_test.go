@@ -272,7 +272,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
 	require.NoError(t, err)
-	require.NoError(t, sessionctl.Submit(ctx, s.sup.Secret(), first.Address, sub))
+	require.NoError(t, sessionctl.Submit(ctx, s.sup.Secret(), nil, first.Address, sub))
 	progress := func(rest string) jobmanager.CheckpointInfo {
 		var info jobmanager.CheckpointInfo
 		_ = getJSON(rest+"/jobs/"+sub.JobID+"/checkpoints", &info)

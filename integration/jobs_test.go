@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,14 +35,17 @@ pipeline:
 `
 
 // leaderOf returns the REST address of the session's leading AM, or "".
-func leaderOf(client *supervisor.ControlClient) string {
+func leaderOf(client *supervisor.ControlClient) string { return leaderVia(nil, client) }
+
+// leaderVia is leaderOf asking the AMs through hc (nil: plain HTTP).
+func leaderVia(hc *http.Client, client *supervisor.ControlClient) string {
 	st, err := client.Status(context.Background())
 	if err != nil {
 		return ""
 	}
 	for _, am := range st.AMs {
 		var o jobmanager.Overview
-		if am.REST != "" && getJSON(am.REST+"/overview", &o) == nil && o.Leader {
+		if am.REST != "" && getJSONWith(hc, am.REST+"/overview", &o) == nil && o.Leader {
 			return am.REST
 		}
 	}
@@ -167,7 +171,7 @@ func jobSessionWith(t *testing.T, n int, mod func(*cli), specs ...string) (c *cl
 	id = appIDPattern.FindString(out)
 	client = supervisor.NewControlClient(appDirFor(c, id))
 	t.Cleanup(func() { dumpLogs(t, appDirFor(c, id)) })
-	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return leaderVia(c.rest, client) != "" }, 30*time.Second, 20*time.Millisecond)
 	for i, s := range specs {
 		f := filepath.Join(t.TempDir(), fmt.Sprintf("job-%d.yaml", i))
 		require.NoError(t, os.WriteFile(f, []byte(s), 0o600))

@@ -26,6 +26,7 @@ import (
 // proc is a real process of the yarn-session binary, logging to a file.
 type proc struct {
 	cmd *exec.Cmd
+	log string // its stdout and stderr
 }
 
 // start runs `bin args…` with the application secret at secretFile, as a
@@ -41,7 +42,7 @@ func start(t *testing.T, secretFile, name string, args ...string) *proc {
 	cmd.SysProcAttr = childproc.SysProcAttr(childproc.OwnGroup)
 	require.NoError(t, cmd.Start())
 	f.Close()
-	p := &proc{cmd: cmd}
+	p := &proc{cmd: cmd, log: logPath}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -80,6 +81,11 @@ func haArgs(t *testing.T) []string {
 
 // leaderREST follows the rest_server leader the way a client would.
 func leaderREST(t *testing.T, args []string) func() recovery.LeaderInfo {
+	return followLeader(t, args, recovery.RestServer)
+}
+
+// followLeader follows component's leader in the HA services of the -D args.
+func followLeader(t *testing.T, args []string, component string) func() recovery.LeaderInfo {
 	var dyn []string
 	for i := 1; i < len(args); i += 2 {
 		dyn = append(dyn, args[i])
@@ -94,14 +100,22 @@ func leaderREST(t *testing.T, args []string) func() recovery.LeaderInfo {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = svc.Retrieve(ctx, recovery.RestServer, func(i recovery.LeaderInfo) { <-latest; latest <- i })
+		_ = svc.Retrieve(ctx, component, func(i recovery.LeaderInfo) { <-latest; latest <- i })
 	}()
 	t.Cleanup(func() { cancel(); <-done; svc.Close() })
 	return func() recovery.LeaderInfo { i := <-latest; latest <- i; return i }
 }
 
 func getJSON(url string, v any) error {
-	return httpjson.Client{HTTP: &http.Client{Timeout: 2 * time.Second}}.Get(context.Background(), url, v)
+	return getJSONWith(nil, url, v)
+}
+
+// getJSONWith is getJSON through hc (nil: a plain client).
+func getJSONWith(hc *http.Client, url string, v any) error {
+	if hc == nil {
+		hc = &http.Client{Timeout: 2 * time.Second}
+	}
+	return httpjson.Client{HTTP: hc}.Get(context.Background(), url, v)
 }
 
 func registeredPIDs(leader recovery.LeaderInfo) map[string]int {

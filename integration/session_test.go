@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -31,6 +32,7 @@ type cli struct {
 	home, tmp string // AMKEEPER_HOME and TMPDIR of its runs
 	env       []string
 	ha        []string
+	rest      *http.Client // how the test reaches the AMs' REST (nil: plain HTTP)
 }
 
 func newCLI(t *testing.T) *cli {
@@ -331,7 +333,7 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 		// Submit retries while the new leader still lists its stored jobs (503).
 		secret, err := sessionctl.SessionSecret(appDirFor(c, id))
 		require.NoError(t, err)
-		require.NoError(t, sessionctl.Submit(context.Background(), secret, rest, jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)}))
+		require.NoError(t, sessionctl.Submit(context.Background(), secret, nil, rest, jobmanager.JobSubmission{JobID: j, Name: "job " + j[30:], Graph: encodeGraph(t, j, spec)}))
 	}
 	out, err = c.run("", "list", "-id", id)
 	require.NoError(t, err)

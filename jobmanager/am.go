@@ -2,11 +2,12 @@ package jobmanager
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -39,6 +41,15 @@ type AMConfig struct {
 	// and the REST calls that change state only to callers carrying it, and its
 	// commands to TaskManagers carry it.
 	Secret appsecret.Secret
+	// Internal, when set, is internal TLS (security.ssl.internal.*): the
+	// TaskManagers' registry is served with it on an internal port of its own
+	// and the commands to TaskManagers use it.
+	Internal *flinkssl.Side
+	// RESTTLS, when set, is TLS on the REST endpoint (security.ssl.rest.*);
+	// with ClientAuth, a verified client certificate authorizes what the
+	// secret does. With either TLS set, the registry has its own port (plain
+	// when Internal is nil), so TaskManagers never need the REST side's trust.
+	RESTTLS *flinkssl.Side
 	// Session, when set, is handed to the supervisor at registration so it can
 	// close this attempt's ZooKeeper session once it has reaped the process.
 	Session *rmapi.SessionCredentials
@@ -78,13 +89,14 @@ type AM struct {
 	coordinator *Coordinator // nil without Jobs
 	log         zerolog.Logger
 
-	mu      sync.Mutex
-	addr    string
-	reg     rmapi.RegisterResponse
-	session uuid.UUID // current grant, uuid.Nil when not leading
-	adopted map[string]time.Time
-	owned   map[string]rmapi.Container // containers this application runs, as the AM knows them
-	beat    chan struct{}              // closed (and replaced) after each allocate heartbeat
+	mu       sync.Mutex
+	addr     string // REST (and, without TLS, the registry)
+	internal string // the registry's own address ("": addr)
+	reg      rmapi.RegisterResponse
+	session  uuid.UUID // current grant, uuid.Nil when not leading
+	adopted  map[string]time.Time
+	owned    map[string]rmapi.Container // containers this application runs, as the AM knows them
+	beat     chan struct{}              // closed (and replaced) after each allocate heartbeat
 	// unreleased are releases whose Allocate failed (no supervisor answered):
 	// sent again with the next heartbeat.
 	unreleased []string
@@ -114,6 +126,9 @@ func NewAM(cfg AMConfig) *AM {
 			interval = 10 * time.Second
 		}
 		a.coordinator = NewCoordinator(a.tms, j.Checkpoints, cfg.Secret, interval, cfg.Conf.CheckpointingTimeout(), log)
+		if cfg.Internal != nil {
+			a.coordinator.useHTTP(cfg.Internal.HTTPClient(cfg.Conf.CheckpointingTimeout()), cfg.Secret)
+		}
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
 		a.dispatcher.SetMaxJobs(cfg.Conf.MaxJobs())
 		if j.Checkpoints != nil {
@@ -145,13 +160,27 @@ func (a *AM) admit(reg tmapi.Registration) error {
 	return nil
 }
 
-// Address returns the AM's HTTP address (REST and TaskManager endpoints), once
-// Run has bound it.
+// Address returns the AM's REST address (http:// or https://), once Run has
+// bound it; without TLS the TaskManager endpoints are served there too.
 func (a *AM) Address() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.addr
 }
+
+// InternalAddress returns the address of the TaskManagers' registry, published
+// as the resource manager's: the REST address, or with TLS one of its own.
+func (a *AM) InternalAddress() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.internal != "" {
+		return a.internal
+	}
+	return a.addr
+}
+
+// separateInternal: the registry is served on a port of its own.
+func (a *AM) separateInternal() bool { return a.cfg.Internal != nil || a.cfg.RESTTLS != nil }
 
 // Run serves, registers with the supervisor, and contends for leadership until
 // ctx ends. Only while leading does it allocate containers.
@@ -160,18 +189,25 @@ func (a *AM) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := httpjson.NewServer(a.handler(), httpjson.Limits{})
-	go func() { _ = srv.Serve(l) }()
-	defer func() {
-		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if srv.Shutdown(shutdown) != nil {
-			// A connection still busy, or dialed and never used (Shutdown
-			// waits 5 s for those): close them all, so none outlives Run.
-			_ = srv.Close()
+	if a.cfg.RESTTLS != nil {
+		l = tls.NewListener(l, a.cfg.RESTTLS.Server)
+	}
+	defer serve(l, a.handler())()
+	if a.separateInternal() {
+		il, err := net.Listen("tcp", net.JoinHostPort(a.cfg.Conf.RESTBindAddress(), "0"))
+		if err != nil {
+			return fmt.Errorf("am: the TaskManagers' endpoint on %s (%s): %w", a.cfg.Conf.RESTBindAddress(), conf.RESTBindAddress.Key(), err)
 		}
-	}()
-	a.log.Info().Str(logging.Addr, a.Address()).Msg("am serving")
+		_, port, _ := net.SplitHostPort(il.Addr().String())
+		if a.cfg.Internal != nil {
+			il = tls.NewListener(il, a.cfg.Internal.Server)
+		}
+		a.mu.Lock()
+		a.internal = a.cfg.Internal.Scheme() + "://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), port)
+		a.mu.Unlock()
+		defer serve(il, a.tms.Handler(a.cfg.Secret))()
+	}
+	a.log.Info().Str(logging.Addr, a.Address()).Str("internal_addr", a.InternalAddress()).Msg("am serving")
 
 	if a.cfg.RM != nil {
 		if err := a.register(ctx); err != nil {
@@ -183,6 +219,21 @@ func (a *AM) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// serve serves h on l until the returned stop is called.
+func serve(l net.Listener, h http.Handler) (stop func()) {
+	srv := httpjson.NewServer(h, httpjson.Limits{})
+	go func() { _ = srv.Serve(l) }()
+	return func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(shutdown) != nil {
+			// A connection still busy, or dialed and never used (Shutdown
+			// waits 5 s for those): close them all, so none outlives Run.
+			_ = srv.Close()
+		}
+	}
 }
 
 // listen binds rest.bind-address (default: rest.address, loopback) on the first
@@ -200,7 +251,7 @@ func (a *AM) listen() (net.Listener, error) {
 			// Advertised: rest.address with the bound port, as in Flink.
 			_, bound, _ := net.SplitHostPort(l.Addr().String())
 			a.mu.Lock()
-			a.addr = "http://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), bound)
+			a.addr = a.cfg.RESTTLS.Scheme() + "://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), bound)
 			a.mu.Unlock()
 			return l, nil
 		}
@@ -236,7 +287,7 @@ func (a *AM) adopt(reg rmapi.RegisterResponse) {
 }
 
 func (a *AM) register(ctx context.Context) error {
-	host, _, _ := net.SplitHostPort(strings.TrimPrefix(a.Address(), "http://"))
+	host := a.cfg.Conf.RESTAddress()
 	reg, err := a.cfg.RM.Register(ctx, rmapi.RegisterRequest{AttemptID: a.cfg.AttemptID, Host: host,
 		RESTAddress: a.Address(), Session: a.cfg.Session})
 	if err != nil {
@@ -262,7 +313,11 @@ func (a *AM) lead(g recovery.Grant) {
 		gaveUp = d.GaveUp()
 	}
 	for _, component := range []string{recovery.ResourceManager, recovery.Dispatcher, recovery.RestServer} {
-		if err := g.Confirm(g.Context(), component, a.Address()); err != nil {
+		addr := a.Address()
+		if component == recovery.ResourceManager {
+			addr = a.InternalAddress()
+		}
+		if err := g.Confirm(g.Context(), component, addr); err != nil {
 			log.Error().Err(err).Str(logging.Component, component).Msg("cannot confirm leadership")
 			return
 		}

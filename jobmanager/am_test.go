@@ -2,8 +2,10 @@ package jobmanager_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +15,10 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/zktls/tlstest"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery/embedded"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
@@ -108,13 +112,17 @@ func startTM(t *testing.T, dir, id string) {
 // runAM runs attempt 2 with embedded high availability in rm.dir, the fake
 // supervisor rm and tms TaskManagers. stop ends it and returns Run's result; the
 // test's cleanup stops it too.
-func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int) (*jobmanager.AM, func() error) {
+func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int, mods ...func(*jobmanager.AMConfig)) (*jobmanager.AM, func() error) {
 	t.Helper()
-	am := jobmanager.NewAM(jobmanager.AMConfig{
+	amc := jobmanager.AMConfig{
 		Conf: cfg, Secret: testSecret, Election: embeddedHA(t, rm.dir).Election(), RM: rm,
 		AttemptID: "appattempt_1_0001_000002", Attempt: 2, TaskManagers: tms, Slots: 1,
 		AllocateInterval: 20 * time.Millisecond, Logger: logging.ForTest(t),
-	})
+	}
+	for _, mod := range mods {
+		mod(&amc)
+	}
+	am := jobmanager.NewAM(amc)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- am.Run(ctx) }()
@@ -260,6 +268,48 @@ func TestAMRESTGate(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, call(tc.secret, tc.method, tc.path, tc.ct, tc.or, hb), tc.name)
 	}
+}
+
+// TestAMRESTTLSOnly: with REST TLS and no internal TLS the REST API is https and
+// the TaskManagers' registry moves to a plain port of its own, where the
+// TaskManager registers; the REST port no longer serves the registry; without
+// authentication-enabled a client certificate does not stand for the secret.
+func TestAMRESTTLSOnly(t *testing.T) {
+	dir := t.TempDir()
+	certs := tlstest.Generate(t, filepath.Join(dir, "certs"))
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0", "heartbeat.interval=50 ms",
+		"security.ssl.rest.enabled=true", "security.ssl.rest.keystore=" + certs.Server, "security.ssl.rest.truststore=" + certs.CA}})
+	require.NoError(t, err)
+	side, err := flinkssl.REST(cfg)
+	require.NoError(t, err)
+	rm := &fakeRM{t: t, dir: dir}
+	am, _ := runAM(t, cfg, rm, 1, func(c *jobmanager.AMConfig) { c.RESTTLS = side })
+	https := side.HTTPClient(5 * time.Second)
+	require.Eventually(t, func() bool {
+		var o jobmanager.Overview
+		return am.Address() != "" && httpjson.Client{HTTP: https}.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
+	}, 10*time.Second, 10*time.Millisecond, "the TaskManager registers at the registry's own port")
+	require.True(t, strings.HasPrefix(am.Address(), "https://127.0.0.1:"), am.Address())
+	require.True(t, strings.HasPrefix(am.InternalAddress(), "http://127.0.0.1:"), am.InternalAddress())
+	require.NotEqual(t, strings.TrimPrefix(am.Address(), "https://"), strings.TrimPrefix(am.InternalAddress(), "http://"))
+
+	post := func(hc *http.Client, url string) int {
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusNotFound, post(testSecret.Client(https), am.Address()+tmapi.PathHeartbeat), "no registry on the REST port")
+	require.Equal(t, http.StatusUnauthorized, post(https, am.Address()+"/jobs/j/cancel"), "no secret")
+	require.Equal(t, http.StatusNotFound, post(testSecret.Client(https), am.Address()+"/jobs/j/cancel"), "the secret passes the gate (this AM has no jobs)")
+	withCert := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: side.Client.Clone()}}
+	cert, err := tls.LoadX509KeyPair(certs.Client, certs.Client)
+	require.NoError(t, err)
+	withCert.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{cert}
+	require.Equal(t, http.StatusUnauthorized, post(withCert, am.Address()+"/jobs/j/cancel"), "a certificate counts only with authentication-enabled")
 }
 
 // TestAMAdmitsOnlyLaunchedContainers: a registration carrying the secret is

@@ -94,6 +94,12 @@ func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appse
 		changed: make(chan struct{})}
 }
 
+// useHTTP has the commands to TaskManagers made with hc (internal TLS). Call it
+// before the coordinator runs.
+func (c *Coordinator) useHTTP(hc *http.Client, secret appsecret.Secret) {
+	c.client = tmapi.NewTaskManagerClient(hc, secret)
+}
+
 // Deployed returns a channel closed the next time a job's tasks are deployed.
 func (c *Coordinator) Deployed() <-chan struct{} {
 	c.mu.Lock()

@@ -9,12 +9,19 @@
 //
 // The REST endpoint serves reads to anyone, as Flink does, but the leader
 // session ID only to callers carrying the application secret (AMConfig.Secret);
-// anything that may change state needs the secret and a JSON body type, and a
+// anything that may change state needs the secret (or, with REST TLS and client
+// authentication, a verified client certificate) and a JSON body type, and a
 // request whose browser Origin is not the AM's own address is refused. At / it
 // serves the web dashboard (package jobmanager/dashboard), which only reads. With a
 // supervisor, the registry admits only the containers it launched, with their
-// slots (AM.admit). The AM needs the supervisor only to allocate, release and
-// finish: while none answers, jobs run on, the leader's Allocate heartbeat is
-// retried every interval (logged once) and its releases are kept for the next
-// one; a restarted supervisor's rmapi.ErrNotRegistered makes it register again.
+// slots (AM.admit); without one, any caller with the secret. The AM needs the
+// supervisor only to allocate, release and finish: while none answers, jobs run
+// on, the leader's Allocate heartbeat is retried every interval (logged once) and
+// its releases are kept for the next one; a restarted supervisor's
+// rmapi.ErrNotRegistered makes it register again.
+//
+// TLS (AMConfig.Internal, AMConfig.RESTTLS, from package flinkssl): with either
+// on, the registry is served on a port of its own (AM.InternalAddress, published
+// as the resource manager's address), mutual TLS when Internal is set, and the
+// commands to TaskManagers use Internal's client side.
 package jobmanager

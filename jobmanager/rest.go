@@ -43,7 +43,9 @@ var _ phaseSnapshotter = (*Timeline)(nil)
 
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/internal/", a.tms.Handler(a.cfg.Secret))
+	if !a.separateInternal() {
+		mux.Handle("/internal/", a.tms.Handler(a.cfg.Secret))
+	}
 	ui := dashboard.Handler() // the web dashboard: reads the endpoints below
 	mux.Handle("GET /{$}", ui)
 	mux.Handle("GET "+dashboard.PathAssets, ui)
@@ -105,7 +107,9 @@ func (a *AM) handler() http.Handler {
 //     needs a request signed with the application secret (401 Unauthorized,
 //     no detail; a body over 1 MiB: 413) and a JSON body type (415
 //     Unsupported Media Type): a browser cannot send either across origins
-//     without asking first.
+//     without asking first. With security.ssl.rest.authentication-enabled, a
+//     client certificate verified against the REST trust store stands for the
+//     signature.
 func (a *AM) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && origin != a.Address() {
@@ -117,9 +121,11 @@ func (a *AM) guard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := a.cfg.Secret.Check(r); err != nil {
-			appsecret.Refuse(w, err)
-			return
+		if !a.clientCertified(r) {
+			if err := a.cfg.Secret.Check(r); err != nil {
+				appsecret.Refuse(w, err)
+				return
+			}
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 			http.Error(w, "want Content-Type application/json", http.StatusUnsupportedMediaType)
@@ -127,6 +133,12 @@ func (a *AM) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// clientCertified: r came over REST TLS with client authentication, with a
+// certificate verified against security.ssl.rest.truststore.
+func (a *AM) clientCertified(r *http.Request) bool {
+	return a.cfg.RESTTLS != nil && a.cfg.RESTTLS.ClientAuth && r.TLS != nil && len(r.TLS.VerifiedChains) > 0
 }
 
 // PathFallback is an operator's fall-back of a job whose latest checkpoint is

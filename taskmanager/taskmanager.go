@@ -2,10 +2,10 @@ package taskmanager
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -39,6 +40,10 @@ type Config struct {
 	// Secret is the application secret: every call the TaskManager makes
 	// carries it, and it serves only callers that carry it.
 	Secret appsecret.Secret
+	// TLS, when set, is internal TLS (security.ssl.internal.*): the TaskManager
+	// serves https only to callers presenting a certificate of the trust store,
+	// and reaches the leader's registry with its own certificate.
+	TLS *flinkssl.Side
 	// CommandTimeout is the longest a command may run before its reply: a
 	// checkpoint's snapshot is answered when it is taken, so this is
 	// execution.checkpointing.timeout. The server's write timeout leaves it that
@@ -84,7 +89,7 @@ func New(cfg Config) *TaskManager {
 	return &TaskManager{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
-		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}, cfg.Secret),
+		registry: tmapi.NewRegistryClient(cfg.TLS.HTTPClient(5*time.Second), cfg.Secret),
 		change:   make(chan struct{}, 1),
 		tasks:    tasks{m: map[tmapi.TaskID]*running{}},
 	}
@@ -118,8 +123,12 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("taskmanager: listen %s: %w", tm.cfg.BindAddress, err)
 	}
+	addr := l.Addr().String()
+	if tm.cfg.TLS != nil {
+		l = tls.NewListener(l, tm.cfg.TLS.Server)
+	}
 	tm.mu.Lock()
-	tm.addr = "http://" + l.Addr().String()
+	tm.addr = tm.cfg.TLS.Scheme() + "://" + addr
 	tm.mu.Unlock()
 	var limits httpjson.Limits
 	if tm.cfg.CommandTimeout > 0 {
@@ -177,6 +186,7 @@ func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 func (tm *TaskManager) follow(ctx context.Context) {
 	var tick <-chan time.Time
 	var interval time.Duration
+	var tlsFailure string // the last TLS failure warned about: each is warned once, retries at debug
 	for {
 		tm.mu.Lock()
 		known, registered := tm.known, tm.leader
@@ -187,7 +197,13 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		case registered != known:
 			hb, err := tm.register(ctx, known)
 			if err != nil {
-				if ctx.Err() == nil {
+				var te *flinkssl.TLSError
+				switch {
+				case ctx.Err() != nil:
+				case errors.As(err, &te) && te.Error() != tlsFailure:
+					tlsFailure = te.Error()
+					tm.log.Warn().Err(err).Str(logging.Addr, known.Address).Msg("cannot register with the leader over TLS; retrying")
+				default:
 					tm.log.Debug().Err(err).Str(logging.Addr, known.Address).Msg("registration refused or failed; retrying")
 				}
 				tick = time.After(tm.cfg.RetryInterval)

@@ -83,7 +83,7 @@ func runFailover(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit(err.Error(), exitFailure)
 		}
-		if err := sessionctl.Submit(ctx, secret, leader, sub); err != nil {
+		if err := sessionctl.Submit(ctx, secret, nil, leader, sub); err != nil {
 			return cli.Exit(fmt.Sprintf("failover: submit: %v", err), exitFailure)
 		}
 		jobs = append(jobs, sub.JobID)

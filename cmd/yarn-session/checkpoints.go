@@ -42,13 +42,13 @@ func checkpointsCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				rest, secret, err := leaderCommand(c.Context, id)
+				rest, secret, side, err := leaderCommand(c.Context, id)
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("checkpoints fallback: %v", err), exitFailure)
 				}
 				var plan jobmanager.FallbackPlan
 				req := jobmanager.FallbackRequest{To: c.Int64(flagTo), Confirm: c.Bool(flagYes)}
-				err = sessionctl.Command(secret, 30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
+				err = sessionctl.Command(secret, side, 30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
 					URL: rest + strings.Replace(jobmanager.PathFallback, "{id}", jobID, 1), Body: req}, &plan)
 				var se *httpjson.StatusError
 				if errors.As(err, &se) {

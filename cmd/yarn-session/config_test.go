@@ -152,12 +152,12 @@ func TestSessionBadFlagsAreUsageErrors(t *testing.T) {
 // TestConfigWarnsAboutKeysNotHonoured: config names each set security key amkeeper
 // does not act on yet, without its value, and lists every such key with why.
 func TestConfigWarnsAboutKeysNotHonoured(t *testing.T) {
-	out, code := run(t, "config", "-D", "security.ssl.internal.enabled=true", "-D", "security.ssl.rest.keystore-password=hunter2")
+	out, code := run(t, "config", "-D", "high-availability.zookeeper.client.authorization=ip:127.0.0.1", "-D", "security.ssl.rest.keystore-password=hunter2")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "Warnings (2):")
-	require.Contains(t, out, "-D: security.ssl.internal.enabled: is recognised but not honoured yet (TLS between amkeeper's processes is not implemented yet")
-	require.Contains(t, out, "-D: security.ssl.rest.keystore-password: is recognised but not honoured yet (TLS on the REST endpoint is not implemented yet")
+	require.Contains(t, out, "-D: high-availability.zookeeper.client.authorization: is recognised but not honoured yet (extra authorization schemes are not sent")
+	require.Contains(t, out, "-D: security.ssl.rest.keystore-password: is not used: amkeeper reads PEM stores with unencrypted keys only")
 	require.NotContains(t, out, "hunter2")
 	require.Contains(t, out, "Recognised but not honoured yet")
-	require.Regexp(t, `(?m)^  security\.ssl\.rest\.enabled, .*: TLS on the REST endpoint is not implemented yet`, out)
+	require.Regexp(t, `(?m)^  high-availability\.zookeeper\.client\.authorization: extra authorization schemes are not sent`, out)
 }

@@ -151,6 +151,9 @@ func printStatus(w io.Writer, st supervisor.Status) {
 	fmt.Fprintf(w, "Application %s: %s\n", st.ApplicationID, st.State)
 	fmt.Fprintf(w, "Attempt %d of %d (%s), AM pid %d\n", st.Attempt, st.MaxAttempts, st.AttemptID, st.AMPID)
 	fmt.Fprintf(w, "Budget: %d counted failure(s) in the last %s; survives %d more\n", st.CountedFailures, st.Window, st.Remaining)
+	if len(st.AMs) == 1 && st.AMs[0].REST != "" { // as Flink prints it: http://, or https:// with security.ssl.rest.enabled
+		fmt.Fprintf(w, "JobManager Web Interface: %s\n", st.AMs[0].REST)
+	}
 	if len(st.AMs) > 1 { // hot standby: which one leads
 		for _, am := range st.AMs {
 			role := "standby"

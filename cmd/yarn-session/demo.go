@@ -157,7 +157,7 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
-	if err := sessionctl.Submit(ctx, secret, leader, sub); err != nil {
+	if err := sessionctl.Submit(ctx, secret, nil, leader, sub); err != nil {
 		return cli.Exit(fmt.Sprintf("demo: submit: %v", err), exitFailure)
 	}
 	st.say("Submitted the seed's job %s: sequence (one per %s) → countWindowAll(100).sum → exactly-once file sink, checkpoint every %s.",

@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -23,15 +27,49 @@ func leaderREST(ctx context.Context, id string) (string, error) {
 	return sessionctl.FindLeader(ctx, supervisor.NewControlClient(appDirOf(id)), "")
 }
 
-// leaderCommand finds the session's leader and reads the session's secret, for
-// a call that changes the session's state.
-func leaderCommand(ctx context.Context, id string) (string, appsecret.Secret, error) {
-	secret, err := sessionctl.SessionSecret(appDirOf(id))
+// sessionTLS returns the REST TLS (security.ssl.rest.*) of the session as it
+// was started — its session.json names the configuration directory and the -D
+// items — or nil when the session's REST endpoint is plain HTTP.
+func sessionTLS(id string) (*flinkssl.Side, error) {
+	file := filepath.Join(appDirOf(id), "session.json")
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", appsecret.Secret{}, err
+		return nil, fmt.Errorf("the session's configuration: %w", err)
+	}
+	var sp spec
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return nil, fmt.Errorf("the session's configuration: %s: %w", file, err)
+	}
+	cfg, err := conf.Load(conf.Options{Dir: sp.ConfDir, Dynamic: sp.Dynamic, ApplicationID: sp.AppID})
+	if err != nil {
+		return nil, fmt.Errorf("the session's configuration: %w", err)
+	}
+	side, err := flinkssl.REST(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("REST TLS: %w", err)
+	}
+	return side, nil
+}
+
+// leaderRESTClient finds the session's leader and the TLS to reach it with.
+func leaderRESTClient(ctx context.Context, id string) (string, *flinkssl.Side, error) {
+	side, err := sessionTLS(id)
+	if err != nil {
+		return "", nil, err
 	}
 	rest, err := leaderREST(ctx, id)
-	return rest, secret, err
+	return rest, side, err
+}
+
+// leaderCommand finds the session's leader and reads the session's secret, for
+// a call that changes the session's state.
+func leaderCommand(ctx context.Context, id string) (string, appsecret.Secret, *flinkssl.Side, error) {
+	secret, err := sessionctl.SessionSecret(appDirOf(id))
+	if err != nil {
+		return "", appsecret.Secret{}, nil, err
+	}
+	rest, side, err := leaderRESTClient(ctx, id)
+	return rest, secret, side, err
 }
 
 func jobCommands() []*cli.Command {
@@ -46,14 +84,14 @@ func jobCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				rest, err := leaderREST(c.Context, id)
+				rest, side, err := leaderRESTClient(c.Context, id)
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("list: %v", err), exitFailure)
 				}
 				var res struct {
 					Jobs []jobmanager.JobStatus `json:"jobs"`
 				}
-				if err := sessionctl.GetJSON(c.Context, &http.Client{Timeout: 5 * time.Second}, rest+"/jobs", &res); err != nil {
+				if err := sessionctl.REST(side, 5*time.Second).Get(c.Context, rest+"/jobs", &res); err != nil {
 					return cli.Exit(fmt.Sprintf("list: %v", err), exitFailure)
 				}
 				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
@@ -75,11 +113,11 @@ func jobCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				rest, secret, err := leaderCommand(c.Context, id)
+				rest, secret, side, err := leaderCommand(c.Context, id)
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
 				}
-				err = sessionctl.Command(secret, 30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
+				err = sessionctl.Command(secret, side, 30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
 					URL: rest + "/jobs/" + c.Args().First() + "/cancel", Body: struct{}{}}, nil)
 				var se *httpjson.StatusError
 				if errors.As(err, &se) {
@@ -116,11 +154,11 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rest, secret, err := leaderCommand(c.Context, id)
+			rest, secret, side, err := leaderCommand(c.Context, id)
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
-			if err := sessionctl.Submit(c.Context, secret, rest, sub); err != nil {
+			if err := sessionctl.Submit(c.Context, secret, side, rest, sub); err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
 			}
 			fmt.Fprintf(c.App.Writer, "Job %s (%s) submitted.\n%s\n", sub.JobID, sub.Name, sub.JobID)

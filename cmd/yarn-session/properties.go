@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 )
@@ -22,10 +23,26 @@ func propertiesPath() string {
 // parallelism (TaskManagers × slots) and the dynamic properties joined by "@@".
 // It is called only once the session's supervisor serves, so a start that fails
 // leaves the record of the session before it as it was.
+// The file sits in the shared temp directory and outlives the session, so -D
+// items of secret keys (the ZooKeeper digest, passwords: conf's secret flag) are
+// left out; session.json, in the private session directory, keeps them.
 func writeProperties(sp spec) error {
 	content := fmt.Sprintf("#Generated YARN properties file\napplicationID=%s\nparallelism=%d\ndynamicPropertiesString=%s\n",
-		sp.AppID, sp.TaskManagers*sp.Slots, strings.Join(sp.Dynamic, "@@"))
+		sp.AppID, sp.TaskManagers*sp.Slots, strings.Join(publicDynamic(sp.Dynamic), "@@"))
 	return fsutil.WriteFileAtomic(propertiesPath(), []byte(content), 0o600)
+}
+
+// publicDynamic returns the -D items (key=value) whose key is not a secret one.
+func publicDynamic(items []string) []string {
+	var out []string
+	for _, item := range items {
+		key, _, _ := strings.Cut(item, "=")
+		if o, ok := conf.Lookup(strings.TrimSpace(key)); ok && o.Secret() {
+			continue
+		}
+		out = append(out, item)
+	}
+	return out
 }
 
 // readProperties returns the application ID of the last started session. The

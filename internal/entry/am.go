@@ -11,6 +11,7 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/recovery/zkha"
@@ -52,6 +53,14 @@ func runAM(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("am: %v", err), 2)
 	}
+	internalTLS, err := flinkssl.Internal(cfg)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("am: internal TLS: %v", err), 2)
+	}
+	restTLS, err := flinkssl.REST(cfg)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("am: REST TLS: %v", err), 2)
+	}
 	svc, err := haservices.Open(c.Context, cfg, haservices.Options{LocalDir: c.String(FlagLocalDir), Logger: log})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("am: high availability: %v", err), 1)
@@ -60,7 +69,7 @@ func runAM(c *cli.Context) error {
 	timeline.Mark(jobmanager.PhaseZKConnected)
 	amc := jobmanager.AMConfig{
 		Observer: timeline,
-		Conf:     cfg, Secret: secret, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
+		Conf:     cfg, Secret: secret, Internal: internalTLS, RESTTLS: restTLS, Election: svc.Election(), AttemptID: c.String(FlagAttemptID), Attempt: c.Int(FlagAttempt),
 		TaskManagers: c.Int(FlagContainers), TaskManagerMemory: c.Int64(FlagTMMemory), Slots: c.Int(FlagSlots), Logger: log,
 	}
 	graphs, err := svc.JobGraphStore(c.Context)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/taskmanager"
@@ -41,13 +42,17 @@ func runTaskManager(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("taskmanager: %v", err), 2)
 	}
+	internalTLS, err := flinkssl.Internal(cfg)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("taskmanager: internal TLS: %v", err), 2)
+	}
 	log = log.With().Str(logging.Container, id).Int(logging.PID, os.Getpid()).Logger()
 	svc, err := haservices.Open(c.Context, cfg, haservices.Options{LocalDir: c.String(FlagLocalDir), Logger: log})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("taskmanager: high availability: %v", err), 1)
 	}
 	defer svc.Close()
-	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log, Secret: secret,
+	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log, Secret: secret, TLS: internalTLS,
 		CommandTimeout: cfg.CheckpointingTimeout(),
 		Tasks:          taskmanager.TaskEnv{Storage: svc.Storage(), StateRoot: svc.StateRoot(), OutputRoot: taskmanager.OutputRoot}})
 	if err := tm.Run(c.Context); err != nil && !errors.Is(err, context.Canceled) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -41,16 +42,19 @@ func WaitLeader(ctx context.Context, client *supervisor.ControlClient, not strin
 // maxREST bounds a REST reply read here (a job list can be long).
 const maxREST = 64 << 20
 
-// REST returns a client for an AM's REST API, each call bounded by timeout.
-func REST(timeout time.Duration) httpjson.Client {
-	return httpjson.Client{HTTP: &http.Client{Timeout: timeout}, MaxBytes: maxREST}
+// REST returns a client for an AM's REST API, each call bounded by timeout;
+// with TLS (security.ssl.rest.*, nil: off) it speaks https, trusting the REST
+// trust store and presenting the key store's certificate when the endpoint
+// authenticates clients.
+func REST(tls *flinkssl.Side, timeout time.Duration) httpjson.Client {
+	return httpjson.Client{HTTP: tls.HTTPClient(timeout), MaxBytes: maxREST}
 }
 
 // Command returns a client for the REST calls that change a session's state
 // (submit, cancel, checkpoint fall-back): each carries the session's application
-// secret, as the AM demands, and each is bounded by timeout.
-func Command(secret appsecret.Secret, timeout time.Duration) httpjson.Client {
-	return httpjson.Client{HTTP: secret.Client(&http.Client{Timeout: timeout}), MaxBytes: maxREST}
+// secret, as the AM demands, and each is bounded by timeout; tls as for REST.
+func Command(secret appsecret.Secret, tls *flinkssl.Side, timeout time.Duration) httpjson.Client {
+	return httpjson.Client{HTTP: secret.Client(tls.HTTPClient(timeout)), MaxBytes: maxREST}
 }
 
 // GetJSON decodes the JSON answer to GET url into v; anything but 200 OK is an
@@ -77,8 +81,8 @@ func NewSubmission(spec []byte, file string) (jobmanager.JobSubmission, error) {
 // SubmitJob posts a submission, carrying the session's secret, to a leader's
 // REST endpoint; anything but 202 Accepted is an error carrying what the leader
 // said (a *RefusedError when it answered).
-func SubmitJob(ctx context.Context, secret appsecret.Secret, rest string, sub jobmanager.JobSubmission) error {
-	err := Command(secret, 30*time.Second).Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub, Status: http.StatusAccepted}, nil)
+func SubmitJob(ctx context.Context, secret appsecret.Secret, tls *flinkssl.Side, rest string, sub jobmanager.JobSubmission) error {
+	err := Command(secret, tls, 30*time.Second).Do(ctx, httpjson.Request{Method: http.MethodPost, URL: rest + "/jobs", Body: sub, Status: http.StatusAccepted}, nil)
 	var se *httpjson.StatusError
 	if errors.As(err, &se) {
 		return &RefusedError{StatusCode: se.StatusCode, Message: se.Message}
@@ -102,13 +106,13 @@ func (e *RefusedError) Error() string { return e.Message }
 // (400, 409) is returned at once — except a 409 on a second try when the leader
 // runs this very submission (GET /jobs/{id} shows the job with the same graph):
 // the first try's acknowledgement was lost, and the job is accepted.
-func Submit(ctx context.Context, secret appsecret.Secret, leader string, s jobmanager.JobSubmission) error {
+func Submit(ctx context.Context, secret appsecret.Secret, tls *flinkssl.Side, leader string, s jobmanager.JobSubmission) error {
 	var refused error
 	tried := false
 	_, err := Poll(ctx, 30*time.Second, func() (struct{}, bool) {
-		err := SubmitJob(ctx, secret, leader, s)
+		err := SubmitJob(ctx, secret, tls, leader, s)
 		var re *RefusedError
-		if errors.As(err, &re) && re.StatusCode == http.StatusConflict && tried && runsSubmission(ctx, leader, s) {
+		if errors.As(err, &re) && re.StatusCode == http.StatusConflict && tried && runsSubmission(ctx, tls, leader, s) {
 			return struct{}{}, true
 		}
 		tried = true
@@ -125,9 +129,9 @@ func Submit(ctx context.Context, secret appsecret.Secret, leader string, s jobma
 }
 
 // runsSubmission reports whether the leader lists s's job with s's graph.
-func runsSubmission(ctx context.Context, leader string, s jobmanager.JobSubmission) bool {
+func runsSubmission(ctx context.Context, tls *flinkssl.Side, leader string, s jobmanager.JobSubmission) bool {
 	var st jobmanager.JobStatus
-	if err := REST(30*time.Second).Get(ctx, leader+"/jobs/"+s.JobID, &st); err != nil {
+	if err := REST(tls, 30*time.Second).Get(ctx, leader+"/jobs/"+s.JobID, &st); err != nil {
 		return false
 	}
 	return st.JobID == s.JobID && st.GraphSHA256 == jobmanager.GraphDigest(s.Graph)

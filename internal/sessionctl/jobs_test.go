@@ -69,7 +69,7 @@ func TestSubmitWhoseAcknowledgementWasLost(t *testing.T) {
 	ctx := context.Background()
 	sub, err := sessionctl.NewSubmission([]byte("name: counting\nparallelism: 1\npipeline:\n  - sequence: {rate: 1s}\n  - file: {path: counts}\n"), "counting.yaml")
 	require.NoError(t, err)
-	require.NoError(t, sessionctl.Submit(ctx, appsecret.Secret{}, srv.URL, sub))
+	require.NoError(t, sessionctl.Submit(ctx, appsecret.Secret{}, nil, srv.URL, sub))
 	require.True(t, lost.Load())
 	stored, err := graphs.StoredJobIDs(ctx)
 	require.NoError(t, err)
@@ -81,7 +81,7 @@ func TestSubmitWhoseAcknowledgementWasLost(t *testing.T) {
 	encoded, err := job.Graph{ID: job.JobID(sub.JobID), Spec: spec}.Encode()
 	require.NoError(t, err)
 	other := jobmanager.JobSubmission{JobID: sub.JobID, Name: "other", Graph: encoded}
-	err = sessionctl.Submit(ctx, appsecret.Secret{}, srv.URL, other)
+	err = sessionctl.Submit(ctx, appsecret.Secret{}, nil, srv.URL, other)
 	var re *sessionctl.RefusedError
 	require.True(t, errors.As(err, &re), "%v", err)
 	require.Equal(t, http.StatusConflict, re.StatusCode)

@@ -72,23 +72,29 @@ func (c Config) TLS() (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	if !c.HostnameVerification {
-		// Go verifies the chain and the name together; without the name, verify
-		// the chain here (InsecureSkipVerify only turns the built-in check off).
-		roots := tc.RootCAs
-		tc.InsecureSkipVerify = true
-		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("zktls: the server presented no certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, ic := range cs.PeerCertificates[1:] {
-				inter.AddCert(ic)
-			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
-			return err
-		}
+		VerifyChainOnly(tc)
 	}
 	return tc, nil
+}
+
+// VerifyChainOnly makes tc verify the server's certificate chain against
+// tc.RootCAs (nil: the system's) without checking that it names the host dialed.
+// Go verifies the chain and the name together; InsecureSkipVerify only turns the
+// built-in check off, and VerifyConnection does the chain here.
+func VerifyChainOnly(tc *tls.Config) {
+	roots := tc.RootCAs
+	tc.InsecureSkipVerify = true
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("zktls: the server presented no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, ic := range cs.PeerCertificates[1:] {
+			inter.AddCert(ic)
+		}
+		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+		return err
+	}
 }
 
 // storeType returns the store's type in ZooKeeper's spelling, inferring it from
@@ -162,8 +168,11 @@ func javaStoreError(s Store, typ string, trust bool) error {
 		how = fmt.Sprintf("keytool -importkeystore -srckeystore %s -destkeystore %s.p12 -deststoretype PKCS12, then openssl pkcs12 -in %s.p12 -nodes -out %s.pem && chmod 600 %s.pem",
 			s.Location, base, base, base, base)
 	}
-	return fmt.Errorf("zktls: %s %s is %s: %w; convert it to PEM: %s, and set %s to the PEM file and %s: PEM",
-		s.Key, s.Location, typ, ErrJavaStore, how, s.Key, typeKey(s.Key))
+	set := "set " + s.Key + " to the PEM file"
+	if strings.HasSuffix(s.Key, ".location") { // ZooKeeper's keys have a .type beside them
+		set += " and " + typeKey(s.Key) + ": PEM"
+	}
+	return fmt.Errorf("zktls: %s %s is %s: %w; convert it to PEM: %s, and %s", s.Key, s.Location, typ, ErrJavaStore, how, set)
 }
 
 // LoadKeyStore reads a PEM key store: the certificate chain and the unencrypted

@@ -12,7 +12,8 @@
 //     TaskManagerClient sends them; TaskManagerHandler serves a TaskManager.
 //
 // It is HTTP/1.1 with JSON bodies (internal/httpjson), so it can be driven by hand
-// with curl. Every command carries the sender's leader session ID in
+// with curl; the addresses carry the scheme (https:// under internal TLS, whose
+// transport the caller's *http.Client brings). Every command carries the sender's leader session ID in
 // HeaderLeaderSession; a TaskManager obeys only the session it registers under,
 // and the registry only registrations and heartbeats under its current session,
 // refusing others with ErrStaleLeader. The session is a fencing token, not a

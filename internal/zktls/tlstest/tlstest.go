@@ -1,7 +1,8 @@
-// Package tlstest generates the certificates a test needs for TLS to ZooKeeper:
-// a CA, a server certificate for 127.0.0.1 and localhost, a client certificate,
-// and a second CA that signed neither. Files are PEM, written 0600 into a
-// directory of the test's; nothing is checked in.
+// Package tlstest generates the certificates a test needs for TLS (to ZooKeeper,
+// between amkeeper's processes, on REST): a CA, a server certificate for
+// 127.0.0.1 and localhost, a client certificate, and a second CA that signed
+// neither. Files are PEM, written 0600 into a directory of the test's; nothing
+// is checked in.
 package tlstest
 
 import (
