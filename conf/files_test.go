@@ -122,7 +122,7 @@ func TestParseZooCfgErrors(t *testing.T) {
 		"server.3=zk3:2888:3888\n" +
 		"server.3=zk4:2888:3888\n" +
 		"server.4=zk5:2888:3888:leader\n" +
-		"clientPort=0\n" +
+		"clientPort=http\n" +
 		"initLimit=-3\n" +
 		"minSessionTimeout=50000\n" +
 		"maxSessionTimeout=40000\n" +
@@ -139,7 +139,7 @@ func TestParseZooCfgErrors(t *testing.T) {
 		path + `:4: server.2: "zk2:2888:99999" is not host:peerPort:leaderPort: leader port: port 99999 is out of range 1..65535`,
 		path + `:6: server.3: "zk4:2888:3888" repeats server ID 3 (first at line 5)`,
 		path + `:7: server.4: "zk5:2888:3888:leader" is not host:peerPort:leaderPort: role "leader": want participant or observer`,
-		path + `:8: clientPort: "0" is not a port: port 0 is out of range 1..65535`,
+		path + `:8: clientPort: "http" is not a port: port "http" is not a number`,
 		path + `:9: initLimit: "-3" is not a positive integer (ticks)`,
 		path + `:12: server.5: "zk6:2888:3888;http" is not host:peerPort:leaderPort: client port: port "http" is not a number`,
 		path + `:10: minSessionTimeout: "50000" is greater than maxSessionTimeout (40000 ms): ZooKeeper refuses to start`,
@@ -161,4 +161,26 @@ func TestLoadReadsMastersAndZooCfg(t *testing.T) {
 	require.NotNil(t, z)
 	assert.Equal(t, []ZooServer{{ID: 0, Host: "localhost", PeerPort: 2888, LeaderPort: 3888, Role: "participant", Line: 1}}, z.Servers)
 	assert.Equal(t, filepath.Join("testdata", "seed002", ZooCfgFile), z.Path)
+}
+
+// TestClientPortZeroIsAFreePort: clientPort=0 is what zookeeper start reads as "pick a
+// free port"; the one parser accepts it, so config and zookeeper start agree.
+func TestClientPortZeroIsAFreePort(t *testing.T) {
+	dir := writeDir(t, map[string]string{ZooCfgFile: "tickTime=500\nclientPort=0\n", FlinkConfFile: "high-availability.type: zookeeper\n" +
+		"high-availability.zookeeper.quorum: localhost:2181\nhigh-availability.storageDir: file:///tmp/ha\n"})
+	z, err := ParseZooCfg(filepath.Join(dir, ZooCfgFile))
+	require.NoError(t, err)
+	assert.True(t, z.FreeClientPort())
+	assert.Equal(t, 0, z.ClientPort)
+	_, err = Load(Options{Dir: dir, LookupEnv: noEnv})
+	require.NoError(t, err)
+
+	z, err = parseZooCfgText(t, "tickTime=500\n")
+	require.NoError(t, err)
+	assert.False(t, z.FreeClientPort(), "no clientPort line is not clientPort=0")
+}
+
+func parseZooCfgText(t *testing.T, text string) (*ZooCfg, error) {
+	t.Helper()
+	return ParseZooCfg(filepath.Join(writeDir(t, map[string]string{ZooCfgFile: text}), ZooCfgFile))
 }
