@@ -35,7 +35,10 @@ type Session struct {
 	Slots int
 	// Executable is Config.Executable ("": this process's own executable).
 	Executable string
-	Logger     zerolog.Logger
+	// Logger is the supervisor's logger. The process sets the role and app fields on
+	// it once (the supervisor and the container manager add neither, so no line
+	// repeats a key).
+	Logger zerolog.Logger
 }
 
 // ConfigFrom builds the supervisor's Config for session s from the

@@ -140,7 +140,7 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := privdir.Ensure(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("supervisor: application directory: %w", err)
 	}
-	log := cfg.Logger.With().Str(logging.App, cfg.App.String()).Str(logging.Role, "supervisor").Logger()
+	log := cfg.Logger // carries role and app, set once by the process (see Session.Logger)
 	hist, err := loadHistory(cfg.History, attempts.HistoryName(cfg.App.String()))
 	if err != nil {
 		return nil, err

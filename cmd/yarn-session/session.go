@@ -25,6 +25,7 @@ import (
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/entry"
 	"github.com/amkeeper/amkeeper/internal/privdir"
+	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
@@ -171,7 +172,11 @@ func runSession(c *cli.Context) error {
 			recordSession(c, sp)
 		}
 	}()
-	return supervise(ctx, w, logger(c), dir, sp, cfg)
+	log, err := supervisorLogger(c, sp.AppID)
+	if err != nil {
+		return err
+	}
+	return supervise(ctx, w, log, dir, sp, cfg)
 }
 
 // recordSession writes the .yarn-properties file of a session that serves.
@@ -243,6 +248,17 @@ func lineageIsSet(c *cli.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+// supervisorLogger is the logger of a process that supervises an application: role
+// supervisor and the application ID, each set once (the CLI's own logger has role
+// yarn-session, and zerolog cannot replace a field, only repeat it).
+func supervisorLogger(c *cli.Context, appID string) (zerolog.Logger, error) {
+	log, err := newLogger(c, "supervisor")
+	if err != nil {
+		return log, cli.Exit(err.Error(), exitUsage)
+	}
+	return log.With().Str(logging.App, appID).Logger(), nil
 }
 
 // supervise runs the application in this process until it ends or ctx does.
@@ -374,7 +390,11 @@ func superviseCommand() *cli.Command {
 			if err := json.Unmarshal(b, &sp); err != nil {
 				return cli.Exit(fmt.Sprintf("supervise: session.json: %v", err), exitFailure)
 			}
-			return supervise(c.Context, c.App.Writer, logger(c), dir, sp, nil)
+			log, err := supervisorLogger(c, sp.AppID)
+			if err != nil {
+				return err
+			}
+			return supervise(c.Context, c.App.Writer, log, dir, sp, nil)
 		},
 	}
 }
