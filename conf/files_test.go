@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,4 +184,67 @@ func TestClientPortZeroIsAFreePort(t *testing.T) {
 func parseZooCfgText(t *testing.T, text string) (*ZooCfg, error) {
 	t.Helper()
 	return ParseZooCfg(filepath.Join(writeDir(t, map[string]string{ZooCfgFile: text}), ZooCfgFile))
+}
+
+// The seed's yarn-site.xml block, as the YARN HA documentation gives it.
+const seedYarnSite = `<?xml version="1.0"?>
+<configuration>
+<property>
+  <name>yarn.resourcemanager.am.max-attempts</name>
+  <value>4</value>
+  <description>
+    The maximum number of application master execution attempts.
+  </description>
+</property>
+</configuration>
+`
+
+// TestYarnSiteMaxAttempts: yarn.resourcemanager.am.max-attempts comes from
+// yarn-site.xml in YARN_CONF_DIR, else HADOOP_CONF_DIR (the ResourceManager's
+// setting); flink-conf.yaml and -D override it with a warning naming the file.
+func TestYarnSiteMaxAttempts(t *testing.T) {
+	yarnDir := writeDir(t, map[string]string{"yarn-site.xml": seedYarnSite})
+	hadoopDir := writeDir(t, map[string]string{"yarn-site.xml": strings.Replace(seedYarnSite, "<value>4<", "<value>7<", 1)})
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	confDir := writeDir(t, map[string]string{FlinkConfFile: "yarn.application-attempts: 10\n"})
+
+	c, err := Load(Options{Dir: confDir, LookupEnv: env(map[string]string{"YARN_CONF_DIR": yarnDir, "HADOOP_CONF_DIR": hadoopDir})})
+	require.NoError(t, err)
+	assert.Equal(t, 4, c.AMMaxAttempts(), "YARN_CONF_DIR first")
+	e := entryOf(t, c, "yarn.resourcemanager.am.max-attempts")
+	assert.Equal(t, filepath.Join(yarnDir, "yarn-site.xml")+":3", e.Origin.String())
+	assert.Empty(t, c.Warnings())
+
+	c, err = Load(Options{Dir: confDir, LookupEnv: env(map[string]string{"HADOOP_CONF_DIR": hadoopDir})})
+	require.NoError(t, err)
+	assert.Equal(t, 7, c.AMMaxAttempts(), "HADOOP_CONF_DIR when YARN_CONF_DIR is unset")
+
+	c, err = Load(Options{Dir: confDir, LookupEnv: noEnv})
+	require.NoError(t, err)
+	assert.Equal(t, 2, c.AMMaxAttempts(), "YARN's default without a yarn-site.xml")
+
+	c, err = Load(Options{Dir: confDir, Dynamic: []string{"yarn.resourcemanager.am.max-attempts=10"},
+		LookupEnv: env(map[string]string{"YARN_CONF_DIR": yarnDir})})
+	require.NoError(t, err)
+	assert.Equal(t, 10, c.AMMaxAttempts(), "-D overrides yarn-site.xml")
+	require.Len(t, c.Warnings(), 1)
+	assert.Equal(t, `-D: yarn.resourcemanager.am.max-attempts: "10" overrides "4" from `+filepath.Join(yarnDir, "yarn-site.xml")+
+		`:3: amkeeper's own setting wins over the ResourceManager's yarn-site.xml`, c.Warnings()[0].String())
+
+	bad := writeDir(t, map[string]string{"yarn-site.xml": "<configuration><property><name>x</name>"})
+	_, err = Load(Options{Dir: confDir, LookupEnv: env(map[string]string{"YARN_CONF_DIR": bad})})
+	require.ErrorContains(t, err, filepath.Join(bad, "yarn-site.xml")+": not Hadoop configuration XML")
+}
+
+func entryOf(t *testing.T, c *Config, key string) Entry {
+	t.Helper()
+	for _, e := range c.Entries() {
+		if e.Option.Key() == key {
+			return e
+		}
+	}
+	t.Fatalf("no entry %s", key)
+	return Entry{}
 }

@@ -52,6 +52,7 @@ type sources struct {
 	dir         string
 	confPath    string     // "" when Dir is ""
 	file        []rawEntry // flink-conf.yaml, in file order
+	yarnSite    []rawEntry // the yarn-site.xml properties amkeeper takes (yarnSiteKeys)
 	env         []rawEntry // registered environment variables that are set
 	dynamic     []string
 	appID       string
@@ -113,6 +114,11 @@ func Load(o Options) (*Config, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	ys, err := readYarnSite(lookup)
+	if err != nil {
+		return nil, err
+	}
+	src.yarnSite = ys
 	if v, ok := lookup(EnvSecretDynamic); ok {
 		for _, item := range strings.Split(v, "\n") {
 			if strings.TrimSpace(item) != "" {
@@ -200,8 +206,11 @@ func buildWith(src *sources, dynamic []string) (*Config, error) {
 	r.problems = append(r.problems, src.mastersBad...)
 	r.problems = append(r.problems, src.zooBad...)
 
-	// Layer the literal keys: file, then environment, then -D; later layers and, within
-	// the file, later lines win.
+	// Layer the literal keys: yarn-site.xml, then flink-conf.yaml, then environment,
+	// then -D; later layers and, within a file, later lines win.
+	for _, e := range src.yarnSite {
+		c.raw[e.key] = e
+	}
 	for _, e := range src.file {
 		if prev, dup := c.raw[e.key]; dup {
 			r.warn(e.key, e.origin, "is set again (first at line %d); the value on line %d wins", prev.origin.Line, e.origin.Line)
@@ -229,6 +238,12 @@ func buildWith(src *sources, dynamic []string) (*Config, error) {
 		c.raw[k] = e
 	}
 	r.unknownKeys(src.file, dyn)
+	for _, e := range src.yarnSite {
+		if w := c.raw[e.key]; w.origin.File != e.origin.File && w.value != e.value {
+			r.warn(e.key, w.origin, "%q overrides %q from %s: amkeeper's own setting wins over the ResourceManager's yarn-site.xml",
+				w.value, e.value, e.origin)
+		}
+	}
 
 	for _, o := range registry {
 		r.resolve(o)

@@ -271,8 +271,10 @@ var (
 	}
 	YarnAMMaxAttempts = &Option{
 		key: "yarn.resourcemanager.am.max-attempts", typ: TypeInt, group: GroupYARN, def: "2", min: minOf(1),
-		desc: "The cluster-wide upper bound on application master attempts (the ResourceManager's yarn-site.xml " +
-			"setting; the supervisor plays the ResourceManager).",
+		desc: "The cluster-wide upper bound on application master attempts: the ResourceManager's setting, " +
+			"and the supervisor plays the ResourceManager. It is read from yarn-site.xml in YARN_CONF_DIR, else " +
+			"HADOOP_CONF_DIR, as YARN reads it; flink-conf.yaml, the environment and -D override that (with a " +
+			"warning naming yarn-site.xml when the values differ), because they configure this session's supervisor.",
 	}
 	YarnAttemptFailuresValidityInterval = &Option{
 		key: "yarn.application-attempt-failures-validity-interval", typ: TypeDuration, group: GroupYARN, def: "10000 ms",
