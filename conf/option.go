@@ -292,7 +292,9 @@ var (
 	StateCheckpointsDir = &Option{
 		key: "state.checkpoints.dir", typ: TypeURI, group: GroupCheckpoint,
 		deprecated: []string{"state.backend.fs.checkpointdir"},
-		desc:       "Where checkpoint data and metadata are written (file:// or hdfs://). Optional.",
+		desc: "Where the TaskManagers' checkpoint state is written (file:// or hdfs://): " +
+			"<dir>/<cluster-id>/state/<job-id>/chk-<n>/subtask-<i>. Checkpoint metadata, job graphs and results stay " +
+			"in high-availability.storageDir, which also holds the task state when this is unset.",
 	}
 	StateCheckpointsNumRetained = &Option{
 		key: "state.checkpoints.num-retained", typ: TypeInt, group: GroupCheckpoint, def: "1", min: minOf(1),
@@ -347,7 +349,8 @@ var (
 	}
 	JobManagerProcessSize = &Option{
 		key: "jobmanager.memory.process.size", typ: TypeMemorySize, group: GroupResources, def: "1600m",
-		desc: "The memory of the JobManager (application master) process, as passed with -jm.",
+		desc: "The memory of the JobManager (application master) process, as passed with -jm: the AM process's " +
+			"GOMEMLIMIT is derived from it, as each TaskManager's is from taskmanager.memory.process.size.",
 	}
 	TaskManagerProcessSize = &Option{
 		key: "taskmanager.memory.process.size", typ: TypeMemorySize, group: GroupResources, def: "1728m",

@@ -47,7 +47,7 @@ func sessionFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: flagContainers, Aliases: []string{"n"}, Value: 1, Usage: "number of TaskManager containers"},
 		&cli.IntFlag{Name: flagSlots, Aliases: []string{"s"}, Usage: "slots per TaskManager (default taskmanager.numberOfTaskSlots)"},
-		&cli.StringFlag{Name: flagJMMemory, Aliases: []string{"jm"}, Usage: "AM memory, e.g. 1024m (a plain number is MB)"},
+		&cli.StringFlag{Name: flagJMMemory, Aliases: []string{"jm"}, Usage: "AM memory, e.g. 1024m (a plain number is MB); the AM's GOMEMLIMIT, as -tm is the TaskManagers' (default jobmanager.memory.process.size)"},
 		&cli.StringFlag{Name: flagTMMemory, Aliases: []string{"tm"}, Usage: "memory per TaskManager, e.g. 1024m (a plain number is MB); becomes its GOMEMLIMIT"},
 		&cli.StringFlag{Name: flagName, Aliases: []string{"nm"}, Usage: "application name"},
 		&cli.BoolFlag{Name: flagDetached, Aliases: []string{"d"}, Usage: "start the session in the background and return"},
@@ -67,6 +67,7 @@ type spec struct {
 	TaskManagers int      `json:"taskmanagers"`
 	Slots        int      `json:"slots"`
 	TMMemory     int64    `json:"tmMemory"`
+	JMMemory     int64    `json:"jmMemory,omitempty"` // -jm, else jobmanager.memory.process.size
 }
 
 // sessionsHome is the per-user directory holding one directory per application
@@ -201,7 +202,8 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 	}
 	entry.LogWarnings(logger(c), cfg)
 	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDir, Dynamic: dyn,
-		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize()}
+		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize(),
+		JMMemory: cfg.JobManagerProcessSize()}
 	if sp.TaskManagers < 1 {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("-n %d: want at least one TaskManager container", sp.TaskManagers), exitUsage)
 	}
@@ -221,7 +223,7 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 		}
 	}
 	if s := c.String(flagJMMemory); s != "" {
-		if _, err := parseMB("jm", s); err != nil {
+		if sp.JMMemory, err = parseMB("jm", s); err != nil {
 			return spec{}, nil, cli.Exit(err.Error(), exitUsage)
 		}
 	}
@@ -273,7 +275,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		}
 	}
 	sc, err := supervisor.ConfigFrom(ctx, cfg, supervisor.Session{App: app, Dir: dir,
-		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots, Logger: log})
+		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots, Logger: log})
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
