@@ -265,9 +265,9 @@ func buildWith(src *sources, dynamic []string) (*Config, error) {
 // huge number of unknown keys stays cheap to load.
 const maxSuggestions = 200
 
-// unknownKeys warns about keys under a known prefix that are neither registered nor
-// deprecated nor known Flink keys amkeeper ignores, and about registered keys with
-// an empty value in the file.
+// unknownKeys warns about keys under a known prefix that are not registered (a
+// known Flink key amkeeper does not use, or an unknown one, with a "did you mean"),
+// and about registered keys with an empty value in the file.
 func (r *resolver) unknownKeys(layers ...[]rawEntry) {
 	warned := map[string]bool{}
 	for _, layer := range layers {
@@ -278,10 +278,14 @@ func (r *resolver) unknownKeys(layers ...[]rawEntry) {
 				}
 				continue
 			}
-			if warned[e.key] || ignoredKeySet[e.key] || !underKnownPrefix(e.key) {
+			if warned[e.key] || !underKnownPrefix(e.key) {
 				continue
 			}
 			warned[e.key] = true
+			if ignoredKeySet[e.key] {
+				r.warn(e.key, e.origin, "is a Flink key amkeeper recognises but does not use; it has no effect")
+				continue
+			}
 			s := ""
 			if len(warned) <= maxSuggestions {
 				s = suggest(e.key)

@@ -197,7 +197,8 @@ var (
 	}
 	HAJobManagerPort = &Option{
 		key: "high-availability.jobmanager.port", typ: TypePortSpec, group: GroupHA, def: "0",
-		deprecated: []string{"recovery.jobmanager.port"},
+		deprecated:  []string{"recovery.jobmanager.port"},
+		notHonoured: "the application master has no separate RPC endpoint: TaskManagers and clients reach it on rest.port, the supervisor over a unix socket",
 		desc: "The port (or ports to try, in order) the JobManager binds for its RPC endpoint in high-availability " +
 			"mode: a port, a range or a comma-separated list such as 50010,50020-50025. 0 picks a free port.",
 	}
@@ -418,7 +419,7 @@ var knownPrefixes = []string{
 
 // ignoredKeys are Flink keys under a known prefix that amkeeper does not use but
 // that appear in Flink's shipped flink-conf.yaml or in common setups; they are kept
-// (Raw returns them) without a warning.
+// (Raw returns them), and each one set is warned about once: recognised, no effect.
 var ignoredKeys = []string{
 	"jobmanager.rpc.address", "jobmanager.rpc.port", "jobmanager.bind-host", "jobmanager.memory.flink.size",
 	"jobmanager.execution.failover-strategy", "jobmanager.archive.fs.dir", "jobmanager.memory.heap.size",
@@ -455,7 +456,8 @@ var ignoredKeySet = func() map[string]bool {
 	return m
 }()
 
-// IgnoredKeys lists Flink keys that amkeeper accepts silently without using them.
+// IgnoredKeys lists Flink keys that amkeeper recognises without using them (Load
+// warns about each one set).
 func IgnoredKeys() []string { return slices.Clone(ignoredKeys) }
 
 func underKnownPrefix(key string) bool {

@@ -108,7 +108,7 @@ func WriteReference(w io.Writer) error {
 	p("`maxSessionTimeout` is warned about, naming the timeout the server clamps it to (ZooKeeper grants the clamped timeout and the session runs).\n\n")
 
 	p("## Flink keys accepted and ignored\n\n")
-	p("These Flink keys appear in common configurations; amkeeper keeps them without a warning but does not use them: ")
+	p("These Flink keys appear in common configurations; amkeeper recognises them but does not use them, and warns about each one set: ")
 	p("`%s`.\n", strings.Join(ignoredKeys, "`, `"))
 	return bw.Flush()
 }

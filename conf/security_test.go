@@ -38,7 +38,9 @@ func TestEverySecurityKeyIsAccountedFor(t *testing.T) {
 	for _, o := range securityRegistry {
 		assert.NotEmpty(t, o.NotHonoured(), "%s: flip it in the registry's docs and tests when it is supported", o.Key())
 	}
-	assert.Len(t, NotHonoured(), len(securityRegistry))
+	for _, o := range securityRegistry {
+		assert.Contains(t, NotHonoured(), o)
+	}
 	c := mustLoadYAML(t, "security.ssl.protocol: TLSv1.3\n")
 	require.Len(t, c.Warnings(), 1)
 	assert.Contains(t, c.Warnings()[0].String(), "security.ssl.protocol: is not a key amkeeper knows")
