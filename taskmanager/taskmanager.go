@@ -41,7 +41,9 @@ type Config struct {
 	Secret appsecret.Secret
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
-	Logger        zerolog.Logger
+	// Logger is the TaskManager's logger; the process sets the container (and pid)
+	// fields on it once, and the TaskManager adds neither.
+	Logger zerolog.Logger
 }
 
 // TaskManager is one container process's runtime. It serves the leader's
@@ -77,8 +79,9 @@ func New(cfg Config) *TaskManager {
 		cfg.Slots = 1
 	}
 	return &TaskManager{
-		cfg:      cfg,
-		log:      cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
+		cfg: cfg,
+		log: cfg.Logger, // the process set container (and pid) on it
+
 		registry: tmapi.NewRegistryClient(&http.Client{Timeout: 5 * time.Second}, cfg.Secret),
 		change:   make(chan struct{}, 1),
 		tasks:    tasks{m: map[tmapi.TaskID]*running{}},

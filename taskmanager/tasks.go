@@ -82,8 +82,9 @@ func (tm *TaskManager) Deploy(ctx context.Context, d tmapi.Deployment) error {
 	if state == nil {
 		state = tm.cfg.Tasks.Storage
 	}
+	// The task adds job and subtask to its own lines: it gets the logger without them.
 	t, err := job.NewTask(g, d.Subtask, job.Env{State: state, Output: tm.cfg.Tasks.Storage, StateRoot: tm.cfg.Tasks.StateRoot,
-		OutputRoot: tm.cfg.Tasks.OutputRoot, Log: log})
+		OutputRoot: tm.cfg.Tasks.OutputRoot, Log: tm.log})
 	if err != nil {
 		return err
 	}
