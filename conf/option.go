@@ -220,7 +220,8 @@ var (
 		key: "high-availability.zookeeper.client.session-timeout", typ: TypeDuration, group: GroupZooKeeper, def: "60000 ms",
 		deprecated: []string{"recovery.zookeeper.client.session-timeout"},
 		desc: "The ZooKeeper session timeout. The server clamps it to [minSessionTimeout, maxSessionTimeout] " +
-			"(by default 2 and 20 ticks); when a zoo.cfg sits next to flink-conf.yaml the value is checked against it.",
+			"(by default 2 and 20 ticks) and the session runs with the granted timeout; when a zoo.cfg sits next to " +
+			"flink-conf.yaml, a value outside its bounds is a warning naming the timeout the server grants.",
 	}
 	ZKConnectionTimeout = &Option{
 		key: "high-availability.zookeeper.client.connection-timeout", typ: TypeDuration, group: GroupZooKeeper, def: "15000 ms",
