@@ -31,7 +31,8 @@
 // # What it does not do
 //
 //   - It does not wait, start or kill processes, or read or write the history
-//     file (HistoryName only names it): package supervisor does, logging each
+//     file (HistoryName names it, EncodeHistory and DecodeHistoryFile give its
+//     plain-JSON form with the crc32c of its attempts): package supervisor does, logging each
 //     Decision (Decision implements zerolog.LogObjectMarshaler) and persisting
 //     Policy.History after each one. It imports no process, storage or
 //     ZooKeeper code.

@@ -1,14 +1,18 @@
 package attempts
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"time"
 )
 
-// HistoryVersion is the format version written by Policy.History.
-const HistoryVersion = 1
+// HistoryVersion is the format version written by Policy.History and EncodeHistory.
+// Version 2 files carry crc32c, the checksum of their attempts; version 1 files were
+// kept with hdfsstore's binary trailer instead.
+const HistoryVersion = 2
 
 // AttemptRecord is one ended attempt and the decision taken for it.
 type AttemptRecord struct {
@@ -83,17 +87,71 @@ func validReason(r Reason) bool {
 	return false
 }
 
-// DecodeHistory reads a JSON history and validates it.
+// historyFile is the history as a file holds it: plain, indented JSON that any tool
+// reads (json.load, jq), with the CRC32C (Castagnoli) of the attempts value's bytes
+// exactly as written, so an edited or damaged file is detected without a binary
+// trailer.
+type historyFile struct {
+	Version  int             `json:"version"`
+	Attempts json.RawMessage `json:"attempts"`
+	CRC32C   *uint32         `json:"crc32c,omitempty"`
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// EncodeHistory returns h as the history file's bytes: indented JSON with the
+// current version and the checksum of its attempts.
+func EncodeHistory(h History) ([]byte, error) {
+	recs := h.Attempts
+	if recs == nil {
+		recs = []AttemptRecord{}
+	}
+	attempts, err := json.MarshalIndent(recs, "  ", "  ")
+	if err != nil {
+		return nil, err
+	}
+	sum := crc32.Checksum(attempts, castagnoli)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "{\n  \"version\": %d,\n  \"attempts\": %s,\n  \"crc32c\": %d\n}\n", HistoryVersion, attempts, sum)
+	return b.Bytes(), nil
+}
+
+// DecodeHistory reads a JSON history and validates it; a crc32c in it must match.
 func DecodeHistory(r io.Reader) (History, error) {
-	var h History
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&h); err != nil {
+	b, err := io.ReadAll(r)
+	if err != nil {
 		return History{}, fmt.Errorf("%w: %w", ErrInvalidHistory, err)
 	}
-	if err := h.Validate(); err != nil {
-		return History{}, err
+	h, _, err := DecodeHistoryFile(b)
+	return h, err
+}
+
+// DecodeHistoryFile decodes and validates a history file. checked reports whether
+// the file carried a crc32c (which then matched): a version 1 file has none, its
+// integrity was hdfsstore's trailer, and the caller checks that instead. Bytes after
+// the JSON value (a version 1 file's trailer) are not read.
+func DecodeHistoryFile(b []byte) (h History, checked bool, err error) {
+	var f historyFile
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&f); err != nil {
+		return History{}, false, fmt.Errorf("%w: %w", ErrInvalidHistory, err)
 	}
-	return h, nil
+	if f.CRC32C != nil {
+		if got := crc32.Checksum(f.Attempts, castagnoli); got != *f.CRC32C {
+			return History{}, false, fmt.Errorf("%w: checksum mismatch: crc32c %d recorded, the attempts hold %d: the file was edited or damaged",
+				ErrInvalidHistory, *f.CRC32C, got)
+		}
+		checked = true
+	}
+	h.Version = f.Version
+	if len(f.Attempts) > 0 && string(f.Attempts) != "null" {
+		if err := json.Unmarshal(f.Attempts, &h.Attempts); err != nil {
+			return History{}, false, fmt.Errorf("%w: attempts: %w", ErrInvalidHistory, err)
+		}
+	}
+	if err := h.Validate(); err != nil {
+		return History{}, false, err
+	}
+	return h, checked, nil
 }
 
 // MTBF estimates the mean time between counted failures from the history: the

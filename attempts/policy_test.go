@@ -264,7 +264,7 @@ func TestHistoryJSONRoundTrip(t *testing.T) {
 
 	empty, err := json.Marshal(History{})
 	require.NoError(t, err)
-	require.JSONEq(t, `{"version":1,"attempts":[]}`, string(empty))
+	require.JSONEq(t, `{"version":2,"attempts":[]}`, string(empty))
 
 	_, err = DecodeHistory(bytes.NewReader([]byte(`{"attempts":`)))
 	require.ErrorIs(t, err, ErrInvalidHistory)

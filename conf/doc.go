@@ -42,7 +42,9 @@
 // # What it does not do
 //
 //   - It does not read Flink 1.19+'s config.yaml (it warns when it finds one without a
-//     flink-conf.yaml), yarn-site.xml, or HADOOP_CONF_DIR.
+//     flink-conf.yaml). Of yarn-site.xml (YARN_CONF_DIR, else HADOOP_CONF_DIR) it reads
+//     only yarn.resourcemanager.am.max-attempts, the ResourceManager's setting, below
+//     flink-conf.yaml in precedence.
 //   - It does not resolve host names, reach ZooKeeper or the storage directory, or
 //     check that ports are free: values are checked for form only.
 //   - It does not apply yarn.resourcemanager.am.max-attempts as a cap on

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,7 +123,7 @@ func TestParseZooCfgErrors(t *testing.T) {
 		"server.3=zk3:2888:3888\n" +
 		"server.3=zk4:2888:3888\n" +
 		"server.4=zk5:2888:3888:leader\n" +
-		"clientPort=0\n" +
+		"clientPort=http\n" +
 		"initLimit=-3\n" +
 		"minSessionTimeout=50000\n" +
 		"maxSessionTimeout=40000\n" +
@@ -139,7 +140,7 @@ func TestParseZooCfgErrors(t *testing.T) {
 		path + `:4: server.2: "zk2:2888:99999" is not host:peerPort:leaderPort: leader port: port 99999 is out of range 1..65535`,
 		path + `:6: server.3: "zk4:2888:3888" repeats server ID 3 (first at line 5)`,
 		path + `:7: server.4: "zk5:2888:3888:leader" is not host:peerPort:leaderPort: role "leader": want participant or observer`,
-		path + `:8: clientPort: "0" is not a port: port 0 is out of range 1..65535`,
+		path + `:8: clientPort: "http" is not a port: port "http" is not a number`,
 		path + `:9: initLimit: "-3" is not a positive integer (ticks)`,
 		path + `:12: server.5: "zk6:2888:3888;http" is not host:peerPort:leaderPort: client port: port "http" is not a number`,
 		path + `:10: minSessionTimeout: "50000" is greater than maxSessionTimeout (40000 ms): ZooKeeper refuses to start`,
@@ -161,4 +162,89 @@ func TestLoadReadsMastersAndZooCfg(t *testing.T) {
 	require.NotNil(t, z)
 	assert.Equal(t, []ZooServer{{ID: 0, Host: "localhost", PeerPort: 2888, LeaderPort: 3888, Role: "participant", Line: 1}}, z.Servers)
 	assert.Equal(t, filepath.Join("testdata", "seed002", ZooCfgFile), z.Path)
+}
+
+// TestClientPortZeroIsAFreePort: clientPort=0 is what zookeeper start reads as "pick a
+// free port"; the one parser accepts it, so config and zookeeper start agree.
+func TestClientPortZeroIsAFreePort(t *testing.T) {
+	dir := writeDir(t, map[string]string{ZooCfgFile: "tickTime=500\nclientPort=0\n", FlinkConfFile: "high-availability.type: zookeeper\n" +
+		"high-availability.zookeeper.quorum: localhost:2181\nhigh-availability.storageDir: file:///tmp/ha\n"})
+	z, err := ParseZooCfg(filepath.Join(dir, ZooCfgFile))
+	require.NoError(t, err)
+	assert.True(t, z.FreeClientPort())
+	assert.Equal(t, 0, z.ClientPort)
+	_, err = Load(Options{Dir: dir, LookupEnv: noEnv})
+	require.NoError(t, err)
+
+	z, err = parseZooCfgText(t, "tickTime=500\n")
+	require.NoError(t, err)
+	assert.False(t, z.FreeClientPort(), "no clientPort line is not clientPort=0")
+}
+
+func parseZooCfgText(t *testing.T, text string) (*ZooCfg, error) {
+	t.Helper()
+	return ParseZooCfg(filepath.Join(writeDir(t, map[string]string{ZooCfgFile: text}), ZooCfgFile))
+}
+
+// The seed's yarn-site.xml block, as the YARN HA documentation gives it.
+const seedYarnSite = `<?xml version="1.0"?>
+<configuration>
+<property>
+  <name>yarn.resourcemanager.am.max-attempts</name>
+  <value>4</value>
+  <description>
+    The maximum number of application master execution attempts.
+  </description>
+</property>
+</configuration>
+`
+
+// TestYarnSiteMaxAttempts: yarn.resourcemanager.am.max-attempts comes from
+// yarn-site.xml in YARN_CONF_DIR, else HADOOP_CONF_DIR (the ResourceManager's
+// setting); flink-conf.yaml and -D override it with a warning naming the file.
+func TestYarnSiteMaxAttempts(t *testing.T) {
+	yarnDir := writeDir(t, map[string]string{"yarn-site.xml": seedYarnSite})
+	hadoopDir := writeDir(t, map[string]string{"yarn-site.xml": strings.Replace(seedYarnSite, "<value>4<", "<value>7<", 1)})
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	confDir := writeDir(t, map[string]string{FlinkConfFile: "yarn.application-attempts: 10\n"})
+
+	c, err := Load(Options{Dir: confDir, LookupEnv: env(map[string]string{"YARN_CONF_DIR": yarnDir, "HADOOP_CONF_DIR": hadoopDir})})
+	require.NoError(t, err)
+	assert.Equal(t, 4, c.AMMaxAttempts(), "YARN_CONF_DIR first")
+	e := entryOf(t, c, "yarn.resourcemanager.am.max-attempts")
+	assert.Equal(t, filepath.Join(yarnDir, "yarn-site.xml")+":3", e.Origin.String())
+	assert.Empty(t, c.Warnings())
+
+	c, err = Load(Options{Dir: confDir, LookupEnv: env(map[string]string{"HADOOP_CONF_DIR": hadoopDir})})
+	require.NoError(t, err)
+	assert.Equal(t, 7, c.AMMaxAttempts(), "HADOOP_CONF_DIR when YARN_CONF_DIR is unset")
+
+	c, err = Load(Options{Dir: confDir, LookupEnv: noEnv})
+	require.NoError(t, err)
+	assert.Equal(t, 2, c.AMMaxAttempts(), "YARN's default without a yarn-site.xml")
+
+	c, err = Load(Options{Dir: confDir, Dynamic: []string{"yarn.resourcemanager.am.max-attempts=10"},
+		LookupEnv: env(map[string]string{"YARN_CONF_DIR": yarnDir})})
+	require.NoError(t, err)
+	assert.Equal(t, 10, c.AMMaxAttempts(), "-D overrides yarn-site.xml")
+	require.Len(t, c.Warnings(), 1)
+	assert.Equal(t, `-D: yarn.resourcemanager.am.max-attempts: "10" overrides "4" from `+filepath.Join(yarnDir, "yarn-site.xml")+
+		`:3: amkeeper's own setting wins over the ResourceManager's yarn-site.xml`, c.Warnings()[0].String())
+
+	bad := writeDir(t, map[string]string{"yarn-site.xml": "<configuration><property><name>x</name>"})
+	_, err = Load(Options{Dir: confDir, LookupEnv: env(map[string]string{"YARN_CONF_DIR": bad})})
+	require.ErrorContains(t, err, filepath.Join(bad, "yarn-site.xml")+": not Hadoop configuration XML")
+}
+
+func entryOf(t *testing.T, c *Config, key string) Entry {
+	t.Helper()
+	for _, e := range c.Entries() {
+		if e.Option.Key() == key {
+			return e
+		}
+	}
+	t.Fatalf("no entry %s", key)
+	return Entry{}
 }

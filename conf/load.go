@@ -52,6 +52,7 @@ type sources struct {
 	dir         string
 	confPath    string     // "" when Dir is ""
 	file        []rawEntry // flink-conf.yaml, in file order
+	yarnSite    []rawEntry // the yarn-site.xml properties amkeeper takes (yarnSiteKeys)
 	env         []rawEntry // registered environment variables that are set
 	dynamic     []string
 	appID       string
@@ -113,6 +114,11 @@ func Load(o Options) (*Config, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	ys, err := readYarnSite(lookup)
+	if err != nil {
+		return nil, err
+	}
+	src.yarnSite = ys
 	if v, ok := lookup(EnvSecretDynamic); ok {
 		for _, item := range strings.Split(v, "\n") {
 			if strings.TrimSpace(item) != "" {
@@ -200,8 +206,11 @@ func buildWith(src *sources, dynamic []string) (*Config, error) {
 	r.problems = append(r.problems, src.mastersBad...)
 	r.problems = append(r.problems, src.zooBad...)
 
-	// Layer the literal keys: file, then environment, then -D; later layers and, within
-	// the file, later lines win.
+	// Layer the literal keys: yarn-site.xml, then flink-conf.yaml, then environment,
+	// then -D; later layers and, within a file, later lines win.
+	for _, e := range src.yarnSite {
+		c.raw[e.key] = e
+	}
 	for _, e := range src.file {
 		if prev, dup := c.raw[e.key]; dup {
 			r.warn(e.key, e.origin, "is set again (first at line %d); the value on line %d wins", prev.origin.Line, e.origin.Line)
@@ -229,6 +238,12 @@ func buildWith(src *sources, dynamic []string) (*Config, error) {
 		c.raw[k] = e
 	}
 	r.unknownKeys(src.file, dyn)
+	for _, e := range src.yarnSite {
+		if w := c.raw[e.key]; w.origin.File != e.origin.File && w.value != e.value {
+			r.warn(e.key, w.origin, "%q overrides %q from %s: amkeeper's own setting wins over the ResourceManager's yarn-site.xml",
+				w.value, e.value, e.origin)
+		}
+	}
 
 	for _, o := range registry {
 		r.resolve(o)
@@ -250,9 +265,9 @@ func buildWith(src *sources, dynamic []string) (*Config, error) {
 // huge number of unknown keys stays cheap to load.
 const maxSuggestions = 200
 
-// unknownKeys warns about keys under a known prefix that are neither registered nor
-// deprecated nor known Flink keys amkeeper ignores, and about registered keys with
-// an empty value in the file.
+// unknownKeys warns about keys under a known prefix that are not registered (a
+// known Flink key amkeeper does not use, or an unknown one, with a "did you mean"),
+// and about registered keys with an empty value in the file.
 func (r *resolver) unknownKeys(layers ...[]rawEntry) {
 	warned := map[string]bool{}
 	for _, layer := range layers {
@@ -263,10 +278,14 @@ func (r *resolver) unknownKeys(layers ...[]rawEntry) {
 				}
 				continue
 			}
-			if warned[e.key] || ignoredKeySet[e.key] || !underKnownPrefix(e.key) {
+			if warned[e.key] || !underKnownPrefix(e.key) {
 				continue
 			}
 			warned[e.key] = true
+			if ignoredKeySet[e.key] {
+				r.warn(e.key, e.origin, "is a Flink key amkeeper recognises but does not use; it has no effect")
+				continue
+			}
 			s := ""
 			if len(warned) <= maxSuggestions {
 				s = suggest(e.key)

@@ -197,7 +197,8 @@ var (
 	}
 	HAJobManagerPort = &Option{
 		key: "high-availability.jobmanager.port", typ: TypePortSpec, group: GroupHA, def: "0",
-		deprecated: []string{"recovery.jobmanager.port"},
+		deprecated:  []string{"recovery.jobmanager.port"},
+		notHonoured: "the application master has no separate RPC endpoint: TaskManagers and clients reach it on rest.port, the supervisor over a unix socket",
 		desc: "The port (or ports to try, in order) the JobManager binds for its RPC endpoint in high-availability " +
 			"mode: a port, a range or a comma-separated list such as 50010,50020-50025. 0 picks a free port.",
 	}
@@ -219,7 +220,8 @@ var (
 		key: "high-availability.zookeeper.client.session-timeout", typ: TypeDuration, group: GroupZooKeeper, def: "60000 ms",
 		deprecated: []string{"recovery.zookeeper.client.session-timeout"},
 		desc: "The ZooKeeper session timeout. The server clamps it to [minSessionTimeout, maxSessionTimeout] " +
-			"(by default 2 and 20 ticks); when a zoo.cfg sits next to flink-conf.yaml the value is checked against it.",
+			"(by default 2 and 20 ticks) and the session runs with the granted timeout; when a zoo.cfg sits next to " +
+			"flink-conf.yaml, a value outside its bounds is a warning naming the timeout the server grants.",
 	}
 	ZKConnectionTimeout = &Option{
 		key: "high-availability.zookeeper.client.connection-timeout", typ: TypeDuration, group: GroupZooKeeper, def: "15000 ms",
@@ -271,8 +273,10 @@ var (
 	}
 	YarnAMMaxAttempts = &Option{
 		key: "yarn.resourcemanager.am.max-attempts", typ: TypeInt, group: GroupYARN, def: "2", min: minOf(1),
-		desc: "The cluster-wide upper bound on application master attempts (the ResourceManager's yarn-site.xml " +
-			"setting; the supervisor plays the ResourceManager).",
+		desc: "The cluster-wide upper bound on application master attempts: the ResourceManager's setting, " +
+			"and the supervisor plays the ResourceManager. It is read from yarn-site.xml in YARN_CONF_DIR, else " +
+			"HADOOP_CONF_DIR, as YARN reads it; flink-conf.yaml, the environment and -D override that (with a " +
+			"warning naming yarn-site.xml when the values differ), because they configure this session's supervisor.",
 	}
 	YarnAttemptFailuresValidityInterval = &Option{
 		key: "yarn.application-attempt-failures-validity-interval", typ: TypeDuration, group: GroupYARN, def: "10000 ms",
@@ -290,7 +294,9 @@ var (
 	StateCheckpointsDir = &Option{
 		key: "state.checkpoints.dir", typ: TypeURI, group: GroupCheckpoint,
 		deprecated: []string{"state.backend.fs.checkpointdir"},
-		desc:       "Where checkpoint data and metadata are written (file:// or hdfs://). Optional.",
+		desc: "Where the TaskManagers' checkpoint state is written (file:// or hdfs://): " +
+			"<dir>/<cluster-id>/state/<job-id>/chk-<n>/subtask-<i>. Checkpoint metadata, job graphs and results stay " +
+			"in high-availability.storageDir, which also holds the task state when this is unset.",
 	}
 	StateCheckpointsNumRetained = &Option{
 		key: "state.checkpoints.num-retained", typ: TypeInt, group: GroupCheckpoint, def: "1", min: minOf(1),
@@ -345,7 +351,8 @@ var (
 	}
 	JobManagerProcessSize = &Option{
 		key: "jobmanager.memory.process.size", typ: TypeMemorySize, group: GroupResources, def: "1600m",
-		desc: "The memory of the JobManager (application master) process, as passed with -jm.",
+		desc: "The memory of the JobManager (application master) process, as passed with -jm: the AM process's " +
+			"GOMEMLIMIT is derived from it, as each TaskManager's is from taskmanager.memory.process.size.",
 	}
 	TaskManagerProcessSize = &Option{
 		key: "taskmanager.memory.process.size", typ: TypeMemorySize, group: GroupResources, def: "1728m",
@@ -413,7 +420,7 @@ var knownPrefixes = []string{
 
 // ignoredKeys are Flink keys under a known prefix that amkeeper does not use but
 // that appear in Flink's shipped flink-conf.yaml or in common setups; they are kept
-// (Raw returns them) without a warning.
+// (Raw returns them), and each one set is warned about once: recognised, no effect.
 var ignoredKeys = []string{
 	"jobmanager.rpc.address", "jobmanager.rpc.port", "jobmanager.bind-host", "jobmanager.memory.flink.size",
 	"jobmanager.execution.failover-strategy", "jobmanager.archive.fs.dir", "jobmanager.memory.heap.size",
@@ -450,7 +457,8 @@ var ignoredKeySet = func() map[string]bool {
 	return m
 }()
 
-// IgnoredKeys lists Flink keys that amkeeper accepts silently without using them.
+// IgnoredKeys lists Flink keys that amkeeper recognises without using them (Load
+// warns about each one set).
 func IgnoredKeys() []string { return slices.Clone(ignoredKeys) }
 
 func underKnownPrefix(key string) bool {

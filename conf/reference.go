@@ -104,11 +104,11 @@ func WriteReference(w io.Writer) error {
 	p("`;clientPort` suffix is tolerated), `clientPort`, `clientPortAddress`, `dataDir`, `tickTime` (default ")
 	p("%d ms), `initLimit`, `syncLimit`, `minSessionTimeout` and `maxSessionTimeout` (defaults 2 and 20 ", defaultTickTime.Milliseconds())
 	p("ticks) and keeps every other key. When it is present and high availability is on, ")
-	p("`high-availability.zookeeper.client.session-timeout` must lie between `minSessionTimeout` and ")
-	p("`maxSessionTimeout`, because the server would silently clamp it.\n\n")
+	p("`high-availability.zookeeper.client.session-timeout` outside `minSessionTimeout` and ")
+	p("`maxSessionTimeout` is warned about, naming the timeout the server clamps it to (ZooKeeper grants the clamped timeout and the session runs).\n\n")
 
 	p("## Flink keys accepted and ignored\n\n")
-	p("These Flink keys appear in common configurations; amkeeper keeps them without a warning but does not use them: ")
+	p("These Flink keys appear in common configurations; amkeeper recognises them but does not use them, and warns about each one set: ")
 	p("`%s`.\n", strings.Join(ignoredKeys, "`, `"))
 	return bw.Flush()
 }

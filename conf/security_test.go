@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,7 +41,13 @@ func TestSecurityKeysWarn(t *testing.T) {
 // silently: a recognised one not honoured warns (listed by NotHonoured), any other
 // key under security. is reported as unknown.
 func TestEverySecurityKeyIsAccountedFor(t *testing.T) {
-	assert.Equal(t, []*Option{ZKClientAuthz}, NotHonoured())
+	var security []*Option // the security keys not honoured yet
+	for _, o := range NotHonoured() {
+		if slices.Contains(securityRegistry, o) {
+			security = append(security, o)
+		}
+	}
+	assert.Equal(t, []*Option{ZKClientAuthz}, security)
 	c := mustLoadYAML(t, "security.ssl.protocol: TLSv1.3\n")
 	require.Len(t, c.Warnings(), 1)
 	assert.Contains(t, c.Warnings()[0].String(), "security.ssl.protocol: is not a key amkeeper knows")

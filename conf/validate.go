@@ -84,7 +84,9 @@ func (r *resolver) crossCheck() {
 }
 
 // checkSessionTimeout compares the ZooKeeper session timeout with the bounds of the
-// server configured in zoo.cfg, which would silently clamp it.
+// server configured in zoo.cfg. ZooKeeper clamps a requested timeout into its bounds
+// and Flink runs with the granted one, so a timeout outside them is a warning that
+// says what the session will get, not a refusal.
 func (r *resolver) checkSessionTimeout() {
 	z := r.src.zoo
 	st := r.values[ZKSessionTimeout]
@@ -95,11 +97,11 @@ func (r *resolver) checkSessionTimeout() {
 	if d >= z.MinSessionTimeout && d <= z.MaxSessionTimeout {
 		return
 	}
-	r.problem(ZKSessionTimeout.key, st.text, st.origin, fmt.Sprintf(
-		"is outside [%s, %s], the session timeouts the server in %s grants (tickTime %s): it would clamp the timeout to %s; "+
-			"set a value in that range or change minSessionTimeout/maxSessionTimeout",
-		FormatDuration(z.MinSessionTimeout), FormatDuration(z.MaxSessionTimeout), z.Path,
-		FormatDuration(z.TickTime), FormatDuration(z.ClampSessionTimeout(d))))
+	r.warn(ZKSessionTimeout.key, st.origin,
+		"%s is outside [%s, %s], the session timeouts the server in %s grants (tickTime %s): the server clamps it to %s; "+
+			"set a value in that range or change minSessionTimeout/maxSessionTimeout to get the timeout you asked for",
+		st.text, FormatDuration(z.MinSessionTimeout), FormatDuration(z.MaxSessionTimeout), z.Path,
+		FormatDuration(z.TickTime), FormatDuration(z.ClampSessionTimeout(d)))
 }
 
 func durationValue(s *setting) time.Duration {

@@ -130,15 +130,6 @@ func TestValidationProblems(t *testing.T) {
 			key: "high-availability.zookeeper.path.root", origin: "file:1 (as zookeeper.path.root)", value: "/flink/../x", msg: "segments . and .. are not allowed"},
 		{name: "path root with empty segment", yaml: "high-availability.zookeeper.path.root: /a//b\n",
 			key: "high-availability.zookeeper.path.root", origin: "file:1", value: "/a//b", msg: "empty segment"},
-		{name: "session timeout above zoo.cfg max", yaml: zkBase + "high-availability.zookeeper.client.session-timeout: 120 s\n",
-			zoo: "tickTime=2000\n", key: "high-availability.zookeeper.client.session-timeout", origin: "file:4", value: "120 s",
-			msg: "is outside [4 s, 40 s], the session timeouts the server in "},
-		{name: "default session timeout above zoo.cfg max", yaml: zkBase,
-			zoo: "tickTime=2000\n", key: "high-availability.zookeeper.client.session-timeout", origin: "default", value: "60000 ms",
-			msg: "it would clamp the timeout to 40 s"},
-		{name: "session timeout below zoo.cfg min", yaml: zkBase, dyn: []string{"high-availability.zookeeper.client.session-timeout=1 s"},
-			zoo: "minSessionTimeout=5000\nmaxSessionTimeout=90000\n", key: "high-availability.zookeeper.client.session-timeout", origin: "-D", value: "1 s",
-			msg: "it would clamp the timeout to 5 s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,4 +246,44 @@ func TestSessionTimeoutWithinZooCfgIsFine(t *testing.T) {
 	dir = writeDir(t, map[string]string{ZooCfgFile: "tickTime=100\n"})
 	_, err = Load(Options{Dir: dir, LookupEnv: noEnv})
 	require.NoError(t, err)
+}
+
+// TestSessionTimeoutOutsideZooCfgBoundsWarns: ZooKeeper clamps a requested session
+// timeout into [minSessionTimeout, maxSessionTimeout] and Flink runs with it, so a
+// timeout outside the bounds of the zoo.cfg beside flink-conf.yaml is a warning
+// saying what the server grants, not a refusal (the seeds' template: tickTime 2000,
+// Flink's default 60 s).
+func TestSessionTimeoutOutsideZooCfgBoundsWarns(t *testing.T) {
+	const key = "high-availability.zookeeper.client.session-timeout"
+	tests := []struct {
+		name, yaml, zoo, origin, want string
+		dyn                           []string
+	}{
+		{name: "above max", yaml: zkBase + key + ": 120 s\n", zoo: "tickTime=2000\n", origin: "file:4",
+			want: `120 s is outside [4 s, 40 s], the session timeouts the server in ZOO grants (tickTime 2 s): the server clamps it to 40 s; `},
+		{name: "default above max", yaml: zkBase, zoo: "tickTime=2000\n", origin: "default",
+			want: `60000 ms is outside [4 s, 40 s], the session timeouts the server in ZOO grants (tickTime 2 s): the server clamps it to 40 s; `},
+		{name: "below min", yaml: zkBase, dyn: []string{key + "=1 s"}, zoo: "minSessionTimeout=5000\nmaxSessionTimeout=90000\n", origin: "-D",
+			want: `1 s is outside [5 s, 90 s], the session timeouts the server in ZOO grants (tickTime 3 s): the server clamps it to 5 s; `},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeDir(t, map[string]string{FlinkConfFile: tc.yaml, ZooCfgFile: tc.zoo})
+			c, err := Load(Options{Dir: dir, Dynamic: tc.dyn, LookupEnv: noEnv})
+			require.NoError(t, err)
+			var got []Warning
+			for _, w := range c.Warnings() {
+				if w.Key == key {
+					got = append(got, w)
+				}
+			}
+			require.Len(t, got, 1, "%v", c.Warnings())
+			origin := tc.origin
+			if rest, ok := strings.CutPrefix(origin, "file:"); ok {
+				origin = filepath.Join(dir, FlinkConfFile) + ":" + rest
+			}
+			assert.Equal(t, origin, got[0].Origin.String())
+			assert.True(t, strings.HasPrefix(got[0].Msg, strings.ReplaceAll(tc.want, "ZOO", filepath.Join(dir, ZooCfgFile))), got[0].Msg)
+		})
+	}
 }

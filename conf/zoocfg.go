@@ -22,7 +22,7 @@ const defaultTickTime = 3000 * time.Millisecond
 type ZooCfg struct {
 	Path              string
 	Servers           []ZooServer // server.X lines, in file order
-	ClientPort        int
+	ClientPort        int         // 0 when unset, or set to 0: see FreeClientPort
 	ClientPortAddress string
 	DataDir           string
 	TickTime          time.Duration     // default 3000 ms
@@ -44,6 +44,11 @@ type ZooServer struct {
 	Role       string // "participant" (default) or "observer"
 	Line       int
 }
+
+// FreeClientPort reports whether the file sets clientPort=0, which amkeeper reads as
+// "pick a free loopback port" when it starts the server (yarn-session zookeeper start).
+// There is one zoo.cfg parser, so config and zookeeper start agree on the file.
+func (z *ZooCfg) FreeClientPort() bool { return z.ClientPort == 0 && z.lines["clientPort"] != 0 }
 
 // Line returns the line a key was set on, or 0.
 func (z *ZooCfg) Line(key string) int { return z.lines[key] }
@@ -103,6 +108,10 @@ func parseZooCfg(path string, data []byte) (*ZooCfg, []Problem) {
 			s.ID, s.Line = id, line
 			z.Servers = append(z.Servers, s)
 		case key == "clientPort":
+			if value == "0" {
+				z.ClientPort = 0 // a free port, picked by yarn-session zookeeper start
+				continue
+			}
 			n, err := parsePort(value)
 			if err != nil {
 				bad(key, value, line, "is not a port: %v", err)

@@ -93,7 +93,8 @@ type Config struct {
 	// StopGrace is how long Stop waits after SIGTERM before SIGKILL.
 	// Default DefaultStopGrace.
 	StopGrace time.Duration
-	// Logger receives one line per launch, exit and stop. Default: no logging.
+	// Logger receives one line per launch, exit and stop. Default: no logging. It
+	// should carry the app field already (the manager adds container and attempt only).
 	Logger *zerolog.Logger
 }
 
@@ -210,7 +211,7 @@ func New(cfg Config) (*Manager, error) {
 		m.grace = DefaultStopGrace
 	}
 	if cfg.Logger != nil {
-		m.log = cfg.Logger.With().Str(logging.App, cfg.App.String()).Logger()
+		m.log = *cfg.Logger
 	}
 	return m, nil
 }

@@ -85,6 +85,9 @@
 // accumulates them.
 //
 // Optional capabilities are separate interfaces found by type assertion: Remover
-// (RemoveAll of a prefix), used through the RemoveAll function. The conformance
+// (RemoveAll of a prefix), used through the RemoveAll function, and Plain (plain
+// objects: the payload with no trailer, for files people read with ordinary tools;
+// the caller keeps the size and checksum PutPlain returns and GetPlain checks them),
+// used through PutPlainBytes and GetPlainBytes. The conformance
 // suite every backend must pass is in hdfsstore/storetest.
 package hdfsstore

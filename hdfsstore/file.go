@@ -102,14 +102,55 @@ func (s *fileStore) Put(ctx context.Context, name string, r io.Reader) (Info, er
 	if err := s.begin(ctx, "put", name); err != nil {
 		return Info{}, err
 	}
-	info, err := s.put(ctx, name, r)
+	info, err := s.put(ctx, name, r, false)
 	if err != nil {
 		return Info{}, fmt.Errorf("hdfsstore: put %q: %w", name, err)
 	}
 	return info, nil
 }
 
-func (s *fileStore) put(ctx context.Context, name string, r io.Reader) (Info, error) {
+// PutPlain is Put without the trailer; see Plain.
+func (s *fileStore) PutPlain(ctx context.Context, name string, r io.Reader) (Info, error) {
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	if err := s.begin(ctx, "put", name); err != nil {
+		return Info{}, err
+	}
+	info, err := s.put(ctx, name, r, true)
+	if err != nil {
+		return Info{}, fmt.Errorf("hdfsstore: put %q: %w", name, err)
+	}
+	return info, nil
+}
+
+// GetPlain opens a plain object; see Plain.
+func (s *fileStore) GetPlain(ctx context.Context, name string, want *Info) (io.ReadCloser, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	if err := s.begin(ctx, "get", name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.path(name))
+	if err != nil {
+		return nil, opError("get", name, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = notAnObject(f.Name(), fi)
+	}
+	if err == nil {
+		err = checkPlainSize(name, want, fi.Size())
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, opError("get", name, err)
+	}
+	return plainReader(ctx, name, f, want, fi.Size()), nil
+}
+
+func (s *fileStore) put(ctx context.Context, name string, r io.Reader, plain bool) (Info, error) {
 	final := s.path(name)
 	dir := filepath.Dir(final)
 	f, err := s.createTemp(path.Dir(name), dir)
@@ -128,7 +169,7 @@ func (s *fileStore) put(ctx context.Context, name string, r io.Reader) (Info, er
 		}
 	}()
 
-	tr, err := writeObject(ctx, f, r)
+	tr, err := writeObject(ctx, f, r, plain)
 	if err != nil {
 		return Info{}, err
 	}

@@ -94,8 +94,9 @@ const chunkSize = 256 << 10
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
-// writeObject copies r to w followed by the trailer, checking ctx before each chunk.
-func writeObject(ctx context.Context, w io.Writer, r io.Reader) (trailer, error) {
+// writeObject copies r to w followed by the trailer (none for a plain object),
+// checking ctx before each chunk.
+func writeObject(ctx context.Context, w io.Writer, r io.Reader, plain bool) (trailer, error) {
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	buf := *bp
@@ -121,6 +122,9 @@ func writeObject(ctx context.Context, w io.Writer, r io.Reader) (trailer, error)
 	}
 	if err := ctx.Err(); err != nil {
 		return tr, err
+	}
+	if plain {
+		return tr, nil
 	}
 	_, err := w.Write(tr.marshal())
 	return tr, err

@@ -18,7 +18,7 @@ import (
 // stay readable by every later one.
 func TestObjectFormatGolden(t *testing.T) {
 	var buf bytes.Buffer
-	tr, err := writeObject(t.Context(), &buf, strings.NewReader("hello"))
+	tr, err := writeObject(t.Context(), &buf, strings.NewReader("hello"), false)
 	require.NoError(t, err)
 	require.Equal(t, trailer{size: 5, crc: 0x9a71bb4c}, tr)
 	want := "68656c6c6f" + // payload "hello"
@@ -37,7 +37,7 @@ func TestObjectFormatGolden(t *testing.T) {
 
 func TestReadTrailerRejects(t *testing.T) {
 	var buf bytes.Buffer
-	_, err := writeObject(t.Context(), &buf, strings.NewReader("payload"))
+	_, err := writeObject(t.Context(), &buf, strings.NewReader("payload"), false)
 	require.NoError(t, err)
 	good := buf.Bytes()
 	edit := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }

@@ -209,14 +209,61 @@ func (s *hdfsStore) Put(ctx context.Context, name string, r io.Reader) (Info, er
 		return Info{}, err
 	}
 	defer s.mu.RUnlock()
-	info, err := s.put(ctx, name, r)
+	info, err := s.put(ctx, name, r, false)
 	if err != nil {
 		return Info{}, fmt.Errorf("hdfsstore: put %q: %w", name, mapHDFSError(err))
 	}
 	return info, nil
 }
 
-func (s *hdfsStore) put(ctx context.Context, name string, r io.Reader) (Info, error) {
+// PutPlain is Put without the trailer; see Plain.
+func (s *hdfsStore) PutPlain(ctx context.Context, name string, r io.Reader) (Info, error) {
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	if err := s.begin(ctx, "put", name); err != nil {
+		return Info{}, err
+	}
+	defer s.mu.RUnlock()
+	info, err := s.put(ctx, name, r, true)
+	if err != nil {
+		return Info{}, fmt.Errorf("hdfsstore: put %q: %w", name, mapHDFSError(err))
+	}
+	return info, nil
+}
+
+// GetPlain opens a plain object; see Plain. The block locations are fetched here,
+// so the reader keeps working after the store is closed.
+func (s *hdfsStore) GetPlain(ctx context.Context, name string, want *Info) (io.ReadCloser, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	if err := s.begin(ctx, "get", name); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	f, err := s.client.Open(s.path(name))
+	if err != nil {
+		return nil, hdfsOpError("get", name, err)
+	}
+	fi := f.Stat()
+	if fi.IsDir() {
+		err = notAnObject(s.path(name), fi)
+	}
+	if err == nil {
+		err = checkPlainSize(name, want, fi.Size())
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, hdfsOpError("get", name, err)
+	}
+	if d, ok := ctx.Deadline(); ok {
+		_ = f.SetDeadline(d)
+	}
+	return plainReader(ctx, name, f, want, fi.Size()), nil
+}
+
+func (s *hdfsStore) put(ctx context.Context, name string, r io.Reader, plain bool) (Info, error) {
 	final := s.path(name)
 	w, tmp, err := s.createTemp(path.Dir(final))
 	if err != nil {
@@ -238,7 +285,7 @@ func (s *hdfsStore) put(ctx context.Context, name string, r io.Reader) (Info, er
 		}
 	}()
 
-	tr, err := writeObject(ctx, w, r)
+	tr, err := writeObject(ctx, w, r, plain)
 	if err != nil {
 		return Info{}, err
 	}

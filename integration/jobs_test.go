@@ -261,7 +261,7 @@ func committedBytes(t *testing.T, st hdfsstore.Store, path string) map[string][]
 	require.NoError(t, err)
 	out := map[string][]byte{}
 	for _, p := range parts {
-		b, err := hdfsstore.GetBytes(ctx, st, p.Name)
+		b, err := job.ReadPart(ctx, st, p.Name)
 		require.NoError(t, err)
 		out[p.Name] = b
 	}

@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/internal/procid"
+	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -151,7 +153,7 @@ var appIDPattern = regexp.MustCompile(`application_\d+_\d{4}`)
 
 func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
 	c := newCLI(t)
-	out, err := c.run("", append([]string{"-n", "2", "-d", "-D", "yarn.application-attempts=2"}, c.ha...)...)
+	out, err := c.run("", append([]string{"-n", "2", "-d", "-jm", "512m", "-D", "yarn.application-attempts=2"}, c.ha...)...)
 	require.NoError(t, err)
 	id := appIDPattern.FindString(out)
 	require.NotEmpty(t, id)
@@ -163,6 +165,8 @@ func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
 		first = st
 		return err == nil && len(st.Containers) == 2 && st.AMPID != 0
 	}, 60*time.Second, 20*time.Millisecond)
+	// -jm is the AM's memory: its Go runtime's soft limit, as -tm is a TaskManager's.
+	assert.Equal(t, strconv.FormatInt(containers.MemLimit(512<<20), 10), environOf(t, first.AMPID)[containers.EnvGoMemLimit])
 
 	out, err = c.run("", "status") // the session from .yarn-properties-<user>
 	require.NoError(t, err)
@@ -354,4 +358,18 @@ func TestJobsSurviveAMKillAndCancelSticks(t *testing.T) {
 	}, 60*time.Second, 100*time.Millisecond, "the new leader runs the submitted job, not the canceled one")
 	_, err = c.run("", "stop", "-id", id)
 	require.NoError(t, err)
+}
+
+// environOf returns the environment of the live process pid.
+func environOf(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	require.NoError(t, err)
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
 }

@@ -20,7 +20,14 @@
 // The file sink (FileSinkConfig) of job J's subtask i writes under <root>/<path>:
 //
 //	_pending/part-<J>-<i %05d>-<n %019d>   sealed at the barrier of checkpoint n, not visible
-//	part-<J>-<i %05d>-<n %019d>            committed, visible
+//	part-<J>-<i %05d>-<n %019d>            committed, visible: a plain file, the records only
+//	_checksums/part-<J>-<i %05d>-<n %019d> the committed part's size and CRC32C
+//
+// A committed part is a plain file (one record a line, nothing else: cat, wc and
+// any tool read it); its integrity is kept in the sidecar under _checksums/, written
+// before the part, and ReadPart (so ReadCommitted) verifies every part against it. A
+// committed part of the earlier format (hdfsstore's binary trailer, no sidecar) is
+// still read and verified by its trailer. Pending parts keep the trailer.
 //
 // Job IDs may contain '-': ParsePart reads a name from the right. A subtask lists,
 // publishes and discards only the parts of its own job and subtask; other jobs'

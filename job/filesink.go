@@ -84,7 +84,10 @@ func (c *FileSinkConfig) NewSink(in Instance) (Sink, error) {
 
 const (
 	pendingDir = "_pending"
-	partPrefix = "part-"
+	// checksumDir holds one sidecar per committed part: its size and CRC32C, so
+	// the part itself is a plain file (records only) and still verified on read.
+	checksumDir = "_checksums"
+	partPrefix  = "part-"
 )
 
 // Errors of the file sink; match them with errors.Is.
@@ -263,20 +266,20 @@ func (s *fileSink) publish(ctx context.Context, id int64) error {
 	from, to := s.pendingName(id), s.finalName(id)
 	b, err := hdfsstore.GetBytes(ctx, s.store, from)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := s.store.Stat(ctx, to); serr == nil {
+		if _, rerr := ReadPart(ctx, s.store, to); rerr == nil {
 			return nil
-		} else if !errors.Is(serr, fs.ErrNotExist) {
-			return fmt.Errorf("file sink: commit %s: %w", to, serr)
+		} else if !errors.Is(rerr, fs.ErrNotExist) {
+			return fmt.Errorf("file sink: commit %s: %w", to, rerr)
 		}
 		return fmt.Errorf("%w: %s (checkpoint %d) is neither pending nor committed", ErrPartLost, to, id)
 	}
 	if err != nil {
 		return fmt.Errorf("file sink: commit %s: read pending part: %w", to, err)
 	}
-	old, err := hdfsstore.GetBytes(ctx, s.store, to)
+	old, err := ReadPart(ctx, s.store, to)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if _, err := hdfsstore.PutBytes(ctx, s.store, to, b); err != nil {
+		if err := writePart(ctx, s.store, to, b); err != nil {
 			return fmt.Errorf("file sink: commit %s: %w", to, err)
 		}
 	case err != nil:
@@ -290,6 +293,54 @@ func (s *fileSink) publish(ctx context.Context, id int64) error {
 	}
 	s.log.Debug().Int64(logging.Checkpoint, id).Str(logging.File, to).Msg("committed part")
 	return nil
+}
+
+// partSum is a committed part's sidecar in _checksums/: what the part must hold.
+type partSum struct {
+	Size   int64  `json:"size"`
+	CRC32C uint32 `json:"crc32c"`
+}
+
+// sidecarName is the name of the checksum sidecar of the committed part name.
+func sidecarName(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	return name[:i+1] + checksumDir + "/" + name[i+1:]
+}
+
+// writePart publishes a committed part as a plain file (the records, nothing else,
+// for cat and every other tool): first its sidecar (size and CRC32C, a checked store
+// object), then the part, each atomically. A crash between the two leaves a sidecar
+// and no part; the pending part is still there and the next publish writes both.
+func writePart(ctx context.Context, st hdfsstore.Store, name string, b []byte) error {
+	sum, err := json.Marshal(partSum{Size: int64(len(b)), CRC32C: checksum(b)})
+	if err != nil {
+		return err
+	}
+	if _, err := hdfsstore.PutBytes(ctx, st, sidecarName(name), sum); err != nil {
+		return fmt.Errorf("write checksum sidecar: %w", err)
+	}
+	if _, err := hdfsstore.PutPlainBytes(ctx, st, name, b); err != nil {
+		return err
+	}
+	return nil
+}
+
+// readPart reads a committed part and verifies it: a plain part against its sidecar,
+// a part of the earlier format (payload and hdfsstore's trailer, no sidecar) by its
+// trailer. A part that matches neither is corrupt (hdfsstore.ErrCorrupt).
+func ReadPart(ctx context.Context, st hdfsstore.Store, name string) ([]byte, error) {
+	raw, err := hdfsstore.GetBytes(ctx, st, sidecarName(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return hdfsstore.GetBytes(ctx, st, name) // the earlier format, if anything
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checksum sidecar of %s: %w", name, err)
+	}
+	var sum partSum
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		return nil, fmt.Errorf("checksum sidecar of %s: %w: %v", name, hdfsstore.ErrCorrupt, err)
+	}
+	return hdfsstore.GetPlainBytes(ctx, st, name, &hdfsstore.Info{Name: name, Size: sum.Size, Checksum: sum.CRC32C})
 }
 
 // Restore never removes a committed part. It publishes the pending parts the
@@ -403,7 +454,7 @@ func committedParts(ctx context.Context, store hdfsstore.Store, dir, prefix stri
 func readParts(ctx context.Context, store hdfsstore.Store, parts []Part) ([]int64, error) {
 	var out []int64
 	for _, p := range parts {
-		b, err := hdfsstore.GetBytes(ctx, store, p.Name)
+		b, err := ReadPart(ctx, store, p.Name)
 		if err != nil {
 			return nil, fmt.Errorf("job: read committed output: %w", err)
 		}

@@ -5,7 +5,10 @@ import (
 	"context"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,7 +22,8 @@ const otherJobID = JobID("fedcba9876543210fedcba9876543210")
 
 const sinkDir = "out/counts" // OutputDir("out", "counts"), where testGraph's sink writes
 
-// files returns every object under dir with its payload.
+// files returns every object under dir with its payload: committed parts read and
+// verified as ReadPart does, their checksum sidecars left out.
 func files(t testing.TB, store hdfsstore.Store, dir string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
@@ -27,7 +31,14 @@ func files(t testing.TB, store hdfsstore.Store, dir string) map[string]string {
 	require.NoError(t, err)
 	out := make(map[string]string, len(names))
 	for _, n := range names {
-		b, err := hdfsstore.GetBytes(ctx, store, n)
+		if strings.Contains(n, "/"+checksumDir+"/") {
+			continue
+		}
+		read := hdfsstore.GetBytes
+		if p, ok := ParsePart(n); ok && !strings.Contains(n, "/"+pendingDir+"/") && p.Checkpoint >= 0 {
+			read = ReadPart
+		}
+		b, err := read(ctx, store, n)
 		require.NoError(t, err)
 		out[n] = string(b)
 	}
@@ -348,3 +359,51 @@ func TestPublishNeverReplacesCommitted(t *testing.T) {
 }
 
 func keys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// TestCommittedPartsArePlainFiles: a committed part on disk holds the records and
+// nothing else (what cat shows), its integrity kept by a sidecar in _checksums/; a
+// flipped byte or a truncation is still detected on read; a part of the earlier
+// format (hdfsstore's trailer, no sidecar) is still read.
+func TestCommittedPartsArePlainFiles(t *testing.T) {
+	root := t.TempDir()
+	store, err := hdfsstore.Open(context.Background(), "file://"+root)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	g := testGraph(t, 1000, 1)
+	r := start(t, g, store, nil, paced)
+	r.feed(250)
+	r.complete(1) // windows 0 and 1
+	require.ErrorIs(t, r.crash(), context.Canceled)
+
+	part := committedPart(testJobID, 1)
+	onDisk, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(part)))
+	require.NoError(t, err)
+	want := ""
+	for _, v := range windowSums(2) {
+		want += strconv.FormatInt(v, 10) + "\n"
+	}
+	assert.Equal(t, want, string(onDisk), "the file is the records, one a line, nothing after them")
+	sidecar := filepath.Join(root, filepath.FromSlash(sinkDir), checksumDir, partBase(testJobID, 0, 1))
+	require.FileExists(t, sidecar)
+
+	// The earlier format beside it: payload and trailer, no sidecar.
+	old := sinkDir + "/" + partBase(otherJobID, 0, 1)
+	_, err = hdfsstore.PutBytes(context.Background(), store, old, []byte("7\n"))
+	require.NoError(t, err)
+	all, err := ReadCommitted(context.Background(), store, sinkDir)
+	require.NoError(t, err)
+	assert.Equal(t, append(windowSums(2), 7), all)
+
+	path := filepath.Join(root, filepath.FromSlash(part))
+	flipped := []byte(string(onDisk))
+	flipped[0] ^= 1
+	require.NoError(t, os.WriteFile(path, flipped, 0o600))
+	_, err = ReadCommitted(context.Background(), store, sinkDir)
+	require.ErrorIs(t, err, hdfsstore.ErrCorrupt, "a flipped byte is detected")
+	assert.Contains(t, err.Error(), "checksum mismatch")
+
+	require.NoError(t, os.WriteFile(path, onDisk[:len(onDisk)-1], 0o600))
+	_, err = ReadCommitted(context.Background(), store, sinkDir)
+	require.ErrorIs(t, err, hdfsstore.ErrCorrupt, "a truncated part is detected")
+	assert.Contains(t, err.Error(), "length mismatch")
+}

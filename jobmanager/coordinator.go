@@ -28,9 +28,11 @@ import (
 type CheckpointServices interface {
 	CheckpointStore(ctx context.Context, jobID string) (*recovery.Checkpoints, error)
 	CheckpointIDCounter(ctx context.Context, jobID string) (recovery.CheckpointIDCounter, error)
-	// Storage and StateRoot locate the TaskManagers' state files, which the
-	// coordinator removes once no retained checkpoint needs them.
+	// Storage holds the sinks' output. StateStorage and StateRoot locate the
+	// TaskManagers' state files, which the coordinator removes once no retained
+	// checkpoint needs them.
 	Storage() hdfsstore.Store
+	StateStorage() hdfsstore.Store
 	StateRoot() string
 	// CheckLeadership confirms with the backend's server that g still leads; it
 	// fences side effects in storage (state discards, job results).
@@ -581,7 +583,7 @@ func (c *Coordinator) discardState(ctx context.Context, g recovery.Guard, log ze
 		}
 		return
 	}
-	st := c.services.Storage()
+	st := c.services.StateStorage()
 	dir := c.services.StateRoot() + "/" + jobID + "/"
 	names, err := st.List(ctx, dir)
 	if err != nil {

@@ -738,7 +738,7 @@ func (d *Dispatcher) removeJobData(ctx context.Context, g recovery.Grant, jobID 
 		if err := c.CheckLeadership(ctx, g); err != nil {
 			return fmt.Errorf("remove task state %s: %w", dir, err)
 		}
-		if err := hdfsstore.RemoveAll(ctx, c.Storage(), dir); err != nil {
+		if err := hdfsstore.RemoveAll(ctx, c.StateStorage(), dir); err != nil {
 			return fmt.Errorf("remove task state %s: %w", dir, err)
 		}
 	}

@@ -45,6 +45,10 @@ type ServicesConfig struct {
 	Backend Backend
 	// Storage holds the payloads; Services own it from now on.
 	Storage hdfsstore.Store
+	// StateStorage, when set, holds the TaskManagers' checkpoint state instead of
+	// Storage (state.checkpoints.dir; checkpoint metadata stays in Storage).
+	// Services own it from now on.
+	StateStorage hdfsstore.Store
 	// ClusterPath is the prefix of this cluster's storage names (the cluster ID):
 	// one valid hdfsstore name.
 	ClusterPath string
@@ -64,6 +68,7 @@ type ServicesConfig struct {
 type Services struct {
 	backend     Backend
 	storage     hdfsstore.Store
+	state       hdfsstore.Store // nil: storage
 	clusterPath string
 	instance    uuid.UUID
 	retain      int
@@ -84,6 +89,7 @@ func NewServices(cfg ServicesConfig) (*Services, error) {
 	return &Services{
 		backend:     cfg.Backend,
 		storage:     cfg.Storage,
+		state:       cfg.StateStorage,
 		clusterPath: cfg.ClusterPath,
 		instance:    cfg.Instance,
 		retain:      cfg.RetainedCheckpoints,
@@ -98,8 +104,18 @@ func (s *Services) Backend() Backend { return s.backend }
 // Election returns this process's leader election.
 func (s *Services) Election() LeaderElection { return s.backend.Election() }
 
-// Storage returns the state storage.
+// Storage returns the state storage (high-availability.storageDir): job graphs,
+// checkpoint metadata, job results, and the sinks' output.
 func (s *Services) Storage() hdfsstore.Store { return s.storage }
+
+// StateStorage returns where the TaskManagers' checkpoint state goes, under
+// StateRoot: state.checkpoints.dir when it is set, else Storage.
+func (s *Services) StateStorage() hdfsstore.Store {
+	if s.state != nil {
+		return s.state
+	}
+	return s.storage
+}
 
 // OutputRoot is where sinks write their output in the storage directory, beside
 // the clusters' HA data (each under its cluster path) and outside all of it, so
@@ -107,7 +123,7 @@ func (s *Services) Storage() hdfsstore.Store { return s.storage }
 // cluster path may start with it.
 const OutputRoot = "output"
 
-// StateRoot is the storage prefix of the TaskManagers' checkpoint state:
+// StateRoot is the prefix of the TaskManagers' checkpoint state in StateStorage:
 // <StateRoot>/<job-id>/chk-<checkpoint-id>/subtask-<n>.
 func (s *Services) StateRoot() string { return s.clusterPath + "/state" }
 
@@ -156,7 +172,11 @@ func (s *Services) Inspector() *Inspector {
 // Close closes the backend (a ZooKeeper session ends: ephemeral latch, lock and
 // connection_info nodes go with it) and storage. HA data stays for the next attempt.
 func (s *Services) Close() error {
-	return errors.Join(s.backend.Close(), s.storage.Close())
+	err := errors.Join(s.backend.Close(), s.storage.Close())
+	if s.state != nil {
+		err = errors.Join(err, s.state.Close())
+	}
+	return err
 }
 
 // CloseAndCleanupAllData removes every piece of this cluster's HA data — the
@@ -168,6 +188,9 @@ func (s *Services) Close() error {
 // clusters' data stays.
 func (s *Services) CloseAndCleanupAllData(ctx context.Context) error {
 	err := s.backend.RemoveAll(ctx)
+	if err == nil && s.state != nil {
+		err = hdfsstore.RemoveAll(ctx, s.state, s.StateRoot()+"/")
+	}
 	if err == nil {
 		err = cleanupStorage(ctx, s.storage, s.clusterPath)
 	}

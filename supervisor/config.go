@@ -33,9 +33,15 @@ type Session struct {
 	TaskManagerMemory int64
 	// Slots is the slots per TaskManager; 0: taskmanager.numberOfTaskSlots.
 	Slots int
+	// AMMemory is the application master's memory in bytes (-jm); 0:
+	// jobmanager.memory.process.size.
+	AMMemory int64
 	// Executable is Config.Executable ("": this process's own executable).
 	Executable string
-	Logger     zerolog.Logger
+	// Logger is the supervisor's logger. The process sets the role and app fields on
+	// it once (the supervisor and the container manager add neither, so no line
+	// repeats a key).
+	Logger zerolog.Logger
 }
 
 // ConfigFrom builds the supervisor's Config for session s from the
@@ -73,9 +79,12 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 	}
 	cfg := Config{
 		App: s.App, Dir: dir, Budget: budget, Executable: s.Executable,
-		TaskManagers: s.TaskManagers, TaskManagerMemory: s.TaskManagerMemory, Slots: s.Slots,
+		TaskManagers: s.TaskManagers, TaskManagerMemory: s.TaskManagerMemory, AMMemory: s.AMMemory, Slots: s.Slots,
 		Containers: containers.Keep,
 		Logger:     log,
+	}
+	if cfg.AMMemory == 0 {
+		cfg.AMMemory = c.JobManagerProcessSize()
 	}
 	if cfg.TaskManagerMemory == 0 {
 		cfg.TaskManagerMemory = c.TaskManagerProcessSize()

@@ -10,7 +10,11 @@
 //
 //   - Attempts: at most Config.Budget allows, as attempts.Policy decides; every
 //     decision is logged and the history is written to Config.History after each
-//     one and read back by New, so a restarted supervisor keeps its budget.
+//     one and read back by New, so a restarted supervisor keeps its budget. The
+//     history file is plain JSON carrying the crc32c of its attempts (ReadHistory
+//     verifies it, and still reads the earlier trailered form).
+//   - Logging: the process sets role and app on Config.Logger once; the supervisor
+//     and its container manager add neither, so no line repeats a key.
 //   - An AM attempt is a child process in its own process group, logging to
 //     <Dir>/attempts/<attempt-id>/am.log. Containers are the supervisor's
 //     children, never an AM's (containers.Manager), so an AM's death takes no

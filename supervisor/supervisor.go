@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -55,6 +56,10 @@ type Config struct {
 	TaskManagers      int
 	TaskManagerMemory int64
 	Slots             int
+	// AMMemory is the application master's memory in bytes (-jm): its process gets
+	// GOMEMLIMIT = containers.MemLimit(AMMemory), as a TaskManager container gets
+	// its own. 0 sets no limit.
+	AMMemory int64
 	// Containers says what happens to containers when an attempt fails (keep or
 	// restart-all).
 	Containers containers.Mode
@@ -152,7 +157,7 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := privdir.Ensure(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("supervisor: application directory: %w", err)
 	}
-	log := cfg.Logger.With().Str(logging.App, cfg.App.String()).Str(logging.Role, "supervisor").Logger()
+	log := cfg.Logger // carries role and app, set once by the process (see Session.Logger)
 	hist, err := loadHistory(cfg.History, attempts.HistoryName(cfg.App.String()))
 	if err != nil {
 		return nil, err
@@ -557,6 +562,9 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 	s.mu.Unlock()
 	cmd := exec.Command(s.cfg.Executable, args...)
 	cmd.Env = s.env
+	if s.cfg.AMMemory > 0 {
+		cmd.Env = append(slices.Clone(s.env), containers.EnvGoMemLimit+"="+strconv.FormatInt(containers.MemLimit(s.cfg.AMMemory), 10))
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
 	// Its own process group; on Linux it dies with the supervisor.

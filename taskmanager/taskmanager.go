@@ -51,7 +51,9 @@ type Config struct {
 	CommandTimeout time.Duration
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
-	Logger        zerolog.Logger
+	// Logger is the TaskManager's logger; the process sets the container (and pid)
+	// fields on it once, and the TaskManager adds neither.
+	Logger zerolog.Logger
 }
 
 // TaskManager is one container process's runtime. It serves the leader's
@@ -88,7 +90,7 @@ func New(cfg Config) *TaskManager {
 	}
 	return &TaskManager{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str(logging.Container, cfg.ContainerID).Logger(),
+		log:      cfg.Logger, // the process set container (and pid) on it
 		registry: tmapi.NewRegistryClient(cfg.TLS.HTTPClient(5*time.Second), cfg.Secret),
 		change:   make(chan struct{}, 1),
 		tasks:    tasks{m: map[tmapi.TaskID]*running{}},

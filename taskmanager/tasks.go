@@ -22,7 +22,8 @@ const OutputRoot = recovery.OutputRoot
 
 // TaskEnv is where tasks keep state and write output.
 type TaskEnv struct {
-	Storage    hdfsstore.Store
+	Storage    hdfsstore.Store // output, under OutputRoot
+	State      hdfsstore.Store // checkpoint state, under StateRoot; nil: Storage
 	StateRoot  string
 	OutputRoot string
 }
@@ -77,8 +78,13 @@ func (tm *TaskManager) Deploy(ctx context.Context, d tmapi.Deployment) error {
 		return err
 	}
 	log := tm.log.With().Str(logging.Job, d.JobID).Int("subtask", d.Subtask).Logger()
-	t, err := job.NewTask(g, d.Subtask, job.Env{State: tm.cfg.Tasks.Storage, StateRoot: tm.cfg.Tasks.StateRoot,
-		OutputRoot: tm.cfg.Tasks.OutputRoot, Log: log})
+	state := tm.cfg.Tasks.State
+	if state == nil {
+		state = tm.cfg.Tasks.Storage
+	}
+	// The task adds job and subtask to its own lines: it gets the logger without them.
+	t, err := job.NewTask(g, d.Subtask, job.Env{State: state, Output: tm.cfg.Tasks.Storage, StateRoot: tm.cfg.Tasks.StateRoot,
+		OutputRoot: tm.cfg.Tasks.OutputRoot, Log: tm.log})
 	if err != nil {
 		return err
 	}

@@ -87,8 +87,9 @@ func endHA(log zerolog.Logger, dir string, cfg *conf.Config, terminal bool, stop
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectionTimeout()+time.Minute)
 	defer cancel()
-	log = log.With().Str(logging.ZKPath, e.ClusterPath).Str("cluster_id", e.ClusterID).Logger()
+	// The services' loggers add their own zk_path; these lines name the cluster.
 	svc, err := haservices.Open(ctx, cfg, haservices.Options{LocalDir: filepath.Join(dir, "ha"), Logger: log})
+	log = log.With().Str(logging.ZKPath, e.ClusterPath).Str("cluster_id", e.ClusterID).Logger()
 	if err != nil {
 		e.HAError = err.Error()
 		log.Warn().Err(err).Msg("HA data kept: cannot open the HA services to examine it")

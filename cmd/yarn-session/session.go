@@ -24,6 +24,7 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/entry"
+	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -46,7 +47,7 @@ func sessionFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: flagContainers, Aliases: []string{"n"}, Value: 1, Usage: "number of TaskManager containers"},
 		&cli.IntFlag{Name: flagSlots, Aliases: []string{"s"}, Usage: "slots per TaskManager (default taskmanager.numberOfTaskSlots)"},
-		&cli.StringFlag{Name: flagJMMemory, Aliases: []string{"jm"}, Usage: "AM memory, e.g. 1024m (a plain number is MB)"},
+		&cli.StringFlag{Name: flagJMMemory, Aliases: []string{"jm"}, Usage: "AM memory, e.g. 1024m (a plain number is MB); the AM's GOMEMLIMIT, as -tm is the TaskManagers' (default jobmanager.memory.process.size)"},
 		&cli.StringFlag{Name: flagTMMemory, Aliases: []string{"tm"}, Usage: "memory per TaskManager, e.g. 1024m (a plain number is MB); becomes its GOMEMLIMIT"},
 		&cli.StringFlag{Name: flagName, Aliases: []string{"nm"}, Usage: "application name"},
 		&cli.BoolFlag{Name: flagDetached, Aliases: []string{"d"}, Usage: "start the session in the background and return"},
@@ -66,6 +67,7 @@ type spec struct {
 	TaskManagers int      `json:"taskmanagers"`
 	Slots        int      `json:"slots"`
 	TMMemory     int64    `json:"tmMemory"`
+	JMMemory     int64    `json:"jmMemory,omitempty"` // -jm, else jobmanager.memory.process.size
 }
 
 // sessionsHome is the per-user directory holding one directory per application
@@ -171,7 +173,11 @@ func runSession(c *cli.Context) error {
 			recordSession(c, sp)
 		}
 	}()
-	return supervise(ctx, w, logger(c), dir, sp, cfg)
+	log, err := supervisorLogger(c, sp.AppID)
+	if err != nil {
+		return err
+	}
+	return supervise(ctx, w, log, dir, sp, cfg)
 }
 
 // recordSession writes the .yarn-properties file of a session that serves.
@@ -203,7 +209,8 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 		}
 	}
 	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDir, Dynamic: dyn,
-		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize()}
+		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize(),
+		JMMemory: cfg.JobManagerProcessSize()}
 	if sp.TaskManagers < 1 {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("-n %d: want at least one TaskManager container", sp.TaskManagers), exitUsage)
 	}
@@ -223,7 +230,7 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 		}
 	}
 	if s := c.String(flagJMMemory); s != "" {
-		if _, err := parseMB("jm", s); err != nil {
+		if sp.JMMemory, err = parseMB("jm", s); err != nil {
 			return spec{}, nil, cli.Exit(err.Error(), exitUsage)
 		}
 	}
@@ -252,6 +259,17 @@ func lineageIsSet(c *cli.Context, name string) bool {
 	return false
 }
 
+// supervisorLogger is the logger of a process that supervises an application: role
+// supervisor and the application ID, each set once (the CLI's own logger has role
+// yarn-session, and zerolog cannot replace a field, only repeat it).
+func supervisorLogger(c *cli.Context, appID string) (zerolog.Logger, error) {
+	log, err := newLogger(c, "supervisor")
+	if err != nil {
+		return log, cli.Exit(err.Error(), exitUsage)
+	}
+	return log.With().Str(logging.App, appID).Logger(), nil
+}
+
 // supervise runs the application in this process until it ends or ctx does.
 func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string, sp spec, cfg *conf.Config) error {
 	app, err := containers.ParseAppID(sp.AppID)
@@ -264,7 +282,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		}
 	}
 	sc, err := supervisor.ConfigFrom(ctx, cfg, supervisor.Session{App: app, Dir: dir,
-		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, Slots: sp.Slots, Logger: log})
+		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots, Logger: log})
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
@@ -387,7 +405,11 @@ func superviseCommand() *cli.Command {
 			if err := json.Unmarshal(b, &sp); err != nil {
 				return cli.Exit(fmt.Sprintf("supervise: session.json: %v", err), exitFailure)
 			}
-			return supervise(c.Context, c.App.Writer, logger(c), dir, sp, nil)
+			log, err := supervisorLogger(c, sp.AppID)
+			if err != nil {
+				return err
+			}
+			return supervise(c.Context, c.App.Writer, log, dir, sp, nil)
 		},
 	}
 }

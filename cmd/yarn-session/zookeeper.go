@@ -74,7 +74,7 @@ func runZooKeeperStart(c *cli.Context) error {
 	if path == "" {
 		path = filepath.Join(lineageString(c, flagConfDir), conf.ZooCfgFile)
 	}
-	cfg, err := zkserver.LoadZooCfg(path)
+	cfg, err := conf.ParseZooCfg(path)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("zookeeper start: %v", err), exitInvalidConf)
 	}

@@ -76,6 +76,10 @@ func (su Suite) Run(t *testing.T) {
 			tc.fn(t, su.open(t))
 		})
 	}
+	t.Run("Plain", func(t *testing.T) {
+		t.Parallel()
+		su.testPlain(t)
+	})
 	if su.Corrupt != nil {
 		t.Run("Corruption", func(t *testing.T) {
 			t.Parallel()
@@ -691,4 +695,54 @@ func requireCorrupt(t *testing.T, err error, name string) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, name, ce.Name)
 	require.Contains(t, err.Error(), fmt.Sprintf("%q", name))
+}
+
+// testPlain: a plain object holds the payload only (what a reader of the file sees),
+// is checked against the caller's record, and is refused by Get; with Corrupt, an
+// edited plain object is detected against the record.
+func (su Suite) testPlain(t *testing.T) {
+	s := su.open(t)
+	ctx := t.Context()
+	payload := []byte("1\n2\n3\n")
+	info, err := hdfsstore.PutPlainBytes(ctx, s, "out/part-0", payload)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(payload)), info.Size)
+	assert.Equal(t, crc32c(payload), info.Checksum)
+	assert.Equal(t, crc32c(payload), hdfsstore.Checksum(payload))
+
+	raw, err := hdfsstore.GetPlainBytes(ctx, s, "out/part-0", nil)
+	require.NoError(t, err)
+	assert.Equal(t, payload, raw, "the file holds the payload and nothing else")
+	got, err := hdfsstore.GetPlainBytes(ctx, s, "out/part-0", &info)
+	require.NoError(t, err)
+	assert.Equal(t, payload, got)
+	_, err = hdfsstore.GetBytes(ctx, s, "out/part-0")
+	require.ErrorIs(t, err, hdfsstore.ErrCorrupt, "Get refuses a file without a trailer")
+
+	wrong := info
+	wrong.Checksum++
+	_, err = hdfsstore.GetPlainBytes(ctx, s, "out/part-0", &wrong)
+	require.ErrorIs(t, err, hdfsstore.ErrCorrupt)
+	short := info
+	short.Size--
+	_, err = hdfsstore.GetPlainBytes(ctx, s, "out/part-0", &short)
+	require.ErrorIs(t, err, hdfsstore.ErrCorrupt)
+	_, err = hdfsstore.GetPlainBytes(ctx, s, "out/missing", &info)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	names, err := s.List(ctx, "out/")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"out/part-0"}, names)
+
+	if su.Corrupt == nil {
+		return
+	}
+	su.Corrupt(t, s, "out/part-0", func(raw []byte) []byte {
+		b := bytes.Clone(raw)
+		b[0] = '7'
+		return b
+	})
+	_, err = hdfsstore.GetPlainBytes(ctx, s, "out/part-0", &info)
+	var ce *hdfsstore.ChecksumError
+	require.ErrorAs(t, err, &ce, "a flipped byte is detected against the record")
+	assert.Equal(t, info.Checksum, ce.Want)
 }

@@ -162,7 +162,7 @@ func New(opts ...Option) (*Cluster, error) {
 // startAll picks ports, writes every server's files, starts the JVMs and waits until
 // all serve.
 func (c *Cluster) startAll(ctx context.Context) error {
-	ports, err := freePorts(3 * len(c.servers))
+	ports, err := FreePorts(3 * len(c.servers))
 	if err != nil {
 		return err
 	}
@@ -187,9 +187,9 @@ func (c *Cluster) startAll(ctx context.Context) error {
 	return nil
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago: all
+// FreePorts returns n distinct loopback ports that were free a moment ago: all
 // listeners stay open until the last is picked, so the kernel hands out n ports.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

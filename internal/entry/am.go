@@ -2,6 +2,7 @@ package entry
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,12 +10,12 @@ import (
 
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/conf"
-	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery/haservices"
 	"github.com/amkeeper/amkeeper/recovery/zkha"
+	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
@@ -83,7 +84,11 @@ func runAM(c *cli.Context) error {
 	amc.Jobs = &jobmanager.JobServices{Graphs: graphs, Results: results, Checkpoints: svc}
 	if app := c.String(FlagAppID); app != "" {
 		amc.AttemptHistory = func(ctx context.Context) ([]byte, error) {
-			return hdfsstore.GetBytes(ctx, svc.Storage(), attempts.HistoryName(app))
+			h, err := supervisor.ReadHistory(ctx, svc.Storage(), attempts.HistoryName(app))
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(h)
 		}
 	}
 	if s := c.String(FlagRESTPort); s != "" {

@@ -2,7 +2,6 @@ package zkserver
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -26,29 +25,6 @@ const (
 	defaultAllow   = "srvr,ruok,stat"
 	standaloneName = "standalone"
 )
-
-// LoadZooCfg reads a zoo.cfg like conf.ParseZooCfg, but also accepts clientPort=0,
-// which here means "pick a free loopback port" (ParseZooCfg rejects it because
-// ZooKeeper itself would).
-func LoadZooCfg(path string) (*conf.ZooCfg, error) {
-	z, err := conf.ParseZooCfg(path)
-	var invalid *conf.ValidationError
-	if err == nil || !errors.As(err, &invalid) {
-		return z, err
-	}
-	var rest []conf.Problem
-	for _, p := range invalid.Problems {
-		if p.Key == "clientPort" && strings.TrimSpace(p.Value) == "0" {
-			z.ClientPort = 0
-			continue
-		}
-		rest = append(rest, p)
-	}
-	if len(rest) > 0 {
-		return z, &conf.ValidationError{Problems: rest}
-	}
-	return z, nil
-}
 
 // member is one server this machine runs, with its effective settings.
 type member struct {
@@ -84,7 +60,7 @@ func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, sk
 	}
 	var probe *tls.Config
 	address := cfg.ClientPortAddress
-	free := freePort || cfg.ClientPort == 0 && cfg.Line("clientPort") != 0
+	free := freePort || cfg.FreeClientPort()
 	port := cfg.ClientPort
 	if secure {
 		if probe, err = probeTLS(cfg); err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/conf"
 )
 
 func loadZooCfgText(t *testing.T, text string) string {
@@ -36,7 +38,7 @@ func TestZooCfgPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := LoadZooCfg(loadZooCfgText(t, tt.cfg))
+			cfg, err := conf.ParseZooCfg(loadZooCfgText(t, tt.cfg))
 			require.NoError(t, err)
 			members, skipped, err := plan(cfg, "/run", tt.free)
 			if tt.err != "" {
@@ -55,7 +57,7 @@ func TestZooCfgPlan(t *testing.T) {
 }
 
 func TestZooCfgRenderKeepsUserSettings(t *testing.T) {
-	cfg, err := LoadZooCfg(loadZooCfgText(t, "tickTime=700\nclientPortAddress=0.0.0.0\ndataDir=data\n"+
+	cfg, err := conf.ParseZooCfg(loadZooCfgText(t, "tickTime=700\nclientPortAddress=0.0.0.0\ndataDir=data\n"+
 		"admin.enableServer=true\n4lw.commands.whitelist=ruok\nserver.1=127.0.0.1:2888:3888:observer;2181\n"))
 	require.NoError(t, err)
 	members, _, err := plan(cfg, "/run", false)
@@ -70,8 +72,8 @@ func TestZooCfgRenderKeepsUserSettings(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:2181", m.addr(), "an unspecified listen address is reached on loopback")
 }
 
-func TestZooCfgLoadRejectsOtherProblems(t *testing.T) {
-	_, err := LoadZooCfg(loadZooCfgText(t, "clientPort=0\ntickTime=-1\n"))
+func TestZooCfgParseRejectsOtherProblems(t *testing.T) {
+	_, err := conf.ParseZooCfg(loadZooCfgText(t, "clientPort=0\ntickTime=-1\n"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "tickTime")
 	assert.NotContains(t, err.Error(), "clientPort")

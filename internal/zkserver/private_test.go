@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
@@ -71,7 +72,7 @@ func TestZooKeeperRefusesAnotherUsersDataDir(t *testing.T) {
 	require.NoError(t, os.Chown(data, 65534, 65534))
 	path := filepath.Join(base, "zoo.cfg")
 	require.NoError(t, os.WriteFile(path, []byte("tickTime=500\nclientPort=0\ndataDir="+data+"\n"), 0o644))
-	cfg, err := zkserver.LoadZooCfg(path)
+	cfg, err := conf.ParseZooCfg(path)
 	require.NoError(t, err)
 	runDir := filepath.Join(base, "run")
 	t.Cleanup(func() { _, _ = zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{}) })

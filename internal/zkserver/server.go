@@ -527,7 +527,7 @@ func recorded(runDir string) ([]Server, error) {
 			continue
 		}
 		dir := filepath.Join(abs, name)
-		cfg, err := LoadZooCfg(filepath.Join(dir, cfgFile))
+		cfg, err := conf.ParseZooCfg(filepath.Join(dir, cfgFile))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

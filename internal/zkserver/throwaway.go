@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/amkeeper/amkeeper/conf"
 )
 
 // ThrowawayTickTime is the tickTime of a throwaway server: it grants session
@@ -32,7 +34,7 @@ func StartThrowaway(ctx context.Context, dir string, log zerolog.Logger) (*Throw
 	if err := os.WriteFile(zoo, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("start a throwaway ZooKeeper: %w", err)
 	}
-	zc, err := LoadZooCfg(zoo)
+	zc, err := conf.ParseZooCfg(zoo)
 	if err != nil {
 		return nil, fmt.Errorf("start a throwaway ZooKeeper: %w", err)
 	}

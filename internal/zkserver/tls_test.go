@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/internal/zktls"
 	"github.com/amkeeper/amkeeper/internal/zktls/tlstest"
@@ -79,7 +80,7 @@ func TestStartTLSRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "zoo.cfg")
 			require.NoError(t, os.WriteFile(path, []byte("tickTime=500\n"+tc.cfg+"\n"), 0o644))
-			cfg, err := zkserver.LoadZooCfg(path)
+			cfg, err := conf.ParseZooCfg(path)
 			require.NoError(t, err)
 			_, err = zkserver.Start(context.Background(), cfg, zkserver.Options{RunDir: filepath.Join(t.TempDir(), "run")})
 			require.ErrorContains(t, err, tc.want)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
@@ -37,7 +38,7 @@ func writeZooCfg(t *testing.T, lines ...string) string {
 // the test ends, whatever happens: the servers are detached and would outlive it.
 func start(t *testing.T, cfgPath string, o zkserver.Options) (*zkserver.Started, string) {
 	t.Helper()
-	cfg, err := zkserver.LoadZooCfg(cfgPath)
+	cfg, err := conf.ParseZooCfg(cfgPath)
 	require.NoError(t, err)
 	if o.RunDir == "" {
 		o.RunDir = filepath.Join(t.TempDir(), "run")
@@ -133,7 +134,7 @@ func TestZooKeeperStandaloneFreePort(t *testing.T) {
 	}
 
 	// A second start on the same run directory refuses.
-	cfg, err := zkserver.LoadZooCfg(path)
+	cfg, err := conf.ParseZooCfg(path)
 	require.NoError(t, err)
 	_, err = zkserver.Start(context.Background(), cfg, zkserver.Options{RunDir: runDir})
 	require.ErrorIs(t, err, zkserver.ErrRunning)
@@ -258,7 +259,7 @@ func TestZooKeeperStopUnknownRunDir(t *testing.T) {
 func TestZooKeeperNotInstalledNamesInstallDeps(t *testing.T) {
 	t.Setenv(zkserver.ClasspathEnv, "/nonexistent/zookeeper.jar")
 	t.Setenv("JAVA_HOME", "/nonexistent/jdk")
-	cfg, err := zkserver.LoadZooCfg(writeZooCfg(t, "clientPort=0"))
+	cfg, err := conf.ParseZooCfg(writeZooCfg(t, "clientPort=0"))
 	require.NoError(t, err)
 	_, err = zkserver.Start(context.Background(), cfg, zkserver.Options{RunDir: t.TempDir()})
 	require.ErrorIs(t, err, zkserver.ErrNotInstalled)
@@ -269,7 +270,7 @@ func TestZooKeeperNotInstalledNamesInstallDeps(t *testing.T) {
 
 func TestZooKeeperStartReportsLogTailWhenServerFails(t *testing.T) {
 	// A bogus key with a bad value makes ZooKeeper exit while parsing its config.
-	cfg, err := zkserver.LoadZooCfg(writeZooCfg(t, "clientPort=0", "tickTime=500", "maxClientCnxns=many"))
+	cfg, err := conf.ParseZooCfg(writeZooCfg(t, "clientPort=0", "tickTime=500", "maxClientCnxns=many"))
 	require.NoError(t, err)
 	runDir := t.TempDir()
 	t.Cleanup(func() { _, _ = zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{}) })

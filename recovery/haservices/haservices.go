@@ -31,7 +31,8 @@ type Options struct {
 // Open opens the high-availability services the configuration asks for:
 // high-availability.type zookeeper connects to the quorum and waits (at most the
 // connection timeout) for a session; NONE uses the embedded backend in
-// <LocalDir>/<cluster-id>. Either way the payloads go to StorageURI.
+// <LocalDir>/<cluster-id>. Either way the payloads go to StorageURI, except the
+// TaskManagers' checkpoint state, which goes to state.checkpoints.dir when it is set.
 func Open(ctx context.Context, cfg *conf.Config, o Options) (*recovery.Services, error) {
 	if o.InstanceID == uuid.Nil {
 		o.InstanceID = uuid.New()
@@ -54,6 +55,20 @@ func Open(ctx context.Context, cfg *conf.Config, o Options) (*recovery.Services,
 	if err != nil {
 		return nil, fmt.Errorf("haservices: %s: %w", conf.HAStorageDir.Key(), err)
 	}
+	var state hdfsstore.Store
+	if dir := cfg.CheckpointsDir(); dir != "" {
+		if state, err = hdfsstore.Open(ctx, dir, hdfsstore.WithLogger(log)); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("haservices: %s: %w", conf.StateCheckpointsDir.Key(), err)
+		}
+	}
+	closeStores := func() error {
+		err := st.Close()
+		if state != nil {
+			err = errors.Join(err, state.Close())
+		}
+		return err
+	}
 	var b recovery.Backend
 	if zookeeper {
 		b, err = zkha.Open(ctx, cfg, zkha.Options{InstanceID: o.InstanceID, Logger: o.Logger})
@@ -61,19 +76,20 @@ func Open(ctx context.Context, cfg *conf.Config, o Options) (*recovery.Services,
 		b, err = embedded.Open(filepath.Join(o.LocalDir, clusterPath), log)
 	}
 	if err != nil {
-		st.Close()
+		closeStores()
 		return nil, err
 	}
 	svc, err := recovery.NewServices(recovery.ServicesConfig{
 		Backend:             b,
 		Storage:             st,
+		StateStorage:        state,
 		ClusterPath:         clusterPath,
 		Instance:            o.InstanceID,
 		RetainedCheckpoints: cfg.CheckpointsNumRetained(),
 		Logger:              o.Logger,
 	})
 	if err != nil {
-		return nil, errors.Join(err, b.Close(), st.Close())
+		return nil, errors.Join(err, b.Close(), closeStores())
 	}
 	return svc, nil
 }
