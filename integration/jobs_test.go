@@ -93,7 +93,7 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 	for kill := 1; kill <= 10; kill++ {
 		require.Eventually(t, func() bool {
 			rest, info := progress()
-			return rest != "" && info.Latest > info.RestoredFrom
+			return rest != "" && info.LatestID() > info.RestoredFrom
 		}, 60*time.Second, 20*time.Millisecond, "kill %d: the job checkpoints under the new leader", kill)
 		// A random moment within about one checkpoint interval: some kills land
 		// while a checkpoint is in flight.
@@ -105,7 +105,7 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rest, info := progress()
 		restored = info.RestoredFrom
-		return rest != "" && info.Latest > info.RestoredFrom+3
+		return rest != "" && info.LatestID() > info.RestoredFrom+3
 	}, 60*time.Second, 20*time.Millisecond, "the job runs on after the last kill")
 	require.Positive(t, restored, "the last attempt restored from a checkpoint")
 	st1, err := client.Status(context.Background())

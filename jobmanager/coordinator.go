@@ -72,6 +72,7 @@ type Coordinator struct {
 	// this retained checkpoint instead of its newest until it completes a newer one.
 	restoreFrom map[string]int64
 	wake        map[string]chan struct{} // job → signalled (buffered, 1) by Fallback
+	stats       *statsBook               // checkpoints, restores, failovers per job (REST, metrics)
 }
 
 // JobHealth is why a job does not run, as GET /jobs shows it: State is
@@ -91,7 +92,7 @@ func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appse
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
 		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
 		health: map[string]JobHealth{}, graphs: map[string]job.Graph{}, restoreFrom: map[string]int64{}, wake: map[string]chan struct{}{},
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), stats: newStatsBook()}
 }
 
 // Deployed returns a channel closed the next time a job's tasks are deployed.
@@ -99,20 +100,6 @@ func (c *Coordinator) Deployed() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.changed
-}
-
-// CheckpointInfo is GET /jobs/{id}/checkpoints.
-type CheckpointInfo struct {
-	Deployed     bool  `json:"deployed"` // the job's tasks run under this AM
-	RestoredFrom int64 `json:"restoredFrom"`
-	Latest       int64 `json:"latest"`
-}
-
-// Info reports a job's checkpoints as this leader sees them.
-func (c *Coordinator) Info(jobID string) CheckpointInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return CheckpointInfo{Deployed: c.deployed[jobID] != "", RestoredFrom: c.restored[jobID], Latest: c.latest[jobID]}
 }
 
 // AllDeployed reports whether every job has its tasks deployed under grant g.
@@ -159,12 +146,14 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	for ctx.Err() == nil {
 		err := c.runOnce(ctx, g, log, jobID, graph, encoded, cps, counter, interval)
 		if ctx.Err() != nil {
+			c.stats.undeployed(jobID, nil, time.Now())
 			if g.Err() == nil {
 				// Still leading: the job was canceled. Stop its tasks everywhere.
 				c.stopTasks(g, jobID)
 			}
 			return
 		}
+		c.stats.undeployed(jobID, err, time.Now())
 		// The next placement may put subtasks elsewhere: none of this execution may
 		// run on beside them (a TaskManager replaces only the subtask it is sent).
 		c.stopTasks(g, jobID)
@@ -451,6 +440,7 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	c.restored[jobID], c.latest[jobID] = restored, restored
 	c.deployed[jobID] = g.SessionID().String()
 	delete(c.health, jobID)
+	c.stats.deployed(jobID, restored, time.Now(), placement)
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -520,12 +510,21 @@ func (c *Coordinator) lost(placement []TaskManagerInfo) string {
 // checkpoint takes one checkpoint: trigger everywhere, store it (guarded), then
 // tell every task it completed. A failure aborts it and fails the job over.
 func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string,
-	placement []TaskManagerInfo, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) error {
+	placement []TaskManagerInfo, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) (err error) {
 	start := time.Now()
 	id, err := counter.GetAndIncrement(ctx, g)
 	if err != nil {
 		return fmt.Errorf("checkpoint ID: %w", err)
 	}
+	c.stats.triggered(jobID)
+	rec := checkpointRecord{ID: id, Triggered: start, Subtasks: len(placement)}
+	defer func() {
+		rec.Acked = time.Now()
+		if err != nil {
+			rec.Failure = err.Error()
+		}
+		c.stats.finished(jobID, rec)
+	}()
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	handles := make([][]byte, len(placement))
@@ -545,6 +544,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		return fmt.Errorf("checkpoint %d aborted: %w", id, err)
 	}
 	md, _ := json.Marshal(CheckpointMetadata{Handles: handles})
+	rec.Size = int64(len(md))
 	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
 		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
 		return fmt.Errorf("store checkpoint %d: %w", id, err)

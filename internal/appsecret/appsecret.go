@@ -171,9 +171,13 @@ func (s Secret) Require(next http.Handler) http.Handler {
 
 // Unauthorized answers 401 with no detail.
 func Unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="amkeeper"`)
+	w.Header().Set("WWW-Authenticate", Challenge)
 	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 }
+
+// Challenge is the WWW-Authenticate header value of a 401 for want of the
+// secret.
+const Challenge = `Bearer realm="amkeeper"`
 
 // Client returns a copy of hc (nil: a zero *http.Client) whose every request
 // carries s.
