@@ -1,0 +1,4 @@
+package jobmanager
+
+// CheckFlinkFields is checkFlinkFields for the external tests.
+var CheckFlinkFields = checkFlinkFields
