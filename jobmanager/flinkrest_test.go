@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/internal/flinkshape"
 )
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -46,7 +48,7 @@ func TestFlinkShapesOfAJob(t *testing.T) {
 	require.True(t, ok)
 
 	info := checkpointInfo(st, true)
-	checkFlinkFields(t, "/jobs/:id/checkpoints", mustJSON(t, info))
+	flinkshape.Check(t, "/jobs/:id/checkpoints", mustJSON(t, info))
 	require.Equal(t, CheckpointCounts{Restored: 2, Total: 2, Completed: 1, Failed: 1}, info.Counts)
 	require.Equal(t, int64(4), info.Latest.Completed.ID)
 	require.Equal(t, int64(250), info.Latest.Completed.EndToEndDuration)
@@ -64,7 +66,7 @@ func TestFlinkShapesOfAJob(t *testing.T) {
 	require.True(t, info.Deployed)
 
 	ex := jobExceptions(st, st.droppedExceptions)
-	checkFlinkFields(t, "/jobs/:id/exceptions", mustJSON(t, ex))
+	flinkshape.Check(t, "/jobs/:id/exceptions", mustJSON(t, ex))
 	require.Equal(t, lost.Error(), *ex.RootException)
 	require.Equal(t, t0.Add(3*time.Second).UnixMilli(), *ex.Timestamp)
 	require.Len(t, ex.ExceptionHistory.Entries, 1)
@@ -79,10 +81,10 @@ func TestFlinkShapesOfAJob(t *testing.T) {
 	now := t0.Add(10 * time.Second)
 
 	list := map[string]any{"jobs": []JobIDStatus{{running.JobStatus, FlinkState(running.State)}, {canceled.JobStatus, FlinkState(canceled.State)}}}
-	checkFlinkFields(t, "/jobs", mustJSON(t, list))
+	flinkshape.Check(t, "/jobs", mustJSON(t, list))
 
 	overview := map[string]any{"jobs": []JobOverview{jobOverview(running, tasks, now), jobOverview(canceled, jobTasks{}, now)}}
-	checkFlinkFields(t, "/jobs/overview", mustJSON(t, overview))
+	flinkshape.Check(t, "/jobs/overview", mustJSON(t, overview))
 	o := jobOverview(running, tasks, now)
 	require.Equal(t, JobOverview{JID: id, Name: "counting", StartTime: t0.UnixMilli(), EndTime: -1, Duration: 10_000,
 		State: "RUNNING", LastModification: now.UnixMilli(), Tasks: TaskCounts{Total: 1, Running: 1}}, o)
@@ -93,7 +95,7 @@ func TestFlinkShapesOfAJob(t *testing.T) {
 	for _, j := range []timedJob{running, canceled} {
 		d := jobDetail(j, tasks, now)
 		body := mustJSON(t, d)
-		checkFlinkFields(t, "/jobs/:id", body)
+		flinkshape.Check(t, "/jobs/:id", body)
 		var back JobStatus
 		require.NoError(t, json.Unmarshal(body, &back))
 		require.Equal(t, j.JobStatus, back, "amkeeper's own fields stay beside Flink's")
@@ -111,7 +113,7 @@ func TestFlinkShapeOfTaskManagers(t *testing.T) {
 	tm := TaskManagerInfo{ContainerID: "container_1_0001_01_000001", Slots: 2, Address: "http://127.0.0.1:1", LastHeartbeat: hb}
 	d := taskManagerDetail(tm, 1, 1<<30, 2)
 	body := mustJSON(t, map[string]any{"taskmanagers": []TaskManagerDetail{d}})
-	checkFlinkFields(t, "/taskmanagers", body)
+	flinkshape.Check(t, "/taskmanagers", body)
 	require.Equal(t, 1, d.FreeSlots)
 	require.Equal(t, 2, d.SlotsNumber)
 	require.Equal(t, hb.UnixMilli(), d.TimeSinceLastHeartbeat)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/flinkshape"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
@@ -48,7 +49,7 @@ func TestAMServesFlinkShapes(t *testing.T) {
 	for _, ep := range []string{"/overview", "/config", "/taskmanagers", "/jobmanager/config", "/jobmanager/metrics", "/jobmanager/metrics?get=numRunningJobs"} {
 		status, body := get(t, am.Address()+ep)
 		require.Equal(t, http.StatusOK, status, "%s: %s", ep, body)
-		jobmanager.CheckFlinkFields(t, ep, body)
+		flinkshape.Check(t, ep, body)
 	}
 	status, body := get(t, am.Address()+"/jobmanager/metrics?get=numRegisteredTaskManagers,taskSlotsTotal")
 	require.Equal(t, http.StatusOK, status)
@@ -56,7 +57,7 @@ func TestAMServesFlinkShapes(t *testing.T) {
 
 	status, body = get(t, am.Address()+"/nonexistent")
 	require.Equal(t, http.StatusNotFound, status)
-	jobmanager.CheckFlinkFields(t, "/nonexistent", body)
+	flinkshape.Check(t, "/nonexistent", body)
 	require.JSONEq(t, `{"errors":["Not found: /nonexistent"]}`, string(body))
 
 	resp, err := http.Post(am.Address()+"/jobs", "application/json", strings.NewReader("{}"))

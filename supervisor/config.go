@@ -77,6 +77,9 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 		Containers: containers.Keep,
 		Logger:     log,
 	}
+	if spec, ok := c.MetricsPromPort(); ok {
+		cfg.MetricsPort, cfg.MetricsHost = &spec, c.MetricsPromHost()
+	}
 	if cfg.TaskManagerMemory == 0 {
 		cfg.TaskManagerMemory = c.TaskManagerProcessSize()
 	}

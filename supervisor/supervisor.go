@@ -12,14 +12,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/metrics"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
@@ -72,7 +75,12 @@ type Config struct {
 	// HistoryName(App). It is read at start, so a restarted supervisor keeps its
 	// budget.
 	History hdfsstore.Store
-	Logger  zerolog.Logger
+	// MetricsPort, when set (metrics.reporter.prom.port), serves the
+	// supervisor's metrics on the first free port of the range on MetricsHost
+	// besides the control socket's GET /metrics.
+	MetricsPort *conf.PortSpec
+	MetricsHost string
+	Logger      zerolog.Logger
 }
 
 // Outcome is how the application ended.
@@ -104,6 +112,8 @@ type Supervisor struct {
 	completed []rmapi.CompletedContainer
 	lastExit  time.Time // when the last AM attempt was reaped
 	leadSeq   uint64    // counts the leadership reports that said "leading"
+
+	metrics *prometheus.Registry // this supervisor's own (GET /metrics)
 }
 
 // amProc is one running AM attempt.
@@ -166,8 +176,10 @@ func New(cfg Config) (*Supervisor, error) {
 	}
 	env := append(os.Environ(), cfg.ProcessEnv...)
 	env = append(env, appsecret.EnvFile+"="+SecretPath(cfg.Dir))
-	return &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, secret: secret, env: env,
-		ams: map[string]*amProc{}, next: policy.NextAttempt()}, nil
+	sup := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, secret: secret, env: env,
+		ams: map[string]*amProc{}, next: policy.NextAttempt(), metrics: metrics.NewRegistry()}
+	sup.metrics.MustRegister(collector{sup})
+	return sup, nil
 }
 
 // SecretPath is the application secret's file in the application directory
@@ -309,6 +321,10 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("supervisor: control socket: %w", err)
 	}
 	controlCtx, stopControl := context.WithCancel(context.Background())
+	if err := s.serveMetrics(controlCtx); err != nil {
+		stopControl()
+		return Outcome{}, err
+	}
 	controlled := make(chan error, 1)
 	go func() { controlled <- s.serveControl(controlCtx, cl, requestStop) }()
 	defer func() { stopControl(); <-controlled }()

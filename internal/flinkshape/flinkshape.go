@@ -1,14 +1,20 @@
-package jobmanager
+// Package flinkshape is a test helper: it checks that an amkeeper REST
+// response has every field Flink's response of the same endpoint has, from the
+// recorded field lists in flink-rest-fields.txt (which names its source).
+package flinkshape
 
 import (
 	"bufio"
+	_ "embed"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
+
+//go:embed flink-rest-fields.txt
+var fields string
 
 // flinkFieldSpec is one line of testdata/flink-rest-fields.txt: the fields
 // Flink's response of endpoint has at path.
@@ -17,13 +23,10 @@ type flinkFieldSpec struct {
 	fields         []string
 }
 
-func loadFlinkFields(t *testing.T) []flinkFieldSpec {
+func load(t testing.TB) []flinkFieldSpec {
 	t.Helper()
-	f, err := os.Open("testdata/flink-rest-fields.txt")
-	require.NoError(t, err)
-	defer f.Close()
 	var out []flinkFieldSpec
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(strings.NewReader(fields))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -40,7 +43,7 @@ func loadFlinkFields(t *testing.T) []flinkFieldSpec {
 
 // at returns the JSON values at path ("." the body, ".a.b" objects, "x[]" the
 // elements of array x); an array must not be empty, a value not null.
-func at(t *testing.T, where string, v any, path string) []any {
+func at(t testing.TB, where string, v any, path string) []any {
 	t.Helper()
 	cur := []any{v}
 	for _, seg := range strings.Split(strings.TrimPrefix(path, "."), ".") {
@@ -69,15 +72,15 @@ func at(t *testing.T, where string, v any, path string) []any {
 	return cur
 }
 
-// checkFlinkFields asserts that body, amkeeper's response of endpoint (as the
+// Check asserts that body, amkeeper's response of endpoint (as the
 // field list names it), has every field Flink's has, at every path listed for
 // it, and returns how many paths it checked.
-func checkFlinkFields(t *testing.T, endpoint string, body []byte) int {
+func Check(t testing.TB, endpoint string, body []byte) int {
 	t.Helper()
 	var v any
 	require.NoError(t, json.Unmarshal(body, &v), "%s: %s", endpoint, body)
 	n := 0
-	for _, spec := range loadFlinkFields(t) {
+	for _, spec := range load(t) {
 		if spec.endpoint != endpoint {
 			continue
 		}

@@ -1,4 +1,0 @@
-package jobmanager
-
-// CheckFlinkFields is checkFlinkFields for the external tests.
-var CheckFlinkFields = checkFlinkFields
