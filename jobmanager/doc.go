@@ -13,4 +13,11 @@
 // request whose browser Origin is not the AM's own address is refused. With a
 // supervisor, the registry admits only the containers it launched, with their
 // slots (AM.admit).
+//
+// The REST responses are Flink's shapes (flinkrest.go builds them, pure, from
+// what the dispatcher and the coordinator know), errors Flink's
+// {"errors":[…]}; docs/rest.md lists them. Each AM has its own Prometheus
+// registry, served at /metrics (metrics.go; docs/metrics.md). Checkpoint,
+// failure and restart statistics live in the AM process only: a new attempt
+// starts them afresh.
 package jobmanager
