@@ -63,9 +63,7 @@ type Coordinator struct {
 
 	mu       sync.Mutex
 	changed  chan struct{}     // closed (and replaced) when a job's tasks are deployed
-	restored map[string]int64  // job → checkpoint restored from by this grant (0: fresh)
 	deployed map[string]string // job → leader session its tasks were last deployed under
-	latest   map[string]int64  // job → latest completed checkpoint
 	health   map[string]JobHealth
 	graphs   map[string]job.Graph // job → its decoded graph, while it runs here
 	// restoreFrom is an operator's fall-back (Fallback): the job restores from
@@ -90,7 +88,7 @@ type JobHealth struct {
 // (execution.checkpointing.interval), timeout bounds one checkpoint.
 func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appsecret.Secret, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
-		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
+		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), deployed: map[string]string{},
 		health: map[string]JobHealth{}, graphs: map[string]job.Graph{}, restoreFrom: map[string]int64{}, wake: map[string]chan struct{}{},
 		changed: make(chan struct{}), stats: newStatsBook()}
 }
@@ -437,7 +435,6 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 		}
 	}
 	c.mu.Lock()
-	c.restored[jobID], c.latest[jobID] = restored, restored
 	c.deployed[jobID] = g.SessionID().String()
 	delete(c.health, jobID)
 	c.stats.deployed(jobID, restored, time.Now(), placement)
@@ -519,7 +516,9 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	c.stats.triggered(jobID)
 	rec := checkpointRecord{ID: id, Triggered: start, Subtasks: len(placement)}
 	defer func() {
-		rec.Acked = time.Now()
+		if rec.Acked.IsZero() {
+			rec.Acked = time.Now()
+		}
 		if err != nil {
 			rec.Failure = err.Error()
 		}
@@ -549,8 +548,8 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
 		return fmt.Errorf("store checkpoint %d: %w", id, err)
 	}
+	rec.Acked = time.Now() // stored: complete, whatever the commit commands meet
 	c.mu.Lock()
-	c.latest[jobID] = id
 	delete(c.restoreFrom, jobID) // a newer checkpoint than the fall-back's: it is the latest now
 	c.mu.Unlock()
 	c.each(ctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
