@@ -154,7 +154,7 @@ func TestSubmissionsAreValidated(t *testing.T) {
 	status, body = postJSON(t, appDirFor(c, id), rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "same-sink", Graph: encodeGraph(t, other, fastCounting)})
 	require.Equal(t, http.StatusConflict, status, body)
 	require.Contains(t, body, jobs[0], "the refusal names the job that writes the path")
-	require.Contains(t, body, `"counts"`, "and the path")
+	require.Contains(t, body, `\"counts\"`, "and the path (quoted, in the {\"errors\":[…]} body)")
 
 	require.Equal(t, before, stored(), "the running job's stored graph is unchanged, nothing else is stored")
 	require.Equal(t, graphsBefore, znodesUnder(t, conn, clusterZK+recovery.JobGraphsDir))

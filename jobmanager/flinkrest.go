@@ -35,6 +35,16 @@ func FlinkState(state string) string {
 	return state
 }
 
+// Finished reports whether an amkeeper job state is final: canceled, or a job
+// result's SUCCEEDED or FAILED.
+func Finished(state string) bool {
+	switch FlinkState(state) {
+	case flinkCanceled, flinkFinished, flinkFailed:
+		return true
+	}
+	return false
+}
+
 // millis is t in Unix milliseconds, -1 for the zero time (Flink's "not yet").
 func millis(t time.Time) int64 {
 	if t.IsZero() {
