@@ -211,3 +211,15 @@ func (c *Config) Masters() []Master { return slices.Clone(c.src.masters) }
 
 // ZooCfg returns a copy of the parsed conf/zoo.cfg, or nil when there is no such file.
 func (c *Config) ZooCfg() *ZooCfg { return c.src.zoo.clone() }
+
+// MetricsPromPort is metrics.reporter.prom.port; ok is false when it is unset
+// (metrics are served on the process's own endpoint).
+func (c *Config) MetricsPromPort() (spec PortSpec, ok bool) {
+	if s := c.values[MetricsPromPort]; s == nil || !s.valid || strings.TrimSpace(s.text) == "" {
+		return PortSpec{}, false
+	}
+	return c.Ports(MetricsPromPort), true
+}
+
+// MetricsPromHost is metrics.reporter.prom.host.
+func (c *Config) MetricsPromHost() string { return c.String(MetricsPromHost) }

@@ -321,6 +321,22 @@ var (
 		desc: "The port (or ports to try, in order) of the REST endpoint. 0 picks a free port. A port in " +
 			"conf/masters overrides it for that master.",
 	}
+	MetricsPromPort = &Option{
+		key: "metrics.reporter.prom.port", typ: TypePortSpec, group: GroupREST,
+		desc: "As Flink's PrometheusReporter: the port (or range, e.g. 9250-9260) of a separate Prometheus " +
+			"listener in each process; the AM and the supervisor each bind the first free one on " +
+			"metrics.reporter.prom.host. Unset: the AM serves /metrics on its REST endpoint and the supervisor " +
+			"on its control socket. Other metrics.reporter.* keys are not used and are warned about.",
+	}
+	MetricsPromHost = &Option{
+		key: "metrics.reporter.prom.host", typ: TypeString, group: GroupREST, def: "127.0.0.1",
+		desc: "The address the metrics.reporter.prom.port listeners bind (0.0.0.0: every interface).",
+	}
+	MetricsPromFactory = &Option{
+		key: "metrics.reporter.prom.factory.class", typ: TypeEnum, group: GroupREST,
+		enum: []string{"org.apache.flink.metrics.prometheus.PrometheusReporterFactory"},
+		desc: "Accepted as Flink writes it; amkeeper's reporter is always Prometheus (any other reporter is refused).",
+	}
 	RESTAddress = &Option{
 		key: "rest.address", typ: TypeString, group: GroupREST, def: "127.0.0.1",
 		desc: "The address the REST endpoint advertises (in ZooKeeper, to the CLI and to TaskManagers); it also " +
@@ -382,7 +398,7 @@ var registry = slices.Concat([]*Option{
 	KerberosKeytab, KerberosPrincipal, KerberosUseTicketCache, KerberosContexts, KerberosKrb5Conf,
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
-	RESTPort, RESTAddress, RESTBindAddress, MaxJobs,
+	RESTPort, RESTAddress, RESTBindAddress, MaxJobs, MetricsPromPort, MetricsPromHost, MetricsPromFactory,
 	TaskManagerRegistrationTimeout, TaskManagerMaxSlots, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
 	HeartbeatInterval, HeartbeatTimeout,
 }, securityRegistry)
@@ -415,7 +431,7 @@ func Lookup(key string) (*Option, bool) {
 var knownPrefixes = []string{
 	"high-availability.", "recovery.", "zookeeper.", "yarn.", "state.", "execution.checkpointing.",
 	"rest.", "resourcemanager.", "taskmanager.", "jobmanager.", "heartbeat.", "amkeeper.",
-	"security.",
+	"security.", "metrics.",
 }
 
 // ignoredKeys are Flink keys under a known prefix that amkeeper does not use but

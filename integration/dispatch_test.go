@@ -154,7 +154,7 @@ func TestSubmissionsAreValidated(t *testing.T) {
 	status, body = postJSON(t, appDirFor(c, id), rest+"/jobs", jobmanager.JobSubmission{JobID: other, Name: "same-sink", Graph: encodeGraph(t, other, fastCounting)})
 	require.Equal(t, http.StatusConflict, status, body)
 	require.Contains(t, body, jobs[0], "the refusal names the job that writes the path")
-	require.Contains(t, body, `"counts"`, "and the path")
+	require.Contains(t, body, `\"counts\"`, "and the path (quoted, in the {\"errors\":[…]} body)")
 
 	require.Equal(t, before, stored(), "the running job's stored graph is unchanged, nothing else is stored")
 	require.Equal(t, graphsBefore, znodesUnder(t, conn, clusterZK+recovery.JobGraphsDir))
@@ -278,7 +278,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 		_ = getJSON(rest+"/jobs/"+sub.JobID+"/checkpoints", &info)
 		return info
 	}
-	require.Eventually(t, func() bool { return progress(first.Address).Latest >= 2 }, 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return progress(first.Address).LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
 
 	var cfg []jobmanager.ConfigEntry
 	require.NoError(t, getJSON(first.Address+"/jobmanager/config", &cfg))
@@ -313,7 +313,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 		}
 	})
 	second, _ := s.waitLeader(t, first, 1)
-	require.Eventually(t, func() bool { return progress(second.Address).Latest > progress(second.Address).RestoredFrom },
+	require.Eventually(t, func() bool { return progress(second.Address).LatestID() > progress(second.Address).RestoredFrom },
 		60*time.Second, 20*time.Millisecond, "the job checkpoints under the new leader")
 
 	// The cancel waits in the paused process's socket.
@@ -339,13 +339,13 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the old leader does not lead: ask the leader (%s)", b.String())
 	require.Empty(t, results(), "no job result is written by the old leader")
 
-	latest := progress(second.Address).Latest
-	require.Eventually(t, func() bool { return progress(second.Address).Latest >= latest+2 }, 60*time.Second, 20*time.Millisecond,
+	latest := progress(second.Address).LatestID()
+	require.Eventually(t, func() bool { return progress(second.Address).LatestID() >= latest+2 }, 60*time.Second, 20*time.Millisecond,
 		"the job runs on under the new leader")
 	_, err = s.sup.KillAM()
 	require.NoError(t, err)
 	third, _ := s.waitLeader(t, second, 1)
-	require.Eventually(t, func() bool { p := progress(third.Address); return p.Deployed && p.Latest > p.RestoredFrom+1 },
+	require.Eventually(t, func() bool { p := progress(third.Address); return p.Deployed && p.LatestID() > p.RestoredFrom+1 },
 		60*time.Second, 20*time.Millisecond, "after another failover the job still runs")
 	require.Empty(t, results())
 	got, err := job.ReadCommittedJob(ctx, st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(sub.JobID))

@@ -91,7 +91,7 @@ func TestForeignPointerNeverFollowedByADelete(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rest := leaderOf(client)
 		var info jobmanager.CheckpointInfo
-		return rest != "" && getJSON(rest+"/jobs/"+a+"/checkpoints", &info) == nil && info.Latest > info.RestoredFrom && info.RestoredFrom > 0
+		return rest != "" && getJSON(rest+"/jobs/"+a+"/checkpoints", &info) == nil && info.LatestID() > info.RestoredFrom && info.RestoredFrom > 0
 	}, 60*time.Second, 20*time.Millisecond, "the next attempt runs A")
 
 	// 3. A cancel: A's job graph pointer names B's second part when it goes.

@@ -36,12 +36,12 @@ func TestSessionOnHDFSRecoversAfterAMKill(t *testing.T) {
 		}
 		return info
 	}
-	require.Eventually(t, func() bool { return checkpoints().Latest >= 2 }, 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return checkpoints().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
 	_, err := client.KillAM(context.Background())
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		i := checkpoints()
-		return i.RestoredFrom >= 2 && i.Latest > i.RestoredFrom+1
+		return i.RestoredFrom >= 2 && i.LatestID() > i.RestoredFrom+1
 	}, 60*time.Second, 20*time.Millisecond, "the next attempt restores from a checkpoint on HDFS")
 
 	requireExactCounts(t, committed(t, st, "counts"), 3)

@@ -97,7 +97,7 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 	for kill := 1; kill <= 10; kill++ {
 		require.Eventually(t, func() bool {
 			rest, info := progress()
-			return rest != "" && info.Latest > info.RestoredFrom
+			return rest != "" && info.LatestID() > info.RestoredFrom
 		}, 60*time.Second, 20*time.Millisecond, "kill %d: the job checkpoints under the new leader", kill)
 		// A random moment within about one checkpoint interval: some kills land
 		// while a checkpoint is in flight.
@@ -109,7 +109,7 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rest, info := progress()
 		restored = info.RestoredFrom
-		return rest != "" && info.Latest > info.RestoredFrom+3
+		return rest != "" && info.LatestID() > info.RestoredFrom+3
 	}, 60*time.Second, 20*time.Millisecond, "the job runs on after the last kill")
 	require.Positive(t, restored, "the last attempt restored from a checkpoint")
 	st1, err := client.Status(context.Background())
@@ -232,6 +232,9 @@ func TestTwoJobsCancelOneThenKillTheAM(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, jobs[0])
 	require.NotContains(t, out, jobs[1], "the canceled job stays canceled")
+	out, err = c.run("", "list", "-a", "-id", id)
+	require.NoError(t, err)
+	require.Regexp(t, jobs[1]+`\s+counting-b\s+CANCELED`, out, "list -a shows it, canceled (from the job result store after the failover)")
 	require.Equal(t, stopped, len(committed(t, st, "counts-b")), "the canceled job commits nothing more")
 	requireExactCounts(t, committed(t, st, "counts"), a+5)
 	requireExactCounts(t, committed(t, st, "counts-b"), stopped)

@@ -73,7 +73,7 @@ func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
 		return func() bool {
 			rest := leaderOf(client)
 			var info jobmanager.CheckpointInfo
-			return rest != "" && getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info) == nil && info.Latest > info.RestoredFrom+1
+			return rest != "" && getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info) == nil && info.LatestID() > info.RestoredFrom+1
 		}
 	}
 	require.Eventually(t, checkpointing(client), 60*time.Second, 20*time.Millisecond, "the job checkpoints")
@@ -146,7 +146,7 @@ func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
 	var info jobmanager.CheckpointInfo
 	require.Eventually(t, func() bool {
 		rest := leaderOf(client2)
-		return rest != "" && getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info) == nil && info.Latest > info.RestoredFrom+3
+		return rest != "" && getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info) == nil && info.LatestID() > info.RestoredFrom+3
 	}, 60*time.Second, 20*time.Millisecond, "the new session runs the job on")
 	require.Equal(t, latest, info.RestoredFrom, "restored from the latest checkpoint the failed application kept")
 	n := len(committed(t, st, "counts"))

@@ -75,7 +75,7 @@ func TestSupervisorSIGKILLedDuringTheCountingJob(t *testing.T) {
 		before, err = client.Status(context.Background())
 		rest = leaderOf(client)
 		info, ok := checkpoints(rest, jobs[0])
-		return err == nil && before.Attempt == 2 && len(before.Containers) == 2 && ok && info.Latest > info.RestoredFrom
+		return err == nil && before.Attempt == 2 && len(before.Containers) == 2 && ok && info.LatestID() > info.RestoredFrom
 	}, 60*time.Second, 20*time.Millisecond, "attempt 2 leads and checkpoints")
 	require.Equal(t, 1, before.CountedFailures)
 	info, _ := checkpoints(rest, jobs[0])
@@ -92,7 +92,7 @@ func TestSupervisorSIGKILLedDuringTheCountingJob(t *testing.T) {
 	n := len(committed(t, st, "counts"))
 	require.Eventually(t, func() bool {
 		now, ok := checkpoints(rest, jobs[0])
-		return ok && now.Latest >= info.Latest+3 && len(committed(t, st, "counts")) >= n+3
+		return ok && now.LatestID() >= info.LatestID()+3 && len(committed(t, st, "counts")) >= n+3
 	}, 30*time.Second, 20*time.Millisecond, "the job checkpoints while no supervisor runs")
 
 	after := restartSupervisor(t, c, id, client)
@@ -117,7 +117,7 @@ func TestSupervisorSIGKILLedDuringTheCountingJob(t *testing.T) {
 		third, err = client.Status(context.Background())
 		r := leaderOf(client)
 		info, ok := checkpoints(r, jobs[0])
-		return err == nil && third.Attempt == 3 && r != "" && r != rest && ok && info.Latest > info.RestoredFrom+2
+		return err == nil && third.Attempt == 3 && r != "" && r != rest && ok && info.LatestID() > info.RestoredFrom+2
 	}, 60*time.Second, 20*time.Millisecond, "attempt 3 leads and checkpoints")
 	require.Equal(t, 2, third.CountedFailures, "two counted failures: the budget was continued, not reset")
 	require.Len(t, third.History.Attempts, 2)
@@ -161,7 +161,7 @@ func orphanedSession(t *testing.T) (c *cli, id string, client *supervisor.Contro
 	}, fastCounting)
 	require.Eventually(t, func() bool {
 		info, ok := checkpoints(leaderOf(client), jobs[0])
-		return ok && info.Latest >= 2
+		return ok && info.LatestID() >= 2
 	}, 60*time.Second, 20*time.Millisecond, "the job checkpoints")
 	before, err := client.Status(context.Background())
 	require.NoError(t, err)
@@ -179,7 +179,7 @@ func awaitNewLeader(t *testing.T, client *supervisor.ControlClient, job string, 
 	t.Helper()
 	require.Eventually(t, func() bool {
 		info, ok := checkpoints(leaderOf(client), job)
-		return ok && info.Latest > info.RestoredFrom && info.RestoredFrom > 0
+		return ok && info.LatestID() > info.RestoredFrom && info.RestoredFrom > 0
 	}, sessionTimeout()/2, 20*time.Millisecond, "the next attempt leads and checkpoints long before the %s session would expire", sessionTimeout())
 	t.Logf("the next attempt restored and checkpointed %s after the supervisor restarted", time.Since(restarted))
 }

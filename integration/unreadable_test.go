@@ -206,7 +206,7 @@ func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 	var info jobmanager.CheckpointInfo
 	require.Eventually(t, func() bool {
 		rest := leaderOf(u.client)
-		return rest != "" && getJSON(rest+"/jobs/"+u.a+"/checkpoints", &info) == nil && info.Deployed && info.Latest > newest
+		return rest != "" && getJSON(rest+"/jobs/"+u.a+"/checkpoints", &info) == nil && info.Deployed && info.LatestID() > newest
 	}, 60*time.Second, 20*time.Millisecond, "job A runs again, checkpointing past the unreadable one")
 	require.Equal(t, older, info.RestoredFrom)
 	st, _ = u.jobStatus(u.a)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/conf"
@@ -19,6 +20,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/metrics"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
@@ -88,6 +90,7 @@ type AM struct {
 	dispatcher  *Dispatcher  // nil without Jobs
 	coordinator *Coordinator // nil without Jobs
 	log         zerolog.Logger
+	metrics     *prometheus.Registry // this AM's own (GET /metrics)
 
 	mu       sync.Mutex
 	addr     string // REST (and, without TLS, the registry)
@@ -136,7 +139,9 @@ func NewAM(cfg AMConfig) *AM {
 		}
 		a.dispatcher.OnRecovered(cfg.Observer.JobsRecovered)
 		a.dispatcher.ReportHealth(a.coordinator.Health)
+		a.dispatcher.reportTasks(a.coordinator.tasks)
 	}
+	a.metrics = newAMRegistry(a)
 	if cfg.RM != nil {
 		// The supervisor launches the containers: only those may register.
 		a.tms.SetAdmission(a.admit)
@@ -208,6 +213,13 @@ func (a *AM) Run(ctx context.Context) error {
 		defer serve(il, a.tms.Handler(a.cfg.Secret))()
 	}
 	a.log.Info().Str(logging.Addr, a.Address()).Str("internal_addr", a.InternalAddress()).Msg("am serving")
+	if spec, ok := a.cfg.Conf.MetricsPromPort(); ok {
+		addr, err := metrics.Serve(ctx, a.metrics, a.cfg.Conf.MetricsPromHost(), spec)
+		if err != nil {
+			return fmt.Errorf("am: %w", err)
+		}
+		a.log.Info().Str(logging.Addr, addr).Msg("am serving metrics at " + metrics.Path)
+	}
 
 	if a.cfg.RM != nil {
 		if err := a.register(ctx); err != nil {

@@ -65,15 +65,14 @@ type Coordinator struct {
 
 	mu       sync.Mutex
 	changed  chan struct{}     // closed (and replaced) when a job's tasks are deployed
-	restored map[string]int64  // job → checkpoint restored from by this grant (0: fresh)
 	deployed map[string]string // job → leader session its tasks were last deployed under
-	latest   map[string]int64  // job → latest completed checkpoint
 	health   map[string]JobHealth
 	graphs   map[string]job.Graph // job → its decoded graph, while it runs here
 	// restoreFrom is an operator's fall-back (Fallback): the job restores from
 	// this retained checkpoint instead of its newest until it completes a newer one.
 	restoreFrom map[string]int64
 	wake        map[string]chan struct{} // job → signalled (buffered, 1) by Fallback
+	stats       *statsBook               // checkpoints, restores, failovers per job (REST, metrics)
 }
 
 // JobHealth is why a job does not run, as GET /jobs shows it: State is
@@ -91,9 +90,9 @@ type JobHealth struct {
 // (execution.checkpointing.interval), timeout bounds one checkpoint.
 func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appsecret.Secret, interval, timeout time.Duration, log zerolog.Logger) *Coordinator {
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
-		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), restored: map[string]int64{}, latest: map[string]int64{}, deployed: map[string]string{},
+		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), deployed: map[string]string{},
 		health: map[string]JobHealth{}, graphs: map[string]job.Graph{}, restoreFrom: map[string]int64{}, wake: map[string]chan struct{}{},
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), stats: newStatsBook()}
 }
 
 // useHTTP has the commands to TaskManagers made with hc (internal TLS). Call it
@@ -107,20 +106,6 @@ func (c *Coordinator) Deployed() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.changed
-}
-
-// CheckpointInfo is GET /jobs/{id}/checkpoints.
-type CheckpointInfo struct {
-	Deployed     bool  `json:"deployed"` // the job's tasks run under this AM
-	RestoredFrom int64 `json:"restoredFrom"`
-	Latest       int64 `json:"latest"`
-}
-
-// Info reports a job's checkpoints as this leader sees them.
-func (c *Coordinator) Info(jobID string) CheckpointInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return CheckpointInfo{Deployed: c.deployed[jobID] != "", RestoredFrom: c.restored[jobID], Latest: c.latest[jobID]}
 }
 
 // AllDeployed reports whether every job has its tasks deployed under grant g.
@@ -167,12 +152,14 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	for ctx.Err() == nil {
 		err := c.runOnce(ctx, g, log, jobID, graph, encoded, cps, counter, interval)
 		if ctx.Err() != nil {
+			c.stats.undeployed(jobID, nil, time.Now())
 			if g.Err() == nil {
 				// Still leading: the job was canceled. Stop its tasks everywhere.
 				c.stopTasks(g, jobID)
 			}
 			return
 		}
+		c.stats.undeployed(jobID, err, time.Now())
 		// The next placement may put subtasks elsewhere: none of this execution may
 		// run on beside them (a TaskManager replaces only the subtask it is sent).
 		c.stopTasks(g, jobID)
@@ -456,9 +443,9 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 		}
 	}
 	c.mu.Lock()
-	c.restored[jobID], c.latest[jobID] = restored, restored
 	c.deployed[jobID] = g.SessionID().String()
 	delete(c.health, jobID)
+	c.stats.deployed(jobID, restored, time.Now(), placement)
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -528,12 +515,23 @@ func (c *Coordinator) lost(placement []TaskManagerInfo) string {
 // checkpoint takes one checkpoint: trigger everywhere, store it (guarded), then
 // tell every task it completed. A failure aborts it and fails the job over.
 func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string,
-	placement []TaskManagerInfo, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) error {
+	placement []TaskManagerInfo, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) (err error) {
 	start := time.Now()
 	id, err := counter.GetAndIncrement(ctx, g)
 	if err != nil {
 		return fmt.Errorf("checkpoint ID: %w", err)
 	}
+	c.stats.triggered(jobID)
+	rec := checkpointRecord{ID: id, Triggered: start, Subtasks: len(placement)}
+	defer func() {
+		if rec.Acked.IsZero() {
+			rec.Acked = time.Now()
+		}
+		if err != nil {
+			rec.Failure = err.Error()
+		}
+		c.stats.finished(jobID, rec)
+	}()
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	handles := make([][]byte, len(placement))
@@ -553,12 +551,13 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		return fmt.Errorf("checkpoint %d aborted: %w", id, err)
 	}
 	md, _ := json.Marshal(CheckpointMetadata{Handles: handles})
+	rec.Size = int64(len(md))
 	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
 		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
 		return fmt.Errorf("store checkpoint %d: %w", id, err)
 	}
+	rec.Acked = time.Now() // stored: complete, whatever the commit commands meet
 	c.mu.Lock()
-	c.latest[jobID] = id
 	delete(c.restoreFrom, jobID) // a newer checkpoint than the fall-back's: it is the latest now
 	c.mu.Unlock()
 	c.each(ctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)

@@ -123,13 +123,13 @@ func sinkPath(g job.Graph) string {
 // there is nothing to run — JobRecoveryFailed with why (ok false). Nothing is
 // removed for it: the graph stays stored for an operator to look at or cancel.
 func describe(id string, payload []byte) (st JobStatus, sink string, ok bool) {
-	name := decodeMeta(payload).Name
+	meta := decodeMeta(payload)
 	g, err := job.DecodeGraph(payload)
 	if err != nil {
-		return JobStatus{JobID: id, Name: name, State: JobRecoveryFailed,
+		return JobStatus{JobID: id, Name: meta.Name, State: JobRecoveryFailed,
 			Error: fmt.Sprintf("the stored job graph does not decode: %v", err)}, "", false
 	}
-	return JobStatus{JobID: id, Name: name, State: JobRunning}, sinkPath(g), true
+	return JobStatus{JobID: id, Name: meta.Name, State: JobRunning}, sinkPath(g), true
 }
 
 // JobStatus is one job in GET /jobs.
@@ -146,6 +146,13 @@ type JobStatus struct {
 	// /jobs/{id} of a job listed here reports it (empty for a job submitted
 	// before it was kept).
 	GraphSHA256 string `json:"graphSha256,omitempty"`
+}
+
+// timedJob is a job's status with when it was submitted and when it finished
+// (zero: unknown, or not yet), which the Flink shapes report.
+type timedJob struct {
+	JobStatus
+	Started, Ended time.Time
 }
 
 // DeployFunc runs a recovered or submitted job under the grant; the job package's
@@ -186,6 +193,10 @@ type Dispatcher struct {
 
 	// cleanupWake (buffered, 1) wakes finishCleanups after a failed cleanup.
 	cleanupWake chan struct{}
+	tasks       func(jobID string) jobTasks // set before serving; nil: none known
+	// started and ended are when jobs this process knows were submitted (read
+	// from their stored graphs) and canceled here.
+	started, ended map[string]time.Time
 }
 
 type dispatched struct {
@@ -201,7 +212,7 @@ type dispatched struct {
 func NewDispatcher(graphs recovery.JobGraphStore, results recovery.JobResultStore, deploy DeployFunc, log zerolog.Logger) *Dispatcher {
 	return &Dispatcher{graphs: graphs, results: results, deploy: deploy, log: log, jobs: map[string]*dispatched{},
 		listAttempts: 5, gaveUp: make(chan struct{}), pending: map[string]string{}, finished: map[string]JobStatus{},
-		cleaning: map[string]bool{}, cleanupWake: make(chan struct{}, 1)}
+		cleaning: map[string]bool{}, cleanupWake: make(chan struct{}, 1), started: map[string]time.Time{}, ended: map[string]time.Time{}}
 }
 
 // SetMaxJobs caps the jobs running or being submitted at once
@@ -367,6 +378,9 @@ func (d *Dispatcher) start(parent context.Context, g recovery.Grant, id string, 
 		return
 	}
 	d.jobs[id] = j
+	if at := decodeMeta(payload).Submitted; !at.IsZero() {
+		d.started[id] = at
+	}
 	d.mu.Unlock()
 	if !ok {
 		d.log.Error().Str(logging.Job, id).Str(logging.Reason, st.Error).
@@ -621,6 +635,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, jobID string) error {
 	d.mu.Lock()
 	delete(d.jobs, jobID)
 	d.finished[jobID] = JobStatus{JobID: jobID, Name: j.status.Name, State: JobCanceled}
+	d.ended[jobID] = res.Finished
 	d.mu.Unlock()
 	err := d.cleanupJob(ctx, g, jobID)
 	if errors.Is(err, errCleaning) {
@@ -751,6 +766,12 @@ func (d *Dispatcher) removeJobData(ctx context.Context, g recovery.Grant, jobID 
 // Status returns a job as this dispatcher knows it: running, canceled here, or
 // finished with a result in the job result store (as after a failover).
 func (d *Dispatcher) Status(ctx context.Context, jobID string) (JobStatus, error) {
+	j, err := d.status(ctx, jobID)
+	return j.JobStatus, err
+}
+
+// status is Status with the job's times.
+func (d *Dispatcher) status(ctx context.Context, jobID string) (timedJob, error) {
 	d.mu.Lock()
 	j, running := d.jobs[jobID]
 	var st JobStatus
@@ -759,33 +780,43 @@ func (d *Dispatcher) Status(ctx context.Context, jobID string) (JobStatus, error
 		st.GraphSHA256 = j.digest
 	}
 	fin, finished := d.finished[jobID]
+	started, ended := d.started[jobID], d.ended[jobID]
 	d.mu.Unlock()
 	switch {
 	case running:
-		return d.withHealth(st), nil
+		return timedJob{d.withHealth(st), started, time.Time{}}, nil
 	case finished:
-		return fin, nil
+		return timedJob{fin, started, ended}, nil
 	}
 	if recovery.ValidateJobID(jobID) != nil {
-		return JobStatus{}, fmt.Errorf("%w: job %s is unknown", ErrJobNotRunning, jobID)
+		return timedJob{}, fmt.Errorf("%w: job %s is unknown", ErrJobNotRunning, jobID)
 	}
 	r, err := d.results.Result(ctx, jobID)
 	if errors.Is(err, fs.ErrNotExist) {
-		return JobStatus{}, fmt.Errorf("%w: job %s is unknown", ErrJobNotRunning, jobID)
+		return timedJob{}, fmt.Errorf("%w: job %s is unknown", ErrJobNotRunning, jobID)
 	}
 	if err != nil {
-		return JobStatus{}, err
+		return timedJob{}, err
 	}
-	return JobStatus{JobID: jobID, Name: r.Name, State: r.State}, nil
+	return timedJob{JobStatus{JobID: jobID, Name: r.Name, State: r.State}, started, r.Finished}, nil
 }
 
 // FinishedJobs lists the jobs with a result in the job result store, sorted by ID.
 func (d *Dispatcher) FinishedJobs(ctx context.Context) ([]JobStatus, error) {
+	fin, err := d.finishedJobs(ctx)
+	out := make([]JobStatus, len(fin))
+	for i, j := range fin {
+		out[i] = j.JobStatus
+	}
+	return out, err
+}
+
+func (d *Dispatcher) finishedJobs(ctx context.Context) ([]timedJob, error) {
 	ids, err := d.results.Finished(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]JobStatus, 0, len(ids))
+	out := make([]timedJob, 0, len(ids))
 	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		r, err := d.results.Result(ctx, id)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -794,7 +825,7 @@ func (d *Dispatcher) FinishedJobs(ctx context.Context) ([]JobStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, JobStatus{JobID: id, Name: r.Name, State: r.State})
+		out = append(out, timedJob{JobStatus{JobID: id, Name: r.Name, State: r.State}, d.startedAt(id), r.Finished})
 	}
 	return out, nil
 }
@@ -835,22 +866,95 @@ func (d *Dispatcher) withHealth(st JobStatus) JobStatus {
 	return st
 }
 
-// Handler serves /jobs (GET list, POST submit), /jobs/{id} (GET) and
-// /jobs/{id}/cancel (POST).
+// allJobs lists every job this dispatcher knows, sorted by ID: those of this
+// grant (Jobs), and the finished ones — canceled here, or with a result in the
+// job result store.
+func (d *Dispatcher) allJobs(ctx context.Context) ([]timedJob, error) {
+	var out []timedJob
+	seen := map[string]bool{}
+	for _, j := range d.Jobs() {
+		out = append(out, timedJob{j, d.startedAt(j.JobID), time.Time{}})
+		seen[j.JobID] = true
+	}
+	d.mu.Lock()
+	for id, j := range d.finished {
+		if !seen[id] {
+			out = append(out, timedJob{j, d.started[id], d.ended[id]})
+			seen[id] = true
+		}
+	}
+	d.mu.Unlock()
+	fin, err := d.finishedJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range fin {
+		if !seen[j.JobID] {
+			out = append(out, j)
+		}
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].JobID < out[k].JobID })
+	return out, nil
+}
+
+// startedAt is when a job this process started was submitted (zero: unknown).
+func (d *Dispatcher) startedAt(jobID string) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.started[jobID]
+}
+
+// reportTasks lets GET /jobs/overview and /jobs/{id} count a job's subtasks
+// (the coordinator's); without it they report none. Call it before serving.
+func (d *Dispatcher) reportTasks(f func(jobID string) jobTasks) { d.tasks = f }
+
+func (d *Dispatcher) tasksOf(jobID string) jobTasks {
+	if d.tasks == nil {
+		return jobTasks{}
+	}
+	return d.tasks(jobID)
+}
+
+// Handler serves GET /jobs (every job, Flink's JobIdsWithStatusOverview),
+// POST /jobs (submit), GET /jobs/overview (Flink's MultipleJobsDetails), GET
+// /jobs/finished, GET /jobs/{id} (Flink's JobDetailsInfo, in every state) and
+// POST /jobs/{id}/cancel. Errors are {"errors":[…]}.
 func (d *Dispatcher) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /jobs", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]any{"jobs": d.Jobs()})
+		jobs, err := d.allJobs(r.Context())
+		if err != nil {
+			httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		out := make([]JobIDStatus, len(jobs))
+		for i, j := range jobs {
+			out[i] = JobIDStatus{JobStatus: j.JobStatus, FlinkState: FlinkState(j.State)}
+		}
+		httpjson.Write(w, http.StatusOK, map[string]any{"jobs": out})
+	})
+	mux.HandleFunc("GET /jobs/overview", func(w http.ResponseWriter, r *http.Request) {
+		jobs, err := d.allJobs(r.Context())
+		if err != nil {
+			httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		now := time.Now()
+		out := make([]JobOverview, len(jobs))
+		for i, j := range jobs {
+			out[i] = jobOverview(j, d.tasksOf(j.JobID), now)
+		}
+		httpjson.Write(w, http.StatusOK, map[string]any{"jobs": out})
 	})
 	mux.HandleFunc("POST /jobs", func(w http.ResponseWriter, r *http.Request) {
 		var s JobSubmission
 		// A submission is at most 1 MiB (httpjson's default) of known fields.
 		if err := (httpjson.Decoder{}).Decode(w, r, &s); err != nil {
-			http.Error(w, err.Error(), httpjson.DecodeStatus(err))
+			httpjson.WriteRESTErrors(w, httpjson.DecodeStatus(err), err.Error())
 			return
 		}
 		if err := d.Submit(r.Context(), s); err != nil {
-			http.Error(w, err.Error(), statusOf(err))
+			httpjson.WriteRESTErrors(w, statusOf(err), err.Error())
 			return
 		}
 		httpjson.Write(w, http.StatusAccepted, map[string]string{"jobid": s.JobID})
@@ -858,18 +962,18 @@ func (d *Dispatcher) Handler() http.Handler {
 	mux.HandleFunc("GET /jobs/finished", func(w http.ResponseWriter, r *http.Request) {
 		jobs, err := d.FinishedJobs(r.Context())
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 		httpjson.Write(w, http.StatusOK, map[string]any{"jobs": jobs})
 	})
 	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		j, err := d.Status(r.Context(), r.PathValue("id"))
+		j, err := d.status(r.Context(), r.PathValue("id"))
 		if err != nil {
-			http.Error(w, err.Error(), statusOf(err))
+			httpjson.WriteRESTErrors(w, statusOf(err), err.Error())
 			return
 		}
-		httpjson.Write(w, http.StatusOK, j)
+		httpjson.Write(w, http.StatusOK, jobDetail(j, d.tasksOf(j.JobID), time.Now()))
 	})
 	mux.HandleFunc("POST /jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		if err := d.Cancel(r.Context(), r.PathValue("id")); err != nil {
@@ -877,7 +981,7 @@ func (d *Dispatcher) Handler() http.Handler {
 			if errors.Is(err, ErrJobNotRunning) {
 				status = http.StatusConflict // as before: not running here
 			}
-			http.Error(w, err.Error(), status)
+			httpjson.WriteRESTErrors(w, status, err.Error())
 			return
 		}
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": JobCanceled})

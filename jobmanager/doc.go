@@ -24,4 +24,11 @@
 // on, the registry is served on a port of its own (AM.InternalAddress, published
 // as the resource manager's address), mutual TLS when Internal is set, and the
 // commands to TaskManagers use Internal's client side.
+//
+// The REST responses are Flink's shapes (flinkrest.go builds them, pure, from
+// what the dispatcher and the coordinator know), errors Flink's
+// {"errors":[…]}; docs/rest.md lists them. Each AM has its own Prometheus
+// registry, served at /metrics (metrics.go; docs/metrics.md). Checkpoint,
+// failure and restart statistics live in the AM process only: a new attempt
+// starts them afresh.
 package jobmanager

@@ -6,24 +6,35 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"runtime"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/metrics"
+	"github.com/amkeeper/amkeeper/internal/version"
 	"github.com/amkeeper/amkeeper/jobmanager/dashboard"
 )
 
-// Overview is GET /overview.
+// Overview is GET /overview: Flink's ClusterOverviewWithVersion (taskmanagers
+// … flink-commit, the version fields naming amkeeper's build), then amkeeper's
+// own fields.
 type Overview struct {
+	TaskManagers   int `json:"taskmanagers"`
+	SlotsTotal     int `json:"slots-total"`
+	SlotsAvailable int `json:"slots-available"`
+	JobCounts
+	FlinkVersion string `json:"flink-version"`
+	FlinkCommit  string `json:"flink-commit"`
+
 	AttemptID      string `json:"attemptId"`
 	Attempt        int    `json:"attempt"`
 	MaxAttempts    int    `json:"maxAttempts"`
 	Leader         bool   `json:"leader"`
 	LeaderSession  string `json:"leaderSession,omitempty"` // served only to callers carrying the application secret
-	TaskManagers   int    `json:"taskmanagers"`
-	SlotsTotal     int    `json:"slots-total"`
-	AdoptedPending int    `json:"adoptedPending"` // previous containers not yet re-registered
+	AdoptedPending int    `json:"adoptedPending"`          // previous containers not yet re-registered
 }
 
 // ConfigEntry is one line of GET /jobmanager/config (Flink's key/value list).
@@ -41,6 +52,9 @@ type phaseSnapshotter interface {
 
 var _ phaseSnapshotter = (*Timeline)(nil)
 
+// dashboardRefresh is GET /config's refresh-interval (Flink's default).
+const dashboardRefresh = 3 * time.Second
+
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
 	if !a.separateInternal() {
@@ -49,12 +63,23 @@ func (a *AM) handler() http.Handler {
 	ui := dashboard.Handler() // the web dashboard: reads the endpoints below
 	mux.Handle("GET /{$}", ui)
 	mux.Handle("GET "+dashboard.PathAssets, ui)
+	// Anything not served below: Flink's 404 body.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.WriteRESTErrors(w, http.StatusNotFound, "Not found: "+r.URL.Path)
+	})
 	if d := a.dispatcher; d != nil {
 		jobs := d.Handler()
 		mux.Handle("/jobs", jobs)
 		mux.Handle("/jobs/", jobs)
 		mux.HandleFunc("GET /jobs/{id}/checkpoints", func(w http.ResponseWriter, r *http.Request) {
-			httpjson.Write(w, http.StatusOK, a.coordinator.Info(r.PathValue("id")))
+			if a.knownJob(w, r) {
+				httpjson.Write(w, http.StatusOK, a.coordinator.Info(r.PathValue("id")))
+			}
+		})
+		mux.HandleFunc("GET /jobs/{id}/exceptions", func(w http.ResponseWriter, r *http.Request) {
+			if a.knownJob(w, r) {
+				httpjson.Write(w, http.StatusOK, a.coordinator.Exceptions(r.PathValue("id")))
+			}
 		})
 		mux.HandleFunc("POST "+PathFallback, a.fallback)
 	}
@@ -63,13 +88,34 @@ func (a *AM) handler() http.Handler {
 		if !a.cfg.Secret.Valid(r) {
 			o.LeaderSession = "" // the fencing token, for the application's own processes only
 		}
+		if a.dispatcher != nil {
+			jobs, err := a.dispatcher.allJobs(r.Context())
+			if err != nil {
+				httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			o.JobCounts = countJobs(jobs)
+		}
 		httpjson.Write(w, http.StatusOK, o)
 	})
-	mux.HandleFunc("GET /taskmanagers", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]any{"taskmanagers": a.tms.List()})
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, dashboardConfig(time.Now(), dashboardRefresh, version.Version(), version.Revision()))
 	})
+	mux.HandleFunc("GET /taskmanagers", func(w http.ResponseWriter, r *http.Request) {
+		used := map[string]int{}
+		if a.coordinator != nil {
+			used = a.coordinator.stats.usedSlots()
+		}
+		out := []TaskManagerDetail{}
+		for _, tm := range a.tms.List() {
+			out = append(out, taskManagerDetail(tm, used[tm.ContainerID], a.cfg.TaskManagerMemory, runtime.NumCPU()))
+		}
+		httpjson.Write(w, http.StatusOK, map[string]any{"taskmanagers": out})
+	})
+	mux.HandleFunc("GET /jobmanager/metrics", a.jobManagerMetrics)
+	mux.Handle("GET "+metrics.Path, metrics.Handler(a.metrics))
 	mux.HandleFunc("GET /jobmanager/config", func(w http.ResponseWriter, r *http.Request) {
-		var out []ConfigEntry
+		out := []ConfigEntry{}
 		for _, e := range a.cfg.Conf.Entries() {
 			out = append(out, ConfigEntry{Key: e.Option.Key(), Value: e.Display(), Origin: e.Origin.String()})
 		}
@@ -113,7 +159,7 @@ func (a *AM) handler() http.Handler {
 func (a *AM) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && origin != a.Address() {
-			http.Error(w, "cross-origin request refused: "+origin+" is not this dashboard's origin", http.StatusForbidden)
+			httpjson.WriteRESTErrors(w, http.StatusForbidden, "cross-origin request refused: "+origin+" is not this dashboard's origin")
 			return
 		}
 		switch r.Method {
@@ -123,12 +169,17 @@ func (a *AM) guard(next http.Handler) http.Handler {
 		}
 		if !a.clientCertified(r) {
 			if err := a.cfg.Secret.Check(r); err != nil {
-				appsecret.Refuse(w, err)
+				if errors.Is(err, appsecret.ErrTooLarge) || errors.Is(err, appsecret.ErrBusy) {
+					appsecret.Refuse(w, err)
+				} else {
+					w.Header().Set("WWW-Authenticate", appsecret.Challenge)
+					httpjson.WriteRESTErrors(w, http.StatusUnauthorized)
+				}
 				return
 			}
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			http.Error(w, "want Content-Type application/json", http.StatusUnsupportedMediaType)
+			httpjson.WriteRESTErrors(w, http.StatusUnsupportedMediaType, "want Content-Type application/json")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -156,34 +207,50 @@ type FallbackRequest struct {
 func (a *AM) fallback(w http.ResponseWriter, r *http.Request) {
 	var req FallbackRequest
 	if err := (httpjson.Decoder{}).Decode(w, r, &req); err != nil {
-		http.Error(w, err.Error(), httpjson.DecodeStatus(err))
+		httpjson.WriteRESTErrors(w, httpjson.DecodeStatus(err), err.Error())
 		return
 	}
 	if !a.overview().Leader {
-		http.Error(w, errNotLeading.Error(), http.StatusServiceUnavailable)
+		httpjson.WriteRESTErrors(w, http.StatusServiceUnavailable, errNotLeading.Error())
 		return
 	}
 	plan, err := a.coordinator.Fallback(r.Context(), r.PathValue("id"), req.To, req.Confirm)
 	switch {
 	case errors.Is(err, ErrFallback):
-		http.Error(w, err.Error(), http.StatusConflict)
+		httpjson.WriteRESTErrors(w, http.StatusConflict, err.Error())
 	case err != nil:
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
 	default:
 		httpjson.Write(w, http.StatusOK, plan)
 	}
 }
 
+// knownJob answers 404 (and false) for a job the dispatcher does not know in
+// any state.
+func (a *AM) knownJob(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := a.dispatcher.Status(r.Context(), r.PathValue("id")); err != nil {
+		httpjson.WriteRESTErrors(w, statusOf(err), err.Error())
+		return false
+	}
+	return true
+}
+
 func (a *AM) overview() Overview {
 	tms := a.tms.List()
-	slots := 0
+	slots, free := 0, 0
+	used := map[string]int{}
+	if a.coordinator != nil {
+		used = a.coordinator.stats.usedSlots()
+	}
 	for _, tm := range tms {
 		slots += tm.Slots
+		free += max(0, tm.Slots-used[tm.ContainerID])
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	o := Overview{AttemptID: a.cfg.AttemptID, Attempt: a.cfg.Attempt, MaxAttempts: a.reg.MaxAttempts,
-		Leader: a.session != uuid.Nil, TaskManagers: len(tms), SlotsTotal: slots, AdoptedPending: len(a.adopted)}
+		Leader: a.session != uuid.Nil, TaskManagers: len(tms), SlotsTotal: slots, SlotsAvailable: free, AdoptedPending: len(a.adopted),
+		FlinkVersion: version.Version(), FlinkCommit: version.Revision()}
 	if o.Leader {
 		o.LeaderSession = a.session.String()
 	}

@@ -86,6 +86,9 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 	if cfg.AMMemory == 0 {
 		cfg.AMMemory = c.JobManagerProcessSize()
 	}
+	if spec, ok := c.MetricsPromPort(); ok {
+		cfg.MetricsPort, cfg.MetricsHost = &spec, c.MetricsPromHost()
+	}
 	if cfg.TaskManagerMemory == 0 {
 		cfg.TaskManagerMemory = c.TaskManagerProcessSize()
 	}

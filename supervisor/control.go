@@ -17,6 +17,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/metrics"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
@@ -130,6 +131,7 @@ func (s *Supervisor) serveControl(ctx context.Context, l net.Listener, requestSt
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, s.Status())
 	})
+	mux.Handle("GET "+metrics.Path, metrics.Handler(s.metrics))
 	mux.HandleFunc("POST "+PathStop, func(w http.ResponseWriter, r *http.Request) {
 		s.log.Info().Msg("stop requested")
 		requestStop()

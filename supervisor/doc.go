@@ -1,7 +1,7 @@
 // Package supervisor plays YARN's ResourceManager and NodeManager for one
 // application: it runs the AM attempts and the TaskManager containers as
 // processes, serves the AM–supervisor protocol (supervisor/rmapi) and the control
-// socket (status, stop, kill-am), fences the ZooKeeper session of an AM it has
+// socket (status, stop, kill-am, and its Prometheus metrics at /metrics), fences the ZooKeeper session of an AM it has
 // reaped, and keeps the attempt history in the storage directory. Whether an
 // attempt is restarted is not decided here: the pure policy in attempts does
 // that; the supervisor does the waiting and the process handling around it.

@@ -14,14 +14,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/metrics"
 	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
@@ -79,7 +82,12 @@ type Config struct {
 	// HistoryName(App). It is read at start, so a restarted supervisor keeps its
 	// budget.
 	History hdfsstore.Store
-	Logger  zerolog.Logger
+	// MetricsPort, when set (metrics.reporter.prom.port), serves the
+	// supervisor's metrics on the first free port of the range on MetricsHost
+	// besides the control socket's GET /metrics.
+	MetricsPort *conf.PortSpec
+	MetricsHost string
+	Logger      zerolog.Logger
 }
 
 // Outcome is how the application ended.
@@ -112,11 +120,12 @@ type Supervisor struct {
 	lastExit  time.Time // when the last AM attempt was reaped
 	leadSeq   uint64    // counts the leadership reports that said "leading"
 
-	bootID   string          // this boot's ID, recorded with the processes
-	self     procid.Identity // this supervisor process, recorded
-	recMu    sync.Mutex      // serializes saveRecord
-	recEnded bool            // the record was removed at the end; guarded by recMu
-	adoption adopted         // what New took back from an earlier supervisor, for Run
+	bootID   string               // this boot's ID, recorded with the processes
+	self     procid.Identity      // this supervisor process, recorded
+	recMu    sync.Mutex           // serializes saveRecord
+	recEnded bool                 // the record was removed at the end; guarded by recMu
+	adoption adopted              // what New took back from an earlier supervisor, for Run
+	metrics  *prometheus.Registry // this supervisor's own (GET /metrics)
 }
 
 // amProc is one running AM attempt.
@@ -212,6 +221,8 @@ func New(cfg Config) (*Supervisor, error) {
 	}
 	env := append(os.Environ(), cfg.ProcessEnv...)
 	s.env = append(env, appsecret.EnvFile+"="+SecretPath(cfg.Dir))
+	s.metrics = metrics.NewRegistry()
+	s.metrics.MustRegister(collector{s})
 	return s, nil
 }
 
@@ -354,6 +365,10 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("supervisor: control socket: %w", err)
 	}
 	controlCtx, stopControl := context.WithCancel(context.Background())
+	if err := s.serveMetrics(controlCtx); err != nil {
+		stopControl()
+		return Outcome{}, err
+	}
 	controlled := make(chan error, 1)
 	go func() { controlled <- s.serveControl(controlCtx, cl, requestStop) }()
 	defer func() { stopControl(); <-controlled }()

@@ -92,7 +92,7 @@ func runFailover(c *cli.Context) error {
 	running := func(rest string) bool {
 		for _, j := range jobs {
 			var info jobmanager.CheckpointInfo
-			if sessionctl.GetJSON(ctx, hc, rest+"/jobs/"+j+"/checkpoints", &info) != nil || info.Latest <= info.RestoredFrom {
+			if sessionctl.GetJSON(ctx, hc, rest+"/jobs/"+j+"/checkpoints", &info) != nil || info.LatestID() <= info.RestoredFrom {
 				return false
 			}
 		}

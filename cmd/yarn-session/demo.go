@@ -173,7 +173,7 @@ func runDemo(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("demo: kill-am: %v", err), exitFailure)
 		}
 		killed := time.Now()
-		st.say("SIGKILL the AM (pid %d) after checkpoint %d.", pid, info.Latest)
+		st.say("SIGKILL the AM (pid %d) after checkpoint %d.", pid, info.LatestID())
 		if leader, err = sessionctl.WaitLeader(ctx, client, leader); err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
@@ -229,7 +229,7 @@ func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jo
 			return struct{}{}, false
 		}
 		info = i
-		return struct{}{}, i.Deployed && i.Latest >= i.RestoredFrom+n
+		return struct{}{}, i.Deployed && i.LatestID() >= i.RestoredFrom+n
 	}, "the job does not checkpoint")
 	return info, err
 }

@@ -77,8 +77,8 @@ func jobCommands() []*cli.Command {
 		runCommand(),
 		checkpointsCommand(),
 		{
-			Name: "list", Usage: "list the session's jobs: running, and those whose recovery failed (with the error)",
-			Flags: []cli.Flag{idFlag()},
+			Name: "list", Usage: "list the session's jobs: running, and those whose recovery failed (with the error); -a also finished ones (as flink list -a)",
+			Flags: []cli.Flag{idFlag(), &cli.BoolFlag{Name: flagAll, Aliases: []string{"a"}, Usage: "also list canceled, finished and failed jobs"}},
 			Action: func(c *cli.Context) error {
 				id, err := sessionID(c)
 				if err != nil {
@@ -97,6 +97,9 @@ func jobCommands() []*cli.Command {
 				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "JOB ID\tNAME\tSTATUS\tERROR")
 				for _, j := range res.Jobs {
+					if !c.Bool(flagAll) && jobmanager.Finished(j.State) {
+						continue
+					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", j.JobID, j.Name, j.State, j.Error)
 				}
 				return tw.Flush()

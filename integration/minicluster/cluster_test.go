@@ -40,7 +40,7 @@ func TestCountingJobSurvivesTwoAMKills(t *testing.T) {
 	running := func(attempt int) func() bool {
 		return func() bool {
 			info, err := c.Checkpoints(jobID)
-			return err == nil && c.Status().Attempt == attempt && info.Latest > info.RestoredFrom
+			return err == nil && c.Status().Attempt == attempt && info.LatestID() > info.RestoredFrom
 		}
 	}
 	require.Eventually(t, running(1), time.Minute, 20*time.Millisecond, "attempt 1 checkpoints")

@@ -334,9 +334,13 @@ func Refuse(w http.ResponseWriter, err error) {
 	}
 }
 
+// Challenge is the WWW-Authenticate header value of a 401 for want of a
+// signature.
+const Challenge = Scheme + ` realm="amkeeper"`
+
 // Unauthorized answers 401 with no detail.
 func Unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", Scheme+` realm="amkeeper"`)
+	w.Header().Set("WWW-Authenticate", Challenge)
 	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 }
 

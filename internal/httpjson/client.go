@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // DefaultMaxBytes bounds a body when a Client or Decoder sets no bound: 1 MiB.
@@ -132,9 +133,13 @@ type StatusError struct {
 func newStatusError(method, url string, status int, body []byte) *StatusError {
 	e := &StatusError{Method: method, URL: url, StatusCode: status}
 	var eb ErrorBody
-	if json.Unmarshal(body, &eb) == nil && eb.Code != "" {
+	var re RESTErrors
+	switch {
+	case json.Unmarshal(body, &eb) == nil && eb.Code != "":
 		e.Code, e.Message = eb.Code, eb.Message
-	} else {
+	case json.Unmarshal(body, &re) == nil && len(re.Errors) > 0:
+		e.Message = strings.Join(re.Errors, "; ")
+	default:
 		e.Message = string(bytes.TrimSpace(body))
 	}
 	return e

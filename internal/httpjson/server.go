@@ -60,6 +60,20 @@ func WriteError(w http.ResponseWriter, status int, code, message string) {
 	Write(w, status, ErrorBody{Code: code, Message: message})
 }
 
+// RESTErrors is the error body of the AM's REST API, Flink's ErrorResponseBody:
+// {"errors":["message", …]}.
+type RESTErrors struct {
+	Errors []string `json:"errors"`
+}
+
+// WriteRESTErrors replies with status and a RESTErrors body of msgs.
+func WriteRESTErrors(w http.ResponseWriter, status int, msgs ...string) {
+	if msgs == nil {
+		msgs = []string{http.StatusText(status)}
+	}
+	Write(w, status, RESTErrors{Errors: msgs})
+}
+
 // Limits bound what a client may make a server wait for and read: the time to
 // send a request's headers and then its whole request, the time to read a reply,
 // how long an idle connection is kept, and the size of the headers. A zero field

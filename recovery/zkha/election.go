@@ -576,3 +576,7 @@ func (l *Leadership) unpublish(ctx context.Context) {
 		}
 	}
 }
+
+// ConnectionState is the state of the election's ZooKeeper connection
+// (CONNECTED, SUSPENDED, RECONNECTED, LOST, CLOSED), for metrics.
+func (e *Election) ConnectionState() string { return e.cl.State().String() }
