@@ -122,7 +122,7 @@ func TestRewrittenLeaderAddressGetsNoSecret(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "replay with Host %s: %s", host, b)
-		require.Equal(t, "Unauthorized\n", string(b))
+		require.Equal(t, `{"errors":["Unauthorized"]}`+"\n", string(b), "no detail")
 	}
 
 	// The AM has its address back; the TaskManager is registered with it at its
