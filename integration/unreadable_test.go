@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,7 +124,8 @@ func (u *unreadable) jobStatus(jobID string) (jobmanager.JobStatus, bool) {
 
 // requireFailed waits until job A is listed RECOVERY_FAILED naming checkpoint
 // cp (and file, when not empty), while job B runs on; then checks that A's data
-// did not change and the AM logged the failure once.
+// did not change (a resubmission of A's ID is refused), its committed output is
+// exact, and the AM logged the failure once.
 func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before map[string]string) jobmanager.JobStatus {
 	var st jobmanager.JobStatus
 	require.Eventually(t, func() bool {
@@ -140,7 +142,16 @@ func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before m
 	require.Eventually(t, func() bool { return len(committed(t, u.store, "counts-b")) >= n+3 }, 60*time.Second, 20*time.Millisecond,
 		"job B runs on")
 	requireExactCounts(t, committed(t, u.store, "counts-b"), n+3)
+	// A resubmission of A's ID (another graph, another sink) is refused while A is
+	// listed failed, and stores nothing.
+	other := strings.Replace(strings.Replace(fastCounting, "path: counts", "path: counts-again", 1), "name: counting", "name: again", 1)
+	code, body := postJSON(t, appDirFor(u.c, u.id), leaderOf(u.client)+"/jobs",
+		jobmanager.JobSubmission{JobID: u.a, Name: "again", Graph: encodeGraph(t, u.a, other)})
+	require.Equal(t, http.StatusConflict, code, body)
+	require.Contains(t, body, u.a)
 	require.Equal(t, before, u.snapshot(t), "ZooKeeper pointers and storage files of job A unchanged")
+	requireExactCounts(t, committed(t, u.store, "counts"), 3)
+	require.Empty(t, committed(t, u.store, "counts-again"), "the refused resubmission never ran")
 
 	out, err := u.c.run("", "list", "-id", u.id)
 	require.NoError(t, err)
