@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ type unreadable struct {
 	raw     *zk.Conn
 	cpDir   string // job A's checkpoint pointers
 	storage string // local directory of the storage
+	paused  int    // the AM process stopAM paused and killAM has not killed yet
 }
 
 func newUnreadable(t *testing.T) *unreadable {
@@ -46,6 +48,11 @@ func newUnreadable(t *testing.T) *unreadable {
 	}, fastCounting, b)
 	u := &unreadable{c: c, id: id, client: client, a: jobs[0], b: jobs[1], store: store, raw: zkc.Conn(t),
 		storage: strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")}
+	t.Cleanup(func() { // the test ended with the AM paused
+		if u.paused != 0 {
+			_ = syscall.Kill(u.paused, syscall.SIGCONT)
+		}
+	})
 	u.cpDir = c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id") + "/jobs/" + u.a + "/checkpoints"
 	require.Eventually(t, func() bool {
 		names, _, err := u.raw.Children(u.cpDir)
@@ -54,11 +61,22 @@ func newUnreadable(t *testing.T) *unreadable {
 	return u
 }
 
-// killAM kills the leading AM and returns job A's retained checkpoint IDs,
-// ascending, as they are then (the job is not running).
-func (u *unreadable) killAM(t *testing.T) []int64 {
-	_, err := u.client.KillAM(context.Background())
+// stopAM pauses the leading AM (SIGSTOP), so that nothing completes or subsumes
+// a checkpoint of job A any more, and returns A's retained checkpoint IDs,
+// ascending. A test damages one, then kills the paused AM (killAM): the next
+// attempt cannot have read a checkpoint before its damage.
+func (u *unreadable) stopAM(t *testing.T) []int64 {
+	st, err := u.client.Status(context.Background())
 	require.NoError(t, err)
+	var pid int
+	for _, am := range st.AMs {
+		if am.Leading {
+			pid = am.PID
+		}
+	}
+	require.NotZero(t, pid, "the leading AM: %+v", st.AMs)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	u.paused = pid
 	names, _, err := u.raw.Children(u.cpDir)
 	require.NoError(t, err)
 	sort.Strings(names)
@@ -69,6 +87,19 @@ func (u *unreadable) killAM(t *testing.T) []int64 {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// resumeAM resumes the AM stopAM paused.
+func (u *unreadable) resumeAM(t *testing.T) {
+	require.NoError(t, syscall.Kill(u.paused, syscall.SIGCONT))
+	u.paused = 0
+}
+
+// killAM kills the leading AM (SIGKILL, paused or not).
+func (u *unreadable) killAM(t *testing.T) {
+	_, err := u.client.KillAM(context.Background())
+	require.NoError(t, err)
+	u.paused = 0
 }
 
 // payload returns the local file of checkpoint id's metadata.
@@ -167,8 +198,8 @@ func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before m
 	return st
 }
 
-// TestCorruptNewestCheckpointFailsRecovery: with the AM dead, one byte of job A's
-// newest checkpoint metadata is flipped. The next attempt does not fall back: job A
+// TestCorruptNewestCheckpointFailsRecovery: with the AM paused, one byte of job
+// A's newest checkpoint metadata is flipped; then the AM is killed. The next attempt does not fall back: job A
 // is listed RECOVERY_FAILED naming the checkpoint and its file, nothing of A's
 // changes in ZooKeeper or storage, and job B runs on. The operator's fall-back
 // then says which committed parts the replay duplicates, changes nothing without
@@ -178,13 +209,27 @@ func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before m
 // re-produced the duplicated windows, no gap, no other duplicate).
 func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 	u := newUnreadable(t)
-	ids := u.killAM(t)
-	newest, older := ids[len(ids)-1], ids[0] // older: the parts of the checkpoints between are surely committed
+	// Paused when job A has a committed part newer than its oldest retained
+	// checkpoint (older), so that the fall-back to older duplicates output. A
+	// checkpoint interval may hold no window.
+	var ids []int64
+	require.Eventually(t, func() bool {
+		ids = u.stopAM(t)
+		for name := range committedBytes(t, u.store, "counts") {
+			if p, ok := job.ParsePart(name); ok && p.Checkpoint > ids[0] {
+				return true
+			}
+		}
+		u.resumeAM(t)
+		return false
+	}, 60*time.Second, 20*time.Millisecond, "a committed part of job A newer than its oldest retained checkpoint")
+	newest, older := ids[len(ids)-1], ids[0]
 	payload := u.payload(t, newest)
 	b, err := os.ReadFile(payload)
 	require.NoError(t, err)
 	b[0] ^= 0xff
 	require.NoError(t, os.WriteFile(payload, b, 0o600))
+	u.killAM(t)
 	before := u.snapshot(t)
 	parts := committedBytes(t, u.store, "counts")
 
@@ -292,31 +337,34 @@ func (u *unreadable) stateFile(t *testing.T, id int64) string {
 }
 
 // TestCorruptTaskStateFailsRecovery: one byte of the task-state file job A's
-// newest checkpoint references is flipped while the AM is dead. The TaskManager
-// refuses to restore it; job A is listed RECOVERY_FAILED naming the checkpoint and
-// the state file, nothing of A's changes, and job B runs on.
+// newest checkpoint references is flipped while the AM is paused; then the AM is
+// killed. The TaskManager refuses to restore it; job A is listed RECOVERY_FAILED
+// naming the checkpoint and the state file, nothing of A's changes, and job B
+// runs on.
 func TestCorruptTaskStateFailsRecovery(t *testing.T) {
 	u := newUnreadable(t)
-	ids := u.killAM(t)
+	ids := u.stopAM(t)
 	newest := ids[len(ids)-1]
 	file := u.stateFile(t, newest)
 	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	b[len(b)/2] ^= 0xff
 	require.NoError(t, os.WriteFile(file, b, 0o600))
+	u.killAM(t)
 	u.requireFailed(t, newest, strings.TrimPrefix(file, u.storage+"/"), u.snapshot(t))
 }
 
 // TestMissingCheckpointFileFailsRecovery: job A's newest checkpoint metadata file
-// is deleted while the AM is dead (its pointer dangles). Job A is listed
-// RECOVERY_FAILED naming the checkpoint and the missing file, the pointer stays,
-// nothing else of A's changes, and job B runs on.
+// is deleted while the AM is paused (its pointer dangles); then the AM is killed.
+// Job A is listed RECOVERY_FAILED naming the checkpoint and the missing file, the
+// pointer stays, nothing else of A's changes, and job B runs on.
 func TestMissingCheckpointFileFailsRecovery(t *testing.T) {
 	u := newUnreadable(t)
-	ids := u.killAM(t)
+	ids := u.stopAM(t)
 	newest := ids[len(ids)-1]
 	payload := u.payload(t, newest)
 	require.NoError(t, os.Remove(payload))
+	u.killAM(t)
 	st := u.requireFailed(t, newest, strings.TrimPrefix(payload, u.storage+"/"), u.snapshot(t))
 	require.Contains(t, st.Error, "dangling pointer")
 }
