@@ -259,8 +259,9 @@ func TestCancelRemovesTheJobsHAData(t *testing.T) {
 // TestPausedOldLeaderQueuedCancelChangesNothing: two AMs (hot standby). The
 // leader is paused (SIGSTOP) until the standby leads; a cancel sent to the old
 // leader's REST port waits in its socket; the old leader resumes (SIGCONT) and
-// handles it. It must change nothing: no job result is written, the job runs on
-// under the new leader and, after another failover, under the next one.
+// handles it. It must change nothing: no job result is written, every part
+// committed before it resumed keeps its bytes, the job runs on under the new
+// leader and, after another failover, under the next one, exactly once.
 func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	// Tolerating suspended connections, the resumed leader learns that its session
 	// is gone only when it reconnects: its own view still says it leads while it
@@ -327,6 +328,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\n%s: %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
 		sub.JobID, addr, appsecret.HeaderAuthorization, cancel.Header.Get(appsecret.HeaderAuthorization))
 	require.NoError(t, err)
+	parts := committedBytes(t, st, "counts") // what the resumed old leader must not touch
 	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
 	resumed = true
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(60*time.Second)))
@@ -348,7 +350,16 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	require.Eventually(t, func() bool { p := progress(third.Address); return p.Deployed && p.LatestID() > p.RestoredFrom+1 },
 		60*time.Second, 20*time.Millisecond, "after another failover the job still runs")
 	require.Empty(t, results())
+	// Every part committed before the old leader resumed keeps its bytes, and the
+	// output goes on exactly once past them.
+	had := len(windowsOf(t, parts, nil))
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= had+3 }, 60*time.Second, 20*time.Millisecond,
+		"the job commits three windows more")
+	after := committedBytes(t, st, "counts")
+	for name, b := range parts {
+		require.Equal(t, b, after[name], "committed part %s keeps its bytes", name)
+	}
 	got, err := job.ReadCommittedJob(ctx, st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(sub.JobID))
 	require.NoError(t, err)
-	requireExactCounts(t, got, 1)
+	requireExactCounts(t, got, had+3)
 }

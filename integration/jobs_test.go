@@ -240,6 +240,66 @@ func TestTwoJobsCancelOneThenKillTheAM(t *testing.T) {
 	requireExactCounts(t, committed(t, st, "counts-b"), stopped)
 }
 
+// TestSameSinkPathJobsKeepTheirPartsThroughAFailover: job A writes sink path
+// "counts" and is canceled; job B is then submitted on the same path (allowed:
+// A no longer runs). The AM is killed while B runs, so B restores from its
+// checkpoint and drops its own uncommitted part. A's committed parts keep their
+// bytes, every other part in the directory is B's (its name carries B's ID),
+// and each job's output is exact.
+func TestSameSinkPathJobsKeepTheirPartsThroughAFailover(t *testing.T) {
+	c, id, client, jobs, st := jobSession(t, 1, fastCounting)
+	a := jobs[0]
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= 3 }, 60*time.Second, 20*time.Millisecond,
+		"job A commits output")
+	_, err := c.run("", "cancel", "-id", id, a)
+	require.NoError(t, err)
+	partsA := committedBytes(t, st, "counts")
+	windowsA := windowsOf(t, partsA, nil)
+	requireExactCounts(t, windowsA, 3)
+
+	spec := filepath.Join(t.TempDir(), "b.yaml")
+	require.NoError(t, os.WriteFile(spec, []byte(strings.Replace(fastCounting, "name: counting", "name: counting-b", 1)), 0o600))
+	out, err := c.run("", "run", "-id", id, spec)
+	require.NoError(t, err, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	b := lines[len(lines)-1]
+	require.NotEqual(t, a, b)
+	progress := func() jobmanager.CheckpointInfo {
+		var info jobmanager.CheckpointInfo
+		if rest := leaderOf(client); rest != "" {
+			_ = getJSON(rest+"/jobs/"+b+"/checkpoints", &info)
+		}
+		return info
+	}
+	require.Eventually(t, func() bool { return progress().Latest >= 2 }, 60*time.Second, 20*time.Millisecond, "job B checkpoints")
+	_, err = client.KillAM(context.Background())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { p := progress(); return p.RestoredFrom > 0 && p.Latest > p.RestoredFrom }, 60*time.Second, 20*time.Millisecond,
+		"the next attempt restores job B from its checkpoint and runs it")
+
+	outputOf := func(jobID string) []int64 {
+		got, err := job.ReadCommittedJob(context.Background(), st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(jobID))
+		require.NoError(t, err)
+		return got
+	}
+	n := len(outputOf(b))
+	require.Eventually(t, func() bool { return len(outputOf(b)) >= n+3 }, 60*time.Second, 20*time.Millisecond, "job B runs on")
+	after := committedBytes(t, st, "counts")
+	for name, bytes := range partsA {
+		require.Equal(t, bytes, after[name], "A's committed part %s keeps its bytes", name)
+	}
+	for name := range after {
+		if _, ok := partsA[name]; ok {
+			continue
+		}
+		p, ok := job.ParsePart(name)
+		require.True(t, ok, name)
+		require.Equal(t, job.JobID(b), p.Job, "part %s is B's", name)
+	}
+	require.Equal(t, windowsA, outputOf(a), "A's output, exactly")
+	requireExactCounts(t, outputOf(b), n+3)
+}
+
 // dumpLogs prints an application's logs when the test failed.
 func dumpLogs(t *testing.T, dir string) {
 	if !t.Failed() {

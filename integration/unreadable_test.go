@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +37,7 @@ type unreadable struct {
 	raw     *zk.Conn
 	cpDir   string // job A's checkpoint pointers
 	storage string // local directory of the storage
+	paused  int    // the AM process stopAM paused and killAM has not killed yet
 }
 
 func newUnreadable(t *testing.T) *unreadable {
@@ -45,6 +48,11 @@ func newUnreadable(t *testing.T) *unreadable {
 	}, fastCounting, b)
 	u := &unreadable{c: c, id: id, client: client, a: jobs[0], b: jobs[1], store: store, raw: zkc.Conn(t),
 		storage: strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")}
+	t.Cleanup(func() { // the test ended with the AM paused
+		if u.paused != 0 {
+			_ = syscall.Kill(u.paused, syscall.SIGCONT)
+		}
+	})
 	u.cpDir = c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id") + "/jobs/" + u.a + "/checkpoints"
 	require.Eventually(t, func() bool {
 		names, _, err := u.raw.Children(u.cpDir)
@@ -53,11 +61,22 @@ func newUnreadable(t *testing.T) *unreadable {
 	return u
 }
 
-// killAM kills the leading AM and returns job A's retained checkpoint IDs,
-// ascending, as they are then (the job is not running).
-func (u *unreadable) killAM(t *testing.T) []int64 {
-	_, err := u.client.KillAM(context.Background())
+// stopAM pauses the leading AM (SIGSTOP), so that nothing completes or subsumes
+// a checkpoint of job A any more, and returns A's retained checkpoint IDs,
+// ascending. A test damages one, then kills the paused AM (killAM): the next
+// attempt cannot have read a checkpoint before its damage.
+func (u *unreadable) stopAM(t *testing.T) []int64 {
+	st, err := u.client.Status(context.Background())
 	require.NoError(t, err)
+	var pid int
+	for _, am := range st.AMs {
+		if am.Leading {
+			pid = am.PID
+		}
+	}
+	require.NotZero(t, pid, "the leading AM: %+v", st.AMs)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	u.paused = pid
 	names, _, err := u.raw.Children(u.cpDir)
 	require.NoError(t, err)
 	sort.Strings(names)
@@ -68,6 +87,19 @@ func (u *unreadable) killAM(t *testing.T) []int64 {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// resumeAM resumes the AM stopAM paused.
+func (u *unreadable) resumeAM(t *testing.T) {
+	require.NoError(t, syscall.Kill(u.paused, syscall.SIGCONT))
+	u.paused = 0
+}
+
+// killAM kills the leading AM (SIGKILL, paused or not).
+func (u *unreadable) killAM(t *testing.T) {
+	_, err := u.client.KillAM(context.Background())
+	require.NoError(t, err)
+	u.paused = 0
 }
 
 // payload returns the local file of checkpoint id's metadata.
@@ -123,7 +155,8 @@ func (u *unreadable) jobStatus(jobID string) (jobmanager.JobStatus, bool) {
 
 // requireFailed waits until job A is listed RECOVERY_FAILED naming checkpoint
 // cp (and file, when not empty), while job B runs on; then checks that A's data
-// did not change and the AM logged the failure once.
+// did not change (a resubmission of A's ID is refused), its committed output is
+// exact, and the AM logged the failure once.
 func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before map[string]string) jobmanager.JobStatus {
 	var st jobmanager.JobStatus
 	require.Eventually(t, func() bool {
@@ -140,7 +173,16 @@ func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before m
 	require.Eventually(t, func() bool { return len(committed(t, u.store, "counts-b")) >= n+3 }, 60*time.Second, 20*time.Millisecond,
 		"job B runs on")
 	requireExactCounts(t, committed(t, u.store, "counts-b"), n+3)
+	// A resubmission of A's ID (another graph, another sink) is refused while A is
+	// listed failed, and stores nothing.
+	other := strings.Replace(strings.Replace(fastCounting, "path: counts", "path: counts-again", 1), "name: counting", "name: again", 1)
+	code, body := postJSON(t, appDirFor(u.c, u.id), leaderOf(u.client)+"/jobs",
+		jobmanager.JobSubmission{JobID: u.a, Name: "again", Graph: encodeGraph(t, u.a, other)})
+	require.Equal(t, http.StatusConflict, code, body)
+	require.Contains(t, body, u.a)
 	require.Equal(t, before, u.snapshot(t), "ZooKeeper pointers and storage files of job A unchanged")
+	requireExactCounts(t, committed(t, u.store, "counts"), 3)
+	require.Empty(t, committed(t, u.store, "counts-again"), "the refused resubmission never ran")
 
 	out, err := u.c.run("", "list", "-id", u.id)
 	require.NoError(t, err)
@@ -156,23 +198,38 @@ func (u *unreadable) requireFailed(t *testing.T, cp int64, file string, before m
 	return st
 }
 
-// TestCorruptNewestCheckpointFailsRecovery: with the AM dead, one byte of job A's
-// newest checkpoint metadata is flipped. The next attempt does not fall back: job A
+// TestCorruptNewestCheckpointFailsRecovery: with the AM paused, one byte of job
+// A's newest checkpoint metadata is flipped; then the AM is killed. The next attempt does not fall back: job A
 // is listed RECOVERY_FAILED naming the checkpoint and its file, nothing of A's
 // changes in ZooKeeper or storage, and job B runs on. The operator's fall-back
 // then says which committed parts the replay duplicates, changes nothing without
 // --yes, and with it restores A from the older checkpoint; every part committed
-// before keeps its bytes, and the output is exact once the listed parts are set
-// aside.
+// before keeps its bytes, and once the listed parts are set aside the output is
+// exact through every window committed before and three more (the replay
+// re-produced the duplicated windows, no gap, no other duplicate).
 func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 	u := newUnreadable(t)
-	ids := u.killAM(t)
-	newest, older := ids[len(ids)-1], ids[0] // older: the parts of the checkpoints between are surely committed
+	// Paused when job A has a committed part newer than its oldest retained
+	// checkpoint (older), so that the fall-back to older duplicates output. A
+	// checkpoint interval may hold no window.
+	var ids []int64
+	require.Eventually(t, func() bool {
+		ids = u.stopAM(t)
+		for name := range committedBytes(t, u.store, "counts") {
+			if p, ok := job.ParsePart(name); ok && p.Checkpoint > ids[0] {
+				return true
+			}
+		}
+		u.resumeAM(t)
+		return false
+	}, 60*time.Second, 20*time.Millisecond, "a committed part of job A newer than its oldest retained checkpoint")
+	newest, older := ids[len(ids)-1], ids[0]
 	payload := u.payload(t, newest)
 	b, err := os.ReadFile(payload)
 	require.NoError(t, err)
 	b[0] ^= 0xff
 	require.NoError(t, os.WriteFile(payload, b, 0o600))
+	u.killAM(t)
 	before := u.snapshot(t)
 	parts := committedBytes(t, u.store, "counts")
 
@@ -213,17 +270,35 @@ func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 	require.Equal(t, jobmanager.JobRunning, st.State)
 	require.Empty(t, st.Error)
 
-	n := len(committed(t, u.store, "counts"))
-	require.Eventually(t, func() bool { return len(committed(t, u.store, "counts")) >= n+3 }, 60*time.Second, 20*time.Millisecond)
-	after := committedBytes(t, u.store, "counts")
+	// What the command said: the listed parts are duplicated by the replay; set
+	// aside, the rest is exact — no gap, no other duplicate. The replay starts
+	// from the older checkpoint, so the rest reaches every window committed
+	// before (the duplicated ones included) only once the replay has re-produced
+	// them: wait for that and three windows more.
+	had := len(windowsOf(t, parts, nil))
+	var after map[string][]byte
+	var windows []int64
+	require.Eventually(t, func() bool {
+		after = committedBytes(t, u.store, "counts")
+		windows = windowsOf(t, after, dup)
+		return len(windows) >= had+3
+	}, 60*time.Second, 20*time.Millisecond, "job A re-produces the %d windows committed before and three more", had)
 	for name, b := range parts {
 		require.Equal(t, b, after[name], "committed part %s keeps its bytes", name)
 	}
-	// What the command said: the listed parts are duplicated by the replay; set
-	// aside, the rest is exact — no gap, no other duplicate.
-	names := make([]string, 0, len(after))
-	for name := range after {
-		names = append(names, name)
+	requireExactCounts(t, windows, had+3)
+}
+
+// windowsOf returns the windows in the committed parts (name to bytes) of a
+// job of parallelism 1, in checkpoint order, leaving out the parts named in
+// skip.
+func windowsOf(t *testing.T, parts map[string][]byte, skip []string) []int64 {
+	t.Helper()
+	names := make([]string, 0, len(parts))
+	for name := range parts {
+		if !slices.Contains(skip, name) {
+			names = append(names, name)
+		}
 	}
 	sort.Slice(names, func(i, k int) bool {
 		pi, _ := job.ParsePart(names[i])
@@ -232,16 +307,13 @@ func TestCorruptNewestCheckpointFailsRecovery(t *testing.T) {
 	})
 	var windows []int64
 	for _, name := range names {
-		if slices.Contains(dup, name) {
-			continue
-		}
-		for _, f := range strings.Fields(string(after[name])) {
+		for _, f := range strings.Fields(string(parts[name])) {
 			v, err := strconv.ParseInt(f, 10, 64)
-			require.NoError(t, err)
+			require.NoError(t, err, "part %s", name)
 			windows = append(windows, v)
 		}
 	}
-	requireExactCounts(t, windows, 5)
+	return windows
 }
 
 // stateFile returns the local file of subtask 0's task state in checkpoint id of
@@ -265,31 +337,34 @@ func (u *unreadable) stateFile(t *testing.T, id int64) string {
 }
 
 // TestCorruptTaskStateFailsRecovery: one byte of the task-state file job A's
-// newest checkpoint references is flipped while the AM is dead. The TaskManager
-// refuses to restore it; job A is listed RECOVERY_FAILED naming the checkpoint and
-// the state file, nothing of A's changes, and job B runs on.
+// newest checkpoint references is flipped while the AM is paused; then the AM is
+// killed. The TaskManager refuses to restore it; job A is listed RECOVERY_FAILED
+// naming the checkpoint and the state file, nothing of A's changes, and job B
+// runs on.
 func TestCorruptTaskStateFailsRecovery(t *testing.T) {
 	u := newUnreadable(t)
-	ids := u.killAM(t)
+	ids := u.stopAM(t)
 	newest := ids[len(ids)-1]
 	file := u.stateFile(t, newest)
 	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	b[len(b)/2] ^= 0xff
 	require.NoError(t, os.WriteFile(file, b, 0o600))
+	u.killAM(t)
 	u.requireFailed(t, newest, strings.TrimPrefix(file, u.storage+"/"), u.snapshot(t))
 }
 
 // TestMissingCheckpointFileFailsRecovery: job A's newest checkpoint metadata file
-// is deleted while the AM is dead (its pointer dangles). Job A is listed
-// RECOVERY_FAILED naming the checkpoint and the missing file, the pointer stays,
-// nothing else of A's changes, and job B runs on.
+// is deleted while the AM is paused (its pointer dangles); then the AM is killed.
+// Job A is listed RECOVERY_FAILED naming the checkpoint and the missing file, the
+// pointer stays, nothing else of A's changes, and job B runs on.
 func TestMissingCheckpointFileFailsRecovery(t *testing.T) {
 	u := newUnreadable(t)
-	ids := u.killAM(t)
+	ids := u.stopAM(t)
 	newest := ids[len(ids)-1]
 	payload := u.payload(t, newest)
 	require.NoError(t, os.Remove(payload))
+	u.killAM(t)
 	st := u.requireFailed(t, newest, strings.TrimPrefix(payload, u.storage+"/"), u.snapshot(t))
 	require.Contains(t, st.Error, "dangling pointer")
 }
