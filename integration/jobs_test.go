@@ -271,10 +271,10 @@ func TestSameSinkPathJobsKeepTheirPartsThroughAFailover(t *testing.T) {
 		}
 		return info
 	}
-	require.Eventually(t, func() bool { return progress().Latest >= 2 }, 60*time.Second, 20*time.Millisecond, "job B checkpoints")
+	require.Eventually(t, func() bool { return progress().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond, "job B checkpoints")
 	_, err = client.KillAM(context.Background())
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { p := progress(); return p.RestoredFrom > 0 && p.Latest > p.RestoredFrom }, 60*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { p := progress(); return p.RestoredFrom > 0 && p.LatestID() > p.RestoredFrom }, 60*time.Second, 20*time.Millisecond,
 		"the next attempt restores job B from its checkpoint and runs it")
 
 	outputOf := func(jobID string) []int64 {
