@@ -111,6 +111,7 @@ type Supervisor struct {
 	log    zerolog.Logger
 	secret appsecret.Secret // the application secret, at SecretPath
 	env    []string         // the environment of every AM and container
+	lock   *os.File         // the application's supervisor lock, held until Run ends
 
 	mu        sync.Mutex
 	ams       map[string]*amProc // running AM attempts by attempt ID
@@ -183,7 +184,12 @@ func New(cfg Config) (*Supervisor, error) {
 		cm.Close()
 		return nil, fmt.Errorf("supervisor: application directory: %w", err)
 	}
-	s := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt()}
+	lock, err := lockApp(cfg.Dir)
+	if err != nil {
+		cm.Close()
+		return nil, err
+	}
+	s := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt(), lock: lock}
 	if s.bootID, err = procid.BootID(); err != nil {
 		log.Warn().Err(err).Msg("no boot ID: a restarted supervisor will treat every recorded process as dead")
 	}
@@ -191,17 +197,20 @@ func New(cfg Config) (*Supervisor, error) {
 	rec, found, err := readRecordIfAny(cfg.Dir)
 	if err != nil {
 		cm.Close()
+		s.unlock()
 		return nil, err
 	}
 	if found {
 		// An earlier supervisor of this application died without ending it.
 		if err := procid.Verify(rec.Supervisor); err == nil && rec.Supervisor.PID != os.Getpid() && rec.BootID == s.bootID {
 			cm.Close()
+			s.unlock()
 			return nil, fmt.Errorf("supervisor: the supervisor of %s still runs (pid %d): stop it first", cfg.App, rec.Supervisor.PID)
 		}
 		// Its processes hold its application secret: keep it.
 		if s.secret, err = appsecret.Load(SecretPath(cfg.Dir)); err != nil {
 			cm.Close()
+			s.unlock()
 			return nil, fmt.Errorf("supervisor: the application secret of the running session: %w", err)
 		}
 		s.adoption = s.adopt(rec)
@@ -216,6 +225,7 @@ func New(cfg Config) (*Supervisor, error) {
 		// every process of the session reads it at start through appsecret.EnvFile.
 		if s.secret, err = appsecret.Create(SecretPath(cfg.Dir)); err != nil {
 			cm.Close()
+			s.unlock()
 			return nil, fmt.Errorf("supervisor: application secret: %w", err)
 		}
 	}
@@ -339,10 +349,20 @@ func (s *Supervisor) Preempt() error {
 	return syscall.Kill(pid, syscall.SIGKILL)
 }
 
+// unlock lets the application's supervisor lock go (after Run, or when New
+// fails): the next supervisor may start.
+func (s *Supervisor) unlock() {
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
+	}
+}
+
 // Run runs attempts until the application ends (the AM finished it, or the budget
 // ran out) or ctx ends (the application is stopped: the AM is asked to finish,
 // containers are stopped, HA data is kept). It always stops every container.
 func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
+	defer s.unlock()
 	defer s.cm.Close()
 	l, err := rmapi.Listen(s.Socket())
 	if err != nil {
