@@ -90,7 +90,11 @@ func TestSeedYarnExample(t *testing.T) {
 	st, err := client.Status(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 4, st.MaxAttempts, "yarn.application-attempts 10, capped by yarn-site.xml's yarn.resourcemanager.am.max-attempts 4")
-	assert.Len(t, st.Containers, 2, "-n 2")
+	// The leader asks for its containers once it leads: they come a moment later.
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		return err == nil && len(st.Containers) == 2
+	}, 60*time.Second, 20*time.Millisecond, "-n 2")
 
 	f := filepath.Join(t.TempDir(), "job.yaml")
 	require.NoError(t, os.WriteFile(f, []byte(fastCounting), 0o600))
