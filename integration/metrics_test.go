@@ -5,9 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 
 	"github.com/amkeeper/amkeeper/internal/flinkshape"
 	"github.com/amkeeper/amkeeper/jobmanager"
-	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // scrape parses Prometheus text.
@@ -76,19 +72,10 @@ func httpGet(t *testing.T, url string) []byte {
 // Flink-shaped endpoint of the new leader has Flink's fields, and a canceled
 // job is still served by /jobs/{id}, CANCELED.
 func TestMetricsAndFlinkShapesAcrossAFailover(t *testing.T) {
-	c := newCLI(t)
-	spec := filepath.Join(t.TempDir(), "counting.yaml")
-	require.NoError(t, os.WriteFile(spec, []byte(fastCounting), 0o600))
-	out, err := c.run("", append([]string{"-n", "1", "-d",
-		"-D", "yarn.application-attempts=3", "-D", "yarn.resourcemanager.am.max-attempts=3"}, c.ha...)...)
-	require.NoError(t, err)
-	id := appIDPattern.FindString(out)
-	client := supervisor.NewControlClient(appDirFor(c, id))
-	require.Eventually(t, func() bool { return leaderOf(client) != "" }, 30*time.Second, 20*time.Millisecond)
-	out, err = c.run("", "run", "-id", id, spec)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	jobID := lines[len(lines)-1]
+	c, id, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "yarn.application-attempts=3", "-D", "yarn.resourcemanager.am.max-attempts=3")
+	}, fastCounting)
+	jobID := jobs[0]
 	job := map[string]string{"job_id": jobID, "job_name": "counting"}
 
 	var first string
