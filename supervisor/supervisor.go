@@ -317,11 +317,21 @@ func (s *Supervisor) reportedLeader() *amProc {
 // KillAM SIGKILLs the leading AM, as a crash would (it counts against the
 // budget): for tests and demos. It returns the PID killed.
 func (s *Supervisor) KillAM() (int, error) {
-	_, pid := s.leader()
+	a, pid := s.leader()
 	if pid == 0 {
 		return 0, errors.New("supervisor: kill-am: no leading AM running")
 	}
-	return pid, syscall.Kill(pid, syscall.SIGKILL)
+	return pid, kill(a, pid)
+}
+
+// kill SIGKILLs the AM a (PID pid): an adopted one through its pidfd, as it is
+// not our child — it is reaped at once, and its PID may name another process
+// before we forget it; our own child keeps its PID until we wait for it.
+func kill(a *amProc, pid int) error {
+	if a != nil && a.proc != nil {
+		return a.proc.Signal(syscall.SIGKILL)
+	}
+	return syscall.Kill(pid, syscall.SIGKILL)
 }
 
 func (s *Supervisor) amLog(attemptID string) string {
@@ -346,7 +356,7 @@ func (s *Supervisor) Preempt() error {
 	s.mu.Lock()
 	a.preempt = true
 	s.mu.Unlock()
-	return syscall.Kill(pid, syscall.SIGKILL)
+	return kill(a, pid)
 }
 
 // unlock lets the application's supervisor lock go (after Run, or when New
