@@ -10,34 +10,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
-)
 
-// znodeState records every node under top with the versions any write to it, its
-// children or its ACL changes; a node the reader may not list is recorded alone.
-func znodeState(t *testing.T, conn *zk.Conn, top string) map[string][3]int64 {
-	t.Helper()
-	out := map[string][3]int64{}
-	queue := []string{top}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		ok, st, err := conn.Exists(p)
-		require.NoError(t, err)
-		if !ok {
-			continue
-		}
-		out[p] = [3]int64{st.Mzxid, int64(st.Cversion), int64(st.Aversion)}
-		names, _, err := conn.Children(p)
-		if err == zk.ErrNoAuth {
-			continue
-		}
-		require.NoError(t, err)
-		for _, n := range names {
-			queue = append(queue, path.Join(p, n))
-		}
-	}
-	return out
-}
+	"github.com/amkeeper/amkeeper/integration/zktest"
+)
 
 // TestSquattedClusterPathIsRefused is issue 14's attack: another ZooKeeper user
 // pre-created the cluster's path down to leader/latch world-writable, to list and
@@ -61,7 +36,7 @@ func TestSquattedClusterPathIsRefused(t *testing.T) {
 		_, err := mallory.Create(p, nil, 0, open)
 		require.NoError(t, err)
 	}
-	before := znodeState(t, mallory, root)
+	before := zktest.TreeState(t, mallory, root)
 
 	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=1",
 		"-D", "high-availability.zookeeper.client.acl=creator", "-D", "high-availability.zookeeper.client.authorization=ip:127.0.0.1"}, c.ha...)...)
@@ -95,5 +70,5 @@ func TestSquattedClusterPathIsRefused(t *testing.T) {
 		require.NoError(t, err)
 		require.NotContains(t, string(b), "s3cret", f)
 	}
-	require.Equal(t, before, znodeState(t, mallory, root), "nothing in ZooKeeper changed")
+	require.Equal(t, before, zktest.TreeState(t, mallory, root), "nothing in ZooKeeper changed")
 }

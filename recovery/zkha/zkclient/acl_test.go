@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery/zkha/zkclient"
 )
@@ -54,31 +55,6 @@ func testBase(t *testing.T, conn *zk.Conn) string {
 	return base
 }
 
-// treeState is every node under (and including) top with the versions that any
-// write to it, its children or its ACL would change.
-func treeState(t *testing.T, conn *zk.Conn, top string) map[string][3]int64 {
-	t.Helper()
-	out := map[string][3]int64{}
-	queue := []string{top}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		names, st, err := conn.Children(p)
-		if err == zk.ErrNoAuth {
-			_, st, err = conn.Exists(p)
-			require.NoError(t, err)
-			out[p] = [3]int64{st.Mzxid, int64(st.Cversion), int64(st.Aversion)}
-			continue
-		}
-		require.NoError(t, err, "children of %s", p)
-		out[p] = [3]int64{st.Mzxid, int64(st.Cversion), int64(st.Aversion)}
-		for _, n := range names {
-			queue = append(queue, path.Join(p, n))
-		}
-	}
-	return out
-}
-
 // connectCreator connects under acl creator with our digest, checking from from.
 func connectCreator(t *testing.T, root, from string) (*zkclient.Client, error) {
 	t.Helper()
@@ -103,7 +79,7 @@ func TestACLCreatorRefusesSquattedPath(t *testing.T) {
 	mallory := rawAs(t, theirDigest)
 	base := testBase(t, mallory) // stands for the operator's "/": not checked
 	mkdirs(t, mallory, zk.WorldACL(zk.PermAll), base+"/flink", base+"/flink/c", base+"/flink/c/leader", base+"/flink/c/leader/latch")
-	before := treeState(t, mallory, base)
+	before := zktest.TreeState(t, mallory, base)
 
 	_, err := connectCreator(t, base+"/flink/c", base+"/flink")
 	require.ErrorIs(t, err, zkclient.ErrOpenACL)
@@ -124,7 +100,7 @@ func TestACLCreatorRefusesSquattedPath(t *testing.T) {
 	require.NotContains(t, msg, "deleteall "+base+"/flink)")
 	require.NotContains(t, msg, "s3cret")
 
-	require.Equal(t, before, treeState(t, mallory, base), "the refused client touched nothing")
+	require.Equal(t, before, zktest.TreeState(t, mallory, base), "the refused client touched nothing")
 }
 
 // TestACLCreatorRefusesOneOpenNodeAndTheFixWorks: the cluster's own nodes are
@@ -228,7 +204,7 @@ func TestACLCreatorNodesArePrivateFromTheStart(t *testing.T) {
 	_, err = cl.Multi(ctx, zkclient.CreateOp{Path: "/jobgraphs"}, zkclient.CreateOp{Path: "/jobgraphs/00aa", Data: []byte("p")})
 	require.NoError(t, err)
 
-	state := treeState(t, us, base+"/flink")
+	state := zktest.TreeState(t, us, base+"/flink")
 	require.Len(t, state, 7)
 	for p := range state {
 		acl, st, err := us.GetACL(p)
