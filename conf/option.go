@@ -383,6 +383,20 @@ var (
 		key: "heartbeat.timeout", typ: TypeDuration, group: GroupHeartbeat, def: "50000 ms",
 		desc: "A peer that has not answered a heartbeat for this long is considered dead. Must exceed heartbeat.interval.",
 	}
+	TaskManagerLeaderlessGrace = &Option{
+		key: "amkeeper.taskmanager.leaderless-grace", typ: TypeDuration, group: GroupHeartbeat,
+		defDoc: "heartbeat.timeout",
+		defFn: func(r *resolver) string {
+			if v := r.values[HeartbeatTimeout]; v != nil && v.valid {
+				return v.text
+			}
+			return HeartbeatTimeout.def
+		},
+		desc: "How long a TaskManager keeps running its tasks while it knows no leader (the AM is being replaced): " +
+			"they keep processing, checkpoints pause, sinks keep their output invisible, and the next leader adopts " +
+			"them without a restore. After this long with no leader the tasks are canceled and the next leader " +
+			"restores the jobs from their latest checkpoint. 0: cancel at once (no adoption).",
+	}
 )
 
 // registry is the table every accessor, check, listing and reference derives from.
@@ -400,7 +414,7 @@ var registry = slices.Concat([]*Option{
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
 	RESTPort, RESTAddress, RESTBindAddress, MaxJobs, MetricsPromPort, MetricsPromHost, MetricsPromFactory,
 	TaskManagerRegistrationTimeout, TaskManagerMaxSlots, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
-	HeartbeatInterval, HeartbeatTimeout,
+	HeartbeatInterval, HeartbeatTimeout, TaskManagerLeaderlessGrace,
 }, securityRegistry)
 
 // Registry returns every registered option in reference order. The slice is a copy;

@@ -132,6 +132,9 @@ func NewAM(cfg AMConfig) *AM {
 		if cfg.Internal != nil {
 			a.coordinator.useHTTP(cfg.Internal.HTTPClient(cfg.Conf.CheckpointingTimeout()), cfg.Secret)
 		}
+		if j.Graphs != nil {
+			a.coordinator.RecordExecutions(j.Graphs)
+		}
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
 		a.dispatcher.SetMaxJobs(cfg.Conf.MaxJobs())
 		if j.Checkpoints != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -49,6 +50,11 @@ type Config struct {
 	// execution.checkpointing.timeout. The server's write timeout leaves it that
 	// long (and a margin); zero: httpjson's default.
 	CommandTimeout time.Duration
+	// LeaderlessGrace is how long tasks keep running while no leader is
+	// registered with (amkeeper.taskmanager.leaderless-grace): the next leader
+	// may adopt them. After it they are canceled. Zero: canceled when the
+	// leader goes.
+	LeaderlessGrace time.Duration
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
 	// Logger is the TaskManager's logger; the process sets the container (and pid)
@@ -72,7 +78,10 @@ type TaskManager struct {
 	regs        int
 	addr        string
 	change      chan struct{} // signalled when retrieval names a new leader
-	tasks       tasks
+	// grace cancels the tasks when no leader is registered with for
+	// LeaderlessGrace after the last one went (nil: not leaderless).
+	grace *time.Timer
+	tasks tasks
 }
 
 var _ tmapi.TaskManager = (*TaskManager)(nil)
@@ -93,7 +102,7 @@ func New(cfg Config) *TaskManager {
 		log:      cfg.Logger, // the process set container (and pid) on it
 		registry: tmapi.NewRegistryClient(cfg.TLS.HTTPClient(5*time.Second), cfg.Secret),
 		change:   make(chan struct{}, 1),
-		tasks:    tasks{m: map[tmapi.TaskID]*running{}},
+		tasks:    tasks{m: map[tmapi.TaskID]*running{}, stats: map[tmapi.TaskID]*job.RecordStats{}},
 	}
 }
 
@@ -109,7 +118,8 @@ func (tm *TaskManager) Status() tmapi.Status {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	return tmapi.Status{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
-		LeaderSession: sessionString(tm.leader), LeaderAddress: tm.leader.Address, Registrations: tm.regs}
+		LeaderSession: sessionString(tm.leader), LeaderAddress: tm.leader.Address, Registrations: tm.regs,
+		Tasks: tm.taskStatus()}
 }
 
 func sessionString(i recovery.LeaderInfo) string {
@@ -168,19 +178,42 @@ func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 		tm.leader = tm.registering
 	}
 	if tm.leader.Known() && tm.leader != info {
-		// The leader we served is gone or replaced: drop what we ran for it, keep
-		// the process and slots. (Tasks join in the jobs issue.)
-		tm.log.Info().Str(logging.LeaderSession, tm.leader.SessionID.String()).Msg("leader lost: cancelling its work, keeping slots")
+		// The leader we served is gone or replaced: its commands are refused from
+		// now on. Its tasks keep running for the grace period, for the next
+		// leader to adopt; the process and slots stay.
+		old := tm.leader
 		tm.leader = recovery.LeaderInfo{}
-		tm.mu.Unlock()
-		tm.cancelAll()
-		tm.mu.Lock()
+		if tm.cfg.LeaderlessGrace <= 0 {
+			tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Msg("leader lost: cancelling its work, keeping slots")
+			tm.mu.Unlock()
+			tm.cancelAll()
+			tm.mu.Lock()
+		} else if tm.grace == nil {
+			tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Dur("grace", tm.cfg.LeaderlessGrace).
+				Msg("leader lost: tasks keep running for the next leader to adopt")
+			tm.grace = time.AfterFunc(tm.cfg.LeaderlessGrace, tm.graceOver)
+		}
 	}
 	tm.mu.Unlock()
 	select {
 	case tm.change <- struct{}{}:
 	default:
 	}
+}
+
+// graceOver cancels the tasks when the grace period ended with no leader
+// registered with.
+func (tm *TaskManager) graceOver() {
+	tm.mu.Lock()
+	if tm.grace == nil || tm.leader.Known() {
+		tm.mu.Unlock()
+		return
+	}
+	tm.grace = nil
+	tm.mu.Unlock()
+	n := tm.stop(func(tmapi.TaskID) bool { return true })
+	tm.log.Warn().Dur("grace", tm.cfg.LeaderlessGrace).Int("tasks", n).
+		Msg("no leader within the grace period: tasks canceled; the next leader restores them")
 }
 
 // follow registers with the known leader and heartbeats it; on any change or
@@ -236,8 +269,10 @@ func (tm *TaskManager) follow(ctx context.Context) {
 }
 
 func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {
+	// The tasks are listed before the registering session accepts commands: a
+	// deployment from the new leader can only add to what it is told.
 	reg := tmapi.Registration{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
-		Address: tm.Address(), LeaderSession: leader.SessionID.String()}
+		Address: tm.Address(), LeaderSession: leader.SessionID.String(), Tasks: tm.runningTasks()}
 	// The leader may deploy tasks as soon as it has our registration, before its
 	// reply reaches us: commands under the session we are registering with are
 	// accepted from now on (while it is still the leader retrieval reports).
@@ -260,6 +295,10 @@ func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo)
 	}
 	tm.leader = leader
 	tm.regs++
+	if tm.grace != nil {
+		tm.grace.Stop()
+		tm.grace = nil
+	}
 	tm.mu.Unlock()
 	interval := time.Duration(res.HeartbeatIntervalMs) * time.Millisecond
 	if interval <= 0 {
