@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Type is the value type of an Option. It decides how a value is parsed, which
@@ -385,7 +386,13 @@ var (
 	}
 	TaskManagerLeaderlessGrace = &Option{
 		key: "amkeeper.taskmanager.leaderless-grace", typ: TypeDuration, group: GroupHeartbeat,
-		defDoc: "heartbeat.timeout",
+		defDoc: "heartbeat.timeout", signed: true,
+		check: func(parsed any) string {
+			if d, _ := parsed.(time.Duration); d < 0 {
+				return "is negative: want 0 (cancel the tasks as soon as the leader goes) or a positive duration"
+			}
+			return ""
+		},
 		defFn: func(r *resolver) string {
 			if v := r.values[HeartbeatTimeout]; v != nil && v.valid {
 				return v.text

@@ -460,6 +460,10 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 			c.mu.Unlock()
 			logging.Since(log.Info().Str("execution", graph.Execution).Int64("last_checkpoint", last).Int("subtasks", p), start).
 				Msg("job adopted: its tasks kept running through the failover")
+			// Checkpoints paused while no leader ran them: take one now.
+			if err := c.checkpoint(ctx, g, log, jobID, placement, cps, counter); err != nil {
+				return err
+			}
 			return c.supervise(ctx, g, log, jobID, *graph, placement, cps, counter, interval)
 		}
 	}
