@@ -135,6 +135,7 @@ func NewAM(cfg AMConfig) *AM {
 		if j.Graphs != nil {
 			a.coordinator.RecordExecutions(j.Graphs)
 		}
+		a.coordinator.expectContainers(a.ownedIDs)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
 		a.dispatcher.SetMaxJobs(cfg.Conf.MaxJobs())
 		if j.Checkpoints != nil {
@@ -166,6 +167,17 @@ func (a *AM) admit(reg tmapi.Registration) error {
 		return fmt.Errorf("%w: container %s was launched with %d slots, not %d", tmapi.ErrUnknownContainer, reg.ContainerID, c.Slots, reg.Slots)
 	}
 	return nil
+}
+
+// ownedIDs lists the containers the application runs, as the AM knows them.
+func (a *AM) ownedIDs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.owned))
+	for id := range a.owned {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Address returns the AM's REST address (http:// or https://), once Run has

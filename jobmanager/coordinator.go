@@ -80,6 +80,9 @@ type Coordinator struct {
 	// not recorded and running tasks never adopted.
 	recorder  ExecutionRecorder
 	adoptWait time.Duration
+	// expected lists the containers the application runs (nil: unknown): once
+	// each has registered, a subtask none of them reports will not come.
+	expected func() []string
 
 	mu       sync.Mutex
 	changed  chan struct{}     // closed (and replaced) when a job's tasks are deployed
@@ -118,6 +121,24 @@ func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appse
 // job's recorded execution instead of restoring it. Call it before the
 // coordinator runs.
 func (c *Coordinator) RecordExecutions(r ExecutionRecorder) { c.recorder = r }
+
+// expectContainers tells the coordinator which containers the application
+// runs, so that it restores a job at once when all of them registered without
+// every subtask of the job. Call it before the coordinator runs.
+func (c *Coordinator) expectContainers(f func() []string) { c.expected = f }
+
+// allRegistered reports whether every expected container has registered.
+func (c *Coordinator) allRegistered(tms []TaskManagerInfo) bool {
+	if c.expected == nil {
+		return false
+	}
+	for _, id := range c.expected() {
+		if !slices.ContainsFunc(tms, func(tm TaskManagerInfo) bool { return tm.ContainerID == id }) {
+			return false
+		}
+	}
+	return true
+}
 
 // useHTTP has the commands to TaskManagers made with hc (internal TLS). Call it
 // before the coordinator runs.
@@ -538,13 +559,18 @@ func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID strin
 	defer deadline.Stop()
 	for {
 		changed := c.tms.Changed()
-		placement, last, missing, why := adoption(c.tms.List(), jobID, graph.Execution, graph.Spec.Parallelism)
+		tms := c.tms.List()
+		placement, last, missing, why := adoption(tms, jobID, graph.Execution, graph.Spec.Parallelism)
 		switch {
 		case why != "":
 			log.Info().Str(logging.Reason, why).Msg("running tasks not adopted: restoring the job")
 			return nil, 0, false
 		case missing == 0:
 			return placement, last, true
+		case c.allRegistered(tms):
+			log.Info().Int("missing_subtasks", missing).
+				Msg("running tasks not adopted: every TaskManager registered, not every subtask runs in the recorded execution; restoring the job")
+			return nil, 0, false
 		}
 		select {
 		case <-ctx.Done():

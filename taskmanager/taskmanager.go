@@ -178,26 +178,33 @@ func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 		tm.leader = tm.registering
 	}
 	if tm.leader.Known() && tm.leader != info {
-		// The leader we served is gone or replaced: its commands are refused from
-		// now on. Its tasks keep running for the grace period, for the next
-		// leader to adopt; the process and slots stay.
-		old := tm.leader
-		tm.leader = recovery.LeaderInfo{}
-		if tm.cfg.LeaderlessGrace <= 0 {
-			tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Msg("leader lost: cancelling its work, keeping slots")
-			tm.mu.Unlock()
-			tm.cancelAll()
-			tm.mu.Lock()
-		} else if tm.grace == nil {
-			tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Dur("grace", tm.cfg.LeaderlessGrace).
-				Msg("leader lost: tasks keep running for the next leader to adopt")
-			tm.grace = time.AfterFunc(tm.cfg.LeaderlessGrace, tm.graceOver)
-		}
+		tm.leaderLostLocked("leader lost")
 	}
 	tm.mu.Unlock()
 	select {
 	case tm.change <- struct{}{}:
 	default:
+	}
+}
+
+// leaderLostLocked drops the leader the TaskManager served (gone, replaced or
+// unreachable): its commands are refused from now on. Its tasks keep running for
+// the grace period, for the next leader to adopt; with no grace they are canceled
+// now. The process and slots stay. Called with tm.mu held; it may release it
+// meanwhile.
+func (tm *TaskManager) leaderLostLocked(why string) {
+	old := tm.leader
+	tm.leader = recovery.LeaderInfo{}
+	switch {
+	case tm.cfg.LeaderlessGrace <= 0:
+		tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Msg(why + ": cancelling its work, keeping slots")
+		tm.mu.Unlock()
+		tm.cancelAll()
+		tm.mu.Lock()
+	case tm.grace == nil:
+		tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Dur("grace", tm.cfg.LeaderlessGrace).
+			Msg(why + ": tasks keep running for the next leader to adopt")
+		tm.grace = time.AfterFunc(tm.cfg.LeaderlessGrace, tm.graceOver)
 	}
 }
 
@@ -251,7 +258,7 @@ func (tm *TaskManager) follow(ctx context.Context) {
 				tm.log.Info().Err(err).Msg("heartbeat refused: registering again")
 				tm.mu.Lock()
 				if tm.leader == known {
-					tm.leader = recovery.LeaderInfo{}
+					tm.leaderLostLocked("heartbeat refused")
 				}
 				tm.mu.Unlock()
 				tick = time.After(tm.cfg.RetryInterval)
