@@ -52,8 +52,9 @@ var _ ExecutionRecorder = (*recovery.JobGraphs)(nil)
 
 // defaultAdoptWait bounds how long a new leader waits for the TaskManagers to
 // report every subtask of a job in its recorded execution before it restores the
-// job instead.
-const defaultAdoptWait = time.Second
+// job instead. It ends sooner when every container the application runs has
+// registered (expectContainers).
+const defaultAdoptWait = 10 * time.Second
 
 // CheckpointMetadata is what a completed checkpoint stores (as JSON, in
 // recovery.CompletedCheckpoint.Metadata): each subtask's state handle, in subtask

@@ -78,6 +78,11 @@ type TaskManager struct {
 	regs        int
 	addr        string
 	change      chan struct{} // signalled when retrieval names a new leader
+	// knownCtx ends when retrieval names another leader than known: a call to
+	// a leader that is paused or gone does not hold up registering with the next.
+	knownCtx    context.Context
+	knownCancel context.CancelFunc
+	runCtx      context.Context
 	// grace cancels the tasks when no leader is registered with for
 	// LeaderlessGrace after the last one went (nil: not leaderless).
 	grace *time.Timer
@@ -158,6 +163,10 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 		}
 	}()
 
+	tm.mu.Lock()
+	tm.runCtx = ctx
+	tm.knownCtx, tm.knownCancel = context.WithCancel(ctx)
+	tm.mu.Unlock()
 	retrieval := make(chan error, 1)
 	go func() {
 		retrieval <- tm.cfg.Leaders.Retrieve(ctx, recovery.ResourceManager, tm.onLeader)
@@ -172,6 +181,10 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 // onLeader is called by leader retrieval on every change.
 func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 	tm.mu.Lock()
+	if info != tm.known && tm.knownCancel != nil {
+		tm.knownCancel()
+		tm.knownCtx, tm.knownCancel = context.WithCancel(tm.runCtx)
+	}
 	tm.known = info
 	if tm.registering.Known() && tm.registering != info && !tm.leader.Known() {
 		// Tasks may have come under the session we were registering with.
@@ -231,13 +244,13 @@ func (tm *TaskManager) follow(ctx context.Context) {
 	var tlsFailure string // the last TLS failure warned about: each is warned once, retries at debug
 	for {
 		tm.mu.Lock()
-		known, registered := tm.known, tm.leader
+		known, registered, kctx := tm.known, tm.leader, tm.knownCtx
 		tm.mu.Unlock()
 		switch {
 		case !known.Known():
 			tick = nil
 		case registered != known:
-			hb, err := tm.register(ctx, known)
+			hb, err := tm.register(kctx, known)
 			if err != nil {
 				var te *flinkssl.TLSError
 				switch {
@@ -254,7 +267,7 @@ func (tm *TaskManager) follow(ctx context.Context) {
 			interval = hb
 			tick = time.After(interval)
 		default:
-			if err := tm.heartbeat(ctx, known); err != nil {
+			if err := tm.heartbeat(kctx, known); err != nil {
 				tm.log.Info().Err(err).Msg("heartbeat refused: registering again")
 				tm.mu.Lock()
 				if tm.leader == known {
