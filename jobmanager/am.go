@@ -99,7 +99,9 @@ type AM struct {
 	session  uuid.UUID // current grant, uuid.Nil when not leading
 	adopted  map[string]time.Time
 	owned    map[string]rmapi.Container // containers this application runs, as the AM knows them
-	beat     chan struct{}              // closed (and replaced) after each allocate heartbeat
+	// ownedFresh: owned was learnt from the supervisor under the current grant.
+	ownedFresh bool
+	beat       chan struct{} // closed (and replaced) after each allocate heartbeat
 	// unreleased are releases whose Allocate failed (no supervisor answered):
 	// sent again with the next heartbeat.
 	unreleased []string
@@ -169,15 +171,19 @@ func (a *AM) admit(reg tmapi.Registration) error {
 	return nil
 }
 
-// ownedIDs lists the containers the application runs, as the AM knows them.
-func (a *AM) ownedIDs() []string {
+// ownedIDs lists the containers the application runs, as the AM knows them;
+// known is false until the AM has learnt them from the supervisor under its
+// current grant (a standby's list from its start is stale).
+func (a *AM) ownedIDs() (ids []string, known bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ids := make([]string, 0, len(a.owned))
+	if !a.ownedFresh {
+		return nil, false
+	}
 	for id := range a.owned {
 		ids = append(ids, id)
 	}
-	return ids
+	return ids, true
 }
 
 // Address returns the AM's REST address (http:// or https://), once Run has
@@ -328,6 +334,9 @@ func (a *AM) register(ctx context.Context) error {
 func (a *AM) lead(g recovery.Grant) {
 	log := a.log.With().Str(logging.LeaderSession, g.SessionID().String()).Logger()
 	a.cfg.Observer.Granted(log)
+	a.mu.Lock()
+	a.ownedFresh = false // until registered again under this grant
+	a.mu.Unlock()
 	a.tms.SetLeader(g.SessionID())
 	// The dispatcher takes the grant before anything is published, so a client
 	// that finds this leader is answered at once (503 until the stored jobs are
@@ -383,6 +392,9 @@ func (a *AM) lead(g recovery.Grant) {
 		log.Error().Err(err).Msg("cannot re-register with the supervisor")
 		return
 	}
+	a.mu.Lock()
+	a.ownedFresh = true
+	a.mu.Unlock()
 	first := a.heartbeat()
 	reported := make(chan struct{})
 	go func() { defer close(reported); a.reportProgress(g, first) }()

@@ -81,9 +81,10 @@ type Coordinator struct {
 	// not recorded and running tasks never adopted.
 	recorder  ExecutionRecorder
 	adoptWait time.Duration
-	// expected lists the containers the application runs (nil: unknown): once
-	// each has registered, a subtask none of them reports will not come.
-	expected func() []string
+	// expected lists the containers the application runs (known false or nil:
+	// unknown): once each has registered, a subtask none of them reports will
+	// not come.
+	expected func() (ids []string, known bool)
 
 	mu       sync.Mutex
 	changed  chan struct{}     // closed (and replaced) when a job's tasks are deployed
@@ -126,14 +127,18 @@ func (c *Coordinator) RecordExecutions(r ExecutionRecorder) { c.recorder = r }
 // expectContainers tells the coordinator which containers the application
 // runs, so that it restores a job at once when all of them registered without
 // every subtask of the job. Call it before the coordinator runs.
-func (c *Coordinator) expectContainers(f func() []string) { c.expected = f }
+func (c *Coordinator) expectContainers(f func() ([]string, bool)) { c.expected = f }
 
 // allRegistered reports whether every expected container has registered.
 func (c *Coordinator) allRegistered(tms []TaskManagerInfo) bool {
 	if c.expected == nil {
 		return false
 	}
-	for _, id := range c.expected() {
+	ids, known := c.expected()
+	if !known {
+		return false
+	}
+	for _, id := range ids {
 		if !slices.ContainsFunc(tms, func(tm TaskManagerInfo) bool { return tm.ContainerID == id }) {
 			return false
 		}
@@ -558,6 +563,9 @@ func (c *Coordinator) newExecution(ctx context.Context, g recovery.Grant, graph 
 func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID string, graph job.Graph) ([]TaskManagerInfo, int64, bool) {
 	deadline := time.NewTimer(c.adoptWait)
 	defer deadline.Stop()
+	// The expected containers become known without a registration change.
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		changed := c.tms.Changed()
 		tms := c.tms.List()
@@ -581,6 +589,7 @@ func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID strin
 				Msg("running tasks not adopted: not every subtask runs in the recorded execution; restoring the job")
 			return nil, 0, false
 		case <-changed:
+		case <-poll.C:
 		}
 	}
 }
