@@ -31,7 +31,11 @@ type Env struct {
 	// Stats observes the records reaching the sink (nil: the task's own). A
 	// process passes the same one to every instance of a subtask.
 	Stats *RecordStats
-	Log   zerolog.Logger
+	// SpillBytes bounds the uncommitted output a sink keeps in memory (0:
+	// DefaultSpillBytes): a task that runs on without checkpoints (no leader)
+	// spills the rest to storage, still invisible.
+	SpillBytes int
+	Log        zerolog.Logger
 }
 
 // Pacer gates a rate-limited source.
@@ -233,7 +237,7 @@ func NewTask(g Graph, subtask int, env Env) (*Task, error) {
 	t := &Task{
 		graph: g, env: env, log: log,
 		in: Instance{Job: g.ID, Subtask: subtask, Parallelism: p,
-			Output: env.Output, OutputRoot: env.OutputRoot, Log: log},
+			Output: env.Output, OutputRoot: env.OutputRoot, SpillBytes: env.SpillBytes, Log: log},
 		wake:     make(chan struct{}, 1),
 		ended:    make(chan struct{}),
 		inflight: map[int64]string{},
