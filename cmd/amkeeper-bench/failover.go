@@ -110,7 +110,8 @@ func runFailover(c *cli.Context) error {
 	}
 
 	phases := map[string][]float64{}
-	var totals, stalls, replays, firsts []float64
+	var totals, stalls, steady, replays, firsts []float64
+	since := time.Now() // the steady-state window before each kill starts here
 	adopted := 0
 	for k := 0; k < kills; k++ {
 		if _, err := sessionctl.Poll(ctx, 60*time.Second, func() (struct{}, bool) { return struct{}{}, running(leader) }, "jobs do not checkpoint"); err != nil {
@@ -177,6 +178,8 @@ func runFailover(c *cli.Context) error {
 		stall, replayed := taskEffects(before, after, killed)
 		stalls = append(stalls, stall)
 		replays = append(replays, float64(replayed))
+		steady = append(steady, longestGap(before, since, killed))
+		since = time.Now()
 	}
 	st, _ := client.Status(ctx)
 
@@ -197,6 +200,8 @@ func runFailover(c *cli.Context) error {
 		fmt.Fprintln(tw, "\tp50\tp99\tmax\t")
 		fmt.Fprintf(tw, "processing stall: longest gap between records at a sink, ms (0: none ≥ %v)\t%.1f\t%.1f\t%.1f\t\n",
 			job.GapThreshold, pct(stalls, 50), pct(stalls, 99), pct(stalls, 100))
+		fmt.Fprintf(tw, "for comparison, before the kill (checkpoints without a failover), ms\t%.1f\t%.1f\t%.1f\t\n",
+			pct(steady, 50), pct(steady, 99), pct(steady, 100))
 		fmt.Fprintf(tw, "records replayed (all jobs)\t%.0f\t%.0f\t%.0f\t\n", pct(replays, 50), pct(replays, 99), pct(replays, 100))
 		fmt.Fprintf(tw, "kill → first checkpoint completed under the new leader, ms\t%.1f\t%.1f\t%.1f\t\n", pct(firsts, 50), pct(firsts, 99), pct(firsts, 100))
 		tw.Flush()
@@ -218,14 +223,25 @@ func taskEffects(before, after []tmapi.Status, killed time.Time) (stallMs float6
 	for _, st := range after {
 		for _, t := range st.Tasks {
 			replayed += t.Replayed
+		}
+	}
+	return longestGap(after, killed, time.Now()), max(replayed, 0)
+}
+
+// longestGap is the longest gap between records at any sink in sts that ended
+// within (from, to], in ms (0: none of at least job.GapThreshold).
+func longestGap(sts []tmapi.Status, from, to time.Time) float64 {
+	var ms float64
+	for _, st := range sts {
+		for _, t := range st.Tasks {
 			for _, g := range t.Gaps {
-				if g.End.After(killed) {
-					stallMs = max(stallMs, float64(g.Length.Microseconds())/1000)
+				if g.End.After(from) && !g.End.After(to) {
+					ms = max(ms, float64(g.Length.Microseconds())/1000)
 				}
 			}
 		}
 	}
-	return stallMs, max(replayed, 0)
+	return ms
 }
 
 // pct is the p-th percentile of v.
