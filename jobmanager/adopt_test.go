@@ -1,10 +1,14 @@
 package jobmanager
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
@@ -39,4 +43,43 @@ func TestAdoptionOnlyOfTheRecordedExecutionComplete(t *testing.T) {
 		_, _, _, why := adoption(tms, job, exec, 2)
 		require.NotEmpty(t, why, name)
 	}
+}
+
+type recorded struct {
+	jobID string
+	graph []byte
+}
+
+func (r *recorded) Put(_ context.Context, _ recovery.Guard, jobID string, graph []byte) error {
+	r.jobID, r.graph = jobID, graph
+	return nil
+}
+
+// TestNewExecutionKeepsTheSubmission: recording an execution rewrites the stored
+// payload with its "execution" set and keeps the rest of it — the submission's
+// metadata (name, time, graph digest) that GET /jobs/{id} reports.
+func TestNewExecutionKeepsTheSubmission(t *testing.T) {
+	spec, err := job.ParseSpec([]byte("name: n\nparallelism: 1\npipeline:\n  - sequence: {}\n  - file: {path: p}\n"), "n.yaml")
+	require.NoError(t, err)
+	g := job.Graph{ID: job.NewJobID(), Spec: spec}
+	graph, err := g.Encode()
+	require.NoError(t, err)
+	meta := submissionMeta{Name: "n", Submitted: time.Unix(1700000000, 0).UTC(), GraphSHA256: GraphDigest(graph)}
+	payload, err := encodePayload(graph, meta)
+	require.NoError(t, err)
+
+	rec := &recorded{}
+	c := &Coordinator{recorder: rec}
+	decoded, err := job.DecodeGraph(payload)
+	require.NoError(t, err)
+	out, err := c.newExecution(context.Background(), nil, &decoded, payload)
+	require.NoError(t, err)
+	require.Equal(t, out, rec.graph, "the payload deployed is the one recorded")
+	require.Equal(t, string(g.ID), rec.jobID)
+	require.Equal(t, meta, decodeMeta(out), "the submission's metadata is kept")
+	again, err := job.DecodeGraph(out)
+	require.NoError(t, err)
+	require.NotEmpty(t, again.Execution)
+	require.Equal(t, decoded.Execution, again.Execution)
+	require.Equal(t, g.Spec, again.Spec)
 }

@@ -204,7 +204,7 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	// deployed: after a failure here the job restores.
 	adopt := c.recorder != nil && graph.Execution != ""
 	for ctx.Err() == nil {
-		err := c.runOnce(ctx, g, log, jobID, &graph, adopt, cps, counter, interval)
+		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, cps, counter, interval)
 		adopt = false
 		if ctx.Err() != nil {
 			c.stats.undeployed(jobID, nil, time.Now())
@@ -472,7 +472,7 @@ func restore(ctx context.Context, cps *recovery.Checkpoints, jobID string, from 
 // runOnce adopts the job's running tasks (when adopt is set and they all run in
 // its recorded execution) or deploys a new execution of it, restored from its
 // latest checkpoint, and checkpoints it until something fails.
-func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, adopt bool,
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt bool,
 	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	start := time.Now()
 	p := graph.Spec.Parallelism
@@ -510,10 +510,11 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 		// leaderless time): none of it may run beside the new one.
 		c.stopTasks(g, jobID)
 	}
-	encoded, err := c.newExecution(ctx, g, graph)
+	encoded, err := c.newExecution(ctx, g, graph, *payload)
 	if err != nil {
 		return err
 	}
+	*payload = encoded
 	for sub, tm := range placement {
 		d := tmapi.Deployment{JobID: jobID, Subtask: sub, Graph: encoded, Handle: handles[sub]}
 		if err := c.client.Deploy(ctx, tm.Address, g.SessionID(), d); err != nil {
@@ -538,21 +539,27 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 }
 
 // newExecution names a new execution of the job and records it with the job's
-// graph (guarded by g: a deposed leader deploys nothing), returning the graph
-// to deploy. Without a recorder the execution is named but not recorded.
-func (c *Coordinator) newExecution(ctx context.Context, g recovery.Grant, graph *job.Graph) ([]byte, error) {
-	next := *graph
-	next.Execution = uuid.NewString()
-	encoded, err := next.Encode()
+// stored graph payload (guarded by g: a deposed leader deploys nothing),
+// returning the payload to deploy: the stored one with its "execution" field set,
+// everything else in it (the submission's metadata) kept. Without a recorder the
+// execution is named but not recorded.
+func (c *Coordinator) newExecution(ctx context.Context, g recovery.Grant, graph *job.Graph, payload []byte) ([]byte, error) {
+	execution := uuid.NewString()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil {
+		return nil, fmt.Errorf("record execution %s: the job graph is not a JSON object: %w", execution, err)
+	}
+	fields["execution"], _ = json.Marshal(execution)
+	encoded, err := json.Marshal(fields)
 	if err != nil {
-		return nil, fmt.Errorf("encode the job graph: %w", err)
+		return nil, fmt.Errorf("record execution %s: %w", execution, err)
 	}
 	if c.recorder != nil {
 		if err := c.recorder.Put(ctx, g, string(graph.ID), encoded); err != nil {
-			return nil, fmt.Errorf("record execution %s: %w", next.Execution, err)
+			return nil, fmt.Errorf("record execution %s: %w", execution, err)
 		}
 	}
-	*graph = next
+	graph.Execution = execution
 	return encoded, nil
 }
 
