@@ -43,8 +43,11 @@ type unreadable struct {
 func newUnreadable(t *testing.T) *unreadable {
 	b := strings.Replace(fastCounting, "path: counts", "path: counts-b", 1)
 	b = strings.Replace(b, "name: counting", "name: counting-b", 1)
+	// These tests are about restoring a job: with no leaderless grace the
+	// TaskManagers cancel the tasks when the AM dies, and the next leader restores
+	// them (with a grace period it would adopt them and never read a checkpoint).
 	c, id, client, jobs, store := jobSessionWith(t, 2, func(c *cli) {
-		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3")
+		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3", "-D", "amkeeper.taskmanager.leaderless-grace=0")
 	}, fastCounting, b)
 	u := &unreadable{c: c, id: id, client: client, a: jobs[0], b: jobs[1], store: store, raw: zkc.Conn(t),
 		storage: strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")}
