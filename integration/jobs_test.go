@@ -276,8 +276,8 @@ func TestSameSinkPathJobsKeepTheirPartsThroughAFailover(t *testing.T) {
 	require.Eventually(t, func() bool { return progress().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond, "job B checkpoints")
 	_, err = client.KillAM(context.Background())
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { p := progress(); return p.RestoredFrom > 0 && p.LatestID() > p.RestoredFrom }, 60*time.Second, 20*time.Millisecond,
-		"the next attempt restores job B from its checkpoint and runs it")
+	require.Eventually(t, func() bool { p := progress(); return p.Adopted && p.Latest.Completed != nil }, 60*time.Second, 20*time.Millisecond,
+		"the next attempt adopts job B's running tasks and checkpoints them")
 
 	outputOf := func(jobID string) []int64 {
 		got, err := job.ReadCommittedJob(context.Background(), st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(jobID))
