@@ -1,12 +1,14 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -133,11 +135,22 @@ func (u *unreadable) snapshot(t *testing.T) map[string]string {
 			return err
 		}
 		b, err := os.ReadFile(p)
+		if strings.Contains(filepath.Base(p), "submittedJobGraph-") {
+			// The job graph is rewritten, under a new file name, with each
+			// execution a leader records before it deploys (issue 18): the
+			// graph without its execution must not change.
+			payload := string(b[:bytes.LastIndexByte(b, '}')+1])
+			out["job graph"] = executionField.ReplaceAllString(payload, "")
+			return err
+		}
 		out[p] = string(b)
 		return err
 	}))
 	return out
 }
+
+// executionField matches the execution a job graph payload records.
+var executionField = regexp.MustCompile(`"execution":"[0-9a-f-]*",?`)
 
 // jobStatus returns job A as the leader lists it, or false.
 func (u *unreadable) jobStatus(jobID string) (jobmanager.JobStatus, bool) {
