@@ -52,8 +52,21 @@ type appReport struct {
 	Attempts      []attemptReport             `json:"attempts"`
 	SupervisorPID int                         `json:"supervisorPid,omitempty"`
 	Containers    []supervisor.ContainerState `json:"containers"`
-	// Ended is how the application ended and what became of its HA data.
-	Ended *ended `json:"ended,omitempty"`
+	// HA is what became of the HA data of an ended application.
+	HA *haReport `json:"ha,omitempty"`
+
+	ended *ended // printed after the report
+}
+
+// haReport is what became of an ended application's HA data.
+type haReport struct {
+	ClusterID  string   `json:"clusterId"`
+	Path       string   `json:"path"`
+	Removed    bool     `json:"removed"`
+	Unfinished []string `json:"unfinishedJobs,omitempty"` // suspended jobs a new session on the cluster-id resumes
+	Resume     string   `json:"resume,omitempty"`         // how to resume them
+	Error      string   `json:"error,omitempty"`          // why it could not be examined (then it was kept)
+	StopError  string   `json:"stopError,omitempty"`      // why some processes may still run (then it was kept)
 }
 
 // budgetReport is the restart budget: how many attempts of MaxAttempts are
@@ -97,6 +110,8 @@ func budgetPhrase(b budgetReport, ended bool) string {
 	}
 	switch {
 	case ended:
+	case b.Remaining == 0:
+		s += "; the next failure ends it"
 	case b.Remaining == 1:
 		s += "; survives 1 more failure"
 	default:
@@ -171,8 +186,12 @@ func runningReport(dir string, st supervisor.Status) appReport {
 	}
 	r.Attempts = endedAttempts(dir, st.History)
 	for _, am := range st.AMs {
-		r.Attempts = append(r.Attempts, attemptReport{Attempt: am.Attempt, AttemptID: am.AttemptID, State: stateRunning,
-			Leading: am.Leading, PID: am.PID, Log: am.Log})
+		a := attemptReport{Attempt: am.Attempt, AttemptID: am.AttemptID, State: stateRunning,
+			Leading: am.Leading, PID: am.PID, Log: am.Log}
+		if !am.Start.IsZero() {
+			a.Start = &am.Start
+		}
+		r.Attempts = append(r.Attempts, a)
 		if am.Leading || (len(st.AMs) == 1 && am.REST != "") {
 			r.TrackingURL = am.REST
 		}
@@ -217,7 +236,12 @@ func endedReport(dir string, e ended) appReport {
 	if n := len(r.Attempts); n > 0 && r.Attempts[n-1].Cause != "" {
 		r.Diagnostics += fmt.Sprintf("; attempt %d: %s", r.Attempts[n-1].Attempt, r.Attempts[n-1].Cause)
 	}
-	r.Ended = &e
+	r.ended = &e
+	r.HA = &haReport{ClusterID: e.ClusterID, Path: e.ClusterPath, Removed: e.HARemoved, Unfinished: e.Unfinished,
+		Error: e.HAError, StopError: e.StopError}
+	if !e.HARemoved {
+		r.HA.Resume = e.resumeCommand()
+	}
 	return r
 }
 
@@ -251,9 +275,9 @@ func (r appReport) print(w io.Writer) {
 		}
 		exit := orDash(a.Exit)
 		if a.Signal != "" {
-			exit += " " + a.Signal
+			exit += " (" + a.Signal + ")"
 		} else if a.ExitCode != 0 {
-			exit += fmt.Sprintf(" code %d", a.ExitCode)
+			exit += fmt.Sprintf(" (code %d)", a.ExitCode)
 		}
 		pid := "-"
 		if a.PID != 0 {
@@ -275,8 +299,8 @@ func (r appReport) print(w io.Writer) {
 		}
 		tw.Flush()
 	}
-	if r.Ended != nil {
-		r.Ended.print(w)
+	if r.ended != nil {
+		r.ended.print(w)
 	}
 }
 
