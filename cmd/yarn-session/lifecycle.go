@@ -48,9 +48,9 @@ type ended struct {
 	End       time.Time `json:"end"`
 	// The restart budget and the attempt history when it ended, so that
 	// `status` reports the attempts without the storage directory.
-	MaxAttempts int              `json:"maxAttempts,omitempty"`
-	Window      string           `json:"window,omitempty"`
-	History     attempts.History `json:"history"`
+	MaxAttempts int               `json:"maxAttempts,omitempty"`
+	Window      string            `json:"window,omitempty"`
+	History     *attempts.History `json:"history,omitempty"`
 }
 
 // resumeCommand is how to resume the application's jobs.

@@ -300,7 +300,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	// Only a terminal state may remove HA data, and only when every job is
 	// globally terminal; otherwise the jobs are suspended (see endHA).
 	e := ended{ApplicationID: sp.AppID, Name: sp.Name, TrackingURL: out.TrackingURL, FinalStatus: orStopped(d), Reason: string(d.Reason),
-		Attempts: len(out.History.Attempts), End: time.Now(), MaxAttempts: sc.Budget.MaxAttempts, Window: sc.Budget.Window.String(), History: out.History}
+		Attempts: len(out.History.Attempts), End: time.Now(), MaxAttempts: sc.Budget.MaxAttempts, Window: sc.Budget.Window.String(), History: &out.History}
 	endHA(log, dir, cfg, !d.Restart, out.StopErr, &e)
 	if err := writeEnded(dir, e); err != nil {
 		log.Warn().Err(err).Msg("cannot record how the application ended")

@@ -146,7 +146,7 @@ func attemptCause(path string) string {
 }
 
 func endedAttempts(dir string, h attempts.History) []attemptReport {
-	var out []attemptReport
+	out := []attemptReport{}
 	for _, a := range h.Attempts {
 		r := attemptReport{Attempt: a.Attempt, AttemptID: a.AttemptID, State: "ENDED", Exit: string(a.Exit),
 			ExitCode: a.ExitCode, Signal: a.Signal, Counted: a.Counted, Reason: string(a.Reason),
@@ -177,7 +177,7 @@ func startTime(id string) time.Time {
 // runningReport builds the report of an application its supervisor runs.
 func runningReport(dir string, st supervisor.Status) appReport {
 	r := appReport{ApplicationID: st.ApplicationID, State: stateRunning, FinalStatus: "UNDEFINED",
-		StartTime: startTime(st.ApplicationID), SupervisorPID: st.SupervisorPID, Containers: st.Containers}
+		StartTime: startTime(st.ApplicationID), SupervisorPID: st.SupervisorPID, Containers: append([]supervisor.ContainerState{}, st.Containers...)}
 	if st.State != stateRunning { // the policy ended it; the supervisor is stopping
 		r.State, r.FinalStatus = stateOf(st.State), st.State
 	}
@@ -220,10 +220,14 @@ func endedReport(dir string, e ended) appReport {
 			r.Name = sp.Name
 		}
 	}
-	r.Attempts = endedAttempts(dir, e.History)
+	var h attempts.History // none in a record written before it was kept
+	if e.History != nil {
+		h = *e.History
+	}
+	r.Attempts = endedAttempts(dir, h)
 	r.Budget = budgetReport{MaxAttempts: e.MaxAttempts, Window: e.Window}
-	if n := len(e.History.Attempts); n > 0 {
-		last := e.History.Attempts[n-1]
+	if n := len(h.Attempts); n > 0 {
+		last := h.Attempts[n-1]
 		r.Budget.CountedFailures = last.CountedFailures
 		r.Budget.Used = last.CountedFailures
 		if !last.Counted {
