@@ -247,3 +247,37 @@ func TestShellCompletion(t *testing.T) {
 	require.Equal(t, []string{"start", "status", "stop"}, slices.Sorted(slices.Values(complete("yarn-session", "zookeeper", "st"))))
 	require.Equal(t, []string{"--output"}, complete("yarn-session", "status", "--ou"))
 }
+
+// TestStatusBudgetCountsOnlyFailuresInTheWindow: with a validity interval of
+// 1 s, a failure is forgotten a second later, so attempt 3 runs with a budget of
+// 2 — and status says "1 of 2 attempts used", never "Attempt 3 of 2".
+func TestStatusBudgetCountsOnlyFailuresInTheWindow(t *testing.T) {
+	c := newCLI(t)
+	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=2",
+		"-D", "yarn.application-attempt-failures-validity-interval=1 s"}, c.ha...)...)
+	require.NoError(t, err)
+	id := appIDPattern.FindString(out)
+	require.NotEmpty(t, id)
+	client := supervisor.NewControlClient(appDirFor(c, id))
+	for attempt := 1; attempt <= 2; attempt++ {
+		require.Eventually(t, func() bool {
+			st, err := client.Status(context.Background())
+			return err == nil && st.Attempt == attempt && st.AMPID != 0 && st.CountedFailures == 0
+		}, 60*time.Second, 20*time.Millisecond, "attempt %d runs and no failure is in the window", attempt)
+		_, err = c.run("", "kill-am", "-id", id)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		return err == nil && st.Attempt == 3 && st.AMPID != 0 && st.CountedFailures == 0
+	}, 60*time.Second, 20*time.Millisecond, "attempt 3 runs once the second failure left the window")
+	r := c.status(t, id, 0)
+	require.Equal(t, "RUNNING", r.State)
+	require.Equal(t, "1 of 2 attempts used; failures older than 1s are forgotten; survives 1 more failure", r.Budget.Text)
+	require.Len(t, r.Attempts, 3)
+	require.Equal(t, "RUNNING", r.Attempts[2].State)
+	out, err = c.run("", "status", "-id", id)
+	require.NoError(t, err)
+	require.Contains(t, out, "1 of 2 attempts used")
+	require.NotContains(t, out, "of 2 (")
+}
