@@ -193,6 +193,11 @@ func (p *logPrinter) line(s string) {
 // ends.
 func (p *logPrinter) file(ctx context.Context, path string, follow bool, done func() bool) error {
 	fh, err := os.Open(path)
+	for follow && errors.Is(err, fs.ErrNotExist) && !done() && ctx.Err() == nil {
+		// The supervisor makes an attempt's directory just before its log.
+		_ = p.wait(ctx)
+		fh, err = os.Open(path)
+	}
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("logs: %v", err), exitFailure)
 	}
