@@ -129,6 +129,30 @@ func TestStatusAndLogsOfARunningThenEndedApplication(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "JobManager Web Interface: "+st.AMs[0].REST+"\n")
 
+	// The other -o json outputs parse, with their documented fields.
+	out, err = c.run("", "list", "-id", id, "-o", "json")
+	require.NoError(t, err)
+	var jobs map[string][]map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &jobs))
+	require.Equal(t, map[string][]map[string]any{"jobs": {}}, jobs)
+	cmd := exec.Command(bin, append([]string{"ha", "inspect", "-o", "json"}, c.ha...)...)
+	cmd.Env = c.env
+	stdout, err := cmd.Output() // its log lines go to stderr
+	require.NoError(t, err)
+	var inspect struct {
+		Mode        string `json:"mode"`
+		ClusterPath string `json:"clusterPath"`
+		Healthy     bool   `json:"healthy"`
+		Nodes       []struct {
+			Kind string `json:"kind"`
+		} `json:"nodes"`
+	}
+	require.NoError(t, json.Unmarshal(stdout, &inspect), "%s", stdout)
+	require.Equal(t, "zookeeper", inspect.Mode)
+	require.True(t, inspect.Healthy)
+	require.Equal(t, c.haValue("high-availability.cluster-id"), inspect.ClusterPath)
+	require.NotEmpty(t, inspect.Nodes, "the leader's latch and connection info")
+
 	// logs -f from attempt 1 on.
 	logs := exec.Command(bin, "logs", "-id", id, "-f")
 	logs.Env = c.env
@@ -209,7 +233,7 @@ func TestStatusAndLogsOfARunningThenEndedApplication(t *testing.T) {
 	require.NotContains(t, out, `{"level"`)
 	b, err := os.ReadFile(r.Attempts[0].Log)
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "logs", "-id", id, "--attempt", "1", "-o", "json")
+	cmd = exec.Command(bin, "logs", "-id", id, "--attempt", "1", "-o", "json")
 	cmd.Env = c.env
 	raw, err := cmd.Output()
 	require.NoError(t, err)
