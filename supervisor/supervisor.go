@@ -98,6 +98,9 @@ type Outcome struct {
 	// (nil: every one was stopped and reaped). Then some may still be alive, and
 	// nothing may remove the HA data they use.
 	StopErr error
+	// TrackingURL is the REST address of the AM that led last ("" if none led):
+	// what `yarn-session status` shows as the ended application's tracking URL.
+	TrackingURL string
 }
 
 // Supervisor runs one application: it starts AM attempts within the restart
@@ -120,6 +123,7 @@ type Supervisor struct {
 	completed []rmapi.CompletedContainer
 	lastExit  time.Time // when the last AM attempt was reaped
 	leadSeq   uint64    // counts the leadership reports that said "leading"
+	lastREST  string    // the REST address of the AM that last reported leading
 
 	bootID   string               // this boot's ID, recorded with the processes
 	self     procid.Identity      // this supervisor process, recorded
@@ -570,7 +574,10 @@ func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 		s.recMu.Unlock()
 	}
 	s.log.Info().EmbedObject(d).Msg("application ended")
-	return Outcome{Decision: d, History: s.policy.History(), StopErr: stopErr}, nil
+	s.mu.Lock()
+	tracking := s.lastREST
+	s.mu.Unlock()
+	return Outcome{Decision: d, History: s.policy.History(), StopErr: stopErr, TrackingURL: tracking}, nil
 }
 
 // attemptID is YARN's appattempt_<ts>_<seq>_<N %06d>.
@@ -859,6 +866,7 @@ func (s *Supervisor) Leadership(ctx context.Context, req rmapi.LeadershipRequest
 	if req.Leading {
 		s.leadSeq++
 		a.leading = s.leadSeq
+		s.lastREST = a.restAddr
 	} else {
 		a.leading = 0
 	}
