@@ -271,3 +271,23 @@ func TestEndedBudgetFencesTheAdoptedAM(t *testing.T) {
 	require.False(t, ok, "the adopted AM's session was closed: its ephemeral node is gone")
 	require.Len(t, out.History.Attempts, 1)
 }
+
+// TestAStartingAttemptThatNeverRanIsNotCounted: the record says "starting
+// attempt 1" (the supervisor died around the fork) and no process of that
+// attempt runs. The attempt is settled as aborted — the supervisor's death
+// is not the application's failure — and the next attempt is 2, so no process
+// ever carries attempt 1's ID twice.
+func TestAStartingAttemptThatNeverRanIsNotCounted(t *testing.T) {
+	dir := appDir(t, Record{BootID: bootID(t), AMs: []AMRecord{{Attempt: 1, AttemptID: attemptID(1), Started: time.Now().UTC()}}})
+	s, err := New(restartConfig(t, dir))
+	require.NoError(t, err)
+	defer s.unlock()
+	defer s.cm.Close()
+	require.Empty(t, s.adoption.ams)
+	require.Len(t, s.adoption.dead, 1)
+	exit := s.adoption.dead[0].exit
+	require.Equal(t, attempts.ExitAborted, exit.Kind)
+	require.False(t, exit.Kind.Counts())
+	require.Contains(t, exit.Diagnostics, "died while starting it")
+	require.Equal(t, 2, s.takeAttempt())
+}
