@@ -253,9 +253,12 @@ func (s *Supervisor) openAM(ar AMRecord) (*procid.Process, error) {
 	if ar.PID != 0 {
 		return procid.Open(ar.Identity)
 	}
+	// Its supervisor socket is in this application's directory: an AM of
+	// another session with the same IDs (a copy of the directory, a test) is
+	// not ours.
 	found, err := procid.Find(func(args []string) bool {
 		return len(args) > 1 && args[1] == "am" && argValue(args, "--attempt-id") == ar.AttemptID &&
-			argValue(args, "--application-id") == s.cfg.App.String()
+			argValue(args, "--application-id") == s.cfg.App.String() && argValue(args, "--rm-socket") == s.Socket()
 	})
 	if err != nil {
 		return nil, err

@@ -291,3 +291,27 @@ func TestAStartingAttemptThatNeverRanIsNotCounted(t *testing.T) {
 	require.Contains(t, exit.Diagnostics, "died while starting it")
 	require.Equal(t, 2, s.takeAttempt())
 }
+
+// TestRestartAllStopsAdoptedContainersAfterADeadAM: in restart-all mode an AM
+// that died while no supervisor watched ends its attempt like any other: the
+// adopted containers are stopped before the next attempt starts.
+func TestRestartAllStopsAdoptedContainersAfterADeadAM(t *testing.T) {
+	tm := startLeftRunning(t)
+	dir := appDir(t, Record{BootID: bootID(t),
+		AMs: []AMRecord{{Attempt: 1, AttemptID: attemptID(1), Exit: &ExitRecord{Kind: attempts.ExitFailed, ExitCode: -1}}},
+		Containers: []ContainerRecord{{ID: containers.ContainerID{App: restartApp, Attempt: 1, Seq: 2}.String(),
+			Identity: tm.Identity, Memory: 512 << 20, Slots: 1}}})
+	cfg := restartConfig(t, dir)
+	cfg.Containers = containers.RestartAll
+	cfg.Executable = filepath.Join(t.TempDir(), "am")
+	require.NoError(t, os.WriteFile(cfg.Executable, []byte("#!/bin/sh\nexec sleep 300\n"), 0o755))
+	s, err := New(cfg)
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := s.Run(ctx); done <- err }()
+	require.Eventually(t, func() bool { return s.AMPID() != 0 }, 10*time.Second, 10*time.Millisecond, "attempt 2 runs")
+	require.False(t, tm.running(), "the container was stopped before attempt 2 started")
+	stop()
+	require.NoError(t, <-done)
+}

@@ -446,12 +446,12 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 		s.log.Info().EmbedObject(d).Str(logging.AttemptID, dead.id).Str("exit", string(dead.exit.Kind)).
 			Msg("attempt ended while no supervisor watched")
 	}
-	s.adoption.dead = nil
 	if len(s.adoption.dead) > 0 && len(s.cfg.StandbyPorts) <= 1 {
 		if err := s.cm.OnAttemptEnded(context.Background(), s.cfg.Containers); err != nil {
 			s.log.Warn().Err(err).Msg("containers after the attempt")
 		}
 	}
+	s.adoption.dead = nil
 	// From here on the application runs under this supervisor: however Run
 	// ends, it stops the containers.
 	running = true
@@ -756,7 +756,7 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 // record, so a supervisor that dies before leaves it for the next one. It
 // returns what Policy.Decide returns.
 func (s *Supervisor) settle(exit attempts.Exit) (attempts.Decision, error) {
-	d, err, known := s.decided(exit.AttemptID)
+	d, known, err := s.decided(exit.AttemptID)
 	if !known {
 		d, err = s.policy.Decide(exit)
 		if err != nil && !errors.Is(err, attempts.ErrEnded) {
@@ -773,21 +773,21 @@ func (s *Supervisor) settle(exit attempts.Exit) (attempts.Decision, error) {
 }
 
 // decided returns the decision the history holds for attemptID, if any.
-func (s *Supervisor) decided(attemptID string) (d attempts.Decision, err error, known bool) {
+func (s *Supervisor) decided(attemptID string) (d attempts.Decision, known bool, err error) {
 	if attemptID == "" {
-		return d, nil, false
+		return d, false, nil
 	}
 	for _, r := range s.policy.History().Attempts {
 		if r.AttemptID != attemptID {
 			continue
 		}
 		if ended, ok := s.policy.Ended(); ok {
-			return ended, attempts.ErrEnded, true
+			return ended, true, attempts.ErrEnded
 		}
 		return attempts.Decision{Restart: true, Reason: r.Reason, Attempt: r.Attempt, CountedFailures: r.CountedFailures,
-			MaxAttempts: s.cfg.Budget.MaxAttempts, Window: s.cfg.Budget.Window}, nil, true
+			MaxAttempts: s.cfg.Budget.MaxAttempts, Window: s.cfg.Budget.Window}, true, nil
 	}
-	return d, nil, false
+	return d, false, nil
 }
 
 // settled drops an ended attempt from the record.
