@@ -77,8 +77,8 @@ type TaskManager struct {
 	// are accepted before the registration's reply arrives.
 	registering recovery.LeaderInfo
 	regs        int
-	addr        string // the address published (with the last registration, for a wildcard bind host)
-	port        string // the port bound
+	addr        string        // the address published (with the last registration, for a wildcard bind host)
+	port        string        // the port bound
 	change      chan struct{} // signalled when retrieval names a new leader
 	tasks       tasks
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/amkeeper/amkeeper/conf"
-	"github.com/amkeeper/amkeeper/internal/netaddr"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/netaddr"
 )
 
 // Path is where a process serves its metrics.
