@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
-	"github.com/amkeeper/amkeeper/integration/netns"
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/integration/netns"
 	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
