@@ -34,39 +34,13 @@ func TestSessionAcrossHosts(t *testing.T) {
 	bed := netns.New(t, "z", "a", "c")
 	z, a, c := bed.Host("z"), bed.Host("a"), bed.Host("c")
 	zk := zktest.Start(t, zktest.WithHosts(z))
-	root := zk.Root(t)
-	cl := newCLI(t)
-	cl.ha = nil
-	for _, p := range []string{
-		"high-availability.type=zookeeper",
-		"high-availability.zookeeper.quorum=" + zk.ConnectString(),
-		"high-availability.zookeeper.path.root=" + root,
-		"high-availability.cluster-id=application_1_0001",
-		"high-availability.storageDir=file://" + t.TempDir(),
-		"high-availability.zookeeper.client.session-timeout=" + hostsSessionTimeout.String(),
-		"heartbeat.interval=100 ms",
-		"rest.port=0",
-		"jobmanager.rpc.address=" + a.Address(),
-		"rest.address=" + a.Address(),
-		"taskmanager.host=" + a.Address(),
-		"yarn.application-attempts=10", "yarn.resourcemanager.am.max-attempts=10",
-	} {
-		cl.ha = append(cl.ha, "-D", p)
-	}
 	require.True(t, strings.HasPrefix(zk.ConnectString(), z.Address()+":"), "ZooKeeper is on host z: %s", zk.ConnectString())
-
-	out, err := cl.runOn(a, "", append([]string{"-n", "1", "-d"}, cl.ha...)...)
-	require.NoError(t, err)
-	id := appIDPattern.FindString(out)
-	require.NotEmpty(t, id)
-	t.Cleanup(func() { dumpLogs(t, appDirFor(cl, id)) })
+	s := startHostSession(t, zk, a, "jobmanager.rpc.address="+a.Address(), "rest.address="+a.Address(), "taskmanager.host="+a.Address())
+	cl, id, root, rm, rest := s.cl, s.id, s.root, s.rm, s.rest
 
 	// What the session publishes in ZooKeeper (read from this machine, across
 	// the bridge): a's address, with the ports bound there.
-	rm := followLeader(t, cl.ha, recovery.ResourceManager)
-	rest := followLeader(t, cl.ha, recovery.RestServer)
 	onA := regexp.MustCompile(`^http://` + regexp.QuoteMeta(a.Address()) + `:\d+$`)
-	require.Eventually(t, func() bool { return rm().Known() && rest().Known() }, 60*time.Second, 20*time.Millisecond, "a leader publishes")
 	first := rm()
 	require.Regexp(t, onA, first.Address, "the RPC endpoint published: jobmanager.rpc.address")
 	require.Regexp(t, onA, rest().Address, "the REST endpoint published: rest.address")
@@ -92,7 +66,7 @@ func TestSessionAcrossHosts(t *testing.T) {
 	// The client on host c submits through the published REST address.
 	spec := filepath.Join(t.TempDir(), "counting.yaml")
 	require.NoError(t, os.WriteFile(spec, []byte(fastCounting), 0o600))
-	out, err = cl.runOn(c, "", "run", "-id", id, spec)
+	out, err := cl.runOn(c, "", "run", "-id", id, spec)
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	jobID := lines[len(lines)-1]
@@ -154,4 +128,70 @@ func TestSessionAcrossHosts(t *testing.T) {
 	_, err = cl.runOn(a, "", "stop", "-id", id)
 	require.NoError(t, err)
 	requireExactCounts(t, committed(t, store, "counts"), windows+3)
+}
+
+// TestSessionPortsAndWildcardTaskManagerOnAHost: on host a, the AM's RPC
+// endpoint takes the first port of the seed's high-availability.jobmanager.port
+// list and REST the first of rest.bind-port, both published with a's address;
+// a TaskManager bound to every interface (taskmanager.bind-host 0.0.0.0, no
+// taskmanager.host) publishes the address of its route to the leader — a's,
+// not the wildcard and not loopback.
+func TestSessionPortsAndWildcardTaskManagerOnAHost(t *testing.T) {
+	bed := netns.New(t, "z", "a")
+	z, a := bed.Host("z"), bed.Host("a")
+	zk := zktest.Start(t, zktest.WithHosts(z))
+	s := startHostSession(t, zk, a, "jobmanager.rpc.address="+a.Address(), "rest.address="+a.Address(),
+		"high-availability.jobmanager.port=50010,50011,50020-50025", "rest.bind-port=50100-50200",
+		"taskmanager.bind-host=0.0.0.0")
+	require.Equal(t, "http://"+a.Address()+":50010", s.rm().Address)
+	require.Equal(t, "http://"+a.Address()+":50100", s.rest().Address)
+	var tms struct {
+		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
+	}
+	require.Eventually(t, func() bool {
+		return getJSON(s.rest().Address+"/taskmanagers", &tms) == nil && len(tms.TaskManagers) == 1
+	}, 60*time.Second, 20*time.Millisecond, "the TaskManager registers")
+	published := tms.TaskManagers[0].Address
+	require.Regexp(t, `^http://`+regexp.QuoteMeta(a.Address())+`:\d+$`, published, "the route to the leader's address")
+	ss, err := a.Command(context.Background(), "ss", "-Hltn").CombinedOutput()
+	require.NoError(t, err, "%s", ss)
+	port := published[strings.LastIndexByte(published, ':')+1:]
+	// Go binds 0.0.0.0 as a dual-stack wildcard, which ss shows as *.
+	require.Contains(t, strings.Fields(string(ss)), "*:"+port, "the TaskManager binds every interface, as its key says: %s", ss)
+}
+
+// hostSession is a detached session started on a host of the bed.
+type hostSession struct {
+	cl       *cli
+	id, root string
+	rm, rest func() recovery.LeaderInfo // the published leaders, as ZooKeeper has them
+}
+
+// startHostSession starts a session with one TaskManager on host, against zk,
+// with the extra properties, and waits until its leader is published.
+func startHostSession(t *testing.T, zk *zktest.Cluster, host *netns.Host, props ...string) hostSession {
+	s := hostSession{cl: newCLI(t), root: zk.Root(t)}
+	s.cl.ha = nil
+	for _, p := range append([]string{
+		"high-availability.type=zookeeper",
+		"high-availability.zookeeper.quorum=" + zk.ConnectString(),
+		"high-availability.zookeeper.path.root=" + s.root,
+		"high-availability.cluster-id=application_1_0001",
+		"high-availability.storageDir=file://" + t.TempDir(),
+		"high-availability.zookeeper.client.session-timeout=" + hostsSessionTimeout.String(),
+		"heartbeat.interval=100 ms",
+		"rest.port=0",
+		"yarn.application-attempts=10", "yarn.resourcemanager.am.max-attempts=10",
+	}, props...) {
+		s.cl.ha = append(s.cl.ha, "-D", p)
+	}
+	out, err := s.cl.runOn(host, "", append([]string{"-n", "1", "-d"}, s.cl.ha...)...)
+	require.NoError(t, err)
+	s.id = appIDPattern.FindString(out)
+	require.NotEmpty(t, s.id)
+	t.Cleanup(func() { dumpLogs(t, appDirFor(s.cl, s.id)) })
+	s.rm = followLeader(t, s.cl.ha, recovery.ResourceManager)
+	s.rest = followLeader(t, s.cl.ha, recovery.RestServer)
+	require.Eventually(t, func() bool { return s.rm().Known() && s.rest().Known() }, 60*time.Second, 20*time.Millisecond, "a leader publishes")
+	return s
 }
