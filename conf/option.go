@@ -199,8 +199,8 @@ var (
 	HAJobManagerPort = &Option{
 		key: "high-availability.jobmanager.port", typ: TypePortSpec, group: GroupHosts, def: "0",
 		deprecated: []string{"recovery.jobmanager.port"},
-		desc: "The port (or ports to try, in order) of the application master's RPC endpoint, which TaskManagers " +
-			"register, heartbeat and take commands on: a port, a range or a comma-separated list such as " +
+		desc: "The port (or ports to try, in order) of the application master's RPC endpoint, where TaskManagers " +
+			"register and heartbeat: a port, a range or a comma-separated list such as " +
 			"50010,50011,50020-50025; the first free one is bound on jobmanager.bind-host and published in " +
 			"ZooKeeper. 0 picks a free port. Open these ports between the masters and the TaskManager hosts.",
 	}
