@@ -17,8 +17,8 @@ const hostsIntro = "What each process binds and what it publishes (in ZooKeeper,
 var (
 	JobManagerRPCAddress = &Option{
 		key: "jobmanager.rpc.address", typ: TypeString, group: GroupHosts, def: "127.0.0.1", check: checkAdvertised,
-		desc: "The address the application master publishes for its RPC endpoint (the TaskManagers' registration, " +
-			"heartbeats and commands): ZooKeeper's leader information names jobmanager.rpc.address:<bound port>. " +
+		desc: "The address the application master publishes for its RPC endpoint (where TaskManagers register " +
+			"and heartbeat): ZooKeeper's leader information names jobmanager.rpc.address:<bound port>. " +
 			"It also binds there unless jobmanager.bind-host is set. A host name or an address, not a wildcard.",
 	}
 	JobManagerBindHost = &Option{
