@@ -136,6 +136,12 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 	return cfg, nil
 }
 
+// ProcessArgs returns what ConfigFrom gives every process the supervisor starts
+// (processArgs), for a TaskManager that runs without one: a daemon per host.
+func ProcessArgs(c *conf.Config, localDir string) (args, env []string, err error) {
+	return processArgs(c, localDir)
+}
+
 // processArgs are the arguments every AM and TaskManager process gets: where
 // embedded high availability keeps its data, the configuration directory
 // (absolute: the processes run in their own directories), each -D item, and the
