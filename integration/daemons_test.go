@@ -247,8 +247,9 @@ func TestStandaloneClusterAcrossHosts(t *testing.T) {
 
 // TestTaskManagerDaemonWithAnotherSecretIsRefused: a TaskManager daemon whose
 // secret file holds another secret never gets into the cluster (its signed
-// registrations are refused), and one whose secret file others may read does
-// not start.
+// registrations are refused), one with the cluster's secret that is SIGKILLed
+// is restarted by its keeper and registers again, and one whose secret file
+// others may read does not start.
 func TestTaskManagerDaemonWithAnotherSecretIsRefused(t *testing.T) {
 	s := newStandalone(t, []string{"127.0.0.2"}, []string{"127.0.0.4"})
 	out, err := s.run("jobmanager", "start", "--host", "127.0.0.2")
@@ -277,6 +278,19 @@ func TestTaskManagerDaemonWithAnotherSecretIsRefused(t *testing.T) {
 		return strings.Count(string(b), "registration refused or failed") >= 3 && strings.Contains(string(b), "401")
 	}, 30*time.Second, 20*time.Millisecond, "the TaskManager with another secret is refused (401), again and again")
 	require.Equal(t, good, registeredPIDs(leader()), "only the TaskManager with the cluster's secret is registered")
+
+	// The good TaskManager dies: its keeper starts it again, and the new process
+	// registers under the same container ID.
+	var container string
+	var pid int
+	for c, p := range good {
+		container, pid = c, p
+	}
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	require.Eventually(t, func() bool {
+		now := registeredPIDs(leader())
+		return len(now) == 1 && now[container] != 0 && now[container] != pid && alive(now[container])
+	}, 60*time.Second, 20*time.Millisecond, "the TaskManager daemon's keeper restarts it and it registers again")
 
 	// A secret file others may read is refused before anything starts.
 	require.NoError(t, os.Chmod(other, 0o644))
