@@ -154,7 +154,10 @@ func newRemote(c *cli.Context, cfg *conf.Config) (*remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := []string{"--" + flagConfDir, cfg.Dir()}
+	var base []string
+	if cfg.Dir() != "" {
+		base = []string{"--" + flagConfDir, cfg.Dir()}
+	}
 	if lineageIsSet(c, flagLogLevel) {
 		base = append(base, "--"+flagLogLevel, lineageString(c, flagLogLevel))
 	}
@@ -172,6 +175,11 @@ func newRemote(c *cli.Context, cfg *conf.Config) (*remote, error) {
 
 // run runs `yarn-session <base> args…` on host, its output passed through.
 func (r *remote) run(ctx context.Context, host string, args ...string) error {
+	return r.runTo(ctx, host, r.w, r.ew, args...)
+}
+
+// runTo is run with the command's output to stdout and stderr.
+func (r *remote) runTo(ctx context.Context, host string, stdout, stderr io.Writer, args ...string) error {
 	argv := append(append([]string{r.exe}, r.base...), args...)
 	var cmd *exec.Cmd
 	if thisMachine(ctx, host) {
@@ -190,7 +198,7 @@ func (r *remote) run(ctx context.Context, host string, args ...string) error {
 		sshArgv := append(append(append([]string{}, r.ssh...), host, "--"), strings.Join(quoted, " "))
 		cmd = exec.CommandContext(ctx, sshArgv[0], sshArgv[1:]...)
 	}
-	cmd.Stdout, cmd.Stderr = r.w, r.ew
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd.Run()
 }
 
