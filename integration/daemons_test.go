@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
+	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -309,4 +311,73 @@ func TestTaskManagerDaemonWithAnotherSecretIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprintf("Stopping jobmanager daemon (pid: %d) on host 127.0.0.2.\n",
 		s.daemonPID(s.daemonDir("jobmanager", "127.0.0.2", 0)).PID), out)
+}
+
+// TestZooKeeperQuorumAcrossHosts is start-zookeeper-quorum.sh and
+// stop-zookeeper-quorum.sh: zoo.cfg puts server.1 on this machine and
+// server.2 and server.3 on two other hosts (127.0.0.2, 127.0.0.3), which
+// `zookeeper start` reaches through the ssh command; the three form one
+// ensemble, and `zookeeper stop` stops each on its host.
+func TestZooKeeperQuorumAcrossHosts(t *testing.T) {
+	s := newStandalone(t, []string{"127.0.0.2"}, []string{"127.0.0.4"})
+	runDir := filepath.Join(t.TempDir(), "zk")
+	var cfg strings.Builder
+	cfg.WriteString("tickTime=500\ninitLimit=10\nsyncLimit=5\n")
+	var client []string
+	for i, host := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+		port := freePort(t)
+		client = append(client, fmt.Sprintf("127.0.0.1:%d", port))
+		fmt.Fprintf(&cfg, "server.%d=%s:%d:%d;%d\n", i+1, host, freePort(t), freePort(t), port)
+	}
+	zooCfg := filepath.Join(s.confDir, "zoo.cfg")
+	require.NoError(t, os.WriteFile(zooCfg, []byte(cfg.String()), 0o600))
+	t.Cleanup(func() { _, _ = s.run("zookeeper", "stop", "--run-dir", runDir) })
+
+	out, err := s.run("zookeeper", "start", "--run-dir", runDir)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 5, out)
+	require.Equal(t, []string{"Starting zookeeper daemon on host 127.0.0.1.", "Starting zookeeper daemon on host 127.0.0.2.",
+		"Starting zookeeper daemon on host 127.0.0.3."}, lines[:3])
+	require.Regexp(t, `^Started zookeeper server\.1 on `+client[0]+` \(pid [0-9]+, log .*\)\.$`, lines[3])
+	require.Equal(t, strings.Join(client, ","), lines[4], "the connect string of the whole ensemble")
+	calls, err := os.ReadFile(s.sshLog)
+	require.NoError(t, err)
+	pre := " -- " + bin + " --conf-dir " + s.confDir + " zookeeper start --server-id "
+	require.ElementsMatch(t, []string{
+		"-n -o BatchMode=yes 127.0.0.2" + pre + "2 --zoo-cfg " + zooCfg + " --run-dir " + runDir,
+		"-n -o BatchMode=yes 127.0.0.3" + pre + "3 --zoo-cfg " + zooCfg + " --run-dir " + runDir,
+	}, strings.Split(strings.TrimSpace(string(calls)), "\n"), "the other hosts' servers started over ssh, at the same time")
+
+	modes := map[string]int{}
+	for _, addr := range client {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		mode, err := zkserver.Mode(ctx, addr)
+		cancel()
+		require.NoError(t, err, addr)
+		modes[mode]++
+	}
+	require.Equal(t, map[string]int{"leader": 1, "follower": 2}, modes, "one ensemble of three")
+
+	var pids []int
+	for i := 1; i <= 3; i++ {
+		b, err := os.ReadFile(filepath.Join(runDir, fmt.Sprintf("server-%d", i), "zookeeper.pid"))
+		require.NoError(t, err)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		require.NoError(t, err)
+		pids = append(pids, pid)
+	}
+	require.NoError(t, os.Truncate(s.sshLog, 0))
+	out, err = s.run("zookeeper", "stop", "--run-dir", runDir)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("Stopping zookeeper daemon (pid: %d) on host 127.0.0.1.\n"+
+		"Stopping zookeeper daemon (pid: %d) on host 127.0.0.2.\n"+
+		"Stopping zookeeper daemon (pid: %d) on host 127.0.0.3.\n", pids[0], pids[1], pids[2]), out)
+	calls, err = os.ReadFile(s.sshLog)
+	require.NoError(t, err)
+	require.Equal(t, "-n -o BatchMode=yes 127.0.0.2 -- "+bin+" --conf-dir "+s.confDir+" zookeeper stop --server-id 2 --run-dir "+runDir+"\n"+
+		"-n -o BatchMode=yes 127.0.0.3 -- "+bin+" --conf-dir "+s.confDir+" zookeeper stop --server-id 3 --run-dir "+runDir+"\n", string(calls))
+	for _, pid := range pids {
+		require.False(t, alive(pid), "server pid %d stopped", pid)
+	}
 }
