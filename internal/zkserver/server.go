@@ -114,8 +114,9 @@ func connectString(servers []Server) string {
 
 // Start starts the servers of cfg that run on this machine (every server.X
 // Options.Local picks, by default those on localhost or a loopback address; one
-// standalone server when there are no server.X lines) and returns once all of them serve. The servers keep running after the
-// caller exits; stop them with Stop. cfg is not modified.
+// standalone server when there are no server.X lines) and returns once all of
+// them serve. The servers keep running after the caller exits; stop them with
+// Stop. cfg is not modified.
 func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 	if o.RunDir == "" {
 		return nil, errors.New("zkserver: start: no run directory")
