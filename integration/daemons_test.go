@@ -85,15 +85,22 @@ func newStandalone(t *testing.T, masters, workers []string) *standalone {
 // stdout alone (the output the seed shows) and the error.
 func (s *standalone) run(args ...string) (string, error) {
 	s.t.Helper()
+	out, _, err := s.run2(args...)
+	return out, err
+}
+
+// run2 is run returning stderr too.
+func (s *standalone) run2(args ...string) (stdout, stderr string, err error) {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--conf-dir", s.confDir}, args...)...)
 	cmd.Env = s.env
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
+	err = cmd.Run()
 	s.t.Logf("yarn-session %s:\n%s%s", strings.Join(args, " "), out.String(), errOut.String())
-	return out.String(), err
+	return out.String(), errOut.String(), err
 }
 
 // cleanup stops whatever a failed test left running: every process whose
@@ -257,6 +264,14 @@ func TestTaskManagerDaemonWithAnotherSecretIsRefused(t *testing.T) {
 	out, err := s.run("jobmanager", "start", "--host", "127.0.0.2")
 	require.NoError(t, err)
 	require.Equal(t, "Starting jobmanager daemon on host 127.0.0.2.\n", out)
+	master := s.daemonPID(s.daemonDir("jobmanager", "127.0.0.2", 0))
+	out, errOut, err := s.run2("jobmanager", "start", "--host", "127.0.0.2")
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 1, ee.ExitCode())
+	require.Empty(t, out)
+	require.Contains(t, errOut, fmt.Sprintf("jobmanager start: a jobmanager daemon (pid: %d) runs on host 127.0.0.2 already", master.PID))
+	require.Equal(t, master, s.daemonPID(s.daemonDir("jobmanager", "127.0.0.2", 0)), "the running master is left alone")
 	out, err = s.run("taskmanager", "start", "--host", "127.0.0.4")
 	require.NoError(t, err)
 	require.Equal(t, "Starting taskmanager daemon on host 127.0.0.4.\n", out)
@@ -296,11 +311,11 @@ func TestTaskManagerDaemonWithAnotherSecretIsRefused(t *testing.T) {
 
 	// A secret file others may read is refused before anything starts.
 	require.NoError(t, os.Chmod(other, 0o644))
-	out, err = s.run("taskmanager", "start", "--host", "127.0.0.6", "-D", "amkeeper.secret.file="+other)
-	var ee *exec.ExitError
+	out, errOut, err = s.run2("taskmanager", "start", "--host", "127.0.0.6", "-D", "amkeeper.secret.file="+other)
 	require.ErrorAs(t, err, &ee)
 	require.Equal(t, 3, ee.ExitCode())
 	require.Empty(t, out)
+	require.Contains(t, errOut, "taskmanager start: amkeeper.secret.file: appsecret: invalid secret file: "+other+" has mode 0644, want 0600")
 	_, err = os.Stat(s.daemonDir("taskmanager", "127.0.0.6", 1))
 	require.ErrorIs(t, err, os.ErrNotExist, "nothing started")
 
