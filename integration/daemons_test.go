@@ -396,3 +396,50 @@ func TestZooKeeperQuorumAcrossHosts(t *testing.T) {
 		require.False(t, alive(pid), "server pid %d stopped", pid)
 	}
 }
+
+// TestStoppingOneMasterLeavesTheClusterToTheOther: of two masters with no job,
+// the leader is stopped with `jobmanager stop --host`; the other leads on, and
+// the stopped one removed nothing of the cluster's HA data (a session's stop
+// with only terminal jobs would: the cluster is not the master's to end).
+func TestStoppingOneMasterLeavesTheClusterToTheOther(t *testing.T) {
+	s := newStandalone(t, []string{"127.0.0.2", "127.0.0.3"}, []string{"127.0.0.4"})
+	leader := followLeader(t, s.ha, recovery.RestServer)
+	_, err := s.run("jobmanager", "start", "--host", "127.0.0.2")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return leader().Known() }, 60*time.Second, 20*time.Millisecond, "the first master leads")
+	first := leader()
+	require.Equal(t, "127.0.0.2", hostOf(t, first.Address))
+	_, err = s.run("jobmanager", "start", "--host", "127.0.0.3")
+	require.NoError(t, err)
+	other := s.daemonPID(s.daemonDir("jobmanager", "127.0.0.3", 0))
+	dir := s.daemonDir("jobmanager", "127.0.0.2", 0)
+	stopped := s.daemonPID(dir)
+
+	out, err := s.run("jobmanager", "stop", "--host", "127.0.0.2")
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("Stopping jobmanager daemon (pid: %d) on host 127.0.0.2.\n", stopped.PID), out)
+	require.ErrorIs(t, procid.Verify(stopped), procid.ErrNotRunning)
+	b, err := os.ReadFile(filepath.Join(dir, "ended.json"))
+	require.NoError(t, err)
+	var e struct {
+		FinalStatus string `json:"finalStatus"`
+		HARemoved   bool   `json:"haRemoved"`
+	}
+	require.NoError(t, json.Unmarshal(b, &e))
+	require.False(t, e.HARemoved, "a master's stop keeps the cluster's HA data")
+
+	var next recovery.LeaderInfo
+	require.Eventually(t, func() bool {
+		next = leader()
+		return next.Known() && next.SessionID != first.SessionID
+	}, 30*time.Second, 20*time.Millisecond, "the other master leads")
+	require.Equal(t, "127.0.0.3", hostOf(t, next.Address))
+	var o jobmanager.Overview
+	require.NoError(t, getJSON(next.Address+"/overview", &o))
+	require.True(t, o.Leader, "it serves as the leader")
+	require.NoError(t, procid.Verify(other), "the other master runs on")
+
+	out, err = s.run("jobmanager", "stop")
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("Stopping jobmanager daemon (pid: %d) on host 127.0.0.3.\n", other.PID), out)
+}
