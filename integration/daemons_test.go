@@ -397,14 +397,16 @@ func TestZooKeeperQuorumAcrossHosts(t *testing.T) {
 	}
 }
 
-// TestStoppingOneMasterLeavesTheClusterToTheOther: of two masters with no job,
-// the leader is stopped with `jobmanager stop --host`; the other leads on, and
-// the stopped one removed nothing of the cluster's HA data (a session's stop
-// with only terminal jobs would: the cluster is not the master's to end).
-func TestStoppingOneMasterLeavesTheClusterToTheOther(t *testing.T) {
+// TestAMasterThatEndsLeavesTheClusterToTheOther: of two masters with no job,
+// the leader's restart budget is one attempt; its AM is SIGKILLed, so its
+// supervisor gives up — an end that, for a session whose jobs are all terminal,
+// removes the cluster's HA data. A master's must not: the other master leads on
+// over the same data. `jobmanager stop` then stops the other, keeping it too.
+func TestAMasterThatEndsLeavesTheClusterToTheOther(t *testing.T) {
 	s := newStandalone(t, []string{"127.0.0.2", "127.0.0.3"}, []string{"127.0.0.4"})
 	leader := followLeader(t, s.ha, recovery.RestServer)
-	_, err := s.run("jobmanager", "start", "--host", "127.0.0.2")
+	_, err := s.run("jobmanager", "start", "--host", "127.0.0.2",
+		"-D", "yarn.application-attempts=1", "-D", "yarn.resourcemanager.am.max-attempts=1")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return leader().Known() }, 60*time.Second, 20*time.Millisecond, "the first master leads")
 	first := leader()
@@ -413,20 +415,27 @@ func TestStoppingOneMasterLeavesTheClusterToTheOther(t *testing.T) {
 	require.NoError(t, err)
 	other := s.daemonPID(s.daemonDir("jobmanager", "127.0.0.3", 0))
 	dir := s.daemonDir("jobmanager", "127.0.0.2", 0)
-	stopped := s.daemonPID(dir)
+	st, err := supervisor.NewControlClient(dir).Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st.AMs, 1)
+	require.NoError(t, syscall.Kill(st.AMs[0].PID, syscall.SIGKILL))
 
-	out, err := s.run("jobmanager", "stop", "--host", "127.0.0.2")
-	require.NoError(t, err)
-	require.Equal(t, fmt.Sprintf("Stopping jobmanager daemon (pid: %d) on host 127.0.0.2.\n", stopped.PID), out)
-	require.ErrorIs(t, procid.Verify(stopped), procid.ErrNotRunning)
-	b, err := os.ReadFile(filepath.Join(dir, "ended.json"))
-	require.NoError(t, err)
-	var e struct {
+	type endedRecord struct {
 		FinalStatus string `json:"finalStatus"`
 		HARemoved   bool   `json:"haRemoved"`
 	}
-	require.NoError(t, json.Unmarshal(b, &e))
-	require.False(t, e.HARemoved, "a master's stop keeps the cluster's HA data")
+	endOf := func(dir string) (endedRecord, bool) {
+		var e endedRecord
+		b, err := os.ReadFile(filepath.Join(dir, "ended.json"))
+		return e, err == nil && json.Unmarshal(b, &e) == nil
+	}
+	var e endedRecord
+	require.Eventually(t, func() bool {
+		var ok bool
+		e, ok = endOf(dir)
+		return ok
+	}, 60*time.Second, 20*time.Millisecond, "the master whose budget is spent ends")
+	require.Equal(t, endedRecord{FinalStatus: "FAILED", HARemoved: false}, e, "a master's end keeps the cluster's HA data")
 
 	var next recovery.LeaderInfo
 	require.Eventually(t, func() bool {
@@ -434,12 +443,16 @@ func TestStoppingOneMasterLeavesTheClusterToTheOther(t *testing.T) {
 		return next.Known() && next.SessionID != first.SessionID
 	}, 30*time.Second, 20*time.Millisecond, "the other master leads")
 	require.Equal(t, "127.0.0.3", hostOf(t, next.Address))
+	// It keeps leading: its grant was not taken away by a removal of the data.
+	require.Never(t, func() bool { return leader().SessionID != next.SessionID }, 2*time.Second, 20*time.Millisecond)
 	var o jobmanager.Overview
 	require.NoError(t, getJSON(next.Address+"/overview", &o))
 	require.True(t, o.Leader, "it serves as the leader")
-	require.NoError(t, procid.Verify(other), "the other master runs on")
 
-	out, err = s.run("jobmanager", "stop")
+	out, err := s.run("jobmanager", "stop")
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprintf("Stopping jobmanager daemon (pid: %d) on host 127.0.0.3.\n", other.PID), out)
+	e, ok := endOf(s.daemonDir("jobmanager", "127.0.0.3", 0))
+	require.True(t, ok)
+	require.Equal(t, endedRecord{FinalStatus: "STOPPED", HARemoved: false}, e)
 }
