@@ -39,7 +39,7 @@ func zookeeperCommand() *cli.Command {
 	serverID := &cli.Int64Flag{Name: flagServerID, Usage: "only server.`N` of zoo.cfg, here whatever its host (what the other hosts are sent over ssh)"}
 	return &cli.Command{
 		Name:  "zookeeper",
-		Usage: "start, stop or list ZooKeeper servers from zoo.cfg on this machine, like Flink's start-zookeeper-quorum.sh",
+		Usage: "start, stop or list the ZooKeeper servers of zoo.cfg (other hosts over ssh), like Flink's start-zookeeper-quorum.sh",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "start",
