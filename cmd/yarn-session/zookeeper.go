@@ -92,7 +92,7 @@ func zooCfgPath(c *cli.Context) string {
 // zkPlan splits zoo.cfg's servers into those this command runs here and those
 // it reaches over ssh: with --server-id only that one, here; otherwise each
 // server on this machine (thisMachine) here and every other over ssh.
-func zkPlan(c *cli.Context, cfg *conf.ZooCfg) (here func(conf.ZooServer) bool, remote []conf.ZooServer, err error) {
+func zkPlan(c *cli.Context, cfg *conf.ZooCfg) (here func(conf.ZooServer) bool, others []conf.ZooServer, err error) {
 	if c.IsSet(flagServerID) {
 		id := c.Int64(flagServerID)
 		for _, s := range cfg.Servers {
@@ -107,10 +107,10 @@ func zkPlan(c *cli.Context, cfg *conf.ZooCfg) (here func(conf.ZooServer) bool, r
 		if thisMachine(c.Context, s.Host) {
 			local[s.ID] = true
 		} else {
-			remote = append(remote, s)
+			others = append(others, s)
 		}
 	}
-	return func(s conf.ZooServer) bool { return local[s.ID] }, remote, nil
+	return func(s conf.ZooServer) bool { return local[s.ID] }, others, nil
 }
 
 // zkRemoteArgs are the zookeeper flags a remote host gets for server id.
@@ -147,7 +147,7 @@ func runZooKeeperStart(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("zookeeper start: %v", err), exitInvalidConf)
 	}
-	here, remote, err := zkPlan(c, cfg)
+	here, others, err := zkPlan(c, cfg)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("zookeeper start: %v", err), exitUsage)
 	}
@@ -157,7 +157,7 @@ func runZooKeeperStart(c *cli.Context) error {
 	}
 	anyHere := len(cfg.Servers) == 0
 	for _, s := range cfg.Servers {
-		if here(s) || slices.Contains(remote, s) {
+		if here(s) || slices.Contains(others, s) {
 			fmt.Fprintf(w, "Starting zookeeper daemon on host %s.\n", s.Host)
 		}
 		anyHere = anyHere || here(s)
@@ -167,13 +167,13 @@ func runZooKeeperStart(c *cli.Context) error {
 		connect string
 		err     error
 	}
-	results := make([]chan started, len(remote))
-	if len(remote) > 0 {
+	results := make([]chan started, len(others))
+	if len(others) > 0 {
 		r, err := zkRemote(c)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("zookeeper start: %v", err), exitInvalidConf)
 		}
-		for i, s := range remote {
+		for i, s := range others {
 			results[i] = make(chan started, 1)
 			go func() {
 				var out strings.Builder
@@ -202,7 +202,7 @@ func runZooKeeperStart(c *cli.Context) error {
 			connect = append(connect, zkStarted(c, res)...)
 		}
 	}
-	for i, s := range remote {
+	for i, s := range others {
 		r := <-results[i]
 		if r.err != nil {
 			failed = append(failed, fmt.Sprintf("server.%d on %s: %v", s.ID, s.Host, r.err))
