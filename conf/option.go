@@ -404,7 +404,7 @@ var registry = slices.Concat([]*Option{
 	RESTPort, RESTBindPort, RESTAddress, RESTBindAddress, MaxJobs, MetricsPromPort, MetricsPromHost, MetricsPromFactory,
 	TaskManagerRegistrationTimeout, TaskManagerMaxSlots, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
 	HeartbeatInterval, HeartbeatTimeout,
-}, securityRegistry)
+}, securityRegistry, daemonRegistry)
 
 // Registry returns every registered option in reference order. The slice is a copy;
 // the options themselves are shared and immutable.
@@ -434,7 +434,7 @@ func Lookup(key string) (*Option, bool) {
 var knownPrefixes = []string{
 	"high-availability.", "recovery.", "zookeeper.", "yarn.", "state.", "execution.checkpointing.",
 	"rest.", "resourcemanager.", "taskmanager.", "jobmanager.", "heartbeat.", "amkeeper.",
-	"security.", "metrics.",
+	"security.", "metrics.", "env.ssh.",
 }
 
 // ignoredKeys are Flink keys under a known prefix that amkeeper does not use but

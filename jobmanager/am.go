@@ -142,8 +142,10 @@ func NewAM(cfg AMConfig) *AM {
 		a.dispatcher.reportTasks(a.coordinator.tasks)
 	}
 	a.metrics = newAMRegistry(a)
-	if cfg.RM != nil {
-		// The supervisor launches the containers: only those may register.
+	if cfg.RM != nil && !cfg.Conf.Bool(conf.TaskManagersStandalone) {
+		// The supervisor launches the containers: only those may register. With
+		// standalone TaskManagers (daemons per host) the signature with the
+		// application secret is the admission, and the slot bound.
 		a.tms.SetAdmission(a.admit)
 	}
 	return a

@@ -14,7 +14,8 @@
 // request whose browser Origin is not the AM's own address is refused. At / it
 // serves the web dashboard (package jobmanager/dashboard), which only reads. With a
 // supervisor, the registry admits only the containers it launched, with their
-// slots (AM.admit); without one, any caller with the secret. The AM needs the
+// slots (AM.admit); without one, or with amkeeper.taskmanagers.standalone (the
+// TaskManagers are daemons per host), any caller with the secret. The AM needs the
 // supervisor only to allocate, release and finish: while none answers, jobs run
 // on, the leader's Allocate heartbeat is retried every interval (logged once) and
 // its releases are kept for the next one; a restarted supervisor's

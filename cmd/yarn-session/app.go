@@ -45,13 +45,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			configCommand(),
 			haCommand(),
 			hidden(entry.AMCommand()),
-			hidden(entry.TaskManagerCommand()),
 			budgetCommand(),
 			superviseCommand(),
 			keeperCommand(),
 			demoCommand(),
 			zookeeperCommand(),
-		}, append(sessionCommands(), jobCommands()...)...),
+			jobManagerCommand(),
+			taskManagerCommand(),
+			hidden(tmKeepCommand()),
+			secretCommand(),
+		}, append(append(sessionCommands(), jobCommands()...), clusterCommands()...)...),
 	})
 }
 

@@ -1,0 +1,56 @@
+package conf
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// WorkersFile is the name of the file listing the TaskManager hosts inside
+// Options.Dir, as Flink's conf/workers (conf/slaves in older releases).
+const WorkersFile = "workers"
+
+// Worker is one line of conf/workers: a host that runs a TaskManager daemon.
+type Worker struct {
+	Host string // host name or IP address (IPv6 without brackets)
+	Line int    // 1-based line in the workers file
+}
+
+// ParseWorkers reads a workers file: one host per line (an IPv6 address may be
+// in brackets), blank lines and # comments allowed. On malformed lines it
+// returns the good lines and a *ValidationError naming workers:line for each
+// bad one.
+func ParseWorkers(path string) ([]Worker, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("conf: read workers: %w", err)
+	}
+	ws := []Worker{}
+	var problems []Problem
+	for i, line := range strings.Split(string(data), "\n") {
+		if c := strings.IndexByte(line, '#'); c >= 0 {
+			line = line[:c]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		host, port, err := splitHostPort(line, 0)
+		if err == nil && port != 0 {
+			err = fmt.Errorf("a port has no meaning here")
+		}
+		if err != nil || strings.ContainsAny(host, " \t") {
+			msg := "is not a host name or address"
+			if err != nil {
+				msg += ": " + err.Error()
+			}
+			problems = append(problems, Problem{Value: line, Origin: Origin{Kind: OriginFile, File: path, Line: i + 1}, Msg: msg})
+			continue
+		}
+		ws = append(ws, Worker{Host: host, Line: i + 1})
+	}
+	if len(problems) > 0 {
+		return ws, &ValidationError{Problems: problems}
+	}
+	return ws, nil
+}
