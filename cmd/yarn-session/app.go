@@ -27,7 +27,7 @@ const (
 const envConfDir = "FLINK_CONF_DIR"
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	return withConventions(&cli.App{
 		Name:      "yarn-session",
 		Usage:     "run an application master under an attempt supervisor with ZooKeeper high availability",
 		Writer:    stdout,
@@ -37,19 +37,25 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// urfave/cli prints and exits on its own for usage errors unless told
 		// otherwise; main reports every error in one place.
 		ExitErrHandler: func(*cli.Context, error) {},
-		Before:         setupLogger,
+		// -D values hold commas (port lists, ZooKeeper quorums): one -D is one
+		// property, never split.
+		DisableSliceFlagSeparator: true,
+		Before:                    setupLogger,
 		Commands: append([]*cli.Command{
 			configCommand(),
 			haCommand(),
 			hidden(entry.AMCommand()),
-			hidden(entry.TaskManagerCommand()),
 			budgetCommand(),
 			superviseCommand(),
 			keeperCommand(),
 			demoCommand(),
 			zookeeperCommand(),
-		}, append(sessionCommands(), jobCommands()...)...),
-	}
+			jobManagerCommand(),
+			taskManagerCommand(),
+			hidden(tmKeepCommand()),
+			secretCommand(),
+		}, append(append(sessionCommands(), jobCommands()...), clusterCommands()...)...),
+	})
 }
 
 // commonFlags are accepted both before and after a subcommand, so

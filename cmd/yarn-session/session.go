@@ -68,6 +68,10 @@ type spec struct {
 	Slots        int      `json:"slots"`
 	TMMemory     int64    `json:"tmMemory"`
 	JMMemory     int64    `json:"jmMemory,omitempty"` // -jm, else jobmanager.memory.process.size
+	// Master: one master daemon of a cluster on several hosts (jobmanager
+	// start): one AM, the shared secret, no TaskManager containers, and its
+	// stop never removes the cluster's HA data (the other masters lead on).
+	Master bool `json:"master,omitempty"`
 }
 
 // sessionsHome is the per-user directory holding one directory per application
@@ -282,7 +286,8 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		}
 	}
 	sc, err := supervisor.ConfigFrom(ctx, cfg, supervisor.Session{App: app, Dir: dir,
-		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots, Logger: log})
+		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots, Logger: log,
+		OneMaster: sp.Master})
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
@@ -299,9 +304,10 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	d := out.Decision
 	// Only a terminal state may remove HA data, and only when every job is
 	// globally terminal; otherwise the jobs are suspended (see endHA).
-	e := ended{ApplicationID: sp.AppID, FinalStatus: orStopped(d), Reason: string(d.Reason),
-		Attempts: len(out.History.Attempts), End: time.Now()}
-	endHA(log, dir, cfg, !d.Restart, out.StopErr, &e)
+	e := ended{ApplicationID: sp.AppID, Name: sp.Name, TrackingURL: out.TrackingURL, FinalStatus: orStopped(d), Reason: string(d.Reason),
+		Attempts: len(out.History.Attempts), End: time.Now(), MaxAttempts: sc.Budget.MaxAttempts, Window: sc.Budget.Window.String(), History: &out.History}
+	// A master daemon is one of several: the cluster outlives it.
+	endHA(log, dir, cfg, !d.Restart && !sp.Master, out.StopErr, &e)
 	if err := writeEnded(dir, e); err != nil {
 		log.Warn().Err(err).Msg("cannot record how the application ended")
 	}
@@ -444,7 +450,7 @@ func attach(c *cli.Context, id string) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
 	}
-	printStatus(c.App.Writer, st)
+	runningReport(dir, st).print(c.App.Writer)
 	fmt.Fprintln(c.App.Writer, "Attached. Type 'stop' to stop the session, 'quit' to detach.")
 	sc := bufio.NewScanner(c.App.Reader)
 	for sc.Scan() {

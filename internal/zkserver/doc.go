@@ -31,7 +31,7 @@
 //     dataLogDir are private (0700): snapshots and the transaction log hold every
 //     znode. Start creates them so; one of ours found open to others (an older
 //     amkeeper made them 0755) is made 0700 with a warning; one owned by another
-//     user is refused (fsutil.ErrNotOurs) before any server starts, since it cannot
+//     user is refused (privdir.ErrUntrusted) before any server starts, since it cannot
 //     be made private and its owner could read or swap the data.
 //   - Unless zoo.cfg sets them: clientPortAddress=127.0.0.1 (loopback only),
 //     admin.enableServer=false, 4lw.commands.whitelist=srvr,ruok,stat. srvr is added to
@@ -52,8 +52,10 @@
 //
 // # What it does not guarantee
 //
-//   - Servers on other hosts are not started: server.X lines whose host is not a
-//     loopback name or address are skipped (Flink's script uses ssh; this does not).
+//   - Servers on other hosts are not started: server.X lines Options.Local does
+//     not pick (by default: whose host is not a loopback name or address) are
+//     skipped. Reaching the other hosts over ssh, as Flink's script does, is the
+//     CLI's (yarn-session zookeeper start), which runs this there per server.
 //   - Two Start calls on one run directory at the same time are not serialised.
 //   - A free port is free when picked; a server that loses the race to bind it is
 //     retried with new ports a few times, then the start fails.
