@@ -206,6 +206,11 @@ func (c *Config) HeartbeatInterval() time.Duration { return c.Duration(Heartbeat
 // HeartbeatTimeout is heartbeat.timeout.
 func (c *Config) HeartbeatTimeout() time.Duration { return c.Duration(HeartbeatTimeout) }
 
+// TaskManagerLeaderlessGrace is amkeeper.taskmanager.leaderless-grace.
+func (c *Config) TaskManagerLeaderlessGrace() time.Duration {
+	return c.Duration(TaskManagerLeaderlessGrace)
+}
+
 // Masters returns the hosts of conf/masters, or nil when there is no such file.
 func (c *Config) Masters() []Master { return slices.Clone(c.src.masters) }
 

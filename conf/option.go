@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Type is the value type of an Option. It decides how a value is parsed, which
@@ -385,6 +386,26 @@ var (
 		key: "heartbeat.timeout", typ: TypeDuration, group: GroupHeartbeat, def: "50000 ms",
 		desc: "A peer that has not answered a heartbeat for this long is considered dead. Must exceed heartbeat.interval.",
 	}
+	TaskManagerLeaderlessGrace = &Option{
+		key: "amkeeper.taskmanager.leaderless-grace", typ: TypeDuration, group: GroupHeartbeat,
+		defDoc: "heartbeat.timeout", signed: true,
+		check: func(parsed any) string {
+			if d, _ := parsed.(time.Duration); d < 0 {
+				return "is negative: want 0 (cancel the tasks as soon as the leader goes) or a positive duration"
+			}
+			return ""
+		},
+		defFn: func(r *resolver) string {
+			if v := r.values[HeartbeatTimeout]; v != nil && v.valid {
+				return v.text
+			}
+			return HeartbeatTimeout.def
+		},
+		desc: "How long a TaskManager keeps running its tasks while it knows no leader (the AM is being replaced): " +
+			"they keep processing, checkpoints pause, sinks keep their output invisible, and the next leader adopts " +
+			"them without a restore. After this long with no leader the tasks are canceled and the next leader " +
+			"restores the jobs from their latest checkpoint. 0: cancel at once (no adoption).",
+	}
 )
 
 // registry is the table every accessor, check, listing and reference derives from.
@@ -403,7 +424,7 @@ var registry = slices.Concat([]*Option{
 	JobManagerRPCAddress, JobManagerBindHost, HAJobManagerPort, TaskManagerHost, TaskManagerBindHost,
 	RESTPort, RESTBindPort, RESTAddress, RESTBindAddress, MaxJobs, MetricsPromPort, MetricsPromHost, MetricsPromFactory,
 	TaskManagerRegistrationTimeout, TaskManagerMaxSlots, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
-	HeartbeatInterval, HeartbeatTimeout,
+	HeartbeatInterval, HeartbeatTimeout, TaskManagerLeaderlessGrace,
 }, securityRegistry, daemonRegistry)
 
 // Registry returns every registered option in reference order. The slice is a copy;
