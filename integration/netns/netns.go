@@ -126,6 +126,10 @@ func (b *Bed) setUp(names []string) error {
 			Addr: netip.MustParseAddr(subnet + strconv.Itoa(i+1)), cable: fmt.Sprintf("amk%dh%d", b.n, i)}
 		b.hosts = append(b.hosts, h)
 		peer := h.cable + "p"
+		// The bridge makes N ours, so a veth of that name is a leftover of an
+		// earlier bed of N: the kernel destroys a deleted namespace's veths
+		// asynchronously, after `ip netns delete` returns.
+		dropLink(h.cable)
 		for _, args := range [][]string{
 			{"netns", "add", h.NS},
 			{"link", "add", h.cable, "type", "veth", "peer", "name", peer},
@@ -163,6 +167,10 @@ func (b *Bed) Gateway() netip.Addr { return netip.MustParseAddr(fmt.Sprintf("10.
 func (b *Bed) remove() error {
 	var errs []error
 	for _, h := range b.hosts {
+		// Deleting one end of a veth deletes the pair at once; left to the
+		// namespace's deletion it would linger and take the name from the
+		// next bed of this N.
+		dropLink(h.cable)
 		if _, err := run("ip", "netns", "delete", h.NS); err != nil && !strings.Contains(err.Error(), "No such file") {
 			errs = append(errs, err)
 		}
@@ -173,6 +181,13 @@ func (b *Bed) remove() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dropLink deletes the link of that name if there is one.
+func dropLink(name string) {
+	if _, err := run("ip", "link", "show", name); err == nil {
+		_, _ = run("ip", "link", "delete", name)
+	}
 }
 
 // removeStale removes the beds whose creator is gone: their bridge alias names
@@ -204,6 +219,14 @@ func removeStale(t testing.TB) {
 			for _, l := range strings.Split(nss, "\n") {
 				if ns, _, _ := strings.Cut(l, " "); strings.HasPrefix(ns, "amk"+n+"-") {
 					_, _ = run("ip", "netns", "delete", ns)
+				}
+			}
+		}
+		if links, err := run("ip", "-o", "link", "show"); err == nil {
+			for _, l := range strings.Split(links, "\n") {
+				if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], "amk"+n+"h") {
+					name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+					dropLink(name)
 				}
 			}
 		}
