@@ -18,7 +18,7 @@ func Of(pid int) (Identity, error) {
 	}
 	path := "/proc/" + strconv.Itoa(pid) + "/stat"
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) { // ESRCH: it exited while being read
+	if gone(err) {
 		return Identity{}, fmt.Errorf("procid: pid %d: %w", pid, ErrNotRunning)
 	}
 	if err != nil {
@@ -43,6 +43,13 @@ func Of(pid int) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: %s: start time %q: %w", ErrUnverifiable, path, f[19], err)
 	}
 	return Identity{PID: pid, StartTicks: ticks}, nil
+}
+
+// gone reports whether err, from reading a /proc/<pid> entry, says the process
+// is gone: the entry does not exist, or the process exited while it was read
+// (ESRCH).
+func gone(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH)
 }
 
 // Verify returns nil when the process id names still runs; an error wrapping
@@ -136,7 +143,10 @@ func (p *Process) Close() error { return unix.Close(p.fd) }
 // Find returns the live processes of this effective user whose arguments
 // (argv, from /proc/<pid>/cmdline) match: a way to find a process whose PID
 // was never recorded. Processes of other users are not looked at, so another
-// user cannot plant a match. Processes that exit during the scan are skipped.
+// user cannot plant a match. Processes that exit during the scan are skipped;
+// any other failure to read a process's entry (EMFILE, EIO…) is an error
+// wrapping ErrUnverifiable and the cause, as leaving the process out would call
+// a live process gone.
 func Find(match func(args []string) bool) ([]Identity, error) {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
@@ -149,11 +159,23 @@ func Find(match func(args []string) bool) ([]Identity, error) {
 			continue
 		}
 		var st unix.Stat_t
-		if unix.Stat("/proc/"+d.Name(), &st) != nil || int(st.Uid) != os.Geteuid() {
+		if err := unix.Stat("/proc/"+d.Name(), &st); err != nil {
+			if gone(err) {
+				continue
+			}
+			return nil, fmt.Errorf("%w: stat /proc/%s: %w", ErrUnverifiable, d.Name(), err)
+		}
+		if int(st.Uid) != os.Geteuid() {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err != nil || len(b) == 0 {
+		if err != nil {
+			if gone(err) {
+				continue
+			}
+			return nil, fmt.Errorf("%w: %w", ErrUnverifiable, err)
+		}
+		if len(b) == 0 { // a kernel thread or a zombie: no arguments to match
 			continue
 		}
 		if !match(strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")) {

@@ -98,3 +98,49 @@ func TestFindByArguments(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, found)
 }
+
+// A /proc entry that cannot be read for another reason than the process being
+// gone (here: no free descriptor, as on a loaded machine) makes Find fail with
+// ErrUnverifiable and the cause, instead of leaving the process out as if it did
+// not run. The descriptors run out after the scan began, at its first match
+// call, so the reads of the later entries fail.
+func TestFindFailingToReadAnEntryIsUnverifiable(t *testing.T) {
+	mark := fmt.Sprintf("procid-find-emfile-%d", time.Now().UnixNano())
+	cmd := exec.Command("sh", "-c", "sleep 60", "am", "--attempt-id", mark)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	scanning := make(chan struct{})
+	filled := make(chan struct{})
+	type result struct {
+		found []procid.Identity
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		first := true
+		found, err := procid.Find(func(args []string) bool {
+			if first {
+				first = false
+				close(scanning)
+				<-filled
+			}
+			return slices.Contains(args, mark)
+		})
+		done <- result{found, err}
+	}()
+	var res result
+	select {
+	case <-scanning:
+		procidtest.WithoutFreeFDs(t, func() {
+			close(filled)
+			res = <-done
+		})
+	case res = <-done:
+		t.Fatalf("Find returned before looking at any process: %v, %v", res.found, res.err)
+	}
+	require.ErrorIs(t, res.err, procid.ErrUnverifiable, "found %v", res.found)
+	require.ErrorIs(t, res.err, syscall.EMFILE)
+	require.NotErrorIs(t, res.err, procid.ErrNotRunning)
+	require.Empty(t, res.found)
+}
