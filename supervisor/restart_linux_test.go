@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -314,4 +315,39 @@ func TestRestartAllStopsAdoptedContainersAfterADeadAM(t *testing.T) {
 	require.False(t, tm.running(), "the container was stopped before attempt 2 started")
 	stop()
 	require.NoError(t, <-done)
+}
+
+// TestNoForkWithoutTheStartingRecord: the record "starting attempt 1" cannot
+// be written (here its path is a directory, so the atomic rename fails as on a
+// full disk or a read-only directory). The supervisor does not fork the AM: a
+// process it could not record would be an orphan no restarted supervisor
+// finds. Run fails naming the record.
+func TestNoForkWithoutTheStartingRecord(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	cfg := restartConfig(t, dir)
+	cfg.Executable = filepath.Join(t.TempDir(), "am")
+	// It keeps its arguments (no exec), so a forked AM is found by them.
+	require.NoError(t, os.WriteFile(cfg.Executable, []byte("#!/bin/sh\nwhile :; do sleep 0.1; done\n"), 0o755))
+	s, err := New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(RecordPath(dir), "in-the-way"), 0o700))
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { _, err := s.Run(ctx); done <- err }()
+	forked := func() []procid.Identity {
+		found, err := procid.Find(func(args []string) bool { return slices.Contains(args, attemptID(1)) })
+		require.NoError(t, err)
+		return found
+	}
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		stop()
+		t.Fatalf("Run kept going without a record; AM processes of attempt 1: %v (run: %v)", forked(), <-done)
+	}
+	require.ErrorContains(t, err, "attempt "+attemptID(1)+" not started")
+	require.ErrorContains(t, err, RecordPath(dir))
+	require.Empty(t, forked(), "no AM process of attempt 1")
 }

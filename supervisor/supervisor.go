@@ -668,12 +668,18 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 
 	// "Starting attempt n" is recorded before the fork: a supervisor that dies
 	// before it records the PID leaves the next one a record by which it finds
-	// the process (by its arguments), not an unknown orphan.
+	// the process (by its arguments), not an unknown orphan. Without that
+	// record (a full disk, a read-only directory) there is no fork.
 	am := &amProc{n: n, id: id, port: restPort, started: start}
 	s.mu.Lock()
 	s.ams[id], s.last = am, am
 	s.mu.Unlock()
-	s.saveRecord()
+	if err := s.writeRecord(); err != nil {
+		s.mu.Lock()
+		delete(s.ams, id)
+		s.mu.Unlock()
+		return attempts.Exit{}, fmt.Errorf("supervisor: attempt %s not started: a restarted supervisor could not find it: %w", id, err)
+	}
 	if err := cmd.Start(); err != nil {
 		s.mu.Lock()
 		delete(s.ams, id)
