@@ -395,6 +395,8 @@ func (m *Manager) Adopt(c Container) (*Container, error) {
 // as reap does, without an exit status (only its parent could wait for it).
 func (m *Manager) reapAdopted(e *entry, log zerolog.Logger) {
 	defer m.watching.Done()
+	// Wait returns nil at the exit and an error only when m.release ends (a
+	// failing poll is not either: it waits on), so an error is the release.
 	err := e.proc.Wait(m.release)
 	_ = e.proc.Close()
 	if err != nil {

@@ -713,7 +713,8 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 
 // watchAdopted waits for an adopted AM (not our child: through its pidfd) to
 // exit, or stops it when ctx ends, as runAttempt does for a started one. Its
-// exit status is unknown.
+// exit status is unknown. procid's Wait returns only at the exit (its context
+// never ends here): a failing poll is not taken for the AM's exit.
 func (s *Supervisor) watchAdopted(ctx context.Context, am *amProc) attempts.Exit {
 	waited := make(chan error, 1)
 	go func() { waited <- am.proc.Wait(context.Background()) }()

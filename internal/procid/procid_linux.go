@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -118,18 +119,32 @@ func (p *Process) Signal(sig unix.Signal) error {
 	return nil
 }
 
-// Wait blocks until the process exits (nil) or ctx ends (ctx's error). The
-// pidfd becomes readable at the exit; poll wakes at once. It wakes every
-// 200 ms only to notice ctx.
+// Wait blocks until the process exits (nil) or ctx ends (ctx's error): those
+// are its only results, so a caller tells a release from an exit by ctx alone.
+// The pidfd becomes readable at the exit; poll wakes at once. It wakes every
+// 200 ms only to notice ctx. A failing poll (EINVAL, ENOMEM) says nothing of
+// the process: Wait then asks /proc (Verify) and returns nil only when that
+// says it is gone, else it polls again at the next tick.
 func (p *Process) Wait(ctx context.Context) error {
+	const tick = 200 * time.Millisecond
 	for {
 		fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 200)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("procid: wait for %v: %w", p.id, err)
-		}
-		if n > 0 {
+		n, err := unix.Poll(fds, int(tick/time.Millisecond))
+		switch {
+		case err == nil && n > 0:
 			return nil
+		case err != nil && !errors.Is(err, unix.EINTR):
+			if errors.Is(Verify(p.id), ErrNotRunning) {
+				return nil
+			}
+			// poll returned at once: wait out the tick before the next try.
+			t := time.NewTimer(tick)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err

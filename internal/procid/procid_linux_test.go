@@ -80,6 +80,29 @@ func TestOpenFailingForLackOfDescriptorsIsNotNotRunning(t *testing.T) {
 	require.NoError(t, p.Close())
 }
 
+// A failing poll of the pidfd (here EINVAL: poll is refused any descriptor) says
+// nothing about the process: Wait neither reports an exit nor returns with the
+// error while the process runs; it returns only when ctx ends, and sees the exit
+// once polling works again.
+func TestWaitRidesOutAFailingPoll(t *testing.T) {
+	cmd := sleeper(t)
+	id, err := procid.Of(cmd.Process.Pid)
+	require.NoError(t, err)
+	p, err := procid.Open(id)
+	require.NoError(t, err)
+	defer p.Close()
+	procidtest.WithZeroFileLimit(t, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		err = p.Wait(ctx)
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the process runs: only ctx ends the wait")
+	require.NoError(t, p.Signal(syscall.SIGKILL))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, p.Wait(ctx))
+}
+
 // Find finds a process of ours by its arguments, and only a live one.
 func TestFindByArguments(t *testing.T) {
 	mark := fmt.Sprintf("procid-find-%d", time.Now().UnixNano())
