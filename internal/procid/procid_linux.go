@@ -54,11 +54,18 @@ func gone(err error) bool {
 }
 
 // Verify returns nil when the process id names still runs; an error wrapping
-// ErrNotRunning when it is gone or its PID names another process now.
+// ErrNotRunning when it is gone or its PID names another process now; one
+// wrapping ErrUnverifiable when it could not be read, or when id has no start
+// time (StartTicks 0) and its PID runs: whether that is the process id names is
+// unknown.
 func Verify(id Identity) error {
 	cur, err := Of(id.PID)
 	if err != nil {
 		return err
+	}
+	if id.StartTicks == 0 {
+		return fmt.Errorf("%w: %v: no start time recorded, so pid %d (started at %d) may be another process that reused it",
+			ErrUnverifiable, id, id.PID, cur.StartTicks)
 	}
 	if cur.StartTicks != id.StartTicks {
 		return fmt.Errorf("procid: pid %d started at %d, not %d (a reused pid): %w", id.PID, cur.StartTicks, id.StartTicks, ErrNotRunning)

@@ -36,6 +36,22 @@ func TestAReusedPIDIsNotTheRecordedProcess(t *testing.T) {
 	require.ErrorIs(t, err, procid.ErrNotRunning)
 }
 
+// An identity without a start time cannot be told from a process that reused
+// its PID: while the PID runs, Verify and Open say ErrUnverifiable, not
+// ErrNotRunning; once it is gone, ErrNotRunning.
+func TestAnIdentityWithoutStartTimeIsUnverifiable(t *testing.T) {
+	cmd := sleeper(t)
+	noStart := procid.Identity{PID: cmd.Process.Pid}
+	err := procid.Verify(noStart)
+	require.ErrorIs(t, err, procid.ErrUnverifiable)
+	require.NotErrorIs(t, err, procid.ErrNotRunning)
+	_, err = procid.Open(noStart)
+	require.ErrorIs(t, err, procid.ErrUnverifiable)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	require.ErrorIs(t, procid.Verify(noStart), procid.ErrNotRunning)
+}
+
 // Wait wakes when a process exits; once reaped its identity no longer verifies.
 func TestWaitSeesTheExitOfAProcess(t *testing.T) {
 	cmd := sleeper(t)
