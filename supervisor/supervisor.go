@@ -668,12 +668,18 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 
 	// "Starting attempt n" is recorded before the fork: a supervisor that dies
 	// before it records the PID leaves the next one a record by which it finds
-	// the process (by its arguments), not an unknown orphan.
+	// the process (by its arguments), not an unknown orphan. Without that
+	// record (a full disk, a read-only directory) there is no fork.
 	am := &amProc{n: n, id: id, port: restPort, started: start}
 	s.mu.Lock()
 	s.ams[id], s.last = am, am
 	s.mu.Unlock()
-	s.saveRecord()
+	if err := s.writeRecord(); err != nil {
+		s.mu.Lock()
+		delete(s.ams, id)
+		s.mu.Unlock()
+		return attempts.Exit{}, fmt.Errorf("supervisor: attempt %s not started: a restarted supervisor could not find it: %w", id, err)
+	}
 	if err := cmd.Start(); err != nil {
 		s.mu.Lock()
 		delete(s.ams, id)
@@ -707,7 +713,8 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 
 // watchAdopted waits for an adopted AM (not our child: through its pidfd) to
 // exit, or stops it when ctx ends, as runAttempt does for a started one. Its
-// exit status is unknown.
+// exit status is unknown. procid's Wait returns only at the exit (its context
+// never ends here): a failing poll is not taken for the AM's exit.
 func (s *Supervisor) watchAdopted(ctx context.Context, am *amProc) attempts.Exit {
 	waited := make(chan error, 1)
 	go func() { waited <- am.proc.Wait(context.Background()) }()
