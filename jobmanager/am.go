@@ -60,7 +60,9 @@ type AMConfig struct {
 	TaskManagers      int
 	TaskManagerMemory int64
 	Slots             int
-	// RESTPort overrides rest.port (a masters-file port in hot-standby mode).
+	// RESTPort overrides rest.port and rest.bind-port (a masters-file port in
+	// hot-standby mode, or the port a session keeps across its attempts); the
+	// port bound is the one advertised.
 	RESTPort *conf.PortSpec
 	// Jobs, when set, gives the AM a dispatcher (/jobs) and a checkpoint
 	// coordinator that runs the jobs on the TaskManagers under each grant.
@@ -249,11 +251,16 @@ func serve(l net.Listener, h http.Handler) (stop func()) {
 }
 
 // listen binds rest.bind-address (default: rest.address, loopback) on the first
-// free port of the REST port spec; the AM advertises rest.address with that port.
+// free port of the REST bind ports (AMConfig.RESTPort, else rest.bind-port, else
+// rest.port); the AM advertises rest.address with that port, or with rest.port
+// when rest.bind-port is set too (Flink's split of bound and advertised port).
 func (a *AM) listen() (net.Listener, error) {
-	spec := a.cfg.Conf.RESTPort()
+	spec, key := a.cfg.Conf.RESTBindPorts(), conf.RESTPort.Key()
+	if a.cfg.Conf.IsSet(conf.RESTBindPort) {
+		key = conf.RESTBindPort.Key()
+	}
 	if a.cfg.RESTPort != nil {
-		spec = *a.cfg.RESTPort
+		spec, key = *a.cfg.RESTPort, "the session's REST port"
 	}
 	host := a.cfg.Conf.RESTBindAddress()
 	var lastErr error
@@ -262,6 +269,9 @@ func (a *AM) listen() (net.Listener, error) {
 		if err == nil {
 			// Advertised: rest.address with the bound port, as in Flink.
 			_, bound, _ := net.SplitHostPort(l.Addr().String())
+			if adv, ok := a.cfg.Conf.RESTAdvertisedPort(); ok && a.cfg.RESTPort == nil {
+				bound = strconv.Itoa(adv)
+			}
 			a.mu.Lock()
 			a.addr = a.cfg.RESTTLS.Scheme() + "://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), bound)
 			a.mu.Unlock()
@@ -269,7 +279,7 @@ func (a *AM) listen() (net.Listener, error) {
 		}
 		lastErr = err
 	}
-	return nil, fmt.Errorf("am: no free port in %s %q on %s (%s): %w", conf.RESTPort.Key(), spec, host, conf.RESTBindAddress.Key(), lastErr)
+	return nil, fmt.Errorf("am: no free port in %s %q on %s (%s): %w", key, spec, host, conf.RESTBindAddress.Key(), lastErr)
 }
 
 // adopt takes the supervisor's view of the live containers this attempt did not
