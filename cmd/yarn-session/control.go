@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -151,6 +152,10 @@ func printStatus(w io.Writer, st supervisor.Status) {
 	fmt.Fprintf(w, "Application %s: %s\n", st.ApplicationID, st.State)
 	fmt.Fprintf(w, "Attempt %d of %d (%s), AM pid %d\n", st.Attempt, st.MaxAttempts, st.AttemptID, st.AMPID)
 	fmt.Fprintf(w, "Budget: %d counted failure(s) in the last %s; survives %d more\n", st.CountedFailures, st.Window, st.Remaining)
+	if b := st.Backoff; b != nil {
+		fmt.Fprintf(w, "Backing off: %d attempts in a row crashed; attempt %d starts at %s (waits %s)\n",
+			b.Crashes, b.NextAttempt, b.NextStart.Format("15:04:05.000"), time.Duration(b.DelaySeconds*float64(time.Second)))
+	}
 	if len(st.AMs) == 1 && st.AMs[0].REST != "" { // as Flink prints it: http://, or https:// with security.ssl.rest.enabled
 		fmt.Fprintf(w, "JobManager Web Interface: %s\n", st.AMs[0].REST)
 	}
