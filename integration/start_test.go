@@ -217,6 +217,7 @@ func TestCrashLoopBacksOff(t *testing.T) {
 		b       supervisor.Backoff
 		lastEnd time.Time // the end of the attempt before
 		last    int       // its number
+		diag    string    // its diagnostics
 	}
 	seen := map[int]observed{} // by the attempt it delays
 	var metrics string
@@ -228,7 +229,7 @@ func TestCrashLoopBacksOff(t *testing.T) {
 		b := *st.Backoff
 		if _, ok := seen[b.NextAttempt]; !ok {
 			last := st.History.Attempts[len(st.History.Attempts)-1]
-			seen[b.NextAttempt] = observed{b: b, lastEnd: last.End, last: last.Attempt}
+			seen[b.NextAttempt] = observed{b: b, lastEnd: last.End, last: last.Attempt, diag: last.Diagnostics}
 			if metrics == "" {
 				m, _ := client.Metrics(context.Background())
 				metrics = string(m)
@@ -240,6 +241,9 @@ func TestCrashLoopBacksOff(t *testing.T) {
 		require.Equal(t, n-1, o.last, "attempt %d waits after attempt %d", n, n-1)
 		require.Equal(t, o.lastEnd.Add(time.Duration(o.b.DelaySeconds*float64(time.Second))).UnixMilli(), o.b.NextStart.UnixMilli(),
 			"attempt %d starts at the last end plus the delay", n)
+		require.Equal(t, "the AM exited without FinishApplicationMaster: exit status 1; last error in am.log: "+
+			fmt.Sprintf(`yarn-session: am: no free port in rest.bind-port "%d" on 127.0.0.1 (rest.bind-address): listen tcp 127.0.0.1:%d: bind: address already in use`, port, port),
+			o.diag, "the attempt history names each attempt's cause")
 	}
 	require.Regexp(t, `\namkeeper_supervisor_backoff_crashes [2-5]\n`, metrics, "the metrics show the crashes while backing off")
 	require.Regexp(t, `\namkeeper_supervisor_backoff_seconds (0\.3|0\.6|1)\n`, metrics)
