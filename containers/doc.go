@@ -25,6 +25,9 @@
 //     (default 250 ms, YARN's yarn.nodemanager.sleep-delay-before-sigkill.ms), and
 //     returns once the process is reaped; a context ending early kills at once.
 //     Close stops every container within StopGrace plus 5 s and is idempotent.
+//     Release instead lets every container go without a signal (a supervisor
+//     whose start failed leaves them to the next one); whichever of the two
+//     comes first decides.
 //   - stdin is /dev/null; stdout and stderr are appended, unbuffered, to
 //     <Config.Dir>/containers/<id>/taskmanager.log, which is kept after the container
 //     completes. <id>/container.pid holds the PID while the process runs.

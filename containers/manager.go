@@ -175,6 +175,11 @@ type Manager struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// release ends the watch of every adopted container (Release); watching
+	// counts the watches still running.
+	release  context.Context
+	released context.CancelFunc
+	watching sync.WaitGroup
 }
 
 type entry struct {
@@ -207,6 +212,7 @@ func New(cfg Config) (*Manager, error) {
 		entries: map[ContainerID]*entry{},
 		subs:    map[*subscriber]struct{}{},
 	}
+	m.release, m.released = context.WithCancel(context.Background())
 	if m.grace <= 0 {
 		m.grace = DefaultStopGrace
 	}
@@ -379,6 +385,7 @@ func (m *Manager) Adopt(c Container) (*Container, error) {
 	snap := e.c
 	m.mu.Unlock()
 	log := m.log.With().Str(logging.Container, c.ID.String()).Int(logging.Attempt, c.ID.Attempt).Logger()
+	m.watching.Add(1)
 	go m.reapAdopted(e, log)
 	log.Info().Int(logging.PID, c.PID).Msg("container adopted")
 	return &snap, nil
@@ -387,8 +394,12 @@ func (m *Manager) Adopt(c Container) (*Container, error) {
 // reapAdopted waits for an adopted container's process to exit and records it
 // as reap does, without an exit status (only its parent could wait for it).
 func (m *Manager) reapAdopted(e *entry, log zerolog.Logger) {
-	_ = e.proc.Wait(context.Background())
+	defer m.watching.Done()
+	err := e.proc.Wait(m.release)
 	_ = e.proc.Close()
+	if err != nil {
+		return // released: it keeps running, watched by nobody here
+	}
 	_ = os.Remove(e.pidPath)
 	m.mu.Lock()
 	e.exited = true
@@ -613,6 +624,34 @@ func (m *Manager) snapshot(keep func(*Container) bool) []Container {
 	return out
 }
 
+// Release lets every container go without a signal, for a supervisor that
+// ends without ending the application (its start failed): they keep running
+// for a later supervisor to adopt. The watch of every adopted container ends
+// (its pidfd is closed) before Release returns; a launched container, a child
+// of this process, is still reaped if it exits while this process lives, but
+// no completion is published any more. Subscriptions are closed, later
+// Launches and Adopts fail with ErrClosed, and a later Close stops nothing.
+// Release and Close are idempotent; whichever comes first decides.
+func (m *Manager) Release() {
+	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.closed = true
+		n := 0
+		for _, e := range m.entries {
+			if e.c.State == Running {
+				n++
+			}
+		}
+		for s := range m.subs {
+			s.finish()
+		}
+		m.mu.Unlock()
+		m.released()
+		m.watching.Wait()
+		m.log.Info().Int("running", n).Msg("containers released: left running, unwatched")
+	})
+}
+
 // Close stops every container as StopAll does, bounded by Config.StopGrace plus a few
 // seconds for reaping, then closes every subscription once its queued events have been
 // delivered. Later Launches fail with ErrClosed. Close is idempotent; every call
@@ -627,6 +666,8 @@ func (m *Manager) Close() error {
 		if err := m.stopAll(ctx, "manager closed"); err != nil {
 			m.closeErr = fmt.Errorf("containers: close: %w", err)
 		}
+		m.released() // an adopted container that outlived the stop is no longer watched
+		m.watching.Wait()
 		m.mu.Lock()
 		for s := range m.subs {
 			s.finish()

@@ -472,3 +472,30 @@ func setChildSubreaper(on bool) error {
 	}
 	return nil
 }
+
+// TestReleaseLeavesAdoptedContainersRunning: a manager released (its
+// supervisor failed to start) signals nothing: the adopted container keeps
+// running, its watch ends, and a Close after it stops nothing either.
+func TestReleaseLeavesAdoptedContainersRunning(t *testing.T) {
+	tm := exec.Command("sleep", "300")
+	require.NoError(t, tm.Start())
+	t.Cleanup(func() { _ = tm.Process.Kill(); _ = tm.Wait() })
+	ident, err := procid.Of(tm.Process.Pid)
+	require.NoError(t, err)
+	m, err := containers.New(containers.Config{App: testApp, Dir: t.TempDir()})
+	require.NoError(t, err)
+	events, cancel := m.Subscribe()
+	defer cancel()
+	id := containers.ContainerID{App: testApp, Attempt: 1, Seq: 2}
+	_, err = m.Adopt(containers.Container{ID: id, PID: ident.PID, StartTicks: ident.StartTicks, Memory: 512 << 20, Slots: 1})
+	require.NoError(t, err)
+
+	m.Release()
+	_, open := <-events
+	require.False(t, open, "the subscription ends with no completion")
+	require.NoError(t, m.Close())
+	require.NoError(t, procid.Verify(ident), "the released container still runs")
+	require.Equal(t, "S", procState(ident.PID), "and was not stopped")
+	_, err = m.Launch(context.Background(), fakeSpec(2))
+	require.ErrorIs(t, err, containers.ErrClosed)
+}

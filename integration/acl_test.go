@@ -50,7 +50,7 @@ func TestSquattedClusterPathIsRefused(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		out, err := c.run("", "status", "-id", id)
-		return err == nil && strings.Contains(out, "ended: FAILED")
+		return exitOf(err) == endedExit && strings.Contains(out, "ended: FAILED")
 	}, 60*time.Second, 200*time.Millisecond, "the application fails: its only attempt cannot start")
 
 	logs, err := filepath.Glob(filepath.Join(appDirFor(c, id), "attempts", "*", "am.log"))
@@ -72,5 +72,11 @@ func TestSquattedClusterPathIsRefused(t *testing.T) {
 		require.NoError(t, err)
 		require.NotContains(t, string(b), "s3cret", f)
 	}
+	// status names the cause: the attempt's last error line, as the AM printed it.
+	r := c.status(t, id, endedExit)
+	require.Len(t, r.Attempts, 1)
+	require.True(t, strings.HasPrefix(r.Attempts[0].Cause, "yarn-session: am: "), r.Attempts[0].Cause)
+	require.Contains(t, r.Attempts[0].Cause, "node "+root+" has ACL world:anyone:cdrwa")
+	require.Contains(t, r.Diagnostics, "attempt 1: "+r.Attempts[0].Cause)
 	require.Equal(t, before, zktest.TreeState(t, mallory, root), "nothing in ZooKeeper changed")
 }

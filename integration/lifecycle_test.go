@@ -122,7 +122,7 @@ func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
 	require.Contains(t, string(log), "HA data kept")
 	require.Contains(t, string(log), resume)
 	out, err := c.run("", "status", "-id", id)
-	require.NoError(t, err)
+	requireExit(t, endedExit, err) // status of an ended application
 	require.Contains(t, out, "ended: FAILED")
 	require.Contains(t, out, jobID)
 	require.Contains(t, out, resume)
@@ -156,7 +156,7 @@ func TestBudgetSpentKeepsHADataAndANewSessionResumes(t *testing.T) {
 	// A stop suspends the running job: its data stays, and status says how to resume.
 	require.Equal(t, []string{jobID}, snapshotHA(t, c, st, jobID).graphs)
 	out, err = c.run("", "status", "-id", id2)
-	require.NoError(t, err)
+	requireExit(t, endedExit, err) // status of an ended application
 	require.Contains(t, out, "ended: STOPPED")
 	require.Contains(t, out, resume)
 
@@ -199,7 +199,7 @@ func TestBudgetSpentWithOnlyTerminalJobsRemovesHAData(t *testing.T) {
 	_, err = os.Stat(filepath.Join(storage, cluster))
 	require.True(t, os.IsNotExist(err), "its HA storage is removed: %v", err)
 	out, err := c.run("", "status", "-id", id)
-	require.NoError(t, err)
+	requireExit(t, endedExit, err) // status of an ended application
 	require.Contains(t, out, "ended: FAILED")
 	require.Contains(t, out, "HA data ("+clusterPath+") was removed")
 }
@@ -238,7 +238,7 @@ func TestBudgetSpentWithATerminalAndARunningJobKeepsAll(t *testing.T) {
 	}
 	require.Contains(t, kept.files, cluster+"/job-result-store/"+jobs[1]+".json", "the canceled job's result stays")
 	out, err := c.run("", "status", "-id", id)
-	require.NoError(t, err)
+	requireExit(t, endedExit, err) // status of an ended application
 	require.Contains(t, out, "job(s) "+jobs[0]+" did not finish")
 	require.Contains(t, out, "yarn-session -z "+cluster)
 }

@@ -170,7 +170,7 @@ func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
 
 	out, err = c.run("", "status") // the session from .yarn-properties-<user>
 	require.NoError(t, err)
-	require.Contains(t, out, "Attempt 1 of 2")
+	require.Contains(t, out, "1 of 2 attempts used")
 
 	_, err = c.run("", "kill-am", "-id", id)
 	require.NoError(t, err)

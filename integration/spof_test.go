@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -313,5 +315,125 @@ func TestKeeperRestartsADeadSupervisor(t *testing.T) {
 	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= n+3 }, 30*time.Second, 20*time.Millisecond)
 	require.NoError(t, client.Stop(context.Background()))
 	require.Eventually(t, func() bool { return !alive(keeper) }, 60*time.Second, 20*time.Millisecond, "the keeper ends with the application")
+	requireExactCounts(t, committed(t, st, "counts"), n+3)
+}
+
+// ownZooKeeper points the session at a ZooKeeper server of its own (the test
+// pauses it), with the longest session timeout it grants.
+func ownZooKeeper(t *testing.T, own *zktest.Cluster) func(*cli) {
+	return func(c *cli) {
+		for i := range c.ha {
+			switch key, _, _ := strings.Cut(c.ha[i], "="); key {
+			case "high-availability.zookeeper.quorum":
+				c.ha[i] = key + "=" + own.ConnectString()
+			case "high-availability.zookeeper.client.session-timeout":
+				c.ha[i] = fmt.Sprintf("%s=%d ms", key, (20 * own.TickTime()).Milliseconds())
+			}
+		}
+	}
+}
+
+// TestSupervisorKilledWhileFencingTheDeadAM: the supervisor reaps the AM and
+// dies while it closes the AM's ZooKeeper session (ZooKeeper hangs), before it
+// counted the death. The record still holds the attempt with the exit the
+// supervisor saw, so the restarted one fences it and counts it, once, and the
+// next attempt is attempt 2 — not a second attempt 1 with the death forgotten
+// (which is what a record that dropped the AM before settling it gave).
+func TestSupervisorKilledWhileFencingTheDeadAM(t *testing.T) {
+	own := zktest.Start(t)
+	c, id, client, _, _ := jobSessionWith(t, 1, ownZooKeeper(t, own))
+	dir := appDirFor(c, id)
+	var before supervisor.Status
+	require.Eventually(t, func() bool {
+		var err error
+		before, err = client.Status(context.Background())
+		rec, rerr := supervisor.ReadRecord(dir)
+		return err == nil && rerr == nil && len(before.Containers) == 1 && len(rec.Containers) == 1 && len(rec.AMs) == 1 && rec.AMs[0].Session != nil
+	}, 30*time.Second, 20*time.Millisecond, "the session settles: AM registered, container recorded")
+	keeper := mustKeeper(t, before.SupervisorPID)
+	require.NoError(t, syscall.Kill(keeper, syscall.SIGKILL)) // no automatic restart
+	require.Eventually(t, func() bool { return !alive(keeper) }, 10*time.Second, 5*time.Millisecond)
+
+	require.NoError(t, own.Server(0).Pause())
+	t.Cleanup(func() { _ = own.Server(0).Resume() })
+	require.NoError(t, syscall.Kill(before.AMPID, syscall.SIGKILL))
+	// The supervisor reaps the AM and records that (it no longer records it as
+	// running), then hangs in the fence (the paused server never answers): it
+	// dies there.
+	require.Eventually(t, func() bool {
+		rec, err := supervisor.ReadRecord(dir)
+		return err == nil && !slices.ContainsFunc(rec.AMs, func(a supervisor.AMRecord) bool { return a.PID == before.AMPID && a.Exit == nil })
+	}, 10*time.Second, 5*time.Millisecond, "the supervisor saw the AM die")
+	require.NoError(t, syscall.Kill(before.SupervisorPID, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return !alive(before.SupervisorPID) }, 10*time.Second, 5*time.Millisecond)
+	rec, err := supervisor.ReadRecord(dir)
+	require.NoError(t, err)
+	require.Len(t, rec.AMs, 1, "the dead attempt stays recorded until it is settled")
+	require.NotNil(t, rec.AMs[0].Exit)
+	require.NoError(t, own.Server(0).Resume())
+
+	restartSupervisor(t, c, id, client)
+	// Attempt 2 leads long before the dead AM's session would expire: the
+	// session was closed (by the dead supervisor's close request, which the
+	// server read on resuming, or by its successor's).
+	timeout := 20 * own.TickTime()
+	var after supervisor.Status
+	require.Eventually(t, func() bool {
+		after, err = client.Status(context.Background())
+		return err == nil && after.Attempt == 2 && leaderOf(client) != ""
+	}, timeout/2, 20*time.Millisecond, "attempt 2 leads within half the %s session timeout", timeout)
+	require.Len(t, after.History.Attempts, 1)
+	r := after.History.Attempts[0]
+	require.Equal(t, before.AttemptID, r.AttemptID)
+	require.True(t, r.Counted)
+	require.Equal(t, "killed", r.Signal, "the exit the dead supervisor saw")
+	require.Contains(t, r.Diagnostics, "without FinishApplicationMaster")
+	require.Equal(t, 1, after.CountedFailures)
+	_, err = c.run("", "stop", "-id", id)
+	require.NoError(t, err)
+}
+
+// TestAMForkedBeforeItsPIDWasRecordedIsAdopted: the supervisor died after
+// forking the AM and before recording its PID (the record says "starting
+// attempt 1"). The restarted supervisor finds the AM by its arguments and
+// adopts it — no orphan AM beside a second attempt, no counted failure, the job
+// never restored.
+func TestAMForkedBeforeItsPIDWasRecordedIsAdopted(t *testing.T) {
+	c, id, client, jobs, st := jobSession(t, 1, fastCounting)
+	rest := ""
+	require.Eventually(t, func() bool { rest = leaderOf(client); return rest != "" }, 30*time.Second, 20*time.Millisecond)
+	before, err := client.Status(context.Background())
+	require.NoError(t, err)
+	killSupervisor(t, before)
+	dir := appDirFor(c, id)
+	rec, err := supervisor.ReadRecord(dir)
+	require.NoError(t, err)
+	require.Len(t, rec.AMs, 1)
+	// The record as it was between the fork and the PID: the attempt only.
+	rec.AMs[0] = supervisor.AMRecord{Attempt: rec.AMs[0].Attempt, AttemptID: rec.AMs[0].AttemptID, Started: rec.AMs[0].Started}
+	require.NoError(t, supervisor.WriteRecord(dir, rec))
+
+	after := restartSupervisor(t, c, id, client)
+	require.Equal(t, before.AMPID, after.AMPID, "the AM is found and adopted, not replaced")
+	require.Equal(t, 1, after.Attempt)
+	require.Zero(t, after.CountedFailures)
+	require.Empty(t, after.History.Attempts)
+	rec, err = supervisor.ReadRecord(dir)
+	require.NoError(t, err)
+	require.Len(t, rec.AMs, 1)
+	require.Equal(t, before.AMPID, rec.AMs[0].PID, "its PID and start time are recorded now")
+	require.NotZero(t, rec.AMs[0].StartTicks)
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		return err == nil && len(st.AMs) == 1 && st.AMs[0].Leading && st.AMs[0].REST == rest
+	}, 30*time.Second, 20*time.Millisecond, "the adopted AM registered again")
+	info, ok := checkpoints(rest, jobs[0])
+	require.True(t, ok)
+	require.Zero(t, info.RestoredFrom, "the job was never restored")
+	n := len(committed(t, st, "counts"))
+	require.Eventually(t, func() bool { return len(committed(t, st, "counts")) >= n+3 }, 30*time.Second, 20*time.Millisecond)
+	_, err = c.run("", "stop", "-id", id)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return !alive(before.AMPID) }, 30*time.Second, 10*time.Millisecond)
 	requireExactCounts(t, committed(t, st, "counts"), n+3)
 }

@@ -53,11 +53,12 @@ type Backoff struct {
 
 // AMState is one running AM in Status.
 type AMState struct {
-	Attempt   int    `json:"attempt"`
-	AttemptID string `json:"attemptId"`
-	PID       int    `json:"pid"`
-	REST      string `json:"rest"`
-	Log       string `json:"log"`
+	Attempt   int       `json:"attempt"`
+	AttemptID string    `json:"attemptId"`
+	PID       int       `json:"pid"`
+	Start     time.Time `json:"start,omitzero"` // when the supervisor started it (zero for one it adopted)
+	REST      string    `json:"rest"`
+	Log       string    `json:"log"`
 	// Leading says the AM reported that it leads (over rmapi's Leadership call);
 	// at most one AM in a Status leads.
 	Leading bool `json:"leading"`
@@ -86,7 +87,7 @@ func (s *Supervisor) Status() Status {
 	lead := s.reportedLeader()
 	for _, a := range s.ams {
 		if a.pid != 0 {
-			st.AMs = append(st.AMs, AMState{Attempt: a.n, AttemptID: a.id, PID: a.pid, REST: a.restAddr, Log: s.amLog(a.id), Leading: a == lead})
+			st.AMs = append(st.AMs, AMState{Attempt: a.n, AttemptID: a.id, PID: a.pid, Start: a.started, REST: a.restAddr, Log: s.amLog(a.id), Leading: a == lead})
 		}
 	}
 	s.mu.Unlock()

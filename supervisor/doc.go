@@ -50,11 +50,21 @@
 //     New, finding a record, keeps the application secret and adopts every
 //     process whose PID still has the recorded start time (internal/procid),
 //     watching it through a pidfd; an adopted AM that calls Allocate is told
-//     rmapi.ErrNotRegistered and registers again (resync). A recorded AM it
-//     cannot verify is dead: Run closes its ZooKeeper session and has the
-//     policy count its exit before any attempt starts. Under another boot ID
-//     every recorded process is dead and its exit is aborted (not counted). A
-//     restart consumes no attempt; attempt numbers continue.
+//     rmapi.ErrNotRegistered and registers again (resync). A recorded AM that
+//     is gone is dead: Run closes its ZooKeeper session and has the policy
+//     count its exit before any attempt starts. A process that cannot be
+//     checked (procid.ErrUnverifiable) fails New with the cause; nothing is
+//     signalled. Under another boot ID every recorded process is dead and its
+//     exit is aborted (not counted). A restart consumes no attempt; attempt
+//     numbers continue.
+//   - No AM falls between two supervisors: an attempt is recorded before its
+//     process is forked (PID 0: found by its arguments on adoption, aborted if
+//     none runs), and an ended one stays recorded, with its exit, until it is
+//     fenced and counted in the saved history — counted once, by attempt ID.
+//   - A Run that fails before the application runs under it releases the
+//     adopted AMs and containers unsignalled (containers.Manager.Release);
+//     only a supervisor that ends the application stops them, adopted AMs
+//     included (fenced, as reaped ones are).
 //   - Stopping (ctx ends, or a stop on the control socket): each AM gets SIGTERM,
 //     SIGKILL after 10 s; every container is stopped; HA data is kept.
 //   - ConfigFrom builds a Config from configuration (budget, backoff, container mode,
@@ -66,7 +76,7 @@
 //   - A reported leader can lag the election by one local call; leadership
 //     itself is fenced by the leader session ID, not by this report.
 //   - An adopted process's exit status is unknown (it is not our child).
-//   - A process started in the instant before the record is written is not
+//   - A container launched in the instant before the record is written is not
 //     adopted; nothing else finds it.
 //   - Outside Linux nothing verifies a recorded process, so a restarted
 //     supervisor treats every one as dead.

@@ -106,6 +106,9 @@ type Outcome struct {
 	// (nil: every one was stopped and reaped). Then some may still be alive, and
 	// nothing may remove the HA data they use.
 	StopErr error
+	// TrackingURL is the REST address of the AM that led last ("" if none led):
+	// what `yarn-session status` shows as the ended application's tracking URL.
+	TrackingURL string
 }
 
 // Supervisor runs one application: it starts AM attempts within the restart
@@ -122,12 +125,14 @@ type Supervisor struct {
 	lock   *os.File         // the application's supervisor lock, held until Run ends
 
 	mu        sync.Mutex
-	ams       map[string]*amProc // running AM attempts by attempt ID
+	ams       map[string]*amProc // AM attempts being started or running, by attempt ID
+	exited    map[string]*amProc // ended AM attempts not yet settled (see settle), by attempt ID
 	last      *amProc            // the attempt started last
 	next      int                // the next attempt number to hand out
 	completed []rmapi.CompletedContainer
 	lastExit  time.Time      // when the last AM attempt was reaped
 	leadSeq   uint64         // counts the leadership reports that said "leading"
+	lastREST  string         // the REST address of the AM that last reported leading
 	waiting   *attempts.Wait // the crash-loop backoff being waited out, if any
 
 	bootID   string               // this boot's ID, recorded with the processes
@@ -152,6 +157,7 @@ type amProc struct {
 	finished   *rmapi.FinishRequest
 	session    *rmapi.SessionCredentials
 	preempt    bool
+	exit       *attempts.Exit // how it ended, once reaped, until settled
 	// leading is the leadSeq of this AM's latest "leading" report, 0 when it
 	// does not lead (it never reported, or reported that its grant ended).
 	leading uint64
@@ -198,7 +204,8 @@ func New(cfg Config) (*Supervisor, error) {
 		cm.Close()
 		return nil, err
 	}
-	s := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, next: policy.NextAttempt(), lock: lock}
+	s := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, exited: map[string]*amProc{},
+		next: policy.NextAttempt(), lock: lock}
 	if s.bootID, err = procid.BootID(); err != nil {
 		log.Warn().Err(err).Msg("no boot ID: a restarted supervisor will treat every recorded process as dead")
 	}
@@ -222,12 +229,19 @@ func New(cfg Config) (*Supervisor, error) {
 			s.unlock()
 			return nil, fmt.Errorf("supervisor: the application secret of the running session: %w", err)
 		}
-		s.adoption = s.adopt(rec)
+		if s.adoption, err = s.adopt(rec); err != nil {
+			// What could not be checked may run: nothing is signalled, the
+			// record stays for the next try.
+			cm.Release()
+			s.unlock()
+			return nil, err
+		}
 		for _, a := range s.adoption.ams {
 			s.next = max(s.next, a.n+1)
 		}
 		for _, d := range s.adoption.dead {
-			s.next = max(s.next, d.exit.Attempt+1)
+			s.next = max(s.next, d.n+1)
+			s.exited[d.id] = d
 		}
 	} else {
 		// A new application secret for this session, replacing any older one:
@@ -379,10 +393,21 @@ func (s *Supervisor) unlock() {
 
 // Run runs attempts until the application ends (the AM finished it, or the budget
 // ran out) or ctx ends (the application is stopped: the AM is asked to finish,
-// containers are stopped, HA data is kept). It always stops every container.
+// containers are stopped, HA data is kept). Once the application runs under it,
+// it stops every container when it returns. A Run that fails before (its
+// sockets or metrics port cannot be served) signals nothing: the AMs and
+// containers it adopted keep running, released, and the record stays for the
+// next supervisor.
 func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	defer s.unlock()
-	defer s.cm.Close()
+	running := false // the application runs under this Run: its end stops the containers
+	defer func() {
+		if running {
+			s.cm.Close()
+		} else {
+			s.release()
+		}
+	}()
 	l, err := rmapi.Listen(s.Socket())
 	if err != nil {
 		return Outcome{}, err
@@ -406,6 +431,7 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	controlCtx, stopControl := context.WithCancel(context.Background())
 	if err := s.serveMetrics(controlCtx); err != nil {
 		stopControl()
+		cl.Close() // not served yet: nothing else closes it
 		return Outcome{}, err
 	}
 	controlled := make(chan error, 1)
@@ -425,28 +451,44 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	s.mu.Unlock()
 	s.saveRecord()
 	for _, dead := range s.adoption.dead {
-		s.fence(dead.exit.AttemptID, dead.session)
-		d, err := s.policy.Decide(dead.exit)
+		s.fence(dead.id, dead.session)
+		d, err := s.settle(*dead.exit)
 		if err != nil && !errors.Is(err, attempts.ErrEnded) {
 			return Outcome{}, err
 		}
-		s.log.Info().EmbedObject(d).Str(logging.AttemptID, dead.exit.AttemptID).Str("exit", string(dead.exit.Kind)).
+		s.log.Info().EmbedObject(d).Str(logging.AttemptID, dead.id).Str("exit", string(dead.exit.Kind)).
 			Msg("attempt ended while no supervisor watched")
-		if err := s.saveHistory(); err != nil {
-			s.log.Error().Err(err).Msg("cannot save the attempt history")
-		}
 	}
 	if len(s.adoption.dead) > 0 && len(s.cfg.StandbyPorts) <= 1 {
 		if err := s.cm.OnAttemptEnded(context.Background(), s.cfg.Containers); err != nil {
 			s.log.Warn().Err(err).Msg("containers after the attempt")
 		}
 	}
+	s.adoption.dead = nil
+	// From here on the application runs under this supervisor: however Run
+	// ends, it stops the containers.
+	running = true
+	// An adopted AM no slot runs, or any adopted AM once the application has
+	// ended, is stopped (SIGTERM, then SIGKILL) as a started one is: fenced, and
+	// settled (not counted).
+	stopNow, cancelStop := context.WithCancel(context.Background())
+	cancelStop()
+	stopAdopted := func(a *amProc, why string) error {
+		s.log.Warn().Str(logging.AttemptID, a.id).Str("port", a.port).Msg(why)
+		exit := s.watchAdopted(stopNow, a)
+		exit.Kind = attempts.ExitKilledBySupervisor
+		if _, err := s.settle(exit); err != nil && !errors.Is(err, attempts.ErrEnded) {
+			return err
+		}
+		return nil
+	}
 	if d, ended := s.policy.Ended(); ended {
 		for _, a := range s.adoption.ams {
-			_ = a.proc.Signal(syscall.SIGKILL)
-			_ = a.proc.Wait(context.Background())
-			s.forget(a)
+			if err := stopAdopted(a, "the application has ended: stopping the adopted AM"); err != nil {
+				return Outcome{}, err
+			}
 		}
+		s.adoption.ams = nil
 		return s.end(d)
 	}
 	ports := s.cfg.StandbyPorts
@@ -469,15 +511,9 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 	for i, port := range ports {
 		firsts[i] = s.adoptedFor(port)
 	}
-	// An adopted AM no slot has (the standby ports changed) is not ours to run:
-	// it is stopped (SIGTERM, then SIGKILL) and its exit not counted.
-	stopNow, cancelStop := context.WithCancel(context.Background())
-	cancelStop()
+	// An adopted AM no slot has (the standby ports changed) is not ours to run.
 	for _, a := range s.adoption.ams {
-		s.log.Warn().Str(logging.AttemptID, a.id).Str("port", a.port).Msg("adopted AM has no slot: stopping it")
-		exit := s.watchAdopted(stopNow, a)
-		exit.Kind = attempts.ExitKilledBySupervisor
-		if _, err := s.policy.Decide(exit); err != nil && !errors.Is(err, attempts.ErrEnded) {
+		if err := stopAdopted(a, "adopted AM has no slot: stopping it"); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -517,9 +553,10 @@ func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby boo
 		}
 		if slot.Err() != nil && ctx.Err() == nil && exit.Kind == attempts.ExitKilledBySupervisor {
 			// Another slot ended the application; this AM was stopped for it.
+			s.settled(exit.AttemptID)
 			return attempts.Decision{}, nil
 		}
-		d, err := s.policy.Decide(exit)
+		d, err := s.settle(exit)
 		if errors.Is(err, attempts.ErrEnded) {
 			return d, nil
 		}
@@ -528,9 +565,6 @@ func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby boo
 		}
 		s.log.Info().EmbedObject(d).Str(logging.AttemptID, exit.AttemptID).Str("exit", string(exit.Kind)).
 			Int("exit_code", exit.ExitCode).Str("signal", exit.Signal).Msg("attempt ended")
-		if err := s.saveHistory(); err != nil {
-			s.log.Error().Err(err).Msg("cannot save the attempt history")
-		}
 		if !d.Restart || ctx.Err() != nil {
 			return d, nil
 		}
@@ -616,7 +650,10 @@ func (s *Supervisor) end(d attempts.Decision) (Outcome, error) {
 		s.recMu.Unlock()
 	}
 	s.log.Info().EmbedObject(d).Msg("application ended")
-	return Outcome{Decision: d, History: s.policy.History(), StopErr: stopErr}, nil
+	s.mu.Lock()
+	tracking := s.lastREST
+	s.mu.Unlock()
+	return Outcome{Decision: d, History: s.policy.History(), StopErr: stopErr, TrackingURL: tracking}, nil
 }
 
 // attemptID is YARN's appattempt_<ts>_<seq>_<N %06d>.
@@ -661,21 +698,32 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
-	// Its own process group; on Linux it dies with the supervisor.
 	// Its own process group; it outlives the supervisor, so a restarted one
 	// adopts it (no parent-death signal).
 	cmd.SysProcAttr = childproc.Outliving(childproc.OwnGroup)
 	start := s.cfg.Clock.Now()
 
-	if err := cmd.Start(); err != nil {
-		return attempts.Exit{}, fmt.Errorf("supervisor: start attempt %s: %w", id, err)
-	}
-	am := &amProc{n: n, id: id, pid: cmd.Process.Pid, port: restPort, started: start}
-	if ident, err := procid.Of(am.pid); err == nil {
-		am.ident = ident
-	}
+	// "Starting attempt n" is recorded before the fork: a supervisor that dies
+	// before it records the PID leaves the next one a record by which it finds
+	// the process (by its arguments), not an unknown orphan.
+	am := &amProc{n: n, id: id, port: restPort, started: start}
 	s.mu.Lock()
 	s.ams[id], s.last = am, am
+	s.mu.Unlock()
+	s.saveRecord()
+	if err := cmd.Start(); err != nil {
+		s.mu.Lock()
+		delete(s.ams, id)
+		s.mu.Unlock()
+		s.saveRecord()
+		return attempts.Exit{}, fmt.Errorf("supervisor: start attempt %s: %w", id, err)
+	}
+	ident, err := procid.Of(cmd.Process.Pid)
+	if err != nil {
+		s.log.Warn().Err(err).Str(logging.AttemptID, id).Msg("no start time for the AM: a restarted supervisor will find it by its arguments")
+	}
+	s.mu.Lock()
+	am.pid, am.ident = cmd.Process.Pid, ident
 	s.mu.Unlock()
 	s.saveRecord()
 	s.log.Info().Str(logging.AttemptID, id).Int(logging.Attempt, n).Int(logging.PID, cmd.Process.Pid).
@@ -729,23 +777,13 @@ func awaitAM(ctx context.Context, waited <-chan error, signal func(syscall.Signa
 	return werr, true
 }
 
-// forget drops a reaped AM and returns what it had told the supervisor.
-func (s *Supervisor) forget(am *amProc) (finished *rmapi.FinishRequest, preempted bool, session *rmapi.SessionCredentials) {
-	s.mu.Lock()
-	am.pid = 0
-	s.lastExit = time.Now()
-	delete(s.ams, am.id)
-	finished, preempted, session = am.finished, am.preempt, am.session
-	s.mu.Unlock()
-	s.saveRecord()
-	return finished, preempted, session
-}
-
-// reaped completes exit for an AM whose process is gone: it forgets the AM,
-// fences its ZooKeeper session and says how the attempt ended.
+// reaped completes exit for an AM whose process is gone: it records how the
+// attempt ended (the attempt stays in the record until settle), then fences
+// its ZooKeeper session.
 func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr error) attempts.Exit {
-	finished, preempted, session := s.forget(am)
-	s.fence(am.id, session)
+	s.mu.Lock()
+	finished, preempted, session := am.finished, am.preempt, am.session
+	s.mu.Unlock()
 	switch {
 	case finished != nil:
 		exit.Kind, exit.FinalStatus, exit.Diagnostics = attempts.ExitFinished, attempts.FinalStatus(finished.Status), finished.Diagnostics
@@ -755,11 +793,78 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 		exit.Kind, exit.Diagnostics = attempts.ExitKilledBySupervisor, "the application was stopped"
 	default:
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
-		if cause := LastError(s.amLog(am.id)); cause != "" {
+		if cause := logging.LastErrorOf(s.amLog(am.id)); cause != "" {
 			exit.Diagnostics += "; last error in am.log: " + cause
 		}
 	}
+	s.mu.Lock()
+	am.pid, am.exit = 0, &exit
+	s.lastExit = time.Now()
+	delete(s.ams, am.id)
+	s.exited[am.id] = am
+	s.mu.Unlock()
+	s.saveRecord()
+	s.fence(am.id, session)
 	return exit
+}
+
+// settle has the policy decide on an ended attempt, once: an attempt the
+// history holds already (a supervisor counted it, then died before it could
+// drop the attempt from the record) is not counted again; its decision is
+// given back. Only once the history is saved does the attempt leave the
+// record, so a supervisor that dies before leaves it for the next one. It
+// returns what Policy.Decide returns.
+func (s *Supervisor) settle(exit attempts.Exit) (attempts.Decision, error) {
+	d, known, err := s.decided(exit.AttemptID)
+	if !known {
+		d, err = s.policy.Decide(exit)
+		if err != nil && !errors.Is(err, attempts.ErrEnded) {
+			return d, err
+		}
+	}
+	if herr := s.saveHistory(); herr != nil {
+		s.log.Error().Err(herr).Str(logging.AttemptID, exit.AttemptID).
+			Msg("cannot save the attempt history: the attempt stays in the record for a restarted supervisor to count")
+		return d, err
+	}
+	s.settled(exit.AttemptID)
+	return d, err
+}
+
+// decided returns the decision the history holds for attemptID, if any.
+func (s *Supervisor) decided(attemptID string) (d attempts.Decision, known bool, err error) {
+	if attemptID == "" {
+		return d, false, nil
+	}
+	for _, r := range s.policy.History().Attempts {
+		if r.AttemptID != attemptID {
+			continue
+		}
+		if ended, ok := s.policy.Ended(); ok {
+			return ended, true, attempts.ErrEnded
+		}
+		return attempts.Decision{Restart: true, Reason: r.Reason, Attempt: r.Attempt, CountedFailures: r.CountedFailures,
+			MaxAttempts: s.cfg.Budget.MaxAttempts, Window: s.cfg.Budget.Window}, true, nil
+	}
+	return d, false, nil
+}
+
+// settled drops an ended attempt from the record.
+func (s *Supervisor) settled(attemptID string) {
+	s.mu.Lock()
+	delete(s.exited, attemptID)
+	s.mu.Unlock()
+	s.saveRecord()
+}
+
+// release lets the adopted AMs and the containers go without a signal (a Run
+// that failed before the application ran under it).
+func (s *Supervisor) release() {
+	s.cm.Release()
+	for _, a := range s.adoption.ams {
+		_ = a.proc.Close()
+	}
+	s.adoption.ams = nil
 }
 
 // fence closes a reaped AM's ZooKeeper session: the process is gone, so nothing
@@ -911,6 +1016,7 @@ func (s *Supervisor) Leadership(ctx context.Context, req rmapi.LeadershipRequest
 	if req.Leading {
 		s.leadSeq++
 		a.leading = s.leadSeq
+		s.lastREST = a.restAddr
 	} else {
 		a.leading = 0
 	}

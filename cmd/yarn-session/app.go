@@ -27,7 +27,7 @@ const (
 const envConfDir = "FLINK_CONF_DIR"
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	return withConventions(&cli.App{
 		Name:      "yarn-session",
 		Usage:     "run an application master under an attempt supervisor with ZooKeeper high availability",
 		Writer:    stdout,
@@ -49,7 +49,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			demoCommand(),
 			zookeeperCommand(),
 		}, append(sessionCommands(), jobCommands()...)...),
-	}
+	})
 }
 
 // commonFlags are accepted both before and after a subcommand, so

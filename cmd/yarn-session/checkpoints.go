@@ -30,12 +30,15 @@ func checkpointsCommand() *cli.Command {
 			Usage: "restore a job whose latest checkpoint is unreadable from an older retained one " +
 				"(without --yes: only say which committed output the replay would duplicate)",
 			Flags: []cli.Flag{idFlag(),
-				&cli.Int64Flag{Name: flagTo, Usage: "the retained checkpoint to restore from", Required: true},
+				&cli.Int64Flag{Name: flagTo, Usage: "the retained checkpoint to restore from (required)"},
 				&cli.BoolFlag{Name: flagYes, Usage: "confirm: restore from --to, duplicating the listed output"},
 			},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {
 					return cli.Exit("checkpoints fallback: give one JOBID (see yarn-session list)", exitUsage)
+				}
+				if !c.IsSet(flagTo) {
+					return cli.Exit("checkpoints fallback: --to is required: the retained checkpoint to restore from", exitUsage)
 				}
 				jobID := c.Args().First()
 				id, err := sessionID(c)

@@ -23,12 +23,17 @@ func configCommand() *cli.Command {
 		Flags: append(commonFlags(),
 			&cli.BoolFlag{Name: flagAll, Usage: "list every key, not only those that are set or belong to high availability"},
 			&cli.StringFlag{Name: flagAppID, Aliases: []string{"id"}, Usage: "application ID used as the default cluster-id"},
+			outputFlag(),
 		),
 		Action: runConfig,
 	}
 }
 
 func runConfig(c *cli.Context) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
+		return err
+	}
 	cfg, err := loadConfig(c, c.String(flagAppID))
 	var invalid *conf.ValidationError
 	if err != nil && !errors.As(err, &invalid) {
@@ -37,6 +42,15 @@ func runConfig(c *cli.Context) error {
 	log := logger(c)
 	log.Debug().Str("conf_dir", cfg.Dir()).Int("warnings", len(cfg.Warnings())).Msg("configuration loaded")
 	w := c.App.Writer
+	if asJSON {
+		if err := writeJSON(w, configOutput(cfg, c.Bool(flagAll), invalid)); err != nil {
+			return err
+		}
+		if invalid != nil {
+			return cli.Exit(fmt.Sprintf("config: invalid configuration (%d problems)", len(invalid.Problems)), exitInvalidConf)
+		}
+		return nil
+	}
 	printEntries(w, cfg, c.Bool(flagAll))
 	printNotHonoured(w)
 	if ws := cfg.Warnings(); len(ws) > 0 {

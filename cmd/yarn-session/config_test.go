@@ -146,7 +146,7 @@ func TestSessionBadFlagsAreUsageErrors(t *testing.T) {
 	_, code = run(t, "-s", "-1")
 	require.Equal(t, exitUsage, code)
 	_, code = run(t, "status", "-id", "application_1_0001")
-	require.Equal(t, exitFailure, code, "no such session")
+	require.Equal(t, exitNoSuchApp, code, "no such session")
 }
 
 // TestConfigWarnsAboutKeysNotHonoured: config names each set security key amkeeper

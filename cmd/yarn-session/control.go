@@ -2,10 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -44,28 +40,11 @@ func sessionID(c *cli.Context) (string, error) {
 func sessionCommands() []*cli.Command {
 	return []*cli.Command{
 		{
-			Name: "status", Usage: "show a session: state, attempt N of M, budget left, AM and containers with PIDs",
-			Flags: []cli.Flag{idFlag()},
-			Action: func(c *cli.Context) error {
-				id, err := sessionID(c)
-				if err != nil {
-					return err
-				}
-				st, err := supervisor.NewControlClient(appDirOf(id)).Status(c.Context)
-				if err != nil {
-					// An ended application has no supervisor to ask: its record says how it ended.
-					if e, rerr := readEnded(appDirOf(id)); rerr == nil {
-						e.print(c.App.Writer)
-						return nil
-					}
-					if orphaned(appDirOf(id)) {
-						return cli.Exit(fmt.Sprintf("status %s: %v\nIts supervisor died; its AM and containers may still run. Restart the supervisor (it adopts them): yarn-session -id %s", id, err, id), exitFailure)
-					}
-					return cli.Exit(fmt.Sprintf("status %s: %v", id, err), exitFailure)
-				}
-				printStatus(c.App.Writer, st)
-				return nil
-			},
+			Name: "status", Usage: "report an application, running or ended, like yarn application -status: state, final status, diagnostics, tracking URL, times, attempts with their causes, the budget",
+			Description: "Exit codes: 0 the application runs; " + fmt.Sprint(exitEnded) + " it has ended (the report comes from its directory); " +
+				fmt.Sprint(exitNoSuchApp) + " no such application; 1 it cannot be asked; 2 a usage error.",
+			Flags:  []cli.Flag{idFlag(), outputFlag()},
+			Action: runStatus,
 		},
 		{
 			Name: "stop", Usage: "stop a session: the AM is asked to finish, containers are stopped, HA data is kept",
@@ -95,89 +74,12 @@ func sessionCommands() []*cli.Command {
 			},
 		},
 		{
-			Name: "logs", Usage: "print the log of the current AM attempt, of attempt N (--attempt) or of a container (--container)",
-			Flags: []cli.Flag{idFlag(),
+			Name: "logs", Usage: "print the log of the current (or last) AM attempt, of attempt N (--attempt) or of a container (--container), also after the end; -f follows",
+			Flags: []cli.Flag{idFlag(), outputFlag(),
 				&cli.StringFlag{Name: flagContainerLog, Usage: "container ID"},
-				&cli.IntFlag{Name: flagAMAttempt, Usage: "AM attempt number"}},
+				&cli.IntFlag{Name: flagAMAttempt, Usage: "AM attempt number"},
+				&cli.BoolFlag{Name: flagFollow, Aliases: []string{"f"}, Usage: "follow: print lines as they are written, the next attempt's once it starts, until the application ends"}},
 			Action: runLogs,
 		},
-	}
-}
-
-func runLogs(c *cli.Context) error {
-	id, err := sessionID(c)
-	if err != nil {
-		return err
-	}
-	st, err := supervisor.NewControlClient(appDirOf(id)).Status(c.Context)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("logs %s: %v", id, err), exitFailure)
-	}
-	path := st.AMLog
-	switch {
-	case c.String(flagContainerLog) != "":
-		path = ""
-		for _, ct := range st.Containers {
-			if ct.ID == c.String(flagContainerLog) {
-				path = ct.Log
-			}
-		}
-		if path == "" {
-			return cli.Exit(fmt.Sprintf("logs: no running container %s in %s", c.String(flagContainerLog), id), exitUsage)
-		}
-	case c.IsSet(flagAMAttempt):
-		path = ""
-		for _, a := range st.History.Attempts {
-			if a.Attempt == c.Int(flagAMAttempt) {
-				path = supervisor.AMLogPath(appDirOf(id), a.AttemptID)
-			}
-		}
-		if c.Int(flagAMAttempt) == st.Attempt {
-			path = st.AMLog // still running: not in the history yet
-		}
-		if path == "" {
-			return cli.Exit(fmt.Sprintf("logs: %s has no attempt %d", id, c.Int(flagAMAttempt)), exitUsage)
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("logs: %v", err), exitFailure)
-	}
-	defer f.Close()
-	_, err = io.Copy(c.App.Writer, f)
-	return err
-}
-
-func printStatus(w io.Writer, st supervisor.Status) {
-	fmt.Fprintf(w, "Application %s: %s\n", st.ApplicationID, st.State)
-	fmt.Fprintf(w, "Attempt %d of %d (%s), AM pid %d\n", st.Attempt, st.MaxAttempts, st.AttemptID, st.AMPID)
-	fmt.Fprintf(w, "Budget: %d counted failure(s) in the last %s; survives %d more\n", st.CountedFailures, st.Window, st.Remaining)
-	if b := st.Backoff; b != nil {
-		fmt.Fprintf(w, "Backing off: %d attempts in a row crashed; attempt %d starts at %s (waits %s)\n",
-			b.Crashes, b.NextAttempt, b.NextStart.Format("15:04:05.000"), time.Duration(b.DelaySeconds*float64(time.Second)))
-	}
-	if len(st.AMs) == 1 && st.AMs[0].REST != "" { // as Flink prints it: http://, or https:// with security.ssl.rest.enabled
-		fmt.Fprintf(w, "JobManager Web Interface: %s\n", st.AMs[0].REST)
-	}
-	if len(st.AMs) > 1 { // hot standby: which one leads
-		for _, am := range st.AMs {
-			role := "standby"
-			if am.Leading {
-				role = "leading"
-			}
-			fmt.Fprintf(w, "  AM %s pid %d %s %s\n", am.AttemptID, am.PID, role, am.REST)
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tPID\tSTATE\tATTEMPT")
-	for _, c := range st.Containers {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", c.ID, c.PID, c.State, c.Attempt)
-	}
-	tw.Flush()
-	if len(st.History.Attempts) > 0 {
-		fmt.Fprintln(w, "Ended attempts:")
-		for _, a := range st.History.Attempts {
-			fmt.Fprintf(w, "  %d %s %s counted=%v %s\n", a.Attempt, a.End.Format("15:04:05"), a.Exit, a.Counted, a.Reason)
-		}
 	}
 }

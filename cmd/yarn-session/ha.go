@@ -35,6 +35,7 @@ func haCommand() *cli.Command {
 				&cli.BoolFlag{Name: flagClean, Usage: "remove orphaned payloads and broken pointers"},
 				&cli.DurationFlag{Name: flagGrace, Value: recovery.DefaultOrphanGrace, Usage: "minimum age of an orphaned payload before --clean removes it (a payload is written before its pointer)"},
 				&cli.StringFlag{Name: flagLocalDir, Usage: "embedded mode (high-availability.type NONE): the AM's local HA directory"},
+				outputFlag(),
 			),
 			Action: runHAInspect,
 		}},
@@ -42,6 +43,10 @@ func haCommand() *cli.Command {
 }
 
 func runHAInspect(c *cli.Context) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
+		return err
+	}
 	cfg, err := loadConfig(c, c.String(flagAppID))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitInvalidConf)
@@ -62,24 +67,42 @@ func runHAInspect(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitFailure)
 	}
 	w := c.App.Writer
-	fmt.Fprint(w, report.String())
+	var out haInspectJSON
+	if asJSON {
+		out = haInspectOutput(report)
+	} else {
+		fmt.Fprint(w, report.String())
+	}
 	if c.Bool(flagClean) && !report.Healthy() {
 		res, err := in.Clean(ctx, report, c.Duration(flagGrace))
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("ha inspect: clean: %v", err), exitFailure)
 		}
-		fmt.Fprintf(w, "\nRemoved (%d):\n", len(res.Removed))
-		for _, r := range res.Removed {
-			fmt.Fprintf(w, "  %s\n", r)
-		}
-		if len(res.Kept) > 0 {
-			fmt.Fprintf(w, "Kept (%d):\n", len(res.Kept))
+		if asJSON {
+			out.Removed = append([]string{}, res.Removed...)
 			for _, k := range res.Kept {
-				fmt.Fprintf(w, "  %s: %s\n", k.What, k.Reason)
+				out.Kept = append(out.Kept, haKeptJSON{What: k.What, Reason: k.Reason})
+			}
+		} else {
+			fmt.Fprintf(w, "\nRemoved (%d):\n", len(res.Removed))
+			for _, r := range res.Removed {
+				fmt.Fprintf(w, "  %s\n", r)
+			}
+			if len(res.Kept) > 0 {
+				fmt.Fprintf(w, "Kept (%d):\n", len(res.Kept))
+				for _, k := range res.Kept {
+					fmt.Fprintf(w, "  %s: %s\n", k.What, k.Reason)
+				}
 			}
 		}
 		if report, err = in.Inspect(ctx); err != nil {
 			return cli.Exit(fmt.Sprintf("ha inspect: %v", err), exitFailure)
+		}
+		out.Healthy = report.Healthy()
+	}
+	if asJSON {
+		if err := writeJSON(w, out); err != nil {
+			return err
 		}
 	}
 	if !report.Healthy() {

@@ -78,8 +78,12 @@ func jobCommands() []*cli.Command {
 		checkpointsCommand(),
 		{
 			Name: "list", Usage: "list the session's jobs: running, and those whose recovery failed (with the error); -a also finished ones (as flink list -a)",
-			Flags: []cli.Flag{idFlag(), &cli.BoolFlag{Name: flagAll, Aliases: []string{"a"}, Usage: "also list canceled, finished and failed jobs"}},
+			Flags: []cli.Flag{idFlag(), outputFlag(), &cli.BoolFlag{Name: flagAll, Aliases: []string{"a"}, Usage: "also list canceled, finished and failed jobs"}},
 			Action: func(c *cli.Context) error {
+				asJSON, err := outputJSON(c)
+				if err != nil {
+					return err
+				}
 				id, err := sessionID(c)
 				if err != nil {
 					return err
@@ -94,12 +98,20 @@ func jobCommands() []*cli.Command {
 				if err := sessionctl.REST(side, 5*time.Second).Get(c.Context, rest+"/jobs", &res); err != nil {
 					return cli.Exit(fmt.Sprintf("list: %v", err), exitFailure)
 				}
+				shown := []jobmanager.JobStatus{}
+				for _, j := range res.Jobs {
+					if c.Bool(flagAll) || !jobmanager.Finished(j.State) {
+						shown = append(shown, j)
+					}
+				}
+				if asJSON { // the leader's GET /jobs entries: fields as in docs/rest.md
+					return writeJSON(c.App.Writer, struct {
+						Jobs []jobmanager.JobStatus `json:"jobs"`
+					}{shown})
+				}
 				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "JOB ID\tNAME\tSTATUS\tERROR")
-				for _, j := range res.Jobs {
-					if !c.Bool(flagAll) && jobmanager.Finished(j.State) {
-						continue
-					}
+				for _, j := range shown {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", j.JobID, j.Name, j.State, j.Error)
 				}
 				return tw.Flush()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -26,11 +27,14 @@ const endedFile = "ended.json"
 // ended is how an application ended and what became of its HA data.
 type ended struct {
 	ApplicationID string `json:"applicationId"`
-	FinalStatus   string `json:"finalStatus"` // FAILED, SUCCEEDED, KILLED or STOPPED
-	Reason        string `json:"reason"`
-	Attempts      int    `json:"attempts"`
-	ClusterID     string `json:"clusterId"`
-	ClusterPath   string `json:"clusterPath"`
+	Name          string `json:"name,omitempty"`
+	// TrackingURL is the REST address of the AM that led last (no longer served).
+	TrackingURL string `json:"trackingUrl,omitempty"`
+	FinalStatus string `json:"finalStatus"` // FAILED, SUCCEEDED, KILLED or STOPPED
+	Reason      string `json:"reason"`
+	Attempts    int    `json:"attempts"`
+	ClusterID   string `json:"clusterId"`
+	ClusterPath string `json:"clusterPath"`
 	// HARemoved: every job was globally terminal and the HA data was removed.
 	HARemoved bool `json:"haRemoved"`
 	// Unfinished are the jobs with HA data and no result in the job result store:
@@ -42,6 +46,11 @@ type ended struct {
 	// (then the HA data was kept: they may still use it).
 	StopError string    `json:"stopError,omitempty"`
 	End       time.Time `json:"end"`
+	// The restart budget and the attempt history when it ended, so that
+	// `status` reports the attempts without the storage directory.
+	MaxAttempts int               `json:"maxAttempts,omitempty"`
+	Window      string            `json:"window,omitempty"`
+	History     *attempts.History `json:"history,omitempty"`
 }
 
 // resumeCommand is how to resume the application's jobs.

@@ -15,7 +15,9 @@ func main() {
 	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "yarn-session:", err)
+		if msg := err.Error(); msg != "" { // an exit code alone (status of an ended application) prints nothing more
+			fmt.Fprintln(os.Stderr, "yarn-session:", msg)
+		}
 		os.Exit(exitCode(err))
 	}
 }

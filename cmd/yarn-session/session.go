@@ -337,8 +337,8 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	d := out.Decision
 	// Only a terminal state may remove HA data, and only when every job is
 	// globally terminal; otherwise the jobs are suspended (see endHA).
-	e := ended{ApplicationID: sp.AppID, FinalStatus: orStopped(d), Reason: string(d.Reason),
-		Attempts: len(out.History.Attempts), End: time.Now()}
+	e := ended{ApplicationID: sp.AppID, Name: sp.Name, TrackingURL: out.TrackingURL, FinalStatus: orStopped(d), Reason: string(d.Reason),
+		Attempts: len(out.History.Attempts), End: time.Now(), MaxAttempts: sc.Budget.MaxAttempts, Window: sc.Budget.Window.String(), History: &out.History}
 	endHA(log, dir, cfg, !d.Restart, out.StopErr, &e)
 	if err := writeEnded(dir, e); err != nil {
 		log.Warn().Err(err).Msg("cannot record how the application ended")
@@ -482,7 +482,7 @@ func attach(c *cli.Context, id string) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
 	}
-	printStatus(c.App.Writer, st)
+	runningReport(dir, st).print(c.App.Writer)
 	fmt.Fprintln(c.App.Writer, "Attached. Type 'stop' to stop the session, 'quit' to detach.")
 	sc := bufio.NewScanner(c.App.Reader)
 	for sc.Scan() {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -91,7 +92,7 @@ func lastCause(dir string) string {
 		return fmt.Sprintf("; no attempt log (%v): see %s", err, filepath.Join(dir, "supervisor.log"))
 	}
 	for _, path := range paths {
-		if line := supervisor.LastError(path); line != "" {
+		if line := logging.LastErrorOf(path); line != "" {
 			return fmt.Sprintf("; last error in %s: %s", path, line)
 		}
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
 
@@ -198,7 +198,7 @@ func (s *Server) prepare() error {
 	// transaction log hold every znode.
 	data := filepath.Join(s.dir, "data")
 	for _, d := range []string{s.dir, data} {
-		if _, err := fsutil.PrivateDir(d); err != nil {
+		if err := privdir.Ensure(d); err != nil {
 			return fmt.Errorf("zktest: %w", err)
 		}
 	}

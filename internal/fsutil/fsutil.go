@@ -1,5 +1,6 @@
 // Package fsutil holds small file-system helpers shared by the packages that keep
 // local state files (pid files, connection info, configuration they generate).
+// Private directories are internal/privdir's.
 package fsutil
 
 import (

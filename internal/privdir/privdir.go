@@ -61,31 +61,40 @@ func UserName() string {
 // current user that no one else may write to; one of its that others may read
 // or enter is made 0700.
 func Ensure(path string) error {
+	_, err := EnsureTightened(path)
+	return err
+}
+
+// EnsureTightened is Ensure that also says whether an existing directory of
+// ours was open to others (readable or enterable) and had to be made 0700, for
+// callers that warn about it.
+func EnsureTightened(path string) (tightened bool, err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return fmt.Errorf("privdir: %s: %w", path, err)
+		return false, fmt.Errorf("privdir: %s: %w", path, err)
 	}
 	if err := checkAbove(abs, true); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Mkdir(abs, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("privdir: create %s: %w", abs, err)
+		return false, fmt.Errorf("privdir: create %s: %w", abs, err)
 	}
 	if err := own(abs); err != nil {
-		return err
+		return false, err
 	}
 	// Ours, and no one else may write to it; no one else may enter it either,
 	// so a socket made in it is out of reach even before its own mode is set.
 	fi, err := os.Lstat(abs)
 	if err != nil {
-		return fmt.Errorf("privdir: %w", err)
+		return false, fmt.Errorf("privdir: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(abs, 0o700); err != nil {
-			return fmt.Errorf("privdir: make %s private (chmod 0700): %w", abs, err)
-		}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return false, nil
 	}
-	return nil
+	if err := os.Chmod(abs, 0o700); err != nil {
+		return false, fmt.Errorf("privdir: make %s private (chmod 0700): %w", abs, err)
+	}
+	return true, nil
 }
 
 // Check is Ensure without creating anything: a missing directory is an error

@@ -38,10 +38,15 @@ func TestEnsureCreatesPrivateDirectories(t *testing.T) {
 	// One of ours that others may read and enter (an older umask) is closed:
 	// a socket made in it is out of their reach from the start.
 	require.NoError(t, os.Chmod(dir, 0o755))
-	require.NoError(t, privdir.Ensure(dir))
+	tightened, err := privdir.EnsureTightened(dir)
+	require.NoError(t, err)
+	require.True(t, tightened, "the caller learns that it was open")
 	fi, err := os.Lstat(dir)
 	require.NoError(t, err)
 	require.Equal(t, fs.FileMode(0o700), fi.Mode().Perm())
+	tightened, err = privdir.EnsureTightened(dir)
+	require.NoError(t, err)
+	require.False(t, tightened, "already private")
 	require.NoError(t, privdir.Check(dir))
 	err = privdir.Check(filepath.Join(dir, "missing"))
 	require.ErrorIs(t, err, fs.ErrNotExist)

@@ -16,6 +16,11 @@
 //     for, so a PID reused after the exit cannot be mistaken for it. The
 //     identity is checked again after the pidfd is open, closing the window
 //     between reading /proc and opening it.
+//   - A process that cannot be checked (pidfd_open or /proc failing with
+//     EMFILE, ENOMEM…) is reported as ErrUnverifiable, never as ErrNotRunning:
+//     an error of ours must not make a live process look dead.
+//   - Find looks a process up by its arguments among this user's own
+//     processes, for one whose PID was never recorded.
 //   - BootID is /proc/sys/kernel/random/boot_id: a different one means the
 //     machine rebooted and every process of the recorded boot is gone.
 //

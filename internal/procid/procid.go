@@ -18,3 +18,8 @@ func (id Identity) String() string { return fmt.Sprintf("pid %d (start %d)", id.
 // ErrNotRunning says the recorded process does not run any more: its PID is
 // gone, a zombie, or now names another process.
 var ErrNotRunning = errors.New("procid: process not running")
+
+// ErrUnverifiable says a process could not be checked for a reason other than
+// its being gone (pidfd_open or reading /proc failed: EMFILE, ENOMEM, EPERM…).
+// The process may well run: a caller must not treat it as dead.
+var ErrUnverifiable = errors.New("procid: cannot verify the process")

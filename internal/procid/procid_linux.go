@@ -18,29 +18,29 @@ func Of(pid int) (Identity, error) {
 	}
 	path := "/proc/" + strconv.Itoa(pid) + "/stat"
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) { // ESRCH: it exited while being read
 		return Identity{}, fmt.Errorf("procid: pid %d: %w", pid, ErrNotRunning)
 	}
 	if err != nil {
-		return Identity{}, fmt.Errorf("procid: %w", err)
+		return Identity{}, fmt.Errorf("%w: %w", ErrUnverifiable, err)
 	}
 	// The command name (field 2) is in parentheses and may hold spaces or
 	// parentheses itself: the fields after it start after the last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return Identity{}, fmt.Errorf("procid: %s: no command name in %q", path, s)
+		return Identity{}, fmt.Errorf("%w: %s: no command name in %q", ErrUnverifiable, path, s)
 	}
 	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state), so field 22 is f[19]
 	if len(f) < 20 {
-		return Identity{}, fmt.Errorf("procid: %s: %d fields after the command name, want at least 20", path, len(f))
+		return Identity{}, fmt.Errorf("%w: %s: %d fields after the command name, want at least 20", ErrUnverifiable, path, len(f))
 	}
 	if f[0] == "Z" || f[0] == "X" {
 		return Identity{}, fmt.Errorf("procid: pid %d is a zombie: %w", pid, ErrNotRunning)
 	}
 	ticks, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil {
-		return Identity{}, fmt.Errorf("procid: %s: start time %q: %w", path, f[19], err)
+		return Identity{}, fmt.Errorf("%w: %s: start time %q: %w", ErrUnverifiable, path, f[19], err)
 	}
 	return Identity{PID: pid, StartTicks: ticks}, nil
 }
@@ -73,14 +73,20 @@ type Process struct {
 	fd int
 }
 
-// Open verifies id and holds the process by a pidfd; Close releases it.
+// Open verifies id and holds the process by a pidfd; Close releases it. A
+// process that is gone (or whose PID names another process now) is an error
+// wrapping ErrNotRunning; one that could not be checked (pidfd_open failed
+// otherwise: EMFILE…) is an error wrapping ErrUnverifiable and the cause.
 func Open(id Identity) (*Process, error) {
+	if id.PID <= 0 {
+		return nil, fmt.Errorf("procid: %v: %w", id, ErrNotRunning)
+	}
 	fd, err := unix.PidfdOpen(id.PID, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return nil, fmt.Errorf("procid: %v: %w", id, ErrNotRunning)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("procid: pidfd_open %v: %w", id, err)
+		return nil, fmt.Errorf("%w: pidfd_open %v: %w", ErrUnverifiable, id, err)
 	}
 	// Verified after the pidfd is open: had the PID been reused before, the
 	// start time differs now; from here on the fd names this process only.
@@ -126,3 +132,41 @@ func (p *Process) Wait(ctx context.Context) error {
 
 // Close releases the pidfd.
 func (p *Process) Close() error { return unix.Close(p.fd) }
+
+// Find returns the live processes of this effective user whose arguments
+// (argv, from /proc/<pid>/cmdline) match: a way to find a process whose PID
+// was never recorded. Processes of other users are not looked at, so another
+// user cannot plant a match. Processes that exit during the scan are skipped.
+func Find(match func(args []string) bool) ([]Identity, error) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnverifiable, err)
+	}
+	var out []Identity
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+d.Name(), &st) != nil || int(st.Uid) != os.Geteuid() {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		if !match(strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")) {
+			continue
+		}
+		id, err := Of(pid)
+		if errors.Is(err, ErrNotRunning) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}

@@ -2,7 +2,9 @@ package procid_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/procid"
+	"github.com/amkeeper/amkeeper/internal/procid/procidtest"
 )
 
 func sleeper(t *testing.T) *exec.Cmd {
@@ -59,4 +62,39 @@ func TestBootIDIsStable(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, a, 36)
 	require.Equal(t, a, b)
+}
+
+// A process that cannot be checked (here: no file descriptor left for its
+// pidfd) is not reported as gone: it still runs, and treating it as dead
+// would fence and replace a live AM.
+func TestOpenFailingForLackOfDescriptorsIsNotNotRunning(t *testing.T) {
+	cmd := sleeper(t)
+	id, err := procid.Of(cmd.Process.Pid)
+	require.NoError(t, err)
+	procidtest.WithoutFreeFDs(t, func() { _, err = procid.Open(id) })
+	require.ErrorIs(t, err, procid.ErrUnverifiable)
+	require.ErrorIs(t, err, syscall.EMFILE)
+	require.NotErrorIs(t, err, procid.ErrNotRunning)
+	p, err := procid.Open(id)
+	require.NoError(t, err, "with descriptors free again it verifies")
+	require.NoError(t, p.Close())
+}
+
+// Find finds a process of ours by its arguments, and only a live one.
+func TestFindByArguments(t *testing.T) {
+	mark := fmt.Sprintf("procid-find-%d", time.Now().UnixNano())
+	cmd := exec.Command("sh", "-c", "sleep 60", "am", "--attempt-id", mark)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	match := func(args []string) bool { return slices.Contains(args, mark) }
+	found, err := procid.Find(match)
+	require.NoError(t, err)
+	want, err := procid.Of(cmd.Process.Pid)
+	require.NoError(t, err)
+	require.Equal(t, []procid.Identity{want}, found)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	found, err = procid.Find(match)
+	require.NoError(t, err)
+	require.Empty(t, found)
 }

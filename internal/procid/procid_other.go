@@ -37,3 +37,6 @@ func (p *Process) Wait(ctx context.Context) error { return errUnsupported }
 
 // Close does nothing outside Linux.
 func (p *Process) Close() error { return nil }
+
+// Find finds nothing outside Linux.
+func Find(match func(args []string) bool) ([]Identity, error) { return nil, nil }

@@ -31,7 +31,7 @@
 //     dataLogDir are private (0700): snapshots and the transaction log hold every
 //     znode. Start creates them so; one of ours found open to others (an older
 //     amkeeper made them 0755) is made 0700 with a warning; one owned by another
-//     user is refused (fsutil.ErrNotOurs) before any server starts, since it cannot
+//     user is refused (privdir.ErrUntrusted) before any server starts, since it cannot
 //     be made private and its owner could read or swap the data.
 //   - Unless zoo.cfg sets them: clientPortAddress=127.0.0.1 (loopback only),
 //     admin.enableServer=false, 4lw.commands.whitelist=srvr,ruok,stat. srvr is added to

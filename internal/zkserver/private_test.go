@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
-	"github.com/amkeeper/amkeeper/internal/fsutil"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/privdir"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
 
@@ -77,9 +77,9 @@ func TestZooKeeperRefusesAnotherUsersDataDir(t *testing.T) {
 	runDir := filepath.Join(base, "run")
 	t.Cleanup(func() { _, _ = zkserver.Stop(context.Background(), runDir, zkserver.StopOptions{}) })
 	_, err = zkserver.Start(context.Background(), cfg, zkserver.Options{RunDir: runDir, Logger: logging.ForTest(t)})
-	require.ErrorIs(t, err, fsutil.ErrNotOurs)
+	require.ErrorIs(t, err, privdir.ErrUntrusted)
 	require.Contains(t, err.Error(), "data directory of standalone")
-	require.Contains(t, err.Error(), data+" belongs to uid 65534")
+	require.Contains(t, err.Error(), data+" is not private to this user: it is owned by uid 65534")
 	list, err := zkserver.StatusOf(context.Background(), runDir)
 	if err == nil {
 		for _, s := range list {

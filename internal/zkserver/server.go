@@ -258,7 +258,7 @@ func prepare(cfg *conf.ZooCfg, inst Installation, m *member, log zerolog.Logger)
 		dirs = append(dirs, struct{ what, path string }{"transaction log directory (dataLogDir)", m.dataLogDir})
 	}
 	for _, d := range dirs {
-		made, err := fsutil.PrivateDir(d.path)
+		made, err := privdir.EnsureTightened(d.path)
 		if err != nil {
 			return fmt.Errorf("zkserver: %s of %s: %w", d.what, m.name, err)
 		}
