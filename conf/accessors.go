@@ -169,29 +169,6 @@ func (c *Config) CheckpointingTimeout() time.Duration { return c.Duration(Checkp
 // RESTPort is rest.port.
 func (c *Config) RESTPort() PortSpec { return c.Ports(RESTPort) }
 
-// RESTBindPorts are the ports the REST endpoint tries to bind, in order:
-// rest.bind-port when set, else rest.port (Flink's rule).
-func (c *Config) RESTBindPorts() PortSpec {
-	if c.IsSet(RESTBindPort) {
-		return c.Ports(RESTBindPort)
-	}
-	return c.RESTPort()
-}
-
-// RESTAdvertisedPort is the port the REST endpoint advertises instead of the
-// one it bound: rest.port when rest.bind-port is set too and rest.port names
-// one port (ok false: advertise the bound port).
-func (c *Config) RESTAdvertisedPort() (port int, ok bool) {
-	if !c.IsSet(RESTBindPort) || !c.IsSet(RESTPort) {
-		return 0, false
-	}
-	p := c.RESTPort()
-	if p.IsAny() || p.Len() != 1 {
-		return 0, false
-	}
-	return p.First(), true
-}
-
 // RESTPortUnset reports that neither rest.port nor rest.bind-port is set: a
 // session then picks its REST port once and keeps it across attempts.
 func (c *Config) RESTPortUnset() bool { return !c.IsSet(RESTPort) && !c.IsSet(RESTBindPort) }

@@ -1,5 +1,6 @@
 // Package conf loads amkeeper's configuration the way Flink does: flink-conf.yaml,
-// conf/masters and conf/zoo.cfg from a configuration directory, -D key=value
+// conf/masters and conf/zoo.cfg from a configuration directory (and conf/workers
+// through ParseWorkers, for start-cluster), -D key=value
 // overrides, and a few environment variables.
 //
 // # What it guarantees

@@ -284,7 +284,7 @@ func TestUnknownKeys(t *testing.T) {
 		"recovery.zookeeper.qourum: zk:2181",          // typo of a deprecated name → the current key
 		"jobmanager.rpc.adress: x",                    // typo of an ignored Flink key
 		"amkeeper.something-else: 1",                  // nothing close
-		"jobmanager.rpc.address: localhost",           // known Flink key amkeeper does not use
+		"jobmanager.rpc.port: 6123",                   // known Flink key amkeeper does not use
 		"parallelism.default: 4",                      // other prefix: silent
 		"env.java.opts: -Xmx1g",                       // other prefix: silent
 		"rest.prot: 8082",                             // reported once
@@ -299,7 +299,7 @@ func TestUnknownKeys(t *testing.T) {
 		"recovery.zookeeper.qourum":          "did you mean high-availability.zookeeper.quorum?",
 		"jobmanager.rpc.adress":              "did you mean jobmanager.rpc.address?",
 		"amkeeper.something-else":            "is not a key amkeeper knows; it is ignored",
-		"jobmanager.rpc.address":             "is a Flink key amkeeper recognises but does not use; it has no effect",
+		"jobmanager.rpc.port":                "is a Flink key amkeeper recognises but does not use; it has no effect",
 	}
 	var got []string
 	for _, w := range c.Warnings() {

@@ -59,7 +59,7 @@ const (
 	GroupHeartbeat  Group = "Heartbeats"
 )
 
-var groupOrder = []Group{GroupHA, GroupZooKeeper, GroupYARN, GroupCheckpoint, GroupREST, GroupResources, GroupHeartbeat, GroupSecurity}
+var groupOrder = []Group{GroupHA, GroupZooKeeper, GroupYARN, GroupCheckpoint, GroupHosts, GroupREST, GroupResources, GroupHeartbeat, GroupSecurity}
 
 var groupIntro = map[Group]string{
 	GroupHA:         "Whether the application master is highly available, and where its recovery data lives.",
@@ -69,6 +69,7 @@ var groupIntro = map[Group]string{
 	GroupREST:       "The REST endpoint of the application master.",
 	GroupResources:  "Sizes and timeouts of the JobManager and TaskManager processes.",
 	GroupHeartbeat:  "Heartbeats between the application master and TaskManagers.",
+	GroupHosts:      hostsIntro,
 	GroupSecurity:   securityIntro,
 }
 
@@ -196,11 +197,12 @@ var (
 			"storage directory. Leading and trailing slashes are ignored.",
 	}
 	HAJobManagerPort = &Option{
-		key: "high-availability.jobmanager.port", typ: TypePortSpec, group: GroupHA, def: "0",
-		deprecated:  []string{"recovery.jobmanager.port"},
-		notHonoured: "the application master has no separate RPC endpoint: TaskManagers and clients reach it on rest.port, the supervisor over a unix socket",
-		desc: "The port (or ports to try, in order) the JobManager binds for its RPC endpoint in high-availability " +
-			"mode: a port, a range or a comma-separated list such as 50010,50020-50025. 0 picks a free port.",
+		key: "high-availability.jobmanager.port", typ: TypePortSpec, group: GroupHosts, def: "0",
+		deprecated: []string{"recovery.jobmanager.port"},
+		desc: "The port (or ports to try, in order) of the application master's RPC endpoint, where TaskManagers " +
+			"register and heartbeat: a port, a range or a comma-separated list such as " +
+			"50010,50011,50020-50025; the first free one is bound on jobmanager.bind-host and published in " +
+			"ZooKeeper. 0 picks a free port. Open these ports between the masters and the TaskManager hosts.",
 	}
 
 	ZKQuorum = &Option{
@@ -344,13 +346,6 @@ var (
 			"conf/masters overrides it for that master. A yarn-session session without rest.port and rest.bind-port " +
 			"does not use the default: it picks a free port once and keeps it (as Flink on YARN binds an ephemeral port).",
 	}
-	RESTBindPort = &Option{
-		key: "rest.bind-port", typ: TypePortSpec, group: GroupREST,
-		desc: "As in Flink: the port, range or list of ports the REST endpoint binds (the first free one), while " +
-			"rest.port, when set, is the port it advertises (behind a port forward). Unset: rest.port is bound. With " +
-			"neither set, yarn-session picks a free port once per session and every attempt binds it, so the address " +
-			"printed at start stays valid across failovers.",
-	}
 	MetricsPromPort = &Option{
 		key: "metrics.reporter.prom.port", typ: TypePortSpec, group: GroupREST,
 		desc: "As Flink's PrometheusReporter: the port (or range, e.g. 9250-9260) of a separate Prometheus " +
@@ -419,7 +414,7 @@ var (
 // Order matters: options whose default is computed come after the options they read
 // (yarn.application-attempts after high-availability.type).
 var registry = slices.Concat([]*Option{
-	HAType, HAStorageDir, HAClusterID, HAJobManagerPort,
+	HAType, HAStorageDir, HAClusterID,
 	ZKQuorum, ZKPathRoot, ZKSessionTimeout, ZKConnectionTimeout, ZKRetryWait, ZKMaxRetryAttempts,
 	ZKTolerateSuspendedConnections, ZKACL, ZKDigest,
 	ZKClientSecure, ZKSSLKeyStoreLocation, ZKSSLKeyStoreType, ZKSSLKeyStorePassword, // conf/zktls.go
@@ -429,10 +424,11 @@ var registry = slices.Concat([]*Option{
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
 	AttemptBackoffInitial, AttemptBackoffMax, AttemptBackoffMinUptime, SessionStartTimeout,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
+	JobManagerRPCAddress, JobManagerBindHost, HAJobManagerPort, TaskManagerHost, TaskManagerBindHost,
 	RESTPort, RESTBindPort, RESTAddress, RESTBindAddress, MaxJobs, MetricsPromPort, MetricsPromHost, MetricsPromFactory,
 	TaskManagerRegistrationTimeout, TaskManagerMaxSlots, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
 	HeartbeatInterval, HeartbeatTimeout,
-}, securityRegistry)
+}, securityRegistry, daemonRegistry)
 
 // Registry returns every registered option in reference order. The slice is a copy;
 // the options themselves are shared and immutable.
@@ -462,17 +458,17 @@ func Lookup(key string) (*Option, bool) {
 var knownPrefixes = []string{
 	"high-availability.", "recovery.", "zookeeper.", "yarn.", "state.", "execution.checkpointing.",
 	"rest.", "resourcemanager.", "taskmanager.", "jobmanager.", "heartbeat.", "amkeeper.",
-	"security.", "metrics.",
+	"security.", "metrics.", "env.ssh.",
 }
 
 // ignoredKeys are Flink keys under a known prefix that amkeeper does not use but
 // that appear in Flink's shipped flink-conf.yaml or in common setups; they are kept
 // (Raw returns them), and each one set is warned about once: recognised, no effect.
 var ignoredKeys = []string{
-	"jobmanager.rpc.address", "jobmanager.rpc.port", "jobmanager.bind-host", "jobmanager.memory.flink.size",
+	"jobmanager.rpc.port", "jobmanager.memory.flink.size",
 	"jobmanager.execution.failover-strategy", "jobmanager.archive.fs.dir", "jobmanager.memory.heap.size",
 	"jobmanager.memory.off-heap.size", "jobmanager.memory.jvm-overhead.fraction",
-	"taskmanager.bind-host", "taskmanager.host", "taskmanager.memory.flink.size",
+	"taskmanager.memory.flink.size",
 	"taskmanager.memory.managed.fraction", "taskmanager.memory.managed.size",
 	"taskmanager.memory.network.fraction", "taskmanager.memory.network.min", "taskmanager.memory.network.max",
 	"taskmanager.memory.task.heap.size", "taskmanager.memory.jvm-overhead.fraction",

@@ -24,6 +24,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -37,6 +38,7 @@ const envAttack = "AMKEEPER_TEST_ATTACK"
 // (as if it had learned it), a real container ID and the job it goes after.
 type attackPlan struct {
 	AM            string // the leader's REST address
+	RPC           string // the leader's RPC endpoint (the TaskManagers' registry)
 	TM            string // a TaskManager's address
 	LeaderSession string
 	ContainerID   string
@@ -99,8 +101,8 @@ func runAttacks(planJSON string) int {
 		"tm cancel":            call(http.MethodDelete, p.TM+tmapi.PathTasks+"/"+p.JobID, fenced, ""),
 		"tm checkpoint":        call(http.MethodPost, p.TM+tmapi.PathTasks+"/"+p.JobID+"/0/checkpoint", fenced, fmt.Sprintf(`{"id":%d}`, int64(math.MaxInt64))),
 		"tm complete":          call(http.MethodPost, p.TM+tmapi.PathTasks+"/"+p.JobID+"/0/complete", fenced, fmt.Sprintf(`{"id":%d}`, int64(math.MaxInt64))),
-		"register":             call(http.MethodPost, p.AM+tmapi.PathRegister, jsonType, string(reg)),
-		"heartbeat":            call(http.MethodPost, p.AM+tmapi.PathHeartbeat, jsonType, string(hb)),
+		"register":             call(http.MethodPost, p.RPC+tmapi.PathRegister, jsonType, string(reg)),
+		"heartbeat":            call(http.MethodPost, p.RPC+tmapi.PathHeartbeat, jsonType, string(hb)),
 		"submit":               call(http.MethodPost, p.AM+"/jobs", jsonType, string(sub)),
 		"cancel":               call(http.MethodPost, p.AM+"/jobs/"+p.JobID+"/cancel", jsonType, "{}"),
 		"fallback":             call(http.MethodPost, p.AM+"/jobs/"+p.JobID+"/checkpoints/fallback", jsonType, `{"to":1,"confirm":true}`),
@@ -200,7 +202,10 @@ func TestOtherUserCannotCommandTheSession(t *testing.T) {
 
 	sub, err := sessionctl.NewSubmission([]byte(strings.ReplaceAll(fastCounting, "counts", "evil")), "evil.yaml")
 	require.NoError(t, err)
-	got := attackAsNobody(t, attackPlan{AM: rest, TM: tm0.Address, LeaderSession: o.LeaderSession, ContainerID: tm0.ContainerID,
+	rpc := followLeader(t, c.ha, recovery.ResourceManager)
+	require.Eventually(t, func() bool { return rpc().Known() }, 30*time.Second, 20*time.Millisecond)
+	require.NotEqual(t, rest, rpc().Address, "the registry is the RPC endpoint, not REST")
+	got := attackAsNobody(t, attackPlan{AM: rest, RPC: rpc().Address, TM: tm0.Address, LeaderSession: o.LeaderSession, ContainerID: tm0.ContainerID,
 		JobID: jobID, Submission: sub, SecretFile: secretFile, AMPID: status.AMPID})
 
 	require.Equal(t, "65534", got["uid"].Body, "the attacks ran as nobody")

@@ -22,6 +22,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
+	"github.com/amkeeper/amkeeper/integration/netns"
 	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -118,9 +119,18 @@ func killRecorded(t *testing.T, dir string) {
 
 func (c *cli) run(stdin string, args ...string) (string, error) {
 	c.t.Helper()
+	return c.runOn(nil, stdin, args...)
+}
+
+// runOn is run on a host of the multi-host bed (nil: this host).
+func (c *cli) runOn(host *netns.Host, stdin string, args ...string) (string, error) {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if host != nil {
+		host.Wrap(cmd)
+	}
 	cmd.Env = c.env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer

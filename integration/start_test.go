@@ -149,7 +149,7 @@ func TestDetachedStartFailsWithTheAMsCause(t *testing.T) {
 	require.NotEmpty(t, id)
 	amLog := supervisor.AMLogPath(appDirFor(c, id), fmt.Sprintf("appattempt_%s_000002", strings.TrimPrefix(id, "application_")))
 	require.Contains(t, out, fmt.Sprintf("session %s ended FAILED (budget-exhausted) after 2 attempt(s) before an application master led; "+
-		"last error in %s: yarn-session: am: no free port in rest.bind-port \"%d\" on 127.0.0.1 (rest.bind-address): listen tcp 127.0.0.1:%d: bind: address already in use",
+		"last error in %s: yarn-session: am: the REST endpoint: no free port in rest.bind-port \"%d\" on rest.address \"127.0.0.1\": listen tcp 127.0.0.1:%d: bind: address already in use",
 		id, amLog, port, port))
 	require.NotContains(t, out, "JobManager Web Interface")
 	got, err := os.ReadFile(props)
@@ -242,7 +242,7 @@ func TestCrashLoopBacksOff(t *testing.T) {
 		require.Equal(t, o.lastEnd.Add(time.Duration(o.b.DelaySeconds*float64(time.Second))).UnixMilli(), o.b.NextStart.UnixMilli(),
 			"attempt %d starts at the last end plus the delay", n)
 		require.Equal(t, "the AM exited without FinishApplicationMaster: exit status 1; last error in am.log: "+
-			fmt.Sprintf(`yarn-session: am: no free port in rest.bind-port "%d" on 127.0.0.1 (rest.bind-address): listen tcp 127.0.0.1:%d: bind: address already in use`, port, port),
+			fmt.Sprintf(`yarn-session: am: the REST endpoint: no free port in rest.bind-port "%d" on rest.address "127.0.0.1": listen tcp 127.0.0.1:%d: bind: address already in use`, port, port),
 			o.diag, "the attempt history names each attempt's cause")
 	}
 	require.Regexp(t, `\namkeeper_supervisor_backoff_crashes [2-5]\n`, metrics, "the metrics show the crashes while backing off")

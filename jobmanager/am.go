@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/metrics"
+	"github.com/amkeeper/amkeeper/internal/netaddr"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
@@ -44,13 +44,13 @@ type AMConfig struct {
 	// commands to TaskManagers carry it.
 	Secret appsecret.Secret
 	// Internal, when set, is internal TLS (security.ssl.internal.*): the
-	// TaskManagers' registry is served with it on an internal port of its own
-	// and the commands to TaskManagers use it.
+	// TaskManagers' registry (the AM's RPC endpoint, always a listener of its
+	// own) is served with it and the commands to TaskManagers use it.
 	Internal *flinkssl.Side
 	// RESTTLS, when set, is TLS on the REST endpoint (security.ssl.rest.*);
 	// with ClientAuth, a verified client certificate authorizes what the
-	// secret does. With either TLS set, the registry has its own port (plain
-	// when Internal is nil), so TaskManagers never need the REST side's trust.
+	// secret does. TaskManagers never need the REST side's trust: the registry
+	// is on the RPC endpoint.
 	RESTTLS *flinkssl.Side
 	// Session, when set, is handed to the supervisor at registration so it can
 	// close this attempt's ZooKeeper session once it has reaped the process.
@@ -95,8 +95,8 @@ type AM struct {
 	metrics     *prometheus.Registry // this AM's own (GET /metrics)
 
 	mu       sync.Mutex
-	addr     string // REST (and, without TLS, the registry)
-	internal string // the registry's own address ("": addr)
+	addr     string // REST
+	internal string // the RPC endpoint: the TaskManagers' registry
 	reg      rmapi.RegisterResponse
 	session  uuid.UUID // current grant, uuid.Nil when not leading
 	adopted  map[string]time.Time
@@ -144,8 +144,10 @@ func NewAM(cfg AMConfig) *AM {
 		a.dispatcher.reportTasks(a.coordinator.tasks)
 	}
 	a.metrics = newAMRegistry(a)
-	if cfg.RM != nil {
-		// The supervisor launches the containers: only those may register.
+	if cfg.RM != nil && !cfg.Conf.Bool(conf.TaskManagersStandalone) {
+		// The supervisor launches the containers: only those may register. With
+		// standalone TaskManagers (daemons per host) the signature with the
+		// application secret is the admission, and the slot bound.
 		a.tms.SetAdmission(a.admit)
 	}
 	return a
@@ -168,26 +170,22 @@ func (a *AM) admit(reg tmapi.Registration) error {
 }
 
 // Address returns the AM's REST address (http:// or https://), once Run has
-// bound it; without TLS the TaskManager endpoints are served there too.
+// bound it.
 func (a *AM) Address() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.addr
 }
 
-// InternalAddress returns the address of the TaskManagers' registry, published
-// as the resource manager's: the REST address, or with TLS one of its own.
+// InternalAddress returns the address of the AM's RPC endpoint, the
+// TaskManagers' registry (registration, heartbeats), published as the resource
+// manager's: jobmanager.rpc.address with the port bound from
+// high-availability.jobmanager.port.
 func (a *AM) InternalAddress() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.internal != "" {
-		return a.internal
-	}
-	return a.addr
+	return a.internal
 }
-
-// separateInternal: the registry is served on a port of its own.
-func (a *AM) separateInternal() bool { return a.cfg.Internal != nil || a.cfg.RESTTLS != nil }
 
 // Run serves, registers with the supervisor, and contends for leadership until
 // ctx ends. Only while leading does it allocate containers.
@@ -200,20 +198,22 @@ func (a *AM) Run(ctx context.Context) error {
 		l = tls.NewListener(l, a.cfg.RESTTLS.Server)
 	}
 	defer serve(l, a.handler())()
-	if a.separateInternal() {
-		il, err := net.Listen("tcp", net.JoinHostPort(a.cfg.Conf.RESTBindAddress(), "0"))
-		if err != nil {
-			return fmt.Errorf("am: the TaskManagers' endpoint on %s (%s): %w", a.cfg.Conf.RESTBindAddress(), conf.RESTBindAddress.Key(), err)
-		}
-		_, port, _ := net.SplitHostPort(il.Addr().String())
-		if a.cfg.Internal != nil {
-			il = tls.NewListener(il, a.cfg.Internal.Server)
-		}
-		a.mu.Lock()
-		a.internal = a.cfg.Internal.Scheme() + "://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), port)
-		a.mu.Unlock()
-		defer serve(il, a.tms.Handler(a.cfg.Secret))()
+	// The TaskManagers' endpoint is always a listener of its own: it binds
+	// jobmanager.bind-host, so REST can stay on loopback while TaskManagers on
+	// other hosts reach the AM (and the reverse).
+	il, err := netaddr.Listen(a.cfg.Conf.JobManagerBindHost(), a.cfg.Conf.JobManagerPort(),
+		netaddr.Keys{Host: bindHostKey(a.cfg.Conf), Port: conf.HAJobManagerPort.Key()})
+	if err != nil {
+		return fmt.Errorf("am: the RPC endpoint: %w", err)
 	}
+	_, port, _ := net.SplitHostPort(il.Addr().String())
+	if a.cfg.Internal != nil {
+		il = tls.NewListener(il, a.cfg.Internal.Server)
+	}
+	a.mu.Lock()
+	a.internal = a.cfg.Internal.Scheme() + "://" + net.JoinHostPort(a.cfg.Conf.JobManagerRPCAddress(), port)
+	a.mu.Unlock()
+	defer serve(il, rpcGuard(a.tms.Handler(a.cfg.Secret)))()
 	a.log.Info().Str(logging.Addr, a.Address()).Str("internal_addr", a.InternalAddress()).Msg("am serving")
 	if spec, ok := a.cfg.Conf.MetricsPromPort(); ok {
 		addr, err := metrics.Serve(ctx, a.metrics, a.cfg.Conf.MetricsPromHost(), spec)
@@ -251,35 +251,38 @@ func serve(l net.Listener, h http.Handler) (stop func()) {
 }
 
 // listen binds rest.bind-address (default: rest.address, loopback) on the first
-// free port of the REST bind ports (AMConfig.RESTPort, else rest.bind-port, else
-// rest.port); the AM advertises rest.address with that port, or with rest.port
-// when rest.bind-port is set too (Flink's split of bound and advertised port).
+// free port of rest.bind-port (default rest.port; AMConfig.RESTPort — a
+// masters-file port, or the port a session keeps — overrides both); the AM
+// advertises rest.address with the bound port, as in Flink.
 func (a *AM) listen() (net.Listener, error) {
-	spec, key := a.cfg.Conf.RESTBindPorts(), conf.RESTPort.Key()
-	if a.cfg.Conf.IsSet(conf.RESTBindPort) {
-		key = conf.RESTBindPort.Key()
+	spec, portKey := a.cfg.Conf.RESTBindPort(), conf.RESTPort.Key()
+	if a.cfg.Conf.String(conf.RESTBindPort) != "" {
+		portKey = conf.RESTBindPort.Key()
 	}
 	if a.cfg.RESTPort != nil {
-		spec, key = *a.cfg.RESTPort, "the session's REST port"
+		spec, portKey = *a.cfg.RESTPort, "--rest-port (the session's kept port, or a masters-file port)"
 	}
-	host := a.cfg.Conf.RESTBindAddress()
-	var lastErr error
-	for port := range spec.Ports() {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err == nil {
-			// Advertised: rest.address with the bound port, as in Flink.
-			_, bound, _ := net.SplitHostPort(l.Addr().String())
-			if adv, ok := a.cfg.Conf.RESTAdvertisedPort(); ok && a.cfg.RESTPort == nil {
-				bound = strconv.Itoa(adv)
-			}
-			a.mu.Lock()
-			a.addr = a.cfg.RESTTLS.Scheme() + "://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), bound)
-			a.mu.Unlock()
-			return l, nil
-		}
-		lastErr = err
+	hostKey := conf.RESTAddress.Key()
+	if a.cfg.Conf.RESTBindAddress() != a.cfg.Conf.RESTAddress() {
+		hostKey = conf.RESTBindAddress.Key()
 	}
-	return nil, fmt.Errorf("am: no free port in %s %q on %s (%s): %w", key, spec, host, conf.RESTBindAddress.Key(), lastErr)
+	l, err := netaddr.Listen(a.cfg.Conf.RESTBindAddress(), spec, netaddr.Keys{Host: hostKey, Port: portKey})
+	if err != nil {
+		return nil, fmt.Errorf("am: the REST endpoint: %w", err)
+	}
+	_, bound, _ := net.SplitHostPort(l.Addr().String())
+	a.mu.Lock()
+	a.addr = a.cfg.RESTTLS.Scheme() + "://" + net.JoinHostPort(a.cfg.Conf.RESTAddress(), bound)
+	a.mu.Unlock()
+	return l, nil
+}
+
+// bindHostKey names the key that chose the RPC endpoint's bind host.
+func bindHostKey(c *conf.Config) string {
+	if c.String(conf.JobManagerBindHost) != "" {
+		return conf.JobManagerBindHost.Key()
+	}
+	return conf.JobManagerRPCAddress.Key()
 }
 
 // adopt takes the supervisor's view of the live containers this attempt did not

@@ -233,7 +233,11 @@ func TestAMRESTGate(t *testing.T) {
 	require.Equal(t, authed, open, "everything else is open")
 
 	call := func(secret appsecret.Secret, method, path, contentType, origin, body string) int {
-		req, err := http.NewRequest(method, am.Address()+path, strings.NewReader(body))
+		base := am.Address()
+		if strings.HasPrefix(path, "/internal/") {
+			base = am.InternalAddress() // the TaskManagers' protocol: the RPC endpoint, gated the same
+		}
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 		require.NoError(t, err)
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
@@ -263,7 +267,8 @@ func TestAMRESTGate(t *testing.T) {
 		{"foreign origin, read", none, http.MethodGet, "/overview", "", "http://evil.example", http.StatusForbidden},
 		{"null origin", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json", "null", http.StatusForbidden},
 		{"own origin, read", none, http.MethodGet, "/overview", "", am.Address(), http.StatusOK},
-		{"own origin, with everything", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json; charset=utf-8", am.Address(), http.StatusConflict},
+		{"own origin, with everything", testSecret, http.MethodPost, "/jobs/j/cancel", "application/json; charset=utf-8", am.Address(), http.StatusNotFound},
+		{"REST origin at the RPC endpoint", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json", am.Address(), http.StatusForbidden},
 		{"with everything", testSecret, http.MethodPost, tmapi.PathHeartbeat, "application/json", "", http.StatusConflict},
 	} {
 		require.Equal(t, tc.want, call(tc.secret, tc.method, tc.path, tc.ct, tc.or, hb), tc.name)
@@ -340,7 +345,7 @@ func TestAMAdmitsOnlyLaunchedContainers(t *testing.T) {
 		{ContainerID: launched.ContainerID, Slots: 0},
 	} {
 		reg.Address, reg.LeaderSession = "http://127.0.0.1:9", o.LeaderSession
-		_, err := c.Register(context.Background(), am.Address(), reg)
+		_, err := c.Register(context.Background(), am.InternalAddress(), reg)
 		require.ErrorIs(t, err, tmapi.ErrUnknownContainer, "%s with %d slots", reg.ContainerID, reg.Slots)
 		require.Equal(t, http.StatusForbidden, httpjson.StatusCode(err))
 	}

@@ -14,16 +14,22 @@
 // request whose browser Origin is not the AM's own address is refused. At / it
 // serves the web dashboard (package jobmanager/dashboard), which only reads. With a
 // supervisor, the registry admits only the containers it launched, with their
-// slots (AM.admit); without one, any caller with the secret. The AM needs the
+// slots (AM.admit); without one, or with amkeeper.taskmanagers.standalone (the
+// TaskManagers are daemons per host), any caller with the secret. The AM needs the
 // supervisor only to allocate, release and finish: while none answers, jobs run
 // on, the leader's Allocate heartbeat is retried every interval (logged once) and
 // its releases are kept for the next one; a restarted supervisor's
 // rmapi.ErrNotRegistered makes it register again.
 //
-// TLS (AMConfig.Internal, AMConfig.RESTTLS, from package flinkssl): with either
-// on, the registry is served on a port of its own (AM.InternalAddress, published
-// as the resource manager's address), mutual TLS when Internal is set, and the
-// commands to TaskManagers use Internal's client side.
+// Endpoints: REST binds rest.bind-address at the first free port of
+// rest.bind-port (else rest.port) and publishes rest.address; the registry is
+// always the AM's RPC endpoint, a listener of its own on jobmanager.bind-host at
+// the first free port of high-availability.jobmanager.port (AM.InternalAddress,
+// published as the resource manager's address: jobmanager.rpc.address with the
+// bound port). A bind host that is not this machine's fails Run naming the key.
+// TLS (AMConfig.Internal, AMConfig.RESTTLS, from package flinkssl): the RPC
+// endpoint is mutual TLS when Internal is set, and the commands to TaskManagers
+// use Internal's client side.
 //
 // The REST responses are Flink's shapes (flinkrest.go builds them, pure, from
 // what the dispatcher and the coordinator know), errors Flink's

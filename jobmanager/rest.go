@@ -57,9 +57,6 @@ const dashboardRefresh = 3 * time.Second
 
 func (a *AM) handler() http.Handler {
 	mux := http.NewServeMux()
-	if !a.separateInternal() {
-		mux.Handle("/internal/", a.tms.Handler(a.cfg.Secret))
-	}
 	ui := dashboard.Handler() // the web dashboard: reads the endpoints below
 	mux.Handle("GET /{$}", ui)
 	mux.Handle("GET "+dashboard.PathAssets, ui)
@@ -179,6 +176,23 @@ func (a *AM) guard(next http.Handler) http.Handler {
 			}
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			httpjson.WriteRESTErrors(w, http.StatusUnsupportedMediaType, "want Content-Type application/json")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rpcGuard is the RPC endpoint's gate, in front of the registry (which requires
+// the application secret itself): no browser has business there, so a request
+// with any Origin is refused (403), and a call needs a JSON body type (415).
+func rpcGuard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			httpjson.WriteRESTErrors(w, http.StatusForbidden, "cross-origin request refused: the RPC endpoint serves no browser")
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method == http.MethodPost && (err != nil || mt != "application/json") {
 			httpjson.WriteRESTErrors(w, http.StatusUnsupportedMediaType, "want Content-Type application/json")
 			return
 		}

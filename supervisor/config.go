@@ -41,6 +41,11 @@ type Session struct {
 	RESTPort int
 	// Executable is Config.Executable ("": this process's own executable).
 	Executable string
+	// OneMaster: this supervisor runs one master of a cluster whose masters run
+	// on several hosts (yarn-session jobmanager start): one AM, however many
+	// lines conf/masters has, and the application secret of
+	// amkeeper.secret.file.
+	OneMaster bool
 	// Logger is the supervisor's logger. The process sets the role and app fields on
 	// it once (the supervisor and the container manager add neither, so no line
 	// repeats a key).
@@ -57,7 +62,8 @@ type Session struct {
 //   - RESTPort: the session's (Session.RESTPort).
 //   - Containers: amkeeper.containers.across-attempts (keep or restart-all).
 //   - StandbyPorts: one AM per conf/masters line, each with its web UI port,
-//     when the masters file lists more than one.
+//     when the masters file lists more than one, unless Session.OneMaster
+//     (then SecretFile: amkeeper.secret.file, required).
 //   - ZooKeeper: high-availability.zookeeper.quorum when high availability uses
 //     ZooKeeper, so the supervisor closes a reaped AM's session (fast fencing),
 //     with ZooKeeperDialer, how the AMs connect (TLS with zookeeper.client.secure),
@@ -103,7 +109,11 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 	if c.ContainersAcrossAttempts() == conf.ContainersRestartAll {
 		cfg.Containers = containers.RestartAll
 	}
-	if masters := c.Masters(); len(masters) > 1 {
+	if s.OneMaster {
+		if cfg.SecretFile = c.String(conf.SecretFile); cfg.SecretFile == "" {
+			return Config{}, fmt.Errorf("supervisor: a master of a cluster on several hosts needs %s: the application secret file every host shares", conf.SecretFile.Key())
+		}
+	} else if masters := c.Masters(); len(masters) > 1 {
 		// The seeds' standalone HA cluster: one AM per conf/masters line, all on
 		// this machine, each with the line's web UI port.
 		for _, m := range masters {
@@ -129,6 +139,12 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 		return Config{}, fmt.Errorf("supervisor: attempt history: %s %s: %w", conf.HAStorageDir.Key(), uri, err)
 	}
 	return cfg, nil
+}
+
+// ProcessArgs returns what ConfigFrom gives every process the supervisor starts
+// (processArgs), for a TaskManager that runs without one: a daemon per host.
+func ProcessArgs(c *conf.Config, localDir string) (args, env []string, err error) {
+	return processArgs(c, localDir)
 }
 
 // processArgs are the arguments every AM and TaskManager process gets: where

@@ -68,8 +68,10 @@
 //   - Stopping (ctx ends, or a stop on the control socket): each AM gets SIGTERM,
 //     SIGKILL after 10 s; every container is stopped; HA data is kept.
 //   - ConfigFrom builds a Config from configuration (budget, backoff, container mode,
-//     hot standbys from conf/masters, the quorum for fast fencing, the history
-//     store) for the CLI, the mini cluster and the tests alike.
+//     hot standbys from conf/masters — or, for one master daemon of a cluster on
+//     several hosts (Session.OneMaster), one AM and the operator's shared secret
+//     file —, the quorum for fast fencing, the history store) for the CLI, the
+//     mini cluster and the tests alike.
 //
 // # What it does not guarantee
 //

@@ -53,6 +53,12 @@ type Config struct {
 	// process: where secrets reach them (see ConfigFrom). The application
 	// secret's path (appsecret.EnvFile) is always added.
 	ProcessEnv []string
+	// SecretFile, when set, is the application secret the operator distributed
+	// to every host of a cluster (amkeeper.secret.file): it is read (appsecret.Load
+	// refuses a file open to group or others or owned by another user) and copied
+	// into the application directory, from where every process of this
+	// application reads it, instead of a new secret being created.
+	SecretFile string
 	// StandbyPorts, when it has more than one entry, runs one AM per entry at the
 	// same time (the seeds' standalone cluster from conf/masters): all contend
 	// through the same election, only the leader acts, and each is restarted
@@ -246,7 +252,13 @@ func New(cfg Config) (*Supervisor, error) {
 	} else {
 		// A new application secret for this session, replacing any older one:
 		// every process of the session reads it at start through appsecret.EnvFile.
-		if s.secret, err = appsecret.Create(SecretPath(cfg.Dir)); err != nil {
+		// A cluster spread over hosts shares the operator's instead.
+		if cfg.SecretFile != "" {
+			s.secret, err = appsecret.Copy(cfg.SecretFile, SecretPath(cfg.Dir))
+		} else {
+			s.secret, err = appsecret.Create(SecretPath(cfg.Dir))
+		}
+		if err != nil {
 			cm.Close()
 			s.unlock()
 			return nil, fmt.Errorf("supervisor: application secret: %w", err)

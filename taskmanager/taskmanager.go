@@ -12,10 +12,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/flinkssl"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/netaddr"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -33,8 +35,13 @@ type Config struct {
 	Slots       int
 	// Leaders finds the resource manager's leader.
 	Leaders Retriever
-	// BindAddress is where the TaskManager serves commands (default 127.0.0.1:0).
-	BindAddress string
+	// BindHost is the address the TaskManager serves commands on, at a free
+	// port (taskmanager.bind-host; default 127.0.0.1).
+	BindHost string
+	// Host is the address published to the leader with the bound port
+	// (taskmanager.host). Empty: BindHost, or for a wildcard BindHost the
+	// local address of the route to the leader, found at each registration.
+	Host string
 	// Tasks is where deployed tasks keep state and write output.
 	Tasks TaskEnv
 	// Secret is the application secret: every call the TaskManager makes
@@ -70,7 +77,8 @@ type TaskManager struct {
 	// are accepted before the registration's reply arrives.
 	registering recovery.LeaderInfo
 	regs        int
-	addr        string
+	addr        string        // the address published (with the last registration, for a wildcard bind host)
+	port        string        // the port bound
 	change      chan struct{} // signalled when retrieval names a new leader
 	tasks       tasks
 }
@@ -79,8 +87,11 @@ var _ tmapi.TaskManager = (*TaskManager)(nil)
 
 // New prepares a TaskManager; Run starts it.
 func New(cfg Config) *TaskManager {
-	if cfg.BindAddress == "" {
-		cfg.BindAddress = "127.0.0.1:0"
+	if cfg.BindHost == "" {
+		cfg.BindHost = "127.0.0.1"
+	}
+	if cfg.Host == "" && !conf.IsWildcardHost(cfg.BindHost) {
+		cfg.Host = cfg.BindHost
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = 100 * time.Millisecond
@@ -121,16 +132,20 @@ func sessionString(i recovery.LeaderInfo) string {
 
 // Run serves commands, follows the leader and keeps registered until ctx ends.
 func (tm *TaskManager) Run(ctx context.Context) error {
-	l, err := net.Listen("tcp", tm.cfg.BindAddress)
+	l, err := netaddr.Listen(tm.cfg.BindHost, conf.PortSpec{},
+		netaddr.Keys{Host: conf.TaskManagerBindHost.Key(), Port: "a free port"})
 	if err != nil {
-		return fmt.Errorf("taskmanager: listen %s: %w", tm.cfg.BindAddress, err)
+		return fmt.Errorf("taskmanager: %w", err)
 	}
-	addr := l.Addr().String()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
 	if tm.cfg.TLS != nil {
 		l = tls.NewListener(l, tm.cfg.TLS.Server)
 	}
 	tm.mu.Lock()
-	tm.addr = tm.cfg.TLS.Scheme() + "://" + addr
+	tm.port = port
+	if tm.cfg.Host != "" {
+		tm.addr = tm.cfg.TLS.Scheme() + "://" + net.JoinHostPort(tm.cfg.Host, port)
+	}
 	tm.mu.Unlock()
 	var limits httpjson.Limits
 	if tm.cfg.CommandTimeout > 0 {
@@ -152,11 +167,28 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	go func() {
 		retrieval <- tm.cfg.Leaders.Retrieve(ctx, recovery.ResourceManager, tm.onLeader)
 	}()
-	tm.log.Info().Str(logging.Addr, tm.Address()).Int("slots", tm.cfg.Slots).Msg("taskmanager started")
+	tm.log.Info().Str(logging.Addr, tm.Address()).Str("bind_addr", l.Addr().String()).Int("slots", tm.cfg.Slots).Msg("taskmanager started")
 	tm.follow(ctx)
 	<-retrieval
 	tm.cancelAll()
 	return ctx.Err()
+}
+
+// publish returns the address to register with leader: the configured host, or
+// for a wildcard bind host the local address of the route to the leader.
+func (tm *TaskManager) publish(leader recovery.LeaderInfo) (string, error) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.cfg.Host != "" {
+		return tm.addr, nil
+	}
+	host, err := netaddr.RouteTo(leader.Address)
+	if err != nil {
+		return "", fmt.Errorf("taskmanager: the address to publish (%s is a wildcard and %s unset): %w",
+			conf.TaskManagerBindHost.Key(), conf.TaskManagerHost.Key(), err)
+	}
+	tm.addr = tm.cfg.TLS.Scheme() + "://" + net.JoinHostPort(host, tm.port)
+	return tm.addr, nil
 }
 
 // onLeader is called by leader retrieval on every change.
@@ -236,8 +268,12 @@ func (tm *TaskManager) follow(ctx context.Context) {
 }
 
 func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {
+	addr, err := tm.publish(leader)
+	if err != nil {
+		return 0, err
+	}
 	reg := tmapi.Registration{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
-		Address: tm.Address(), LeaderSession: leader.SessionID.String()}
+		Address: addr, LeaderSession: leader.SessionID.String()}
 	// The leader may deploy tasks as soon as it has our registration, before its
 	// reply reaches us: commands under the session we are registering with are
 	// accepted from now on (while it is still the leader retrieval reports).

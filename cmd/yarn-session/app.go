@@ -37,18 +37,24 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// urfave/cli prints and exits on its own for usage errors unless told
 		// otherwise; main reports every error in one place.
 		ExitErrHandler: func(*cli.Context, error) {},
-		Before:         setupLogger,
+		// -D values hold commas (port lists, ZooKeeper quorums): one -D is one
+		// property, never split.
+		DisableSliceFlagSeparator: true,
+		Before:                    setupLogger,
 		Commands: append([]*cli.Command{
 			configCommand(),
 			haCommand(),
 			hidden(entry.AMCommand()),
-			hidden(entry.TaskManagerCommand()),
 			budgetCommand(),
 			superviseCommand(),
 			keeperCommand(),
 			demoCommand(),
 			zookeeperCommand(),
-		}, append(sessionCommands(), jobCommands()...)...),
+			jobManagerCommand(),
+			taskManagerCommand(),
+			hidden(tmKeepCommand()),
+			secretCommand(),
+		}, append(append(sessionCommands(), jobCommands()...), clusterCommands()...)...),
 	})
 }
 

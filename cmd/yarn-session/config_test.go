@@ -161,3 +161,15 @@ func TestConfigWarnsAboutKeysNotHonoured(t *testing.T) {
 	require.Contains(t, out, "Recognised but not honoured yet")
 	require.Regexp(t, `(?m)^  high-availability\.zookeeper\.client\.authorization: extra authorization schemes are not sent`, out)
 }
+
+// TestDynamicPropertyKeepsItsCommas: a -D value with commas (a port list, a
+// quorum) is one property, not split into several.
+func TestDynamicPropertyKeepsItsCommas(t *testing.T) {
+	out, code := run(t, "-D", "high-availability.jobmanager.port=50010,50011,50020-50025",
+		"-D", "high-availability.zookeeper.quorum=zk1:2181,zk2:2181", "config")
+	require.Equal(t, 0, code)
+	got, _ := effective(t, out, "high-availability.jobmanager.port")
+	require.Equal(t, "50010,50011,50020-50025", got)
+	got, _ = effective(t, out, "high-availability.zookeeper.quorum")
+	require.Equal(t, "zk1:2181,zk2:2181", got)
+}

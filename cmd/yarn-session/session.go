@@ -71,6 +71,10 @@ type spec struct {
 	// RESTPort is the REST port the session picked once (pickRESTPort) and every
 	// attempt binds; 0: rest.port or rest.bind-port decide.
 	RESTPort int `json:"restPort,omitempty"`
+	// Master: one master daemon of a cluster on several hosts (jobmanager
+	// start): one AM, the shared secret, no TaskManager containers, and its
+	// stop never removes the cluster's HA data (the other masters lead on).
+	Master bool `json:"master,omitempty"`
 }
 
 // sessionsHome is the per-user directory holding one directory per application
@@ -320,7 +324,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	}
 	sc, err := supervisor.ConfigFrom(ctx, cfg, supervisor.Session{App: app, Dir: dir,
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots,
-		RESTPort: sp.RESTPort, Logger: log})
+		RESTPort: sp.RESTPort, Logger: log, OneMaster: sp.Master})
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
@@ -339,7 +343,8 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	// globally terminal; otherwise the jobs are suspended (see endHA).
 	e := ended{ApplicationID: sp.AppID, Name: sp.Name, TrackingURL: out.TrackingURL, FinalStatus: orStopped(d), Reason: string(d.Reason),
 		Attempts: len(out.History.Attempts), End: time.Now(), MaxAttempts: sc.Budget.MaxAttempts, Window: sc.Budget.Window.String(), History: &out.History}
-	endHA(log, dir, cfg, !d.Restart, out.StopErr, &e)
+	// A master daemon is one of several: the cluster outlives it.
+	endHA(log, dir, cfg, !d.Restart && !sp.Master, out.StopErr, &e)
 	if err := writeEnded(dir, e); err != nil {
 		log.Warn().Err(err).Msg("cannot record how the application ended")
 	}

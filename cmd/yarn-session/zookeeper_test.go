@@ -24,6 +24,7 @@ func TestZooKeeperCommandPrintsConnectString(t *testing.T) {
 	out, code := run(t, "zookeeper", "start", "--conf-dir", confDir, "--run-dir", runDir, "--free-port")
 	require.Equal(t, 0, code)
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	assert.Equal(t, "Starting zookeeper daemon on host localhost.", lines[0], "as start-zookeeper-quorum.sh")
 	connect := lines[len(lines)-1]
 	require.Regexp(t, `^127\.0\.0\.1:[0-9]+$`, connect)
 	assert.NotEqual(t, "127.0.0.1:2181", connect, "--free-port wins over clientPort")
@@ -49,7 +50,7 @@ func TestZooKeeperCommandPrintsConnectString(t *testing.T) {
 
 	out, code = run(t, "zookeeper", "stop", "--run-dir", runDir)
 	require.Equal(t, 0, code)
-	assert.Contains(t, out, "Stopped zookeeper standalone")
+	assert.Regexp(t, `^Stopping zookeeper daemon \(pid: [0-9]+\) on host localhost\.\n$`, out, "as stop-zookeeper-quorum.sh")
 
 	_, code = run(t, "zookeeper", "status", "--run-dir", runDir)
 	assert.Equal(t, exitFailure, code, "status of a stopped server")

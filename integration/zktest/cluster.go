@@ -220,7 +220,8 @@ func (c *Cluster) killAll() {
 	}
 }
 
-// Addrs returns the client addresses (127.0.0.1:port) of all servers, in order.
+// Addrs returns the client addresses (127.0.0.1:port, or the hosts' under
+// WithHosts) of all servers, in order.
 func (c *Cluster) Addrs() []string {
 	addrs := make([]string, len(c.servers))
 	for i, s := range c.servers {

@@ -23,7 +23,9 @@
 //     names what is missing and says to run scripts/install-deps. The classpath is
 //     ZOOKEEPER_CLASSPATH when set, else Debian's jars in /usr/share/java; java is
 //     $JAVA_HOME/bin/java when JAVA_HOME is set, else java on PATH.
-//   - Servers listen on 127.0.0.1 only, on ports that were free when picked; a start
+//   - Servers listen on 127.0.0.1 only (on their hosts' addresses with WithHosts, which
+//     runs each in a network namespace of integration/netns), on ports that were free
+//     when picked; a start
 //     that loses a port race is retried with new ports. Each cluster has its own
 //     temporary directory (data, zoo.cfg, log4j.properties and zookeeper.log per
 //     server), removed on Close unless the tests failed, in which case its path is

@@ -2,6 +2,7 @@ package zktest
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type options struct {
 	logger         zerolog.Logger
 	startTimeout   time.Duration
 	sessionTimeout time.Duration // 0: 10 × tickTime
+	hosts          []Host        // WithHosts
 	tlsKeyStore    string        // WithTLS
 	tlsTrustStore  string
 }
@@ -54,6 +56,12 @@ func buildOptions(opts []Option) (options, error) {
 	case o.sessionTimeout < 0:
 		return o, fmt.Errorf("zktest: WithSessionTimeout(%v): want a positive duration", o.sessionTimeout)
 	}
+	if len(o.hosts) > 0 && len(o.hosts) != o.servers {
+		return o, fmt.Errorf("zktest: WithHosts: %d hosts for %d servers: want one host per server", len(o.hosts), o.servers)
+	}
+	if len(o.hosts) > 0 && o.tlsKeyStore != "" {
+		return o, fmt.Errorf("zktest: WithHosts and WithTLS together are not supported yet")
+	}
 	for _, l := range o.extra {
 		if strings.ContainsAny(l, "\r\n") {
 			return o, fmt.Errorf("zktest: WithConfig(%q): one line per argument", l)
@@ -66,6 +74,21 @@ func buildOptions(opts []Option) (options, error) {
 // (ZooKeeperServerMain); n > 1 runs an ensemble of n QuorumPeerMain processes.
 func WithServers(n int) Option {
 	return func(o *options) { o.servers = n }
+}
+
+// Host is a machine a server runs on; integration/netns.Host is one.
+type Host interface {
+	// Address is the host's address: the server listens there and clients
+	// (and the other servers) reach it there.
+	Address() string
+	// Wrap makes a prepared command run on the host.
+	Wrap(cmd *exec.Cmd)
+}
+
+// WithHosts runs server i on hosts[i] (one host per server, in order), bound to
+// the host's address instead of loopback. Call WithServers first.
+func WithHosts(hosts ...Host) Option {
+	return func(o *options) { o.hosts = hosts }
 }
 
 // WithTickTime sets zoo.cfg's tickTime (default 500ms). The server clamps session

@@ -48,12 +48,20 @@ type Server struct {
 // ID returns the server's myid (1-based).
 func (s *Server) ID() int { return s.id }
 
-// Addr returns the server's client address, 127.0.0.1:port. It stays the same across
-// Stop, Kill and Restart.
+// Addr returns the server's client address, 127.0.0.1:port (its host's address
+// under WithHosts). It stays the same across Stop, Kill and Restart.
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort))
+	return net.JoinHostPort(s.host(), strconv.Itoa(s.clientPort))
+}
+
+// host is the address the server listens on: its host's, or loopback.
+func (s *Server) host() string {
+	if h := s.c.opts.hosts; len(h) > 0 {
+		return h[s.id-1].Address()
+	}
+	return "127.0.0.1"
 }
 
 // Dir returns the server's directory: zoo.cfg, log4j.properties, zookeeper.log and data/.
@@ -231,7 +239,7 @@ func (c *Cluster) zooCfg(s *Server) string {
 		}
 	} else {
 		line("clientPort=%d", s.clientPort)
-		line("clientPortAddress=127.0.0.1")
+		line("clientPortAddress=%s", s.host())
 	}
 	line("admin.enableServer=false")
 	line("4lw.commands.whitelist=*")
@@ -245,7 +253,7 @@ func (c *Cluster) zooCfg(s *Server) string {
 		line("initLimit=10")
 		line("syncLimit=5")
 		for _, peer := range c.servers {
-			line("server.%d=127.0.0.1:%d:%d", peer.id, peer.peerPort, peer.electPort)
+			line("server.%d=%s:%d:%d", peer.id, peer.host(), peer.peerPort, peer.electPort)
 		}
 	}
 	for _, l := range c.opts.extra {
@@ -270,7 +278,7 @@ func (s *Server) start() error {
 		s.logStart = fi.Size()
 	}
 	fmt.Fprintf(logf, "=== zktest: starting server %d on %s at %s\n",
-		s.id, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort)), time.Now().Format(time.RFC3339Nano))
+		s.id, net.JoinHostPort(s.host(), strconv.Itoa(s.clientPort)), time.Now().Format(time.RFC3339Nano))
 
 	mainClass := "org.apache.zookeeper.server.ZooKeeperServerMain"
 	if len(s.c.servers) > 1 {
@@ -278,6 +286,9 @@ func (s *Server) start() error {
 	}
 	cmd := exec.Command(s.c.inst.Java, s.c.inst.ServerArgs(s.dir, mainClass, s.c.opts.jvmFlags...)...)
 	cmd.Dir = s.dir
+	if h := s.c.opts.hosts; len(h) > 0 {
+		h[s.id-1].Wrap(cmd)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 
@@ -288,7 +299,7 @@ func (s *Server) start() error {
 	s.proc = p
 	s.paused = false
 	s.c.log.Debug().Int(fieldServer, s.id).Int(logging.PID, p.pid()).
-		Str(logging.Addr, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort))).
+		Str(logging.Addr, net.JoinHostPort(s.host(), strconv.Itoa(s.clientPort))).
 		Msg("zookeeper starting")
 	return nil
 }

@@ -99,6 +99,19 @@ func Load(path string) (Secret, error) {
 	return Secret{b: b, nonces: newNonces()}, nil
 }
 
+// Copy loads the secret at src (with Load's checks) and writes it to dst as
+// Create writes a new one: a shared secret kept beside a session's own files.
+func Copy(src, dst string) (Secret, error) {
+	s, err := Load(src)
+	if err != nil {
+		return Secret{}, err
+	}
+	if err := fsutil.WriteFileAtomic(dst, []byte(hex.EncodeToString(s.b)+"\n"), 0o600); err != nil {
+		return Secret{}, fmt.Errorf("appsecret: copy to %s: %w", dst, err)
+	}
+	return s, nil
+}
+
 // FromEnv loads the secret whose path the environment variable EnvFile holds
 // (lookup nil: os.LookupEnv).
 func FromEnv(lookup func(string) (string, bool)) (Secret, error) {

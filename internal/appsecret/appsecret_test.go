@@ -167,3 +167,29 @@ func TestSecretNeverPrintsItself(t *testing.T) {
 		require.Contains(t, out, "redacted")
 	}
 }
+
+func TestCopyKeepsTheSharedSecretAndRefusesAnOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "cluster.secret")
+	_, err := appsecret.Create(shared)
+	require.NoError(t, err)
+	dst := filepath.Join(dir, appsecret.FileName)
+	_, err = appsecret.Copy(shared, dst)
+	require.NoError(t, err)
+	want, err := os.ReadFile(shared)
+	require.NoError(t, err)
+	got, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the copy holds the shared secret")
+	fi, err := os.Stat(dst)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode())
+
+	require.NoError(t, os.Chmod(shared, 0o640))
+	require.NoError(t, os.Remove(dst))
+	_, err = appsecret.Copy(shared, dst)
+	require.ErrorIs(t, err, appsecret.ErrInvalid)
+	require.Contains(t, err.Error(), "has mode 0640, want 0600")
+	_, err = os.Stat(dst)
+	require.ErrorIs(t, err, os.ErrNotExist, "nothing copied from a refused file")
+}

@@ -17,7 +17,7 @@ func Main(cmd *cli.Command) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &cli.App{Name: cmd.Name, Usage: cmd.Usage, Flags: cmd.Flags, Action: cmd.Action,
-		ExitErrHandler: func(*cli.Context, error) {}}
+		ExitErrHandler: func(*cli.Context, error) {}, DisableSliceFlagSeparator: true} // one -D is one property, commas and all
 	if err := app.RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		var ec cli.ExitCoder

@@ -7,11 +7,8 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/netaddr"
 )
 
 // Path is where a process serves its metrics.
@@ -42,20 +40,9 @@ func NewRegistry() *prometheus.Registry {
 // and serves reg at Path there until ctx ends. It returns the bound address
 // ("host:port") once listening.
 func Serve(ctx context.Context, reg *prometheus.Registry, host string, spec conf.PortSpec) (string, error) {
-	var l net.Listener
-	var lastErr error
-	for port := range spec.Ports() {
-		var err error
-		if l, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
-			break
-		}
-		lastErr = err
-	}
-	if l == nil {
-		if lastErr == nil {
-			lastErr = errors.New("the range is empty")
-		}
-		return "", fmt.Errorf("metrics: no free port in %s %q on %s: %w", conf.MetricsPromPort.Key(), spec, host, lastErr)
+	l, err := netaddr.Listen(host, spec, netaddr.Keys{Host: conf.MetricsPromHost.Key(), Port: conf.MetricsPromPort.Key()})
+	if err != nil {
+		return "", fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+Path, Handler(reg))

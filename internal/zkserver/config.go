@@ -53,7 +53,10 @@ func (m *member) addr() string {
 
 // plan decides which servers of cfg run on this machine and where their files go.
 // It returns the skipped (remote) server.X names too.
-func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, skipped []string, err error) {
+func plan(cfg *conf.ZooCfg, runDir string, freePort bool, local func(conf.ZooServer) bool) (members []*member, skipped []string, err error) {
+	if local == nil {
+		local = func(s conf.ZooServer) bool { return isLocalHost(s.Host) }
+	}
 	secure, securePort, err := secureOf(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -98,7 +101,7 @@ func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, sk
 	}
 
 	for _, s := range cfg.Servers {
-		if !isLocalHost(s.Host) {
+		if !local(s) {
 			skipped = append(skipped, fmt.Sprintf("server.%d (%s)", s.ID, s.Host))
 			continue
 		}
@@ -113,7 +116,7 @@ func plan(cfg *conf.ZooCfg, runDir string, freePort bool) (members []*member, sk
 		members = append(members, m)
 	}
 	if len(members) == 0 {
-		return nil, skipped, fmt.Errorf("zkserver: %s: no server.X line names this machine (localhost or a loopback address); skipped %s",
+		return nil, skipped, fmt.Errorf("zkserver: %s: no server.X line names this machine (by default: localhost or a loopback address); skipped %s",
 			cfg.Path, strings.Join(skipped, ", "))
 	}
 	ports := map[int]string{}

@@ -40,7 +40,7 @@ func TestZooCfgPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := conf.ParseZooCfg(loadZooCfgText(t, tt.cfg))
 			require.NoError(t, err)
-			members, skipped, err := plan(cfg, "/run", tt.free)
+			members, skipped, err := plan(cfg, "/run", tt.free, nil)
 			if tt.err != "" {
 				require.ErrorContains(t, err, tt.err)
 				return
@@ -60,7 +60,7 @@ func TestZooCfgRenderKeepsUserSettings(t *testing.T) {
 	cfg, err := conf.ParseZooCfg(loadZooCfgText(t, "tickTime=700\nclientPortAddress=0.0.0.0\ndataDir=data\n"+
 		"admin.enableServer=true\n4lw.commands.whitelist=ruok\nserver.1=127.0.0.1:2888:3888:observer;2181\n"))
 	require.NoError(t, err)
-	members, _, err := plan(cfg, "/run", false)
+	members, _, err := plan(cfg, "/run", false, nil)
 	require.NoError(t, err)
 	m := members[0]
 	out := render(cfg, m)

@@ -52,8 +52,10 @@
 //
 // # What it does not guarantee
 //
-//   - Servers on other hosts are not started: server.X lines whose host is not a
-//     loopback name or address are skipped (Flink's script uses ssh; this does not).
+//   - Servers on other hosts are not started: server.X lines Options.Local does
+//     not pick (by default: whose host is not a loopback name or address) are
+//     skipped. Reaching the other hosts over ssh, as Flink's script does, is the
+//     CLI's (yarn-session zookeeper start), which runs this there per server.
 //   - Two Start calls on one run directory at the same time are not serialised.
 //   - A free port is free when picked; a server that loses the race to bind it is
 //     retried with new ports a few times, then the start fails.

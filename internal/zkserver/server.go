@@ -72,6 +72,9 @@ type Options struct {
 	JVMFlags []string
 	// Logger receives start and stop events (default: none).
 	Logger zerolog.Logger
+	// Local picks the server.X lines this machine runs (nil: those on localhost
+	// or a loopback address); the others are skipped.
+	Local func(conf.ZooServer) bool
 }
 
 // Server is one server in a run directory.
@@ -109,10 +112,11 @@ func connectString(servers []Server) string {
 	return strings.Join(addrs, ",")
 }
 
-// Start starts the servers of cfg that run on this machine (every server.X on
-// localhost or a loopback address; one standalone server when there are no server.X
-// lines) and returns once all of them serve. The servers keep running after the
-// caller exits; stop them with Stop. cfg is not modified.
+// Start starts the servers of cfg that run on this machine (every server.X
+// Options.Local picks, by default those on localhost or a loopback address; one
+// standalone server when there are no server.X lines) and returns once all of
+// them serve. The servers keep running after the caller exits; stop them with
+// Stop. cfg is not modified.
 func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 	if o.RunDir == "" {
 		return nil, errors.New("zkserver: start: no run directory")
@@ -132,7 +136,7 @@ func Start(ctx context.Context, cfg *conf.ZooCfg, o Options) (*Started, error) {
 		}
 		inst = &found
 	}
-	members, skipped, err := plan(cfg, runDir, o.FreePort)
+	members, skipped, err := plan(cfg, runDir, o.FreePort, o.Local)
 	if err != nil {
 		return nil, err
 	}
@@ -375,6 +379,8 @@ type StopResult struct {
 type StopOptions struct {
 	Grace  time.Duration // wait after SIGTERM before SIGKILL (default DefaultStopGrace)
 	Logger zerolog.Logger
+	// Only picks the recorded servers to stop by name ("server.2"; nil: all).
+	Only func(name string) bool
 }
 
 // Stop stops every server recorded in runDir. A missing or empty run directory means
@@ -392,6 +398,9 @@ func Stop(ctx context.Context, runDir string, o StopOptions) ([]StopResult, erro
 	var results []StopResult
 	var errs []error
 	for _, s := range servers {
+		if o.Only != nil && !o.Only(s.Name) {
+			continue
+		}
 		r := StopResult{Server: s, Outcome: OutcomeNotRunning}
 		if s.pidErr != nil {
 			r.Outcome, r.Err = OutcomeRefused, fmt.Errorf("%w; not signalling anything", s.pidErr)

@@ -4,7 +4,7 @@
 // and one client and one handler for each direction.
 //
 //   - A TaskManager calls the leader's registry (package jobmanager serves it on
-//     the AM's HTTP address): Register under the leader session that leader
+//     the AM's RPC endpoint, the resource manager's published address): Register under the leader session that leader
 //     retrieval named, then Heartbeat on the interval the reply asks for.
 //     RegistryClient makes these calls; RegistryHandler serves a Registry.
 //   - The leader commands a TaskManager: deploy a subtask, cancel a job's
