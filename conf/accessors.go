@@ -169,6 +169,10 @@ func (c *Config) CheckpointingTimeout() time.Duration { return c.Duration(Checkp
 // RESTPort is rest.port.
 func (c *Config) RESTPort() PortSpec { return c.Ports(RESTPort) }
 
+// RESTPortUnset reports that neither rest.port nor rest.bind-port is set: a
+// session then picks its REST port once and keeps it across attempts.
+func (c *Config) RESTPortUnset() bool { return !c.IsSet(RESTPort) && !c.IsSet(RESTBindPort) }
+
 // RESTAddress is rest.address, the advertised address.
 func (c *Config) RESTAddress() string { return c.String(RESTAddress) }
 

@@ -60,7 +60,9 @@ type AMConfig struct {
 	TaskManagers      int
 	TaskManagerMemory int64
 	Slots             int
-	// RESTPort overrides rest.port (a masters-file port in hot-standby mode).
+	// RESTPort overrides rest.port and rest.bind-port (a masters-file port in
+	// hot-standby mode, or the port a session keeps across its attempts); the
+	// port bound is the one advertised.
 	RESTPort *conf.PortSpec
 	// Jobs, when set, gives the AM a dispatcher (/jobs) and a checkpoint
 	// coordinator that runs the jobs on the TaskManagers under each grant.
@@ -270,15 +272,16 @@ func serve(l net.Listener, h http.Handler) (stop func()) {
 }
 
 // listen binds rest.bind-address (default: rest.address, loopback) on the first
-// free port of rest.bind-port (default rest.port; a masters-file port overrides
-// both); the AM advertises rest.address with the bound port, as in Flink.
+// free port of rest.bind-port (default rest.port; AMConfig.RESTPort — a
+// masters-file port, or the port a session keeps — overrides both); the AM
+// advertises rest.address with the bound port, as in Flink.
 func (a *AM) listen() (net.Listener, error) {
 	spec, portKey := a.cfg.Conf.RESTBindPort(), conf.RESTPort.Key()
 	if a.cfg.Conf.String(conf.RESTBindPort) != "" {
 		portKey = conf.RESTBindPort.Key()
 	}
 	if a.cfg.RESTPort != nil {
-		spec, portKey = *a.cfg.RESTPort, "the masters-file port"
+		spec, portKey = *a.cfg.RESTPort, "--rest-port (the session's kept port, or a masters-file port)"
 	}
 	hostKey := conf.RESTAddress.Key()
 	if a.cfg.Conf.RESTBindAddress() != a.cfg.Conf.RESTAddress() {
