@@ -102,7 +102,10 @@ func checkpointsUnder(client *supervisor.ControlClient, jobID string) (string, j
 func TestAMKillsTasksRunOnAdopted(t *testing.T) {
 	kills := adoptKills(t)
 	c, id, client, jobs, st := jobSessionWith(t, 2, func(c *cli) {
-		c.ha = append(c.ha, "-D", "yarn.application-attempts="+strconv.Itoa(kills+2), "-D", "yarn.resourcemanager.am.max-attempts="+strconv.Itoa(kills+2))
+		// Kills a few hundred milliseconds apart are a crash loop to the
+		// backoff: off, as in the bench (docs/performance.md).
+		c.ha = append(c.ha, "-D", "yarn.application-attempts="+strconv.Itoa(kills+2), "-D", "yarn.resourcemanager.am.max-attempts="+strconv.Itoa(kills+2),
+			"-D", "amkeeper.attempts.backoff.initial=0")
 	}, fastCounting)
 	jobID := jobs[0]
 	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
@@ -150,7 +153,9 @@ func TestAMKillsTasksRunOnAdopted(t *testing.T) {
 // restores it (from its latest checkpoint, on the surviving and the replacement
 // TaskManager) when one died with its TaskManager; the output is exact.
 func TestMixedKillsAdoptWhereTheyCanRestoreWhereNot(t *testing.T) {
-	c, id, client, jobs, st := jobSession(t, 2, parallelSequence)
+	c, id, client, jobs, st := jobSessionWith(t, 2, func(c *cli) {
+		c.ha = append(c.ha, "-D", "amkeeper.attempts.backoff.initial=0") // kills in a row, as above
+	}, parallelSequence)
 	jobID := jobs[0]
 	rng := rand.New(rand.NewSource(1818))
 	plan := []bool{false, true, false, false, true, true, false} // true: a TaskManager dies with the AM
