@@ -97,14 +97,23 @@ func create(t testing.TB, names []string) (*Bed, error) {
 			return nil, err
 		}
 		b.n, b.bridge = n, bridge
-		break
-	}
-	if err := b.setUp(names); err != nil {
+		err := b.setUp(names)
+		if err == nil {
+			return b, nil
+		}
 		_ = b.remove()
-		return nil, err
+		if !errors.Is(err, errTaken) {
+			return nil, err
+		}
+		// A namespace or veth of N outlives a removed bed while a process still
+		// runs in it (its bridge gone): N is taken after all.
+		t.Logf("netns: subnet %d still in use (%v); trying the next", n, err)
+		b = &Bed{t: t}
 	}
-	return b, nil
 }
+
+// errTaken: a name of the bed's N exists already.
+var errTaken = errors.New("name in use")
 
 func (b *Bed) setUp(names []string) error {
 	self, err := procid.Of(os.Getpid())
@@ -124,11 +133,22 @@ func (b *Bed) setUp(names []string) error {
 	for i, name := range names {
 		h := &Host{bed: b, Name: name, NS: fmt.Sprintf("amk%d-%s", b.n, name),
 			Addr: netip.MustParseAddr(subnet + strconv.Itoa(i+1)), cable: fmt.Sprintf("amk%dh%d", b.n, i)}
+		// Only what this bed created is its to remove.
+		if _, err := run("ip", "netns", "add", h.NS); err != nil {
+			if strings.Contains(err.Error(), "File exists") {
+				return fmt.Errorf("host %s: namespace %s: %w", name, h.NS, errTaken)
+			}
+			return fmt.Errorf("host %s: %w", name, err)
+		}
 		b.hosts = append(b.hosts, h)
 		peer := h.cable + "p"
+		if _, err := run("ip", "link", "add", h.cable, "type", "veth", "peer", "name", peer); err != nil {
+			if strings.Contains(err.Error(), "File exists") {
+				return fmt.Errorf("host %s: veth %s: %w", name, h.cable, errTaken)
+			}
+			return fmt.Errorf("host %s: %w", name, err)
+		}
 		for _, args := range [][]string{
-			{"netns", "add", h.NS},
-			{"link", "add", h.cable, "type", "veth", "peer", "name", peer},
 			{"link", "set", peer, "netns", h.NS},
 			{"-n", h.NS, "link", "set", peer, "name", "eth0"},
 			{"-n", h.NS, "addr", "add", h.Addr.String() + "/24", "dev", "eth0"},
