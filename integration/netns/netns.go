@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/amkeeper/amkeeper/internal/procid"
 )
@@ -250,6 +253,40 @@ func (h *Host) Wrap(cmd *exec.Cmd) {
 		cmd.Path = "/usr/sbin/ip"
 	}
 	cmd.Args = append([]string{"ip", "netns", "exec", h.NS, path}, cmd.Args[1:]...)
+}
+
+// Listen opens a listener of the test process inside the host: a server of the
+// test (an in-process fake such as integration/hdfspeer) then lives on the host,
+// reached at the host's address and cut off by the host's faults. The socket is
+// made on an OS thread moved into the host's namespace; that thread is never
+// returned to the runtime (it ends with its goroutine), so no other goroutine
+// runs in the host by accident.
+func (h *Host) Listen(network, address string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		ns, err := os.Open("/run/netns/" + h.NS)
+		if err != nil {
+			ch <- result{err: fmt.Errorf("netns: listen on %s: %w", h.Name, err)}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("netns: listen on %s: setns %s: %w", h.Name, h.NS, err)}
+			return
+		}
+		ln, err := net.Listen(network, address)
+		if err != nil {
+			err = fmt.Errorf("netns: listen on %s: %w", h.Name, err)
+		}
+		ch <- result{ln, err}
+	}()
+	r := <-ch
+	return r.ln, r.err
 }
 
 // Address is the host's address as text.
