@@ -193,16 +193,18 @@ func TestZooKeeperEnsembleLosesHostsTolerated(t *testing.T) {
 	require.Eventually(t, func() bool { return e.mode(now) != "leader" && e.mode(now) != "follower" }, 10*time.Second, 20*time.Millisecond,
 		"the server left alone stops serving: no quorum")
 	quorumGone := time.Since(down)
-	stalled := e.checkpoints().LatestID()
-	require.LessOrEqual(t, stalled, latest+1, "at most the checkpoint in flight at the fault completes without a quorum")
-	// Hold the outage to 4 s; meanwhile the AM must keep its leadership.
+	// Hold the outage to 4 s; meanwhile the AM must keep its leadership. The
+	// checkpoint in flight at the fault may have been stored just before it (the
+	// REST view shows it once its old state is discarded, which waits for
+	// ZooKeeper); none after it completes.
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for time.Since(down) < 4*time.Second {
 		require.True(t, e.leading(), "the AM keeps leading while suspended (tolerated)")
-		require.Equal(t, stalled, e.checkpoints().LatestID(), "no checkpoint completes without a quorum")
+		require.LessOrEqual(t, e.checkpoints().LatestID(), latest+1, "no checkpoint completes without a quorum")
 		<-tick.C
 	}
+	stalled := e.checkpoints().LatestID()
 	heal := time.Now()
 	for _, h := range lost {
 		require.NoError(t, h.LinkUp())
@@ -244,6 +246,7 @@ func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 			lost = append(lost, h)
 		}
 	}
+	latest := e.checkpoints().LatestID()
 	down := time.Now()
 	for _, h := range lost {
 		require.NoError(t, h.LinkDown())
@@ -252,13 +255,15 @@ func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 		"the AM stops leading once its connection is suspended")
 	revoked := time.Since(down)
 	t.Logf("majority lost → the AM gave up its leadership after %v", revoked)
-	stalled := e.checkpoints().LatestID()
+	// The checkpoint in flight at the fault may have been stored just before it;
+	// none after it completes.
+	stalled := max(e.checkpoints().LatestID(), latest+1)
 	windows := len(committed(t, e.store, "counts"))
 	tick := time.NewTicker(50 * time.Millisecond) // the pace of the observation over the outage
 	defer tick.Stop()
 	for time.Since(down) < 6*time.Second {
 		require.False(t, e.leading(), "no leadership without a quorum")
-		require.Equal(t, stalled, e.checkpoints().LatestID(), "no checkpoint completes while leaderless")
+		require.LessOrEqual(t, e.checkpoints().LatestID(), stalled, "no checkpoint completes while leaderless")
 		require.Equal(t, windows, len(committed(t, e.store, "counts")), "no window is committed while leaderless")
 		<-tick.C
 	}
@@ -277,7 +282,8 @@ func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 		return info.RestoredFrom > 0 && info.LatestID() > info.RestoredFrom
 	}, 60*time.Second, 10*time.Millisecond, "the job is restored and checkpoints again")
 	again := time.Now()
-	require.GreaterOrEqual(t, info.RestoredFrom, stalled, "restored from the latest checkpoint completed before the fault")
+	require.GreaterOrEqual(t, info.RestoredFrom, latest, "restored from the latest checkpoint completed before the fault")
+	require.LessOrEqual(t, info.RestoredFrom, stalled, "nothing completed while leaderless")
 	t.Logf("majority lost for %v → leaderless after %v; healed → leading again after %v, a checkpoint completed %v after healing (%v after the fault)",
 		heal.Sub(down), revoked, led, again.Sub(heal), again.Sub(down))
 	e.waitEnsemble()

@@ -34,7 +34,7 @@ type Bed struct {
 	n      int
 	bridge string
 	hosts  []*Host
-	t      testing.TB
+	t      testing.TB // nil for a bed made with Create
 }
 
 // Host is one network namespace with one address.
@@ -54,10 +54,11 @@ type Host struct {
 // cannot be made: not root, no ip or nft, namespaces refused.
 func New(t testing.TB, names ...string) *Bed {
 	t.Helper()
-	b, err := create(t, names)
+	b, err := create(t.Logf, names)
 	if err != nil {
 		t.Fatalf("netns: %v", err)
 	}
+	b.t = t
 	t.Cleanup(func() {
 		if err := b.remove(); err != nil {
 			t.Errorf("netns: %v", err)
@@ -66,7 +67,21 @@ func New(t testing.TB, names ...string) *Bed {
 	return b
 }
 
-func create(t testing.TB, names []string) (*Bed, error) {
+// Create makes a bed outside a test (a benchmark command); logf reports what it
+// cleaned up. The caller removes it with Close; Host returns nil for a name it
+// does not have.
+func Create(logf func(format string, args ...any), names ...string) (*Bed, error) {
+	b, err := create(logf, names)
+	if err != nil {
+		return nil, fmt.Errorf("netns: %w", err)
+	}
+	return b, nil
+}
+
+// Close removes a bed made with Create: its namespaces and bridge.
+func (b *Bed) Close() error { return b.remove() }
+
+func create(logf func(format string, args ...any), names []string) (*Bed, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the multi-host test bed needs root (network namespaces, veth, a bridge): run the tests as root")
 	}
@@ -85,8 +100,8 @@ func create(t testing.TB, names []string) (*Bed, error) {
 		}
 		seen[n] = true
 	}
-	removeStale(t)
-	b := &Bed{t: t}
+	removeStale(logf)
+	b := &Bed{}
 	for n := 1; ; n++ {
 		if n > maxBeds {
 			return nil, fmt.Errorf("no free subnet: bridges amkb1..amkb%d all exist", maxBeds)
@@ -110,8 +125,8 @@ func create(t testing.TB, names []string) (*Bed, error) {
 		}
 		// A namespace or veth of N outlives a removed bed while a process still
 		// runs in it (its bridge gone): N is taken after all.
-		t.Logf("netns: subnet %d still in use (%v); trying the next", n, err)
-		b = &Bed{t: t}
+		logf("netns: subnet %d still in use (%v); trying the next", n, err)
+		b = &Bed{}
 	}
 }
 
@@ -175,7 +190,9 @@ func (b *Bed) Host(name string) *Host {
 			return h
 		}
 	}
-	b.t.Fatalf("netns: no host %q in the bed", name)
+	if b.t != nil {
+		b.t.Fatalf("netns: no host %q in the bed", name)
+	}
 	return nil
 }
 
@@ -200,7 +217,7 @@ func (b *Bed) remove() error {
 
 // removeStale removes the beds whose creator is gone: their bridge alias names
 // a PID and start time that no longer match a live process.
-func removeStale(t testing.TB) {
+func removeStale(logf func(format string, args ...any)) {
 	out, err := run("ip", "-o", "link", "show", "type", "bridge")
 	if err != nil {
 		return
@@ -231,7 +248,7 @@ func removeStale(t testing.TB) {
 			}
 		}
 		_, _ = run("ip", "link", "delete", bridge)
-		t.Logf("netns: removed bed %s left by process %d", bridge, id.PID)
+		logf("netns: removed bed %s left by process %d", bridge, id.PID)
 	}
 }
 
