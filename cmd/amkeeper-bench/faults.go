@@ -139,22 +139,27 @@ func runFaults(c *cli.Context) error {
 	}
 
 	// again times, for every session, the fault (started at down) to a
-	// checkpoint newer than the one before it.
+	// checkpoint newer than the one before it; the sessions are watched side by
+	// side.
 	again := func(before []int64, down time.Time, within time.Duration) ([]float64, error) {
 		out := make([]float64, len(sessions))
-		for i, fs := range sessions {
-			// Every 10 ms: this poll is the observed time.
-			if _, err := sessionctl.PollEvery(ctx, 10*time.Millisecond, within, func() (struct{}, bool) {
-				if fs.follow(ctx); latest(fs) > before[i] {
-					return struct{}{}, true
+		// Every 10 ms: this poll is the observed time.
+		_, err := sessionctl.PollEvery(ctx, 10*time.Millisecond, within, func() (struct{}, bool) {
+			done := true
+			for i, fs := range sessions {
+				if out[i] > 0 {
+					continue
 				}
-				return struct{}{}, false
-			}, fs.name+": no checkpoint after the fault"); err != nil {
-				return nil, err
+				fs.follow(ctx)
+				if latest(fs) > before[i] {
+					out[i] = float64(time.Since(down).Milliseconds())
+				} else {
+					done = false
+				}
 			}
-			out[i] = float64(time.Since(down).Milliseconds())
-		}
-		return out, nil
+			return struct{}{}, done
+		}, "a session does not checkpoint after the fault")
+		return out, err
 	}
 	serving := func() error {
 		_, err := sessionctl.Poll(ctx, 60*time.Second, func() (struct{}, bool) {
