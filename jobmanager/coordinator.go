@@ -574,7 +574,8 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		stored, rerr := c.stored(ctx, g, cps, id)
 		switch {
 		case rerr != nil:
-			c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
+			// Still unknown: no abort. Unstored, its state files go with the
+			// older ones once a newer checkpoint is retained (discardState).
 			return fmt.Errorf("%w; %w", err, rerr)
 		case !stored:
 			c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
