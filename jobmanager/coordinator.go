@@ -69,7 +69,11 @@ type CheckpointMetadata struct {
 // checkpoints on the interval — at most one in flight — stores each completed one
 // (guarded by the grant) before telling the tasks to commit, and fails the whole
 // job over (redeploys from the latest checkpoint) when a TaskManager goes away or a
-// checkpoint cannot be taken.
+// task cannot take its snapshot. A checkpoint that fails on the coordinator's side
+// while the grant still holds — the HA services unreachable (a ZooKeeper
+// connection suspended under tolerate-suspended-connections, no quorum) or its
+// store write failed and the store, once it answers, does not have it — is
+// aborted and the next one is tried on the interval; the tasks run on.
 type Coordinator struct {
 	tms      *TaskManagers
 	services CheckpointServices
@@ -651,7 +655,11 @@ func (c *Coordinator) supervise(ctx context.Context, g recovery.Grant, log zerol
 			c.dropStrays(ctx, g, log, jobID, graph.Execution, placement)
 		case <-tick.C:
 			if err := c.checkpoint(ctx, g, log, jobID, placement, cps, counter); err != nil {
-				return err
+				var skipped *errCheckpointSkipped
+				if !errors.As(err, &skipped) {
+					return err
+				}
+				log.Warn().Err(err).Msg("checkpoint failed; the tasks run on and the next one is tried on the interval")
 			}
 		}
 	}
@@ -707,7 +715,13 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	start := time.Now()
 	id, err := counter.GetAndIncrement(ctx, g)
 	if err != nil {
-		return fmt.Errorf("checkpoint ID: %w", err)
+		err = fmt.Errorf("checkpoint ID: %w", err)
+		if errors.Is(err, recovery.ErrNotConnected) && g.Err() == nil {
+			// Nothing was triggered; an increment whose outcome is unknown only
+			// leaves a gap in the IDs.
+			return &errCheckpointSkipped{err}
+		}
+		return err
 	}
 	c.stats.triggered(jobID)
 	rec := checkpointRecord{ID: id, Triggered: start, Subtasks: len(placement)}
@@ -741,8 +755,21 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	md, _ := json.Marshal(CheckpointMetadata{Handles: handles})
 	rec.Size = int64(len(md))
 	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
-		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
-		return fmt.Errorf("store checkpoint %d: %w", id, err)
+		err = fmt.Errorf("store checkpoint %d: %w", id, err)
+		// The write's outcome may be unknown (the connection dropped under it):
+		// an abort would remove state a stored pointer references, so ask the
+		// store first.
+		stored, rerr := c.stored(ctx, g, cps, id)
+		switch {
+		case rerr != nil:
+			// Still unknown: no abort. Unstored, its state files go with the
+			// older ones once a newer checkpoint is retained (discardState).
+			return fmt.Errorf("%w; %w", err, rerr)
+		case !stored:
+			c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
+			return &errCheckpointSkipped{err}
+		}
+		log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("checkpoint stored although its store write reported an error")
 	}
 	rec.Acked = time.Now() // stored: complete, whatever the commit commands meet
 	c.mu.Lock()
@@ -752,6 +779,31 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
 	c.discardState(ctx, g, log, jobID, cps)
 	return nil
+}
+
+// errCheckpointSkipped is a checkpoint that failed without touching the tasks'
+// execution: nothing of it is stored and its tasks were told to abort it (their
+// sealed output goes with the next completed checkpoint).
+type errCheckpointSkipped struct{ err error }
+
+func (e *errCheckpointSkipped) Error() string { return e.err.Error() }
+func (e *errCheckpointSkipped) Unwrap() error { return e.err }
+
+// stored reports whether checkpoint id is in the store, asking until the store
+// answers (with backoff) while g holds; an error when g is lost or ctx ends first.
+func (c *Coordinator) stored(ctx context.Context, g recovery.Grant, cps *recovery.Checkpoints, id int64) (bool, error) {
+	for b := newBackoff(); ; b.wait(ctx) {
+		if err := g.Err(); err != nil {
+			return false, fmt.Errorf("checkpoint %d: whether it is stored is unknown: %w", id, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return false, fmt.Errorf("checkpoint %d: whether it is stored is unknown: %w", id, err)
+		}
+		ids, err := cps.IDs(ctx)
+		if err == nil {
+			return slices.Contains(ids, id), nil
+		}
+	}
 }
 
 // discardState removes the state files of every checkpoint of the job older than

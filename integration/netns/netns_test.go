@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,35 @@ func TestBedIsRemovedAndStaleBedsAreCleaned(t *testing.T) {
 	out, err = exec.Command("ip", "netns", "list").CombinedOutput()
 	require.NoError(t, err)
 	require.NotContains(t, string(out), "amk249-old", "stale namespace removed")
+}
+
+// TestListenInsideAHost: a listener the test process opens with Host.Listen is
+// on the host: reached at the host's address (from another host and from the
+// test process; a's address exists only inside a), and cut off with the host's
+// cable.
+func TestListenInsideAHost(t *testing.T) {
+	bed := netns.New(t, "a", "b")
+	a, b := bed.Host("a"), bed.Host("b")
+	l, err := a.Listen("tcp", net.JoinHostPort(a.Address(), "0"))
+	require.NoError(t, err)
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("hello from a\n"))
+			_ = c.Close()
+		}
+	}()
+	require.True(t, a.Reachable(port, 2*time.Second), "the test process reaches it at a's address")
+	out, err := b.Command(context.Background(), "bash", "-c",
+		"exec 3<>/dev/tcp/"+a.Address()+"/"+strconv.Itoa(port)+"; cat <&3").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, "hello from a\n", string(out), "host b reaches it")
+	require.NoError(t, a.LinkDown())
+	require.False(t, a.Reachable(port, 500*time.Millisecond), "a's cable pulled: cut off")
+	require.NoError(t, a.LinkUp())
 }
