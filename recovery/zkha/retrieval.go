@@ -44,17 +44,23 @@ func retrieve(ctx context.Context, cfg retrievalConfig, notify func(recovery.Lea
 			notify(info)
 		}
 	}
-	clearOn := func(states *zkclient.Listener) {
+	// clearOn applies the pending connection states; it reports whether the
+	// leader must be read again: on Reconnected a watch set before the drop
+	// fires only if the node changed meanwhile, so a leader cleared on SUSPENDED
+	// and unchanged since would otherwise stay unknown until the next change.
+	clearOn := func(states *zkclient.Listener) (reread bool) {
 		for {
 			ev, ok := states.TryNext()
 			if !ok {
-				return
+				return reread
 			}
 			switch {
 			case ev.State == zkclient.Lost:
 				report(recovery.LeaderInfo{})
 			case ev.State == zkclient.Suspended && !cfg.TolerateSuspended && !cl.Connected():
 				report(recovery.LeaderInfo{})
+			case ev.State == zkclient.Reconnected:
+				reread = true
 			}
 		}
 	}
@@ -88,7 +94,9 @@ func retrieve(ctx context.Context, cfg retrievalConfig, notify func(recovery.Lea
 			case <-retry:
 				break wait
 			case <-states.C():
-				clearOn(states)
+				if clearOn(states) {
+					break wait
+				}
 			case <-ctx.Done():
 				break wait
 			}
