@@ -557,9 +557,9 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	// applied later. Under ctx, a cancel that ended the run mid-write could remove
 	// the job's checkpoints first and the abandoned create land after it: a
 	// checkpoint pointer, locked by this instance, left behind a canceled job. So
-	// the write ignores ctx's end and is bounded by the checkpoint timeout (by
-	// then the request is queued on the session, ahead of the cleanup's).
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	// the write outlives the job's cancel; only the end of the grant (its later
+	// writes are fenced) or the checkpoint timeout cut it short.
+	sctx, scancel := context.WithTimeout(g.Context(), c.timeout)
 	defer scancel()
 	if _, err := cps.Add(sctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
 		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
