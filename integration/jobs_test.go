@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
@@ -94,8 +95,15 @@ func TestCountingJobExactlyOnceThroughAMKills(t *testing.T) {
 		}
 		return rest, info
 	}
-	st0, err := client.Status(context.Background())
-	require.NoError(t, err)
+	// The leader asks for the two containers once it leads; the job needs only
+	// one, so the other may still be on its way: compare against both running.
+	var st0 supervisor.Status
+	require.Eventually(t, func() bool {
+		var err error
+		st0, err = client.Status(context.Background())
+		return err == nil && len(st0.Containers) == 2 &&
+			!slices.ContainsFunc(st0.Containers, func(c supervisor.ContainerState) bool { return c.State != string(containers.Running) || c.PID == 0 })
+	}, 60*time.Second, 20*time.Millisecond, "-n 2: two TaskManager containers run")
 	rng := rand.New(rand.NewSource(42))
 	for kill := 1; kill <= 10; kill++ {
 		require.Eventually(t, func() bool {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -120,21 +122,49 @@ func (u *unreadable) payload(t *testing.T, id int64) string {
 
 // snapshot is job A's recovery data: its checkpoint pointers (ZooKeeper data)
 // and every file of its own in storage (checkpoint metadata, task state,
-// committed and pending output), with their bytes.
+// committed and pending output), with their bytes. It is taken while the
+// TaskManagers may still be carrying out the last commands of the paused or
+// killed leader, so what those commands write is left out: files being written
+// (hdfsstore temporaries, renamed away at any moment), and the task state and
+// sealed parts of checkpoints newer than the newest pointer (triggered, never
+// stored: no recovery reads them). A part is keyed by its name without the
+// _pending directory, because a completion in flight may publish it meanwhile
+// (the same bytes under its visible name).
 func (u *unreadable) snapshot(t *testing.T) map[string]string {
 	out := map[string]string{}
 	names, _, err := u.raw.Children(u.cpDir)
 	require.NoError(t, err)
+	var newest int64
 	for _, n := range names {
 		data, _, err := u.raw.Get(u.cpDir + "/" + n)
 		require.NoError(t, err)
 		out["zk:"+n] = string(data)
+		id, err := strconv.ParseInt(n, 10, 64)
+		require.NoError(t, err)
+		newest = max(newest, id)
 	}
+	stateDir := "/state/" + u.a + "/chk-"
 	require.NoError(t, filepath.WalkDir(u.storage, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.Contains(p, u.a) {
+		if err != nil || d.IsDir() || !strings.Contains(p, u.a) || strings.HasPrefix(d.Name(), hdfsstore.TempPrefix) {
 			return err
 		}
+		key := p
+		if _, rest, ok := strings.Cut(p, stateDir); ok {
+			chk, _, _ := strings.Cut(rest, "/")
+			if id, err := strconv.ParseInt(chk, 10, 64); err == nil && id > newest {
+				return nil
+			}
+		}
+		if part, ok := job.ParsePart(p); ok && part.Job == job.JobID(u.a) {
+			if part.Checkpoint > newest {
+				return nil
+			}
+			key = "part:" + strings.Replace(p, "/_pending/", "/", 1)
+		}
 		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) && strings.Contains(p, "/_pending/") {
+			return nil // published meanwhile: read under its visible name
+		}
 		if strings.Contains(filepath.Base(p), "submittedJobGraph-") {
 			// The job graph is rewritten, under a new file name, with each
 			// execution a leader records before it deploys (issue 18): the
@@ -143,7 +173,7 @@ func (u *unreadable) snapshot(t *testing.T) map[string]string {
 			out["job graph"] = executionField.ReplaceAllString(payload, "")
 			return err
 		}
-		out[p] = string(b)
+		out[key] = string(b)
 		return err
 	}))
 	return out

@@ -754,7 +754,16 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	}
 	md, _ := json.Marshal(CheckpointMetadata{Handles: handles})
 	rec.Size = int64(len(md))
-	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
+	// The store's write settles before this run can end: the ZooKeeper client
+	// abandons a call whose context ends, and the abandoned request may still be
+	// applied later. Under ctx, a cancel that ended the run mid-write could remove
+	// the job's checkpoints first and the abandoned create land after it: a
+	// checkpoint pointer, locked by this instance, left behind a canceled job. So
+	// the write outlives the job's cancel; only the end of the grant (its later
+	// writes are fenced) or the checkpoint timeout cut it short.
+	sctx, scancel := context.WithTimeout(g.Context(), c.timeout)
+	defer scancel()
+	if _, err := cps.Add(sctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
 		err = fmt.Errorf("store checkpoint %d: %w", id, err)
 		// The write's outcome may be unknown (the connection dropped under it):
 		// an abort would remove state a stored pointer references, so ask the

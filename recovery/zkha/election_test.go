@@ -183,13 +183,23 @@ func TestElectionGracefulHandoverFencesTheOldLeader(t *testing.T) {
 	require.False(t, ok)
 }
 
+// Tests whose server stops and restarts while a session must survive: the
+// outage lasts as long as a JVM takes to start again, several seconds on a busy
+// machine (12 s seen at load 12), so the session timeout must be well beyond
+// that — the server caps it at 20 ticks. A session that expires breaks such a
+// test's premise, not the code under test.
+const (
+	outageTick    = 2 * time.Second
+	outageSession = 30 * time.Second
+)
+
 func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 	for _, tolerate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tolerate=%v", tolerate), func(t *testing.T) {
-			c := zktest.Start(t)
+			c := zktest.Start(t, zktest.WithTickTime(outageTick))
 			root := c.Root(t)
-			cl := newClient(t, c, root, 10*time.Second) // outlives the restart below
-			rcl := newClient(t, c, root, 10*time.Second)
+			cl := newClient(t, c, root, outageSession) // outlives the restart below
+			rcl := newClient(t, c, root, outageSession)
 			r := startRetriever(t, rcl, tolerate)
 			ct := startContender(t, cl, "am", tolerate)
 			l := waitGrant(t, ct, 10*time.Second)
@@ -203,7 +213,7 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 				requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "retrieval clears the leader on SUSPENDED")
 			}
 			require.NoError(t, c.Server(0).Restart())
-			require.Eventually(t, func() bool { return cl.Connected() }, 15*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return cl.Connected() }, outageSession, 5*time.Millisecond)
 			if tolerate {
 				require.NoError(t, l.Err(), "a tolerated suspension keeps leadership")
 				_, m := r.Latest()
@@ -217,6 +227,34 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 			requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l2.SessionID() }, "new grant published")
 		})
 	}
+}
+
+// TestRetrieverKnowsTheLeaderAgainAfterASuspension: a retriever that does not
+// tolerate SUSPENDED clears the leader when its connection drops; when the
+// connection comes back with the same session and the leader is unchanged (a
+// tolerant leader kept its grant and published nothing new), it reports that
+// leader again. Before, it waited for a change of the leader node that never
+// came: a TaskManager stayed without a leader (its commands refused as stale)
+// until the next failover.
+func TestRetrieverKnowsTheLeaderAgainAfterASuspension(t *testing.T) {
+	c := zktest.Start(t, zktest.WithTickTime(outageTick))
+	root := c.Root(t)
+	cl := newClient(t, c, root, outageSession)
+	rcl := newClient(t, c, root, outageSession)
+	ct := startContender(t, cl, "am", true)
+	l := waitGrant(t, ct, 10*time.Second)
+	r := startRetriever(t, rcl, false)
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "leader known")
+	session := rcl.Session().ID
+
+	require.NoError(t, c.Server(0).Stop())
+	require.Eventually(t, func() bool { return !rcl.Connected() }, 10*time.Second, 5*time.Millisecond)
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "retrieval clears the leader on SUSPENDED")
+	require.NoError(t, c.Server(0).Restart())
+	require.Eventually(t, func() bool { return rcl.Connected() }, outageSession, 5*time.Millisecond)
+	require.Equal(t, session, rcl.Session().ID, "the session survived")
+	require.NoError(t, l.Err(), "the tolerant leader kept its grant")
+	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "the same leader is known again after reconnecting")
 }
 
 // TestTolerantLeaderStepsDownOnLost pauses the server past the session timeout:
