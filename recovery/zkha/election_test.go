@@ -229,34 +229,6 @@ func TestLeaderStepsDownOnSuspendedUnlessTolerated(t *testing.T) {
 	}
 }
 
-// TestRetrieverKnowsTheLeaderAgainAfterASuspension: a retriever that does not
-// tolerate SUSPENDED clears the leader when its connection drops; when the
-// connection comes back with the same session and the leader is unchanged (a
-// tolerant leader kept its grant and published nothing new), it reports that
-// leader again. Before, it waited for a change of the leader node that never
-// came: a TaskManager stayed without a leader (its commands refused as stale)
-// until the next failover.
-func TestRetrieverKnowsTheLeaderAgainAfterASuspension(t *testing.T) {
-	c := zktest.Start(t, zktest.WithTickTime(outageTick))
-	root := c.Root(t)
-	cl := newClient(t, c, root, outageSession)
-	rcl := newClient(t, c, root, outageSession)
-	ct := startContender(t, cl, "am", true)
-	l := waitGrant(t, ct, 10*time.Second)
-	r := startRetriever(t, rcl, false)
-	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "leader known")
-	session := rcl.Session().ID
-
-	require.NoError(t, c.Server(0).Stop())
-	require.Eventually(t, func() bool { return !rcl.Connected() }, 10*time.Second, 5*time.Millisecond)
-	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return !i.Known() }, "retrieval clears the leader on SUSPENDED")
-	require.NoError(t, c.Server(0).Restart())
-	require.Eventually(t, func() bool { return rcl.Connected() }, outageSession, 5*time.Millisecond)
-	require.Equal(t, session, rcl.Session().ID, "the session survived")
-	require.NoError(t, l.Err(), "the tolerant leader kept its grant")
-	requireLeader(t, r, func(i recovery.LeaderInfo) bool { return i.SessionID == l.SessionID() }, "the same leader is known again after reconnecting")
-}
-
 // TestTolerantLeaderStepsDownOnLost pauses the server past the session timeout:
 // even a leader that tolerates SUSPENDED gives up leadership on LOST, and so does
 // a tolerant retriever; after the server resumes it leads again under a new
