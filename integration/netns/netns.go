@@ -210,6 +210,37 @@ func removeStale(t testing.TB) {
 		_, _ = run("ip", "link", "delete", bridge)
 		t.Logf("netns: removed bed %s left by process %d", bridge, id.PID)
 	}
+	removeStrayCables(t)
+}
+
+// strayCable matches a host's cable, amk<N>h<i>, as ip link shows it.
+var strayCable = regexp.MustCompile(`^\d+: (amk(\d+)h\d+)@`)
+
+// removeStrayCables deletes the cables (and so their veth peers) of beds whose
+// bridge is gone. A namespace outlives its `ip netns delete` while anything
+// still holds it (a process, a socket), and its veth with it; its cable's name
+// would make a new bed with the same N fail. A bed makes its bridge before its
+// cables, so a cable without its bridge is never one of a bed being set up.
+func removeStrayCables(t testing.TB) {
+	out, err := run("ip", "-o", "link", "show")
+	if err != nil {
+		return
+	}
+	bridges := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], "amkb") {
+			bridges[strings.TrimPrefix(strings.TrimSuffix(f[1], ":"), "amkb")] = true
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		m := strayCable.FindStringSubmatch(line)
+		if m == nil || bridges[m[2]] {
+			continue
+		}
+		if _, err := run("ip", "link", "delete", m[1]); err == nil {
+			t.Logf("netns: removed cable %s of a bed whose bridge amkb%s is gone", m[1], m[2])
+		}
+	}
 }
 
 // Command returns a command that runs name inside the host. Its process is the
