@@ -532,8 +532,16 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		}
 		c.stats.finished(jobID, rec)
 	}()
-	cctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	tctx, cancelTimeout := context.WithTimeout(ctx, c.timeout)
+	defer cancelTimeout()
+	// A TaskManager of the placement that goes silent ends the checkpoint now,
+	// not at the checkpoint timeout: a host cut off never answers, and the job
+	// fails over only once this returns.
+	cctx, cancel := context.WithCancelCause(tctx)
+	defer cancel(nil)
+	go c.watchPlacement(cctx, placement, func(lost string) {
+		cancel(fmt.Errorf("taskmanager %s is gone (silent for longer than the heartbeat timeout)", lost))
+	})
 	handles := make([][]byte, len(placement))
 	errs := make([]error, len(placement))
 	var wg sync.WaitGroup
@@ -546,6 +554,13 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		}()
 	}
 	wg.Wait()
+	if lost := context.Cause(cctx); lost != nil && cctx.Err() == context.Canceled && ctx.Err() == nil {
+		// Tell the live ones; the lost one is given no longer than a heartbeat timeout.
+		actx, cancelAbort := context.WithTimeout(ctx, c.tms.timeout)
+		c.each(actx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
+		cancelAbort()
+		return fmt.Errorf("checkpoint %d aborted: %w", id, lost)
+	}
 	if err := errors.Join(errs...); err != nil {
 		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
 		return fmt.Errorf("checkpoint %d aborted: %w", id, err)
@@ -560,7 +575,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	c.mu.Lock()
 	delete(c.restoreFrom, jobID) // a newer checkpoint than the fall-back's: it is the latest now
 	c.mu.Unlock()
-	c.each(ctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
+	c.each(cctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
 	c.discardState(ctx, g, log, jobID, cps)
 	return nil
@@ -609,6 +624,31 @@ func (c *Coordinator) discardState(ctx context.Context, g recovery.Guard, log ze
 			continue
 		}
 		log.Info().Int64(logging.Checkpoint, id).Msg("state of a subsumed checkpoint removed")
+	}
+}
+
+// watchPlacement calls lost with the first TaskManager of placement that is no
+// longer registered (its heartbeat timed out, or it went away), checking at
+// every registration change and every heartbeat interval, until ctx ends.
+func (c *Coordinator) watchPlacement(ctx context.Context, placement []TaskManagerInfo, lost func(containerID string)) {
+	every := c.tms.heartbeat
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		changed := c.tms.Changed()
+		if id := c.lost(placement); id != "" {
+			lost(id)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
 	}
 }
 
