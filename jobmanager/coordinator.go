@@ -539,9 +539,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	// fails over only once this returns.
 	cctx, cancel := context.WithCancelCause(tctx)
 	defer cancel(nil)
-	go c.watchPlacement(cctx, placement, func(lost string) {
-		cancel(fmt.Errorf("taskmanager %s is gone (silent for longer than the heartbeat timeout)", lost))
-	})
+	go c.watchPlacement(cctx, placement, func(lost string) { cancel(errTaskManagerGone{lost}) })
 	handles := make([][]byte, len(placement))
 	errs := make([]error, len(placement))
 	var wg sync.WaitGroup
@@ -554,12 +552,16 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		}()
 	}
 	wg.Wait()
-	if lost := context.Cause(cctx); lost != nil && cctx.Err() == context.Canceled && ctx.Err() == nil {
-		// Tell the live ones; the lost one is given no longer than a heartbeat timeout.
-		actx, cancelAbort := context.WithTimeout(ctx, c.tms.timeout)
-		c.each(actx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
-		cancelAbort()
-		return fmt.Errorf("checkpoint %d aborted: %w", id, lost)
+	var gone errTaskManagerGone
+	if errors.As(context.Cause(cctx), &gone) {
+		// Tell the others; the lost one would not answer either.
+		c.each(ctx, g, jobID, placement, "abort", id, func(ctx context.Context, tm string, session uuid.UUID, task tmapi.TaskID, id int64) error {
+			if placement[task.Subtask].ContainerID == gone.containerID {
+				return nil
+			}
+			return c.client.AbortCheckpoint(ctx, tm, session, task, id)
+		})
+		return fmt.Errorf("checkpoint %d aborted: %w", id, gone)
 	}
 	if err := errors.Join(errs...); err != nil {
 		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
@@ -625,6 +627,13 @@ func (c *Coordinator) discardState(ctx context.Context, g recovery.Guard, log ze
 		}
 		log.Info().Int64(logging.Checkpoint, id).Msg("state of a subsumed checkpoint removed")
 	}
+}
+
+// errTaskManagerGone ends a checkpoint whose placement lost a TaskManager.
+type errTaskManagerGone struct{ containerID string }
+
+func (e errTaskManagerGone) Error() string {
+	return fmt.Sprintf("taskmanager %s is gone (silent for longer than the heartbeat timeout)", e.containerID)
 }
 
 // watchPlacement calls lost with the first TaskManager of placement that is no
