@@ -80,7 +80,10 @@ type TaskManager struct {
 	addr        string        // the address published (with the last registration, for a wildcard bind host)
 	port        string        // the port bound
 	change      chan struct{} // signalled when retrieval names a new leader
-	tasks       tasks
+	// call cancels the registration or heartbeat in flight; onLeader calls it
+	// when retrieval names another leader.
+	call  context.CancelFunc
+	tasks tasks
 }
 
 var _ tmapi.TaskManager = (*TaskManager)(nil)
@@ -194,6 +197,11 @@ func (tm *TaskManager) publish(leader recovery.LeaderInfo) (string, error) {
 // onLeader is called by leader retrieval on every change.
 func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 	tm.mu.Lock()
+	if tm.known != info && tm.call != nil {
+		// A call to a leader that is gone (its host cut off, say) must not hold
+		// up registering with the new one until the call's timeout.
+		tm.call()
+	}
 	tm.known = info
 	if tm.registering.Known() && tm.registering != info && !tm.leader.Known() {
 		// Tasks may have come under the session we were registering with.
@@ -229,7 +237,11 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		case !known.Known():
 			tick = nil
 		case registered != known:
-			hb, err := tm.register(ctx, known)
+			var hb time.Duration
+			err := tm.calling(ctx, known, func(ctx context.Context) (err error) {
+				hb, err = tm.register(ctx, known)
+				return err
+			})
 			if err != nil {
 				var te *flinkssl.TLSError
 				switch {
@@ -246,7 +258,7 @@ func (tm *TaskManager) follow(ctx context.Context) {
 			interval = hb
 			tick = time.After(interval)
 		default:
-			if err := tm.heartbeat(ctx, known); err != nil {
+			if err := tm.calling(ctx, known, func(ctx context.Context) error { return tm.heartbeat(ctx, known) }); err != nil {
 				tm.log.Info().Err(err).Msg("heartbeat refused: registering again")
 				tm.mu.Lock()
 				if tm.leader == known {
@@ -265,6 +277,26 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		case <-tick:
 		}
 	}
+}
+
+// calling runs f, a call to leader, with a context that ends when retrieval
+// names another leader.
+func (tm *TaskManager) calling(ctx context.Context, leader recovery.LeaderInfo, f func(context.Context) error) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tm.mu.Lock()
+	if tm.known != leader {
+		tm.mu.Unlock()
+		return errors.New("leader changed")
+	}
+	tm.call = cancel
+	tm.mu.Unlock()
+	defer func() {
+		tm.mu.Lock()
+		tm.call = nil
+		tm.mu.Unlock()
+	}()
+	return f(cctx)
 }
 
 func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {
