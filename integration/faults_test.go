@@ -60,6 +60,8 @@ func newFaultCluster(t *testing.T) *faultCluster {
 		[]string{f.a.Address(), f.b.Address()}, []string{f.w1.Address(), f.w2.Address()},
 		"heartbeat.timeout: "+faultTimeout.String())
 	f.leader = followLeader(t, f.ha, recovery.RestServer)
+	// A connection to a host whose link went down never sees its peer close.
+	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 
 	f.startDaemon(f.a, "jobmanager")
 	require.Eventually(t, func() bool { f.first = f.leader(); return f.first.Known() }, 60*time.Second, 20*time.Millisecond,
@@ -178,7 +180,9 @@ func checkpointsIn(t *testing.T, lines []map[string]any) []int64 {
 // TaskManager at tm, as a deposed leader would: it must be refused as stale.
 func (f *faultCluster) requireStaleRefused(tm string, session uuid.UUID) {
 	f.t.Helper()
-	client := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, f.secret)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second, Transport: tr}, f.secret)
 	err := client.CompleteCheckpoint(context.Background(), tm, session, tmapi.TaskID{JobID: f.jobID}, 1<<40)
 	require.ErrorIs(f.t, err, tmapi.ErrStaleLeader, "the TaskManager at %s refuses the deposed leader session %s", tm, session)
 }
@@ -303,8 +307,8 @@ func errorsIsStatus(err error, code int) bool {
 // stops leading; b leads and restores the job. a's commands are refused — its
 // REST (it knows it does not lead) and, under its old leader session, by the
 // TaskManagers — and a stored no checkpoint after b restored: each ID its log
-// shows stored in ZooKeeper is at most the one b restored from. Healed, a rejoins as
-// a standby; the output is exact.
+// shows stored in ZooKeeper is at most the one b restored from. Healed, a
+// rejoins as a standby: it leads once b is stopped. The output is exact.
 func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	f := newFaultCluster(t)
 	before := f.windows()
@@ -348,7 +352,17 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	for _, id := range completed {
 		require.LessOrEqual(t, id, info.RestoredFrom, "a stored no checkpoint after b took over")
 	}
-	f.finish([]*netns.Host{f.a, f.b})
+	// a contends again: with b stopped, a leads (a third leader session).
+	require.Contains(t, f.stopDaemon(f.b, "jobmanager"), "Stopping jobmanager daemon")
+	var third recovery.LeaderInfo
+	require.Eventually(t, func() bool {
+		third = f.leader()
+		return third.Known() && third.SessionID != next.SessionID && third.SessionID != f.first.SessionID
+	}, 30*time.Second, 10*time.Millisecond, "a leads once b is stopped")
+	require.Equal(t, f.a.Address(), hostOf(t, third.Address))
+	windows := f.windows()
+	f.waitWindowsAfter(windows, "the job runs on under a")
+	f.finish([]*netns.Host{f.a})
 }
 
 // TestTaskManagerHostPartitionedFromTheLeader: w1, which runs the job's
