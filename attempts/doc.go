@@ -24,6 +24,11 @@
 //     a Policy rebuilt with New from a recovered History takes the same decisions
 //     as the one that wrote it, and refuses (ErrEnded) to restart an application
 //     whose history already ended it.
+//   - Backoff (amkeeper.attempts.backoff.*) is the crash-loop backoff, a pure
+//     function of the History: the crashes in a row at its end (failures sooner
+//     than MinUptime after their start) give the wait before the next attempt:
+//     none after the first, then Initial, doubling, capped at Max. The
+//     supervisor waits; a restarted one reads the same history and waits alike.
 //   - Policy is pure: time comes only from the injected Clock, there are no
 //     goroutines, timers or sleeps, and it does no I/O or logging. Its methods are
 //     safe for concurrent use (one mutex).

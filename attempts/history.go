@@ -49,18 +49,25 @@ func (h History) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// Validate reports a history a Policy cannot have written: attempt numbers not
-// increasing, end times going backwards, unknown exits or reasons, records after
+// Validate reports a history a Policy cannot have written: an attempt number below 1
+// or recorded twice, end times going backwards, unknown exits or reasons, records after
 // one that ended the application. Errors wrap ErrInvalidHistory.
 func (h History) Validate() error {
 	if h.Version > HistoryVersion {
 		return fmt.Errorf("%w: version %d is newer than %d", ErrInvalidHistory, h.Version, HistoryVersion)
 	}
+	// Attempt numbers need not increase: with hot standby, attempts end in any
+	// order (attempt 2 may end before attempt 1), and records are kept in the order
+	// they ended.
+	seen := make(map[int]int, len(h.Attempts))
 	prev := AttemptRecord{}
 	for i, r := range h.Attempts {
+		first, dup := seen[r.Attempt]
 		switch {
-		case r.Attempt < 1 || r.Attempt <= prev.Attempt:
-			return fmt.Errorf("%w: record %d: attempt %d after %d", ErrInvalidHistory, i, r.Attempt, prev.Attempt)
+		case r.Attempt < 1:
+			return fmt.Errorf("%w: record %d: attempt %d, want 1 or more", ErrInvalidHistory, i, r.Attempt)
+		case dup:
+			return fmt.Errorf("%w: record %d: attempt %d is already record %d", ErrInvalidHistory, i, r.Attempt, first)
 		case r.End.IsZero():
 			return fmt.Errorf("%w: attempt %d: no end time", ErrInvalidHistory, r.Attempt)
 		case i > 0 && r.End.Before(prev.End):
@@ -74,6 +81,7 @@ func (h History) Validate() error {
 			return fmt.Errorf("%w: attempt %d follows attempt %d, which ended the application (%s)",
 				ErrInvalidHistory, r.Attempt, prev.Attempt, prev.Reason)
 		}
+		seen[r.Attempt] = i
 		prev = r
 	}
 	return nil

@@ -217,7 +217,7 @@ func New(budget Budget, clock Clock, recovered History) (*Policy, error) {
 		if r.Exit.Counts() {
 			p.counted = append(p.counted, r.End)
 		}
-		p.next = r.Attempt + 1
+		p.next = max(p.next, r.Attempt+1) // standby attempts end in any order
 		if r.Reason.Ends() {
 			d := Decision{Reason: r.Reason, FinalStatus: r.FinalStatus, Attempt: r.Attempt,
 				MaxAttempts: budget.MaxAttempts, Window: budget.Window}
@@ -273,8 +273,9 @@ func (p *Policy) History() History {
 
 // Decide records that the current attempt ended as e, at the clock's now, and
 // says whether to start another one. It returns ErrEnded once a previous decision
-// ended the application, and an error wrapping ErrInvalidExit for an unknown kind
-// or a Finished exit without a valid final status; neither is recorded.
+// ended the application, and an error wrapping ErrInvalidExit for an unknown kind,
+// a Finished exit without a valid final status, or an attempt number already
+// recorded (a history with it twice could not be read back); none is recorded.
 func (p *Policy) Decide(e Exit) (Decision, error) {
 	if !e.Kind.Valid() {
 		return Decision{}, fmt.Errorf("%w: unknown kind %q", ErrInvalidExit, e.Kind)
@@ -291,6 +292,12 @@ func (p *Policy) Decide(e Exit) (Decision, error) {
 	attempt := p.next
 	if e.Attempt > 0 {
 		attempt = e.Attempt
+		for _, r := range p.history.Attempts {
+			if r.Attempt == attempt {
+				return Decision{}, fmt.Errorf("%w: attempt %d already ended (%s at %s)", ErrInvalidExit,
+					attempt, r.Exit, r.End.Format(time.RFC3339Nano))
+			}
+		}
 	}
 	d := Decision{Attempt: attempt, MaxAttempts: p.budget.MaxAttempts, Window: p.budget.Window}
 	if e.Kind.Counts() {

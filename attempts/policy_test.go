@@ -322,3 +322,36 @@ func TestStandbyExitsOutOfOrder(t *testing.T) {
 	require.Equal(t, []int{2, 1}, []int{h.Attempts[0].Attempt, h.Attempts[1].Attempt})
 	require.Equal(t, 2, p.CountedFailures())
 }
+
+// TestStandbyOutOfOrderHistoryResumes: a history saved with hot-standby attempts
+// ended out of order ([2, 1]) is read back by the next supervisor and continues
+// above both numbers, instead of being refused as invalid.
+func TestStandbyOutOfOrderHistoryResumes(t *testing.T) {
+	clock := &fakeClock{now: t0}
+	p, err := New(Budget{MaxAttempts: 5, Window: time.Hour}, clock, History{})
+	require.NoError(t, err)
+	_, err = p.Decide(Exit{Attempt: 2, Kind: ExitFailed})
+	require.NoError(t, err)
+	clock.Advance(time.Second)
+	_, err = p.Decide(Exit{Attempt: 1, Kind: ExitFailed})
+	require.NoError(t, err)
+
+	data, err := EncodeHistory(p.History())
+	require.NoError(t, err)
+	h, err := DecodeHistory(bytes.NewReader(data))
+	require.NoError(t, err)
+	require.Equal(t, []int{2, 1}, []int{h.Attempts[0].Attempt, h.Attempts[1].Attempt})
+
+	rebuilt, err := New(Budget{MaxAttempts: 5, Window: time.Hour}, clock, h)
+	require.NoError(t, err)
+	require.Equal(t, 3, rebuilt.NextAttempt(), "the next number stays above every recorded attempt")
+	require.Equal(t, 2, rebuilt.CountedFailures())
+	d, err := rebuilt.Decide(Exit{Kind: ExitFailed})
+	require.NoError(t, err)
+	require.Equal(t, 3, d.Attempt)
+	require.Equal(t, 3, d.CountedFailures)
+
+	_, err = rebuilt.Decide(Exit{Attempt: 2, Kind: ExitFailed})
+	require.ErrorIs(t, err, ErrInvalidExit, "an attempt cannot end twice")
+	require.Len(t, rebuilt.History().Attempts, 3)
+}

@@ -169,6 +169,10 @@ func (c *Config) CheckpointingTimeout() time.Duration { return c.Duration(Checkp
 // RESTPort is rest.port.
 func (c *Config) RESTPort() PortSpec { return c.Ports(RESTPort) }
 
+// RESTPortUnset reports that neither rest.port nor rest.bind-port is set: a
+// session then picks its REST port once and keeps it across attempts.
+func (c *Config) RESTPortUnset() bool { return !c.IsSet(RESTPort) && !c.IsSet(RESTBindPort) }
+
 // RESTAddress is rest.address, the advertised address.
 func (c *Config) RESTAddress() string { return c.String(RESTAddress) }
 
@@ -205,6 +209,11 @@ func (c *Config) HeartbeatInterval() time.Duration { return c.Duration(Heartbeat
 
 // HeartbeatTimeout is heartbeat.timeout.
 func (c *Config) HeartbeatTimeout() time.Duration { return c.Duration(HeartbeatTimeout) }
+
+// TaskManagerLeaderlessGrace is amkeeper.taskmanager.leaderless-grace.
+func (c *Config) TaskManagerLeaderlessGrace() time.Duration {
+	return c.Duration(TaskManagerLeaderlessGrace)
+}
 
 // Masters returns the hosts of conf/masters, or nil when there is no such file.
 func (c *Config) Masters() []Master { return slices.Clone(c.src.masters) }

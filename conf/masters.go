@@ -34,6 +34,26 @@ func ParseMasters(path string) ([]Master, error) {
 
 func parseMasters(path string, data []byte) ([]Master, []Problem) {
 	ms := []Master{}
+	lines, problems := parseHostLines(path, data, "is not host[:webUIPort]", true)
+	for _, l := range lines {
+		ms = append(ms, Master{Host: l.host, WebUIPort: l.port, Line: l.line})
+	}
+	return ms, problems
+}
+
+// hostLine is one host of a masters or workers file.
+type hostLine struct {
+	host string
+	port int // 0 when the line has none
+	line int // 1-based
+}
+
+// parseHostLines reads the lines of a masters or workers file: one host (with
+// a port when withPort) per line, IPv6 in brackets, blank lines and # comments
+// allowed. A malformed line is a Problem naming path:line, with bad as its
+// message.
+func parseHostLines(path string, data []byte, bad string, withPort bool) ([]hostLine, []Problem) {
+	var out []hostLine
 	var problems []Problem
 	for i, line := range strings.Split(string(data), "\n") {
 		if c := strings.IndexByte(line, '#'); c >= 0 {
@@ -44,15 +64,17 @@ func parseMasters(path string, data []byte) ([]Master, []Problem) {
 			continue
 		}
 		host, port, err := splitHostPort(line, 0)
+		if err == nil && port != 0 && !withPort {
+			err = fmt.Errorf("a port has no meaning here")
+		}
+		if err == nil && strings.ContainsAny(host, " \t") {
+			err = fmt.Errorf("blanks inside")
+		}
 		if err != nil {
-			problems = append(problems, Problem{
-				Value:  line,
-				Origin: Origin{Kind: OriginFile, File: path, Line: i + 1},
-				Msg:    "is not host[:webUIPort]: " + err.Error(),
-			})
+			problems = append(problems, Problem{Value: line, Origin: Origin{Kind: OriginFile, File: path, Line: i + 1}, Msg: bad + ": " + err.Error()})
 			continue
 		}
-		ms = append(ms, Master{Host: host, WebUIPort: port, Line: i + 1})
+		out = append(out, hostLine{host: host, port: port, line: i + 1})
 	}
-	return ms, problems
+	return out, problems
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Type is the value type of an Option. It decides how a value is parsed, which
@@ -292,6 +293,28 @@ var (
 		desc: "What happens to TaskManager containers when the application master fails: keep them for the next " +
 			"attempt (YARN 2.4 and later) or restart all of them (YARN 2.3).",
 	}
+	AttemptBackoffInitial = &Option{
+		key: "amkeeper.attempts.backoff.initial", typ: TypeDuration, group: GroupYARN, def: "1 s", signed: true,
+		desc: "Crash-loop backoff: an attempt that fails sooner than amkeeper.attempts.backoff.min-uptime after its " +
+			"start is a crash. The first crash in a row is restarted at once (a failover stays fast); the second waits " +
+			"this long, each further one twice as long as the one before, up to amkeeper.attempts.backoff.max. An " +
+			"attempt that lived longer, or ended any other way, resets the count. 0 restarts every attempt at once.",
+	}
+	AttemptBackoffMax = &Option{
+		key: "amkeeper.attempts.backoff.max", typ: TypeDuration, group: GroupYARN, def: "60 s",
+		desc: "The longest crash-loop backoff wait (see amkeeper.attempts.backoff.initial).",
+	}
+	AttemptBackoffMinUptime = &Option{
+		key: "amkeeper.attempts.backoff.min-uptime", typ: TypeDuration, group: GroupYARN, def: "10 s",
+		desc: "An attempt that fails sooner than this after its start counts as a crash for the backoff; one that " +
+			"lived at least this long resets it (see amkeeper.attempts.backoff.initial).",
+	}
+	SessionStartTimeout = &Option{
+		key: "amkeeper.session.start-timeout", typ: TypeDuration, group: GroupYARN, def: "120 s",
+		desc: "How long yarn-session -d waits for the application master to lead before it gives up: it then " +
+			"stops the session and exits non-zero with the cause from the last attempt's am.log. A session whose " +
+			"attempts end the application earlier fails at once.",
+	}
 
 	StateCheckpointsDir = &Option{
 		key: "state.checkpoints.dir", typ: TypeURI, group: GroupCheckpoint,
@@ -321,7 +344,8 @@ var (
 	RESTPort = &Option{
 		key: "rest.port", typ: TypePortSpec, group: GroupREST, def: "8081",
 		desc: "The port (or ports to try, in order) of the REST endpoint. 0 picks a free port. A port in " +
-			"conf/masters overrides it for that master.",
+			"conf/masters overrides it for that master. A yarn-session session without rest.port and rest.bind-port " +
+			"does not use the default: it picks a free port once and keeps it (as Flink on YARN binds an ephemeral port).",
 	}
 	MetricsPromPort = &Option{
 		key: "metrics.reporter.prom.port", typ: TypePortSpec, group: GroupREST,
@@ -385,6 +409,26 @@ var (
 		key: "heartbeat.timeout", typ: TypeDuration, group: GroupHeartbeat, def: "50000 ms",
 		desc: "A peer that has not answered a heartbeat for this long is considered dead. Must exceed heartbeat.interval.",
 	}
+	TaskManagerLeaderlessGrace = &Option{
+		key: "amkeeper.taskmanager.leaderless-grace", typ: TypeDuration, group: GroupHeartbeat,
+		defDoc: "heartbeat.timeout", signed: true,
+		check: func(parsed any) string {
+			if d, _ := parsed.(time.Duration); d < 0 {
+				return "is negative: want 0 (cancel the tasks as soon as the leader goes) or a positive duration"
+			}
+			return ""
+		},
+		defFn: func(r *resolver) string {
+			if v := r.values[HeartbeatTimeout]; v != nil && v.valid {
+				return v.text
+			}
+			return HeartbeatTimeout.def
+		},
+		desc: "How long a TaskManager keeps running its tasks while it knows no leader (the AM is being replaced): " +
+			"they keep processing, checkpoints pause, sinks keep their output invisible, and the next leader adopts " +
+			"them without a restore. After this long with no leader the tasks are canceled and the next leader " +
+			"restores the jobs from their latest checkpoint. 0: cancel at once (no adoption).",
+	}
 )
 
 // registry is the table every accessor, check, listing and reference derives from.
@@ -399,11 +443,12 @@ var registry = slices.Concat([]*Option{
 	ZKSASLDisable, ZKSASLServiceName, ZKSASLLoginContext, ZKSASLJAASFile,
 	KerberosKeytab, KerberosPrincipal, KerberosUseTicketCache, KerberosContexts, KerberosKrb5Conf,
 	YarnApplicationAttempts, YarnAMMaxAttempts, YarnAttemptFailuresValidityInterval, YarnContainersAcrossAttempts,
+	AttemptBackoffInitial, AttemptBackoffMax, AttemptBackoffMinUptime, SessionStartTimeout,
 	StateCheckpointsDir, StateCheckpointsNumRetained, StateBackend, CheckpointingInterval, CheckpointingTimeout,
 	JobManagerRPCAddress, JobManagerBindHost, HAJobManagerPort, TaskManagerHost, TaskManagerBindHost,
 	RESTPort, RESTBindPort, RESTAddress, RESTBindAddress, MaxJobs, MetricsPromPort, MetricsPromHost, MetricsPromFactory,
 	TaskManagerRegistrationTimeout, TaskManagerMaxSlots, TaskManagerSlots, JobManagerProcessSize, TaskManagerProcessSize,
-	HeartbeatInterval, HeartbeatTimeout,
+	HeartbeatInterval, HeartbeatTimeout, TaskManagerLeaderlessGrace,
 }, securityRegistry, daemonRegistry)
 
 // Registry returns every registered option in reference order. The slice is a copy;

@@ -3,7 +3,6 @@ package conf
 import (
 	"fmt"
 	"os"
-	"strings"
 )
 
 // WorkersFile is the name of the file listing the TaskManager hosts inside
@@ -26,28 +25,9 @@ func ParseWorkers(path string) ([]Worker, error) {
 		return nil, fmt.Errorf("conf: read workers: %w", err)
 	}
 	ws := []Worker{}
-	var problems []Problem
-	for i, line := range strings.Split(string(data), "\n") {
-		if c := strings.IndexByte(line, '#'); c >= 0 {
-			line = line[:c]
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		host, port, err := splitHostPort(line, 0)
-		if err == nil && port != 0 {
-			err = fmt.Errorf("a port has no meaning here")
-		}
-		if err != nil || strings.ContainsAny(host, " \t") {
-			msg := "is not a host name or address"
-			if err != nil {
-				msg += ": " + err.Error()
-			}
-			problems = append(problems, Problem{Value: line, Origin: Origin{Kind: OriginFile, File: path, Line: i + 1}, Msg: msg})
-			continue
-		}
-		ws = append(ws, Worker{Host: host, Line: i + 1})
+	lines, problems := parseHostLines(path, data, "is not a host name or address", false)
+	for _, l := range lines {
+		ws = append(ws, Worker{Host: l.host, Line: l.line})
 	}
 	if len(problems) > 0 {
 		return ws, &ValidationError{Problems: problems}

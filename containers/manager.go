@@ -131,7 +131,9 @@ type Container struct {
 	ID  ContainerID // ID.Attempt is the allocating attempt
 	PID int         // the process ID, also its process group ID
 	// StartTicks is the process's start time (procid), which with PID
-	// identifies it for a later supervisor; 0 when it could not be read.
+	// identifies it for a later supervisor. Launch fails (and stops the
+	// process) when it cannot read it, so a running container never has 0;
+	// an adopted one recorded with 0 is refused (procid.ErrUnverifiable).
 	StartTicks uint64
 	Start      time.Time
 	Memory     int64 // bytes
@@ -306,10 +308,22 @@ func (m *Manager) Launch(ctx context.Context, spec LaunchSpec) (*Container, erro
 		return nil, fmt.Errorf("containers: launch %s: %w", id, err)
 	}
 	m.entries[id] = e
+	// Without its start time a later supervisor could not tell this container
+	// from a process that reused its PID: one that cannot be read now is
+	// stopped, not run unrecorded. (Gone already, it ended: reap reports it.)
+	ident, identErr := procid.Of(e.c.PID)
+	e.c.StartTicks = ident.StartTicks
+	if errors.Is(identErr, procid.ErrNotRunning) {
+		identErr = nil
+	}
 	pidErr := fsutil.WriteFileAtomic(e.pidPath, []byte(strconv.Itoa(e.c.PID)+"\n"), 0o644)
 	snap := e.c
 	m.mu.Unlock()
 
+	if identErr != nil {
+		stopErr := m.stop(context.Background(), e, "no start time")
+		return nil, errors.Join(fmt.Errorf("containers: launch %s: no start time, a restarted supervisor could not adopt it: %w", id, identErr), stopErr)
+	}
 	if pidErr != nil {
 		stopErr := m.stop(context.Background(), e, "pid file not written")
 		return nil, errors.Join(fmt.Errorf("containers: launch %s: pid file: %w", id, pidErr), stopErr)
@@ -344,9 +358,6 @@ func (m *Manager) startLocked(e *entry, log zerolog.Logger) error {
 	}
 	e.c.PID = e.cmd.Process.Pid
 	e.c.Start = time.Now()
-	if id, err := procid.Of(e.c.PID); err == nil {
-		e.c.StartTicks = id.StartTicks
-	}
 	return nil
 }
 
@@ -354,7 +365,9 @@ func (m *Manager) startLocked(e *entry, log zerolog.Logger) error {
 // c.ID, PID, StartTicks, Memory, Slots and Start as that supervisor recorded
 // them. The process must still be the one recorded (procid.Verify: same PID and
 // start time), else Adopt fails with an error wrapping procid.ErrNotRunning and
-// the container is not tracked. An adopted container is not a child: its exit
+// the container is not tracked; with one wrapping procid.ErrUnverifiable when
+// that cannot be checked (no descriptor left; no start time recorded, c.StartTicks
+// 0, while a process has the PID), as the container may run. An adopted container is not a child: its exit
 // is seen through a pidfd and its status is unknown (exit code -1, no signal).
 // Later launches get sequence numbers above every adopted one.
 func (m *Manager) Adopt(c Container) (*Container, error) {
@@ -395,6 +408,8 @@ func (m *Manager) Adopt(c Container) (*Container, error) {
 // as reap does, without an exit status (only its parent could wait for it).
 func (m *Manager) reapAdopted(e *entry, log zerolog.Logger) {
 	defer m.watching.Done()
+	// Wait returns nil at the exit and an error only when m.release ends (a
+	// failing poll is not either: it waits on), so an error is the release.
 	err := e.proc.Wait(m.release)
 	_ = e.proc.Close()
 	if err != nil {

@@ -499,3 +499,24 @@ func TestReleaseLeavesAdoptedContainersRunning(t *testing.T) {
 	_, err = m.Launch(context.Background(), fakeSpec(2))
 	require.ErrorIs(t, err, containers.ErrClosed)
 }
+
+// TestAdoptWithoutAStartTimeIsUnverifiable: a record with no start time
+// (StartTicks 0) cannot tell the recorded container from a process that
+// reused its PID. Adopt fails with procid.ErrUnverifiable, not
+// procid.ErrNotRunning: the live container is not reported completed (it
+// would be an orphan nobody stops), and is left running.
+func TestAdoptWithoutAStartTimeIsUnverifiable(t *testing.T) {
+	tm := exec.Command("sleep", "300")
+	require.NoError(t, tm.Start())
+	t.Cleanup(func() { _ = tm.Process.Kill(); _ = tm.Wait() })
+	ident, err := procid.Of(tm.Process.Pid)
+	require.NoError(t, err)
+	m := newManager(t, time.Second)
+	id := containers.ContainerID{App: testApp, Attempt: 1, Seq: 2}
+	_, err = m.Adopt(containers.Container{ID: id, PID: ident.PID, Memory: 512 << 20, Slots: 1})
+	require.ErrorIs(t, err, procid.ErrUnverifiable)
+	require.NotErrorIs(t, err, procid.ErrNotRunning)
+	require.ErrorContains(t, err, "no start time")
+	require.Empty(t, m.List(), "not tracked")
+	require.NoError(t, procid.Verify(ident), "left running")
+}

@@ -40,7 +40,9 @@ func TestSquattedClusterPathIsRefused(t *testing.T) {
 
 	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "yarn.application-attempts=1",
 		"-D", "high-availability.zookeeper.client.acl=creator", "-D", "high-availability.zookeeper.client.authorization=ip:127.0.0.1"}, c.ha...)...)
-	require.NoError(t, err)
+	require.Error(t, err, "the start fails: its only attempt cannot start")
+	require.Contains(t, out, "ended FAILED (single-attempt) after 1 attempt(s) before an application master led; last error in ")
+	require.Contains(t, out, "node "+root+" has ACL world:anyone:cdrwa", "naming the cause from the attempt's am.log")
 	require.Contains(t, out, "high-availability.zookeeper.client.authorization")
 	require.Contains(t, out, "is recognised but not honoured yet")
 	id := appIDPattern.FindString(out)

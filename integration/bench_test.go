@@ -92,3 +92,28 @@ func TestBenchRecovery(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	require.Regexp(t, `^reregister p50=\d+ms max=\d+ms$`, lines[len(lines)-1])
 }
+
+// TestBenchFaults runs `amkeeper-bench faults` once: a three-server ZooKeeper
+// ensemble on hosts of a network-namespace bed, a session with and one without
+// tolerate-suspended-connections; it checks the table, the summary line, and
+// that no process of the bench outlives it.
+func TestBenchFaults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	cmd := exec.CommandContext(ctx, benchBin, "--log-level", "warn", "--yarn-session", bin, "faults", "--runs", "1", "--outage", "3s")
+	cmd.Env = append(cmd.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err)
+	s := string(out)
+	for _, row := range []string{"one server's host lost", "majority lost for 3s"} {
+		for _, session := range []string{"tolerated, 8 s session", "not tolerated, 2 s session"} {
+			require.Regexp(t, regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(row)+`\s+`+regexp.QuoteMeta(session)+`\s+\d+\s+\d+\s*$`), s, "row %q %q", row, session)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	require.Regexp(t, `^faults one-lost p50=\d+ms/\d+ms majority-lost p50=\d+ms/\d+ms$`, lines[len(lines)-1])
+	require.Eventually(t, func() bool { return len(processesMentioning(tmp)) == 0 }, 10*time.Second, 20*time.Millisecond,
+		"processes still running from %s: %v", tmp, processesMentioning(tmp))
+}

@@ -224,9 +224,11 @@ func TestStandaloneClusterAcrossHosts(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond, "the same TaskManager process registers with the new leader")
 	var info jobmanager.CheckpointInfo
 	require.Eventually(t, func() bool {
-		return getJSON(next.Address+"/jobs/"+sub.JobID+"/checkpoints", &info) == nil && info.RestoredFrom > 0 &&
+		// The TaskManager kept the job's task running: the new leader adopts it
+		// (issue 18).
+		return getJSON(next.Address+"/jobs/"+sub.JobID+"/checkpoints", &info) == nil && info.Adopted &&
 			info.LatestID() > info.RestoredFrom+2
-	}, 60*time.Second, 20*time.Millisecond, "the job is restored and checkpoints under the new leader")
+	}, 60*time.Second, 20*time.Millisecond, "the job is adopted and checkpoints under the new leader")
 	// The killed master's supervisor restarts its AM, a standby now.
 	require.Eventually(t, func() bool {
 		st, err := supervisor.NewControlClient(leadDir).Status(context.Background())

@@ -72,6 +72,8 @@ func TestDashboardFollowsAFailover(t *testing.T) {
 				c.ha[i] = "rest.port=" + port
 			}
 		}
+		// Restore, not adopt: the page shows the job restored from a checkpoint.
+		c.ha = append(c.ha, "-D", "amkeeper.taskmanager.leaderless-grace=0")
 	}, fastCounting)
 	jobID := jobs[0]
 	rest := leaderOf(client)

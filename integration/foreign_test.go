@@ -26,7 +26,10 @@ import (
 func TestForeignPointerNeverFollowedByADelete(t *testing.T) {
 	b := strings.Replace(fastCounting, "path: counts", "path: counts-b", 1)
 	b = strings.Replace(b, "name: counting", "name: counting-b", 1)
-	c, id, client, jobs, st := jobSession(t, 2, fastCounting, b)
+	// Restore, not adopt: the next attempt must read A's checkpoints.
+	c, id, client, jobs, st := jobSessionWith(t, 2, func(c *cli) {
+		c.ha = append(c.ha, "-D", "amkeeper.taskmanager.leaderless-grace=0")
+	}, fastCounting, b)
 	a, jobB := jobs[0], jobs[1]
 	require.Eventually(t, func() bool {
 		// B needs three committed parts (a part may hold several windows).

@@ -26,6 +26,8 @@ func TestSessionOnHDFSRecoversAfterAMKill(t *testing.T) {
 				c.ha[i] = "high-availability.storageDir=" + uri
 			}
 		}
+		// Restore, not adopt: the next attempt reads the checkpoint from HDFS.
+		c.ha = append(c.ha, "-D", "amkeeper.taskmanager.leaderless-grace=0")
 	}, fastCounting)
 	jobID := jobs[0]
 

@@ -73,7 +73,9 @@ func httpGet(t *testing.T, url string) []byte {
 // job is still served by /jobs/{id}, CANCELED.
 func TestMetricsAndFlinkShapesAcrossAFailover(t *testing.T) {
 	c, id, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
-		c.ha = append(c.ha, "-D", "yarn.application-attempts=3", "-D", "yarn.resourcemanager.am.max-attempts=3")
+		c.ha = append(c.ha, "-D", "yarn.application-attempts=3", "-D", "yarn.resourcemanager.am.max-attempts=3",
+			// Restore, not adopt: the restart and restore metrics are the subject.
+			"-D", "amkeeper.taskmanager.leaderless-grace=0")
 	}, fastCounting)
 	jobID := jobs[0]
 	job := map[string]string{"job_id": jobID, "job_name": "counting"}

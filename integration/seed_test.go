@@ -113,10 +113,12 @@ func TestSeedYarnExample(t *testing.T) {
 	require.Eventually(t, func() bool { return checkpoints().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
 	_, err = client.KillAM(context.Background())
 	require.NoError(t, err)
+	// The job's tasks kept running on the TaskManagers: the next attempt adopts
+	// them and checkpoints on (issue 18).
 	require.Eventually(t, func() bool {
 		i := checkpoints()
-		return i.RestoredFrom >= 2 && i.LatestID() > i.RestoredFrom+1
-	}, 90*time.Second, 20*time.Millisecond, "the next attempt restores the job from its checkpoint")
+		return i.Adopted && i.Latest.Completed != nil && i.LatestID() >= 3
+	}, 90*time.Second, 20*time.Millisecond, "the next attempt adopts the job and checkpoints it")
 
 	ctx := context.Background()
 	recoveryStore, err := hdfsstore.Open(ctx, peer.URI("/flink/recovery"))

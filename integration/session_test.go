@@ -237,6 +237,11 @@ func TestAttachedSessionSIGTERMLeavesNoProcess(t *testing.T) {
 		st = s
 		return err == nil && len(s.Containers) == 2 && s.AMPID != 0
 	}, 60*time.Second, 20*time.Millisecond)
+	// Once the AM leads, the attached start prints its address, as a detached one does.
+	require.Eventually(t, func() bool {
+		m := webInterface.FindStringSubmatch(out.String())
+		return m != nil && m[1] == leaderOf(client)
+	}, 30*time.Second, 20*time.Millisecond, "JobManager Web Interface: <the leader's REST address>")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	done := make(chan error, 1)

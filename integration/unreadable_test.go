@@ -1,12 +1,14 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -43,8 +45,11 @@ type unreadable struct {
 func newUnreadable(t *testing.T) *unreadable {
 	b := strings.Replace(fastCounting, "path: counts", "path: counts-b", 1)
 	b = strings.Replace(b, "name: counting", "name: counting-b", 1)
+	// These tests are about restoring a job: with no leaderless grace the
+	// TaskManagers cancel the tasks when the AM dies, and the next leader restores
+	// them (with a grace period it would adopt them and never read a checkpoint).
 	c, id, client, jobs, store := jobSessionWith(t, 2, func(c *cli) {
-		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3")
+		c.ha = append(c.ha, "-D", "state.checkpoints.num-retained=3", "-D", "amkeeper.taskmanager.leaderless-grace=0")
 	}, fastCounting, b)
 	u := &unreadable{c: c, id: id, client: client, a: jobs[0], b: jobs[1], store: store, raw: zkc.Conn(t),
 		storage: strings.TrimPrefix(c.haValue("high-availability.storageDir"), "file://")}
@@ -130,11 +135,22 @@ func (u *unreadable) snapshot(t *testing.T) map[string]string {
 			return err
 		}
 		b, err := os.ReadFile(p)
+		if strings.Contains(filepath.Base(p), "submittedJobGraph-") {
+			// The job graph is rewritten, under a new file name, with each
+			// execution a leader records before it deploys (issue 18): the
+			// graph without its execution must not change.
+			payload := string(b[:bytes.LastIndexByte(b, '}')+1])
+			out["job graph"] = executionField.ReplaceAllString(payload, "")
+			return err
+		}
 		out[p] = string(b)
 		return err
 	}))
 	return out
 }
+
+// executionField matches the execution a job graph payload records.
+var executionField = regexp.MustCompile(`"execution":"[0-9a-f-]*",?`)
 
 // jobStatus returns job A as the leader lists it, or false.
 func (u *unreadable) jobStatus(jobID string) (jobmanager.JobStatus, bool) {

@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
@@ -25,9 +27,13 @@ import (
 //	<root>/<path>/_pending/part-<job>-<subtask %05d>-<checkpoint %019d>   sealed, not visible
 //	<root>/<path>/part-<job>-<subtask %05d>-<checkpoint %019d>            committed, visible
 //
-// Output between two barriers is kept in memory (the in-progress part); the barrier
-// of checkpoint n seals it into the pending part n; the completion of a checkpoint
-// m ≥ n publishes it under its visible name. A subtask lists, publishes and discards
+// Output between two barriers is kept in memory (the in-progress part) up to
+// Instance.SpillBytes, beyond which it is spilled to
+// <root>/<path>/_pending/_spill/ (not visible; while no leader triggers
+// checkpoints, a task runs on without growing its memory); the barrier of
+// checkpoint n seals the spills and the rest into the pending part n; the
+// completion of a checkpoint m ≥ n publishes it under its visible name. A
+// restore discards the subtask's spills (the replay writes them again). A subtask lists, publishes and discards
 // only the parts of its own job and subtask: other jobs' parts in the same directory,
 // and parts of the old format part-<subtask>-<checkpoint>, are never touched. See
 // ParsePart, ReadCommitted and ReadCommittedJob.
@@ -70,6 +76,10 @@ func (c *FileSinkConfig) NewSink(in Instance) (Sink, error) {
 		job:     in.Job,
 		subtask: in.Subtask,
 		log:     in.Log,
+		spillAt: in.SpillBytes,
+	}
+	if s.spillAt <= 0 {
+		s.spillAt = DefaultSpillBytes
 	}
 	for _, name := range []string{s.pendingName(1), s.finalName(1)} {
 		if p, ok := ParsePart(name); !ok || p.Job != in.Job {
@@ -82,8 +92,16 @@ func (c *FileSinkConfig) NewSink(in Instance) (Sink, error) {
 	return s, nil
 }
 
+// DefaultSpillBytes is the uncommitted output a file sink keeps in memory
+// before it spills to storage.
+const DefaultSpillBytes = 8 << 20
+
+// spillTimeout bounds one spill (a write of at most the spill size).
+const spillTimeout = time.Minute
+
 const (
 	pendingDir = "_pending"
+	spillDir   = "_spill"
 	// checksumDir holds one sidecar per committed part: its size and CRC32C, so
 	// the part itself is a plain file (records only) and still verified on read.
 	checksumDir = "_checksums"
@@ -165,8 +183,10 @@ type fileSink struct {
 	subtask int
 	log     zerolog.Logger
 
-	buf     []byte // in-progress part; owned by the task loop
-	lastPre int64  // last checkpoint PreCommit saw; owned by the task loop
+	buf     []byte   // in-progress part; owned by the task loop
+	spills  []string // the in-progress part's earlier bytes, spilled; owned by the task loop
+	spillAt int      // len(buf) that spills
+	lastPre int64    // last checkpoint PreCommit saw; owned by the task loop
 
 	mu      sync.Mutex
 	pending []int64 // checkpoint IDs of sealed, unpublished parts, ascending
@@ -211,21 +231,79 @@ func inDir(name, dir string) bool {
 func (s *fileSink) Write(v int64) error {
 	s.buf = strconv.AppendInt(s.buf, v, 10)
 	s.buf = append(s.buf, '\n')
+	if len(s.buf) >= s.spillAt {
+		return s.spill()
+	}
 	return nil
+}
+
+// spillPrefix starts the names of this subtask's spills.
+func (s *fileSink) spillPrefix() string {
+	return fmt.Sprintf("%s/%s/%s/%s%s-%05d-", s.dir, pendingDir, spillDir, partPrefix, s.job, s.subtask)
+}
+
+// spill moves the in-progress part's bytes to storage, still invisible: the
+// next seal concatenates them.
+func (s *fileSink) spill() error {
+	ctx, cancel := context.WithTimeout(context.Background(), spillTimeout)
+	defer cancel()
+	name := fmt.Sprintf("%s%019d-%06d", s.spillPrefix(), s.lastPre, len(s.spills))
+	if _, err := hdfsstore.PutBytes(ctx, s.store, name, s.buf); err != nil {
+		return fmt.Errorf("file sink: spill %d bytes of uncommitted output to %s: %w", len(s.buf), name, err)
+	}
+	s.spills = append(s.spills, name)
+	s.buf = s.buf[:0]
+	if len(s.spills) == 1 {
+		s.log.Info().Str(logging.File, name).Int("bytes", s.spillAt).Msg("file sink: uncommitted output spilled to storage (no checkpoint for a while)")
+	}
+	return nil
+}
+
+// sealed streams the in-progress part: its spills in order, then the buffer.
+func (s *fileSink) sealed(ctx context.Context) io.ReadCloser {
+	pr, pw := io.Pipe()
+	spills, buf := s.spills, s.buf
+	go func() {
+		for _, name := range spills {
+			rc, err := s.store.Get(ctx, name)
+			if err != nil {
+				pw.CloseWithError(fmt.Errorf("read spill %s: %w", name, err))
+				return
+			}
+			_, err = io.Copy(pw, rc)
+			rc.Close()
+			if err != nil {
+				pw.CloseWithError(fmt.Errorf("read spill %s: %w", name, err))
+				return
+			}
+		}
+		_, err := pw.Write(buf)
+		pw.CloseWithError(err)
+	}()
+	return pr
 }
 
 func (s *fileSink) PreCommit(ctx context.Context, id int64) error {
 	if id <= s.lastPre {
 		return fmt.Errorf("file sink: checkpoint %d after %d: IDs must increase", id, s.lastPre)
 	}
-	if len(s.buf) == 0 {
+	if len(s.buf) == 0 && len(s.spills) == 0 {
 		s.lastPre = id
 		return nil // nothing to seal: no part for this checkpoint
 	}
 	name := s.pendingName(id)
-	if _, err := hdfsstore.PutBytes(ctx, s.store, name, s.buf); err != nil {
+	r := s.sealed(ctx)
+	_, err := s.store.Put(ctx, name, r)
+	r.Close() // ends the stream's goroutine if Put stopped reading early
+	if err != nil {
 		return fmt.Errorf("file sink: seal part %s: %w", name, err)
 	}
+	for _, sp := range s.spills {
+		if err := s.store.Delete(ctx, sp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn().Err(err).Str(logging.File, sp).Msg("file sink: cannot remove a sealed spill; the next restore removes it")
+		}
+	}
+	s.spills = nil
 	s.lastPre = id
 	s.buf = s.buf[:0]
 	s.mu.Lock()
@@ -363,7 +441,17 @@ func (s *fileSink) Restore(ctx context.Context, id int64, state []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf, s.lastPre, s.pending = s.buf[:0], id, nil
+	s.buf, s.lastPre, s.pending, s.spills = s.buf[:0], id, nil, nil
+	// 0. Spills of an in-progress part are never covered: the replay writes them again.
+	spills, err := s.store.List(ctx, s.spillPrefix())
+	if err != nil {
+		return fmt.Errorf("restore from checkpoint %d: list spills: %w", id, err)
+	}
+	for _, sp := range spills {
+		if err := s.store.Delete(ctx, sp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restore from checkpoint %d: discard spill %s: %w", id, sp, err)
+		}
+	}
 	// 1. Finish the commit of what checkpoint id covers.
 	for _, p := range st.Pending {
 		if err := s.publish(ctx, p); err != nil {

@@ -44,15 +44,22 @@ var ErrInvalidGraph = errors.New("job: invalid job graph")
 type Graph struct {
 	ID   JobID `json:"id"`
 	Spec Spec  `json:"spec"`
+	// Execution names the legitimate execution of the job: the leader that
+	// deploys the job's tasks records a new one with the graph (a guarded write)
+	// before it deploys them, and tasks carry the graph they were deployed with.
+	// A later leader adopts running tasks only when they run in the recorded
+	// execution. Empty: never deployed.
+	Execution string `json:"execution,omitempty"`
 }
 
 // graphVersion is the version of the encoding; Decode rejects others.
 const graphVersion = 1
 
 type graphJSON struct {
-	Version int   `json:"version"`
-	ID      JobID `json:"id"`
-	Spec    Spec  `json:"spec"`
+	Version   int    `json:"version"`
+	ID        JobID  `json:"id"`
+	Spec      Spec   `json:"spec"`
+	Execution string `json:"execution,omitempty"`
 }
 
 type stepJSON struct {
@@ -74,7 +81,7 @@ func (g Graph) Encode() ([]byte, error) {
 	if _, err := ParseJobID(string(g.ID)); err != nil {
 		return nil, err
 	}
-	return json.Marshal(graphJSON{Version: graphVersion, ID: g.ID, Spec: g.Spec})
+	return json.Marshal(graphJSON{Version: graphVersion, ID: g.ID, Spec: g.Spec, Execution: g.Execution})
 }
 
 // DecodeGraph reads a graph that Encode wrote, with the built-in operators.
@@ -84,9 +91,10 @@ func DecodeGraph(data []byte) (Graph, error) { return Builtins().DecodeGraph(dat
 // matches ErrInvalidGraph.
 func (r Registry) DecodeGraph(data []byte) (Graph, error) {
 	var raw struct {
-		Version int   `json:"version"`
-		ID      JobID `json:"id"`
-		Spec    struct {
+		Version   int    `json:"version"`
+		ID        JobID  `json:"id"`
+		Execution string `json:"execution"`
+		Spec      struct {
 			Name               string     `json:"name"`
 			Parallelism        int        `json:"parallelism"`
 			CheckpointInterval int64      `json:"checkpointInterval"`
@@ -140,5 +148,5 @@ func (r Registry) DecodeGraph(data []byte) (Graph, error) {
 		}
 		spec.Pipeline = append(spec.Pipeline, Step{Op: st.Op, Config: cfg})
 	}
-	return Graph{ID: raw.ID, Spec: spec}, nil
+	return Graph{ID: raw.ID, Spec: spec, Execution: raw.Execution}, nil
 }

@@ -74,8 +74,16 @@ const (
 // start builds subtask 0 of g, restores it from handle and runs it.
 func start(t testing.TB, g Graph, store hdfsstore.Store, handle []byte, withGate bool) *harness {
 	t.Helper()
+	return startWith(t, g, store, handle, withGate, Env{})
+}
+
+// startWith is start with the task's Env based on base (its Stats and
+// SpillBytes).
+func startWith(t testing.TB, g Graph, store hdfsstore.Store, handle []byte, withGate bool, base Env) *harness {
+	t.Helper()
 	r := &harness{t: t, gate: make(gate), done: make(chan error, 1)}
-	env := Env{State: store, StateRoot: "ha/checkpoints", OutputRoot: "out", Log: logging.ForTest(t)}
+	env := Env{State: store, StateRoot: "ha/checkpoints", OutputRoot: "out", Log: logging.ForTest(t),
+		Stats: base.Stats, SpillBytes: base.SpillBytes}
 	if withGate {
 		env.Pacer = func(time.Duration) Pacer { return r.gate }
 	} else {

@@ -79,6 +79,9 @@ type Instance struct {
 	// sink's relative path (just the path when OutputRoot is empty).
 	Output     hdfsstore.Store
 	OutputRoot string
+	// SpillBytes bounds the uncommitted output a sink keeps in memory; beyond
+	// it the sink spills to storage, still invisible (0: DefaultSpillBytes).
+	SpillBytes int
 	Log        zerolog.Logger
 }
 

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
@@ -27,7 +28,14 @@ type Env struct {
 	// the hook for tests: a pacer whose channel the test feeds controls exactly how
 	// many records the task processes. A Pacer of nil means no waiting.
 	Pacer func(interval time.Duration) Pacer
-	Log   zerolog.Logger
+	// Stats observes the records reaching the sink (nil: the task's own). A
+	// process passes the same one to every instance of a subtask.
+	Stats *RecordStats
+	// SpillBytes bounds the uncommitted output a sink keeps in memory (0:
+	// DefaultSpillBytes): a task that runs on without checkpoints (no leader)
+	// spills the rest to storage, still invisible.
+	SpillBytes int
+	Log        zerolog.Logger
 }
 
 // Pacer gates a rate-limited source.
@@ -142,6 +150,8 @@ type taskState struct {
 	Source      json.RawMessage   `json:"source"`
 	Transforms  []json.RawMessage `json:"transforms"`
 	Sink        json.RawMessage   `json:"sink"`
+	// Records is how many source records the chain had processed at the snapshot.
+	Records int64 `json:"records,omitempty"`
 }
 
 type lifecycle int
@@ -171,7 +181,8 @@ type Task struct {
 	emits    []Emit // emits[i] feeds ops[i]; emits[len(ops)] feeds the sink
 	wake     chan struct{}
 	ended    chan struct{}
-	endedSet bool // loop-owned
+	endedSet bool         // loop-owned
+	records  atomic.Int64 // source records processed (restored count included)
 
 	mu        sync.Mutex
 	phase     lifecycle
@@ -215,6 +226,9 @@ func NewTask(g Graph, subtask int, env Env) (*Task, error) {
 	if env.Pacer == nil {
 		env.Pacer = RealTimePacer
 	}
+	if env.Stats == nil {
+		env.Stats = &RecordStats{}
+	}
 	n := len(g.Spec.Pipeline)
 	if n < 2 {
 		return nil, fmt.Errorf("job: new task: pipeline of %d steps; want a source and a sink at least", n)
@@ -223,7 +237,7 @@ func NewTask(g Graph, subtask int, env Env) (*Task, error) {
 	t := &Task{
 		graph: g, env: env, log: log,
 		in: Instance{Job: g.ID, Subtask: subtask, Parallelism: p,
-			Output: env.Output, OutputRoot: env.OutputRoot, Log: log},
+			Output: env.Output, OutputRoot: env.OutputRoot, SpillBytes: env.SpillBytes, Log: log},
 		wake:     make(chan struct{}, 1),
 		ended:    make(chan struct{}),
 		inflight: map[int64]string{},
@@ -256,13 +270,32 @@ func NewTask(g Graph, subtask int, env Env) (*Task, error) {
 		}
 	}
 	t.emits = make([]Emit, len(t.ops)+1)
-	t.emits[len(t.ops)] = t.sink.Write
+	sink, stats := t.sink, env.Stats
+	t.emits[len(t.ops)] = func(v int64) error {
+		stats.arrived(time.Now())
+		return sink.Write(v)
+	}
 	for i := len(t.ops) - 1; i >= 0; i-- {
 		op, next := t.ops[i], t.emits[i+1]
 		t.emits[i] = func(v int64) error { return op.Process(v, next) }
 	}
 	return t, nil
 }
+
+// Execution is the execution the task was deployed in (Graph.Execution).
+func (t *Task) Execution() string { return t.graph.Execution }
+
+// LastCheckpoint is the highest checkpoint the task snapshotted (or was restored
+// from, or was triggered with).
+func (t *Task) LastCheckpoint() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+// Records is how many source records the task has processed, those before the
+// checkpoint it was restored from included.
+func (t *Task) Records() int64 { return t.records.Load() }
 
 // EndOfInput is closed once a bounded source is exhausted and its last record has
 // gone through the chain. Run then returns nil as soon as a checkpoint triggered
@@ -309,6 +342,8 @@ func (t *Task) Restore(ctx context.Context, handle []byte) error {
 	t.mu.Lock()
 	t.phase, t.last, t.committed = restored, id, id
 	t.mu.Unlock()
+	t.records.Store(st.Records)
+	t.env.Stats.restoredAt(st.Records)
 	if handle == nil {
 		t.log.Info().Msg("task starts fresh")
 	} else {
@@ -547,6 +582,7 @@ func (t *Task) Run(ctx context.Context) error {
 		if err := first(v); err != nil {
 			return fmt.Errorf("job: subtask %d: record %d: %w", t.in.Subtask, v, err)
 		}
+		t.env.Stats.reached(t.records.Add(1))
 	}
 }
 
@@ -637,7 +673,8 @@ func (t *Task) writeSnapshot(ctx context.Context, id int64) (string, hdfsstore.I
 		return fail("sink", err)
 	}
 	st := taskState{Version: stateVersion, Job: t.graph.ID, Subtask: t.in.Subtask,
-		Parallelism: t.in.Parallelism, Checkpoint: id, Transforms: make([]json.RawMessage, len(t.ops))}
+		Parallelism: t.in.Parallelism, Checkpoint: id, Transforms: make([]json.RawMessage, len(t.ops)),
+		Records: t.records.Load()}
 	var err error
 	if st.Source, err = t.src.SnapshotState(); err != nil {
 		return fail("source", err)

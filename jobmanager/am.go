@@ -60,7 +60,9 @@ type AMConfig struct {
 	TaskManagers      int
 	TaskManagerMemory int64
 	Slots             int
-	// RESTPort overrides rest.port (a masters-file port in hot-standby mode).
+	// RESTPort overrides rest.port and rest.bind-port (a masters-file port in
+	// hot-standby mode, or the port a session keeps across its attempts); the
+	// port bound is the one advertised.
 	RESTPort *conf.PortSpec
 	// Jobs, when set, gives the AM a dispatcher (/jobs) and a checkpoint
 	// coordinator that runs the jobs on the TaskManagers under each grant.
@@ -99,7 +101,9 @@ type AM struct {
 	session  uuid.UUID // current grant, uuid.Nil when not leading
 	adopted  map[string]time.Time
 	owned    map[string]rmapi.Container // containers this application runs, as the AM knows them
-	beat     chan struct{}              // closed (and replaced) after each allocate heartbeat
+	// ownedFresh: owned was learnt from the supervisor under the current grant.
+	ownedFresh bool
+	beat       chan struct{} // closed (and replaced) after each allocate heartbeat
 	// unreleased are releases whose Allocate failed (no supervisor answered):
 	// sent again with the next heartbeat.
 	unreleased []string
@@ -132,6 +136,10 @@ func NewAM(cfg AMConfig) *AM {
 		if cfg.Internal != nil {
 			a.coordinator.useHTTP(cfg.Internal.HTTPClient(cfg.Conf.CheckpointingTimeout()), cfg.Secret)
 		}
+		if j.Graphs != nil {
+			a.coordinator.RecordExecutions(j.Graphs)
+		}
+		a.coordinator.expectContainers(a.ownedIDs)
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
 		a.dispatcher.SetMaxJobs(cfg.Conf.MaxJobs())
 		if j.Checkpoints != nil {
@@ -165,6 +173,21 @@ func (a *AM) admit(reg tmapi.Registration) error {
 		return fmt.Errorf("%w: container %s was launched with %d slots, not %d", tmapi.ErrUnknownContainer, reg.ContainerID, c.Slots, reg.Slots)
 	}
 	return nil
+}
+
+// ownedIDs lists the containers the application runs, as the AM knows them;
+// known is false until the AM has learnt them from the supervisor under its
+// current grant (a standby's list from its start is stale).
+func (a *AM) ownedIDs() (ids []string, known bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ownedFresh {
+		return nil, false
+	}
+	for id := range a.owned {
+		ids = append(ids, id)
+	}
+	return ids, true
 }
 
 // Address returns the AM's REST address (http:// or https://), once Run has
@@ -249,15 +272,16 @@ func serve(l net.Listener, h http.Handler) (stop func()) {
 }
 
 // listen binds rest.bind-address (default: rest.address, loopback) on the first
-// free port of rest.bind-port (default rest.port; a masters-file port overrides
-// both); the AM advertises rest.address with the bound port, as in Flink.
+// free port of rest.bind-port (default rest.port; AMConfig.RESTPort — a
+// masters-file port, or the port a session keeps — overrides both); the AM
+// advertises rest.address with the bound port, as in Flink.
 func (a *AM) listen() (net.Listener, error) {
 	spec, portKey := a.cfg.Conf.RESTBindPort(), conf.RESTPort.Key()
 	if a.cfg.Conf.String(conf.RESTBindPort) != "" {
 		portKey = conf.RESTBindPort.Key()
 	}
 	if a.cfg.RESTPort != nil {
-		spec, portKey = *a.cfg.RESTPort, "the masters-file port"
+		spec, portKey = *a.cfg.RESTPort, "--rest-port (the session's kept port, or a masters-file port)"
 	}
 	hostKey := conf.RESTAddress.Key()
 	if a.cfg.Conf.RESTBindAddress() != a.cfg.Conf.RESTAddress() {
@@ -323,6 +347,9 @@ func (a *AM) register(ctx context.Context) error {
 func (a *AM) lead(g recovery.Grant) {
 	log := a.log.With().Str(logging.LeaderSession, g.SessionID().String()).Logger()
 	a.cfg.Observer.Granted(log)
+	a.mu.Lock()
+	a.ownedFresh = false // until registered again under this grant
+	a.mu.Unlock()
 	a.tms.SetLeader(g.SessionID())
 	// The dispatcher takes the grant before anything is published, so a client
 	// that finds this leader is answered at once (503 until the stored jobs are
@@ -378,6 +405,9 @@ func (a *AM) lead(g recovery.Grant) {
 		log.Error().Err(err).Msg("cannot re-register with the supervisor")
 		return
 	}
+	a.mu.Lock()
+	a.ownedFresh = true
+	a.mu.Unlock()
 	first := a.heartbeat()
 	reported := make(chan struct{})
 	go func() { defer close(reported); a.reportProgress(g, first) }()

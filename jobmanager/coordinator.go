@@ -41,6 +41,21 @@ type CheckpointServices interface {
 
 var _ CheckpointServices = (*recovery.Services)(nil)
 
+// ExecutionRecorder records a job's graph with the execution that runs it
+// (recovery.JobGraphs): a write guarded by the grant, made before the tasks of a
+// new execution are deployed.
+type ExecutionRecorder interface {
+	Put(ctx context.Context, g recovery.Guard, jobID string, graph []byte) error
+}
+
+var _ ExecutionRecorder = (*recovery.JobGraphs)(nil)
+
+// defaultAdoptWait bounds how long a new leader waits for the TaskManagers to
+// report every subtask of a job in its recorded execution before it restores the
+// job instead. It ends sooner when every container the application runs has
+// registered (expectContainers).
+const defaultAdoptWait = 10 * time.Second
+
 // CheckpointMetadata is what a completed checkpoint stores (as JSON, in
 // recovery.CompletedCheckpoint.Metadata): each subtask's state handle, in subtask
 // order.
@@ -54,7 +69,11 @@ type CheckpointMetadata struct {
 // checkpoints on the interval — at most one in flight — stores each completed one
 // (guarded by the grant) before telling the tasks to commit, and fails the whole
 // job over (redeploys from the latest checkpoint) when a TaskManager goes away or a
-// checkpoint cannot be taken.
+// task cannot take its snapshot. A checkpoint that fails on the coordinator's side
+// while the grant still holds — the HA services unreachable (a ZooKeeper
+// connection suspended under tolerate-suspended-connections, no quorum) or its
+// store write failed and the store, once it answers, does not have it — is
+// aborted and the next one is tried on the interval; the tasks run on.
 type Coordinator struct {
 	tms      *TaskManagers
 	services CheckpointServices
@@ -62,6 +81,14 @@ type Coordinator struct {
 	timeout  time.Duration
 	client   *tmapi.TaskManagerClient
 	log      zerolog.Logger
+	// recorder records each new execution with its job; nil: executions are
+	// not recorded and running tasks never adopted.
+	recorder  ExecutionRecorder
+	adoptWait time.Duration
+	// expected lists the containers the application runs (known false or nil:
+	// unknown): once each has registered, a subtask none of them reports will
+	// not come.
+	expected func() (ids []string, known bool)
 
 	mu       sync.Mutex
 	changed  chan struct{}     // closed (and replaced) when a job's tasks are deployed
@@ -92,7 +119,35 @@ func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appse
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
 		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), deployed: map[string]string{},
 		health: map[string]JobHealth{}, graphs: map[string]job.Graph{}, restoreFrom: map[string]int64{}, wake: map[string]chan struct{}{},
-		changed: make(chan struct{}), stats: newStatsBook()}
+		changed: make(chan struct{}), stats: newStatsBook(), adoptWait: defaultAdoptWait}
+}
+
+// RecordExecutions has the coordinator record every execution it deploys with
+// its job (through r, guarded by the grant), and adopt the running tasks of a
+// job's recorded execution instead of restoring it. Call it before the
+// coordinator runs.
+func (c *Coordinator) RecordExecutions(r ExecutionRecorder) { c.recorder = r }
+
+// expectContainers tells the coordinator which containers the application
+// runs, so that it restores a job at once when all of them registered without
+// every subtask of the job. Call it before the coordinator runs.
+func (c *Coordinator) expectContainers(f func() ([]string, bool)) { c.expected = f }
+
+// allRegistered reports whether every expected container has registered.
+func (c *Coordinator) allRegistered(tms []TaskManagerInfo) bool {
+	if c.expected == nil {
+		return false
+	}
+	ids, known := c.expected()
+	if !known {
+		return false
+	}
+	for _, id := range ids {
+		if !slices.ContainsFunc(tms, func(tm TaskManagerInfo) bool { return tm.ContainerID == id }) {
+			return false
+		}
+	}
+	return true
 }
 
 // useHTTP has the commands to TaskManagers made with hc (internal TLS). Call it
@@ -149,8 +204,12 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	c.mu.Unlock()
 	interval := graph.Spec.IntervalOr(c.interval)
 	b := newBackoff()
+	// Only the first run under this grant may adopt what an earlier leader
+	// deployed: after a failure here the job restores.
+	adopt := c.recorder != nil && graph.Execution != ""
 	for ctx.Err() == nil {
-		err := c.runOnce(ctx, g, log, jobID, graph, encoded, cps, counter, interval)
+		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, cps, counter, interval)
+		adopt = false
 		if ctx.Err() != nil {
 			c.stats.undeployed(jobID, nil, time.Now())
 			if g.Err() == nil {
@@ -414,11 +473,31 @@ func restore(ctx context.Context, cps *recovery.Checkpoints, jobID string, from 
 	return latest.ID, md.Handles, nil
 }
 
-// runOnce deploys the job and checkpoints it until something fails.
-func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph job.Graph, encoded []byte,
+// runOnce adopts the job's running tasks (when adopt is set and they all run in
+// its recorded execution) or deploys a new execution of it, restored from its
+// latest checkpoint, and checkpoints it until something fails.
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt bool,
 	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	start := time.Now()
 	p := graph.Spec.Parallelism
+	if adopt {
+		if placement, last, ok := c.adopt(ctx, log, jobID, *graph); ok {
+			c.mu.Lock()
+			c.deployed[jobID] = g.SessionID().String()
+			delete(c.health, jobID)
+			c.stats.adopted(jobID, placement)
+			close(c.changed)
+			c.changed = make(chan struct{})
+			c.mu.Unlock()
+			logging.Since(log.Info().Str("execution", graph.Execution).Int64("last_checkpoint", last).Int("subtasks", p), start).
+				Msg("job adopted: its tasks kept running through the failover")
+			// Checkpoints paused while no leader ran them: take one now.
+			if err := c.checkpoint(ctx, g, log, jobID, placement, cps, counter); err != nil {
+				return err
+			}
+			return c.supervise(ctx, g, log, jobID, *graph, placement, cps, counter, interval)
+		}
+	}
 	c.mu.Lock()
 	from := c.restoreFrom[jobID]
 	c.mu.Unlock()
@@ -430,6 +509,16 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	if err != nil {
 		return err
 	}
+	if graph.Execution != "" {
+		// An earlier execution may still run anywhere (kept through a
+		// leaderless time): none of it may run beside the new one.
+		c.stopTasks(g, jobID)
+	}
+	encoded, err := c.newExecution(ctx, g, graph, *payload)
+	if err != nil {
+		return err
+	}
+	*payload = encoded
 	for sub, tm := range placement {
 		d := tmapi.Deployment{JobID: jobID, Subtask: sub, Graph: encoded, Handle: handles[sub]}
 		if err := c.client.Deploy(ctx, tm.Address, g.SessionID(), d); err != nil {
@@ -449,8 +538,110 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
-	logging.Since(log.Info().Int64("restored_checkpoint", restored).Int("subtasks", p), start).Msg("job deployed")
+	logging.Since(log.Info().Int64("restored_checkpoint", restored).Str("execution", graph.Execution).Int("subtasks", p), start).Msg("job deployed")
+	return c.supervise(ctx, g, log, jobID, *graph, placement, cps, counter, interval)
+}
 
+// newExecution names a new execution of the job and records it with the job's
+// stored graph payload (guarded by g: a deposed leader deploys nothing),
+// returning the payload to deploy: the stored one with its "execution" field set,
+// everything else in it (the submission's metadata) kept. Without a recorder the
+// execution is named but not recorded.
+func (c *Coordinator) newExecution(ctx context.Context, g recovery.Grant, graph *job.Graph, payload []byte) ([]byte, error) {
+	execution := uuid.NewString()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil {
+		return nil, fmt.Errorf("record execution %s: the job graph is not a JSON object: %w", execution, err)
+	}
+	fields["execution"], _ = json.Marshal(execution)
+	encoded, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("record execution %s: %w", execution, err)
+	}
+	if c.recorder != nil {
+		if err := c.recorder.Put(ctx, g, string(graph.ID), encoded); err != nil {
+			return nil, fmt.Errorf("record execution %s: %w", execution, err)
+		}
+	}
+	graph.Execution = execution
+	return encoded, nil
+}
+
+// adopt waits (at most adoptWait) for the registered TaskManagers to report every
+// subtask of the job running in its recorded execution, and returns where each
+// runs and the highest checkpoint any of them snapshotted. It gives up at once
+// when one reports a subtask of the job in another execution, or twice.
+func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID string, graph job.Graph) ([]TaskManagerInfo, int64, bool) {
+	deadline := time.NewTimer(c.adoptWait)
+	defer deadline.Stop()
+	// The expected containers become known without a registration change.
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		changed := c.tms.Changed()
+		tms := c.tms.List()
+		placement, last, missing, why := adoption(tms, jobID, graph.Execution, graph.Spec.Parallelism)
+		switch {
+		case why != "":
+			log.Info().Str(logging.Reason, why).Msg("running tasks not adopted: restoring the job")
+			return nil, 0, false
+		case missing == 0:
+			return placement, last, true
+		case c.allRegistered(tms):
+			log.Info().Int("missing_subtasks", missing).
+				Msg("running tasks not adopted: every TaskManager registered, not every subtask runs in the recorded execution; restoring the job")
+			return nil, 0, false
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, false
+		case <-deadline.C:
+			log.Info().Int("missing_subtasks", missing).Dur("waited", c.adoptWait).
+				Msg("running tasks not adopted: not every subtask runs in the recorded execution; restoring the job")
+			return nil, 0, false
+		case <-changed:
+		case <-poll.C:
+		}
+	}
+}
+
+// adoption matches the tasks TaskManagers reported against a job's recorded
+// execution with p subtasks: where each subtask runs, the highest checkpoint
+// one snapshotted, how many are missing, and why adopting is impossible
+// (empty: possible once none is missing).
+func adoption(tms []TaskManagerInfo, jobID, execution string, p int) ([]TaskManagerInfo, int64, int, string) {
+	placement := make([]TaskManagerInfo, p)
+	found := make([]bool, p)
+	var last int64
+	for _, tm := range tms {
+		for _, t := range tm.Tasks {
+			if t.JobID != jobID {
+				continue
+			}
+			switch {
+			case t.Execution != execution:
+				return nil, 0, 0, fmt.Sprintf("subtask %d runs on %s in execution %q, not the recorded %q", t.Subtask, tm.ContainerID, t.Execution, execution)
+			case t.Subtask < 0 || t.Subtask >= p:
+				return nil, 0, 0, fmt.Sprintf("%s runs subtask %d of a job with %d", tm.ContainerID, t.Subtask, p)
+			case found[t.Subtask]:
+				return nil, 0, 0, fmt.Sprintf("subtask %d runs twice (%s and %s)", t.Subtask, placement[t.Subtask].ContainerID, tm.ContainerID)
+			}
+			found[t.Subtask], placement[t.Subtask] = true, tm
+			last = max(last, t.LastCheckpoint)
+		}
+	}
+	missing := 0
+	for _, f := range found {
+		if !f {
+			missing++
+		}
+	}
+	return placement, last, missing, ""
+}
+
+// supervise checkpoints the job's tasks on placement until something fails.
+func (c *Coordinator) supervise(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph job.Graph, placement []TaskManagerInfo,
+	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -461,9 +652,14 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 			if lost := c.lost(placement); lost != "" {
 				return fmt.Errorf("taskmanager %s is gone", lost)
 			}
+			c.dropStrays(ctx, g, log, jobID, graph.Execution, placement)
 		case <-tick.C:
 			if err := c.checkpoint(ctx, g, log, jobID, placement, cps, counter); err != nil {
-				return err
+				var skipped *errCheckpointSkipped
+				if !errors.As(err, &skipped) {
+					return err
+				}
+				log.Warn().Err(err).Msg("checkpoint failed; the tasks run on and the next one is tried on the interval")
 			}
 		}
 	}
@@ -519,7 +715,13 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	start := time.Now()
 	id, err := counter.GetAndIncrement(ctx, g)
 	if err != nil {
-		return fmt.Errorf("checkpoint ID: %w", err)
+		err = fmt.Errorf("checkpoint ID: %w", err)
+		if errors.Is(err, recovery.ErrNotConnected) && g.Err() == nil {
+			// Nothing was triggered; an increment whose outcome is unknown only
+			// leaves a gap in the IDs.
+			return &errCheckpointSkipped{err}
+		}
+		return err
 	}
 	c.stats.triggered(jobID)
 	rec := checkpointRecord{ID: id, Triggered: start, Subtasks: len(placement)}
@@ -570,8 +772,21 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	md, _ := json.Marshal(CheckpointMetadata{Handles: handles})
 	rec.Size = int64(len(md))
 	if _, err := cps.Add(ctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
-		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
-		return fmt.Errorf("store checkpoint %d: %w", id, err)
+		err = fmt.Errorf("store checkpoint %d: %w", id, err)
+		// The write's outcome may be unknown (the connection dropped under it):
+		// an abort would remove state a stored pointer references, so ask the
+		// store first.
+		stored, rerr := c.stored(ctx, g, cps, id)
+		switch {
+		case rerr != nil:
+			// Still unknown: no abort. Unstored, its state files go with the
+			// older ones once a newer checkpoint is retained (discardState).
+			return fmt.Errorf("%w; %w", err, rerr)
+		case !stored:
+			c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
+			return &errCheckpointSkipped{err}
+		}
+		log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("checkpoint stored although its store write reported an error")
 	}
 	rec.Acked = time.Now() // stored: complete, whatever the commit commands meet
 	c.mu.Lock()
@@ -581,6 +796,31 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
 	c.discardState(ctx, g, log, jobID, cps)
 	return nil
+}
+
+// errCheckpointSkipped is a checkpoint that failed without touching the tasks'
+// execution: nothing of it is stored and its tasks were told to abort it (their
+// sealed output goes with the next completed checkpoint).
+type errCheckpointSkipped struct{ err error }
+
+func (e *errCheckpointSkipped) Error() string { return e.err.Error() }
+func (e *errCheckpointSkipped) Unwrap() error { return e.err }
+
+// stored reports whether checkpoint id is in the store, asking until the store
+// answers (with backoff) while g holds; an error when g is lost or ctx ends first.
+func (c *Coordinator) stored(ctx context.Context, g recovery.Grant, cps *recovery.Checkpoints, id int64) (bool, error) {
+	for b := newBackoff(); ; b.wait(ctx) {
+		if err := g.Err(); err != nil {
+			return false, fmt.Errorf("checkpoint %d: whether it is stored is unknown: %w", id, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return false, fmt.Errorf("checkpoint %d: whether it is stored is unknown: %w", id, err)
+		}
+		ids, err := cps.IDs(ctx)
+		if err == nil {
+			return slices.Contains(ids, id), nil
+		}
+	}
 }
 
 // discardState removes the state files of every checkpoint of the job older than
@@ -670,6 +910,28 @@ func (c *Coordinator) each(ctx context.Context, g recovery.Grant, jobID string, 
 	for sub, tm := range placement {
 		if err := send(ctx, tm.Address, g.SessionID(), tmapi.TaskID{JobID: jobID, Subtask: sub}, id); err != nil {
 			c.log.Warn().Err(err).Str(logging.Job, jobID).Int("subtask", sub).Int64(logging.Checkpoint, id).Msg(verb + " not delivered")
+		}
+	}
+}
+
+// dropStrays cancels the job's tasks on a TaskManager that registered with
+// tasks of another execution of it and runs none of this one's: what an
+// earlier leader left running where this one could not reach it.
+func (c *Coordinator) dropStrays(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID, execution string, placement []TaskManagerInfo) {
+	for _, tm := range c.tms.List() {
+		if slices.ContainsFunc(placement, func(p TaskManagerInfo) bool { return p.ContainerID == tm.ContainerID }) {
+			continue
+		}
+		if !slices.ContainsFunc(tm.Tasks, func(t tmapi.RunningTask) bool { return t.JobID == jobID && t.Execution != execution }) {
+			continue
+		}
+		n, err := c.client.Cancel(ctx, tm.Address, g.SessionID(), jobID)
+		if err != nil {
+			log.Warn().Err(err).Str(logging.Container, tm.ContainerID).Msg("cannot cancel a stray execution's tasks")
+			continue
+		}
+		if n > 0 {
+			log.Info().Str(logging.Container, tm.ContainerID).Int("canceled", n).Msg("canceled tasks of an earlier execution")
 		}
 	}
 }

@@ -31,6 +31,12 @@
 // endpoint is mutual TLS when Internal is set, and the commands to TaskManagers
 // use Internal's client side.
 //
+// Through a failover the jobs keep running (Coordinator): the coordinator records
+// each execution it deploys with the job's graph (a guarded write), and a new
+// leader adopts a job — no cancel, no restore — when the TaskManagers register
+// every subtask running in that execution; otherwise that job alone is restored
+// from its latest checkpoint, after its tasks were stopped everywhere.
+//
 // The REST responses are Flink's shapes (flinkrest.go builds them, pure, from
 // what the dispatcher and the coordinator know), errors Flink's
 // {"errors":[…]}; docs/rest.md lists them. Each AM has its own Prometheus

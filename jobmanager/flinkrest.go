@@ -284,6 +284,9 @@ type CheckpointInfo struct {
 	// RestoredFrom is the checkpoint the job's tasks were last restored from
 	// here (0: started fresh).
 	RestoredFrom int64 `json:"restoredFrom"`
+	// Adopted: the job's tasks run as an earlier leader deployed them; this AM
+	// adopted them (no restore) and checkpoints them.
+	Adopted bool `json:"adopted"`
 }
 
 // LatestID is the newest checkpoint the job has here: the latest completed
@@ -438,6 +441,7 @@ func checkpointInfo(st jobStats, deployed bool) CheckpointInfo {
 		s := checkpointStatistics(*r)
 		info.Latest.Failed = &s
 	}
+	info.Adopted = st.adopted
 	if r := st.restored; r != nil {
 		info.RestoredFrom = r.ID
 		info.Latest.Restored = &RestoredCheckpoint{ID: r.ID, RestoreTimestamp: r.Acked.UnixMilli(), ExternalPath: notAddressable}

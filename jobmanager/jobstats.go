@@ -57,6 +57,7 @@ type jobStats struct {
 	droppedExceptions bool            // older failures were dropped
 	parallelism       int             // subtasks at the last deployment
 	placement         []string        // container per subtask while deployed
+	adopted           bool            // the running tasks were adopted, not deployed, here
 }
 
 // statsBook is a Coordinator's per-job statistics; safe for concurrent use.
@@ -117,6 +118,7 @@ func (b *statsBook) each(f func(jobID string, s jobStats)) {
 // leader's checkpoint, restarted.
 func (b *statsBook) deployed(jobID string, restored int64, at time.Time, placement []TaskManagerInfo) {
 	b.update(jobID, func(s *jobStats) {
+		s.adopted = false
 		if restored > 0 {
 			s.restored = &checkpointRecord{ID: restored, Acked: at}
 			s.restoredCount++
@@ -124,6 +126,20 @@ func (b *statsBook) deployed(jobID string, restored int64, at time.Time, placeme
 		if s.deploys > 0 || restored > 0 {
 			s.restarts++
 		}
+		s.deploys++
+		s.placement = s.placement[:0]
+		s.parallelism = len(placement)
+		for _, tm := range placement {
+			s.placement = append(s.placement, tm.ContainerID)
+		}
+	})
+}
+
+// adopted records that the job's running tasks, deployed by an earlier leader,
+// were adopted on placement at time at: neither a restart nor a restore.
+func (b *statsBook) adopted(jobID string, placement []TaskManagerInfo) {
+	b.update(jobID, func(s *jobStats) {
+		s.adopted = true
 		s.deploys++
 		s.placement = s.placement[:0]
 		s.parallelism = len(placement)

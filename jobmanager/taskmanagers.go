@@ -25,6 +25,9 @@ type TaskManagerInfo struct {
 	Address       string    `json:"address"`
 	Registered    time.Time `json:"registered"`
 	LastHeartbeat time.Time `json:"lastHeartbeat"`
+	// Tasks are the subtasks it reported running when it registered (an earlier
+	// leader's, for this one to adopt).
+	Tasks []tmapi.RunningTask `json:"-"`
 }
 
 // TaskManagers is the resource manager's registry of TaskManagers for the current
@@ -156,9 +159,9 @@ func (r *TaskManagers) Register(_ context.Context, reg tmapi.Registration) (tmap
 	}
 	now := r.now()
 	r.tms[reg.ContainerID] = &TaskManagerInfo{ContainerID: reg.ContainerID, PID: reg.PID, Slots: reg.Slots,
-		Address: reg.Address, Registered: now, LastHeartbeat: now}
+		Address: reg.Address, Registered: now, LastHeartbeat: now, Tasks: reg.Tasks}
 	r.log.Info().Str(logging.Container, reg.ContainerID).Int(logging.PID, reg.PID).Str(logging.LeaderSession, reg.LeaderSession).
-		Msg("taskmanager registered")
+		Int("tasks", len(reg.Tasks)).Msg("taskmanager registered")
 	r.signal()
 	return tmapi.RegistrationResponse{HeartbeatIntervalMs: r.heartbeat.Milliseconds()}, nil
 }

@@ -36,6 +36,9 @@ type Session struct {
 	// AMMemory is the application master's memory in bytes (-jm); 0:
 	// jobmanager.memory.process.size.
 	AMMemory int64
+	// RESTPort is the REST port the session picked once and keeps across its
+	// attempts (Config.RESTPort); 0: rest.bind-port or rest.port decide.
+	RESTPort int
 	// Executable is Config.Executable ("": this process's own executable).
 	Executable string
 	// OneMaster: this supervisor runs one master of a cluster whose masters run
@@ -55,6 +58,8 @@ type Session struct {
 //   - Budget: attempts.BudgetFromConf (yarn.application-attempts capped by
 //     yarn.resourcemanager.am.max-attempts, the validity interval); a cap is
 //     logged as a warning naming both keys.
+//   - Backoff: attempts.BackoffFromConf (amkeeper.attempts.backoff.*).
+//   - RESTPort: the session's (Session.RESTPort).
 //   - Containers: amkeeper.containers.across-attempts (keep or restart-all).
 //   - StandbyPorts: one AM per conf/masters line, each with its web UI port,
 //     when the masters file lists more than one, unless Session.OneMaster
@@ -84,7 +89,7 @@ func ConfigFrom(ctx context.Context, c *conf.Config, s Session) (Config, error) 
 		log.Warn().Str(logging.Key, w.Key).Msg(w.String())
 	}
 	cfg := Config{
-		App: s.App, Dir: dir, Budget: budget, Executable: s.Executable,
+		App: s.App, Dir: dir, Budget: budget, Backoff: attempts.BackoffFromConf(c), RESTPort: s.RESTPort, Executable: s.Executable,
 		TaskManagers: s.TaskManagers, TaskManagerMemory: s.TaskManagerMemory, AMMemory: s.AMMemory, Slots: s.Slots,
 		Containers: containers.Keep,
 		Logger:     log,

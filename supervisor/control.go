@@ -38,6 +38,17 @@ type Status struct {
 	AMs             []AMState        `json:"ams"` // every running AM (several with hot standby)
 	Containers      []ContainerState `json:"containers"`
 	History         attempts.History `json:"history"`
+	// Backoff is set while the supervisor waits before the next attempt because
+	// the last ones crashed soon after their start (amkeeper.attempts.backoff.*).
+	Backoff *Backoff `json:"backoff,omitempty"`
+}
+
+// Backoff is the crash-loop backoff being waited out, in Status.
+type Backoff struct {
+	NextAttempt  int       `json:"nextAttempt"`
+	Crashes      int       `json:"crashes"`      // failed attempts in a row, each shorter than the minimum uptime
+	DelaySeconds float64   `json:"delaySeconds"` // the wait after the last attempt's end
+	NextStart    time.Time `json:"nextStart"`    // when the next attempt starts
 }
 
 // AMState is one running AM in Status.
@@ -69,6 +80,9 @@ func (s *Supervisor) Status() Status {
 		Window: s.cfg.Budget.Window.String(), SupervisorPID: os.Getpid()}
 	if s.last != nil {
 		st.Attempt, st.AttemptID, st.AMPID = s.last.n, s.last.id, s.last.pid
+	}
+	if w := s.waiting; w != nil {
+		st.Backoff = &Backoff{NextAttempt: s.next, Crashes: w.Streak, DelaySeconds: w.Delay.Seconds(), NextStart: w.Until}
 	}
 	lead := s.reportedLeader()
 	for _, a := range s.ams {

@@ -20,6 +20,13 @@
 //     children, never an AM's (containers.Manager), so an AM's death takes no
 //     container with it; with Config.Containers = RestartAll they are stopped
 //     between attempts.
+//   - Crash loops are backed off: after attempts that failed soon after their
+//     start (Config.Backoff, attempts.Backoff), the next one waits, and Status
+//     (Backoff: the crashes in a row, the delay, the next start) and the metrics
+//     show it meanwhile. A failed attempt's diagnostics carry the last error line
+//     of its am.log (LastError).
+//   - Config.RESTPort, when set, is the session's REST port: every attempt binds
+//     it (--rest-port), so its address stays the same across failovers.
 //   - The exit is certain (the process is reaped) before the next attempt is
 //     started; when Config.ZooKeeper is set, the dead attempt's ZooKeeper session
 //     is closed with the credentials it registered, so the next leader need not
@@ -60,7 +67,7 @@
 //     included (fenced, as reaped ones are).
 //   - Stopping (ctx ends, or a stop on the control socket): each AM gets SIGTERM,
 //     SIGKILL after 10 s; every container is stopped; HA data is kept.
-//   - ConfigFrom builds a Config from configuration (budget, container mode,
+//   - ConfigFrom builds a Config from configuration (budget, backoff, container mode,
 //     hot standbys from conf/masters — or, for one master daemon of a cluster on
 //     several hosts (Session.OneMaster), one AM and the operator's shared secret
 //     file —, the quorum for fast fencing, the history store) for the CLI, the

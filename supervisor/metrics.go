@@ -33,6 +33,12 @@ var (
 		"The attempt number of the AM that reported it leads (0: none).", nil, nil)
 	descLeadershipGrants = prometheus.NewDesc("amkeeper_supervisor_leadership_grants_total",
 		"Leadership grants the AMs reported (each failover adds one).", nil, nil)
+	descBackoff = prometheus.NewDesc("amkeeper_supervisor_backoff_seconds",
+		"The crash-loop backoff being waited out before the next attempt (0: none).", nil, nil)
+	descBackoffCrashes = prometheus.NewDesc("amkeeper_supervisor_backoff_crashes",
+		"Attempts in a row that failed sooner than amkeeper.attempts.backoff.min-uptime, while backing off (0: none).", nil, nil)
+	descNextStart = prometheus.NewDesc("amkeeper_supervisor_next_attempt_start_timestamp_seconds",
+		"When the next attempt starts after the backoff, Unix seconds (0: not backing off).", nil, nil)
 	descRunning = prometheus.NewDesc("amkeeper_supervisor_application_running",
 		"1 while the application runs, 0 once it ended.", nil, nil)
 )
@@ -44,7 +50,8 @@ var _ prometheus.Collector = collector{}
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAttempt, descMaxAttempts, descAttemptsLeft, descCountedFailures,
-		descAttemptsStarted, descRunningAMs, descContainers, descLeaderAttempt, descLeadershipGrants, descRunning} {
+		descAttemptsStarted, descRunningAMs, descContainers, descLeaderAttempt, descLeadershipGrants, descRunning,
+		descBackoff, descBackoffCrashes, descNextStart} {
 		ch <- d
 	}
 }
@@ -72,6 +79,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	grants := c.s.leadSeq
 	c.s.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(descLeadershipGrants, prometheus.CounterValue, float64(grants))
+	var backoff, crashes, next float64
+	if b := st.Backoff; b != nil {
+		backoff, crashes, next = b.DelaySeconds, float64(b.Crashes), float64(b.NextStart.UnixNano())/1e9
+	}
+	ch <- prometheus.MustNewConstMetric(descBackoff, prometheus.GaugeValue, backoff)
+	ch <- prometheus.MustNewConstMetric(descBackoffCrashes, prometheus.GaugeValue, crashes)
+	ch <- prometheus.MustNewConstMetric(descNextStart, prometheus.GaugeValue, next)
 	running := 0
 	if st.State == "RUNNING" {
 		running = 1

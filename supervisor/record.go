@@ -108,13 +108,22 @@ func WriteRecord(appDir string, r Record) error {
 	return nil
 }
 
-// saveRecord writes what runs now, and the ended attempts not yet settled.
-// Writers are serialized, so the file always holds the newest snapshot.
+// saveRecord writes what runs now, and the ended attempts not yet settled,
+// and logs a failure: for the writes whose failure leaves nothing to undo (the
+// next write tries again). Before a fork, writeRecord's error is acted on.
 func (s *Supervisor) saveRecord() {
+	if err := s.writeRecord(); err != nil {
+		s.log.Error().Err(err).Msg("cannot record the running processes: a restarted supervisor could not adopt them")
+	}
+}
+
+// writeRecord writes what runs now, and the ended attempts not yet settled.
+// Writers are serialized, so the file always holds the newest snapshot.
+func (s *Supervisor) writeRecord() error {
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
 	if s.recEnded {
-		return // the application ended: the record is gone for good
+		return nil // the application ended: the record is gone for good
 	}
 	r := Record{BootID: s.bootID, Supervisor: s.self}
 	s.mu.Lock()
@@ -132,9 +141,7 @@ func (s *Supervisor) saveRecord() {
 				Identity: procid.Identity{PID: c.PID, StartTicks: c.StartTicks}, Memory: c.Memory, Slots: c.Slots, Started: c.Start})
 		}
 	}
-	if err := WriteRecord(s.cfg.Dir, r); err != nil {
-		s.log.Error().Err(err).Msg("cannot record the running processes: a restarted supervisor could not adopt them")
-	}
+	return WriteRecord(s.cfg.Dir, r)
 }
 
 // record is a's entry in the record; callers hold s.mu.

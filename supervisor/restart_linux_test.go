@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -94,6 +95,45 @@ func restartConfig(t *testing.T, dir string) Config {
 		Executable: "/nonexistent", Logger: logging.ForTest(t)}
 }
 
+// runResult is what Run returned, sent from the goroutine that ran it.
+type runResult struct {
+	out Outcome
+	err error
+}
+
+// runInBackground runs s.Run in a goroutine until stop is called; its result
+// arrives on done (no assertion runs there: a failure would hang the test).
+// A test that ends early (a failed assertion) stops it and waits for it.
+func runInBackground(t *testing.T, s *Supervisor) (stop context.CancelFunc, done <-chan runResult) {
+	ctx, cancel := context.WithCancel(context.Background())
+	results := make(chan runResult, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		out, err := s.Run(ctx)
+		results <- runResult{out, err}
+	}()
+	t.Cleanup(func() { cancel(); <-finished })
+	return cancel, results
+}
+
+// awaitWhileRunning polls cond until it holds, failing the test when Run ends
+// first (with what it returned) or after 10 s.
+func awaitWhileRunning(t *testing.T, done <-chan runResult, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		select {
+		case res := <-done:
+			t.Fatalf("Run ended before %s: %v", what, res.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+	}
+}
+
 // historyStore returns a storage directory holding h as the application's
 // attempt history.
 func historyStore(t *testing.T, h attempts.History) hdfsstore.Store {
@@ -145,19 +185,11 @@ func TestFailedStartLeavesAdoptedProcessesRunning(t *testing.T) {
 	require.NoError(t, busy.Close())
 	s, err = New(cfg)
 	require.NoError(t, err)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := s.Run(ctx); done <- err }()
-	require.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			require.NoError(t, err, "the second start")
-		default:
-		}
-		return s.AMPID() == am.PID && len(s.cm.List()) == 1
-	}, 10*time.Second, 10*time.Millisecond)
+	stop, done := runInBackground(t, s)
+	awaitWhileRunning(t, done, func() bool { return s.AMPID() == am.PID && len(s.cm.List()) == 1 },
+		"the second supervisor adopted the AM and the container")
 	stop()
-	require.NoError(t, <-done)
+	require.NoError(t, (<-done).err)
 	require.False(t, am.running())
 	require.False(t, tm.running())
 	_, err = ReadRecord(dir)
@@ -215,17 +247,17 @@ func TestAnAttemptCountedBeforeTheSupervisorDiedIsNotCountedAgain(t *testing.T) 
 
 	s, err := New(cfg)
 	require.NoError(t, err)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan Outcome, 1)
-	go func() { out, err := s.Run(ctx); require.NoError(t, err); done <- out }()
-	require.Eventually(t, func() bool { return s.AMPID() != 0 }, 10*time.Second, 10*time.Millisecond, "attempt 2 runs")
+	stop, done := runInBackground(t, s)
+	awaitWhileRunning(t, done, func() bool { return s.AMPID() != 0 }, "attempt 2 runs")
 	require.Equal(t, 1, s.policy.CountedFailures(), "attempt 1 counted once")
 	rec, err := ReadRecord(dir)
 	require.NoError(t, err)
 	require.Len(t, rec.AMs, 1)
 	require.Equal(t, attemptID(2), rec.AMs[0].AttemptID, "attempt 1 left the record once settled")
 	stop()
-	out := <-done
+	res := <-done
+	require.NoError(t, res.err)
+	out := res.out
 	require.Len(t, out.History.Attempts, 2)
 	require.Equal(t, attemptID(1), out.History.Attempts[0].AttemptID)
 	require.Equal(t, attemptID(2), out.History.Attempts[1].AttemptID)
@@ -307,11 +339,43 @@ func TestRestartAllStopsAdoptedContainersAfterADeadAM(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg.Executable, []byte("#!/bin/sh\nexec sleep 300\n"), 0o755))
 	s, err := New(cfg)
 	require.NoError(t, err)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := s.Run(ctx); done <- err }()
-	require.Eventually(t, func() bool { return s.AMPID() != 0 }, 10*time.Second, 10*time.Millisecond, "attempt 2 runs")
+	stop, done := runInBackground(t, s)
+	awaitWhileRunning(t, done, func() bool { return s.AMPID() != 0 }, "attempt 2 runs")
 	require.False(t, tm.running(), "the container was stopped before attempt 2 started")
 	stop()
-	require.NoError(t, <-done)
+	require.NoError(t, (<-done).err)
+}
+
+// TestNoForkWithoutTheStartingRecord: the record "starting attempt 1" cannot
+// be written (here its path is a directory, so the atomic rename fails as on a
+// full disk or a read-only directory). The supervisor does not fork the AM: a
+// process it could not record would be an orphan no restarted supervisor
+// finds. Run fails naming the record.
+func TestNoForkWithoutTheStartingRecord(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	cfg := restartConfig(t, dir)
+	cfg.Executable = filepath.Join(t.TempDir(), "am")
+	// It keeps its arguments (no exec), so a forked AM is found by them.
+	require.NoError(t, os.WriteFile(cfg.Executable, []byte("#!/bin/sh\nwhile :; do sleep 0.1; done\n"), 0o755))
+	s, err := New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(RecordPath(dir), "in-the-way"), 0o700))
+
+	stop, done := runInBackground(t, s)
+	forked := func() []procid.Identity {
+		found, err := procid.Find(func(args []string) bool { return slices.Contains(args, attemptID(1)) })
+		require.NoError(t, err)
+		return found
+	}
+	select {
+	case res := <-done:
+		err = res.err
+	case <-time.After(10 * time.Second):
+		found := forked()
+		stop()
+		t.Fatalf("Run kept going without a record; AM processes of attempt 1: %v (run: %v)", found, (<-done).err)
+	}
+	require.ErrorContains(t, err, "attempt "+attemptID(1)+" not started")
+	require.ErrorContains(t, err, RecordPath(dir))
+	require.Empty(t, forked(), "no AM process of attempt 1")
 }

@@ -38,7 +38,10 @@ type Config struct {
 	// AM attempt (attempts/<attempt-id>/am.log) and per container.
 	Dir    string
 	Budget attempts.Budget
-	Clock  attempts.Clock // default attempts.SystemClock
+	// Backoff delays the next attempt after attempts that crashed soon after
+	// their start (the zero Backoff: never).
+	Backoff attempts.Backoff
+	Clock   attempts.Clock // default attempts.SystemClock
 	// Executable is the binary re-executed as `am` and `taskmanager` (default: this
 	// process's own executable).
 	Executable string
@@ -61,6 +64,11 @@ type Config struct {
 	// through the same election, only the leader acts, and each is restarted
 	// within the budget. Each entry is that AM's REST port ("0": any).
 	StandbyPorts []string
+	// RESTPort is the REST port the session keeps: every attempt binds it (an
+	// attempt that finds it taken fails, with the backoff). 0: each attempt
+	// binds what rest.bind-port or rest.port says. Hot standby (StandbyPorts)
+	// ignores it.
+	RESTPort int
 	// TaskManagers, TaskManagerMemory and Slots shape the session (-n, -tm, -s).
 	TaskManagers      int
 	TaskManagerMemory int64
@@ -128,9 +136,10 @@ type Supervisor struct {
 	last      *amProc            // the attempt started last
 	next      int                // the next attempt number to hand out
 	completed []rmapi.CompletedContainer
-	lastExit  time.Time // when the last AM attempt was reaped
-	leadSeq   uint64    // counts the leadership reports that said "leading"
-	lastREST  string    // the REST address of the AM that last reported leading
+	lastExit  time.Time      // when the last AM attempt was reaped
+	leadSeq   uint64         // counts the leadership reports that said "leading"
+	lastREST  string         // the REST address of the AM that last reported leading
+	waiting   *attempts.Wait // the crash-loop backoff being waited out, if any
 
 	bootID   string               // this boot's ID, recorded with the processes
 	self     procid.Identity      // this supervisor process, recorded
@@ -578,6 +587,43 @@ func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby boo
 				s.log.Warn().Err(err).Msg("containers after the attempt")
 			}
 		}
+		if !s.backoff(slot) {
+			if ctx.Err() != nil {
+				return d, nil
+			}
+			return attempts.Decision{}, nil // another slot ended the application
+		}
+	}
+}
+
+// backoff waits out the crash-loop backoff the history calls for before the
+// next attempt (shown in Status meanwhile); false when slot ended first.
+func (s *Supervisor) backoff(slot context.Context) bool {
+	w := s.cfg.Backoff.Next(s.policy.History())
+	if w.Delay <= 0 {
+		return true
+	}
+	left := w.Until.Sub(s.cfg.Clock.Now())
+	s.log.Warn().Int("crashes", w.Streak).Dur("backoff", w.Delay).Time("next_start", w.Until).
+		Msg("attempts crash soon after their start: backing off before the next one")
+	if left <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	s.waiting = &w
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.waiting = nil
+		s.mu.Unlock()
+	}()
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-slot.Done():
+		return false
 	}
 }
 
@@ -646,6 +692,9 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 		"--taskmanagers", strconv.Itoa(s.cfg.TaskManagers),
 		"--tm-memory", strconv.FormatInt(s.cfg.TaskManagerMemory, 10),
 		"--slots", strconv.Itoa(s.cfg.Slots)}, s.cfg.ProcessArgs...)
+	if restPort == "" && s.cfg.RESTPort > 0 {
+		restPort = strconv.Itoa(s.cfg.RESTPort) // the session's, kept by every attempt
+	}
 	if restPort != "" {
 		args = append(args, "--rest-port", restPort)
 	}
@@ -668,12 +717,18 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 
 	// "Starting attempt n" is recorded before the fork: a supervisor that dies
 	// before it records the PID leaves the next one a record by which it finds
-	// the process (by its arguments), not an unknown orphan.
+	// the process (by its arguments), not an unknown orphan. Without that
+	// record (a full disk, a read-only directory) there is no fork.
 	am := &amProc{n: n, id: id, port: restPort, started: start}
 	s.mu.Lock()
 	s.ams[id], s.last = am, am
 	s.mu.Unlock()
-	s.saveRecord()
+	if err := s.writeRecord(); err != nil {
+		s.mu.Lock()
+		delete(s.ams, id)
+		s.mu.Unlock()
+		return attempts.Exit{}, fmt.Errorf("supervisor: attempt %s not started: a restarted supervisor could not find it: %w", id, err)
+	}
 	if err := cmd.Start(); err != nil {
 		s.mu.Lock()
 		delete(s.ams, id)
@@ -707,7 +762,8 @@ func (s *Supervisor) runAttempt(ctx context.Context, n int, restPort string) (at
 
 // watchAdopted waits for an adopted AM (not our child: through its pidfd) to
 // exit, or stops it when ctx ends, as runAttempt does for a started one. Its
-// exit status is unknown.
+// exit status is unknown. procid's Wait returns only at the exit (its context
+// never ends here): a failing poll is not taken for the AM's exit.
 func (s *Supervisor) watchAdopted(ctx context.Context, am *amProc) attempts.Exit {
 	waited := make(chan error, 1)
 	go func() { waited <- am.proc.Wait(context.Background()) }()
@@ -756,6 +812,9 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 		exit.Kind, exit.Diagnostics = attempts.ExitKilledBySupervisor, "the application was stopped"
 	default:
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
+		if cause := logging.LastErrorOf(s.amLog(am.id)); cause != "" {
+			exit.Diagnostics += "; last error in am.log: " + cause
+		}
 	}
 	s.mu.Lock()
 	am.pid, am.exit = 0, &exit

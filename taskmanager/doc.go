@@ -4,9 +4,15 @@
 // the application secret (Config.Secret) and carry the leader session ID it
 // registered under; its own calls are signed too. With internal TLS (Config.TLS)
 // it serves https only to callers presenting a certificate of the trust store,
-// and presents its own to the leader. When the leader goes away it drops whatever it
-// ran for that leader but keeps its process and slots, and registers with the next
-// leader as soon as retrieval names one.
+// and presents its own to the leader. When the leader goes away (retrieval names
+// another, or a heartbeat is refused) it refuses that leader's commands from then
+// on but keeps its tasks running for the grace period (Config.LeaderlessGrace,
+// amkeeper.taskmanager.leaderless-grace) and registers with the next leader as
+// soon as retrieval names one, listing the tasks it runs (job, execution,
+// subtask, last checkpoint) for that leader to adopt. With no leader registered
+// with for the whole grace period, it cancels the tasks; it keeps its process and
+// slots. Status reports each task's records, the records replayed after restores
+// and the newest gaps between records reaching its sink.
 //
 // The TaskManager–AM protocol (paths, types, the leader-session header, both
 // clients and both handlers) is package tmapi; the AM's registry is in package

@@ -18,6 +18,7 @@ import (
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/internal/netaddr"
+	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
@@ -56,6 +57,11 @@ type Config struct {
 	// execution.checkpointing.timeout. The server's write timeout leaves it that
 	// long (and a margin); zero: httpjson's default.
 	CommandTimeout time.Duration
+	// LeaderlessGrace is how long tasks keep running while no leader is
+	// registered with (amkeeper.taskmanager.leaderless-grace): the next leader
+	// may adopt them. After it they are canceled. Zero: canceled when the
+	// leader goes.
+	LeaderlessGrace time.Duration
 	// RetryInterval paces registration attempts (default 100 ms).
 	RetryInterval time.Duration
 	// Logger is the TaskManager's logger; the process sets the container (and pid)
@@ -80,9 +86,14 @@ type TaskManager struct {
 	addr        string        // the address published (with the last registration, for a wildcard bind host)
 	port        string        // the port bound
 	change      chan struct{} // signalled when retrieval names a new leader
-	// call cancels the registration or heartbeat in flight; onLeader calls it
-	// when retrieval names another leader.
-	call  context.CancelFunc
+	// knownCtx ends when retrieval names another leader than known: a call to
+	// a leader that is paused or gone does not hold up registering with the next.
+	knownCtx    context.Context
+	knownCancel context.CancelFunc
+	runCtx      context.Context
+	// grace cancels the tasks when no leader is registered with for
+	// LeaderlessGrace after the last one went (nil: not leaderless).
+	grace *time.Timer
 	tasks tasks
 }
 
@@ -107,7 +118,7 @@ func New(cfg Config) *TaskManager {
 		log:      cfg.Logger, // the process set container (and pid) on it
 		registry: tmapi.NewRegistryClient(cfg.TLS.HTTPClient(5*time.Second), cfg.Secret),
 		change:   make(chan struct{}, 1),
-		tasks:    tasks{m: map[tmapi.TaskID]*running{}},
+		tasks:    tasks{m: map[tmapi.TaskID]*running{}, stats: map[tmapi.TaskID]*job.RecordStats{}},
 	}
 }
 
@@ -123,7 +134,8 @@ func (tm *TaskManager) Status() tmapi.Status {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	return tmapi.Status{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
-		LeaderSession: sessionString(tm.leader), LeaderAddress: tm.leader.Address, Registrations: tm.regs}
+		LeaderSession: sessionString(tm.leader), LeaderAddress: tm.leader.Address, Registrations: tm.regs,
+		Tasks: tm.taskStatus()}
 }
 
 func sessionString(i recovery.LeaderInfo) string {
@@ -166,6 +178,10 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 		}
 	}()
 
+	tm.mu.Lock()
+	tm.runCtx = ctx
+	tm.knownCtx, tm.knownCancel = context.WithCancel(ctx)
+	tm.mu.Unlock()
 	retrieval := make(chan error, 1)
 	go func() {
 		retrieval <- tm.cfg.Leaders.Retrieve(ctx, recovery.ResourceManager, tm.onLeader)
@@ -197,10 +213,9 @@ func (tm *TaskManager) publish(leader recovery.LeaderInfo) (string, error) {
 // onLeader is called by leader retrieval on every change.
 func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 	tm.mu.Lock()
-	if tm.known != info && tm.call != nil {
-		// A call to a leader that is gone (its host cut off, say) must not hold
-		// up registering with the new one until the call's timeout.
-		tm.call()
+	if info != tm.known && tm.knownCancel != nil {
+		tm.knownCancel()
+		tm.knownCtx, tm.knownCancel = context.WithCancel(tm.runCtx)
 	}
 	tm.known = info
 	if tm.registering.Known() && tm.registering != info && !tm.leader.Known() {
@@ -208,19 +223,49 @@ func (tm *TaskManager) onLeader(info recovery.LeaderInfo) {
 		tm.leader = tm.registering
 	}
 	if tm.leader.Known() && tm.leader != info {
-		// The leader we served is gone or replaced: drop what we ran for it, keep
-		// the process and slots. (Tasks join in the jobs issue.)
-		tm.log.Info().Str(logging.LeaderSession, tm.leader.SessionID.String()).Msg("leader lost: cancelling its work, keeping slots")
-		tm.leader = recovery.LeaderInfo{}
-		tm.mu.Unlock()
-		tm.cancelAll()
-		tm.mu.Lock()
+		tm.leaderLostLocked("leader lost")
 	}
 	tm.mu.Unlock()
 	select {
 	case tm.change <- struct{}{}:
 	default:
 	}
+}
+
+// leaderLostLocked drops the leader the TaskManager served (gone, replaced or
+// unreachable): its commands are refused from now on. Its tasks keep running for
+// the grace period, for the next leader to adopt; with no grace they are canceled
+// now. The process and slots stay. Called with tm.mu held; it may release it
+// meanwhile.
+func (tm *TaskManager) leaderLostLocked(why string) {
+	old := tm.leader
+	tm.leader = recovery.LeaderInfo{}
+	switch {
+	case tm.cfg.LeaderlessGrace <= 0:
+		tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Msg(why + ": cancelling its work, keeping slots")
+		tm.mu.Unlock()
+		tm.cancelAll()
+		tm.mu.Lock()
+	case tm.grace == nil:
+		tm.log.Info().Str(logging.LeaderSession, old.SessionID.String()).Dur("grace", tm.cfg.LeaderlessGrace).
+			Msg(why + ": tasks keep running for the next leader to adopt")
+		tm.grace = time.AfterFunc(tm.cfg.LeaderlessGrace, tm.graceOver)
+	}
+}
+
+// graceOver cancels the tasks when the grace period ended with no leader
+// registered with.
+func (tm *TaskManager) graceOver() {
+	tm.mu.Lock()
+	if tm.grace == nil || tm.leader.Known() {
+		tm.mu.Unlock()
+		return
+	}
+	tm.grace = nil
+	tm.mu.Unlock()
+	n := tm.stop(func(tmapi.TaskID) bool { return true })
+	tm.log.Warn().Dur("grace", tm.cfg.LeaderlessGrace).Int("tasks", n).
+		Msg("no leader within the grace period: tasks canceled; the next leader restores them")
 }
 
 // follow registers with the known leader and heartbeats it; on any change or
@@ -231,17 +276,13 @@ func (tm *TaskManager) follow(ctx context.Context) {
 	var tlsFailure string // the last TLS failure warned about: each is warned once, retries at debug
 	for {
 		tm.mu.Lock()
-		known, registered := tm.known, tm.leader
+		known, registered, kctx := tm.known, tm.leader, tm.knownCtx
 		tm.mu.Unlock()
 		switch {
 		case !known.Known():
 			tick = nil
 		case registered != known:
-			var hb time.Duration
-			err := tm.calling(ctx, known, func(ctx context.Context) (err error) {
-				hb, err = tm.register(ctx, known)
-				return err
-			})
+			hb, err := tm.register(kctx, known)
 			if err != nil {
 				var te *flinkssl.TLSError
 				switch {
@@ -258,11 +299,11 @@ func (tm *TaskManager) follow(ctx context.Context) {
 			interval = hb
 			tick = time.After(interval)
 		default:
-			if err := tm.calling(ctx, known, func(ctx context.Context) error { return tm.heartbeat(ctx, known) }); err != nil {
+			if err := tm.heartbeat(kctx, known); err != nil {
 				tm.log.Info().Err(err).Msg("heartbeat refused: registering again")
 				tm.mu.Lock()
 				if tm.leader == known {
-					tm.leader = recovery.LeaderInfo{}
+					tm.leaderLostLocked("heartbeat refused")
 				}
 				tm.mu.Unlock()
 				tick = time.After(tm.cfg.RetryInterval)
@@ -279,33 +320,15 @@ func (tm *TaskManager) follow(ctx context.Context) {
 	}
 }
 
-// calling runs f, a call to leader, with a context that ends when retrieval
-// names another leader.
-func (tm *TaskManager) calling(ctx context.Context, leader recovery.LeaderInfo, f func(context.Context) error) error {
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	tm.mu.Lock()
-	if tm.known != leader {
-		tm.mu.Unlock()
-		return errors.New("leader changed")
-	}
-	tm.call = cancel
-	tm.mu.Unlock()
-	defer func() {
-		tm.mu.Lock()
-		tm.call = nil
-		tm.mu.Unlock()
-	}()
-	return f(cctx)
-}
-
 func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {
 	addr, err := tm.publish(leader)
 	if err != nil {
 		return 0, err
 	}
+	// The tasks are listed before the registering session accepts commands: a
+	// deployment from the new leader can only add to what it is told.
 	reg := tmapi.Registration{ContainerID: tm.cfg.ContainerID, PID: os.Getpid(), Slots: tm.cfg.Slots,
-		Address: addr, LeaderSession: leader.SessionID.String()}
+		Address: addr, LeaderSession: leader.SessionID.String(), Tasks: tm.runningTasks()}
 	// The leader may deploy tasks as soon as it has our registration, before its
 	// reply reaches us: commands under the session we are registering with are
 	// accepted from now on (while it is still the leader retrieval reports).
@@ -328,6 +351,10 @@ func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo)
 	}
 	tm.leader = leader
 	tm.regs++
+	if tm.grace != nil {
+		tm.grace.Stop()
+		tm.grace = nil
+	}
 	tm.mu.Unlock()
 	interval := time.Duration(res.HeartbeatIntervalMs) * time.Millisecond
 	if interval <= 0 {

@@ -1,11 +1,14 @@
 package taskmanager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
@@ -34,10 +37,60 @@ type running struct {
 	done   chan struct{}
 }
 
-// tasks is the TaskManager's set of running subtasks, all for one leader.
+// tasks is the TaskManager's set of running subtasks. They outlive the leader
+// that deployed them for the leaderless grace period: the next leader adopts
+// them or replaces them.
 type tasks struct {
 	mu sync.Mutex
 	m  map[tmapi.TaskID]*running
+	// stats observe each subtask across its instances in this process.
+	stats map[tmapi.TaskID]*job.RecordStats
+}
+
+// statsOf returns the record stats of a subtask, made on first use.
+func (tm *TaskManager) statsOf(id tmapi.TaskID) *job.RecordStats {
+	tm.tasks.mu.Lock()
+	defer tm.tasks.mu.Unlock()
+	s, ok := tm.tasks.stats[id]
+	if !ok {
+		s = &job.RecordStats{}
+		tm.tasks.stats[id] = s
+	}
+	return s
+}
+
+// running lists the subtasks that run here, sorted, as a registration carries them.
+func (tm *TaskManager) runningTasks() []tmapi.RunningTask {
+	tm.tasks.mu.Lock()
+	defer tm.tasks.mu.Unlock()
+	out := make([]tmapi.RunningTask, 0, len(tm.tasks.m))
+	for id, r := range tm.tasks.m {
+		out = append(out, tmapi.RunningTask{JobID: id.JobID, Subtask: id.Subtask, Execution: r.task.Execution(),
+			LastCheckpoint: r.task.LastCheckpoint()})
+	}
+	slices.SortFunc(out, func(a, b tmapi.RunningTask) int {
+		return cmp.Or(strings.Compare(a.JobID, b.JobID), cmp.Compare(a.Subtask, b.Subtask))
+	})
+	return out
+}
+
+// taskStatus reports the subtasks that run here with their record stats.
+func (tm *TaskManager) taskStatus() []tmapi.TaskStatus {
+	run := tm.runningTasks()
+	out := make([]tmapi.TaskStatus, 0, len(run))
+	for _, rt := range run {
+		st := tmapi.TaskStatus{RunningTask: rt}
+		if t, err := tm.task(rt.Task()); err == nil {
+			st.Records = t.Records()
+		}
+		s := tm.statsOf(rt.Task())
+		st.Replayed = s.Replayed()
+		for _, g := range s.Gaps() {
+			st.Gaps = append(st.Gaps, tmapi.Gap{End: g.End, Length: g.Length})
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // stop removes the tasks that match, cancels them and waits for them; it returns
@@ -84,7 +137,7 @@ func (tm *TaskManager) Deploy(ctx context.Context, d tmapi.Deployment) error {
 	}
 	// The task adds job and subtask to its own lines: it gets the logger without them.
 	t, err := job.NewTask(g, d.Subtask, job.Env{State: state, Output: tm.cfg.Tasks.Storage, StateRoot: tm.cfg.Tasks.StateRoot,
-		OutputRoot: tm.cfg.Tasks.OutputRoot, Log: tm.log})
+		OutputRoot: tm.cfg.Tasks.OutputRoot, Stats: tm.statsOf(d.Task()), Log: tm.log})
 	if err != nil {
 		return err
 	}
@@ -107,7 +160,7 @@ func (tm *TaskManager) Deploy(ctx context.Context, d tmapi.Deployment) error {
 			log.Error().Err(err).Msg("task failed")
 		}
 	}()
-	log.Info().Bool("restored", d.Handle != nil).Msg("task deployed")
+	log.Info().Bool("restored", d.Handle != nil).Str("execution", g.Execution).Msg("task deployed")
 	return nil
 }
 

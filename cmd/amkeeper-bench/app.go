@@ -62,6 +62,7 @@ func newApp(stdout, stderr io.Writer, o options) *cli.App {
 		},
 		Commands: []*cli.Command{
 			failoverCommand(),
+			faultsCommand(),
 			electionCommand(o),
 			recoveryCommand(),
 			electionContenderCommand(),

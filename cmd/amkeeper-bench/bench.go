@@ -88,8 +88,10 @@ func (b *bench) yarnSession(ctx context.Context, given string) (string, error) {
 // startSession starts a detached session of yarnSession under dir (its conf
 // directory dir/conf, storage dir/storage, application directories dir/home) on
 // the bench's ZooKeeper with a 10 s session: a budget of kills+2 attempts and no
-// failure window, so that the bench's own kills never end it; extra adds
-// yarn-session flags such as -n.
+// failure window, so that the bench's own kills never end it, and no crash-loop
+// backoff (its kills follow each other within seconds, which the supervisor
+// would otherwise take for a crash loop and delay: the bench measures the
+// failover itself); extra adds yarn-session flags such as -n.
 func (b *bench) startSession(ctx context.Context, yarnSession, dir string, kills int, heartbeat string, extra ...string) (*sessionctl.Detached, error) {
 	confDir := filepath.Join(dir, "conf")
 	if err := os.MkdirAll(confDir, 0o700); err != nil {
@@ -100,7 +102,8 @@ func (b *bench) startSession(ctx context.Context, yarnSession, dir string, kills
 	args = append(args, sessionctl.DynamicArgs([]string{"high-availability.type=zookeeper", "high-availability.zookeeper.quorum=" + b.connect,
 		"high-availability.storageDir=" + hdfsstore.FileURI(filepath.Join(dir, "storage")), "high-availability.zookeeper.client.session-timeout=10 s",
 		"yarn.application-attempts=" + budget, "yarn.resourcemanager.am.max-attempts=" + budget,
-		"yarn.application-attempt-failures-validity-interval=-1", "heartbeat.interval=" + heartbeat, "rest.port=0"})...)
+		"yarn.application-attempt-failures-validity-interval=-1", "amkeeper.attempts.backoff.initial=0",
+		"heartbeat.interval=" + heartbeat, "rest.port=0"})...)
 	return sessionctl.StartDetached(ctx, yarnSession, filepath.Join(dir, "home"), args...)
 }
 

@@ -12,10 +12,15 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
+	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
 
-const flagMode = "mode"
+const (
+	flagMode  = "mode"
+	flagGrace = "grace"
+)
 
 func failoverCommand() *cli.Command {
 	return &cli.Command{
@@ -26,18 +31,19 @@ func failoverCommand() *cli.Command {
 			&cli.IntFlag{Name: flagJobs, Value: 1, Usage: "jobs running in the session"},
 			&cli.IntFlag{Name: flagTMs, Value: 2, Usage: "TaskManagers"},
 			&cli.StringFlag{Name: flagMode, Value: "restart", Usage: "restart (the supervisor starts the next attempt) or standby (two AMs from a masters file; no process start)"},
+			&cli.StringFlag{Name: flagGrace, Usage: "amkeeper.taskmanager.leaderless-grace for the session (default: the key's default, heartbeat.timeout); 0 measures the old path: tasks canceled when the AM dies, every job restored"},
 		},
 		Action: runFailover,
 	}
 }
 
-// benchJob is a small job whose checkpoints show it processing.
+// benchJob is a small job whose checkpoints show it processing: every record
+// reaches the sink (no window), so the gap between two of them is the stall.
 const benchJob = `name: bench-%d
 parallelism: 1
 checkpointInterval: 200ms
 pipeline:
   - sequence: {rate: 1ms}
-  - countWindowAll: {size: 100, aggregate: sum}
   - file: {path: bench-%d}
 `
 
@@ -62,7 +68,11 @@ func runFailover(c *cli.Context) error {
 		_ = os.MkdirAll(filepath.Join(b.dir, "conf"), 0o700)
 		_ = os.WriteFile(filepath.Join(b.dir, "conf", "masters"), []byte("localhost\nlocalhost\n"), 0o600)
 	}
-	session, err := b.startSession(ctx, yarnSession, b.dir, kills, "100 ms", "-n", strconv.Itoa(c.Int(flagTMs)))
+	extra := []string{"-n", strconv.Itoa(c.Int(flagTMs))}
+	if g := c.String(flagGrace); g != "" {
+		extra = append(extra, sessionctl.DynamicArgs([]string{"amkeeper.taskmanager.leaderless-grace=" + g})...)
+	}
+	session, err := b.startSession(ctx, yarnSession, b.dir, kills, "100 ms", extra...)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
 	}
@@ -100,9 +110,15 @@ func runFailover(c *cli.Context) error {
 	}
 
 	phases := map[string][]float64{}
-	var totals []float64
+	var totals, stalls, steady, replays, firsts []float64
+	since := time.Now() // the steady-state window before each kill starts here
+	adopted := 0
 	for k := 0; k < kills; k++ {
 		if _, err := sessionctl.Poll(ctx, 60*time.Second, func() (struct{}, bool) { return struct{}{}, running(leader) }, "jobs do not checkpoint"); err != nil {
+			return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
+		}
+		before, err := sessionctl.TaskManagerStatuses(ctx, secret, leader)
+		if err != nil {
 			return cli.Exit(fmt.Sprintf("failover: %v", err), exitFailure)
 		}
 		if _, err := client.KillAM(ctx); err != nil {
@@ -129,6 +145,41 @@ func runFailover(c *cli.Context) error {
 		}
 		totals = append(totals, float64(time.Since(killed).Microseconds())/1000)
 		leader = next
+		// The first checkpoint every job completes under the new leader, and
+		// whether the leader adopted each job's running tasks.
+		var first time.Time
+		var adoptedAll bool
+		if _, err := sessionctl.PollEvery(ctx, 2*time.Millisecond, 60*time.Second, func() (struct{}, bool) {
+			first, adoptedAll = time.Time{}, true
+			for _, j := range jobs {
+				var info jobmanager.CheckpointInfo
+				if sessionctl.GetJSON(ctx, hc, leader+"/jobs/"+j+"/checkpoints", &info) != nil || info.Latest.Completed == nil {
+					return struct{}{}, false
+				}
+				adoptedAll = adoptedAll && info.Adopted
+				if at := time.UnixMilli(info.Latest.Completed.LatestAckTimestamp); at.After(first) {
+					first = at
+				}
+			}
+			return struct{}{}, true
+		}, "no checkpoint under the new leader"); err != nil {
+			return cli.Exit(fmt.Sprintf("failover %d: %v", k+1, err), exitFailure)
+		}
+		if adoptedAll && len(jobs) > 0 {
+			adopted++
+		}
+		if len(jobs) > 0 {
+			firsts = append(firsts, float64(first.Sub(killed).Microseconds())/1000)
+		}
+		after, err := sessionctl.TaskManagerStatuses(ctx, secret, leader)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("failover %d: %v", k+1, err), exitFailure)
+		}
+		stall, replayed := taskEffects(before, after, killed)
+		stalls = append(stalls, stall)
+		replays = append(replays, float64(replayed))
+		steady = append(steady, longestGap(before, since, killed))
+		since = time.Now()
 	}
 	st, _ := client.Status(ctx)
 
@@ -143,9 +194,54 @@ func runFailover(c *cli.Context) error {
 	}
 	fmt.Fprintf(tw, "total: kill → tasks deployed (observed)\t%.1f\t%.1f\t\n", pct(totals, 50), pct(totals, 99))
 	tw.Flush()
+	if len(jobs) > 0 {
+		fmt.Fprintf(w, "\nPer kill, across the failover (%d of %d kills: every job adopted, no restore):\n", adopted, kills)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\tp50\tp99\tmax\t")
+		fmt.Fprintf(tw, "processing stall: longest gap between records at a sink, ms (0: none ≥ %v)\t%.1f\t%.1f\t%.1f\t\n",
+			job.GapThreshold, pct(stalls, 50), pct(stalls, 99), pct(stalls, 100))
+		fmt.Fprintf(tw, "for comparison, before the kill (checkpoints without a failover), ms\t%.1f\t%.1f\t%.1f\t\n",
+			pct(steady, 50), pct(steady, 99), pct(steady, 100))
+		fmt.Fprintf(tw, "records replayed (all jobs)\t%.0f\t%.0f\t%.0f\t\n", pct(replays, 50), pct(replays, 99), pct(replays, 100))
+		fmt.Fprintf(tw, "kill → first checkpoint completed under the new leader, ms\t%.1f\t%.1f\t%.1f\t\n", pct(firsts, 50), pct(firsts, 99), pct(firsts, 100))
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "\nRSS: %s\n", sessionRSS(st))
 	fmt.Fprintf(w, "failover p50=%.0fms p99=%.0fms\n", pct(totals, 50), pct(totals, 99))
 	return nil
+}
+
+// taskEffects compares TaskManager statuses from before a kill with those after
+// it: the longest gap between records at any sink that ended after the kill (0:
+// none of at least job.GapThreshold), and the records processed again since.
+func taskEffects(before, after []tmapi.Status, killed time.Time) (stallMs float64, replayed int64) {
+	for _, st := range before {
+		for _, t := range st.Tasks {
+			replayed -= t.Replayed
+		}
+	}
+	for _, st := range after {
+		for _, t := range st.Tasks {
+			replayed += t.Replayed
+		}
+	}
+	return longestGap(after, killed, time.Now()), max(replayed, 0)
+}
+
+// longestGap is the longest gap between records at any sink in sts that ended
+// within (from, to], in ms (0: none of at least job.GapThreshold).
+func longestGap(sts []tmapi.Status, from, to time.Time) float64 {
+	var ms float64
+	for _, st := range sts {
+		for _, t := range st.Tasks {
+			for _, g := range t.Gaps {
+				if g.End.After(from) && !g.End.After(to) {
+					ms = max(ms, float64(g.Length.Microseconds())/1000)
+				}
+			}
+		}
+	}
+	return ms
 }
 
 // pct is the p-th percentile of v.

@@ -68,6 +68,9 @@ type spec struct {
 	Slots        int      `json:"slots"`
 	TMMemory     int64    `json:"tmMemory"`
 	JMMemory     int64    `json:"jmMemory,omitempty"` // -jm, else jobmanager.memory.process.size
+	// RESTPort is the REST port the session picked once (pickRESTPort) and every
+	// attempt binds; 0: rest.port or rest.bind-port decide.
+	RESTPort int `json:"restPort,omitempty"`
 	// Master: one master daemon of a cluster on several hosts (jobmanager
 	// start): one AM, the shared secret, no TaskManager containers, and its
 	// stop never removes the cluster's HA data (the other masters lead on).
@@ -152,12 +155,24 @@ func runSession(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("application directory: %v", err), exitFailure)
 	}
 	w := c.App.Writer
+	timeout := cfg.Duration(conf.SessionStartTimeout)
 	if c.Bool(flagDetached) {
 		pid, err := detach(c, dir)
 		if err != nil {
 			return cli.Exit(err.Error(), exitFailure)
 		}
+		// The start returns once an AM leads, as yarn-session.sh returns once
+		// the JobManager runs; a start that does not get there is stopped.
+		lead, err := awaitLeader(c.Context, dir, sp.AppID, timeout)
+		if err != nil {
+			msg := err.Error()
+			if failed, ended := isStartFailure(err); failed && !ended && stopUnstarted(c.Context, dir) {
+				msg += "; the session was stopped"
+			}
+			return cli.Exit(msg, exitFailure)
+		}
 		recordSession(c, sp)
+		fmt.Fprintf(w, "JobManager Web Interface: %s\n", lead.rest)
 		fmt.Fprintf(w, "Session %s started in the background (supervisor pid %d).\n", sp.AppID, pid)
 		fmt.Fprintf(w, "  status:  yarn-session status -id %s\n  attach:  yarn-session -id %s\n  stop:    yarn-session stop -id %s\n", sp.AppID, sp.AppID, sp.AppID)
 		return nil
@@ -167,14 +182,18 @@ func runSession(c *cli.Context) error {
 	defer stop()
 	go readCommands(c.App.Reader, w, stop, dir)
 	go func() {
-		// Recorded once the supervisor serves: a start that fails before leaves
-		// another session's record alone.
-		client := supervisor.NewControlClient(dir)
-		if _, err := sessionctl.Poll(ctx, 30*time.Second, func() (struct{}, bool) {
-			_, err := client.Status(ctx)
-			return struct{}{}, err == nil
-		}, "the supervisor did not serve"); err == nil {
+		// Recorded once an AM leads: a start that fails leaves another
+		// session's record alone.
+		lead, err := awaitLeader(ctx, dir, sp.AppID, timeout)
+		switch {
+		case err == nil:
 			recordSession(c, sp)
+			fmt.Fprintf(w, "JobManager Web Interface: %s\n", lead.rest)
+		case ctx.Err() == nil:
+			if _, ended := isStartFailure(err); ended {
+				return // supervise reports the end
+			}
+			fmt.Fprintf(w, "Warning: %v\n", err) // still running: the user decides
 		}
 	}()
 	log, err := supervisorLogger(c, sp.AppID)
@@ -184,7 +203,22 @@ func runSession(c *cli.Context) error {
 	return supervise(ctx, w, log, dir, sp, cfg)
 }
 
-// recordSession writes the .yarn-properties file of a session that serves.
+// stopUnstarted stops a session whose start failed, if its supervisor still
+// runs, and waits (up to 90 s) until the supervisor has exited; it reports
+// whether it stopped one.
+func stopUnstarted(ctx context.Context, dir string) bool {
+	client := supervisor.NewControlClient(dir)
+	st, err := client.Status(ctx)
+	if err != nil || client.Stop(ctx) != nil {
+		return false
+	}
+	_, err = sessionctl.Poll(ctx, 90*time.Second, func() (struct{}, bool) {
+		return struct{}{}, syscall.Kill(st.SupervisorPID, 0) == syscall.ESRCH
+	}, "the supervisor did not exit")
+	return err == nil
+}
+
+// recordSession writes the .yarn-properties file of a session whose AM leads.
 func recordSession(c *cli.Context, sp spec) {
 	if err := writeProperties(sp); err != nil {
 		log := logger(c)
@@ -215,6 +249,9 @@ func newSpec(c *cli.Context) (spec, *conf.Config, error) {
 	sp := spec{AppID: app.String(), Name: c.String(flagName), ConfDir: confDir, Dynamic: dyn,
 		TaskManagers: c.Int(flagContainers), Slots: c.Int(flagSlots), TMMemory: cfg.TaskManagerProcessSize(),
 		JMMemory: cfg.JobManagerProcessSize()}
+	if sp.RESTPort, err = pickRESTPort(cfg); err != nil {
+		return spec{}, nil, cli.Exit(err.Error(), exitFailure)
+	}
 	if sp.TaskManagers < 1 {
 		return spec{}, nil, cli.Exit(fmt.Sprintf("-n %d: want at least one TaskManager container", sp.TaskManagers), exitUsage)
 	}
@@ -286,8 +323,8 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		}
 	}
 	sc, err := supervisor.ConfigFrom(ctx, cfg, supervisor.Session{App: app, Dir: dir,
-		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots, Logger: log,
-		OneMaster: sp.Master})
+		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots,
+		RESTPort: sp.RESTPort, Logger: log, OneMaster: sp.Master})
 	if err != nil {
 		return cli.Exit(err.Error(), exitFailure)
 	}
@@ -313,7 +350,7 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 	}
 	e.print(w)
 	if d.FinalStatus == attempts.FinalFailed {
-		msg := fmt.Sprintf("session %s failed: %s", sp.AppID, d.Reason)
+		msg := fmt.Sprintf("session %s failed: %s%s", sp.AppID, d.Reason, lastCause(dir))
 		if !e.HARemoved {
 			msg += fmt.Sprintf("; its jobs are kept: resume them with %s", e.resumeCommand())
 		}

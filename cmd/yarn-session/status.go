@@ -40,15 +40,18 @@ const (
 // JSON (`status -o json`) field names are stable and documented in
 // docs/sessions.md.
 type appReport struct {
-	ApplicationID string                      `json:"applicationId"`
-	Name          string                      `json:"name"`
-	State         string                      `json:"state"`
-	FinalStatus   string                      `json:"finalStatus"` // UNDEFINED while it runs
-	Diagnostics   string                      `json:"diagnostics"`
-	TrackingURL   string                      `json:"trackingUrl"`
-	StartTime     time.Time                   `json:"startTime"`
-	FinishTime    *time.Time                  `json:"finishTime,omitempty"`
-	Budget        budgetReport                `json:"budget"`
+	ApplicationID string       `json:"applicationId"`
+	Name          string       `json:"name"`
+	State         string       `json:"state"`
+	FinalStatus   string       `json:"finalStatus"` // UNDEFINED while it runs
+	Diagnostics   string       `json:"diagnostics"`
+	TrackingURL   string       `json:"trackingUrl"`
+	StartTime     time.Time    `json:"startTime"`
+	FinishTime    *time.Time   `json:"finishTime,omitempty"`
+	Budget        budgetReport `json:"budget"`
+	// Backoff is set while the supervisor waits out the crash-loop backoff
+	// before the next attempt (see docs/restart-budget.md).
+	Backoff       *supervisor.Backoff         `json:"backoff,omitempty"`
 	Attempts      []attemptReport             `json:"attempts"`
 	SupervisorPID int                         `json:"supervisorPid,omitempty"`
 	Containers    []supervisor.ContainerState `json:"containers"`
@@ -133,18 +136,6 @@ func stateOf(final string) string {
 	return stateKilled
 }
 
-// attemptCause is the last error line of an attempt's am.log, "" when it has
-// none or cannot be read.
-func attemptCause(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	cause, _ := logging.LastError(f)
-	return cause
-}
-
 func endedAttempts(dir string, h attempts.History) []attemptReport {
 	out := []attemptReport{}
 	for _, a := range h.Attempts {
@@ -156,7 +147,7 @@ func endedAttempts(dir string, h attempts.History) []attemptReport {
 		}
 		end := a.End
 		r.End = &end
-		r.Cause = attemptCause(r.Log)
+		r.Cause = logging.LastErrorOf(r.Log)
 		if r.Cause == "" {
 			r.Cause = a.Diagnostics
 		}
@@ -202,6 +193,7 @@ func runningReport(dir string, st supervisor.Status) appReport {
 	r.Budget = budgetReport{MaxAttempts: st.MaxAttempts, CountedFailures: st.CountedFailures, Window: st.Window,
 		Remaining: st.Remaining, Used: min(st.CountedFailures+1, st.MaxAttempts)}
 	r.Budget.Text = budgetPhrase(r.Budget, false)
+	r.Backoff = st.Backoff
 	if n := len(r.Attempts); n > 0 && r.Attempts[n-1].State != stateRunning && r.Attempts[n-1].Cause != "" {
 		r.Diagnostics = fmt.Sprintf("attempt %d ended (%s): %s", r.Attempts[n-1].Attempt, r.Attempts[n-1].Exit, r.Attempts[n-1].Cause)
 	}
@@ -265,6 +257,10 @@ func (r appReport) print(w io.Writer) {
 		row("Finish-Time", "-")
 	}
 	row("Budget", r.Budget.Text)
+	if b := r.Backoff; b != nil {
+		row("Backoff", fmt.Sprintf("%d attempts in a row crashed: attempt %d starts at %s (waits %s)",
+			b.Crashes, b.NextAttempt, b.NextStart.Format(time.RFC3339Nano), time.Duration(b.DelaySeconds*float64(time.Second))))
+	}
 	row("Diagnostics", orDash(r.Diagnostics))
 	tw.Flush()
 	if r.TrackingURL != "" && r.State == stateRunning { // as Flink prints it

@@ -30,6 +30,9 @@
 //     while the last block is not minimally replicated.
 //   - DropWriteAfter(n): the next WRITE_BLOCK connection is dropped once n bytes
 //     arrived; the block is never finalized.
+//   - WithHost: the peer serves on a host of the multi-host bed (integration/netns):
+//     its listeners are opened inside that host's network namespace, so the
+//     host's faults (link down, partitions) cut the peer off like a real machine.
 //   - WithStandby: a second namenode address, named first in URI, that answers
 //     every call with StandbyException, so the client has to fail over.
 //

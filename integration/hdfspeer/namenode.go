@@ -255,7 +255,7 @@ func (p *Peer) locatedBlock(b *block, offset int64) msg {
 			"poolId", blockPoolID, "blockId", b.id, "generationStamp", b.genStamp, "numBytes", b.numBytes),
 		"offset", offset,
 		"locs", []msg{newMsg("hadoop.hdfs.DatanodeInfoProto", "id", newMsg("hadoop.hdfs.DatanodeIDProto",
-			"ipAddr", "127.0.0.1", "hostName", "127.0.0.1", "datanodeUuid", datanodeUUID,
+			"ipAddr", p.bindAddr(), "hostName", p.bindAddr(), "datanodeUuid", datanodeUUID,
 			"xferPort", p.dnPort, "infoPort", 0, "ipcPort", 0))},
 		"corrupt", false,
 		"blockToken", newMsg("hadoop.common.TokenProto",

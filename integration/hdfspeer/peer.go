@@ -21,6 +21,7 @@ type Peer struct {
 	nnAddr, standbyAddr string
 	dnPort              int
 	standby             bool // WithStandby
+	host                Host // WithHost; nil: loopback in this process's namespace
 
 	mu             sync.Mutex // guards everything below
 	root           *inode
@@ -48,7 +49,37 @@ func WithBlockSize(n int64) Option { return func(p *Peer) { p.blockSize = n } }
 // to fail over to the active namenode.
 func WithStandby() Option { return func(p *Peer) { p.standby = true } }
 
-// Start starts a peer on 127.0.0.1 and stops it when the test ends.
+// Host is a machine the peer serves on; integration/netns.Host is one.
+type Host interface {
+	// Address is the host's address: the peer listens there and names it as the
+	// datanode's.
+	Address() string
+	// Listen opens a listener of this process on the host.
+	Listen(network, address string) (net.Listener, error)
+}
+
+// WithHost serves the namenode and datanode on host (its address, its network)
+// instead of this process's loopback: faults of that host reach the peer.
+func WithHost(h Host) Option { return func(p *Peer) { p.host = h } }
+
+// bindAddr is the address the peer listens on and publishes.
+func (p *Peer) bindAddr() string {
+	if p.host != nil {
+		return p.host.Address()
+	}
+	return "127.0.0.1"
+}
+
+// listen opens a listener where the peer serves.
+func (p *Peer) listen(addr string, handle func(net.Conn) error) (*server, error) {
+	lf := net.Listen
+	if p.host != nil {
+		lf = p.host.Listen
+	}
+	return serve(lf, addr, handle, p.t)
+}
+
+// Start starts a peer on 127.0.0.1 (or WithHost's host) and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Peer {
 	t.Helper()
 	p := &Peer{
@@ -67,16 +98,16 @@ func Start(t testing.TB, opts ...Option) *Peer {
 	}
 	t.Cleanup(p.Close)
 	var err error
-	if p.dn, err = listen("127.0.0.1:0", p.serveData, t); err != nil {
+	if p.dn, err = p.listen(net.JoinHostPort(p.bindAddr(), "0"), p.serveData); err != nil {
 		t.Fatalf("hdfspeer: datanode: %v", err)
 	}
 	p.dnPort = p.dn.ln.Addr().(*net.TCPAddr).Port
-	if p.nn, err = listen("127.0.0.1:0", func(c net.Conn) error { return p.serveIPC(c, false) }, t); err != nil {
+	if p.nn, err = p.listen(net.JoinHostPort(p.bindAddr(), "0"), func(c net.Conn) error { return p.serveIPC(c, false) }); err != nil {
 		t.Fatalf("hdfspeer: namenode: %v", err)
 	}
 	p.nnAddr = p.nn.ln.Addr().String()
 	if p.standby {
-		if p.sb, err = listen("127.0.0.1:0", func(c net.Conn) error { return p.serveIPC(c, true) }, t); err != nil {
+		if p.sb, err = p.listen(net.JoinHostPort(p.bindAddr(), "0"), func(c net.Conn) error { return p.serveIPC(c, true) }); err != nil {
 			t.Fatalf("hdfspeer: standby namenode: %v", err)
 		}
 		p.standbyAddr = p.sb.ln.Addr().String()
@@ -123,7 +154,7 @@ func (p *Peer) Restart() {
 	var err error
 	var nn *server
 	for range 50 { // the port was ours a moment ago; wait out a racing user
-		if nn, err = listen(p.nnAddr, func(c net.Conn) error { return p.serveIPC(c, false) }, p.t); err == nil {
+		if nn, err = p.listen(p.nnAddr, func(c net.Conn) error { return p.serveIPC(c, false) }); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -255,8 +286,8 @@ type server struct {
 	wg    sync.WaitGroup
 }
 
-func listen(addr string, handle func(net.Conn) error, t testing.TB) (*server, error) {
-	ln, err := net.Listen("tcp", addr)
+func serve(lf func(network, address string) (net.Listener, error), addr string, handle func(net.Conn) error, t testing.TB) (*server, error) {
+	ln, err := lf("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func TestCountingJobSurvivesTwoAMKills(t *testing.T) {
 		require.Eventually(t, running(attempt), time.Minute, 20*time.Millisecond, "attempt %d checkpoints", attempt)
 		info, err := c.Checkpoints(jobID)
 		require.NoError(t, err)
-		require.Positive(t, info.RestoredFrom, "attempt %d restored the job from a checkpoint", attempt)
+		require.True(t, info.Adopted, "attempt %d adopted the running job (issue 18)", attempt)
 	}
 
 	var out []int64

@@ -10,6 +10,10 @@
 // number whose bridge does not exist yet, so beds of tests running in parallel
 // (other packages, other engineers) never share a subnet.
 //
+// Host.Wrap and Host.Command run a process inside a host; Host.Listen opens a
+// listener of the test process itself inside a host, for in-process servers
+// such as integration/hdfspeer (hdfspeer.WithHost).
+//
 // Faults:
 //   - LinkDown / LinkUp: the host's cable (the bridge's end of its veth) is
 //     pulled and plugged back: nothing reaches the host, nothing leaves it, and

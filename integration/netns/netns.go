@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/amkeeper/amkeeper/internal/procid"
 )
@@ -31,7 +34,7 @@ type Bed struct {
 	n      int
 	bridge string
 	hosts  []*Host
-	t      testing.TB
+	t      testing.TB // nil for a bed made with Create
 }
 
 // Host is one network namespace with one address.
@@ -51,10 +54,11 @@ type Host struct {
 // cannot be made: not root, no ip or nft, namespaces refused.
 func New(t testing.TB, names ...string) *Bed {
 	t.Helper()
-	b, err := create(t, names)
+	b, err := create(t.Logf, names)
 	if err != nil {
 		t.Fatalf("netns: %v", err)
 	}
+	b.t = t
 	t.Cleanup(func() {
 		if err := b.remove(); err != nil {
 			t.Errorf("netns: %v", err)
@@ -63,7 +67,21 @@ func New(t testing.TB, names ...string) *Bed {
 	return b
 }
 
-func create(t testing.TB, names []string) (*Bed, error) {
+// Create makes a bed outside a test (a benchmark command); logf reports what it
+// cleaned up. The caller removes it with Close; Host returns nil for a name it
+// does not have.
+func Create(logf func(format string, args ...any), names ...string) (*Bed, error) {
+	b, err := create(logf, names)
+	if err != nil {
+		return nil, fmt.Errorf("netns: %w", err)
+	}
+	return b, nil
+}
+
+// Close removes a bed made with Create: its namespaces and bridge.
+func (b *Bed) Close() error { return b.remove() }
+
+func create(logf func(format string, args ...any), names []string) (*Bed, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the multi-host test bed needs root (network namespaces, veth, a bridge): run the tests as root")
 	}
@@ -82,8 +100,8 @@ func create(t testing.TB, names []string) (*Bed, error) {
 		}
 		seen[n] = true
 	}
-	removeStale(t)
-	b := &Bed{t: t}
+	removeStale(logf)
+	b := &Bed{}
 	for n := 1; ; n++ {
 		if n > maxBeds {
 			return nil, fmt.Errorf("no free subnet: bridges amkb1..amkb%d all exist", maxBeds)
@@ -97,14 +115,23 @@ func create(t testing.TB, names []string) (*Bed, error) {
 			return nil, err
 		}
 		b.n, b.bridge = n, bridge
-		break
-	}
-	if err := b.setUp(names); err != nil {
+		err := b.setUp(names)
+		if err == nil {
+			return b, nil
+		}
 		_ = b.remove()
-		return nil, err
+		if !errors.Is(err, errTaken) {
+			return nil, err
+		}
+		// A namespace or veth of N outlives a removed bed while a process still
+		// runs in it (its bridge gone): N is taken after all.
+		logf("netns: subnet %d still in use (%v); trying the next", n, err)
+		b = &Bed{}
 	}
-	return b, nil
 }
+
+// errTaken: a name of the bed's N exists already.
+var errTaken = errors.New("name in use")
 
 func (b *Bed) setUp(names []string) error {
 	self, err := procid.Of(os.Getpid())
@@ -124,11 +151,26 @@ func (b *Bed) setUp(names []string) error {
 	for i, name := range names {
 		h := &Host{bed: b, Name: name, NS: fmt.Sprintf("amk%d-%s", b.n, name),
 			Addr: netip.MustParseAddr(subnet + strconv.Itoa(i+1)), cable: fmt.Sprintf("amk%dh%d", b.n, i)}
+		// Only what this bed created is its to remove.
+		if _, err := run("ip", "netns", "add", h.NS); err != nil {
+			if strings.Contains(err.Error(), "File exists") {
+				return fmt.Errorf("host %s: namespace %s: %w", name, h.NS, errTaken)
+			}
+			return fmt.Errorf("host %s: %w", name, err)
+		}
 		b.hosts = append(b.hosts, h)
 		peer := h.cable + "p"
+		// The bridge makes N ours, so a veth of that name is a leftover of an
+		// earlier bed of N: the kernel destroys a deleted namespace's veths
+		// asynchronously, after `ip netns delete` returns.
+		dropLink(h.cable)
+		if _, err := run("ip", "link", "add", h.cable, "type", "veth", "peer", "name", peer); err != nil {
+			if strings.Contains(err.Error(), "File exists") {
+				return fmt.Errorf("host %s: veth %s: %w", name, h.cable, errTaken)
+			}
+			return fmt.Errorf("host %s: %w", name, err)
+		}
 		for _, args := range [][]string{
-			{"netns", "add", h.NS},
-			{"link", "add", h.cable, "type", "veth", "peer", "name", peer},
 			{"link", "set", peer, "netns", h.NS},
 			{"-n", h.NS, "link", "set", peer, "name", "eth0"},
 			{"-n", h.NS, "addr", "add", h.Addr.String() + "/24", "dev", "eth0"},
@@ -152,7 +194,9 @@ func (b *Bed) Host(name string) *Host {
 			return h
 		}
 	}
-	b.t.Fatalf("netns: no host %q in the bed", name)
+	if b.t != nil {
+		b.t.Fatalf("netns: no host %q in the bed", name)
+	}
 	return nil
 }
 
@@ -163,6 +207,10 @@ func (b *Bed) Gateway() netip.Addr { return netip.MustParseAddr(fmt.Sprintf("10.
 func (b *Bed) remove() error {
 	var errs []error
 	for _, h := range b.hosts {
+		// Deleting one end of a veth deletes the pair at once; left to the
+		// namespace's deletion it would linger and take the name from the
+		// next bed of this N.
+		dropLink(h.cable)
 		if _, err := run("ip", "netns", "delete", h.NS); err != nil && !strings.Contains(err.Error(), "No such file") {
 			errs = append(errs, err)
 		}
@@ -175,9 +223,16 @@ func (b *Bed) remove() error {
 	return errors.Join(errs...)
 }
 
+// dropLink deletes the link of that name if there is one.
+func dropLink(name string) {
+	if _, err := run("ip", "link", "show", name); err == nil {
+		_, _ = run("ip", "link", "delete", name)
+	}
+}
+
 // removeStale removes the beds whose creator is gone: their bridge alias names
 // a PID and start time that no longer match a live process.
-func removeStale(t testing.TB) {
+func removeStale(logf func(format string, args ...any)) {
 	out, err := run("ip", "-o", "link", "show", "type", "bridge")
 	if err != nil {
 		return
@@ -207,39 +262,16 @@ func removeStale(t testing.TB) {
 				}
 			}
 		}
+		if links, err := run("ip", "-o", "link", "show"); err == nil {
+			for _, l := range strings.Split(links, "\n") {
+				if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], "amk"+n+"h") {
+					name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+					dropLink(name)
+				}
+			}
+		}
 		_, _ = run("ip", "link", "delete", bridge)
-		t.Logf("netns: removed bed %s left by process %d", bridge, id.PID)
-	}
-	removeStrayCables(t)
-}
-
-// strayCable matches a host's cable, amk<N>h<i>, as ip link shows it.
-var strayCable = regexp.MustCompile(`^\d+: (amk(\d+)h\d+)@`)
-
-// removeStrayCables deletes the cables (and so their veth peers) of beds whose
-// bridge is gone. A namespace outlives its `ip netns delete` while anything
-// still holds it (a process, a socket), and its veth with it; its cable's name
-// would make a new bed with the same N fail. A bed makes its bridge before its
-// cables, so a cable without its bridge is never one of a bed being set up.
-func removeStrayCables(t testing.TB) {
-	out, err := run("ip", "-o", "link", "show")
-	if err != nil {
-		return
-	}
-	bridges := map[string]bool{}
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], "amkb") {
-			bridges[strings.TrimPrefix(strings.TrimSuffix(f[1], ":"), "amkb")] = true
-		}
-	}
-	for _, line := range strings.Split(out, "\n") {
-		m := strayCable.FindStringSubmatch(line)
-		if m == nil || bridges[m[2]] {
-			continue
-		}
-		if _, err := run("ip", "link", "delete", m[1]); err == nil {
-			t.Logf("netns: removed cable %s of a bed whose bridge amkb%s is gone", m[1], m[2])
-		}
+		logf("netns: removed bed %s left by process %d", bridge, id.PID)
 	}
 }
 
@@ -261,6 +293,40 @@ func (h *Host) Wrap(cmd *exec.Cmd) {
 		cmd.Path = "/usr/sbin/ip"
 	}
 	cmd.Args = append([]string{"ip", "netns", "exec", h.NS, path}, cmd.Args[1:]...)
+}
+
+// Listen opens a listener of the test process inside the host: a server of the
+// test (an in-process fake such as integration/hdfspeer) then lives on the host,
+// reached at the host's address and cut off by the host's faults. The socket is
+// made on an OS thread moved into the host's namespace; that thread is never
+// returned to the runtime (it ends with its goroutine), so no other goroutine
+// runs in the host by accident.
+func (h *Host) Listen(network, address string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		ns, err := os.Open("/run/netns/" + h.NS)
+		if err != nil {
+			ch <- result{err: fmt.Errorf("netns: listen on %s: %w", h.Name, err)}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("netns: listen on %s: setns %s: %w", h.Name, h.NS, err)}
+			return
+		}
+		ln, err := net.Listen(network, address)
+		if err != nil {
+			err = fmt.Errorf("netns: listen on %s: %w", h.Name, err)
+		}
+		ch <- result{ln, err}
+	}()
+	r := <-ch
+	return r.ln, r.err
 }
 
 // Address is the host's address as text.

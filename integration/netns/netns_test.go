@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +101,11 @@ func TestBedIsRemovedAndStaleBedsAreCleaned(t *testing.T) {
 	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
 	require.NoError(t, err)
 	require.NotContains(t, string(out), ns+" ", "namespace removed")
-	require.Error(t, exec.Command("ip", "link", "show", bridge).Run(), "bridge removed")
+	// The bridge's N is free again: another bed (a concurrent test binary) may
+	// hold it by now, but not under this process.
+	if out, err := exec.Command("ip", "-o", "link", "show", bridge).CombinedOutput(); err == nil {
+		require.NotContains(t, string(out), fmt.Sprintf("pid=%d ", os.Getpid()), "bridge removed")
+	}
 
 	// A stale bed: a bridge and namespace recorded as made by a process that
 	// has exited.
@@ -115,4 +121,35 @@ func TestBedIsRemovedAndStaleBedsAreCleaned(t *testing.T) {
 	out, err = exec.Command("ip", "netns", "list").CombinedOutput()
 	require.NoError(t, err)
 	require.NotContains(t, string(out), "amk249-old", "stale namespace removed")
+}
+
+// TestListenInsideAHost: a listener the test process opens with Host.Listen is
+// on the host: reached at the host's address (from another host and from the
+// test process; a's address exists only inside a), and cut off with the host's
+// cable.
+func TestListenInsideAHost(t *testing.T) {
+	bed := netns.New(t, "a", "b")
+	a, b := bed.Host("a"), bed.Host("b")
+	l, err := a.Listen("tcp", net.JoinHostPort(a.Address(), "0"))
+	require.NoError(t, err)
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("hello from a\n"))
+			_ = c.Close()
+		}
+	}()
+	require.True(t, a.Reachable(port, 2*time.Second), "the test process reaches it at a's address")
+	out, err := b.Command(context.Background(), "bash", "-c",
+		"exec 3<>/dev/tcp/"+a.Address()+"/"+strconv.Itoa(port)+"; cat <&3").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, "hello from a\n", string(out), "host b reaches it")
+	require.NoError(t, a.LinkDown())
+	require.False(t, a.Reachable(port, 500*time.Millisecond), "a's cable pulled: cut off")
+	require.NoError(t, a.LinkUp())
 }

@@ -131,23 +131,43 @@ func TestSignedRequestsCarryNoSecretAndAreGoodOnce(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, send(t, http.MethodPost, srv.URL+"/p?q=1", "", good, `{"a":1}`), "replayed nonce")
 
 	_, otherHex := secretWithHex(t)
-	for name, c := range map[string]struct{ url, auth, body string }{
-		"wrong secret":      {srv.URL + "/p", handSign(t, otherHex, http.MethodPost, host, "/p", now, strings.Repeat("01", 16), `{}`), `{}`},
-		"stale timestamp":   {srv.URL + "/p", handSign(t, secretHex, http.MethodPost, host, "/p", now-61, strings.Repeat("02", 16), `{}`), `{}`},
-		"future timestamp":  {srv.URL + "/p", handSign(t, secretHex, http.MethodPost, host, "/p", now+61, strings.Repeat("03", 16), `{}`), `{}`},
-		"altered body":      {srv.URL + "/p", handSign(t, secretHex, http.MethodPost, host, "/p", now, strings.Repeat("04", 16), `{}`), `{"a":2}`},
-		"altered path":      {srv.URL + "/other", handSign(t, secretHex, http.MethodPost, host, "/p", now, strings.Repeat("05", 16), `{}`), `{}`},
-		"altered query":     {srv.URL + "/p?q=2", handSign(t, secretHex, http.MethodPost, host, "/p?q=1", now, strings.Repeat("06", 16), `{}`), `{}`},
-		"altered method":    {srv.URL + "/p", handSign(t, secretHex, http.MethodPut, host, "/p", now, strings.Repeat("07", 16), `{}`), `{}`},
-		"short nonce":       {srv.URL + "/p", handSign(t, secretHex, http.MethodPost, host, "/p", now, "ab", `{}`), `{}`},
-		"signed for a spy":  {srv.URL + "/p", handSign(t, secretHex, http.MethodPost, "127.0.0.1:1", "/p", now, strings.Repeat("08", 16), `{}`), `{}`},
-		"bearer hex secret": {srv.URL + "/p", "Bearer " + secretHex, `{}`},
+	for name, c := range map[string]struct {
+		url  string
+		auth func() string // signed at send time: a slow machine must not move a timestamp into the window
+		body string
+	}{
+		"wrong secret": {srv.URL + "/p", func() string {
+			return handSign(t, otherHex, http.MethodPost, host, "/p", now, strings.Repeat("01", 16), `{}`)
+		}, `{}`},
+		"stale timestamp": {srv.URL + "/p", func() string {
+			return handSign(t, secretHex, http.MethodPost, host, "/p", time.Now().Unix()-61, strings.Repeat("02", 16), `{}`)
+		}, `{}`},
+		"future timestamp": {srv.URL + "/p", func() string {
+			return handSign(t, secretHex, http.MethodPost, host, "/p", time.Now().Unix()+61, strings.Repeat("03", 16), `{}`)
+		}, `{}`},
+		"altered body": {srv.URL + "/p", func() string {
+			return handSign(t, secretHex, http.MethodPost, host, "/p", now, strings.Repeat("04", 16), `{}`)
+		}, `{"a":2}`},
+		"altered path": {srv.URL + "/other", func() string {
+			return handSign(t, secretHex, http.MethodPost, host, "/p", now, strings.Repeat("05", 16), `{}`)
+		}, `{}`},
+		"altered query": {srv.URL + "/p?q=2", func() string {
+			return handSign(t, secretHex, http.MethodPost, host, "/p?q=1", now, strings.Repeat("06", 16), `{}`)
+		}, `{}`},
+		"altered method": {srv.URL + "/p", func() string {
+			return handSign(t, secretHex, http.MethodPut, host, "/p", now, strings.Repeat("07", 16), `{}`)
+		}, `{}`},
+		"short nonce": {srv.URL + "/p", func() string { return handSign(t, secretHex, http.MethodPost, host, "/p", now, "ab", `{}`) }, `{}`},
+		"signed for a spy": {srv.URL + "/p", func() string {
+			return handSign(t, secretHex, http.MethodPost, "127.0.0.1:1", "/p", now, strings.Repeat("08", 16), `{}`)
+		}, `{}`},
+		"bearer hex secret": {srv.URL + "/p", func() string { return "Bearer " + secretHex }, `{}`},
 	} {
-		require.Equal(t, http.StatusUnauthorized, send(t, http.MethodPost, c.url, "", c.auth, c.body), name)
+		require.Equal(t, http.StatusUnauthorized, send(t, http.MethodPost, c.url, "", c.auth(), c.body), name)
 		if name == "signed for a spy" {
 			// The Host header may be forged to match, but the request did not
 			// arrive at 127.0.0.1:1.
-			require.Equal(t, http.StatusUnauthorized, send(t, http.MethodPost, c.url, "127.0.0.1:1", c.auth, c.body), name+", Host forged")
+			require.Equal(t, http.StatusUnauthorized, send(t, http.MethodPost, c.url, "127.0.0.1:1", c.auth(), c.body), name+", Host forged")
 		}
 	}
 	require.Len(t, got, 1, "no refused request reached the handler")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -108,7 +109,11 @@ func runAM(c *cli.Context) error {
 		}
 	}
 	if err := jobmanager.NewAM(amc).Run(c.Context); err != nil {
-		return cli.Exit(fmt.Sprintf("am: %v", err), 1)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "am: ") {
+			msg = "am: " + msg
+		}
+		return cli.Exit(msg, 1)
 	}
 	return nil
 }

@@ -54,8 +54,8 @@ func runTaskManager(c *cli.Context) error {
 	defer svc.Close()
 	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log, Secret: secret, TLS: internalTLS,
 		BindHost: cfg.TaskManagerBindHost(), Host: cfg.TaskManagerHost(),
-		CommandTimeout: cfg.CheckpointingTimeout(),
-		Tasks:          taskmanager.TaskEnv{Storage: svc.Storage(), State: svc.StateStorage(), StateRoot: svc.StateRoot(), OutputRoot: taskmanager.OutputRoot}})
+		CommandTimeout: cfg.CheckpointingTimeout(), LeaderlessGrace: cfg.TaskManagerLeaderlessGrace(),
+		Tasks: taskmanager.TaskEnv{Storage: svc.Storage(), State: svc.StateStorage(), StateRoot: svc.StateRoot(), OutputRoot: taskmanager.OutputRoot}})
 	if err := tm.Run(c.Context); err != nil && !errors.Is(err, context.Canceled) {
 		return cli.Exit(fmt.Sprintf("taskmanager: %v", err), 1)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -190,4 +191,16 @@ func LastError(r io.Reader) (string, error) {
 		panicking = !l.JSON && (strings.HasPrefix(l.Raw, "panic: ") || strings.HasPrefix(l.Raw, "fatal error: "))
 	}
 	return cause, sc.Err()
+}
+
+// LastErrorOf is LastError of the file at path (an attempt's am.log), "" when
+// it has no error line or cannot be read.
+func LastErrorOf(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	cause, _ := LastError(f)
+	return cause
 }

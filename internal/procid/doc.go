@@ -10,17 +10,22 @@
 //   - Of reads a live process's Identity; Verify tells whether the process a
 //     recorded Identity names still runs (same PID, same start time, not a
 //     zombie). A reused PID never verifies.
-//   - Watch waits for a verified process that is not our child to exit, by a
-//     pidfd (pidfd_open, then poll): the kernel wakes it at the exit, no
-//     polling interval, and a pidfd always refers to the process it was opened
-//     for, so a PID reused after the exit cannot be mistaken for it. The
-//     identity is checked again after the pidfd is open, closing the window
-//     between reading /proc and opening it.
+//   - Open holds a verified process that is not our child by a pidfd, and
+//     Process.Wait waits for its exit (poll on the pidfd): the kernel wakes it
+//     at the exit, no polling interval, and a pidfd always refers to the
+//     process it was opened for, so a PID reused after the exit cannot be
+//     mistaken for it. The identity is checked again after the pidfd is open,
+//     closing the window between reading /proc and opening it. Wait returns
+//     only at the exit or when its context ends: a failing poll is not taken
+//     for the exit.
 //   - A process that cannot be checked (pidfd_open or /proc failing with
-//     EMFILE, ENOMEM…) is reported as ErrUnverifiable, never as ErrNotRunning:
-//     an error of ours must not make a live process look dead.
+//     EMFILE, ENOMEM…; an Identity without a start time whose PID runs) is
+//     reported as ErrUnverifiable, never as ErrNotRunning: an error of ours
+//     must not make a live process look dead.
 //   - Find looks a process up by its arguments among this user's own
-//     processes, for one whose PID was never recorded.
+//     processes, for one whose PID was never recorded. A process whose /proc
+//     entry cannot be read for another reason than its exit makes Find fail
+//     with ErrUnverifiable rather than leave it out.
 //   - BootID is /proc/sys/kernel/random/boot_id: a different one means the
 //     machine rebooted and every process of the recorded boot is gone.
 //

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +19,7 @@ func Of(pid int) (Identity, error) {
 	}
 	path := "/proc/" + strconv.Itoa(pid) + "/stat"
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) { // ESRCH: it exited while being read
+	if gone(err) {
 		return Identity{}, fmt.Errorf("procid: pid %d: %w", pid, ErrNotRunning)
 	}
 	if err != nil {
@@ -45,12 +46,26 @@ func Of(pid int) (Identity, error) {
 	return Identity{PID: pid, StartTicks: ticks}, nil
 }
 
+// gone reports whether err, from reading a /proc/<pid> entry, says the process
+// is gone: the entry does not exist, or the process exited while it was read
+// (ESRCH).
+func gone(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH)
+}
+
 // Verify returns nil when the process id names still runs; an error wrapping
-// ErrNotRunning when it is gone or its PID names another process now.
+// ErrNotRunning when it is gone or its PID names another process now; one
+// wrapping ErrUnverifiable when it could not be read, or when id has no start
+// time (StartTicks 0) and its PID runs: whether that is the process id names is
+// unknown.
 func Verify(id Identity) error {
 	cur, err := Of(id.PID)
 	if err != nil {
 		return err
+	}
+	if id.StartTicks == 0 {
+		return fmt.Errorf("%w: %v: no start time recorded, so pid %d (started at %d) may be another process that reused it",
+			ErrUnverifiable, id, id.PID, cur.StartTicks)
 	}
 	if cur.StartTicks != id.StartTicks {
 		return fmt.Errorf("procid: pid %d started at %d, not %d (a reused pid): %w", id.PID, cur.StartTicks, id.StartTicks, ErrNotRunning)
@@ -111,18 +126,32 @@ func (p *Process) Signal(sig unix.Signal) error {
 	return nil
 }
 
-// Wait blocks until the process exits (nil) or ctx ends (ctx's error). The
-// pidfd becomes readable at the exit; poll wakes at once. It wakes every
-// 200 ms only to notice ctx.
+// Wait blocks until the process exits (nil) or ctx ends (ctx's error): those
+// are its only results, so a caller tells a release from an exit by ctx alone.
+// The pidfd becomes readable at the exit; poll wakes at once. It wakes every
+// 200 ms only to notice ctx. A failing poll (EINVAL, ENOMEM) says nothing of
+// the process: Wait then asks /proc (Verify) and returns nil only when that
+// says it is gone, else it polls again at the next tick.
 func (p *Process) Wait(ctx context.Context) error {
+	const tick = 200 * time.Millisecond
 	for {
 		fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 200)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("procid: wait for %v: %w", p.id, err)
-		}
-		if n > 0 {
+		n, err := unix.Poll(fds, int(tick/time.Millisecond))
+		switch {
+		case err == nil && n > 0:
 			return nil
+		case err != nil && !errors.Is(err, unix.EINTR):
+			if errors.Is(Verify(p.id), ErrNotRunning) {
+				return nil
+			}
+			// poll returned at once: wait out the tick before the next try.
+			t := time.NewTimer(tick)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -136,7 +165,10 @@ func (p *Process) Close() error { return unix.Close(p.fd) }
 // Find returns the live processes of this effective user whose arguments
 // (argv, from /proc/<pid>/cmdline) match: a way to find a process whose PID
 // was never recorded. Processes of other users are not looked at, so another
-// user cannot plant a match. Processes that exit during the scan are skipped.
+// user cannot plant a match. Processes that exit during the scan are skipped;
+// any other failure to read a process's entry (EMFILE, EIO…) is an error
+// wrapping ErrUnverifiable and the cause, as leaving the process out would call
+// a live process gone.
 func Find(match func(args []string) bool) ([]Identity, error) {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
@@ -149,11 +181,23 @@ func Find(match func(args []string) bool) ([]Identity, error) {
 			continue
 		}
 		var st unix.Stat_t
-		if unix.Stat("/proc/"+d.Name(), &st) != nil || int(st.Uid) != os.Geteuid() {
+		if err := unix.Stat("/proc/"+d.Name(), &st); err != nil {
+			if gone(err) {
+				continue
+			}
+			return nil, fmt.Errorf("%w: stat /proc/%s: %w", ErrUnverifiable, d.Name(), err)
+		}
+		if int(st.Uid) != os.Geteuid() {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err != nil || len(b) == 0 {
+		if err != nil {
+			if gone(err) {
+				continue
+			}
+			return nil, fmt.Errorf("%w: %w", ErrUnverifiable, err)
+		}
+		if len(b) == 0 { // a kernel thread or a zombie: no arguments to match
 			continue
 		}
 		if !match(strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")) {

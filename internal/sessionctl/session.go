@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"time"
 
 	"github.com/amkeeper/amkeeper/internal/appsecret"
@@ -28,9 +28,12 @@ type Detached struct {
 	appDir string
 }
 
+// startedLine is the line of a detached start that names the session.
+var startedLine = regexp.MustCompile(`(?m)^Session (application_\d+_\d+) started`)
+
 // StartDetached runs `exe ARGS -d` (exe is a yarn-session binary) with its
 // application directories under home, as a user would, and returns the session
-// once the supervisor serves.
+// once its AM leads (the start returns only then).
 func StartDetached(ctx context.Context, exe, home string, args ...string) (*Detached, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("start the session: %w", err)
@@ -43,7 +46,11 @@ func StartDetached(ctx context.Context, exe, home string, args ...string) (*Deta
 	if err != nil {
 		return nil, fmt.Errorf("start the session: %w\n%s", err, out)
 	}
-	appID := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(out), " started", 2)[0], "Session "))
+	m := startedLine.FindSubmatch(out)
+	if m == nil {
+		return nil, fmt.Errorf("start the session: no %q line in its output:\n%s", "Session <application-id> started", out)
+	}
+	appID := string(m[1])
 	appDir := filepath.Join(home, appID)
 	return &Detached{AppID: appID, Client: supervisor.NewControlClient(appDir), appDir: appDir}, nil
 }

@@ -44,17 +44,24 @@ func retrieve(ctx context.Context, cfg retrievalConfig, notify func(recovery.Lea
 			notify(info)
 		}
 	}
-	clearOn := func(states *zkclient.Listener) {
+	// clearOn applies connection state changes; it returns true when the leader
+	// must be read again: reconnected after the known leader was cleared. The
+	// watch survives a reconnection in the same session and fires only when
+	// connection_info changes, so a leader that kept it would stay unknown here
+	// (TaskManagers refused every command of it as stale until it changed).
+	clearOn := func(states *zkclient.Listener) (reread bool) {
 		for {
 			ev, ok := states.TryNext()
 			if !ok {
-				return
+				return reread
 			}
 			switch {
 			case ev.State == zkclient.Lost:
 				report(recovery.LeaderInfo{})
 			case ev.State == zkclient.Suspended && !cfg.TolerateSuspended && !cl.Connected():
 				report(recovery.LeaderInfo{})
+			case ev.State == zkclient.Reconnected && !last.Known():
+				reread = true
 			}
 		}
 	}
@@ -88,7 +95,9 @@ func retrieve(ctx context.Context, cfg retrievalConfig, notify func(recovery.Lea
 			case <-retry:
 				break wait
 			case <-states.C():
-				clearOn(states)
+				if clearOn(states) {
+					break wait
+				}
 			case <-ctx.Done():
 				break wait
 			}

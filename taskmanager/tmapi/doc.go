@@ -4,8 +4,10 @@
 // and one client and one handler for each direction.
 //
 //   - A TaskManager calls the leader's registry (package jobmanager serves it on
-//     the AM's RPC endpoint, the resource manager's published address): Register under the leader session that leader
-//     retrieval named, then Heartbeat on the interval the reply asks for.
+//     the AM's RPC endpoint, the resource manager's published address): Register
+//     under the leader session that leader retrieval named, listing the subtasks
+//     it runs (RunningTask: job, execution, subtask, last checkpoint) for the new
+//     leader to adopt, then Heartbeat on the interval the reply asks for.
 //     RegistryClient makes these calls; RegistryHandler serves a Registry.
 //   - The leader commands a TaskManager: deploy a subtask, cancel a job's
 //     subtasks, trigger, complete or abort a checkpoint, and read its status.

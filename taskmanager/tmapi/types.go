@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Paths the AM (the leader's TaskManager registry) serves for TaskManagers.
@@ -63,7 +64,23 @@ type Registration struct {
 	Slots         int    `json:"slots"`
 	Address       string `json:"address"`       // http://host:port of the TaskManager
 	LeaderSession string `json:"leaderSession"` // the leader session it registers under
+	// Tasks are the subtasks it runs, deployed by an earlier leader and kept
+	// through the leaderless time: the new leader adopts them when every subtask
+	// of a job runs in the job's recorded execution.
+	Tasks []RunningTask `json:"tasks,omitempty"`
 }
+
+// RunningTask is a subtask a TaskManager runs, as it registers it.
+type RunningTask struct {
+	JobID     string `json:"jobId"`
+	Subtask   int    `json:"subtask"`
+	Execution string `json:"execution"` // the execution it was deployed in (empty: unknown)
+	// LastCheckpoint is the highest checkpoint it snapshotted or was restored from.
+	LastCheckpoint int64 `json:"lastCheckpoint"`
+}
+
+// Task is the subtask r names.
+func (r RunningTask) Task() TaskID { return TaskID{JobID: r.JobID, Subtask: r.Subtask} }
 
 // RegistrationResponse confirms a registration.
 type RegistrationResponse struct {
@@ -84,6 +101,25 @@ type Status struct {
 	LeaderSession string `json:"leaderSession"` // "" when no leader is known
 	LeaderAddress string `json:"leaderAddress"`
 	Registrations int    `json:"registrations"` // how many times it registered
+	// Tasks are the subtasks it runs now, by job and subtask.
+	Tasks []TaskStatus `json:"tasks,omitempty"`
+}
+
+// TaskStatus is one subtask as a TaskManager reports it: what it registers
+// (RunningTask), how many source records it has processed, and — across every
+// instance of the subtask this process ran — the records processed again after
+// restores and the newest gaps between records reaching its sink (the stalls).
+type TaskStatus struct {
+	RunningTask
+	Records  int64 `json:"records"`
+	Replayed int64 `json:"replayed"`
+	Gaps     []Gap `json:"gaps,omitempty"`
+}
+
+// Gap is a time without records reaching a subtask's sink, ending at End.
+type Gap struct {
+	End    time.Time     `json:"end"`
+	Length time.Duration `json:"lengthNs"`
 }
 
 // TaskID names one subtask (parallel instance) of a job.

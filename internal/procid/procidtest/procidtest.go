@@ -50,3 +50,26 @@ func WithoutFreeFDs(t testing.TB, fn func()) {
 	}
 	fn()
 }
+
+// WithZeroFileLimit runs fn with RLIMIT_NOFILE's soft limit at 0: no file opens
+// (EMFILE) and poll(2) on any descriptor fails (EINVAL: more descriptors than
+// the limit), as a failing pidfd poll does. The whole process is affected: a
+// test using it must not run in parallel with others.
+func WithZeroFileLimit(t testing.TB, fn func()) {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatalf("procidtest: getrlimit: %v", err)
+	}
+	zero := lim
+	zero.Cur = 0
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &zero); err != nil {
+		t.Fatalf("procidtest: setrlimit: %v", err)
+	}
+	defer func() {
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			t.Errorf("procidtest: restore the file limit: %v", err)
+		}
+	}()
+	fn()
+}

@@ -647,6 +647,9 @@ func do[T any](ctx context.Context, c *Client, retry bool, op, p string, fn func
 		return zero, fmt.Errorf("zkclient: %s %s: %w", op, p, ErrClosed)
 	case errors.Is(r.err, zk.ErrConnectionClosed):
 		return zero, fmt.Errorf("zkclient: %s %s: %w: %w", op, p, ErrConnectionLoss, r.err)
+	case errors.Is(r.err, zk.ErrNoServer):
+		// Flushed from the send queue when no server could be reached: never sent.
+		return zero, fmt.Errorf("zkclient: %s %s: %w: %w", op, p, ErrNotConnected, r.err)
 	}
 	return r.v, fmt.Errorf("zkclient: %s %s: %w", op, p, r.err)
 }

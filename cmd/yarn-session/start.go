@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/supervisor"
+)
+
+// pickRESTPort returns the REST port a new session keeps across its attempts:
+// a free port on rest.bind-address, as Flink on YARN binds an ephemeral one, when
+// neither rest.port nor rest.bind-port is set and the session runs one AM (hot
+// standby gives each AM its conf/masters port). 0: the attempts bind what the
+// configuration says.
+func pickRESTPort(cfg *conf.Config) (int, error) {
+	if !cfg.RESTPortUnset() || len(cfg.Masters()) > 1 {
+		return 0, nil
+	}
+	host := cfg.RESTBindAddress()
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("pick a free REST port on %s (%s): %w", host, conf.RESTBindAddress.Key(), err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// leader is the AM that leads a started session.
+type leader struct {
+	supervisorPID int
+	rest          string // its REST address, http(s)://host:port
+}
+
+// errStart is a start that did not come to a leading AM.
+type errStart struct {
+	msg   string
+	ended bool // the application ended (else the timeout passed)
+}
+
+func (e *errStart) Error() string { return e.msg }
+
+// awaitLeader polls the session's supervisor until one of its AMs reports that
+// it leads, and returns it. It fails when the application ends first (its
+// supervisor recorded the end) or when timeout passes; the error names the cause
+// from the last attempt's am.log.
+func awaitLeader(ctx context.Context, dir, appID string, timeout time.Duration) (leader, error) {
+	client := supervisor.NewControlClient(dir)
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := client.Status(ctx)
+		if err == nil {
+			for _, a := range st.AMs {
+				if a.Leading && a.REST != "" {
+					return leader{supervisorPID: st.SupervisorPID, rest: a.REST}, nil
+				}
+			}
+			if st.State != "RUNNING" {
+				return leader{}, &errStart{fmt.Sprintf("session %s ended %s before an application master led%s", appID, st.State, lastCause(dir)), true}
+			}
+		} else if e, rerr := readEnded(dir); rerr == nil {
+			return leader{}, &errStart{fmt.Sprintf("session %s ended %s (%s) after %d attempt(s) before an application master led%s",
+				appID, e.FinalStatus, e.Reason, e.Attempts, lastCause(dir)), true}
+		}
+		if time.Now().After(deadline) {
+			return leader{}, &errStart{fmt.Sprintf("session %s: no application master leads after %s (%s)%s",
+				appID, timeout, conf.SessionStartTimeout.Key(), lastCause(dir)), false}
+		}
+		select {
+		case <-ctx.Done():
+			return leader{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// lastCause phrases the last error line of the newest attempt whose am.log has
+// one, for a start that failed: "; last error in <path>: <line>", or where to
+// look. (The newest attempt may not have failed yet.)
+func lastCause(dir string) string {
+	paths, err := amLogsNewestFirst(dir)
+	if err != nil {
+		return fmt.Sprintf("; no attempt log (%v): see %s", err, filepath.Join(dir, "supervisor.log"))
+	}
+	for _, path := range paths {
+		if line := logging.LastErrorOf(path); line != "" {
+			return fmt.Sprintf("; last error in %s: %s", path, line)
+		}
+	}
+	return fmt.Sprintf("; no error in %s: see it and %s", paths[0], filepath.Join(dir, "supervisor.log"))
+}
+
+// amLogsNewestFirst lists the am.log of every attempt in the application
+// directory, newest first (attempt IDs end in a zero-padded number, so they
+// sort by it).
+func amLogsNewestFirst(dir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, "attempts"))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "appattempt_") {
+			ids = append(ids, e.Name())
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no attempt in %s: %w", filepath.Join(dir, "attempts"), fs.ErrNotExist)
+	}
+	slices.Sort(ids)
+	slices.Reverse(ids)
+	paths := make([]string, len(ids))
+	for i, id := range ids {
+		paths[i] = supervisor.AMLogPath(dir, id)
+	}
+	return paths, nil
+}
+
+// isStartFailure reports whether err is a start that did not lead (as opposed to
+// the context ending), and whether the application ended (else it still runs).
+func isStartFailure(err error) (failed, ended bool) {
+	var e *errStart
+	if errors.As(err, &e) {
+		return true, e.ended
+	}
+	return false, false
+}

@@ -1,0 +1,267 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/supervisor"
+)
+
+// webInterface is what a start prints once its AM leads, as yarn-session.sh.
+var webInterface = regexp.MustCompile(`(?m)^JobManager Web Interface: (http://127\.0\.0\.1:(\d+))$`)
+
+// withoutRESTPort is haArgs less rest.port=0: the session picks its own port.
+func withoutRESTPort(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-D" && i+1 < len(args) && args[i+1] == "rest.port=0" {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// processesOf lists the live processes (not zombies) whose command line names
+// the application directory dir: its keeper, supervisor and AMs.
+func processesOf(dir string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), dir) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// busyPort listens on a free loopback port for the rest of the test.
+func busyPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func readPropertiesID(t *testing.T, c *cli) string {
+	t.Helper()
+	b, err := os.ReadFile(propertiesFile(c))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^applicationID=(\S+)$`).FindStringSubmatch(string(b))
+	require.NotNil(t, m, "%s", b)
+	return m[1]
+}
+
+// TestTwoSessionsSideBySide: two sessions on one machine, neither setting
+// rest.port, each get a REST port of their own (the fixed 8081 let only one
+// start), both lead and answer at the address their detached start printed;
+// .yarn-properties names the last one started; a kill-am keeps the session's
+// port, so the printed address stays valid; each stop removes the properties
+// file only while it names that session.
+func TestTwoSessionsSideBySide(t *testing.T) {
+	c := newCLI(t)
+	ha := withoutRESTPort(c.ha)
+	start := func(ns string) (id, rest string) {
+		out, err := c.run("", append([]string{"-n", "1", "-d", "-z", ns}, ha...)...)
+		require.NoError(t, err)
+		id = appIDPattern.FindString(out)
+		require.NotEmpty(t, id)
+		m := webInterface.FindStringSubmatch(out)
+		require.NotNil(t, m, "the detached start prints the web interface:\n%s", out)
+		require.NotEqual(t, "8081", m[2], "a free port, not rest.port's default")
+		require.Equal(t, id, readPropertiesID(t, c), ".yarn-properties names the session started last")
+		return id, m[1]
+	}
+	idA, restA := start("side-a")
+	idB, restB := start("side-b")
+	require.NotEqual(t, restA, restB)
+	for _, s := range []struct{ id, rest string }{{idA, restA}, {idB, restB}} {
+		var overview map[string]any
+		require.NoError(t, getJSON(s.rest+"/overview", &overview), "%s answers at its printed address", s.id)
+		st, err := supervisor.NewControlClient(appDirFor(c, s.id)).Status(context.Background())
+		require.NoError(t, err)
+		require.Len(t, st.AMs, 1)
+		require.True(t, st.AMs[0].Leading, s.id)
+		require.Equal(t, s.rest, st.AMs[0].REST, "status shows the printed address")
+	}
+
+	// A failover keeps the port: the next attempt binds the same one.
+	clientA := supervisor.NewControlClient(appDirFor(c, idA))
+	_, err := c.run("", "kill-am", "-id", idA)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := clientA.Status(context.Background())
+		return err == nil && st.Attempt == 2 && len(st.AMs) == 1 && st.AMs[0].Leading
+	}, 60*time.Second, 20*time.Millisecond)
+	st, err := clientA.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, restA, st.AMs[0].REST, "attempt 2 serves at the address printed at start")
+	var overview map[string]any
+	require.NoError(t, getJSON(restA+"/overview", &overview))
+
+	// Stopping A leaves B's record; stopping B removes it.
+	_, err = c.run("", "stop", "-id", idA)
+	require.NoError(t, err)
+	require.Equal(t, idB, readPropertiesID(t, c), "stopping A leaves the record of B")
+	_, err = c.run("", "stop", "-id", idB)
+	require.NoError(t, err)
+	_, err = os.Stat(propertiesFile(c))
+	require.True(t, os.IsNotExist(err), "B's stop removes the record naming B")
+}
+
+// TestDetachedStartFailsWithTheAMsCause: an AM that cannot start (the port of
+// rest.bind-port is taken, which only the AM finds out) makes the detached start
+// exit non-zero within seconds, naming the cause from the last attempt's am.log,
+// once the budget is spent; the properties file of the session before stays as
+// it was.
+func TestDetachedStartFailsWithTheAMsCause(t *testing.T) {
+	c := newCLI(t)
+	props := propertiesFile(c)
+	before := "#Generated YARN properties file\napplicationID=application_1_0001\nparallelism=1\ndynamicPropertiesString=\n"
+	require.NoError(t, os.WriteFile(props, []byte(before), 0o600))
+	port := busyPort(t)
+	begin := time.Now()
+	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "rest.bind-port=" + strconv.Itoa(port)}, c.ha...)...)
+	took := time.Since(begin)
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 1, ee.ExitCode())
+	require.Less(t, took, 30*time.Second)
+	id := appIDPattern.FindString(out)
+	require.NotEmpty(t, id)
+	amLog := supervisor.AMLogPath(appDirFor(c, id), fmt.Sprintf("appattempt_%s_000002", strings.TrimPrefix(id, "application_")))
+	require.Contains(t, out, fmt.Sprintf("session %s ended FAILED (budget-exhausted) after 2 attempt(s) before an application master led; "+
+		"last error in %s: yarn-session: am: the REST endpoint: no free port in rest.bind-port \"%d\" on rest.address \"127.0.0.1\": listen tcp 127.0.0.1:%d: bind: address already in use",
+		id, amLog, port, port))
+	require.NotContains(t, out, "JobManager Web Interface")
+	got, err := os.ReadFile(props)
+	require.NoError(t, err)
+	require.Equal(t, before, string(got), "a failed start leaves the properties of the session before")
+}
+
+// TestDetachedStartTimesOut: an AM that never leads (its ZooKeeper quorum is
+// unreachable) within amkeeper.session.start-timeout: the detached start stops
+// the session and exits non-zero with the last attempt's error.
+func TestDetachedStartTimesOut(t *testing.T) {
+	c := newCLI(t)
+	var ha []string
+	quorum := "127.0.0.1:" + strconv.Itoa(busyPort(t)) // accepts, never answers
+	for _, a := range c.ha {
+		if strings.HasPrefix(a, "high-availability.zookeeper.quorum=") {
+			a = "high-availability.zookeeper.quorum=" + quorum
+		}
+		ha = append(ha, a)
+	}
+	begin := time.Now()
+	out, err := c.run("", append([]string{"-n", "1", "-d",
+		"-D", "amkeeper.session.start-timeout=4 s", "-D", "yarn.application-attempts=50", "-D", "yarn.resourcemanager.am.max-attempts=50",
+		"-D", "high-availability.zookeeper.client.connection-timeout=500 ms", "-D", "high-availability.zookeeper.client.max-retry-attempts=0"}, ha...)...)
+	took := time.Since(begin)
+	require.Error(t, err)
+	require.Less(t, took, 60*time.Second)
+	id := appIDPattern.FindString(out)
+	require.NotEmpty(t, id)
+	require.Regexp(t, regexp.QuoteMeta("session "+id+": no application master leads after 4s (amkeeper.session.start-timeout); last error in "+
+		filepath.Join(appDirFor(c, id), "attempts", "appattempt_"))+`\d+_\d+_\d{6}/am\.log: `+
+		regexp.QuoteMeta("yarn-session: am: high availability: zkclient: connect "+quorum+": no session within 500ms (high-availability.zookeeper.client.connection-timeout)")+
+		`.*; the session was stopped\n`, out)
+	_, err = supervisor.NewControlClient(appDirFor(c, id)).Status(context.Background())
+	require.Error(t, err, "the session was stopped")
+	require.Eventually(t, func() bool { return len(processesOf(appDirFor(c, id))) == 0 }, 10*time.Second, 20*time.Millisecond,
+		"no process of the session is left")
+	_, err = os.Stat(propertiesFile(c))
+	require.True(t, os.IsNotExist(err), "no properties for a session that never led")
+}
+
+// TestCrashLoopBacksOff: attempts that fail at once (their REST port is taken)
+// are restarted at once the first time, then after the initial backoff,
+// doubling up to the maximum; the supervisor's status and metrics show the
+// wait and the next start while it lasts.
+func TestCrashLoopBacksOff(t *testing.T) {
+	c := newCLI(t)
+	port := busyPort(t)
+	cmd := exec.Command(bin, append([]string{"-n", "1", "-D", "rest.bind-port=" + strconv.Itoa(port),
+		"-D", "yarn.application-attempts=6", "-D", "yarn.resourcemanager.am.max-attempts=6",
+		"-D", "amkeeper.attempts.backoff.initial=300 ms", "-D", "amkeeper.attempts.backoff.max=1 s"}, c.ha...)...)
+	cmd.Env = c.env
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	defer stdin.Close()
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var id string
+	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond)
+	client := supervisor.NewControlClient(appDirFor(c, id))
+
+	type observed struct {
+		b       supervisor.Backoff
+		lastEnd time.Time // the end of the attempt before
+		last    int       // its number
+		diag    string    // its diagnostics
+	}
+	seen := map[int]observed{} // by the attempt it delays
+	var metrics string
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		if err != nil || st.Backoff == nil || len(st.History.Attempts) == 0 {
+			return false
+		}
+		b := *st.Backoff
+		if _, ok := seen[b.NextAttempt]; !ok {
+			last := st.History.Attempts[len(st.History.Attempts)-1]
+			seen[b.NextAttempt] = observed{b: b, lastEnd: last.End, last: last.Attempt, diag: last.Diagnostics}
+			if metrics == "" {
+				m, _ := client.Metrics(context.Background())
+				metrics = string(m)
+			}
+		}
+		return len(seen) == 4
+	}, 60*time.Second, 10*time.Millisecond)
+	for n, o := range seen {
+		require.Equal(t, n-1, o.last, "attempt %d waits after attempt %d", n, n-1)
+		require.Equal(t, o.lastEnd.Add(time.Duration(o.b.DelaySeconds*float64(time.Second))).UnixMilli(), o.b.NextStart.UnixMilli(),
+			"attempt %d starts at the last end plus the delay", n)
+		require.Equal(t, "the AM exited without FinishApplicationMaster: exit status 1; last error in am.log: "+
+			fmt.Sprintf(`yarn-session: am: the REST endpoint: no free port in rest.bind-port "%d" on rest.address "127.0.0.1": listen tcp 127.0.0.1:%d: bind: address already in use`, port, port),
+			o.diag, "the attempt history names each attempt's cause")
+	}
+	require.Regexp(t, `\namkeeper_supervisor_backoff_crashes [2-5]\n`, metrics, "the metrics show the crashes while backing off")
+	require.Regexp(t, `\namkeeper_supervisor_backoff_seconds (0\.3|0\.6|1)\n`, metrics)
+	crashes := map[int]int{}
+	delays := map[int]float64{}
+	for n, o := range seen {
+		crashes[n], delays[n] = o.b.Crashes, o.b.DelaySeconds
+	}
+	require.Equal(t, map[int]int{3: 2, 4: 3, 5: 4, 6: 5}, crashes, "attempt 2 starts at once; 3 to 6 wait")
+	require.Equal(t, map[int]float64{3: 0.3, 4: 0.6, 5: 1, 6: 1}, delays, "300ms, doubling, capped at 1s")
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.Error(t, err, "the budget (6) is spent")
+	case <-time.After(60 * time.Second):
+		t.Fatal("the session did not end")
+	}
+	require.Contains(t, out.String(), "failed: budget-exhausted; last error in ")
+}
