@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -176,6 +177,22 @@ func checkpointsIn(t *testing.T, lines []map[string]any) []int64 {
 	return ids
 }
 
+// storedBy returns the IDs of the checkpoints the master on h stored in
+// ZooKeeper, as its AMs' logs show them.
+func (f *faultCluster) storedBy(h *netns.Host) []int64 {
+	return checkpointsIn(f.t, f.logged(f.daemonDir("jobmanager", h.Address(), 0), "completed checkpoint stored"))
+}
+
+// requireNoneStoredAfter checks that the deposed master stored no checkpoint
+// once the next one had: every ID of deposed's is below every ID of next's.
+func (f *faultCluster) requireNoneStoredAfter(deposed, next *netns.Host) {
+	f.t.Helper()
+	old, now := f.storedBy(deposed), f.storedBy(next)
+	require.NotEmpty(f.t, old)
+	require.NotEmpty(f.t, now)
+	require.Less(f.t, slices.Max(old), slices.Min(now), "the deposed master on %s stored no checkpoint after the one on %s took over", deposed.Name, next.Name)
+}
+
 // requireStaleRefused sends a checkpoint completion under session to the
 // TaskManager at tm, as a deposed leader would: it must be refused as stale.
 func (f *faultCluster) requireStaleRefused(tm string, session uuid.UUID) {
@@ -243,9 +260,10 @@ func (f *faultCluster) waitWindowsAfter(n int, what string) time.Time {
 // TestHostLossFailsOverToTheStandbyHost: every process on the leading master's
 // host a is SIGKILLed and a's link goes down, as when a machine dies. Nobody
 // can confirm that death from another host, so ZooKeeper's session timeout is
-// the bound: then the standby master on b leads, restores the job from the
-// last checkpoint on the TaskManager that registers first, and the job goes on. a's
-// leader session is refused by both TaskManagers, and the output is exact.
+// the bound: then the standby master on b leads and adopts the task running on
+// w1 (within amkeeper.taskmanager.leaderless-grace), and the job goes on. a's
+// leader session is refused by both TaskManagers, a stored no checkpoint after
+// b's first, and the output is exact.
 func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	f := newFaultCluster(t)
 	before := f.windows()
@@ -261,8 +279,8 @@ func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
 	var info jobmanager.CheckpointInfo
 	require.Eventually(t, func() bool {
-		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.RestoredFrom > 0
-	}, 30*time.Second, 10*time.Millisecond, "b restores the job")
+		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.Adopted
+	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task")
 	processing := f.waitWindowsAfter(before+1, "a window committed after the host loss")
 	t.Logf("host a lost → b leads after %v (session timeout %v), a window committed after %v",
 		led.Sub(fault), faultTimeout, processing.Sub(fault))
@@ -272,11 +290,10 @@ func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	for _, tm := range tmAddresses(t, next.Address) {
 		f.requireStaleRefused(tm, f.first.SessionID)
 	}
-	deployed := append(f.logged(f.tmDir[f.w1], "task deployed"), f.logged(f.tmDir[f.w2], "task deployed")...)
-	require.Len(t, deployed, 2, "deployed once by a, once by b")
-	require.Equal(t, true, deployed[len(deployed)-1]["restored"], "b's deployment is restored from a checkpoint")
-	require.Eventually(t, func() bool { return f.latestCheckpoint(next.Address) > info.RestoredFrom+2 }, 30*time.Second, 10*time.Millisecond,
-		"b checkpoints")
+	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1, "the task a deployed runs on, not redeployed")
+	require.Empty(t, f.logged(f.tmDir[f.w2], "task deployed"))
+	require.Eventually(t, func() bool { return len(f.storedBy(f.b)) >= 3 }, 30*time.Second, 10*time.Millisecond, "b checkpoints")
+	f.requireNoneStoredAfter(f.a, f.b)
 	f.finish([]*netns.Host{f.b})
 }
 
@@ -304,10 +321,10 @@ func errorsIsStatus(err error, code int) bool {
 
 // TestLeaderHostPartitionedFromZooKeeper: host a, whose master leads, loses
 // ZooKeeper but still reaches the TaskManagers. Within the session timeout it
-// stops leading; b leads and restores the job. a's commands are refused — its
+// stops leading; b leads and adopts the running task. a's commands are refused — its
 // REST (it knows it does not lead) and, under its old leader session, by the
-// TaskManagers — and a stored no checkpoint after b restored: each ID its log
-// shows stored in ZooKeeper is at most the one b restored from. Healed, a
+// TaskManagers — and a stored no checkpoint after b's first: each ID its log
+// shows stored in ZooKeeper is below every ID b's log shows. Healed, a
 // rejoins as a standby: it leads once b is stopped. The output is exact.
 func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	f := newFaultCluster(t)
@@ -322,8 +339,8 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	revoked := time.Since(fault)
 	var info jobmanager.CheckpointInfo
 	require.Eventually(t, func() bool {
-		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.RestoredFrom > 0
-	}, 30*time.Second, 10*time.Millisecond, "b restores the job")
+		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.Adopted
+	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task")
 	processing := f.waitWindowsAfter(before+1, "a window committed after the partition")
 	t.Logf("a cut from ZooKeeper → a stops leading after ≤%v, b leads after %v (session timeout %v), a window committed after %v",
 		revoked, led.Sub(fault), faultTimeout, processing.Sub(fault))
@@ -340,18 +357,12 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	}
 
 	// Healed: a rejoins, as a standby; b keeps leading.
-	aDir := f.daemonDir("jobmanager", f.a.Address(), 0)
 	require.NoError(t, f.a.Heal())
-	require.Eventually(t, func() bool { return f.latestCheckpoint(next.Address) > info.RestoredFrom+3 }, 30*time.Second, 10*time.Millisecond,
-		"b checkpoints on")
+	require.Eventually(t, func() bool { return len(f.storedBy(f.b)) >= 3 }, 30*time.Second, 10*time.Millisecond, "b checkpoints on")
 	require.NoError(t, getJSON(f.first.Address+"/overview", &o))
 	require.False(t, o.Leader, "a is a standby")
 	require.Equal(t, next.SessionID, f.leader().SessionID, "b still leads")
-	completed := checkpointsIn(t, f.logged(aDir, "completed checkpoint stored"))
-	require.NotEmpty(t, completed)
-	for _, id := range completed {
-		require.LessOrEqual(t, id, info.RestoredFrom, "a stored no checkpoint after b took over")
-	}
+	f.requireNoneStoredAfter(f.a, f.b)
 	// a contends again: with b stopped, a leads (a third leader session).
 	require.Contains(t, f.stopDaemon(f.b, "jobmanager"), "Stopping jobmanager daemon")
 	var third recovery.LeaderInfo
