@@ -43,6 +43,12 @@ type standalone struct {
 }
 
 func newStandalone(t *testing.T, masters, workers []string) *standalone {
+	return newStandaloneOn(t, zkc.ConnectString(), zkc.Root(t), masters, workers)
+}
+
+// newStandaloneOn is newStandalone against the ZooKeeper quorum under root,
+// with the extra flink-conf.yaml lines ("key: value").
+func newStandaloneOn(t *testing.T, quorum, root string, masters, workers []string, extra ...string) *standalone {
 	s := &standalone{t: t, home: t.TempDir(), confDir: t.TempDir(), cluster: "cluster_one"}
 	s.sshLog = filepath.Join(t.TempDir(), "ssh.log")
 	s.secret = filepath.Join(t.TempDir(), "cluster.secret")
@@ -53,8 +59,8 @@ func newStandalone(t *testing.T, masters, workers []string) *standalone {
 	require.NoError(t, err)
 	ha := []string{
 		"high-availability.type: zookeeper",
-		"high-availability.zookeeper.quorum: " + zkc.ConnectString(),
-		"high-availability.zookeeper.path.root: " + zkc.Root(t),
+		"high-availability.zookeeper.quorum: " + quorum,
+		"high-availability.zookeeper.path.root: " + root,
 		"high-availability.cluster-id: /" + s.cluster,
 		"high-availability.storageDir: " + s.storage,
 		"high-availability.zookeeper.client.session-timeout: 2 s",
@@ -63,7 +69,7 @@ func newStandalone(t *testing.T, masters, workers []string) *standalone {
 		k, v, _ := strings.Cut(kv, ": ")
 		s.ha = append(s.ha, "-D", k+"="+v)
 	}
-	flinkConf := strings.Join(append(ha,
+	flinkConf := strings.Join(append(append(ha,
 		"heartbeat.interval: 100 ms",
 		"rest.port: 0",
 		"yarn.application-attempts: 10",
@@ -71,7 +77,7 @@ func newStandalone(t *testing.T, masters, workers []string) *standalone {
 		"amkeeper.secret.file: "+s.secret,
 		"amkeeper.ssh.command: "+runner,
 		"env.ssh.opts: -o BatchMode=yes",
-	), "\n") + "\n"
+	), extra...), "\n") + "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "flink-conf.yaml"), []byte(flinkConf), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "masters"), []byte(strings.Join(masters, "\n")+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "workers"), []byte(strings.Join(workers, "\n")+"\n"), 0o600))

@@ -734,8 +734,14 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		}
 		c.stats.finished(jobID, rec)
 	}()
-	cctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	tctx, cancelTimeout := context.WithTimeout(ctx, c.timeout)
+	defer cancelTimeout()
+	// A TaskManager of the placement that goes silent ends the checkpoint now,
+	// not at the checkpoint timeout: a host cut off never answers, and the job
+	// fails over only once this returns.
+	cctx, cancel := context.WithCancelCause(tctx)
+	defer cancel(nil)
+	go c.watchPlacement(cctx, placement, func(lost string) { cancel(errTaskManagerGone{lost}) })
 	handles := make([][]byte, len(placement))
 	errs := make([]error, len(placement))
 	var wg sync.WaitGroup
@@ -748,6 +754,17 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 		}()
 	}
 	wg.Wait()
+	var gone errTaskManagerGone
+	if errors.As(context.Cause(cctx), &gone) {
+		// Tell the others; the lost one would not answer either.
+		c.each(ctx, g, jobID, placement, "abort", id, func(ctx context.Context, tm string, session uuid.UUID, task tmapi.TaskID, id int64) error {
+			if placement[task.Subtask].ContainerID == gone.containerID {
+				return nil
+			}
+			return c.client.AbortCheckpoint(ctx, tm, session, task, id)
+		})
+		return fmt.Errorf("checkpoint %d aborted: %w", id, gone)
+	}
 	if err := errors.Join(errs...); err != nil {
 		c.each(ctx, g, jobID, placement, "abort", id, c.client.AbortCheckpoint)
 		return fmt.Errorf("checkpoint %d aborted: %w", id, err)
@@ -784,7 +801,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	c.mu.Lock()
 	delete(c.restoreFrom, jobID) // a newer checkpoint than the fall-back's: it is the latest now
 	c.mu.Unlock()
-	c.each(ctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
+	c.each(cctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
 	c.discardState(ctx, g, log, jobID, cps)
 	return nil
@@ -858,6 +875,38 @@ func (c *Coordinator) discardState(ctx context.Context, g recovery.Guard, log ze
 			continue
 		}
 		log.Info().Int64(logging.Checkpoint, id).Msg("state of a subsumed checkpoint removed")
+	}
+}
+
+// errTaskManagerGone ends a checkpoint whose placement lost a TaskManager.
+type errTaskManagerGone struct{ containerID string }
+
+func (e errTaskManagerGone) Error() string {
+	return fmt.Sprintf("taskmanager %s is gone (silent for longer than the heartbeat timeout)", e.containerID)
+}
+
+// watchPlacement calls lost with the first TaskManager of placement that is no
+// longer registered (its heartbeat timed out, or it went away), checking at
+// every registration change and every heartbeat interval, until ctx ends.
+func (c *Coordinator) watchPlacement(ctx context.Context, placement []TaskManagerInfo, lost func(containerID string)) {
+	every := c.tms.heartbeat
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		changed := c.tms.Changed()
+		if id := c.lost(placement); id != "" {
+			lost(id)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package taskmanager_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,8 +42,13 @@ type am struct {
 }
 
 func startAM(t *testing.T, dir string) *am {
+	return startAMWith(t, dir, func(h http.Handler) http.Handler { return h })
+}
+
+// startAMWith is startAM serving the registry through wrap.
+func startAMWith(t *testing.T, dir string, wrap func(http.Handler) http.Handler) *am {
 	reg := jobmanager.NewTaskManagers(50*time.Millisecond, 5*time.Second, logging.ForTest(t))
-	a := &am{reg: reg, srv: httptest.NewServer(reg.Handler(testSecret)), grants: make(chan recovery.Grant, 2), done: make(chan struct{})}
+	a := &am{reg: reg, srv: httptest.NewServer(wrap(reg.Handler(testSecret))), grants: make(chan recovery.Grant, 2), done: make(chan struct{})}
 	t.Cleanup(a.srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
@@ -190,4 +196,56 @@ func embeddedHA(t *testing.T, dir string) *embedded.Backend {
 	b, err := embedded.Open(dir, logging.ForTest(t))
 	require.NoError(t, err)
 	return b
+}
+
+// TestNewLeaderCancelsACallToTheOldOne: the leader's host goes silent while a
+// heartbeat to it is in flight (its registry never answers), and another
+// candidate leads. The TaskManager registers with the new leader at once, not
+// after the hung call's 5 s timeout.
+func TestNewLeaderCancelsACallToTheOldOne(t *testing.T) {
+	dir := t.TempDir()
+	var silent atomic.Bool
+	hung := make(chan struct{}, 1)
+	release := make(chan struct{}) // the test's end: the server may close
+	first := startAMWith(t, dir, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if silent.Load() {
+				select {
+				case hung <- struct{}{}:
+				default:
+				}
+				_, _ = io.Copy(io.Discard, r.Body) // so that the server sees the client hang up
+				select {                           // a host cut off: no answer, ever
+				case <-r.Context().Done():
+				case <-release:
+				}
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	t.Cleanup(func() { close(release) })
+	first.grant(t)
+	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 1, Secret: testSecret,
+		Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return tm.Status().Registrations == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	silent.Store(true)
+	select {
+	case <-hung:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat reached the silent leader")
+	}
+	second := startAM(t, dir)
+	first.stop()
+	g2 := second.grant(t)
+	granted := time.Now()
+	require.Eventually(t, func() bool { return tm.Status().LeaderSession == g2.SessionID().String() }, 10*time.Second, 5*time.Millisecond)
+	took := time.Since(granted)
+	t.Logf("registered with the new leader %v after its grant", took)
+	require.Less(t, took, 2*time.Second, "the heartbeat to the silent leader was cancelled, not waited out (5 s)")
 }

@@ -1,0 +1,416 @@
+package integration_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/integration/netns"
+	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
+	"github.com/amkeeper/amkeeper/job"
+	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
+	"github.com/amkeeper/amkeeper/taskmanager"
+	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
+)
+
+// faultTimeout is the fault tests' ZooKeeper session timeout and TaskManager
+// heartbeat timeout: the bounds of the failovers a fault they cannot confirm
+// causes (zktest's tick is 500 ms, so the session timeout is granted as asked).
+const faultTimeout = 2 * time.Second
+
+// faultCluster is the second seed's standalone HA cluster on the network
+// namespace bed: ZooKeeper on host z, master daemons on a (started first: it
+// leads) and b, TaskManager daemons on w1 and w2, every daemon started inside
+// its host with `yarn-session jobmanager|taskmanager start --host`; the
+// counting job runs and has checkpointed.
+type faultCluster struct {
+	*standalone
+	z, a, b, w1, w2 *netns.Host
+	zk              *zktest.Cluster
+	leader          func() recovery.LeaderInfo // the rest_server leader, as ZooKeeper has it
+	first           recovery.LeaderInfo        // a's leadership
+	secret          appsecret.Secret
+	store           hdfsstore.Store
+	jobID           string
+	tmDir           map[*netns.Host]string // each worker's TaskManager daemon directory
+}
+
+func newFaultCluster(t *testing.T) *faultCluster {
+	bed := netns.New(t, "z", "a", "b", "w1", "w2")
+	f := &faultCluster{z: bed.Host("z"), a: bed.Host("a"), b: bed.Host("b"), w1: bed.Host("w1"), w2: bed.Host("w2")}
+	f.zk = zktest.Start(t, zktest.WithHosts(f.z))
+	f.standalone = newStandaloneOn(t, f.zk.ConnectString(), f.zk.Root(t),
+		[]string{f.a.Address(), f.b.Address()}, []string{f.w1.Address(), f.w2.Address()},
+		"heartbeat.timeout: "+faultTimeout.String())
+	f.leader = followLeader(t, f.ha, recovery.RestServer)
+	// A connection to a host whose link went down never sees its peer close.
+	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
+
+	f.startDaemon(f.a, "jobmanager")
+	require.Eventually(t, func() bool { f.first = f.leader(); return f.first.Known() }, 60*time.Second, 20*time.Millisecond,
+		"the master on host a leads")
+	require.Equal(t, f.a.Address(), hostOf(t, f.first.Address))
+	f.startDaemon(f.b, "jobmanager")
+	// w1's TaskManager registers first: its container ID is the smaller, so
+	// the job's one subtask is placed on it.
+	f.tmDir = map[*netns.Host]string{}
+	for i, w := range []*netns.Host{f.w1, f.w2} {
+		f.startDaemon(w, "taskmanager")
+		f.tmDir[w] = f.daemonDir("taskmanager", w.Address(), 1)
+		require.Eventually(t, func() bool { return len(registeredPIDs(f.leader())) == i+1 }, 60*time.Second, 20*time.Millisecond,
+			"the TaskManager on %s registers", w.Name)
+	}
+
+	var err error
+	f.secret, err = appsecret.Load(f.secret0())
+	require.NoError(t, err)
+	f.store, err = hdfsstore.Open(context.Background(), f.storage)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.store.Close() })
+	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
+	require.NoError(t, err)
+	f.jobID = sub.JobID
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, sessionctl.Submit(ctx, f.secret, nil, f.first.Address, sub))
+	require.Eventually(t, func() bool { return f.latestCheckpoint(f.first.Address) > 2 }, 60*time.Second, 20*time.Millisecond,
+		"the job checkpoints")
+	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1, "the subtask runs on w1")
+	require.Empty(t, f.logged(f.tmDir[f.w2], "task deployed"))
+	return f
+}
+
+func (f *faultCluster) secret0() string { return f.standalone.secret }
+
+// startDaemon runs `yarn-session jobmanager|taskmanager start --host H` inside
+// host H, with debug logs (the tests read what each process committed).
+func (f *faultCluster) startDaemon(h *netns.Host, kind string) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--conf-dir", f.confDir, "--log-level", "debug", kind, "start", "--host", h.Address())
+	h.Wrap(cmd)
+	cmd.Env = f.env
+	out, err := cmd.CombinedOutput()
+	require.NoError(f.t, err, "%s", out)
+	require.Equal(f.t, fmt.Sprintf("Starting %s daemon on host %s.\n", kind, h.Address()), string(out))
+}
+
+// stopDaemon runs `yarn-session jobmanager|taskmanager stop --host H` inside H.
+func (f *faultCluster) stopDaemon(h *netns.Host, kind string) string {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--conf-dir", f.confDir, kind, "stop", "--host", h.Address())
+	h.Wrap(cmd)
+	cmd.Env = f.env
+	out, err := cmd.CombinedOutput()
+	require.NoError(f.t, err, "%s", out)
+	return string(out)
+}
+
+// latestCheckpoint is the newest checkpoint the AM at rest reports (0: none or
+// no answer).
+func (f *faultCluster) latestCheckpoint(rest string) int64 {
+	var info jobmanager.CheckpointInfo
+	if getJSON(rest+"/jobs/"+f.jobID+"/checkpoints", &info) != nil {
+		return 0
+	}
+	return info.LatestID()
+}
+
+// windows is how many windows of the job are committed.
+func (f *faultCluster) windows() int {
+	got, err := job.ReadCommittedJob(context.Background(), f.store, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(f.jobID))
+	require.NoError(f.t, err)
+	return len(got)
+}
+
+// logged returns the JSON log lines with message msg in the logs under dir
+// (a daemon's own and its AMs' attempts).
+func (f *faultCluster) logged(dir, msg string) []map[string]any {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	more, _ := filepath.Glob(filepath.Join(dir, "attempts", "*", "*.log"))
+	var out []map[string]any
+	for _, file := range append(files, more...) {
+		fh, err := os.Open(file)
+		require.NoError(f.t, err)
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["message"] == msg {
+				out = append(out, line)
+			}
+		}
+		fh.Close()
+	}
+	return out
+}
+
+// checkpointsIn returns the checkpoint IDs of the log lines.
+func checkpointsIn(t *testing.T, lines []map[string]any) []int64 {
+	var ids []int64
+	for _, l := range lines {
+		id, ok := l["checkpoint"].(float64)
+		require.True(t, ok, "line without a checkpoint: %v", l)
+		ids = append(ids, int64(id))
+	}
+	return ids
+}
+
+// storedBy returns the IDs of the checkpoints the master on h stored in
+// ZooKeeper, as its AMs' logs show them.
+func (f *faultCluster) storedBy(h *netns.Host) []int64 {
+	return checkpointsIn(f.t, f.logged(f.daemonDir("jobmanager", h.Address(), 0), "completed checkpoint stored"))
+}
+
+// requireNoneStoredAfter checks that the deposed master stored no checkpoint
+// once the next one had: every ID of deposed's is below every ID of next's.
+func (f *faultCluster) requireNoneStoredAfter(deposed, next *netns.Host) {
+	f.t.Helper()
+	old, now := f.storedBy(deposed), f.storedBy(next)
+	require.NotEmpty(f.t, old)
+	require.NotEmpty(f.t, now)
+	require.Less(f.t, slices.Max(old), slices.Min(now), "the deposed master on %s stored no checkpoint after the one on %s took over", deposed.Name, next.Name)
+}
+
+// requireStaleRefused sends a checkpoint completion under session to the
+// TaskManager at tm, as a deposed leader would: it must be refused as stale.
+func (f *faultCluster) requireStaleRefused(tm string, session uuid.UUID) {
+	f.t.Helper()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second, Transport: tr}, f.secret)
+	err := client.CompleteCheckpoint(context.Background(), tm, session, tmapi.TaskID{JobID: f.jobID}, 1<<40)
+	require.ErrorIs(f.t, err, tmapi.ErrStaleLeader, "the TaskManager at %s refuses the deposed leader session %s", tm, session)
+}
+
+// tmAddresses are the registered TaskManagers' addresses at the leader rest.
+func tmAddresses(t *testing.T, rest string) []string {
+	var tms struct {
+		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
+	}
+	require.NoError(t, getJSON(rest+"/taskmanagers", &tms))
+	var out []string
+	for _, tm := range tms.TaskManagers {
+		out = append(out, tm.Address)
+	}
+	return out
+}
+
+// onHost lists the processes running inside h's network namespace.
+func onHost(t *testing.T, h *netns.Host) []int {
+	var st syscall.Stat_t
+	require.NoError(t, syscall.Stat("/run/netns/"+h.NS, &st))
+	want := fmt.Sprintf("net:[%d]", st.Ino)
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && ns == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitNewLeader waits for a leader other than f.first and returns it and when
+// it was seen.
+func (f *faultCluster) waitNewLeader(within time.Duration) (recovery.LeaderInfo, time.Time) {
+	f.t.Helper()
+	var next recovery.LeaderInfo
+	require.Eventually(f.t, func() bool {
+		next = f.leader()
+		return next.Known() && next.SessionID != f.first.SessionID
+	}, within, 10*time.Millisecond, "another master leads")
+	return next, time.Now()
+}
+
+// waitWindowsAfter waits until more than n windows are committed and returns
+// when that was seen.
+func (f *faultCluster) waitWindowsAfter(n int, what string) time.Time {
+	f.t.Helper()
+	require.Eventually(f.t, func() bool { return f.windows() > n }, 60*time.Second, 10*time.Millisecond, what)
+	return time.Now()
+}
+
+// TestHostLossFailsOverToTheStandbyHost: every process on the leading master's
+// host a is SIGKILLed and a's link goes down, as when a machine dies. Nobody
+// can confirm that death from another host, so ZooKeeper's session timeout is
+// the bound: then the standby master on b leads and adopts the task running on
+// w1 (within amkeeper.taskmanager.leaderless-grace), and the job goes on. a's
+// leader session is refused by both TaskManagers, a stored no checkpoint after
+// b's first, and the output is exact.
+func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
+	f := newFaultCluster(t)
+	before := f.windows()
+	pids := onHost(t, f.a)
+	require.NotEmpty(t, pids, "the master's processes run on host a")
+
+	fault := time.Now()
+	require.NoError(t, f.a.LinkDown())
+	for _, pid := range pids {
+		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	}
+	next, led := f.waitNewLeader(3 * faultTimeout)
+	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
+	var info jobmanager.CheckpointInfo
+	require.Eventually(t, func() bool {
+		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.Adopted
+	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task")
+	processing := f.waitWindowsAfter(before+1, "a window committed after the host loss")
+	t.Logf("host a lost → b leads after %v (session timeout %v), a window committed after %v",
+		led.Sub(fault), faultTimeout, processing.Sub(fault))
+	require.GreaterOrEqual(t, led.Sub(fault), faultTimeout-f.zk.TickTime(), "an unconfirmed death waits for the session to expire")
+	require.Empty(t, onHost(t, f.a), "nothing runs on host a")
+
+	for _, tm := range tmAddresses(t, next.Address) {
+		f.requireStaleRefused(tm, f.first.SessionID)
+	}
+	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1, "the task a deployed runs on, not redeployed")
+	require.Empty(t, f.logged(f.tmDir[f.w2], "task deployed"))
+	require.Eventually(t, func() bool { return len(f.storedBy(f.b)) >= 3 }, 30*time.Second, 10*time.Millisecond, "b checkpoints")
+	f.requireNoneStoredAfter(f.a, f.b)
+	f.finish([]*netns.Host{f.b})
+}
+
+// finish stops the daemons of the masters given and of both workers and checks
+// the committed output is exact.
+func (f *faultCluster) finish(masters []*netns.Host) {
+	f.t.Helper()
+	for _, w := range []*netns.Host{f.w1, f.w2} {
+		require.Contains(f.t, f.stopDaemon(w, "taskmanager"), "Stopping taskmanager daemon")
+	}
+	for _, m := range masters {
+		require.Contains(f.t, f.stopDaemon(m, "jobmanager"), "Stopping jobmanager daemon")
+	}
+	got, err := job.ReadCommittedJob(context.Background(), f.store, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(f.jobID))
+	require.NoError(f.t, err)
+	f.t.Logf("committed %d windows: %v…", len(got), got[:min(5, len(got))])
+	requireExactCounts(f.t, got, 3)
+}
+
+// errorsIsStatus reports whether err is a refusal with the HTTP status code.
+func errorsIsStatus(err error, code int) bool {
+	var re *sessionctl.RefusedError
+	return errors.As(err, &re) && re.StatusCode == code
+}
+
+// TestLeaderHostPartitionedFromZooKeeper: host a, whose master leads, loses
+// ZooKeeper but still reaches the TaskManagers. Within the session timeout it
+// stops leading; b leads and adopts the running task. a's commands are refused — its
+// REST (it knows it does not lead) and, under its old leader session, by the
+// TaskManagers — and a stored no checkpoint after b's first: each ID its log
+// shows stored in ZooKeeper is below every ID b's log shows. Healed, a
+// rejoins as a standby: it leads once b is stopped. The output is exact.
+func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
+	f := newFaultCluster(t)
+	before := f.windows()
+	fault := time.Now()
+	require.NoError(t, netns.Partition(f.a, f.z))
+	next, led := f.waitNewLeader(3 * faultTimeout)
+	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
+	var o jobmanager.Overview
+	require.Eventually(t, func() bool { return getJSON(f.first.Address+"/overview", &o) == nil && !o.Leader },
+		3*faultTimeout, 10*time.Millisecond, "a knows it does not lead")
+	revoked := time.Since(fault)
+	var info jobmanager.CheckpointInfo
+	require.Eventually(t, func() bool {
+		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.Adopted
+	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task")
+	processing := f.waitWindowsAfter(before+1, "a window committed after the partition")
+	t.Logf("a cut from ZooKeeper → a stops leading after ≤%v, b leads after %v (session timeout %v), a window committed after %v",
+		revoked, led.Sub(fault), faultTimeout, processing.Sub(fault))
+
+	// a's commands: its REST refuses, the TaskManagers refuse its session.
+	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = sessionctl.SubmitJob(ctx, f.secret, nil, f.first.Address, sub)
+	require.True(t, errorsIsStatus(err, http.StatusServiceUnavailable), "the deposed leader refuses a submission: %v", err)
+	for _, tm := range tmAddresses(t, next.Address) {
+		f.requireStaleRefused(tm, f.first.SessionID)
+	}
+
+	// Healed: a rejoins, as a standby; b keeps leading.
+	require.NoError(t, f.a.Heal())
+	require.Eventually(t, func() bool { return len(f.storedBy(f.b)) >= 3 }, 30*time.Second, 10*time.Millisecond, "b checkpoints on")
+	require.NoError(t, getJSON(f.first.Address+"/overview", &o))
+	require.False(t, o.Leader, "a is a standby")
+	require.Equal(t, next.SessionID, f.leader().SessionID, "b still leads")
+	f.requireNoneStoredAfter(f.a, f.b)
+	// a contends again: with b stopped, a leads (a third leader session).
+	require.Contains(t, f.stopDaemon(f.b, "jobmanager"), "Stopping jobmanager daemon")
+	var third recovery.LeaderInfo
+	require.Eventually(t, func() bool {
+		third = f.leader()
+		return third.Known() && third.SessionID != next.SessionID && third.SessionID != f.first.SessionID
+	}, 30*time.Second, 10*time.Millisecond, "a leads once b is stopped")
+	require.Equal(t, f.a.Address(), hostOf(t, third.Address))
+	windows := f.windows()
+	f.waitWindowsAfter(windows, "the job runs on under a")
+	f.finish([]*netns.Host{f.a})
+}
+
+// TestTaskManagerHostPartitionedFromTheLeader: w1, which runs the job's
+// subtask, is cut from the leading master's host a (not from ZooKeeper). The
+// leader's heartbeat timeout is the bound: it redeploys the subtask on w2,
+// whose slot is free, from the last checkpoint. Healed, w1 registers again,
+// but its old task commits nothing after the redeployment: every part its log
+// shows committed belongs to a checkpoint at most the one w2 restored from.
+func TestTaskManagerHostPartitionedFromTheLeader(t *testing.T) {
+	f := newFaultCluster(t)
+	before := f.windows()
+	fault := time.Now()
+	require.NoError(t, netns.Partition(f.w1, f.a))
+	require.Eventually(t, func() bool { return len(f.logged(f.tmDir[f.w2], "task deployed")) == 1 }, 3*faultTimeout+30*time.Second,
+		10*time.Millisecond, "the subtask is redeployed on w2")
+	redeployed := time.Since(fault)
+	var info jobmanager.CheckpointInfo
+	require.Eventually(t, func() bool {
+		return getJSON(f.first.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.RestoredFrom > 0
+	}, 30*time.Second, 10*time.Millisecond, "the job is restored")
+	processing := f.waitWindowsAfter(before+1, "a window committed after the partition")
+	t.Logf("w1 cut from the leader → subtask redeployed on w2 after %v (heartbeat timeout %v), a window committed after %v",
+		redeployed, faultTimeout, processing.Sub(fault))
+
+	require.NoError(t, f.w1.Heal())
+	require.Eventually(t, func() bool { return len(registeredPIDs(f.leader())) == 2 }, 30*time.Second, 10*time.Millisecond,
+		"w1 registers again")
+	require.Eventually(t, func() bool { return f.latestCheckpoint(f.first.Address) > info.RestoredFrom+3 }, 30*time.Second, 10*time.Millisecond,
+		"the job checkpoints on w2")
+	require.Equal(t, f.first.SessionID, f.leader().SessionID, "a leads throughout")
+	w1 := checkpointsIn(t, f.logged(f.tmDir[f.w1], "committed part"))
+	require.NotEmpty(t, w1)
+	for _, id := range w1 {
+		require.LessOrEqual(t, id, info.RestoredFrom, "w1's old task committed nothing after the redeployment")
+	}
+	w2 := checkpointsIn(t, f.logged(f.tmDir[f.w2], "committed part"))
+	require.NotEmpty(t, w2)
+	require.Greater(t, w2[0], info.RestoredFrom, "w2 commits what comes after the restored checkpoint")
+	f.finish([]*netns.Host{f.a, f.b})
+}
