@@ -45,11 +45,13 @@
 //	t.NotifyCheckpointComplete(ctx, id)    // after the checkpoint's pointer is stored
 //	t.AbortCheckpoint(ctx, id)             // a checkpoint that failed or timed out
 //
-// At the barrier of checkpoint n the task seals the sink's in-progress output into a
-// pending part of n (stored, not visible), then writes the state of the whole chain
-// (source offset, window contents, list of pending parts) to
-// <StateRoot>/<job>/chk-<n>/subtask-<i> and acknowledges with a handle (name, size,
-// CRC32C) that Restore takes back. A completion notice for n publishes every
+// At the barrier of checkpoint n the task takes the sink's in-progress output as
+// the part of n and encodes the state of the whole chain (source offset, window
+// contents, list of pending parts) in memory; then, on a goroutine of its own while
+// records keep flowing, it stores the part as a pending part of n (stored, not
+// visible) and the state as <StateRoot>/<job>/chk-<n>/subtask-<i>, and acknowledges
+// with a handle (name, size, CRC32C) that Restore takes back. One snapshot is
+// written at a time: the next barrier waits for the last one's writes. A completion notice for n publishes every
 // pending part of a checkpoint ≤ n under its visible name (an atomic Put of the
 // same bytes, then the pending copy is removed); parts of aborted checkpoints stay
 // pending and go out with the next completed one.

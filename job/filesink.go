@@ -186,10 +186,18 @@ type fileSink struct {
 	buf     []byte   // in-progress part; owned by the task loop
 	spills  []string // the in-progress part's earlier bytes, spilled; owned by the task loop
 	spillAt int      // len(buf) that spills
-	lastPre int64    // last checkpoint PreCommit saw; owned by the task loop
+	lastPre int64    // last checkpoint Seal saw; owned by the task loop
+	sealing int64    // the checkpoint whose part the last Seal started (0: none); owned by the task loop
 
 	mu      sync.Mutex
-	pending []int64 // checkpoint IDs of sealed, unpublished parts, ascending
+	pending []int64   // checkpoint IDs of sealed, unpublished parts, ascending
+	carry   []segment // a part whose write failed: the next one starts with it
+}
+
+// segment is a piece of an in-progress part: a spill (its name) or bytes.
+type segment struct {
+	spill string
+	b     []byte
 }
 
 type fileSinkState struct {
@@ -259,63 +267,89 @@ func (s *fileSink) spill() error {
 	return nil
 }
 
-// sealed streams the in-progress part: its spills in order, then the buffer.
-func (s *fileSink) sealed(ctx context.Context) io.ReadCloser {
+// sealed streams a part: its segments in order, spills read from storage.
+func (s *fileSink) sealed(ctx context.Context, part []segment) io.ReadCloser {
 	pr, pw := io.Pipe()
-	spills, buf := s.spills, s.buf
 	go func() {
-		for _, name := range spills {
-			rc, err := s.store.Get(ctx, name)
+		for _, seg := range part {
+			if seg.spill == "" {
+				if _, err := pw.Write(seg.b); err != nil {
+					pw.CloseWithError(err)
+					return
+				}
+				continue
+			}
+			rc, err := s.store.Get(ctx, seg.spill)
 			if err != nil {
-				pw.CloseWithError(fmt.Errorf("read spill %s: %w", name, err))
+				pw.CloseWithError(fmt.Errorf("read spill %s: %w", seg.spill, err))
 				return
 			}
 			_, err = io.Copy(pw, rc)
 			rc.Close()
 			if err != nil {
-				pw.CloseWithError(fmt.Errorf("read spill %s: %w", name, err))
+				pw.CloseWithError(fmt.Errorf("read spill %s: %w", seg.spill, err))
 				return
 			}
 		}
-		_, err := pw.Write(buf)
-		pw.CloseWithError(err)
+		pw.Close()
 	}()
 	return pr
 }
 
-func (s *fileSink) PreCommit(ctx context.Context, id int64) error {
+func (s *fileSink) Seal(id int64) (func(ctx context.Context) error, error) {
 	if id <= s.lastPre {
-		return fmt.Errorf("file sink: checkpoint %d after %d: IDs must increase", id, s.lastPre)
+		return nil, fmt.Errorf("file sink: checkpoint %d after %d: IDs must increase", id, s.lastPre)
 	}
-	if len(s.buf) == 0 && len(s.spills) == 0 {
-		s.lastPre = id
-		return nil // nothing to seal: no part for this checkpoint
-	}
-	name := s.pendingName(id)
-	r := s.sealed(ctx)
-	_, err := s.store.Put(ctx, name, r)
-	r.Close() // ends the stream's goroutine if Put stopped reading early
-	if err != nil {
-		return fmt.Errorf("file sink: seal part %s: %w", name, err)
-	}
-	for _, sp := range s.spills {
-		if err := s.store.Delete(ctx, sp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.log.Warn().Err(err).Str(logging.File, sp).Msg("file sink: cannot remove a sealed spill; the next restore removes it")
-		}
-	}
-	s.spills = nil
-	s.lastPre = id
-	s.buf = s.buf[:0]
+	s.lastPre, s.sealing = id, 0
 	s.mu.Lock()
-	s.pending = append(s.pending, id)
+	part := s.carry
+	s.carry = nil
 	s.mu.Unlock()
-	return nil
+	for _, sp := range s.spills {
+		part = append(part, segment{spill: sp})
+	}
+	if len(s.buf) > 0 {
+		part = append(part, segment{b: s.buf})
+	}
+	if len(part) == 0 {
+		return nil, nil // nothing to seal: no part for this checkpoint
+	}
+	// The write owns the taken bytes: the next part gets a buffer of its own.
+	s.spills, s.buf, s.sealing = nil, make([]byte, 0, cap(s.buf)), id
+	name := s.pendingName(id)
+	return func(ctx context.Context) error {
+		r := s.sealed(ctx, part)
+		_, err := s.store.Put(ctx, name, r)
+		r.Close() // ends the stream's goroutine if Put stopped reading early
+		if err != nil {
+			s.mu.Lock()
+			s.carry = part
+			s.mu.Unlock()
+			return fmt.Errorf("file sink: seal part %s: %w", name, err)
+		}
+		for _, seg := range part {
+			if seg.spill == "" {
+				continue
+			}
+			if err := s.store.Delete(ctx, seg.spill); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				s.log.Warn().Err(err).Str(logging.File, seg.spill).Msg("file sink: cannot remove a sealed spill; the next restore removes it")
+			}
+		}
+		s.mu.Lock()
+		s.pending = append(s.pending, id)
+		s.mu.Unlock()
+		return nil
+	}, nil
 }
 
 func (s *fileSink) SnapshotState() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return json.Marshal(fileSinkState{Pending: append([]int64{}, s.pending...)})
+	pending := append([]int64{}, s.pending...)
+	if s.sealing > 0 && !slices.Contains(pending, s.sealing) {
+		pending = append(pending, s.sealing)
+	}
+	return json.Marshal(fileSinkState{Pending: pending})
 }
 
 func (s *fileSink) Commit(ctx context.Context, upTo int64) error {
@@ -441,7 +475,7 @@ func (s *fileSink) Restore(ctx context.Context, id int64, state []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf, s.lastPre, s.pending, s.spills = s.buf[:0], id, nil, nil
+	s.buf, s.lastPre, s.pending, s.spills, s.carry, s.sealing = s.buf[:0], id, nil, nil, nil, 0
 	// 0. Spills of an in-progress part are never covered: the replay writes them again.
 	spills, err := s.store.List(ctx, s.spillPrefix())
 	if err != nil {

@@ -47,16 +47,21 @@ type Transform interface {
 // sealed into a pending part at each checkpoint barrier and made visible only when
 // the checkpoint that covers it completes.
 //
-// Concurrency: Write, PreCommit and SnapshotState are called only from the task's
-// loop; Commit may be called from any goroutine at the same time; Restore before the
-// loop starts.
+// Concurrency: Write, Seal and SnapshotState are called only from the task's
+// loop; the write Seal returns and Commit may be called from any goroutine at the
+// same time; Restore before the loop starts.
 type Sink interface {
 	Write(v int64) error
-	// PreCommit seals what was written since the last PreCommit into a pending part
-	// of checkpoint id: durable in storage, not visible. On error nothing is lost:
-	// the output stays in progress and goes into the next part.
-	PreCommit(ctx context.Context, id int64) error
-	// SnapshotState returns the list of pending parts (called right after PreCommit).
+	// Seal ends the in-progress part at checkpoint id's barrier: what was written
+	// since the last Seal becomes the pending part of checkpoint id, and later
+	// writes go into the next part. It only takes the bytes; write makes the part
+	// durable in storage, not visible, and runs off the task's loop, so records
+	// keep flowing meanwhile. write must have returned before the next Seal. A nil
+	// write: nothing to seal. If write fails nothing is lost: the output goes into
+	// the next part.
+	Seal(id int64) (write func(ctx context.Context) error, err error)
+	// SnapshotState returns the list of pending parts, the one Seal just started
+	// included (called right after Seal).
 	SnapshotState() ([]byte, error)
 	// Commit publishes every pending part of a checkpoint ≤ id. Idempotent; it
 	// never replaces committed output with other bytes (the file sink reports

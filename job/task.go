@@ -195,7 +195,8 @@ type Task struct {
 	final     int64            // first snapshot after end of input (0: none yet)
 	complete  bool             // Run returned nil: input ended, final checkpoint done
 
-	snapMu sync.Mutex // serializes snapshots of a completed task
+	snapMu  sync.Mutex    // serializes snapshots of a completed task
+	writing chan struct{} // closed when the last snapshot's writes are done (nil: none); loop-owned
 }
 
 // finishedSnapshotTimeout bounds a snapshot a completed task takes outside Run.
@@ -432,7 +433,9 @@ func (t *Task) TriggerCheckpoint(id int64) <-chan SnapshotResult {
 			defer t.snapMu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), finishedSnapshotTimeout)
 			defer cancel()
-			t.take(ctx, trigger{id: id, ch: ch})
+			if write := t.take(ctx, trigger{id: id, ch: ch}); write != nil {
+				write()
+			}
 		}()
 		return ch
 	}
@@ -522,6 +525,7 @@ func (t *Task) Run(ctx context.Context) error {
 	t.phase = running
 	t.mu.Unlock()
 	defer t.finish()
+	defer t.writes()
 
 	var pacer Pacer
 	if iv := t.src.Interval(); iv > 0 {
@@ -603,7 +607,9 @@ func (t *Task) finish() {
 	}
 }
 
-// serve takes the snapshots that were triggered, in order.
+// serve takes the snapshots that were triggered, in order. Each snapshot's
+// state is captured here, at the record boundary; its writes to storage run on
+// a goroutine of their own while records keep flowing (see writes).
 func (t *Task) serve(ctx context.Context) {
 	for {
 		t.mu.Lock()
@@ -614,35 +620,62 @@ func (t *Task) serve(ctx context.Context) {
 		tr := t.queue[0]
 		t.queue = t.queue[1:]
 		t.mu.Unlock()
-		t.take(ctx, tr)
+		if write := t.take(ctx, tr); write != nil {
+			done := make(chan struct{})
+			t.writing = done
+			go func() {
+				defer close(done)
+				write()
+			}()
+		}
 	}
 }
 
-// take answers one trigger: an order error or a snapshot.
-func (t *Task) take(ctx context.Context, tr trigger) {
+// writes waits until the last snapshot's writes are done: the next snapshot
+// seals the sink after them, and Run returns only after them.
+func (t *Task) writes() {
+	if t.writing != nil {
+		<-t.writing
+		t.writing = nil
+	}
+}
+
+// take answers one trigger: an order error at once, else it captures the
+// snapshot and returns write, which writes it and answers.
+func (t *Task) take(ctx context.Context, tr trigger) (write func()) {
+	t.writes() // one snapshot at a time: taking names the one being written
 	t.mu.Lock()
 	if tr.id <= t.last {
 		last := t.last
 		t.mu.Unlock()
 		tr.ch <- SnapshotResult{ID: tr.id, Subtask: t.in.Subtask,
 			Err: fmt.Errorf("%w: %d after %d", ErrCheckpointOrder, tr.id, last)}
-		return
+		return nil
 	}
 	t.last, t.taking, t.abortNow = tr.id, tr.id, false
 	t.mu.Unlock()
-	tr.ch <- t.snapshot(ctx, tr.id)
+	start := time.Now()
+	w, err := t.capture(tr.id)
+	ended := t.endedSet
+	return func() {
+		var name string
+		var info hdfsstore.Info
+		if err == nil {
+			name, info, err = w(ctx)
+		}
+		tr.ch <- t.snapshotted(ctx, tr.id, start, ended, name, info, err)
+	}
 }
 
-func (t *Task) snapshot(ctx context.Context, id int64) SnapshotResult {
+// snapshotted records a snapshot written (or failed) and returns its result.
+func (t *Task) snapshotted(ctx context.Context, id int64, start time.Time, ended bool, name string, info hdfsstore.Info, err error) SnapshotResult {
 	res := SnapshotResult{ID: id, Subtask: t.in.Subtask}
-	start := time.Now()
-	name, info, err := t.writeSnapshot(ctx, id)
 	t.mu.Lock()
 	aborted := t.abortNow
 	t.taking, t.abortNow = 0, false
 	if err == nil && !aborted {
 		t.inflight[id] = name
-		if t.endedSet && t.final == 0 {
+		if ended && t.final == 0 {
 			t.final = id
 		}
 	}
@@ -665,36 +698,46 @@ func (t *Task) snapshot(ctx context.Context, id int64) SnapshotResult {
 	return res
 }
 
-func (t *Task) writeSnapshot(ctx context.Context, id int64) (string, hdfsstore.Info, error) {
-	fail := func(what string, err error) (string, hdfsstore.Info, error) {
-		return "", hdfsstore.Info{}, fmt.Errorf("job: checkpoint %d of subtask %d: %s: %w", id, t.in.Subtask, what, err)
+// capture takes checkpoint id's snapshot on the task's loop: it seals the sink's
+// part and encodes every operator's state, in memory. write stores the part and
+// then the state, returning the state's name; it may run on any goroutine.
+func (t *Task) capture(id int64) (write func(ctx context.Context) (string, hdfsstore.Info, error), err error) {
+	fail := func(what string, err error) error {
+		return fmt.Errorf("job: checkpoint %d of subtask %d: %s: %w", id, t.in.Subtask, what, err)
 	}
-	if err := t.sink.PreCommit(ctx, id); err != nil {
-		return fail("sink", err)
+	seal, err := t.sink.Seal(id)
+	if err != nil {
+		return nil, fail("sink", err)
 	}
 	st := taskState{Version: stateVersion, Job: t.graph.ID, Subtask: t.in.Subtask,
 		Parallelism: t.in.Parallelism, Checkpoint: id, Transforms: make([]json.RawMessage, len(t.ops)),
 		Records: t.records.Load()}
-	var err error
 	if st.Source, err = t.src.SnapshotState(); err != nil {
-		return fail("source", err)
+		return nil, fail("source", err)
 	}
 	for i, op := range t.ops {
 		if st.Transforms[i], err = op.SnapshotState(); err != nil {
-			return fail(t.graph.Spec.Pipeline[i+1].Op, err)
+			return nil, fail(t.graph.Spec.Pipeline[i+1].Op, err)
 		}
 	}
 	if st.Sink, err = t.sink.SnapshotState(); err != nil {
-		return fail("sink", err)
+		return nil, fail("sink", err)
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
-		return fail("encode", err)
+		return nil, fail("encode", err)
 	}
 	name := t.stateName(id)
-	info, err := hdfsstore.PutBytes(ctx, t.env.State, name, b)
-	if err != nil {
-		return fail("write state", err)
-	}
-	return name, info, nil
+	return func(ctx context.Context) (string, hdfsstore.Info, error) {
+		if seal != nil {
+			if err := seal(ctx); err != nil {
+				return "", hdfsstore.Info{}, fail("sink", err)
+			}
+		}
+		info, err := hdfsstore.PutBytes(ctx, t.env.State, name, b)
+		if err != nil {
+			return "", hdfsstore.Info{}, fail("write state", err)
+		}
+		return name, info, nil
+	}, nil
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -300,4 +303,56 @@ func TestRealTimePacer(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, time.Since(start), 4*time.Millisecond)
+}
+
+// slowStateStore holds every Put of a state file (under ha/checkpoints) until
+// release is closed, telling held about each.
+type slowStateStore struct {
+	hdfsstore.Store
+	hdfsstore.Plain // committed parts are plain files
+	held            chan string
+	release         chan struct{}
+}
+
+func (s slowStateStore) Put(ctx context.Context, name string, r io.Reader) (hdfsstore.Info, error) {
+	if strings.HasPrefix(name, "ha/checkpoints/") {
+		s.held <- name
+		<-s.release
+	}
+	return s.Store.Put(ctx, name, r)
+}
+
+// A snapshot's writes do not stop the task: records keep flowing while the state
+// is stored (the processing stall at every checkpoint was the time of the writes),
+// and the sink's part ends at the barrier, not at the end of the writes.
+func TestRecordsFlowWhileSnapshotIsWritten(t *testing.T) {
+	base := newStore(t)
+	store := slowStateStore{Store: base, Plain: base.(hdfsstore.Plain), held: make(chan string, 1), release: make(chan struct{})}
+	r := start(t, testGraph(t, 1000, 1), store, nil, paced)
+	var once sync.Once
+	release := func() { once.Do(func() { close(store.release) }) }
+	t.Cleanup(release) // before the harness's: a held write must not keep Run from returning
+	r.feed(150)
+	ch := r.task.TriggerCheckpoint(1)
+	select {
+	case <-store.held:
+	case <-time.After(waitLimit):
+		t.Fatal("the state of checkpoint 1 was never written")
+	}
+	// The state's write is held: 200 more records must pass meanwhile.
+	deadline := time.After(5 * time.Second)
+	for i := range 200 {
+		select {
+		case r.gate <- time.Time{}:
+		case <-deadline:
+			t.Fatalf("record %d after the barrier waited for the snapshot's write: the task's loop stopped while the state was stored", i)
+		}
+	}
+	release()
+	res := await(t, ch)
+	require.NoError(t, res.Err)
+	require.NoError(t, r.task.NotifyCheckpointComplete(context.Background(), 1))
+	require.Equal(t, windowSums(1), committed(t, store), "checkpoint 1 covers the records before its barrier: one window")
+	r.complete(2)
+	require.Equal(t, windowSums(3), committed(t, store))
 }
