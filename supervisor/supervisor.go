@@ -812,8 +812,10 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 		exit.Kind, exit.Diagnostics = attempts.ExitKilledBySupervisor, "the application was stopped"
 	default:
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
-		if cause := logging.LastErrorOf(s.amLog(am.id)); cause != "" {
-			exit.Diagnostics += "; last error in am.log: " + cause
+		if exitedWithCode(exit) {
+			if cause := logging.LastErrorOf(s.amLog(am.id)); cause != "" {
+				exit.Diagnostics += "; last error in am.log: " + cause
+			}
 		}
 	}
 	s.mu.Lock()
@@ -825,6 +827,13 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 	s.saveRecord()
 	s.fence(am.id, session)
 	return exit
+}
+
+// exitedWithCode reports whether an AM ended by exiting with a code, so that
+// the last error in its log may be why: an AM killed by a signal (or adopted,
+// its status unknown) may have logged its last error long before.
+func exitedWithCode(exit attempts.Exit) bool {
+	return exit.Signal == "" && exit.ExitCode >= 0
 }
 
 // settle has the policy decide on an ended attempt, once: an attempt the

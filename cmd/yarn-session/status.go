@@ -147,7 +147,9 @@ func endedAttempts(dir string, h attempts.History) []attemptReport {
 		}
 		end := a.End
 		r.End = &end
-		r.Cause = logging.LastErrorOf(r.Log)
+		if a.Signal == "" && a.ExitCode >= 0 { // a killed AM's last error is stale
+			r.Cause = logging.LastErrorOf(r.Log)
+		}
 		if r.Cause == "" {
 			r.Cause = a.Diagnostics
 		}
