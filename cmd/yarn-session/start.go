@@ -52,10 +52,15 @@ func (e *errStart) Error() string { return e.msg }
 // awaitLeader polls the session's supervisor until one of its AMs reports that
 // it leads, and returns it. It fails when the application ends first (its
 // supervisor recorded the end) or when timeout passes; the error names the cause
-// from the last attempt's am.log.
+// from the last attempt's am.log. A supervisor that reports the end before it
+// has recorded it is given endedGrace to record it: the record says why and
+// after how many attempts.
 func awaitLeader(ctx context.Context, dir, appID string, timeout time.Duration) (leader, error) {
+	const endedGrace = 10 * time.Second
 	client := supervisor.NewControlClient(dir)
 	deadline := time.Now().Add(timeout)
+	var endedState string // the state the supervisor reported once it no longer ran
+	var endedSeen time.Time
 	for {
 		st, err := client.Status(ctx)
 		if err == nil {
@@ -64,12 +69,17 @@ func awaitLeader(ctx context.Context, dir, appID string, timeout time.Duration) 
 					return leader{supervisorPID: st.SupervisorPID, rest: a.REST}, nil
 				}
 			}
-			if st.State != "RUNNING" {
-				return leader{}, &errStart{fmt.Sprintf("session %s ended %s before an application master led%s", appID, st.State, lastCause(dir)), true}
-			}
-		} else if e, rerr := readEnded(dir); rerr == nil {
+		}
+		if e, rerr := readEnded(dir); rerr == nil {
 			return leader{}, &errStart{fmt.Sprintf("session %s ended %s (%s) after %d attempt(s) before an application master led%s",
 				appID, e.FinalStatus, e.Reason, e.Attempts, lastCause(dir)), true}
+		}
+		if err == nil && st.State != "RUNNING" && endedState == "" {
+			endedState, endedSeen = st.State, time.Now()
+		}
+		if endedState != "" && time.Since(endedSeen) > endedGrace {
+			return leader{}, &errStart{fmt.Sprintf("session %s ended %s before an application master led (no %s after %s)%s",
+				appID, endedState, filepath.Join(dir, endedFile), endedGrace, lastCause(dir)), true}
 		}
 		if time.Now().After(deadline) {
 			return leader{}, &errStart{fmt.Sprintf("session %s: no application master leads after %s (%s)%s",
