@@ -548,8 +548,18 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 
 // runSlot runs one AM slot's attempts until the application ends, the slot
 // context ends (another slot ended the application) or ctx ends (stop).
-// Its first attempt is adopted when not nil (an AM an earlier supervisor started).
+// Its first attempt is adopted when not nil (an AM an earlier supervisor
+// started); else it starts after the crash-loop backoff, as every next one.
 func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool, adopted *amProc) (attempts.Decision, error) {
+	// A restarted supervisor with nothing to adopt waits out the backoff the
+	// history calls for, as the one before it would have.
+	if h := s.policy.History(); adopted == nil && len(h.Attempts) > 0 && !s.backoff(slot) {
+		if ctx.Err() != nil {
+			d, _, _ := s.decided(h.Attempts[len(h.Attempts)-1].AttemptID)
+			return d, nil
+		}
+		return attempts.Decision{}, nil // another slot ended the application
+	}
 	for {
 		var (
 			exit attempts.Exit
