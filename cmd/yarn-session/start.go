@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/amkeeper/amkeeper/conf"
@@ -97,42 +95,19 @@ func awaitLeader(ctx context.Context, dir, appID string, timeout time.Duration) 
 // one, for a start that failed: "; last error in <path>: <line>", or where to
 // look. (The newest attempt may not have failed yet.)
 func lastCause(dir string) string {
-	paths, err := amLogsNewestFirst(dir)
+	logs, err := attemptLogs(dir)
+	if err == nil && len(logs) == 0 {
+		err = fmt.Errorf("no attempt in %s: %w", filepath.Join(dir, "attempts"), fs.ErrNotExist)
+	}
 	if err != nil {
 		return fmt.Sprintf("; no attempt log (%v): see %s", err, filepath.Join(dir, "supervisor.log"))
 	}
-	for _, path := range paths {
-		if line := logging.LastErrorOf(path); line != "" {
-			return fmt.Sprintf("; last error in %s: %s", path, line)
+	for _, l := range slices.Backward(logs) {
+		if line := logging.LastErrorOf(l.path); line != "" {
+			return fmt.Sprintf("; last error in %s: %s", l.path, line)
 		}
 	}
-	return fmt.Sprintf("; no error in %s: see it and %s", paths[0], filepath.Join(dir, "supervisor.log"))
-}
-
-// amLogsNewestFirst lists the am.log of every attempt in the application
-// directory, newest first (attempt IDs end in a zero-padded number, so they
-// sort by it).
-func amLogsNewestFirst(dir string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(dir, "attempts"))
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "appattempt_") {
-			ids = append(ids, e.Name())
-		}
-	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("no attempt in %s: %w", filepath.Join(dir, "attempts"), fs.ErrNotExist)
-	}
-	slices.Sort(ids)
-	slices.Reverse(ids)
-	paths := make([]string, len(ids))
-	for i, id := range ids {
-		paths[i] = supervisor.AMLogPath(dir, id)
-	}
-	return paths, nil
+	return fmt.Sprintf("; no error in %s: see it and %s", logs[len(logs)-1].path, filepath.Join(dir, "supervisor.log"))
 }
 
 // isStartFailure reports whether err is a start that did not lead (as opposed to
