@@ -49,22 +49,7 @@ func TestPickRESTPort(t *testing.T) {
 // start fail without the record's reason and attempt count.
 func TestAwaitLeaderWaitsForTheEndRecord(t *testing.T) {
 	dir := t.TempDir()
-	sock := supervisor.ControlSocket(dir)
-	require.NoError(t, os.MkdirAll(filepath.Dir(sock), 0o700))
-	l, err := net.Listen("unix", sock)
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	statusAsked := make(chan struct{}, 1)
-	mux.HandleFunc("GET "+supervisor.PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case statusAsked <- struct{}{}:
-		default:
-		}
-		httpjson.Write(w, http.StatusOK, supervisor.Status{State: "FAILED", SupervisorPID: os.Getpid()})
-	})
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	statusAsked := serveFakeSupervisor(t, dir, supervisor.Status{State: "FAILED", SupervisorPID: os.Getpid()})
 
 	const appID = "application_1700000000000_0001"
 	go func() {
@@ -73,9 +58,32 @@ func TestAwaitLeaderWaitsForTheEndRecord(t *testing.T) {
 		b, _ := json.Marshal(ended{ApplicationID: appID, FinalStatus: "FAILED", Reason: "budget-exhausted", Attempts: 2})
 		_ = os.WriteFile(filepath.Join(dir, endedFile), b, 0o600)
 	}()
-	_, err = awaitLeader(context.Background(), dir, appID, time.Minute)
+	_, err := awaitLeader(context.Background(), dir, appID, time.Minute)
 	var se *errStart
 	require.ErrorAs(t, err, &se)
 	require.True(t, se.ended)
 	require.True(t, strings.HasPrefix(se.msg, "session "+appID+" ended FAILED (budget-exhausted) after 2 attempt(s) before an application master led; "), se.msg)
+}
+
+// serveFakeSupervisor answers status requests on dir's control socket with st,
+// as a supervisor does; the channel gets a value on the first request.
+func serveFakeSupervisor(t *testing.T, dir string, st supervisor.Status) <-chan struct{} {
+	t.Helper()
+	sock := supervisor.ControlSocket(dir)
+	require.NoError(t, os.MkdirAll(filepath.Dir(sock), 0o700))
+	l, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	asked := make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+supervisor.PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		httpjson.Write(w, http.StatusOK, st)
+	})
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return asked
 }

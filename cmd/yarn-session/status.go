@@ -357,6 +357,14 @@ func runStatus(c *cli.Context) error {
 	switch {
 	case err == nil:
 		r = runningReport(dir, st)
+		if st.State != stateRunning {
+			// Ended; its supervisor is still stopping: the end record, once
+			// written, says how.
+			if e, rerr := readEnded(dir); rerr == nil {
+				r = endedReport(dir, e)
+			}
+			code = exitEnded
+		}
 	default:
 		// An ended application has no supervisor to ask: its record says how it ended.
 		e, rerr := readEnded(dir)
