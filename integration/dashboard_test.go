@@ -140,6 +140,10 @@ func TestDashboardFollowsAFailover(t *testing.T) {
 		`(() => { const c = [...document.querySelectorAll('#attempts tr[data-attempt="1"] td')].map((c) => c.textContent); return c[4]?.split(" ")[0] + "|" + c[5]; })()`,
 		30*time.Second, browsertest.Equals("failed|yes"))
 	b.WaitFor("attempt 2 running", browsertest.Text(`#attempts tr.current[data-attempt="2"] td:nth-child(5)`), 10*time.Second, browsertest.Equals("running"))
+	st, err = client.Status(context.Background())
+	require.NoError(t, err)
+	b.WaitFor("attempt 2 and the budget as status phrases it", browsertest.Text("#attempt"), 10*time.Second,
+		browsertest.Equals(fmt.Sprintf("2 (2 of %d attempts used)", st.MaxAttempts)))
 	got := b.WaitFor("every phase of the failover", phasesOf(2), 60*time.Second, browsertest.Equals(strings.Join(phases, ",")))
 	t.Logf("failover phases shown: %s", got)
 	b.WaitFor("attempt 1's phases, still listed", phasesOf(1), 5*time.Second, browsertest.Equals(strings.Join(phases, ",")))

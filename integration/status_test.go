@@ -189,6 +189,12 @@ func TestStatusAndLogsOfARunningThenEndedApplication(t *testing.T) {
 	require.NotEmpty(t, r.Attempts[0].Cause)
 	require.Equal(t, "RUNNING", r.Attempts[1].State)
 	tracking := r.TrackingURL
+	// An error an AM logged before a signal killed it is not why it ended: each
+	// attempt's log gets a stale one (attempt 2's while it runs, before the
+	// supervisor reads it on the kill).
+	for _, a := range r.Attempts {
+		appendLine(t, a.Log, `{"level":"error","role":"am","time":"t","message":"stale, logged before the kill"}`)
+	}
 
 	_, err = c.run("", "kill-am", "-id", id)
 	require.NoError(t, err)
@@ -217,6 +223,7 @@ func TestStatusAndLogsOfARunningThenEndedApplication(t *testing.T) {
 		require.Equal(t, "ENDED", a.State)
 		require.Equal(t, "killed", a.Signal)
 		require.True(t, a.Counted)
+		require.Equal(t, "the AM exited without FinishApplicationMaster: signal: killed", a.Cause, "attempt %d", a.Attempt)
 	}
 	require.Equal(t, "budget-exhausted", r.Attempts[1].Reason)
 	require.True(t, strings.HasPrefix(r.Diagnostics, "ended FAILED (budget-exhausted) after 2 attempt(s); attempt 2: "), r.Diagnostics)
@@ -304,4 +311,14 @@ func TestStatusBudgetCountsOnlyFailuresInTheWindow(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "1 of 2 attempts used")
 	require.NotContains(t, out, "of 2 (")
+}
+
+// appendLine appends a line to a file (an am.log the AM opened for appending).
+func appendLine(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(line + "\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 }

@@ -379,3 +379,42 @@ func TestNoForkWithoutTheStartingRecord(t *testing.T) {
 	require.ErrorContains(t, err, RecordPath(dir))
 	require.Empty(t, forked(), "no AM process of attempt 1")
 }
+
+// TestARestartedSupervisorWaitsOutTheBackoff: the history ends with two
+// crashes (attempts that failed a second after their start) and nothing is
+// left to adopt: the restarted supervisor waits the backoff before attempt 3
+// (shown in its status) instead of starting it at once. Stopped while it
+// waits, it never starts attempt 3 and keeps the application restartable.
+func TestARestartedSupervisorWaitsOutTheBackoff(t *testing.T) {
+	p, err := attempts.New(attempts.Budget{MaxAttempts: 3}, nil, attempts.History{})
+	require.NoError(t, err)
+	for n := 1; n <= 2; n++ {
+		d, err := p.Decide(attempts.Exit{Attempt: n, AttemptID: attemptID(n), Kind: attempts.ExitFailed, ExitCode: 1,
+			Start: time.Now().Add(-time.Second)})
+		require.NoError(t, err)
+		require.True(t, d.Restart)
+	}
+	dir := appDir(t, Record{BootID: bootID(t)})
+	cfg := restartConfig(t, dir)
+	cfg.History = historyStore(t, p.History())
+	cfg.Backoff = attempts.Backoff{Initial: time.Hour, MinUptime: 10 * time.Second}
+	cfg.Executable = filepath.Join(t.TempDir(), "am")
+	require.NoError(t, os.WriteFile(cfg.Executable, []byte("#!/bin/sh\nexec sleep 300\n"), 0o755))
+
+	s, err := New(cfg)
+	require.NoError(t, err)
+	stop, done := runInBackground(t, s)
+	awaitWhileRunning(t, done, func() bool { return s.Status().Backoff != nil }, "the supervisor backs off")
+	b := *s.Status().Backoff
+	require.Equal(t, 3, b.NextAttempt)
+	require.Equal(t, 2, b.Crashes)
+	require.Equal(t, time.Hour.Seconds(), b.DelaySeconds)
+	require.Zero(t, s.AMPID(), "attempt 3 waits")
+	stop()
+	res := <-done
+	require.NoError(t, res.err)
+	require.Len(t, res.out.History.Attempts, 2, "attempt 3 never started")
+	require.True(t, res.out.Decision.Restart, "stopped while backing off: the application was to go on")
+	_, err = os.Stat(AMLogPath(dir, attemptID(3)))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+}

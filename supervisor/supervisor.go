@@ -548,8 +548,18 @@ func (s *Supervisor) Run(ctx context.Context) (Outcome, error) {
 
 // runSlot runs one AM slot's attempts until the application ends, the slot
 // context ends (another slot ended the application) or ctx ends (stop).
-// Its first attempt is adopted when not nil (an AM an earlier supervisor started).
+// Its first attempt is adopted when not nil (an AM an earlier supervisor
+// started); else it starts after the crash-loop backoff, as every next one.
 func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby bool, adopted *amProc) (attempts.Decision, error) {
+	// A restarted supervisor with nothing to adopt waits out the backoff the
+	// history calls for, as the one before it would have.
+	if h := s.policy.History(); adopted == nil && len(h.Attempts) > 0 && !s.backoff(slot) {
+		if ctx.Err() != nil {
+			d, _, _ := s.decided(h.Attempts[len(h.Attempts)-1].AttemptID)
+			return d, nil
+		}
+		return attempts.Decision{}, nil // another slot ended the application
+	}
 	for {
 		var (
 			exit attempts.Exit
@@ -812,8 +822,10 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 		exit.Kind, exit.Diagnostics = attempts.ExitKilledBySupervisor, "the application was stopped"
 	default:
 		exit.Diagnostics = fmt.Sprintf("the AM exited without FinishApplicationMaster: %v", werr)
-		if cause := logging.LastErrorOf(s.amLog(am.id)); cause != "" {
-			exit.Diagnostics += "; last error in am.log: " + cause
+		if exitedWithCode(exit) {
+			if cause := logging.LastErrorOf(s.amLog(am.id)); cause != "" {
+				exit.Diagnostics += "; last error in am.log: " + cause
+			}
 		}
 	}
 	s.mu.Lock()
@@ -825,6 +837,13 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 	s.saveRecord()
 	s.fence(am.id, session)
 	return exit
+}
+
+// exitedWithCode reports whether an AM ended by exiting with a code, so that
+// the last error in its log may be why: an AM killed by a signal (or adopted,
+// its status unknown) may have logged its last error long before.
+func exitedWithCode(exit attempts.Exit) bool {
+	return exit.Signal == "" && exit.ExitCode >= 0
 }
 
 // settle has the policy decide on an ended attempt, once: an attempt the

@@ -96,6 +96,10 @@ func runDemo(c *cli.Context) error {
 		"yarn.resourcemanager.am.max-attempts=" + fmt.Sprint(c.Int(flagKills)+2),
 		"heartbeat.interval=200 ms",
 		"rest.port=0",
+		// Each kill-am ends an attempt seconds after it started, which the
+		// crash-loop backoff would take for a crash loop and delay the next
+		// attempt by a second or more: the demo shows how fast a failover is.
+		"amkeeper.attempts.backoff.initial=0",
 	}
 	if mode == "zookeeper" {
 		st.say("Starting a throwaway ZooKeeper on a free loopback port (yarn-session zookeeper start)…")
@@ -147,7 +151,7 @@ func runDemo(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
 	tmPIDs := sessionctl.ContainerPIDs(status)
-	st.say("Attempt %d of %d leads (AM pid %d); TaskManager pids %v.", status.Attempt, status.MaxAttempts, status.AMPID, tmPIDs)
+	st.say("Attempt %d leads (AM pid %d); %s; TaskManager pids %v.", status.Attempt, status.AMPID, runningBudget(status).Text, tmPIDs)
 
 	sub, err := sessionctl.NewSubmission([]byte(fmt.Sprintf(demoSpec, (rate*100).String(), rate.String())), "demo.yaml")
 	if err != nil {
@@ -182,8 +186,8 @@ func runDemo(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
 		status, _ = client.Status(ctx)
-		st.say("Attempt %d of %d leads after %.1fs and restored checkpoint %d; %d attempt(s) left; TaskManager pids %v (%s).",
-			status.Attempt, status.MaxAttempts, time.Since(killed).Seconds(), info.RestoredFrom, status.MaxAttempts-status.Attempt,
+		st.say("Attempt %d leads after %.1fs and restored checkpoint %d; %s; TaskManager pids %v (%s).",
+			status.Attempt, time.Since(killed).Seconds(), info.RestoredFrom, runningBudget(status).Text,
 			sessionctl.ContainerPIDs(status), sameOrNot(tmPIDs, sessionctl.ContainerPIDs(status)))
 	}
 	if _, err := demoWaitCheckpoints(ctx, leader, sub.JobID, 3); err != nil {

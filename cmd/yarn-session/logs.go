@@ -18,6 +18,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 const flagFollow = "follow"
@@ -52,7 +53,7 @@ func attemptLogs(dir string) ([]attemptLog, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, attemptLog{n: n, id: name, path: filepath.Join(dir, "attempts", name, "am.log")})
+		out = append(out, attemptLog{n: n, id: name, path: supervisor.AMLogPath(dir, name)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
 	return out, nil

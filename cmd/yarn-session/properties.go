@@ -21,8 +21,8 @@ func propertiesPath() string {
 
 // writeProperties records a started session the way Flink does: applicationID,
 // parallelism (TaskManagers × slots) and the dynamic properties joined by "@@".
-// It is called only once the session's supervisor serves, so a start that fails
-// leaves the record of the session before it as it was.
+// It is called only once an AM of the session leads (recordSession), so a start
+// that fails leaves the record of the session before it as it was.
 // The file sits in the shared temp directory and outlives the session, so -D
 // items of secret keys (the ZooKeeper digest, passwords: conf's secret flag) are
 // left out; session.json, in the private session directory, keeps them.

@@ -157,8 +157,7 @@ func runSession(c *cli.Context) error {
 	w := c.App.Writer
 	timeout := cfg.Duration(conf.SessionStartTimeout)
 	if c.Bool(flagDetached) {
-		pid, err := detach(c, dir)
-		if err != nil {
+		if _, err := detach(c, dir); err != nil {
 			return cli.Exit(err.Error(), exitFailure)
 		}
 		// The start returns once an AM leads, as yarn-session.sh returns once
@@ -173,7 +172,9 @@ func runSession(c *cli.Context) error {
 		}
 		recordSession(c, sp)
 		fmt.Fprintf(w, "JobManager Web Interface: %s\n", lead.rest)
-		fmt.Fprintf(w, "Session %s started in the background (supervisor pid %d).\n", sp.AppID, pid)
+		// The supervisor that serves now: the keeper may have restarted the
+		// one detach saw.
+		fmt.Fprintf(w, "Session %s started in the background (supervisor pid %d).\n", sp.AppID, lead.supervisorPID)
 		fmt.Fprintf(w, "  status:  yarn-session status -id %s\n  attach:  yarn-session -id %s\n  stop:    yarn-session stop -id %s\n", sp.AppID, sp.AppID, sp.AppID)
 		return nil
 	}

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/amkeeper/amkeeper/conf"
@@ -52,10 +50,15 @@ func (e *errStart) Error() string { return e.msg }
 // awaitLeader polls the session's supervisor until one of its AMs reports that
 // it leads, and returns it. It fails when the application ends first (its
 // supervisor recorded the end) or when timeout passes; the error names the cause
-// from the last attempt's am.log.
+// from the last attempt's am.log. A supervisor that reports the end before it
+// has recorded it is given endedGrace to record it: the record says why and
+// after how many attempts.
 func awaitLeader(ctx context.Context, dir, appID string, timeout time.Duration) (leader, error) {
+	const endedGrace = 10 * time.Second
 	client := supervisor.NewControlClient(dir)
 	deadline := time.Now().Add(timeout)
+	var endedState string // the state the supervisor reported once it no longer ran
+	var endedSeen time.Time
 	for {
 		st, err := client.Status(ctx)
 		if err == nil {
@@ -64,12 +67,17 @@ func awaitLeader(ctx context.Context, dir, appID string, timeout time.Duration) 
 					return leader{supervisorPID: st.SupervisorPID, rest: a.REST}, nil
 				}
 			}
-			if st.State != "RUNNING" {
-				return leader{}, &errStart{fmt.Sprintf("session %s ended %s before an application master led%s", appID, st.State, lastCause(dir)), true}
-			}
-		} else if e, rerr := readEnded(dir); rerr == nil {
+		}
+		if e, rerr := readEnded(dir); rerr == nil {
 			return leader{}, &errStart{fmt.Sprintf("session %s ended %s (%s) after %d attempt(s) before an application master led%s",
 				appID, e.FinalStatus, e.Reason, e.Attempts, lastCause(dir)), true}
+		}
+		if err == nil && st.State != "RUNNING" && endedState == "" {
+			endedState, endedSeen = st.State, time.Now()
+		}
+		if endedState != "" && time.Since(endedSeen) > endedGrace {
+			return leader{}, &errStart{fmt.Sprintf("session %s ended %s before an application master led (no %s after %s)%s",
+				appID, endedState, filepath.Join(dir, endedFile), endedGrace, lastCause(dir)), true}
 		}
 		if time.Now().After(deadline) {
 			return leader{}, &errStart{fmt.Sprintf("session %s: no application master leads after %s (%s)%s",
@@ -87,42 +95,19 @@ func awaitLeader(ctx context.Context, dir, appID string, timeout time.Duration) 
 // one, for a start that failed: "; last error in <path>: <line>", or where to
 // look. (The newest attempt may not have failed yet.)
 func lastCause(dir string) string {
-	paths, err := amLogsNewestFirst(dir)
+	logs, err := attemptLogs(dir)
+	if err == nil && len(logs) == 0 {
+		err = fmt.Errorf("no attempt in %s: %w", filepath.Join(dir, "attempts"), fs.ErrNotExist)
+	}
 	if err != nil {
 		return fmt.Sprintf("; no attempt log (%v): see %s", err, filepath.Join(dir, "supervisor.log"))
 	}
-	for _, path := range paths {
-		if line := logging.LastErrorOf(path); line != "" {
-			return fmt.Sprintf("; last error in %s: %s", path, line)
+	for _, l := range slices.Backward(logs) {
+		if line := logging.LastErrorOf(l.path); line != "" {
+			return fmt.Sprintf("; last error in %s: %s", l.path, line)
 		}
 	}
-	return fmt.Sprintf("; no error in %s: see it and %s", paths[0], filepath.Join(dir, "supervisor.log"))
-}
-
-// amLogsNewestFirst lists the am.log of every attempt in the application
-// directory, newest first (attempt IDs end in a zero-padded number, so they
-// sort by it).
-func amLogsNewestFirst(dir string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(dir, "attempts"))
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "appattempt_") {
-			ids = append(ids, e.Name())
-		}
-	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("no attempt in %s: %w", filepath.Join(dir, "attempts"), fs.ErrNotExist)
-	}
-	slices.Sort(ids)
-	slices.Reverse(ids)
-	paths := make([]string, len(ids))
-	for i, id := range ids {
-		paths[i] = supervisor.AMLogPath(dir, id)
-	}
-	return paths, nil
+	return fmt.Sprintf("; no error in %s: see it and %s", logs[len(logs)-1].path, filepath.Join(dir, "supervisor.log"))
 }
 
 // isStartFailure reports whether err is a start that did not lead (as opposed to

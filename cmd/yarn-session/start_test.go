@@ -1,13 +1,22 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 // TestPickRESTPort: a session picks a free port (one it can bind) only when
@@ -33,4 +42,48 @@ func TestPickRESTPort(t *testing.T) {
 	}
 	_, err = pickRESTPort(load("rest.bind-address=192.0.2.1"))
 	require.ErrorContains(t, err, "pick a free REST port on 192.0.2.1 (rest.bind-address): listen tcp 192.0.2.1:0: bind: ")
+}
+
+// TestAwaitLeaderWaitsForTheEndRecord: a supervisor that already reports FAILED
+// but has not yet written ended.json (it writes it right after) does not make a
+// start fail without the record's reason and attempt count.
+func TestAwaitLeaderWaitsForTheEndRecord(t *testing.T) {
+	dir := t.TempDir()
+	statusAsked := serveFakeSupervisor(t, dir, supervisor.Status{State: "FAILED", SupervisorPID: os.Getpid()})
+
+	const appID = "application_1700000000000_0001"
+	go func() {
+		<-statusAsked                      // the supervisor has answered FAILED at least once
+		time.Sleep(300 * time.Millisecond) // the gap between the state and the record
+		b, _ := json.Marshal(ended{ApplicationID: appID, FinalStatus: "FAILED", Reason: "budget-exhausted", Attempts: 2})
+		_ = os.WriteFile(filepath.Join(dir, endedFile), b, 0o600)
+	}()
+	_, err := awaitLeader(context.Background(), dir, appID, time.Minute)
+	var se *errStart
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.ended)
+	require.True(t, strings.HasPrefix(se.msg, "session "+appID+" ended FAILED (budget-exhausted) after 2 attempt(s) before an application master led; "), se.msg)
+}
+
+// serveFakeSupervisor answers status requests on dir's control socket with st,
+// as a supervisor does; the channel gets a value on the first request.
+func serveFakeSupervisor(t *testing.T, dir string, st supervisor.Status) <-chan struct{} {
+	t.Helper()
+	sock := supervisor.ControlSocket(dir)
+	require.NoError(t, os.MkdirAll(filepath.Dir(sock), 0o700))
+	l, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	asked := make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+supervisor.PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		httpjson.Write(w, http.StatusOK, st)
+	})
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return asked
 }

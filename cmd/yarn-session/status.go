@@ -102,6 +102,15 @@ type attemptReport struct {
 	Log       string     `json:"log"`
 }
 
+// runningBudget is the budget of a running application as its supervisor
+// reports it: the running attempt is one of the attempts used.
+func runningBudget(st supervisor.Status) budgetReport {
+	b := budgetReport{MaxAttempts: st.MaxAttempts, CountedFailures: st.CountedFailures, Window: st.Window,
+		Remaining: st.Remaining, Used: min(st.CountedFailures+1, st.MaxAttempts)}
+	b.Text = budgetPhrase(b, false)
+	return b
+}
+
 // budgetPhrase says how much of the budget is used, never "attempt 3 of 2":
 // attempts that did not count, or left the window, are not in it.
 func budgetPhrase(b budgetReport, ended bool) string {
@@ -147,7 +156,9 @@ func endedAttempts(dir string, h attempts.History) []attemptReport {
 		}
 		end := a.End
 		r.End = &end
-		r.Cause = logging.LastErrorOf(r.Log)
+		if a.Signal == "" && a.ExitCode >= 0 { // a killed AM's last error is stale
+			r.Cause = logging.LastErrorOf(r.Log)
+		}
 		if r.Cause == "" {
 			r.Cause = a.Diagnostics
 		}
@@ -190,9 +201,7 @@ func runningReport(dir string, st supervisor.Status) appReport {
 	if len(st.AMs) == 0 && st.AttemptID != "" && (len(st.History.Attempts) == 0 || st.History.Attempts[len(st.History.Attempts)-1].Attempt < st.Attempt) {
 		r.Attempts = append(r.Attempts, attemptReport{Attempt: st.Attempt, AttemptID: st.AttemptID, State: stateRunning, PID: st.AMPID, Log: st.AMLog})
 	}
-	r.Budget = budgetReport{MaxAttempts: st.MaxAttempts, CountedFailures: st.CountedFailures, Window: st.Window,
-		Remaining: st.Remaining, Used: min(st.CountedFailures+1, st.MaxAttempts)}
-	r.Budget.Text = budgetPhrase(r.Budget, false)
+	r.Budget = runningBudget(st)
 	r.Backoff = st.Backoff
 	if n := len(r.Attempts); n > 0 && r.Attempts[n-1].State != stateRunning && r.Attempts[n-1].Cause != "" {
 		r.Diagnostics = fmt.Sprintf("attempt %d ended (%s): %s", r.Attempts[n-1].Attempt, r.Attempts[n-1].Exit, r.Attempts[n-1].Cause)
@@ -348,6 +357,14 @@ func runStatus(c *cli.Context) error {
 	switch {
 	case err == nil:
 		r = runningReport(dir, st)
+		if st.State != stateRunning {
+			// Ended; its supervisor is still stopping: the end record, once
+			// written, says how.
+			if e, rerr := readEnded(dir); rerr == nil {
+				r = endedReport(dir, e)
+			}
+			code = exitEnded
+		}
 	default:
 		// An ended application has no supervisor to ask: its record says how it ended.
 		e, rerr := readEnded(dir)

@@ -94,6 +94,26 @@ func TestStatusOfAnEndedApplicationFromItsDirectory(t *testing.T) {
 	require.Contains(t, out, "Session "+endedApp+" ended: FAILED (budget-exhausted) after 2 attempt(s).")
 }
 
+// TestStatusWhileTheSupervisorStops: the supervisor still answers but reports
+// the end (it is stopping its containers): status says the application ended,
+// with exit code 5 and the end record once it is written.
+func TestStatusWhileTheSupervisorStops(t *testing.T) {
+	_, dir := endedAppDir(t)
+	serveFakeSupervisor(t, dir, supervisor.Status{ApplicationID: endedApp, State: "FAILED", MaxAttempts: 2, SupervisorPID: os.Getpid()})
+	out, code := run(t, "status", "-id", endedApp, "-o", "json")
+	require.Equal(t, exitEnded, code, out)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "FAILED", r["state"])
+	require.Equal(t, "2026-12-03T15:23:15Z", r["finishTime"], "read from ended.json")
+
+	require.NoError(t, os.Remove(filepath.Join(dir, endedFile)))
+	out, code = run(t, "status", "-id", endedApp, "-o", "json")
+	require.Equal(t, exitEnded, code, "no end record yet: still ended")
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "FAILED", r["state"])
+}
+
 // TestStatusOfAnUnknownApplication: no directory for the ID is exit 4, naming
 // where it looked; a usage error stays 2.
 func TestStatusOfAnUnknownApplication(t *testing.T) {

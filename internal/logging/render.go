@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -193,14 +195,51 @@ func LastError(r io.Reader) (string, error) {
 	return cause, sc.Err()
 }
 
-// LastErrorOf is LastError of the file at path (an attempt's am.log), "" when
-// it has no error line or cannot be read.
+// TailBytes is how much of the end of a log LastErrorOf and LastErrorInTail
+// read: an AM's log can grow to hundreds of megabytes, and its last error is
+// near its end.
+const TailBytes = 256 << 10
+
+// LastErrorOf is LastErrorInTail of the file at path (an attempt's am.log), ""
+// when it has no error line in its last TailBytes or cannot be read.
 func LastErrorOf(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	cause, _ := LastError(f)
+	cause, _ := LastErrorInTail(f)
 	return cause
+}
+
+// LastErrorInTail is LastError of the last TailBytes of r, read from where r
+// ends; when that is not all of r, the partial line the tail starts within is
+// skipped. It reads at most TailBytes.
+func LastErrorInTail(r io.ReadSeeker) (string, error) {
+	size, err := r.Seek(0, io.SeekEnd)
+	if err != nil {
+		return "", fmt.Errorf("finding the end of the log: %w", err)
+	}
+	from := max(size-TailBytes, 0)
+	if _, err := r.Seek(from, io.SeekStart); err != nil {
+		return "", fmt.Errorf("seeking to offset %d of the log: %w", from, err)
+	}
+	br := bufio.NewReaderSize(io.LimitReader(r, size-from), 64<<10)
+	if from > 0 {
+		// The byte before from decides whether from starts a line; not knowing
+		// it, drop everything up to the first newline (a whole line at worst).
+		for {
+			_, err := br.ReadSlice('\n')
+			if err == nil {
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				return "", nil // no whole line in the tail
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				return "", fmt.Errorf("reading the log from offset %d: %w", from, err)
+			}
+		}
+	}
+	return LastError(br)
 }

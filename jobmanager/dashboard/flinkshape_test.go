@@ -73,7 +73,8 @@ func TestPageReadsFlinkShapes(t *testing.T) {
 	require.NoError(t, b.Navigate(srv.URL+"/?refresh=250"))
 	const wait = 10 * time.Second
 	eq := browsertest.Equals
-	b.WaitFor("the attempt", browsertest.Text("#attempt"), wait, eq("3 of 4"))
+	// Attempt 2 was preempted (not counted): attempt 3 is the second attempt used.
+	b.WaitFor("the attempt", browsertest.Text("#attempt"), wait, eq("3 (2 of 4 attempts used)"))
 	b.WaitFor("the attempt ID", browsertest.Text("#attempt-id"), wait, eq("appattempt_1_0001_000003"))
 	b.WaitFor("the slots", browsertest.Text("#slots"), wait, eq("1 free of 2"))
 	b.WaitFor("the TaskManager count", browsertest.Text("#tm-count"), wait, eq("1"))

@@ -43,8 +43,8 @@ export async function dashboardConfig() {
 }
 
 // GET /attempts → {attempt, maxAttempts, attemptId, history: [{attempt,
-// attemptId, start, end, exit, exitCode, signal, counted, reason,
-// diagnostics}]} (the ended attempts, oldest first), historyError.
+// attemptId, start, end, exit, exitCode, signal, counted, countedFailures,
+// reason, diagnostics}]} (the ended attempts, oldest first), historyError.
 export async function attempts() {
   const a = await get("/attempts");
   const h = a.history;
@@ -62,6 +62,7 @@ export async function attempts() {
       exitCode: num(r.exit_code ?? r.exitCode),
       signal: r.signal ?? "",
       counted: r.counted === true,
+      countedFailures: num(r.counted_failures ?? r.countedFailures),
       reason: r.reason ?? "",
       diagnostics: r.diagnostics ?? "",
     })),

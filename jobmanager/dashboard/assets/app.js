@@ -47,10 +47,19 @@ function showError(id, err) {
 
 const time = (t) => (t ? new Date(t).toLocaleTimeString() : "–");
 
+// budgetUsed phrases the restart budget as yarn-session status does, never
+// "attempt N of M" (attempts that did not count, or left the failure window,
+// are not in the budget): the counted failures when the last attempt ended,
+// plus the running one.
+function budgetUsed(a, max) {
+  const last = a.history.at(-1);
+  return `${Math.min((last?.countedFailures ?? 0) + 1, max)} of ${max} attempts used`;
+}
+
 function renderOverview(o, a) {
   const attempt = a?.attempt ?? o?.attempt ?? null;
   const max = a?.maxAttempts ?? o?.maxAttempts ?? null;
-  set("attempt", attempt === null ? "–" : max ? `${attempt} of ${max}` : String(attempt), attempt);
+  set("attempt", attempt === null ? "–" : max && a ? `${attempt} (${budgetUsed(a, max)})` : String(attempt), attempt);
   set("attempt-id", a?.attemptId ?? o?.attemptId, a?.attemptId ?? o?.attemptId ?? "");
   if (o) {
     const role = o.leader === null ? "serving" : o.leader ? "leader" : "standby (not leading)";
