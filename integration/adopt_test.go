@@ -302,20 +302,7 @@ func TestPausedOldLeaderResumedAfterAnAdoptionChangesNothing(t *testing.T) {
 	require.Eventually(t, func() bool { return progress(first.Address).LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
 	st := storageOf(t, first.Address)
 
-	var pid int
-	for _, am := range s.sup.Status().AMs {
-		if am.REST == first.Address {
-			pid = am.PID
-		}
-	}
-	require.NotZero(t, pid, "the leader's process")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
-	resumed := false
-	t.Cleanup(func() {
-		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	})
+	resume := pauseAM(t, s, first.Address)
 	second, _ := s.waitLeader(t, first, 1)
 	require.Eventually(t, func() bool { return progress(second.Address).Latest.Completed != nil },
 		60*time.Second, 20*time.Millisecond, "the job checkpoints under the new leader")
@@ -323,8 +310,7 @@ func TestPausedOldLeaderResumedAfterAnAdoptionChangesNothing(t *testing.T) {
 	require.True(t, info.Adopted, "the new leader adopted the running task")
 
 	parts := committedBytes(t, st, "counts") // what the resumed old leader must not touch
-	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
-	resumed = true
+	resume()
 	latest := progress(second.Address).LatestID()
 	require.Eventually(t, func() bool { return progress(second.Address).LatestID() >= latest+5 }, 60*time.Second, 20*time.Millisecond,
 		"the job runs on under the new leader")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -299,20 +300,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 		return matching(names, "job-result-store/")
 	}
 
-	var pid int
-	for _, am := range s.sup.Status().AMs {
-		if am.REST == first.Address {
-			pid = am.PID
-		}
-	}
-	require.NotZero(t, pid, "the leader's process")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
-	resumed := false
-	t.Cleanup(func() {
-		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	})
+	resume := pauseAM(t, s, first.Address)
 	second, _ := s.waitLeader(t, first, 1)
 	require.Eventually(t, func() bool { return progress(second.Address).LatestID() > progress(second.Address).RestoredFrom },
 		60*time.Second, 20*time.Millisecond, "the job checkpoints under the new leader")
@@ -329,8 +317,7 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 		sub.JobID, addr, appsecret.HeaderAuthorization, cancel.Header.Get(appsecret.HeaderAuthorization))
 	require.NoError(t, err)
 	parts := committedBytes(t, st, "counts") // what the resumed old leader must not touch
-	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
-	resumed = true
+	resume()
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(60*time.Second)))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err, "the resumed old leader answers the queued cancel")
@@ -362,4 +349,22 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	got, err := job.ReadCommittedJob(ctx, st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(sub.JobID))
 	require.NoError(t, err)
 	requireExactCounts(t, got, had+3)
+}
+
+// pauseAM stops (SIGSTOP) the AM of s serving rest, as a paused leader; resume
+// continues it, and runs at the test's end if the test did not call it.
+func pauseAM(t *testing.T, s *session, rest string) (resume func()) {
+	t.Helper()
+	var pid int
+	for _, am := range s.sup.Status().AMs {
+		if am.REST == rest {
+			pid = am.PID
+		}
+	}
+	require.NotZero(t, pid, "the process of the AM at %s", rest)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	var once sync.Once
+	resume = func() { once.Do(func() { require.NoError(t, syscall.Kill(pid, syscall.SIGCONT)) }) }
+	t.Cleanup(func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) })
+	return resume
 }
