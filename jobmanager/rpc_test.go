@@ -22,12 +22,14 @@ import (
 
 // freePorts returns n ports that were free a moment ago.
 func freePorts(t *testing.T, n int) []int {
+	// All held until all are picked: a port closed at once may be handed out
+	// again by the next Listen (it was: "39425,39425").
 	var ports []int
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
+		defer l.Close()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-		require.NoError(t, l.Close())
 	}
 	return ports
 }
