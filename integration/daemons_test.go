@@ -347,10 +347,11 @@ func TestZooKeeperQuorumAcrossHosts(t *testing.T) {
 	var cfg strings.Builder
 	cfg.WriteString("tickTime=500\ninitLimit=10\nsyncLimit=5\n")
 	var client []string
+	ports := freePorts(t, 9)
 	for i, host := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
-		port := freePort(t)
+		port := ports[3*i]
 		client = append(client, fmt.Sprintf("127.0.0.1:%d", port))
-		fmt.Fprintf(&cfg, "server.%d=%s:%d:%d;%d\n", i+1, host, freePort(t), freePort(t), port)
+		fmt.Fprintf(&cfg, "server.%d=%s:%d:%d;%d\n", i+1, host, ports[3*i+1], ports[3*i+2], port)
 	}
 	zooCfg := filepath.Join(s.confDir, "zoo.cfg")
 	require.NoError(t, os.WriteFile(zooCfg, []byte(cfg.String()), 0o600))

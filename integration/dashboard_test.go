@@ -31,6 +31,20 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// freePorts picks n distinct free ports: each is held until all are picked (a
+// port closed at once may be handed out again by the next pick).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
 // restLatestCheckpoint reads a job's latest completed checkpoint from the REST
 // API, in amkeeper's shape (latest: the ID) or Flink's (latest.completed.id).
 func restLatestCheckpoint(rest, jobID string) (int64, error) {
