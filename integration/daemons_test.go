@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -118,6 +119,7 @@ func (s *standalone) cleanup() {
 		more, _ := filepath.Glob(filepath.Join(s.home, "daemons", "*", "attempts", "*", "*.log"))
 		for _, f := range append(logs, more...) {
 			b, _ := os.ReadFile(f)
+			s.t.Logf("---- %s (the failover's events, then the tail) ----\n%s", f, failoverEvents(b, 60))
 			if len(b) > 3000 {
 				b = b[len(b)-3000:]
 			}
@@ -128,6 +130,27 @@ func (s *standalone) cleanup() {
 		s.t.Logf("killing %d, left running", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+}
+
+// failoverEvents picks from a daemon's log the lines that tell a failover's story
+// (warnings, errors, leadership, adoption, restores, deployments), at most limit,
+// so a failed test shows why even when its log's tail is all checkpoints.
+func failoverEvents(log []byte, limit int) string {
+	words := regexp.MustCompile(`"message":"[^"]*(?i:adopt|restor|deploy|leader|lost|fail|grant|revok|cancel|refused)`)
+	var b strings.Builder
+	n := 0
+	for line := range strings.Lines(string(log)) {
+		if !strings.Contains(line, `"level":"warn"`) && !strings.Contains(line, `"level":"error"`) &&
+			!words.MatchString(line) {
+			continue
+		}
+		if n++; n > limit {
+			fmt.Fprintf(&b, "… more than %d such lines\n", limit)
+			break
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // daemonDir is the directory of the daemon of kind on host (n: its number).

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
@@ -278,9 +279,13 @@ func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	next, led := f.waitNewLeader(3 * faultTimeout)
 	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
 	var info jobmanager.CheckpointInfo
-	require.Eventually(t, func() bool {
-		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.Adopted
-	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task")
+	var asked error
+	if !assert.Eventually(t, func() bool {
+		info, asked = jobmanager.CheckpointInfo{}, getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
+		return asked == nil && info.Adopted
+	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task") {
+		t.Fatalf("last answer from %s: %+v (error: %v)", next.Address, info, asked)
+	}
 	processing := f.waitWindowsAfter(before+1, "a window committed after the host loss")
 	t.Logf("host a lost → b leads after %v (session timeout %v), a window committed after %v",
 		led.Sub(fault), faultTimeout, processing.Sub(fault))
@@ -338,9 +343,13 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 		3*faultTimeout, 10*time.Millisecond, "a knows it does not lead")
 	revoked := time.Since(fault)
 	var info jobmanager.CheckpointInfo
-	require.Eventually(t, func() bool {
-		return getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info) == nil && info.Adopted
-	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task")
+	var asked error
+	if !assert.Eventually(t, func() bool {
+		info, asked = jobmanager.CheckpointInfo{}, getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
+		return asked == nil && info.Adopted
+	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task") {
+		t.Fatalf("last answer from %s: %+v (error: %v)", next.Address, info, asked)
+	}
 	processing := f.waitWindowsAfter(before+1, "a window committed after the partition")
 	t.Logf("a cut from ZooKeeper → a stops leading after ≤%v, b leads after %v (session timeout %v), a window committed after %v",
 		revoked, led.Sub(fault), faultTimeout, processing.Sub(fault))
