@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -278,13 +279,14 @@ func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	}
 	next, led := f.waitNewLeader(3 * faultTimeout)
 	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
-	var info jobmanager.CheckpointInfo
-	var asked error
+	var last atomic.Value // the last answer polled, for the failure message
 	if !assert.Eventually(t, func() bool {
-		info, asked = jobmanager.CheckpointInfo{}, getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
-		return asked == nil && info.Adopted
+		var info jobmanager.CheckpointInfo
+		err := getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
+		last.Store(fmt.Sprintf("%+v (error: %v)", info, err))
+		return err == nil && info.Adopted
 	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task") {
-		t.Fatalf("last answer from %s: %+v (error: %v)", next.Address, info, asked)
+		t.Fatalf("last answer from %s: %v", next.Address, last.Load())
 	}
 	processing := f.waitWindowsAfter(before+1, "a window committed after the host loss")
 	t.Logf("host a lost → b leads after %v (session timeout %v), a window committed after %v",
@@ -342,13 +344,14 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	require.Eventually(t, func() bool { return getJSON(f.first.Address+"/overview", &o) == nil && !o.Leader },
 		3*faultTimeout, 10*time.Millisecond, "a knows it does not lead")
 	revoked := time.Since(fault)
-	var info jobmanager.CheckpointInfo
-	var asked error
+	var last atomic.Value // the last answer polled, for the failure message
 	if !assert.Eventually(t, func() bool {
-		info, asked = jobmanager.CheckpointInfo{}, getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
-		return asked == nil && info.Adopted
+		var info jobmanager.CheckpointInfo
+		err := getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
+		last.Store(fmt.Sprintf("%+v (error: %v)", info, err))
+		return err == nil && info.Adopted
 	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task") {
-		t.Fatalf("last answer from %s: %+v (error: %v)", next.Address, info, asked)
+		t.Fatalf("last answer from %s: %v", next.Address, last.Load())
 	}
 	processing := f.waitWindowsAfter(before+1, "a window committed after the partition")
 	t.Logf("a cut from ZooKeeper → a stops leading after ≤%v, b leads after %v (session timeout %v), a window committed after %v",
