@@ -21,7 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/integration/hdfspeer"
-	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -34,8 +34,7 @@ import (
 // HDFS peer, so the seed's hdfs:///flink/... paths resolve to it.
 func seedConf(t *testing.T, peer *hdfspeer.Peer) (confDir, hadoopDir string, zkPort int) {
 	t.Helper()
-	ports, err := zktest.FreePorts(3)
-	require.NoError(t, err)
+	ports := netaddrtest.FreePorts(t, 3)
 	replace := strings.NewReplacer("2181", strconv.Itoa(ports[0]), "2888", strconv.Itoa(ports[1]), "3888", strconv.Itoa(ports[2]),
 		"/tmp/zookeeper", filepath.Join(t.TempDir(), "zookeeper"))
 	confDir, hadoopDir = t.TempDir(), t.TempDir()

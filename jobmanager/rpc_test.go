@@ -15,24 +15,11 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
-
-// freePorts returns n ports that were free a moment ago.
-func freePorts(t *testing.T, n int) []int {
-	// All held until all are picked: a port closed at once may be handed out
-	// again by the next Listen (it was: "39425,39425").
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
 
 // TestAMRPCEndpointBindsTheFirstFreeConfiguredPort: the TaskManagers' protocol
 // is served on a listener of its own, at the first free port of
@@ -42,7 +29,7 @@ func freePorts(t *testing.T, n int) []int {
 // serves the registry.
 func TestAMRPCEndpointBindsTheFirstFreeConfiguredPort(t *testing.T) {
 	dir := t.TempDir()
-	ports := freePorts(t, 2)
+	ports := netaddrtest.FreePorts(t, 2)
 	taken, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ports[0]))
 	require.NoError(t, err)
 	defer taken.Close()
