@@ -39,10 +39,7 @@ func TestAMRPCEndpointBindsTheFirstFreeConfiguredPort(t *testing.T) {
 	require.NoError(t, err)
 	rm := &fakeRM{t: t, dir: dir}
 	am, _ := runAM(t, cfg, rm, 1)
-	require.Eventually(t, func() bool {
-		var o jobmanager.Overview
-		return am.Address() != "" && httpjson.Client{}.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
-	}, 10*time.Second, 10*time.Millisecond, "the TaskManager registers at the RPC endpoint")
+	awaitLeading(t, am, httpjson.Client{}) // the TaskManager registers at the RPC endpoint
 	want := "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	require.Equal(t, want, am.InternalAddress())
 
