@@ -192,19 +192,9 @@ func TestDetachedStartTimesOut(t *testing.T) {
 func TestCrashLoopBacksOff(t *testing.T) {
 	c := newCLI(t)
 	port := netaddrtest.BusyPort(t)
-	cmd := exec.Command(bin, append([]string{"-n", "1", "-D", "rest.bind-port=" + strconv.Itoa(port),
+	cmd, out, id := c.startAttached("-n", "1", "-D", "rest.bind-port="+strconv.Itoa(port),
 		"-D", "yarn.application-attempts=6", "-D", "yarn.resourcemanager.am.max-attempts=6",
-		"-D", "amkeeper.attempts.backoff.initial=300 ms", "-D", "amkeeper.attempts.backoff.max=1 s"}, c.ha...)...)
-	cmd.Env = c.env
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	defer stdin.Close()
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var id string
-	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond)
+		"-D", "amkeeper.attempts.backoff.initial=300 ms", "-D", "amkeeper.attempts.backoff.max=1 s")
 	client := supervisor.NewControlClient(appDirFor(c, id))
 
 	// While it backs off, its status and metrics show the wait: a snapshot
