@@ -18,7 +18,6 @@ import (
 
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
-	"github.com/amkeeper/amkeeper/integration/minicluster"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -27,7 +26,14 @@ import (
 
 // fastCounting is the seed's job, sped up: a window every 0.2 s, a checkpoint
 // every 0.3 s.
-const fastCounting = minicluster.CountingJob
+const fastCounting = `name: counting
+parallelism: 1
+checkpointInterval: 300ms
+pipeline:
+  - sequence: {rate: 2ms}
+  - countWindowAll: {size: 100, aggregate: sum}
+  - file: {path: counts}
+`
 
 // leaderOf returns the REST address of the session's leading AM, or "".
 func leaderOf(client *supervisor.ControlClient) string { return leaderVia(nil, client) }

@@ -32,19 +32,6 @@ var app = containers.AppID{ClusterTimestamp: 1, Seq: 1}
 // pollInterval is how often the waiting handles look again.
 const pollInterval = 20 * time.Millisecond
 
-// CountingJob is the seed's counting job sped up, the job most tests run: it
-// emits 0, 1, 2, … every 2 ms, sums windows of 100 (window k sums to
-// 10000k + 4950, one every 0.2 s) into the file sink "counts", and checkpoints
-// every 0.3 s.
-const CountingJob = `name: counting
-parallelism: 1
-checkpointInterval: 300ms
-pipeline:
-  - sequence: {rate: 2ms}
-  - countWindowAll: {size: 100, aggregate: sum}
-  - file: {path: counts}
-`
-
 // Option configures Start.
 type Option func(*options)
 

@@ -7,8 +7,6 @@
 //	c.KillAM()
 //	counts, err := c.Output(ctx, "counts")
 //
-// CountingJob is the spec most tests submit (the seed's counting job, sped up).
-//
 // A cluster is made of real parts, composed from the other test packages:
 //
 //   - a real ZooKeeper server (integration/zktest), under a root path of its own;
