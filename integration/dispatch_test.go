@@ -119,6 +119,10 @@ func TestSubmissionsAreValidated(t *testing.T) {
 	conn := zkc.Conn(t)
 	rest := leaderOf(client)
 	require.NotEmpty(t, rest)
+	// Deploying records the job's execution in its stored graph (a new payload
+	// replaces the submitted one): the snapshot below is taken after that.
+	require.Eventually(t, func() bool { info, ok := checkpoints(rest, jobs[0]); return ok && info.Deployed },
+		60*time.Second, 20*time.Millisecond, "the job is deployed")
 	graphsBefore := znodesUnder(t, conn, clusterZK+recovery.JobGraphsDir)
 	require.Contains(t, graphsBefore, clusterZK+recovery.JobGraphsDir+"/"+jobs[0])
 	stored := func() map[string][]byte {
