@@ -20,6 +20,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
@@ -370,7 +371,7 @@ func TestZooKeeperQuorumAcrossHosts(t *testing.T) {
 	var cfg strings.Builder
 	cfg.WriteString("tickTime=500\ninitLimit=10\nsyncLimit=5\n")
 	var client []string
-	ports := freePorts(t, 9)
+	ports := netaddrtest.FreePorts(t, 9)
 	for i, host := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
 		port := ports[3*i]
 		client = append(client, fmt.Sprintf("127.0.0.1:%d", port))

@@ -276,13 +276,7 @@ func TestSameSinkPathJobsKeepTheirPartsThroughAFailover(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	b := lines[len(lines)-1]
 	require.NotEqual(t, a, b)
-	progress := func() jobmanager.CheckpointInfo {
-		var info jobmanager.CheckpointInfo
-		if rest := leaderOf(client); rest != "" {
-			_ = getJSON(rest+"/jobs/"+b+"/checkpoints", &info)
-		}
-		return info
-	}
+	progress := func() jobmanager.CheckpointInfo { _, info := checkpointsUnder(client, b); return info }
 	require.Eventually(t, func() bool { return progress().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond, "job B checkpoints")
 	_, err = client.KillAM(context.Background())
 	require.NoError(t, err)

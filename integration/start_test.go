@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -52,15 +52,6 @@ func processesOf(dir string) []int {
 		}
 	}
 	return pids
-}
-
-// busyPort listens on a free loopback port for the rest of the test.
-func busyPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func readPropertiesID(t *testing.T, c *cli) string {
@@ -139,7 +130,7 @@ func TestDetachedStartFailsWithTheAMsCause(t *testing.T) {
 	props := propertiesFile(c)
 	before := "#Generated YARN properties file\napplicationID=application_1_0001\nparallelism=1\ndynamicPropertiesString=\n"
 	require.NoError(t, os.WriteFile(props, []byte(before), 0o600))
-	port := busyPort(t)
+	port := netaddrtest.BusyPort(t)
 	begin := time.Now()
 	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "rest.bind-port=" + strconv.Itoa(port)}, c.ha...)...)
 	took := time.Since(begin)
@@ -165,7 +156,7 @@ func TestDetachedStartFailsWithTheAMsCause(t *testing.T) {
 func TestDetachedStartTimesOut(t *testing.T) {
 	c := newCLI(t)
 	var ha []string
-	quorum := "127.0.0.1:" + strconv.Itoa(busyPort(t)) // accepts, never answers
+	quorum := "127.0.0.1:" + strconv.Itoa(netaddrtest.BusyPort(t)) // accepts, never answers
 	for _, a := range c.ha {
 		if strings.HasPrefix(a, "high-availability.zookeeper.quorum=") {
 			a = "high-availability.zookeeper.quorum=" + quorum
@@ -200,20 +191,10 @@ func TestDetachedStartTimesOut(t *testing.T) {
 // (start minus the previous end), not by catching each one while it lasts.
 func TestCrashLoopBacksOff(t *testing.T) {
 	c := newCLI(t)
-	port := busyPort(t)
-	cmd := exec.Command(bin, append([]string{"-n", "1", "-D", "rest.bind-port=" + strconv.Itoa(port),
+	port := netaddrtest.BusyPort(t)
+	cmd, out, id := c.startAttached("-n", "1", "-D", "rest.bind-port="+strconv.Itoa(port),
 		"-D", "yarn.application-attempts=6", "-D", "yarn.resourcemanager.am.max-attempts=6",
-		"-D", "amkeeper.attempts.backoff.initial=300 ms", "-D", "amkeeper.attempts.backoff.max=1 s"}, c.ha...)...)
-	cmd.Env = c.env
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	defer stdin.Close()
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var id string
-	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond)
+		"-D", "amkeeper.attempts.backoff.initial=300 ms", "-D", "amkeeper.attempts.backoff.max=1 s")
 	client := supervisor.NewControlClient(appDirFor(c, id))
 
 	// While it backs off, its status and metrics show the wait: a snapshot
