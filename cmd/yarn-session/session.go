@@ -155,9 +155,9 @@ func runSession(c *cli.Context) error {
 	w := c.App.Writer
 	timeout := cfg.Duration(conf.SessionStartTimeout)
 	if c.Bool(flagDetached) {
-		_, keeper, err := detach(c, dir)
+		_, keeper, err := detach(c, dir, sp.AppID)
 		if err != nil {
-			return cli.Exit(err.Error(), exitFailure)
+			return cli.Exit(fmt.Sprintf("session %s: %v", sp.AppID, err), exitFailure)
 		}
 		// The start returns once an AM leads, as yarn-session.sh returns once
 		// the JobManager runs; a start that does not get there is stopped.
@@ -326,17 +326,17 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots,
 		RESTPort: sp.RESTPort, Logger: log, OneMaster: sp.Master})
 	if err != nil {
-		return cli.Exit(err.Error(), exitFailure)
+		return cli.Exit(fmt.Sprintf("supervise %s: %v", sp.AppID, err), exitFailure)
 	}
 	defer sc.Close()
 	sup, err := supervisor.New(sc)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
+		return cli.Exit(fmt.Sprintf("supervise %s: %v", sp.AppID, err), exitFailure)
 	}
 	defer removeProperties(sp.AppID)
 	out, err := sup.Run(ctx)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
+		return cli.Exit(fmt.Sprintf("supervise %s: %v", sp.AppID, err), exitFailure)
 	}
 	d := out.Decision
 	// Only a terminal state may remove HA data, and only when every job is
@@ -396,8 +396,9 @@ func supervisorLog(dir string) string { return filepath.Join(dir, "supervisor.lo
 // supervisorLog(DIR), and waits until the supervisor serves its control socket;
 // it returns the supervisor's PID and a channel that gets the keeper's exit
 // (cmd.Wait's error) once it has exited. A keeper that exits before the
-// supervisor serves fails the call, naming the last error line of the log.
-func detach(c *cli.Context, dir string) (int, <-chan error, error) {
+// supervisor serves fails the call, naming the last error line of the log
+// (supervisorExited; appID for the hint, "" for none).
+func detach(c *cli.Context, dir, appID string) (int, <-chan error, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, nil, err
@@ -427,21 +428,12 @@ func detach(c *cli.Context, dir string) (int, <-chan error, error) {
 		}
 		select {
 		case err := <-exited:
-			return 0, nil, fmt.Errorf("the supervisor exited at once (%v)%s", err, supervisorCause(dir))
+			return 0, nil, errors.New(supervisorExited(dir, appID, err, "before it answered"))
 		case <-deadline:
 			return 0, nil, fmt.Errorf("the supervisor did not come up within 30s; see %s", supervisorLog(dir))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// supervisorCause phrases the last error line of supervisorLog(dir), for a
-// supervisor that exited: "; last error in <path>: <line>", or where to look.
-func supervisorCause(dir string) string {
-	if cause := lastErrorIn(supervisorLog(dir)); cause != "" {
-		return cause
-	}
-	return "; see " + supervisorLog(dir)
 }
 
 // superviseCommand is the detached supervisor process.
@@ -487,7 +479,7 @@ func attach(c *cli.Context, a application) error {
 	if err != nil && orphaned(a.dir) {
 		// Its supervisor died and the application did not end: start a new
 		// one, which adopts the AM and containers that kept running.
-		pid, _, derr := detach(c, a.dir)
+		pid, _, derr := detach(c, a.dir, a.id)
 		if derr != nil {
 			return cli.Exit(fmt.Sprintf("attach %s: restart its supervisor: %v", a.id, derr), exitFailure)
 		}

@@ -114,20 +114,31 @@ func keeperGone(ctx context.Context, client *supervisor.ControlClient, dir, appI
 	if _, err := client.Status(ctx); err == nil {
 		return nil
 	}
+	return &errStart{fmt.Sprintf("session %s: %s", appID, supervisorExited(dir, appID, kerr, "before an application master led")), true}
+}
+
+// supervisorExited phrases the exit of a detached supervisor that did not end
+// its application, from its keeper's exit kerr: "its supervisor exited (exit
+// status 1) <when>; last error in …" — its own last error, else the newest AM's
+// — and, when its record names AMs or containers, that they may still run and,
+// for a session (appID not ""), how to adopt and stop them.
+func supervisorExited(dir, appID string, kerr error, when string) string {
 	how := "exit status 0"
 	if kerr != nil {
 		how = kerr.Error()
 	}
-	// Its own error, else the AM's.
 	cause := lastErrorIn(supervisorLog(dir))
 	if cause == "" {
 		cause = lastCause(dir)
 	}
-	msg := fmt.Sprintf("session %s: its supervisor exited (%s) before an application master led%s", appID, how, cause)
-	if orphaned(dir) {
-		msg += fmt.Sprintf("; an AM or containers it started may still run: `yarn-session -id %s` restarts its supervisor (which adopts them), `yarn-session stop -id %s` then stops them", appID, appID)
+	msg := fmt.Sprintf("its supervisor exited (%s) %s%s", how, when, cause)
+	if r, err := supervisor.ReadRecord(dir); err == nil && len(r.AMs)+len(r.Containers) > 0 {
+		msg += fmt.Sprintf("; %d AM(s) and %d container(s) it recorded may still run", len(r.AMs), len(r.Containers))
+		if appID != "" {
+			msg += fmt.Sprintf(": `yarn-session -id %s` restarts its supervisor (which adopts them), `yarn-session stop -id %s` then stops them", appID, appID)
+		}
 	}
-	return &errStart{msg, true}
+	return msg
 }
 
 // lastCause phrases the last error line of the newest attempt whose am.log has
