@@ -27,7 +27,8 @@ type Registry interface {
 type TaskManager interface {
 	Status() Status
 	// CheckLeader returns ErrStaleLeader (wrapped) unless session is the
-	// leader session the TaskManager takes commands from.
+	// leader session the TaskManager takes commands from. The accepted
+	// session is in the context of the command's method (CommandSession).
 	CheckLeader(session string) error
 	// Deploy runs d's subtask, replacing an instance already running; an
 	// error means it cannot.
@@ -39,6 +40,15 @@ type TaskManager interface {
 	TriggerCheckpoint(ctx context.Context, task TaskID, id int64) (CheckpointAck, error)
 	CompleteCheckpoint(ctx context.Context, task TaskID, id int64) error
 	AbortCheckpoint(ctx context.Context, task TaskID, id int64) error
+}
+
+type commandSessionKey struct{}
+
+// CommandSession returns the leader session of the command whose context ctx
+// is, as the TaskManager's CheckLeader accepted it ("" outside a command).
+func CommandSession(ctx context.Context) string {
+	s, _ := ctx.Value(commandSessionKey{}).(string)
+	return s
 }
 
 // MaxCommandBytes bounds the body of a command to a TaskManager; a larger one is
@@ -92,11 +102,12 @@ func TaskManagerHandler(tm TaskManager, secret appsecret.Secret) http.Handler {
 	taskManagerBodies := httpjson.Decoder{MaxBytes: MaxCommandBytes, AllowUnknownFields: true}
 	fenced := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			if err := tm.CheckLeader(r.Header.Get(HeaderLeaderSession)); err != nil {
+			session := r.Header.Get(HeaderLeaderSession)
+			if err := tm.CheckLeader(session); err != nil {
 				fail(w, err, http.StatusConflict)
 				return
 			}
-			h(w, r)
+			h(w, r.WithContext(context.WithValue(r.Context(), commandSessionKey{}, session)))
 		}
 	}
 	// checkpoint serves one checkpoint command: its body, then its task.
