@@ -77,6 +77,7 @@ func (c *FileSinkConfig) NewSink(in Instance) (Sink, error) {
 		dir:     OutputDir(in.OutputRoot, c.Path),
 		job:     in.Job,
 		subtask: in.Subtask,
+		exec:    in.Execution,
 		log:     in.Log,
 		spillAt: in.SpillBytes,
 	}
@@ -183,6 +184,7 @@ type fileSink struct {
 	dir     string
 	job     JobID
 	subtask int
+	exec    string // the execution it runs in, for the stamps
 	log     zerolog.Logger
 
 	buf     []byte   // in-progress part; owned by the task loop
@@ -395,7 +397,7 @@ func (s *fileSink) publish(ctx context.Context, id, by int64) error {
 	old, err := ReadPart(ctx, s.store, to)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := writePart(ctx, s.store, to, b, PartStamp{LeaderSession: leaderSession(ctx), CommittedBy: by}); err != nil {
+		if err := writePart(ctx, s.store, to, b, PartStamp{LeaderSession: leaderSession(ctx), Execution: s.exec, CommittedBy: by}); err != nil {
 			return fmt.Errorf("file sink: commit %s: %w", to, err)
 		}
 	case err != nil:
@@ -418,15 +420,18 @@ type partSum struct {
 	Size          int64  `json:"size"`
 	CRC32C        uint32 `json:"crc32c"`
 	LeaderSession string `json:"leaderSession,omitempty"`
+	Execution     string `json:"execution,omitempty"`
 	CommittedBy   int64  `json:"committedBy,omitempty"`
 }
 
 // PartStamp says who committed a part: the leader session of the command
-// (checkpoint completion or restore) whose commit published it, and that
-// command's checkpoint (CommittedBy ≥ the part's own checkpoint). A part
-// committed before stamps existed has the zero stamp: uuid.Nil, 0.
+// (checkpoint completion or restore) whose commit published it, the execution
+// of the job whose task did it, and that command's checkpoint (CommittedBy ≥
+// the part's own checkpoint). A part committed before stamps existed has the
+// zero stamp: uuid.Nil, "", 0.
 type PartStamp struct {
 	LeaderSession uuid.UUID
+	Execution     string
 	CommittedBy   int64
 }
 
@@ -465,13 +470,13 @@ func ReadPartStamp(ctx context.Context, st hdfsstore.Store, name string) (PartSt
 		return PartStamp{}, fmt.Errorf("job: stamp of part %s: %w: %v", name, hdfsstore.ErrCorrupt, err)
 	}
 	if sum.LeaderSession == "" {
-		return PartStamp{CommittedBy: sum.CommittedBy}, nil
+		return PartStamp{Execution: sum.Execution, CommittedBy: sum.CommittedBy}, nil
 	}
 	id, err := uuid.Parse(sum.LeaderSession)
 	if err != nil {
 		return PartStamp{}, fmt.Errorf("job: stamp of part %s: %w: leader session %q is not a UUID", name, hdfsstore.ErrCorrupt, sum.LeaderSession)
 	}
-	return PartStamp{LeaderSession: id, CommittedBy: sum.CommittedBy}, nil
+	return PartStamp{LeaderSession: id, Execution: sum.Execution, CommittedBy: sum.CommittedBy}, nil
 }
 
 // sidecarName is the name of the checksum sidecar of the committed part name.
@@ -485,7 +490,7 @@ func sidecarName(name string) string {
 // commit's stamp, a checked store object), then the part, each atomically. A crash between the two leaves a sidecar
 // and no part; the pending part is still there and the next publish writes both.
 func writePart(ctx context.Context, st hdfsstore.Store, name string, b []byte, stamp PartStamp) error {
-	ps := partSum{Size: int64(len(b)), CRC32C: checksum(b), CommittedBy: stamp.CommittedBy}
+	ps := partSum{Size: int64(len(b)), CRC32C: checksum(b), Execution: stamp.Execution, CommittedBy: stamp.CommittedBy}
 	if stamp.LeaderSession != uuid.Nil {
 		ps.LeaderSession = stamp.LeaderSession.String()
 	}

@@ -425,6 +425,7 @@ func TestCommittedPartsCarryTheCommittingLeaderSession(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	first, second := uuid.New(), uuid.New()
 	g := testGraph(t, 1000, 1)
+	g.Execution = "e1"
 	r := start(t, g, store, nil, paced)
 	r.feed(150)
 	require.NoError(t, r.checkpoint(1).Err)
@@ -436,7 +437,8 @@ func TestCommittedPartsCarryTheCommittingLeaderSession(t *testing.T) {
 	require.NoError(t, h3.Err)
 	require.ErrorIs(t, r.crash(), context.Canceled)
 
-	// The next leader restores from 3: the restore publishes parts 2 and 3.
+	// The next leader restores from 3 in a new execution: the restore publishes parts 2 and 3.
+	g.Execution = "e2"
 	restoreUnder := func(session uuid.UUID) {
 		task, err := NewTask(g, 0, Env{State: store, StateRoot: "ha/checkpoints", OutputRoot: "out", Log: zerolog.New(zerolog.NewTestWriter(t))})
 		require.NoError(t, err)
@@ -449,12 +451,12 @@ func TestCommittedPartsCarryTheCommittingLeaderSession(t *testing.T) {
 	for _, p := range parts {
 		st, err := ReadPartStamp(ctx, store, p.Name)
 		require.NoError(t, err)
-		got = append(got, fmt.Sprintf("%d by %d under %s", p.Checkpoint, st.CommittedBy, st.LeaderSession))
+		got = append(got, fmt.Sprintf("%d by %d in %s under %s", p.Checkpoint, st.CommittedBy, st.Execution, st.LeaderSession))
 	}
 	require.Equal(t, []string{
-		fmt.Sprintf("1 by 1 under %s", first),
-		fmt.Sprintf("2 by 3 under %s", second),
-		fmt.Sprintf("3 by 3 under %s", second),
+		fmt.Sprintf("1 by 1 in e1 under %s", first),
+		fmt.Sprintf("2 by 3 in e2 under %s", second),
+		fmt.Sprintf("3 by 3 in e2 under %s", second),
 	}, got)
 	onDisk, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(committedPart(testJobID, 1))))
 	require.NoError(t, err)
@@ -464,7 +466,7 @@ func TestCommittedPartsCarryTheCommittingLeaderSession(t *testing.T) {
 	restoreUnder(uuid.New())
 	st, err := ReadPartStamp(ctx, store, committedPart(testJobID, 3))
 	require.NoError(t, err)
-	require.Equal(t, PartStamp{LeaderSession: second, CommittedBy: 3}, st)
+	require.Equal(t, PartStamp{LeaderSession: second, Execution: "e2", CommittedBy: 3}, st)
 
 	// The earlier formats: a trailer part without a sidecar, and a sidecar without a stamp.
 	old := sinkDir + "/" + partBase(otherJobID, 0, 1)
