@@ -175,7 +175,8 @@ func (r *TaskManagers) Heartbeat(_ context.Context, hb tmapi.Heartbeat) error {
 	}
 	tm, ok := r.tms[hb.ContainerID]
 	if !ok {
-		return fmt.Errorf("%w: container %s is not registered", tmapi.ErrStaleLeader, hb.ContainerID)
+		return fmt.Errorf("%w (%w): container %s under leader session %s (timed out, its tasks replaced)",
+			tmapi.ErrNotRegistered, tmapi.ErrStaleLeader, hb.ContainerID, hb.LeaderSession)
 	}
 	tm.LastHeartbeat = r.now()
 	return nil

@@ -301,6 +301,9 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		default:
 			if err := tm.heartbeat(kctx, known); err != nil {
 				tm.log.Info().Err(err).Msg("heartbeat refused: registering again")
+				if errors.Is(err, tmapi.ErrNotRegistered) {
+					tm.dropReplaced(known)
+				}
 				tm.mu.Lock()
 				if tm.leader == known {
 					tm.leaderLostLocked("heartbeat refused")
@@ -318,6 +321,18 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		case <-tick:
 		}
 	}
+}
+
+// dropReplaced cancels every task: leader, still leading, timed this
+// TaskManager out (a partition, a pause) and has replaced its tasks elsewhere.
+// Nobody will adopt them — the next registration lists none and offers every
+// slot — and nothing they hold is committed: their output since the last
+// commit is dropped with them, and the pending parts they sealed stay
+// invisible until the next restore of their subtask discards them.
+func (tm *TaskManager) dropReplaced(leader recovery.LeaderInfo) {
+	n := tm.stop(func(tmapi.TaskID) bool { return true })
+	tm.log.Warn().Str(logging.LeaderSession, leader.SessionID.String()).Int("tasks", n).
+		Msg("the leader timed this taskmanager out and replaced its tasks: canceled them, registering again with every slot free")
 }
 
 func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo) (time.Duration, error) {

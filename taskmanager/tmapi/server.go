@@ -58,8 +58,9 @@ const MaxCommandBytes = 4 << 20
 // RegistryHandler serves reg at PathRegister and PathHeartbeat to callers that
 // sign with secret (the application secret; 401 Unauthorized otherwise). A
 // registration for a container the application did not launch is 403
-// Forbidden (ErrUnknownContainer); any other refusal is 409 Conflict: a
-// TaskManager registers again.
+// Forbidden (ErrUnknownContainer); a heartbeat of a TaskManager the leader
+// does not have registered is 410 Gone (ErrNotRegistered); any other refusal
+// is 409 Conflict: a TaskManager registers again.
 func RegistryHandler(reg Registry, secret appsecret.Secret) http.Handler {
 	// Registrations and heartbeats are small (1 MiB at most) and exact.
 	registryBodies := httpjson.Decoder{}
@@ -82,7 +83,7 @@ func RegistryHandler(reg Registry, secret appsecret.Secret) http.Handler {
 			return
 		}
 		if err := reg.Heartbeat(r.Context(), req); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
+			fail(w, err, http.StatusConflict)
 			return
 		}
 		httpjson.Write(w, http.StatusOK, struct{}{})
@@ -183,6 +184,8 @@ func decode(w http.ResponseWriter, r *http.Request, d httpjson.Decoder, v any) b
 // fail writes err in its wire form: the status of its sentinel, or else status.
 func fail(w http.ResponseWriter, err error, status int) {
 	switch {
+	case errors.Is(err, ErrNotRegistered):
+		status = http.StatusGone
 	case errors.Is(err, ErrStaleLeader):
 		status = http.StatusConflict
 	case errors.Is(err, ErrUnknownTask):

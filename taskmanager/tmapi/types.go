@@ -33,6 +33,7 @@ const HeaderLeaderSession = "X-Leader-Session"
 // is its status code with the message as plain text:
 //
 //	ErrStaleLeader       409 Conflict   (any call: the registry also refuses an invalid registration with it)
+//	ErrNotRegistered     410 Gone       (heartbeat)
 //	ErrUnknownTask       404 Not Found  (checkpoint commands)
 //	ErrUnknownContainer  403 Forbidden  (registration)
 //
@@ -46,6 +47,11 @@ var (
 	// ErrStaleLeader: the call was made under a leader session that is not the
 	// receiver's current one.
 	ErrStaleLeader = errors.New("tmapi: stale leader session")
+	// ErrNotRegistered: a heartbeat under the leader's current session from a
+	// TaskManager the leader does not have registered — it timed the
+	// TaskManager out and has replaced its tasks elsewhere. The TaskManager
+	// cancels its tasks (nobody will adopt them) and registers again.
+	ErrNotRegistered = errors.New("tmapi: not registered with the leader")
 	// ErrUnknownTask: the TaskManager runs no such subtask.
 	ErrUnknownTask = errors.New("tmapi: no such task")
 	// ErrUnusableState is a deployment whose state (a file its handle names) is
