@@ -413,6 +413,15 @@ func TestTaskManagerHostPartitionedFromTheLeader(t *testing.T) {
 		return err == nil && len(st.Tasks) == 0 && st.Registrations > regs && st.LeaderSession == f.first.SessionID.String()
 	}, faultTimeout, 10*time.Millisecond, "w1 drops its stale task and registers again with its slot free")
 	t.Logf("w1 healed → stale task dropped and registered again after %v", time.Since(healed))
+	// w1 dropped it on the leader's answer (to its heartbeat or its
+	// registration); the leader did not have to cancel it.
+	dropped := f.logged(f.tmDir[f.w1], "the leader timed this taskmanager out and replaced its tasks: canceled them, their slots free")
+	require.Len(t, dropped, 1)
+	require.Equal(t, float64(1), dropped[0]["tasks"])
+	t.Logf("w1 dropped its task on the %s", dropped[0]["reason"])
+	for _, l := range f.logged(f.daemonDir("jobmanager", f.a.Address(), 0), "canceled tasks of an earlier execution") {
+		require.NotEqual(t, st.ContainerID, l["container"], "the leader had to cancel w1's stale task")
+	}
 	require.Eventually(t, func() bool { return len(registeredPIDs(f.leader())) == 2 }, 30*time.Second, 10*time.Millisecond,
 		"the leader has w1 registered again")
 	require.Eventually(t, func() bool { return f.latestCheckpoint(f.first.Address) > info.RestoredFrom+3 }, 30*time.Second, 10*time.Millisecond,

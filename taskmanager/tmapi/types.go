@@ -91,6 +91,11 @@ func (r RunningTask) Task() TaskID { return TaskID{JobID: r.JobID, Subtask: r.Su
 // RegistrationResponse confirms a registration.
 type RegistrationResponse struct {
 	HeartbeatIntervalMs int64 `json:"heartbeatIntervalMs"`
+	// TimedOut: the leader timed this TaskManager out under its current
+	// session (its heartbeats stopped reaching it) and has replaced the tasks
+	// it reported: nobody will adopt them. The TaskManager cancels those it
+	// still runs in the reported execution; a task deployed since stays.
+	TimedOut bool `json:"timedOut,omitempty"`
 }
 
 // Heartbeat keeps a registration alive.
