@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -185,14 +184,13 @@ func (f *faultCluster) storedBy(h *netns.Host) []int64 {
 	return checkpointsIn(f.t, f.logged(f.daemonDir("jobmanager", h.Address(), 0), "completed checkpoint stored"))
 }
 
-// requireNoneStoredAfter checks that the deposed master stored no checkpoint
-// once the next one had: every ID of deposed's is below every ID of next's.
-func (f *faultCluster) requireNoneStoredAfter(deposed, next *netns.Host) {
+// requireLeaderWrites checks, from the stamps in ZooKeeper and storage, that
+// the job's leaders (in the order they led) wrote in turn: nothing of a
+// deposed leader, nor of a replaced execution, after its successor's first
+// write.
+func (f *faultCluster) requireLeaderWrites(leaders ...uuid.UUID) {
 	f.t.Helper()
-	old, now := f.storedBy(deposed), f.storedBy(next)
-	require.NotEmpty(f.t, old)
-	require.NotEmpty(f.t, now)
-	require.Less(f.t, slices.Max(old), slices.Min(now), "the deposed master on %s stored no checkpoint after the one on %s took over", deposed.Name, next.Name)
+	requireLeaderWrites(f.t, openHA(f.t, f.ha), f.store, f.jobID, leaders...)
 }
 
 // requireStaleRefused sends a checkpoint completion under session to the
@@ -264,8 +262,9 @@ func (f *faultCluster) waitWindowsAfter(n int, what string) time.Time {
 // can confirm that death from another host, so ZooKeeper's session timeout is
 // the bound: then the standby master on b leads and adopts the task running on
 // w1 (within amkeeper.taskmanager.leaderless-grace), and the job goes on. a's
-// leader session is refused by both TaskManagers, a stored no checkpoint after
-// b's first, and the output is exact.
+// leader session is refused by both TaskManagers, nothing a wrote (checkpoints
+// in ZooKeeper, parts in storage, by their stamps) comes after b's first
+// write, and the output is exact.
 func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	f := newFaultCluster(t)
 	before := f.windows()
@@ -300,8 +299,8 @@ func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1, "the task a deployed runs on, not redeployed")
 	require.Empty(t, f.logged(f.tmDir[f.w2], "task deployed"))
 	require.Eventually(t, func() bool { return len(f.storedBy(f.b)) >= 3 }, 30*time.Second, 10*time.Millisecond, "b checkpoints")
-	f.requireNoneStoredAfter(f.a, f.b)
 	f.finish([]*netns.Host{f.b})
+	f.requireLeaderWrites(f.first.SessionID, next.SessionID)
 }
 
 // finish stops the daemons of the masters given and of both workers and checks
@@ -330,9 +329,10 @@ func errorsIsStatus(err error, code int) bool {
 // ZooKeeper but still reaches the TaskManagers. Within the session timeout it
 // stops leading; b leads and adopts the running task. a's commands are refused — its
 // REST (it knows it does not lead) and, under its old leader session, by the
-// TaskManagers — and a stored no checkpoint after b's first: each ID its log
-// shows stored in ZooKeeper is below every ID b's log shows. Healed, a
-// rejoins as a standby: it leads once b is stopped. The output is exact.
+// TaskManagers. Healed, a rejoins as a standby: it leads once b is stopped (a
+// third leader session). The stamps in ZooKeeper and storage show the three
+// sessions wrote in turn, nothing of a deposed one after its successor's
+// first write, and the output is exact.
 func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	f := newFaultCluster(t)
 	before := f.windows()
@@ -374,7 +374,6 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	require.NoError(t, getJSON(f.first.Address+"/overview", &o))
 	require.False(t, o.Leader, "a is a standby")
 	require.Equal(t, next.SessionID, f.leader().SessionID, "b still leads")
-	f.requireNoneStoredAfter(f.a, f.b)
 	// a contends again: with b stopped, a leads (a third leader session).
 	require.Contains(t, f.stopDaemon(f.b, "jobmanager"), "Stopping jobmanager daemon")
 	var third recovery.LeaderInfo
@@ -386,17 +385,23 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	windows := f.windows()
 	f.waitWindowsAfter(windows, "the job runs on under a")
 	f.finish([]*netns.Host{f.a})
+	f.requireLeaderWrites(f.first.SessionID, next.SessionID, third.SessionID)
 }
 
 // TestTaskManagerHostPartitionedFromTheLeader: w1, which runs the job's
 // subtask, is cut from the leading master's host a (not from ZooKeeper). The
 // leader's heartbeat timeout is the bound: it redeploys the subtask on w2,
-// whose slot is free, from the last checkpoint. Healed, w1 registers again,
-// but its old task commits nothing after the redeployment: every part its log
-// shows committed belongs to a checkpoint at most the one w2 restored from.
+// whose slot is free, from the last checkpoint. Healed, w1 learns the leader
+// timed it out: within the heartbeat timeout its stale task is canceled (never
+// committed: the stamps show no part of the old execution after the new
+// one's first) and it registers again with its slot free. The output is exact.
 func TestTaskManagerHostPartitionedFromTheLeader(t *testing.T) {
 	f := newFaultCluster(t)
 	before := f.windows()
+	w1 := f.tmAddress(f.w1)
+	st, err := f.tmStatus(w1)
+	require.NoError(t, err)
+	require.Len(t, st.Tasks, 1, "w1 runs the subtask")
 	fault := time.Now()
 	require.NoError(t, netns.Partition(f.w1, f.a))
 	require.Eventually(t, func() bool { return len(f.logged(f.tmDir[f.w2], "task deployed")) == 1 }, 3*faultTimeout+30*time.Second,
@@ -410,19 +415,57 @@ func TestTaskManagerHostPartitionedFromTheLeader(t *testing.T) {
 	t.Logf("w1 cut from the leader → subtask redeployed on w2 after %v (heartbeat timeout %v), a window committed after %v",
 		redeployed, faultTimeout, processing.Sub(fault))
 
+	regs := st.Registrations
+	healed := time.Now()
 	require.NoError(t, f.w1.Heal())
+	// Within the heartbeat timeout of the heal: the stale task gone, w1
+	// registered again (its one slot free).
+	require.Eventually(t, func() bool {
+		st, err = f.tmStatus(w1)
+		return err == nil && len(st.Tasks) == 0 && st.Registrations > regs && st.LeaderSession == f.first.SessionID.String()
+	}, faultTimeout, 10*time.Millisecond, "w1 drops its stale task and registers again with its slot free")
+	t.Logf("w1 healed → stale task dropped and registered again after %v", time.Since(healed))
+	// w1 dropped it on the leader's answer (to its heartbeat or its
+	// registration); the leader did not have to cancel it.
+	dropped := f.logged(f.tmDir[f.w1], "the leader timed this taskmanager out and replaced its tasks: canceled them, their slots free")
+	require.Len(t, dropped, 1)
+	require.Equal(t, float64(1), dropped[0]["tasks"])
+	t.Logf("w1 dropped its task on the %s", dropped[0]["reason"])
+	for _, l := range f.logged(f.daemonDir("jobmanager", f.a.Address(), 0), "canceled tasks of an earlier execution") {
+		require.NotEqual(t, st.ContainerID, l["container"], "the leader had to cancel w1's stale task")
+	}
 	require.Eventually(t, func() bool { return len(registeredPIDs(f.leader())) == 2 }, 30*time.Second, 10*time.Millisecond,
-		"w1 registers again")
+		"the leader has w1 registered again")
 	require.Eventually(t, func() bool { return f.latestCheckpoint(f.first.Address) > info.RestoredFrom+3 }, 30*time.Second, 10*time.Millisecond,
 		"the job checkpoints on w2")
 	require.Equal(t, f.first.SessionID, f.leader().SessionID, "a leads throughout")
-	w1 := checkpointsIn(t, f.logged(f.tmDir[f.w1], "committed part"))
-	require.NotEmpty(t, w1)
-	for _, id := range w1 {
-		require.LessOrEqual(t, id, info.RestoredFrom, "w1's old task committed nothing after the redeployment")
-	}
-	w2 := checkpointsIn(t, f.logged(f.tmDir[f.w2], "committed part"))
-	require.NotEmpty(t, w2)
-	require.Greater(t, w2[0], info.RestoredFrom, "w2 commits what comes after the restored checkpoint")
+	st, err = f.tmStatus(w1)
+	require.NoError(t, err)
+	require.Empty(t, st.Tasks, "nothing was deployed on w1 again")
+	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1)
 	f.finish([]*netns.Host{f.a, f.b})
+	// One leader throughout; the stamps show w1's execution committed
+	// nothing after the first part of w2's.
+	f.requireLeaderWrites(f.first.SessionID)
+}
+
+// tmAddress is the address of h's TaskManager as the leader has it registered.
+func (f *faultCluster) tmAddress(h *netns.Host) string {
+	f.t.Helper()
+	for _, a := range tmAddresses(f.t, f.first.Address) {
+		if hostOf(f.t, a) == h.Address() {
+			return a
+		}
+	}
+	require.Failf(f.t, "no TaskManager", "none registered from host %s", h.Name)
+	return ""
+}
+
+// tmStatus asks the TaskManager at addr for its status.
+func (f *faultCluster) tmStatus(addr string) (tmapi.Status, error) {
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return tmapi.NewTaskManagerClient(&http.Client{Transport: tr}, f.secret).Status(ctx, addr)
 }

@@ -13,14 +13,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
-	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 // proc is a real process of the yarn-session binary, logging to a file.
@@ -86,15 +83,8 @@ func leaderREST(t *testing.T, args []string) func() recovery.LeaderInfo {
 
 // followLeader follows component's leader in the HA services of the -D args.
 func followLeader(t *testing.T, args []string, component string) func() recovery.LeaderInfo {
-	var dyn []string
-	for i := 1; i < len(args); i += 2 {
-		dyn = append(dyn, args[i])
-	}
-	cfg, err := conf.Load(conf.Options{Dynamic: dyn})
-	require.NoError(t, err)
+	svc := openHA(t, args)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: logging.ForTest(t)})
-	require.NoError(t, err)
 	latest := make(chan recovery.LeaderInfo, 1)
 	latest <- recovery.LeaderInfo{}
 	done := make(chan struct{})
@@ -102,7 +92,7 @@ func followLeader(t *testing.T, args []string, component string) func() recovery
 		defer close(done)
 		_ = svc.Retrieve(ctx, component, func(i recovery.LeaderInfo) { <-latest; latest <- i })
 	}()
-	t.Cleanup(func() { cancel(); <-done; svc.Close() })
+	t.Cleanup(func() { cancel(); <-done })
 	return func() recovery.LeaderInfo { i := <-latest; latest <- i; return i }
 }
 
