@@ -98,6 +98,10 @@ type hostRun struct {
 	// healed: when a fault with an outage healed.
 	healed  float64
 	windows int
+	// tasks is how the job ran on after the fault, as the leader reported it
+	// with the checkpoint: adopted (the running task taken over), restored
+	// (redeployed from the latest checkpoint) or kept (neither: it ran on).
+	tasks string
 }
 
 // runHostFaults makes each selected fault runs times, each on a cluster of its
@@ -133,7 +137,7 @@ func runHostFaults(ctx context.Context, w io.Writer, log zerolog.Logger, dir, ya
 				return fmt.Errorf("%s, run %d: %w", f.name, r+1, err)
 			}
 			log.Info().Str("fault", f.name).Int("run", r+1).Float64("leader_ms", res.leader).Float64("checkpoint_ms", res.checkpoint).
-				Float64("output_ms", res.output).Int("windows", res.windows).Msg("faults: host fault measured")
+				Float64("output_ms", res.output).Int("windows", res.windows).Str("tasks", res.tasks).Msg("faults: host fault measured")
 			results[i] = append(results[i], res)
 		}
 	}
@@ -142,12 +146,14 @@ func runHostFaults(ctx context.Context, w io.Writer, log zerolog.Logger, dir, ya
 		"session and heartbeat timeouts %v, the counting job (a window every 200 ms, a checkpoint every 300 ms), %d run(s), a fresh cluster each\n\n",
 		zk.TickTime(), hostFaultTimeout, runs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "fault → (ms)\tnew leader p50\tmax\tcheckpoint p50\tmax\toutput p50\tmax\toutput\t")
+	fmt.Fprintln(tw, "fault → (ms)\tnew leader p50\tmax\tcheckpoint p50\tmax\toutput p50\tmax\ttask\toutput\t")
 	var summary, notes []string
 	for i, f := range selected {
 		var leader, ck, out []float64
 		windows := 0
+		tasks := map[string]int{}
 		for _, res := range results[i] {
+			tasks[res.tasks]++
 			leader, ck, out = append(leader, res.leader), append(ck, res.checkpoint), append(out, res.output)
 			windows += res.windows
 		}
@@ -159,8 +165,14 @@ func runHostFaults(ctx context.Context, w io.Writer, log zerolog.Logger, dir, ya
 		if f.outage {
 			row = fmt.Sprintf("%s %v", f.row, outage)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\texact (%d windows)\t\n", row, lp50, lmax,
-			pct(ck, 50), pct(ck, 100), pct(out, 50), pct(out, 100), windows)
+		var how []string
+		for _, k := range []string{"adopted", "restored", "kept"} {
+			if tasks[k] > 0 {
+				how = append(how, fmt.Sprintf("%d %s", tasks[k], k))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\texact (%d windows)\t\n", row, lp50, lmax,
+			pct(ck, 50), pct(ck, 100), pct(out, 50), pct(out, 100), strings.Join(how, ", "), windows)
 		summary = append(summary, fmt.Sprintf("%s p50=%.0fms", f.name, pct(ck, 50)))
 		if f.outage {
 			var after []float64
@@ -175,7 +187,8 @@ func runHostFaults(ctx context.Context, w io.Writer, log zerolog.Logger, dir, ya
 		fmt.Fprintln(w, n)
 	}
 	fmt.Fprintln(w, "\nnew leader: another master's leadership seen in ZooKeeper; checkpoint: a checkpoint triggered after the fault completed;")
-	fmt.Fprintln(w, "output: the committed output grew again after it (the sink commits on checkpoint completion); exact: window k = 10000k+4950, no gap, no duplicate")
+	fmt.Fprintln(w, "output: the committed output grew again after it (the sink commits on checkpoint completion); task: the new leader adopted the running")
+	fmt.Fprintln(w, "task, or it was restored from the latest checkpoint, or kept running under the same leader; exact: window k = 10000k+4950, no gap, no duplicate")
 	fmt.Fprintf(w, "\nhost-faults checkpoint %s\n", strings.Join(summary, " "))
 	return nil
 }
@@ -274,8 +287,17 @@ func hostFaultRun(ctx context.Context, log zerolog.Logger, dir, yarnSession stri
 			rest = l.Address
 		}
 		if res.checkpoint < 0 {
-			if done := multihost.Checkpoints(ctx, hc, rest, up.JobID).Latest.Completed; done != nil && done.TriggerTimestamp >= fault.UnixMilli() {
+			info := multihost.Checkpoints(ctx, hc, rest, up.JobID)
+			if done := info.Latest.Completed; done != nil && done.TriggerTimestamp >= fault.UnixMilli() {
 				res.checkpoint = since()
+				switch {
+				case info.Adopted:
+					res.tasks = "adopted"
+				case info.RestoredFrom > 0:
+					res.tasks = "restored"
+				default:
+					res.tasks = "kept"
+				}
 			}
 		}
 		if res.checkpoint >= 0 && res.output < 0 && committed() > before {
