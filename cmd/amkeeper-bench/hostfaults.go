@@ -286,7 +286,10 @@ func hostFaultRun(ctx context.Context, log zerolog.Logger, dir, yarnSession stri
 		if l.Known() {
 			rest = l.Address
 		}
-		if res.checkpoint < 0 {
+		// Where leadership moves, only the new leader can complete a
+		// checkpoint, and asking a lost host would stall this poll for the
+		// client's timeout.
+		if res.checkpoint < 0 && (!f.newLeader || res.leader >= 0) {
 			info := multihost.Checkpoints(ctx, hc, rest, up.JobID)
 			if done := info.Latest.Completed; done != nil && done.TriggerTimestamp >= fault.UnixMilli() {
 				res.checkpoint = since()
