@@ -228,8 +228,14 @@ func hostFaultRun(ctx context.Context, log zerolog.Logger, dir, yarnSession stri
 	// Whatever a failed run leaves on the cluster's hosts is this run's.
 	defer func() {
 		for _, h := range []*netns.Host{hb.a, hb.b, hb.w1, hb.w2} {
+			left, _ := h.PIDs()
+			var cmds []string
+			for _, pid := range left {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				cmds = append(cmds, fmt.Sprintf("%d %s", pid, strings.Join(strings.Fields(strings.ReplaceAll(string(b), "\x00", " ")), " ")))
+			}
 			if pids, err := multihost.KillHost(h); err != nil || len(pids) > 0 {
-				log.Warn().Err(err).Str("host", h.Name).Ints("pids", pids).Msg("faults: killed what the run left running")
+				log.Warn().Err(err).Str("host", h.Name).Strs("processes", cmds).Msg("faults: killed what the run left running")
 			}
 		}
 	}()
