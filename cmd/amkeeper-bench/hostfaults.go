@@ -51,8 +51,8 @@ type hostFault struct {
 	// hdfs: the cluster's storage is the HDFS peer on h, with a checkpoint
 	// timeout of 1 s (else a checkpoint's writes only stall over the fault).
 	hdfs bool
-	// outage: the fault heals by itself this long after it was made (0: once
-	// measured).
+	// outage: the fault heals by itself --outage after it was made (else it
+	// is healed once measured).
 	outage bool
 }
 
