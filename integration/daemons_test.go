@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/integration/multihost"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/internal/procid"
@@ -59,31 +60,14 @@ func newStandaloneOn(t *testing.T, quorum, root string, masters, workers []strin
 	require.NoError(t, err)
 	runner, err := filepath.Abs(filepath.Join("testdata", "ssh-runner.sh"))
 	require.NoError(t, err)
-	ha := []string{
-		"high-availability.type: zookeeper",
-		"high-availability.zookeeper.quorum: " + quorum,
-		"high-availability.zookeeper.path.root: " + root,
-		"high-availability.cluster-id: /" + s.cluster,
-		"high-availability.storageDir: " + s.storage,
-		"high-availability.zookeeper.client.session-timeout: 2 s",
+	c := multihost.Conf{
+		Quorum: quorum, Root: root, ClusterID: s.cluster, Storage: s.storage, SecretFile: s.secret,
+		SessionTimeout: 2 * time.Second, Masters: masters, Workers: workers,
+		ZooCfg: "tickTime=1000\nserver.1=127.0.0.1:2888:3888\n",
+		Extra:  append([]string{"amkeeper.ssh.command: " + runner, "env.ssh.opts: -o BatchMode=yes"}, extra...),
 	}
-	for _, kv := range ha {
-		k, v, _ := strings.Cut(kv, ": ")
-		s.ha = append(s.ha, "-D", k+"="+v)
-	}
-	flinkConf := strings.Join(append(append(ha,
-		"heartbeat.interval: 100 ms",
-		"rest.port: 0",
-		"yarn.application-attempts: 10",
-		"yarn.resourcemanager.am.max-attempts: 10",
-		"amkeeper.secret.file: "+s.secret,
-		"amkeeper.ssh.command: "+runner,
-		"env.ssh.opts: -o BatchMode=yes",
-	), extra...), "\n") + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "flink-conf.yaml"), []byte(flinkConf), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "masters"), []byte(strings.Join(masters, "\n")+"\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "workers"), []byte(strings.Join(workers, "\n")+"\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "zoo.cfg"), []byte("tickTime=1000\nserver.1=127.0.0.1:2888:3888\n"), 0o600))
+	s.ha = sessionctl.DynamicArgs(c.Dynamic())
+	require.NoError(t, c.Write(s.confDir))
 	s.env = append(os.Environ(), "AMKEEPER_HOME="+s.home, "TMPDIR="+t.TempDir(), "SSH_RUNNER_LOG="+s.sshLog)
 	t.Cleanup(s.cleanup)
 	return s
@@ -156,7 +140,7 @@ func failoverEvents(log []byte, limit int) string {
 
 // daemonDir is the directory of the daemon of kind on host (n: its number).
 func (s *standalone) daemonDir(kind, host string, n int) string {
-	return filepath.Join(s.home, "daemons", fmt.Sprintf("%s-%s-%s-%d", kind, s.cluster, host, n))
+	return multihost.DaemonDir(s.home, s.cluster, kind, host, n)
 }
 
 // daemonPID is the PID recorded for the daemon in dir.

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/integration/multihost"
 	"github.com/amkeeper/amkeeper/integration/netns"
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
@@ -52,6 +51,7 @@ type faultCluster struct {
 	store           hdfsstore.Store
 	jobID           string
 	tmDir           map[*netns.Host]string // each worker's TaskManager daemon directory
+	daemons         *multihost.Cluster
 }
 
 func newFaultCluster(t *testing.T) *faultCluster {
@@ -65,35 +65,24 @@ func newFaultCluster(t *testing.T) *faultCluster {
 	// A connection to a host whose link went down never sees its peer close.
 	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 
-	f.startDaemon(f.a, "jobmanager")
-	require.Eventually(t, func() bool { f.first = f.leader(); return f.first.Known() }, 60*time.Second, 20*time.Millisecond,
-		"the master on host a leads")
-	require.Equal(t, f.a.Address(), hostOf(t, f.first.Address))
-	f.startDaemon(f.b, "jobmanager")
-	// w1's TaskManager registers first: its container ID is the smaller, so
-	// the job's one subtask is placed on it.
-	f.tmDir = map[*netns.Host]string{}
-	for i, w := range []*netns.Host{f.w1, f.w2} {
-		f.startDaemon(w, "taskmanager")
-		f.tmDir[w] = f.daemonDir("taskmanager", w.Address(), 1)
-		require.Eventually(t, func() bool { return len(registeredPIDs(f.leader())) == i+1 }, 60*time.Second, 20*time.Millisecond,
-			"the TaskManager on %s registers", w.Name)
-	}
-
+	f.daemons = &multihost.Cluster{Bin: bin, ConfDir: f.confDir, Home: f.home, ClusterID: f.cluster, Env: f.env, LogLevel: "debug"}
 	var err error
 	f.secret, err = appsecret.Load(f.secret0())
 	require.NoError(t, err)
 	f.store, err = hdfsstore.Open(context.Background(), f.storage)
 	require.NoError(t, err)
 	t.Cleanup(func() { f.store.Close() })
-	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
-	require.NoError(t, err)
-	f.jobID = sub.JobID
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	require.NoError(t, sessionctl.Submit(ctx, f.secret, nil, f.first.Address, sub))
-	require.Eventually(t, func() bool { return f.latestCheckpoint(f.first.Address) > 2 }, 60*time.Second, 20*time.Millisecond,
-		"the job checkpoints")
+	// a leads; w1's TaskManager registers first: its container ID is the
+	// smaller, so the job's one subtask is placed on it.
+	up, err := f.daemons.Up(ctx, f.leader, f.secret, []*netns.Host{f.a, f.b}, []*netns.Host{f.w1, f.w2}, []byte(fastCounting))
+	require.NoError(t, err)
+	f.first, f.jobID = up.First, up.JobID
+	f.tmDir = map[*netns.Host]string{}
+	for _, w := range []*netns.Host{f.w1, f.w2} {
+		f.tmDir[w] = f.daemonDir("taskmanager", w.Address(), 1)
+	}
 	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1, "the subtask runs on w1")
 	require.Empty(t, f.logged(f.tmDir[f.w2], "task deployed"))
 	return f
@@ -101,41 +90,18 @@ func newFaultCluster(t *testing.T) *faultCluster {
 
 func (f *faultCluster) secret0() string { return f.standalone.secret }
 
-// startDaemon runs `yarn-session jobmanager|taskmanager start --host H` inside
-// host H, with debug logs (the tests read what each process committed).
-func (f *faultCluster) startDaemon(h *netns.Host, kind string) {
-	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--conf-dir", f.confDir, "--log-level", "debug", kind, "start", "--host", h.Address())
-	h.Wrap(cmd)
-	cmd.Env = f.env
-	out, err := cmd.CombinedOutput()
-	require.NoError(f.t, err, "%s", out)
-	require.Equal(f.t, fmt.Sprintf("Starting %s daemon on host %s.\n", kind, h.Address()), string(out))
-}
-
 // stopDaemon runs `yarn-session jobmanager|taskmanager stop --host H` inside H.
 func (f *faultCluster) stopDaemon(h *netns.Host, kind string) string {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--conf-dir", f.confDir, kind, "stop", "--host", h.Address())
-	h.Wrap(cmd)
-	cmd.Env = f.env
-	out, err := cmd.CombinedOutput()
-	require.NoError(f.t, err, "%s", out)
-	return string(out)
+	out, err := f.daemons.StopDaemon(context.Background(), h, kind)
+	require.NoError(f.t, err)
+	return out
 }
 
 // latestCheckpoint is the newest checkpoint the AM at rest reports (0: none or
 // no answer).
 func (f *faultCluster) latestCheckpoint(rest string) int64 {
-	var info jobmanager.CheckpointInfo
-	if getJSON(rest+"/jobs/"+f.jobID+"/checkpoints", &info) != nil {
-		return 0
-	}
-	return info.LatestID()
+	return multihost.Checkpoints(context.Background(), &http.Client{Timeout: 2 * time.Second}, rest, f.jobID).LatestID()
 }
 
 // windows is how many windows of the job are committed.
@@ -219,21 +185,8 @@ func tmAddresses(t *testing.T, rest string) []string {
 
 // onHost lists the processes running inside h's network namespace.
 func onHost(t *testing.T, h *netns.Host) []int {
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Stat("/run/netns/"+h.NS, &st))
-	want := fmt.Sprintf("net:[%d]", st.Ino)
-	entries, err := os.ReadDir("/proc")
+	pids, err := h.PIDs()
 	require.NoError(t, err)
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && ns == want {
-			pids = append(pids, pid)
-		}
-	}
 	return pids
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/integration/multihost"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -26,14 +27,7 @@ import (
 
 // fastCounting is the seed's job, sped up: a window every 0.2 s, a checkpoint
 // every 0.3 s.
-const fastCounting = `name: counting
-parallelism: 1
-checkpointInterval: 300ms
-pipeline:
-  - sequence: {rate: 2ms}
-  - countWindowAll: {size: 100, aggregate: sum}
-  - file: {path: counts}
-`
+const fastCounting = multihost.CountingJob
 
 // leaderOf returns the REST address of the session's leading AM, or "".
 func leaderOf(client *supervisor.ControlClient) string { return leaderVia(nil, client) }

@@ -13,9 +13,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/integration/multihost"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
+	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 )
@@ -83,17 +85,18 @@ func leaderREST(t *testing.T, args []string) func() recovery.LeaderInfo {
 
 // followLeader follows component's leader in the HA services of the -D args.
 func followLeader(t *testing.T, args []string, component string) func() recovery.LeaderInfo {
-	svc := openHA(t, args)
+	var dyn []string
+	for i := 1; i < len(args); i += 2 {
+		dyn = append(dyn, args[i])
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	latest := make(chan recovery.LeaderInfo, 1)
-	latest <- recovery.LeaderInfo{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = svc.Retrieve(ctx, component, func(i recovery.LeaderInfo) { <-latest; latest <- i })
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return func() recovery.LeaderInfo { i := <-latest; latest <- i; return i }
+	get, wait, err := multihost.Follow(ctx, dyn, component, logging.ForTest(t))
+	if err != nil {
+		cancel()
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { cancel(); wait() })
+	return get
 }
 
 func getJSON(url string, v any) error {
