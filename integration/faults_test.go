@@ -256,6 +256,47 @@ func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	f.requireLeaderWrites(f.first.SessionID, next.SessionID)
 }
 
+// TestStandbyWaitsForTheTaskManagerThatRunsTheJob: with standalone TaskManagers
+// the new leader has no list of the TaskManagers to wait for, so a TaskManager
+// without the job's task registering first must not make it restore the job.
+// w1, which runs the task, cannot reach b when a's host is lost; b leads and w2
+// registers; only then w1's path to b heals, within the leaderless grace: b
+// adopts the task on w1 instead of deploying a new execution on w2.
+func TestStandbyWaitsForTheTaskManagerThatRunsTheJob(t *testing.T) {
+	f := newFaultCluster(t)
+	w2 := f.tmAddress(f.w2)
+	require.NoError(t, netns.Partition(f.w1, f.b))
+	pids := onHost(t, f.a)
+	require.NotEmpty(t, pids, "the master's processes run on host a")
+	require.NoError(t, f.a.LinkDown())
+	for _, pid := range pids {
+		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	}
+	next, _ := f.waitNewLeader(3 * faultTimeout)
+	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
+	require.Eventually(t, func() bool {
+		var tms struct {
+			TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
+		}
+		return getJSON(next.Address+"/taskmanagers", &tms) == nil && len(tms.TaskManagers) == 1 && tms.TaskManagers[0].Address == w2
+	}, 30*time.Second, 10*time.Millisecond, "w2 alone registered with b")
+	require.NoError(t, f.w1.Heal())
+	var last atomic.Value
+	if !assert.Eventually(t, func() bool {
+		var info jobmanager.CheckpointInfo
+		err := getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
+		last.Store(fmt.Sprintf("%+v (error: %v)", info, err))
+		return err == nil && (info.Adopted || info.Deployed)
+	}, 30*time.Second, 10*time.Millisecond, "b runs the job") {
+		t.Fatalf("last answer from %s: %v", next.Address, last.Load())
+	}
+	require.Empty(t, f.logged(f.tmDir[f.w2], "task deployed"), "no new execution on w2: b waited for w1")
+	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1, "the task a deployed runs on")
+	f.waitWindowsAfter(f.windows(), "a window committed under b")
+	f.finish([]*netns.Host{f.b})
+	f.requireLeaderWrites(f.first.SessionID, next.SessionID)
+}
+
 // finish stops the daemons of the masters given and of both workers and checks
 // the committed output is exact.
 func (f *faultCluster) finish(masters []*netns.Host) {
