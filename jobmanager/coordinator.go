@@ -809,7 +809,7 @@ func (c *Coordinator) checkpointAs(ctx context.Context, g recovery.Grant, log ze
 	// writes are fenced) or the checkpoint timeout cut it short.
 	sctx, scancel := context.WithTimeout(g.Context(), c.timeout)
 	defer scancel()
-	if _, err := cps.Add(sctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
+	if err := cps.Store(sctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
 		err = fmt.Errorf("store checkpoint %d: %w", id, err)
 		// The write's outcome may be unknown (the connection dropped under it):
 		// an abort would remove state a stored pointer references, so ask the
@@ -832,6 +832,11 @@ func (c *Coordinator) checkpointAs(ctx context.Context, g recovery.Grant, log ze
 	c.mu.Unlock()
 	c.each(cctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
+	// The older checkpoints are subsumed only now, off the path from the
+	// trigger to the tasks' commit: until then the store retains one more.
+	if _, err := cps.Subsume(sctx, g, id); err != nil {
+		log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("cannot subsume older checkpoints; the next checkpoint tries again")
+	}
 	c.discardState(ctx, g, log, jobID, cps)
 	return nil
 }
