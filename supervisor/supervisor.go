@@ -622,8 +622,7 @@ const (
 	// starts: the new leader's first checkpoint after an adoption comes within it
 	// (tens of milliseconds; a replacement needs about 100 ms to stand by).
 	StandbySettle = 200 * time.Millisecond
-	// StandbyWaitMax bounds the whole wait, from the end of the dead leader's
-	// attempt.
+	// StandbyWaitMax bounds the whole wait.
 	StandbyWaitMax = time.Second
 )
 
