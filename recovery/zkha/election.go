@@ -499,14 +499,6 @@ func (l *Leadership) wanted(component string) []byte {
 
 func (l *Leadership) publish(ctx context.Context, p string, data []byte) error {
 	cl := l.el.cl
-	// A new leader usually finds no connection_info (the last leader's went with
-	// its session) under an existing parent: one guarded create publishes it, a
-	// round trip on the path of every failover instead of three. The reads
-	// below handle the rest: a missing parent, content already there.
-	_, err := guardedMulti(ctx, cl, l, zkclient.CreateOp{Path: p, Data: data, Flags: zk.FlagEphemeral})
-	if err == nil || (!errors.Is(err, zk.ErrNodeExists) && !errors.Is(err, zk.ErrNoNode)) {
-		return err
-	}
 	if err := cl.EnsurePath(ctx, path.Dir(p)); err != nil {
 		return err
 	}
