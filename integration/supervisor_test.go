@@ -227,6 +227,78 @@ func TestHotStandbyTakesOverWithoutAProcessStart(t *testing.T) {
 	require.Equal(t, standby, pid, "the process that was standing by leads now")
 }
 
+// TestReplacementStandbyStartsAfterTheTakeover: with hot standby, the slot of
+// a killed leader starts its replacement AM only once the standby reported that
+// it leads, and supervisor.StandbySettle after that, so that the replacement's
+// start does not compete with the new leader's first checkpoint; a killed
+// standby (no takeover) is replaced at once.
+func TestReplacementStandbyStartsAfterTheTakeover(t *testing.T) {
+	// No crash-loop backoff: the second kill ends an AM soon after its start.
+	s := startSessionWith(t, attempts.Budget{MaxAttempts: 5, Window: 10 * time.Minute}, containers.Keep, 1, []string{"0", "0"},
+		"-D", "amkeeper.attempts.backoff.initial=0")
+	s.waitLeader(t, recovery.LeaderInfo{}, 1)
+	leading := func(st supervisor.Status) (lead supervisor.AMState, ok bool) {
+		for _, a := range st.AMs {
+			if a.Leading {
+				return a, true
+			}
+		}
+		return supervisor.AMState{}, false
+	}
+	var st supervisor.Status
+	require.Eventually(t, func() bool {
+		st = s.sup.Status()
+		_, ok := leading(st)
+		return len(st.AMs) == 2 && ok
+	}, 30*time.Second, 5*time.Millisecond, "two AMs run, one leads")
+	newest := st.AMs[1].Attempt
+	// replaced waits for an AM of an attempt above newest, returning the status
+	// in which it first shows.
+	replaced := func() (supervisor.Status, supervisor.AMState) {
+		var found supervisor.AMState
+		require.Eventually(t, func() bool {
+			st = s.sup.Status()
+			for _, a := range st.AMs {
+				if a.Attempt > newest {
+					found = a
+					return true
+				}
+			}
+			return false
+		}, 30*time.Second, time.Millisecond, "the killed AM's slot starts another")
+		newest = found.Attempt
+		return st, found
+	}
+
+	killed := time.Now()
+	pid, err := s.sup.KillAM()
+	require.NoError(t, err)
+	st, repl := replaced()
+	lead, ok := leading(st)
+	require.True(t, ok, "the standby reported its takeover before the replacement started: %+v", st.AMs)
+	require.NotEqual(t, pid, lead.PID)
+	require.GreaterOrEqual(t, repl.Start.Sub(killed), supervisor.StandbySettle,
+		"the replacement starts StandbySettle after the takeover, not at the leader's exit")
+	t.Logf("replacement standby started %s after the kill", repl.Start.Sub(killed))
+
+	// The standby dies: nobody takes over, the leader leads on, and its slot
+	// starts the next one without waiting for a takeover.
+	require.Eventually(t, func() bool { st = s.sup.Status(); return len(st.AMs) == 2 }, 30*time.Second, 5*time.Millisecond)
+	var standby supervisor.AMState
+	for _, a := range st.AMs {
+		if a.PID != lead.PID {
+			standby = a
+		}
+	}
+	killed = time.Now()
+	require.NoError(t, syscall.Kill(standby.PID, syscall.SIGKILL))
+	st, repl = replaced()
+	require.Less(t, repl.Start.Sub(killed), supervisor.StandbyWaitMax, "a dead standby's slot does not wait for a takeover")
+	now, ok := leading(st)
+	require.True(t, ok)
+	require.Equal(t, lead.PID, now.PID, "the leader leads on")
+}
+
 // TestFastFencingHandsOverBeforeTheSessionTimeout: with a 10 s ZooKeeper session,
 // a killed AM's latch node would block the next attempt for about 10 s; the
 // supervisor closes the dead attempt's session once it has reaped the process,

@@ -55,7 +55,8 @@
 // the part of n and encodes the state of the whole chain (source offset, window
 // contents, list of pending parts) in memory; then, on a goroutine of its own while
 // records keep flowing, it stores the part as a pending part of n (stored, not
-// visible) and the state as <StateRoot>/<job>/chk-<n>/subtask-<i>, and acknowledges
+// visible) and the state as <StateRoot>/<job>/chk-<n>/subtask-<i> — the two
+// writes side by side, each durable on its own — and, once both are stored, acknowledges
 // with a handle (name, size, CRC32C) that Restore takes back. One snapshot is
 // written at a time: the next barrier waits for the last one's writes. A completion notice for n publishes every
 // pending part of a checkpoint ≤ n under its visible name (an atomic Put of the

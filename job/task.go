@@ -729,12 +729,27 @@ func (t *Task) capture(id int64) (write func(ctx context.Context) (string, hdfss
 	}
 	name := t.stateName(id)
 	return func(ctx context.Context) (string, hdfsstore.Info, error) {
+		// The sealed part and the state are independent durable writes (each
+		// fsynced and published on its own): written side by side, their syncs
+		// overlap. The snapshot is taken only when both are stored; a state file
+		// stored beside a part that failed belongs to no checkpoint: it is
+		// removed (or, failing that, goes with the older ones in the
+		// coordinator's discard).
+		sealed := make(chan error, 1)
 		if seal != nil {
-			if err := seal(ctx); err != nil {
-				return "", hdfsstore.Info{}, fail("sink", err)
-			}
+			go func() { sealed <- seal(ctx) }()
+		} else {
+			sealed <- nil
 		}
 		info, err := hdfsstore.PutBytes(ctx, t.env.State, name, b)
+		if serr := <-sealed; serr != nil {
+			if err == nil {
+				if derr := t.env.State.Delete(ctx, name); derr != nil && !isNotExist(derr) {
+					t.log.Warn().Err(derr).Str(logging.File, name).Msg("remove the state of a snapshot whose part failed")
+				}
+			}
+			return "", hdfsstore.Info{}, fail("sink", serr)
+		}
 		if err != nil {
 			return "", hdfsstore.Info{}, fail("write state", err)
 		}

@@ -356,3 +356,41 @@ func TestRecordsFlowWhileSnapshotIsWritten(t *testing.T) {
 	r.complete(2)
 	require.Equal(t, windowSums(3), committed(t, store))
 }
+
+// pairedStore holds a sealed part's Put until a state file's Put has begun, and
+// fails it when none begins within waitLimit: a snapshot that writes the part
+// and the state one after the other fails here.
+type pairedStore struct {
+	hdfsstore.Store
+	hdfsstore.Plain
+	stateBegun chan struct{}
+	once       *sync.Once
+}
+
+func (s pairedStore) Put(ctx context.Context, name string, r io.Reader) (hdfsstore.Info, error) {
+	switch {
+	case strings.HasPrefix(name, "ha/checkpoints/"):
+		s.once.Do(func() { close(s.stateBegun) })
+	case strings.Contains(name, "/"+pendingDir+"/"):
+		select {
+		case <-s.stateBegun:
+		case <-time.After(waitLimit):
+			return hdfsstore.Info{}, fmt.Errorf("part %s written alone: no state write began beside it", name)
+		}
+	}
+	return s.Store.Put(ctx, name, r)
+}
+
+// A snapshot's two durable writes, the sink's sealed part and the chain's state,
+// run side by side (their fsyncs overlap), and the snapshot is acknowledged only
+// once both are stored.
+func TestSnapshotWritesPartAndStateTogether(t *testing.T) {
+	base := newStore(t)
+	store := pairedStore{Store: base, Plain: base.(hdfsstore.Plain), stateBegun: make(chan struct{}), once: &sync.Once{}}
+	r := start(t, testGraph(t, 1000, 1), store, nil, paced)
+	r.feed(150)
+	res := await(t, r.task.TriggerCheckpoint(1))
+	require.NoError(t, res.Err)
+	require.NoError(t, r.task.NotifyCheckpointComplete(context.Background(), 1))
+	require.Equal(t, windowSums(1), committed(t, store), "checkpoint 1's part is committed: one window")
+}

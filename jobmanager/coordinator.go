@@ -481,7 +481,18 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	start := time.Now()
 	p := graph.Spec.Parallelism
 	if adopt {
-		if placement, last, ok := c.adopt(ctx, log, jobID, *graph); ok {
+		// The first checkpoint's ID is taken from the counter while the
+		// TaskManagers re-register (a guarded ZooKeeper write of its own): any ID
+		// the counter hands this grant is above every ID an earlier leader took.
+		// When the job is not adopted it is left unused, a gap in the IDs.
+		ahead := make(chan checkpointID, 1)
+		go func() {
+			id, err := counter.GetAndIncrement(ctx, g)
+			ahead <- checkpointID{id, err}
+		}()
+		placement, last, ok := c.adopt(ctx, log, jobID, *graph)
+		first := <-ahead
+		if ok {
 			c.mu.Lock()
 			c.deployed[jobID] = g.SessionID().String()
 			delete(c.health, jobID)
@@ -492,8 +503,12 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 			logging.Since(log.Info().Str("execution", graph.Execution).Int64("last_checkpoint", last).Int("subtasks", p), start).
 				Msg("job adopted: its tasks kept running through the failover")
 			// Checkpoints paused while no leader ran them: take one now.
-			if err := c.checkpoint(ctx, g, log, jobID, placement, cps, counter); err != nil {
-				return err
+			if err := c.checkpointAs(ctx, g, log, jobID, placement, cps, first); err != nil {
+				var skipped *errCheckpointSkipped
+				if !errors.As(err, &skipped) {
+					return err
+				}
+				log.Warn().Err(err).Msg("checkpoint failed; the tasks run on and the next one is tried on the interval")
 			}
 			return c.supervise(ctx, g, log, jobID, *graph, placement, cps, counter, interval)
 		}
@@ -708,12 +723,26 @@ func (c *Coordinator) lost(placement []TaskManagerInfo) string {
 	return ""
 }
 
+// checkpointID is an ID taken from a job's checkpoint ID counter, or why none was.
+type checkpointID struct {
+	id  int64
+	err error
+}
+
 // checkpoint takes one checkpoint: trigger everywhere, store it (guarded), then
 // tell every task it completed. A failure aborts it and fails the job over.
 func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string,
-	placement []TaskManagerInfo, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) (err error) {
-	start := time.Now()
+	placement []TaskManagerInfo, cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter) error {
 	id, err := counter.GetAndIncrement(ctx, g)
+	return c.checkpointAs(ctx, g, log, jobID, placement, cps, checkpointID{id, err})
+}
+
+// checkpointAs is checkpoint with its ID (or the error of taking one) already
+// taken from the counter.
+func (c *Coordinator) checkpointAs(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string,
+	placement []TaskManagerInfo, cps *recovery.Checkpoints, taken checkpointID) (err error) {
+	start := time.Now()
+	id, err := taken.id, taken.err
 	if err != nil {
 		err = fmt.Errorf("checkpoint ID: %w", err)
 		if errors.Is(err, recovery.ErrNotConnected) && g.Err() == nil {
@@ -780,7 +809,7 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	// writes are fenced) or the checkpoint timeout cut it short.
 	sctx, scancel := context.WithTimeout(g.Context(), c.timeout)
 	defer scancel()
-	if _, err := cps.Add(sctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
+	if err := cps.Store(sctx, g, recovery.CompletedCheckpoint{JobID: jobID, ID: id, Timestamp: time.Now(), Metadata: md}); err != nil {
 		err = fmt.Errorf("store checkpoint %d: %w", id, err)
 		// The write's outcome may be unknown (the connection dropped under it):
 		// an abort would remove state a stored pointer references, so ask the
@@ -803,6 +832,11 @@ func (c *Coordinator) checkpoint(ctx context.Context, g recovery.Grant, log zero
 	c.mu.Unlock()
 	c.each(cctx, g, jobID, placement, "complete", id, c.client.CompleteCheckpoint)
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
+	// The older checkpoints are subsumed only now, off the path from the
+	// trigger to the tasks' commit: until then the store retains one more.
+	if _, err := cps.Subsume(sctx, g, id); err != nil {
+		log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("cannot subsume older checkpoints; the next checkpoint tries again")
+	}
 	c.discardState(ctx, g, log, jobID, cps)
 	return nil
 }

@@ -59,8 +59,9 @@ var (
 	// ErrJobNotRunning (404 unknown, 409 finished): Cancel of a job that does not run here.
 	ErrJobNotRunning = errors.New("jobmanager: job not running")
 	// ErrRecovering (503, retryable): the leader has not listed its stored jobs
-	// yet, so it cannot tell whether a submission's ID or sink path is taken.
-	ErrRecovering = errors.New("jobmanager: the leader is still recovering its stored jobs; submit again shortly")
+	// yet, so it cannot tell whether a submission's ID or sink path is taken, nor
+	// list every job.
+	ErrRecovering = errors.New("jobmanager: the leader is still recovering its stored jobs; try again shortly")
 	// ErrTooManyJobs (409): the session runs amkeeper.session.max-jobs jobs
 	// already. Nothing was stored.
 	ErrTooManyJobs = errors.New("jobmanager: too many jobs")
@@ -787,6 +788,8 @@ func (d *Dispatcher) status(ctx context.Context, jobID string) (timedJob, error)
 		return timedJob{d.withHealth(st), started, time.Time{}}, nil
 	case finished:
 		return timedJob{fin, started, ended}, nil
+	case d.listing():
+		return timedJob{}, fmt.Errorf("job %s: %w", jobID, ErrRecovering)
 	}
 	if recovery.ValidateJobID(jobID) != nil {
 		return timedJob{}, fmt.Errorf("%w: job %s is unknown", ErrJobNotRunning, jobID)
@@ -830,6 +833,14 @@ func (d *Dispatcher) finishedJobs(ctx context.Context) ([]timedJob, error) {
 	return out, nil
 }
 
+// listing reports whether this dispatcher leads and has not listed its stored
+// jobs yet: a job missing from what it knows may be one of them.
+func (d *Dispatcher) listing() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.grant != nil && !d.recovered
+}
+
 // Recovered reports whether the current grant's stored jobs have been recovered.
 func (d *Dispatcher) Recovered() bool {
 	d.mu.Lock()
@@ -870,6 +881,9 @@ func (d *Dispatcher) withHealth(st JobStatus) JobStatus {
 // grant (Jobs), and the finished ones — canceled here, or with a result in the
 // job result store.
 func (d *Dispatcher) allJobs(ctx context.Context) ([]timedJob, error) {
+	if d.listing() {
+		return nil, fmt.Errorf("list jobs: %w", ErrRecovering)
+	}
 	var out []timedJob
 	seen := map[string]bool{}
 	for _, j := range d.Jobs() {
@@ -924,7 +938,7 @@ func (d *Dispatcher) Handler() http.Handler {
 	mux.HandleFunc("GET /jobs", func(w http.ResponseWriter, r *http.Request) {
 		jobs, err := d.allJobs(r.Context())
 		if err != nil {
-			httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
+			httpjson.WriteRESTErrors(w, statusOf(err), err.Error())
 			return
 		}
 		out := make([]JobIDStatus, len(jobs))
@@ -936,7 +950,7 @@ func (d *Dispatcher) Handler() http.Handler {
 	mux.HandleFunc("GET /jobs/overview", func(w http.ResponseWriter, r *http.Request) {
 		jobs, err := d.allJobs(r.Context())
 		if err != nil {
-			httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
+			httpjson.WriteRESTErrors(w, statusOf(err), err.Error())
 			return
 		}
 		now := time.Now()

@@ -86,12 +86,17 @@ func (a *AM) handler() http.Handler {
 			o.LeaderSession = "" // the fencing token, for the application's own processes only
 		}
 		if a.dispatcher != nil {
+			// While a new leader lists its stored jobs it has no counts yet:
+			// the overview goes without them (GET /jobs answers 503 meanwhile).
 			jobs, err := a.dispatcher.allJobs(r.Context())
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrRecovering):
+			case err != nil:
 				httpjson.WriteRESTErrors(w, http.StatusInternalServerError, err.Error())
 				return
+			default:
+				o.JobCounts = countJobs(jobs)
 			}
-			o.JobCounts = countJobs(jobs)
 		}
 		httpjson.Write(w, http.StatusOK, o)
 	})

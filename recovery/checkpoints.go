@@ -68,20 +68,38 @@ type checkpointPayload struct {
 }
 
 // Add stores a checkpoint, then subsumes (discards) the oldest ones beyond the
-// retained number. It returns the IDs it subsumed.
+// retained number (Store, then Subsume). It returns the IDs it subsumed.
 func (s *Checkpoints) Add(ctx context.Context, g Guard, cp CompletedCheckpoint) ([]int64, error) {
+	if err := s.Store(ctx, g, cp); err != nil {
+		return nil, err
+	}
+	return s.Subsume(ctx, g, cp.ID)
+}
+
+// Store stores a checkpoint (its payload, then its pointer, guarded by g): once
+// it returns nil the checkpoint is complete and recovery finds it. The older
+// ones stay until Subsume.
+func (s *Checkpoints) Store(ctx context.Context, g Guard, cp CompletedCheckpoint) error {
 	if cp.JobID != "" && cp.JobID != s.jobID {
-		return nil, fmt.Errorf("recovery: add checkpoint %d of job %s to the store of job %s", cp.ID, cp.JobID, s.jobID)
+		return fmt.Errorf("recovery: add checkpoint %d of job %s to the store of job %s", cp.ID, cp.JobID, s.jobID)
 	}
 	if cp.ID < 0 {
-		return nil, fmt.Errorf("recovery: add checkpoint %d: negative ID", cp.ID)
+		return fmt.Errorf("recovery: add checkpoint %d: negative ID", cp.ID)
 	}
 	b, _ := json.Marshal(checkpointPayload{JobID: s.jobID, ID: cp.ID, Timestamp: cp.Timestamp, Metadata: cp.Metadata,
 		LeaderSession: stamp(g)}) // plain fields
 	if err := s.ps.Put(ctx, g, checkpointKey(cp.ID), b); err != nil {
-		return nil, fmt.Errorf("recovery: add checkpoint %d: %w", cp.ID, err)
+		return fmt.Errorf("recovery: add checkpoint %d: %w", cp.ID, err)
 	}
 	s.log.Info().Int64(logging.Checkpoint, cp.ID).Msg("completed checkpoint stored")
+	return nil
+}
+
+// Subsume discards the oldest checkpoints beyond the retained number, never
+// latest (the one just stored), and returns the IDs it discarded. Checkpoints an
+// earlier call left (its process died in between) go too.
+func (s *Checkpoints) Subsume(ctx context.Context, g Guard, latest int64) ([]int64, error) {
+	cp := CompletedCheckpoint{ID: latest}
 	ids, err := s.IDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: add checkpoint %d: subsume: %w", cp.ID, err)

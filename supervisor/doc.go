@@ -31,6 +31,11 @@
 //     started; when Config.ZooKeeper is set, the dead attempt's ZooKeeper session
 //     is closed with the credentials it registered, so the next leader need not
 //     wait out the session timeout (fast fencing).
+//   - With hot standby (Config.StandbyPorts) a dead leader's slot starts its
+//     next attempt once another AM reported the takeover, StandbySettle after
+//     that report (waiting at most StandbyWaitMax; at once when no other
+//     AM runs), so the replacement does not compete with the new leader's first
+//     checkpoint. A dead standby's slot does not wait. The budget is the same.
 //   - Only running attempts are served: a call from any other attempt ID gets
 //     rmapi.ErrStaleAttempt.
 //   - Each session has its own application secret: New writes a fresh one to

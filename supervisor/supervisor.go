@@ -136,10 +136,13 @@ type Supervisor struct {
 	last      *amProc            // the attempt started last
 	next      int                // the next attempt number to hand out
 	completed []rmapi.CompletedContainer
-	lastExit  time.Time      // when the last AM attempt was reaped
-	leadSeq   uint64         // counts the leadership reports that said "leading"
-	lastREST  string         // the REST address of the AM that last reported leading
-	waiting   *attempts.Wait // the crash-loop backoff being waited out, if any
+	lastExit  time.Time // when the last AM attempt was reaped
+	leadSeq   uint64    // counts the leadership reports that said "leading"
+	// leadChanged is closed (and replaced) by every leadership report and every
+	// reaped AM: what a dead leader's slot waits on (awaitTakeover).
+	leadChanged chan struct{}
+	lastREST    string         // the REST address of the AM that last reported leading
+	waiting     *attempts.Wait // the crash-loop backoff being waited out, if any
 
 	bootID   string               // this boot's ID, recorded with the processes
 	self     procid.Identity      // this supervisor process, recorded
@@ -165,8 +168,10 @@ type amProc struct {
 	preempt    bool
 	exit       *attempts.Exit // how it ended, once reaped, until settled
 	// leading is the leadSeq of this AM's latest "leading" report, 0 when it
-	// does not lead (it never reported, or reported that its grant ended).
-	leading uint64
+	// does not lead (it never reported, or reported that its grant ended);
+	// leadingSince is when that report came.
+	leading      uint64
+	leadingSince time.Time
 }
 
 // New prepares a supervisor; Run runs the application.
@@ -210,7 +215,7 @@ func New(cfg Config) (*Supervisor, error) {
 		cm.Close()
 		return nil, err
 	}
-	s := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, exited: map[string]*amProc{},
+	s := &Supervisor{cfg: cfg, policy: policy, cm: cm, log: log, ams: map[string]*amProc{}, exited: map[string]*amProc{}, leadChanged: make(chan struct{}),
 		next: policy.NextAttempt(), lock: lock}
 	if s.bootID, err = procid.BootID(); err != nil {
 		log.Warn().Err(err).Msg("no boot ID: a restarted supervisor will treat every recorded process as dead")
@@ -573,6 +578,7 @@ func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby boo
 		if err != nil {
 			return attempts.Decision{}, err
 		}
+		led := s.ledUntilExit(exit.AttemptID)
 		if slot.Err() != nil && ctx.Err() == nil && exit.Kind == attempts.ExitKilledBySupervisor {
 			// Another slot ended the application; this AM was stopped for it.
 			s.settled(exit.AttemptID)
@@ -602,6 +608,82 @@ func (s *Supervisor) runSlot(slot, ctx context.Context, port string, standby boo
 				return d, nil
 			}
 			return attempts.Decision{}, nil // another slot ended the application
+		}
+		if standby && led > 0 {
+			s.awaitTakeover(slot, led)
+		}
+	}
+}
+
+// Waiting before a dead leader's slot starts its replacement standby (see
+// awaitTakeover).
+const (
+	// StandbySettle is how long after the new leader's report the replacement
+	// starts: the new leader's first checkpoint after an adoption comes within it
+	// (tens of milliseconds; a replacement needs about 100 ms to stand by).
+	StandbySettle = 200 * time.Millisecond
+	// StandbyWaitMax bounds the whole wait.
+	StandbyWaitMax = time.Second
+)
+
+// ledUntilExit returns the leadSeq of the ended attempt's last "leading"
+// report (0: it did not lead when it ended, or is not known).
+func (s *Supervisor) ledUntilExit(attemptID string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.exited[attemptID]; ok {
+		return a.leading
+	}
+	return 0
+}
+
+// awaitTakeover delays the replacement of a dead leader's AM with hot standby:
+// a standby takes over at once, and the replacement — a process start, a
+// ZooKeeper connection and the attempt's records, on the same cores and disk —
+// would compete with the new leader's first steps (its re-registrations and the
+// first checkpoint after an adoption). It waits until another AM reports
+// leading with a report newer than the dead one's (after), then StandbySettle;
+// at most StandbyWaitMax in all, and not at all once no other AM runs (this
+// slot's AM is then the one to lead). The budget is not touched: the dead
+// attempt was counted before, and the replacement is the next attempt as it
+// would be without the wait.
+func (s *Supervisor) awaitTakeover(slot context.Context, after uint64) {
+	start := time.Now()
+	limit := time.NewTimer(StandbyWaitMax)
+	defer limit.Stop()
+	var settle <-chan time.Time
+	for {
+		s.mu.Lock()
+		changed := s.leadChanged
+		others := 0
+		for _, a := range s.ams {
+			if a.pid != 0 {
+				others++
+			}
+		}
+		var since time.Time
+		if lead := s.reportedLeader(); lead != nil && lead.leading > after {
+			since = lead.leadingSince
+		}
+		s.mu.Unlock()
+		if others == 0 {
+			return
+		}
+		if !since.IsZero() && settle == nil {
+			t := time.NewTimer(time.Until(since.Add(StandbySettle)))
+			defer t.Stop()
+			settle = t.C
+		}
+		select {
+		case <-slot.Done():
+			return
+		case <-limit.C:
+			s.log.Debug().Dur("waited", time.Since(start)).Msg("starting the replacement standby: no other AM took over in time")
+			return
+		case <-settle:
+			s.log.Debug().Dur("waited", time.Since(start)).Msg("starting the replacement standby: another AM took over")
+			return
+		case <-changed:
 		}
 	}
 }
@@ -833,6 +915,7 @@ func (s *Supervisor) reaped(am *amProc, exit attempts.Exit, stopped bool, werr e
 	s.lastExit = time.Now()
 	delete(s.ams, am.id)
 	s.exited[am.id] = am
+	s.leadChangedLocked()
 	s.mu.Unlock()
 	s.saveRecord()
 	s.fence(am.id, session)
@@ -1053,12 +1136,19 @@ func (s *Supervisor) Leadership(ctx context.Context, req rmapi.LeadershipRequest
 	}
 	if req.Leading {
 		s.leadSeq++
-		a.leading = s.leadSeq
+		a.leading, a.leadingSince = s.leadSeq, time.Now()
 		s.lastREST = a.restAddr
 	} else {
 		a.leading = 0
 	}
+	s.leadChangedLocked()
 	return nil
+}
+
+// leadChangedLocked wakes whoever waits on leadChanged; callers hold s.mu.
+func (s *Supervisor) leadChangedLocked() {
+	close(s.leadChanged)
+	s.leadChanged = make(chan struct{})
 }
 
 var _ rmapi.ResourceManager = (*Supervisor)(nil)
