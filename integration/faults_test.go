@@ -159,15 +159,22 @@ func (f *faultCluster) requireLeaderWrites(leaders ...uuid.UUID) {
 	requireLeaderWrites(f.t, openHA(f.t, f.ha), f.store, f.jobID, leaders...)
 }
 
-// requireStaleRefused sends a checkpoint completion under session to the
-// TaskManager at tm, as a deposed leader would: it must be refused as stale.
-func (f *faultCluster) requireStaleRefused(tm string, session uuid.UUID) {
-	f.t.Helper()
+// requireStaleRefused sends a completion of job's checkpoint under session to
+// the TaskManager at tm, signed with secret, as a deposed leader would: it must
+// be refused as stale.
+func requireStaleRefused(t *testing.T, secret appsecret.Secret, tm, job string, session uuid.UUID) {
+	t.Helper()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	client := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second, Transport: tr}, f.secret)
-	err := client.CompleteCheckpoint(context.Background(), tm, session, tmapi.TaskID{JobID: f.jobID}, 1<<40)
-	require.ErrorIs(f.t, err, tmapi.ErrStaleLeader, "the TaskManager at %s refuses the deposed leader session %s", tm, session)
+	client := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second, Transport: tr}, secret)
+	err := client.CompleteCheckpoint(context.Background(), tm, session, tmapi.TaskID{JobID: job}, 1<<40)
+	require.ErrorIs(t, err, tmapi.ErrStaleLeader, "the TaskManager at %s refuses the deposed leader session %s", tm, session)
+}
+
+// requireStaleRefused is requireStaleRefused for the cluster's job and secret.
+func (f *faultCluster) requireStaleRefused(tm string, session uuid.UUID) {
+	f.t.Helper()
+	requireStaleRefused(f.t, f.secret, tm, f.jobID, session)
 }
 
 // tmAddresses are the registered TaskManagers' addresses at the leader rest.
