@@ -99,8 +99,14 @@ func parsePort(s string) (int, error) {
 	return n, nil
 }
 
-// checkHostName accepts DNS names and IPv4 addresses: letters, digits, '-', '.', '_'.
+// checkHostName accepts DNS names and IPv4 addresses: letters, digits, '-', '.', '_',
+// not starting with '-'. No host name starts with '-', and one that did would reach
+// ssh (start-cluster, zookeeper start) as an option rather than as the host.
 func checkHostName(host string) error {
+	if strings.HasPrefix(host, "-") {
+		return fmt.Errorf("host %q starts with '-', which no host name does (ssh would read it as an option): "+
+			"want a host name of letters, digits, '-', '.' and '_' that starts with a letter or digit, or an IP address", host)
+	}
 	for _, r := range host {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_'
 		if !ok {

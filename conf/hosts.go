@@ -36,8 +36,15 @@ var (
 	TaskManagerBindHost = &Option{
 		key: "taskmanager.bind-host", typ: TypeString, group: GroupHosts, check: checkBindHost,
 		defDoc: "taskmanager.host, else 127.0.0.1",
-		desc: "The address a TaskManager's command endpoint binds (0.0.0.0: every interface), on a free port. " +
-			"It must be an address of this host.",
+		desc: "The address a TaskManager's command endpoint binds (0.0.0.0: every interface), on the first free " +
+			"port of taskmanager.rpc.port. It must be an address of this host.",
+	}
+	TaskManagerRPCPort = &Option{
+		key: "taskmanager.rpc.port", typ: TypePortSpec, group: GroupHosts, def: "0",
+		desc: "The port (or ports to try, in order) of a TaskManager's command endpoint, where the leader deploys " +
+			"tasks and triggers checkpoints: a port, a range or a comma-separated list such as 50100-50200; the " +
+			"first free one is bound on taskmanager.bind-host and published to the leader. 0 picks a free port. " +
+			"Give several TaskManagers on one host a range. Open these ports from the masters to the worker hosts.",
 	}
 	RESTBindPort = &Option{
 		key: "rest.bind-port", typ: TypePortSpec, group: GroupREST, defDoc: "rest.port",
@@ -112,6 +119,10 @@ func (c *Config) TaskManagerBindHost() string {
 	}
 	return "127.0.0.1"
 }
+
+// TaskManagerRPCPort is taskmanager.rpc.port: the ports a TaskManager's command
+// endpoint tries.
+func (c *Config) TaskManagerRPCPort() PortSpec { return c.Ports(TaskManagerRPCPort) }
 
 // TaskManagerHost is taskmanager.host, else the bind host; "" when neither names
 // an address another host can connect to (a wildcard bind host): the TaskManager

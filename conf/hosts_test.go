@@ -46,3 +46,14 @@ func TestAdvertisedHostsAreNotWildcards(t *testing.T) {
 	assert.Contains(t, got["taskmanager.host"], ":: is a wildcard address")
 	assert.Contains(t, got["jobmanager.bind-host"], "a b: is not a host name or an IP address")
 }
+
+// taskmanager.rpc.port is honoured (the TaskManager binds it), not ignored with a
+// warning: a port spec, as high-availability.jobmanager.port.
+func TestTaskManagerRPCPortIsAPortSpec(t *testing.T) {
+	c := mustLoadYAML(t, "taskmanager.rpc.port: 50100,50110-50112\n")
+	assert.Equal(t, "50100,50110-50112", c.TaskManagerRPCPort().String())
+	assert.Empty(t, c.Warnings(), "taskmanager.rpc.port is not ignored any more: %s", warningText(c))
+
+	c = mustLoadYAML(t, "")
+	assert.Equal(t, "0", c.TaskManagerRPCPort().String(), "any free port by default")
+}

@@ -116,6 +116,8 @@ func TestValidationProblems(t *testing.T) {
 			key: "amkeeper.containers.across-attempts", origin: "file:1", value: "keep-some", msg: "want keep or restart-all"},
 		{name: "reversed port range", yaml: "recovery.jobmanager.port: 50025-50000\n",
 			key: "high-availability.jobmanager.port", origin: "file:1 (as recovery.jobmanager.port)", value: "50025-50000", msg: "the range is reversed"},
+		{name: "reversed TaskManager port range", yaml: "taskmanager.rpc.port: 50200-50100\n",
+			key: "taskmanager.rpc.port", origin: "file:1", value: "50200-50100", msg: "the range is reversed"},
 		{name: "port too big", dyn: []string{"rest.port=80808"},
 			key: "rest.port", origin: "-D", value: "80808", msg: "above 65535"},
 		{name: "port junk", yaml: "rest.port: http\n",

@@ -14,6 +14,7 @@ import (
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/integration/netns"
 	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -234,8 +235,9 @@ func TestZooKeeperEnsembleLosesHostsTolerated(t *testing.T) {
 // no window is committed while it is leaderless), and when the hosts come back
 // it leads again under a new leader session, adopts the job's tasks (they ran on
 // through an outage shorter than the leaderless grace) and the committed
-// windows are exact; the stamps in ZooKeeper and storage show nothing of the
-// lost leader session after the new one's first write.
+// windows are exact; the TaskManager refuses the lost leader session, and the
+// stamps in ZooKeeper and storage show nothing of it after the new one's first
+// write.
 func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 	const sessionTimeout = 2 * time.Second
 	e := startEnsembleSession(t, sessionTimeout)
@@ -291,6 +293,13 @@ func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 	}, 60*time.Second, 10*time.Millisecond, "the job is adopted and checkpoints again")
 	checkpointed := time.Now()
 	require.Zero(t, info.RestoredFrom, "adopted, not restored")
+	// The TaskManager follows the new leader session: a command of the lost one
+	// (a checkpoint completion arriving late) is refused.
+	secret, err := appsecret.Load(supervisor.SecretPath(appDirFor(e.s.cl, e.s.id)))
+	require.NoError(t, err)
+	tms := tmAddresses(t, e.rest)
+	require.Len(t, tms, 1, "the session's one TaskManager")
+	requireStaleRefused(t, secret, tms[0], e.jobID, leader.SessionID)
 	t.Logf("majority lost for %v → leaderless after %v; healed → leading again after %v, a checkpoint completed %v after healing (%v after the fault)",
 		heal.Sub(down), revoked, led, checkpointed.Sub(heal), checkpointed.Sub(down))
 	e.waitEnsemble()

@@ -1,4 +1,6 @@
-// Package taskmanager is the container process: it finds the resource manager's
+// Package taskmanager is the container process: it serves commands on
+// Config.BindHost at the first free port of Config.Ports (taskmanager.rpc.port),
+// finds the resource manager's
 // leader through leader retrieval, registers with it (container ID, PID, slots, its
 // own address), heartbeats, and accepts commands only when they are signed with
 // the application secret (Config.Secret) and carry the leader session ID it

@@ -37,9 +37,12 @@ type Config struct {
 	Slots       int
 	// Leaders finds the resource manager's leader.
 	Leaders Retriever
-	// BindHost is the address the TaskManager serves commands on, at a free
-	// port (taskmanager.bind-host; default 127.0.0.1).
+	// BindHost is the address the TaskManager serves commands on
+	// (taskmanager.bind-host; default 127.0.0.1).
 	BindHost string
+	// Ports are the ports tried in order for the command endpoint; the first
+	// free one is bound (taskmanager.rpc.port; zero: any free port).
+	Ports conf.PortSpec
 	// Host is the address published to the leader with the bound port
 	// (taskmanager.host). Empty: BindHost, or for a wildcard BindHost the
 	// local address of the route to the leader, found at each registration.
@@ -148,8 +151,8 @@ func sessionString(i recovery.LeaderInfo) string {
 
 // Run serves commands, follows the leader and keeps registered until ctx ends.
 func (tm *TaskManager) Run(ctx context.Context) error {
-	l, err := netaddr.Listen(tm.cfg.BindHost, conf.PortSpec{},
-		netaddr.Keys{Host: conf.TaskManagerBindHost.Key(), Port: "a free port"})
+	l, err := netaddr.Listen(tm.cfg.BindHost, tm.cfg.Ports,
+		netaddr.Keys{Host: conf.TaskManagerBindHost.Key(), Port: conf.TaskManagerRPCPort.Key()})
 	if err != nil {
 		return fmt.Errorf("taskmanager: %w", err)
 	}

@@ -2,10 +2,12 @@ package taskmanager_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,9 +16,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
@@ -293,4 +297,29 @@ func TestTimedOutTaskManagerDropsItsReplacedTasks(t *testing.T) {
 	l := leader.reg.List()
 	require.Len(t, l, 1)
 	require.Empty(t, l[0].Tasks, "registered with no tasks: its slot is free")
+}
+
+// TestTaskManagerBindsTheFirstFreePortOfItsSpec: the command endpoint binds the
+// first free port of taskmanager.rpc.port (Config.Ports), so a worker host can
+// open exactly those; with every port of the spec taken, Run fails naming the key.
+func TestTaskManagerBindsTheFirstFreePortOfItsSpec(t *testing.T) {
+	dir := t.TempDir()
+	taken, free := netaddrtest.BusyPort(t), netaddrtest.FreePort(t)
+	spec, err := conf.ParsePortSpec(fmt.Sprintf("%d,%d", taken, free))
+	require.NoError(t, err)
+	tm := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000001", Slots: 1, Secret: testSecret,
+		Ports: spec, Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return tm.Address() != "" }, 10*time.Second, 5*time.Millisecond, "the TaskManager serves")
+	require.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", free), tm.Address())
+
+	only, err := conf.ParsePortSpec(strconv.Itoa(taken))
+	require.NoError(t, err)
+	busy := taskmanager.New(taskmanager.Config{ContainerID: "container_1_0001_01_000002", Slots: 1, Secret: testSecret,
+		Ports: only, Leaders: embeddedHA(t, dir), Logger: logging.ForTest(t)})
+	err = busy.Run(context.Background())
+	require.ErrorContains(t, err, fmt.Sprintf(`no free port in taskmanager.rpc.port "%d" on taskmanager.bind-host "127.0.0.1"`, taken))
 }

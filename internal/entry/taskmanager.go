@@ -53,7 +53,7 @@ func runTaskManager(c *cli.Context) error {
 	}
 	defer svc.Close()
 	tm := taskmanager.New(taskmanager.Config{ContainerID: id, Slots: c.Int(FlagSlots), Leaders: svc, Logger: log, Secret: secret, TLS: internalTLS,
-		BindHost: cfg.TaskManagerBindHost(), Host: cfg.TaskManagerHost(),
+		BindHost: cfg.TaskManagerBindHost(), Host: cfg.TaskManagerHost(), Ports: cfg.TaskManagerRPCPort(),
 		CommandTimeout: cfg.CheckpointingTimeout(), LeaderlessGrace: cfg.TaskManagerLeaderlessGrace(),
 		Tasks: taskmanager.TaskEnv{Storage: svc.Storage(), State: svc.StateStorage(), StateRoot: svc.StateRoot(), OutputRoot: taskmanager.OutputRoot}})
 	if err := tm.Run(c.Context); err != nil && !errors.Is(err, context.Canceled) {
