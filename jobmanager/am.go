@@ -358,8 +358,15 @@ func (a *AM) lead(g recovery.Grant) {
 	if d := a.dispatcher; d != nil {
 		dctx, stop := context.WithCancel(g.Context())
 		defer d.Start(dctx, g)()
+		swept := make(chan struct{})
+		defer func() { <-swept }()
 		defer stop() // runs first: the dispatcher stops even if lead returns early
 		gaveUp = d.GaveUp()
+		recovered := d.recoveredSignal()
+		go func() {
+			defer close(swept)
+			a.coordinator.cancelUnknown(dctx, g, recovered, d.runs, log)
+		}()
 	}
 	for _, component := range []string{recovery.ResourceManager, recovery.Dispatcher, recovery.RestServer} {
 		addr := a.Address()
