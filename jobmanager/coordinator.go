@@ -207,8 +207,8 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	// Only the first run under this grant may adopt what an earlier leader
 	// deployed: after a failure here the job restores.
 	adopt := c.recorder != nil && graph.Execution != ""
-	for ctx.Err() == nil {
-		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, cps, counter, interval)
+	for first := true; ctx.Err() == nil; first = false {
+		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, first, cps, counter, interval)
 		adopt = false
 		if ctx.Err() != nil {
 			c.stats.undeployed(jobID, nil, time.Now())
@@ -476,16 +476,33 @@ func restore(ctx context.Context, cps *recovery.Checkpoints, jobID string, from 
 // runOnce adopts the job's running tasks (when adopt is set and they all run in
 // its recorded execution) or deploys a new execution of it, restored from its
 // latest checkpoint, and checkpoints it until something fails.
-func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt bool,
+//
+// The first run under a grant (first) records how the job was taken over
+// (Takeover): adopted, restored (and why not adopted) or started.
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt, first bool,
 	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	start := time.Now()
 	p := graph.Spec.Parallelism
+	why := ""
+	switch {
+	case graph.Execution == "":
+		// Never deployed: a submission, not a takeover.
+	case c.recorder == nil:
+		why = "executions are not recorded: nothing to adopt"
+	case !adopt:
+		why = "the job failed over under this leader"
+	}
 	if adopt {
-		if placement, last, ok := c.adopt(ctx, log, jobID, *graph); ok {
+		placement, last, notAdopted := c.adopt(ctx, log, jobID, *graph)
+		why = notAdopted
+		if notAdopted == "" {
 			c.mu.Lock()
 			c.deployed[jobID] = g.SessionID().String()
 			delete(c.health, jobID)
 			c.stats.adopted(jobID, placement)
+			if first {
+				c.stats.tookOver(jobID, Takeover{Outcome: TakeoverAdopted, Execution: graph.Execution, Checkpoint: last, At: time.Now().UnixMilli()})
+			}
 			close(c.changed)
 			c.changed = make(chan struct{})
 			c.mu.Unlock()
@@ -535,6 +552,13 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	c.deployed[jobID] = g.SessionID().String()
 	delete(c.health, jobID)
 	c.stats.deployed(jobID, restored, time.Now(), placement)
+	if first {
+		t := Takeover{Outcome: TakeoverRestored, Execution: graph.Execution, Checkpoint: restored, Reason: why, At: time.Now().UnixMilli()}
+		if why == "" {
+			t.Outcome = TakeoverStarted
+		}
+		c.stats.tookOver(jobID, t)
+	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -569,9 +593,10 @@ func (c *Coordinator) newExecution(ctx context.Context, g recovery.Grant, graph 
 
 // adopt waits (at most adoptWait) for the registered TaskManagers to report every
 // subtask of the job running in its recorded execution, and returns where each
-// runs and the highest checkpoint any of them snapshotted. It gives up at once
-// when one reports a subtask of the job in another execution, or twice.
-func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID string, graph job.Graph) ([]TaskManagerInfo, int64, bool) {
+// runs and the highest checkpoint any of them snapshotted, or why it cannot
+// adopt them (not empty). It gives up at once when one reports a subtask of the
+// job in another execution, or twice.
+func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID string, graph job.Graph) ([]TaskManagerInfo, int64, string) {
 	deadline := time.NewTimer(c.adoptWait)
 	defer deadline.Stop()
 	// The expected containers become known without a registration change.
@@ -584,25 +609,42 @@ func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID strin
 		switch {
 		case why != "":
 			log.Info().Str(logging.Reason, why).Msg("running tasks not adopted: restoring the job")
-			return nil, 0, false
+			return nil, 0, why
 		case missing == 0:
-			return placement, last, true
+			return placement, last, ""
 		case c.allRegistered(tms):
-			log.Info().Int("missing_subtasks", missing).
+			why = fmt.Sprintf("%s not running in execution %s (every TaskManager registered)", missingSubtasks(placement), graph.Execution)
+			log.Info().Int("missing_subtasks", missing).Str(logging.Reason, why).
 				Msg("running tasks not adopted: every TaskManager registered, not every subtask runs in the recorded execution; restoring the job")
-			return nil, 0, false
+			return nil, 0, why
 		}
 		select {
 		case <-ctx.Done():
-			return nil, 0, false
+			return nil, 0, "leadership ended"
 		case <-deadline.C:
-			log.Info().Int("missing_subtasks", missing).Dur("waited", c.adoptWait).
+			why = fmt.Sprintf("%s not running in execution %s after %v", missingSubtasks(placement), graph.Execution, c.adoptWait)
+			log.Info().Int("missing_subtasks", missing).Dur("waited", c.adoptWait).Str(logging.Reason, why).
 				Msg("running tasks not adopted: not every subtask runs in the recorded execution; restoring the job")
-			return nil, 0, false
+			return nil, 0, why
 		case <-changed:
 		case <-poll.C:
 		}
 	}
+}
+
+// missingSubtasks names the subtasks a placement has no TaskManager for:
+// "subtask 1", "subtasks 0, 2".
+func missingSubtasks(placement []TaskManagerInfo) string {
+	var ids []string
+	for i, tm := range placement {
+		if tm.ContainerID == "" {
+			ids = append(ids, strconv.Itoa(i))
+		}
+	}
+	if len(ids) == 1 {
+		return "subtask " + ids[0]
+	}
+	return "subtasks " + strings.Join(ids, ", ")
 }
 
 // adoption matches the tasks TaskManagers reported against a job's recorded

@@ -128,6 +128,10 @@ func (a *AM) handler() http.Handler {
 	mux.HandleFunc("GET /attempts", func(w http.ResponseWriter, r *http.Request) {
 		o := a.overview()
 		out := map[string]any{"attemptId": o.AttemptID, "attempt": o.Attempt, "maxAttempts": o.MaxAttempts}
+		if a.coordinator != nil {
+			// How this attempt took each job over: the failover as the jobs saw it.
+			out["takeover"] = a.coordinator.Takeovers()
+		}
 		if a.cfg.AttemptHistory != nil {
 			b, err := a.cfg.AttemptHistory(r.Context())
 			switch {

@@ -108,7 +108,9 @@ export async function jobs() {
 }
 
 // GET /jobs/:id/checkpoints → {completed, latest, restoredFrom, deployed,
-// history: [{id, status}]}. amkeeper: latest (an ID), restoredFrom, deployed.
+// takeover, history: [{id, status}]}. amkeeper: latest (an ID), restoredFrom,
+// deployed, takeover ({outcome, checkpoint, reason}: how this AM took the job
+// over; null when absent).
 // Flink: counts.completed, latest.completed.id, latest.restored.id,
 // history[].id/status (amkeeper's restoredFrom and deployed beside them are read
 // too).
@@ -122,6 +124,9 @@ export async function checkpoints(id) {
     latest: flink ? pos(latest.completed?.id) : pos(latest),
     restoredFrom: (flink ? pos(latest.restored?.id) : null) ?? pos(c.restoredFrom),
     deployed: typeof c.deployed === "boolean" ? c.deployed : null,
+    takeover: c.takeover && typeof c.takeover.outcome === "string"
+      ? { outcome: c.takeover.outcome, checkpoint: num(c.takeover.checkpoint), reason: c.takeover.reason ?? "" }
+      : null,
     history: Array.isArray(c.history) ? c.history.map((h) => ({ id: h.id, status: h.status ?? "" })) : [],
   };
 }
