@@ -16,8 +16,8 @@ import (
 )
 
 // takeoverOf is how the leader at rest took job over, as GET /jobs/{id},
-// /jobs/{id}/checkpoints and /attempts report it; nil until it has (or while no
-// leader answers). The three must agree.
+// /jobs/{id}/checkpoints, /attempts and /failover report it; nil until it has
+// (or while no leader answers). The four must agree.
 func takeoverOf(t *testing.T, rest, jobID string) *jobmanager.Takeover {
 	t.Helper()
 	var detail jobmanager.JobDetail
@@ -25,10 +25,12 @@ func takeoverOf(t *testing.T, rest, jobID string) *jobmanager.Takeover {
 	var attempts struct {
 		Takeover map[string]jobmanager.Takeover `json:"takeover"`
 	}
+	var failover jobmanager.FailoverReport
 	if getJSON(rest+"/jobs/"+jobID, &detail) != nil || getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info) != nil ||
-		getJSON(rest+"/attempts", &attempts) != nil || detail.Takeover == nil {
+		getJSON(rest+"/attempts", &attempts) != nil || getJSON(rest+"/failover", &failover) != nil || detail.Takeover == nil {
 		return nil
 	}
+	require.Equal(t, *detail.Takeover, failover.Jobs[jobID], "GET /jobs/{id} and /failover agree")
 	require.Equal(t, detail.Takeover, info.Takeover, "GET /jobs/{id} and /jobs/{id}/checkpoints agree")
 	a, ok := attempts.Takeover[jobID]
 	require.True(t, ok, "GET /attempts lists the job's takeover: %+v", attempts.Takeover)
@@ -38,13 +40,13 @@ func takeoverOf(t *testing.T, rest, jobID string) *jobmanager.Takeover {
 
 // TestTakeoverShownAdoptedOrRestored: an AM kill with the TaskManager alive is
 // an adoption, and the REST API (GET /jobs/{id}, /jobs/{id}/checkpoints,
-// /attempts), the metrics and the dashboard say so; an AM killed together with
+// /attempts, /failover), the metrics and the dashboard say so; an AM killed together with
 // the job's TaskManager forces a restore, and they say that, from which
 // checkpoint, and why the tasks were not adopted (the subtask does not run in
-// the recorded execution).
+// the recorded execution). yarn-session status says the same.
 func TestTakeoverShownAdoptedOrRestored(t *testing.T) {
 	port := strconv.Itoa(freePort(t)) // the next attempt serves at the page's address
-	_, _, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
+	c, id, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
 		for i, a := range c.ha {
 			if a == "rest.port=0" {
 				c.ha[i] = "rest.port=" + port
@@ -102,6 +104,9 @@ func TestTakeoverShownAdoptedOrRestored(t *testing.T) {
 	require.Equal(t, map[string]float64{"adopted": 1, "restored": 0, "started": 0}, takeovers(rest))
 	b.WaitFor("the job adopted", browsertest.Value(row+` [data-k="takeover"]`), 60*time.Second, browsertest.Equals(jobmanager.TakeoverAdopted))
 	b.WaitFor("the job adopted, in words", browsertest.Text(row+` [data-k="takeover"]`), 10*time.Second, browsertest.Equals("adopted"))
+	out, err := c.run("", "status", "-id", id)
+	require.NoError(t, err)
+	require.Contains(t, out, fmt.Sprintf("%s  adopted: its tasks kept running (execution %s, checkpoint %d)", jobID, adopted.Execution, adopted.Checkpoint))
 
 	// The AM dies with the job's TaskManager: the next leader must restore.
 	require.Eventually(t, func() bool {
@@ -138,7 +143,12 @@ func TestTakeoverShownAdoptedOrRestored(t *testing.T) {
 	require.Equal(t, map[string]float64{"adopted": 0, "restored": 1, "started": 0}, takeovers(rest))
 	b.WaitFor("the job restored", browsertest.Value(row+` [data-k="takeover"]`), 60*time.Second, browsertest.Equals(jobmanager.TakeoverRestored))
 	text := b.WaitFor("the job restored, in words", browsertest.Text(row+` [data-k="takeover"]`), 10*time.Second,
-		func(s string) bool { return strings.HasPrefix(s, fmt.Sprintf("restored from %d: subtask 0 not running", restored.Checkpoint)) })
+		func(s string) bool {
+			return strings.HasPrefix(s, fmt.Sprintf("restored from %d: subtask 0 not running", restored.Checkpoint))
+		})
 	t.Logf("the dashboard shows: %s", text)
+	out, err = c.run("", "status", "-id", id)
+	require.NoError(t, err)
+	require.Contains(t, out, fmt.Sprintf("%s  restored from checkpoint %d: %s", jobID, restored.Checkpoint, restored.Reason))
 	require.Empty(t, b.Problems())
 }

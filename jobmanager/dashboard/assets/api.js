@@ -71,8 +71,8 @@ export async function attempts() {
 }
 
 // GET /failover → {phase: milliseconds}: the phases this attempt reached, in
-// milliseconds since the previous attempt ended. Accepts the plain map and
-// {phases: map} or {phases: [{phase|name, ms|millis}]}.
+// milliseconds since the previous attempt ended. amkeeper: {phases: map, jobs};
+// also accepts the plain map and {phases: [{phase|name, ms|millis}]}.
 export async function failover() {
   const f = await get("/failover");
   const src = f && f.phases !== undefined ? f.phases : f;
