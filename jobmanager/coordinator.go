@@ -207,8 +207,12 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	// Only the first run under this grant may adopt what an earlier leader
 	// deployed: after a failure here the job restores.
 	adopt := c.recorder != nil && graph.Execution != ""
-	for first := true; ctx.Err() == nil; first = false {
-		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, first, cps, counter, interval)
+	to := &takeover{}
+	if graph.Execution != "" && c.recorder == nil {
+		to.why = "executions are not recorded: nothing to adopt"
+	}
+	for ctx.Err() == nil {
+		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, to, cps, counter, interval)
 		adopt = false
 		if ctx.Err() != nil {
 			c.stats.undeployed(jobID, nil, time.Now())
@@ -477,32 +481,21 @@ func restore(ctx context.Context, cps *recovery.Checkpoints, jobID string, from 
 // its recorded execution) or deploys a new execution of it, restored from its
 // latest checkpoint, and checkpoints it until something fails.
 //
-// The first run under a grant (first) records how the job was taken over
-// (Takeover): adopted, restored (and why not adopted) or started.
-func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt, first bool,
+// The first run under a grant whose tasks run records how the job was taken
+// over (to; Takeover): adopted, restored (and why not adopted) or started.
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt bool, to *takeover,
 	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	start := time.Now()
 	p := graph.Spec.Parallelism
-	why := ""
-	switch {
-	case graph.Execution == "":
-		// Never deployed: a submission, not a takeover.
-	case c.recorder == nil:
-		why = "executions are not recorded: nothing to adopt"
-	case !adopt:
-		why = "the job failed over under this leader"
-	}
 	if adopt {
 		placement, last, notAdopted := c.adopt(ctx, log, jobID, *graph)
-		why = notAdopted
+		to.why = notAdopted
 		if notAdopted == "" {
 			c.mu.Lock()
 			c.deployed[jobID] = g.SessionID().String()
 			delete(c.health, jobID)
 			c.stats.adopted(jobID, placement)
-			if first {
-				c.stats.tookOver(jobID, Takeover{Outcome: TakeoverAdopted, Execution: graph.Execution, Checkpoint: last, At: time.Now().UnixMilli()})
-			}
+			to.record(c.stats, jobID, Takeover{Outcome: TakeoverAdopted, Execution: graph.Execution, Checkpoint: last})
 			close(c.changed)
 			c.changed = make(chan struct{})
 			c.mu.Unlock()
@@ -552,18 +545,35 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	c.deployed[jobID] = g.SessionID().String()
 	delete(c.health, jobID)
 	c.stats.deployed(jobID, restored, time.Now(), placement)
-	if first {
-		t := Takeover{Outcome: TakeoverRestored, Execution: graph.Execution, Checkpoint: restored, Reason: why, At: time.Now().UnixMilli()}
-		if why == "" {
-			t.Outcome = TakeoverStarted
-		}
-		c.stats.tookOver(jobID, t)
+	if to.why == "" {
+		to.record(c.stats, jobID, Takeover{Outcome: TakeoverStarted, Execution: graph.Execution})
+	} else {
+		to.record(c.stats, jobID, Takeover{Outcome: TakeoverRestored, Execution: graph.Execution, Checkpoint: restored, Reason: to.why})
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
 	logging.Since(log.Info().Int64("restored_checkpoint", restored).Str("execution", graph.Execution).Int("subtasks", p), start).Msg("job deployed")
 	return c.supervise(ctx, g, log, jobID, *graph, placement, cps, counter, interval)
+}
+
+// takeover is what a job's run under one grant knows of how it took the job
+// over, until its tasks first run and the Takeover is recorded.
+type takeover struct {
+	recorded bool
+	// why the running tasks were not adopted ("": they were, or the job had
+	// never been deployed).
+	why string
+}
+
+// record records t (at now) once per grant.
+func (to *takeover) record(b *statsBook, jobID string, t Takeover) {
+	if to.recorded {
+		return
+	}
+	to.recorded = true
+	t.At = time.Now().UnixMilli()
+	b.tookOver(jobID, t)
 }
 
 // newExecution names a new execution of the job and records it with the job's
