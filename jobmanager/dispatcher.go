@@ -182,16 +182,17 @@ type Dispatcher struct {
 
 	mu        sync.Mutex
 	recovered bool // the current grant's jobs are recovered
-	// recoveredC is closed once the current grant's jobs are recovered.
+	grant     recovery.Grant
+	ctx       context.Context // the current grant's dispatcher context
+	jobs      map[string]*dispatched
+	gaveUp    chan struct{}        // closed when the current grant is given up
+	pending   map[string]string    // job → sink path: submissions between checks and start
+	finished  map[string]JobStatus // jobs canceled by this process
+	cleaning  map[string]bool      // jobs whose HA data is being removed right now
+	maxJobs   int                  // 0: no cap
+
+	// recoveredC is closed once the current grant's jobs are recovered (d.mu).
 	recoveredC chan struct{}
-	grant      recovery.Grant
-	ctx        context.Context // the current grant's dispatcher context
-	jobs       map[string]*dispatched
-	gaveUp     chan struct{}        // closed when the current grant is given up
-	pending    map[string]string    // job → sink path: submissions between checks and start
-	finished   map[string]JobStatus // jobs canceled by this process
-	cleaning   map[string]bool      // jobs whose HA data is being removed right now
-	maxJobs    int                  // 0: no cap
 
 	// cleanupWake (buffered, 1) wakes finishCleanups after a failed cleanup.
 	cleanupWake chan struct{}
