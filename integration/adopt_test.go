@@ -379,12 +379,13 @@ func TestTasksOfAJobTheNextLeaderDoesNotKnowAreCanceledAtOnce(t *testing.T) {
 	}
 	require.Len(t, tasks(), 1, "the task runs")
 
+	require.Eventually(t, func() bool { return len(committedBytes(t, st, "counts")) > 0 }, 60*time.Second, 10*time.Millisecond,
+		"the job commits a part")
 	before, err := client.Status(ctx)
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(before.AMPID, syscall.SIGSTOP))
 	t.Cleanup(func() { _ = syscall.Kill(before.AMPID, syscall.SIGKILL) })
 	parts := committedBytes(t, st, "counts")
-	require.NotEmpty(t, parts)
 	raw := zkc.Conn(t)
 	node := c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id") + "/jobgraphs/" + jobID
 	locks, _, err := raw.Children(node + "/locks")
@@ -405,9 +406,10 @@ func TestTasksOfAJobTheNextLeaderDoesNotKnowAreCanceledAtOnce(t *testing.T) {
 	var res struct {
 		Jobs []jobmanager.JobStatus `json:"jobs"`
 	}
-	rest = leaderOf(client)
-	require.NotEmpty(t, rest)
-	require.NoError(t, getJSON(rest+"/jobs", &res))
+	require.Eventually(t, func() bool {
+		rest = leaderOf(client)
+		return rest != "" && getJSON(rest+"/jobs", &res) == nil
+	}, 30*time.Second, 10*time.Millisecond, "the next leader answers")
 	require.Empty(t, res.Jobs, "the next leader runs no job")
 	after := committedBytes(t, st, "counts")
 	for name, b := range parts {
