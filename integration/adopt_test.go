@@ -13,14 +13,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/attempts"
-	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
-	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor"
 	"github.com/amkeeper/amkeeper/taskmanager"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
@@ -287,19 +284,8 @@ func TestLeaderlessLongerThanGraceCancelsAndTheNextLeaderRestores(t *testing.T) 
 // restore), no record is processed twice, every part committed before it resumed
 // keeps its bytes, and the output is exact.
 func TestPausedOldLeaderResumedAfterAnAdoptionChangesNothing(t *testing.T) {
-	s := startSessionWith(t, attempts.Budget{MaxAttempts: 5, Window: 10 * time.Minute}, containers.Keep, 1, []string{"0", "0"})
-	first, _ := s.waitLeader(t, recovery.LeaderInfo{}, 1)
-	require.Eventually(t, func() bool { return len(s.sup.AMPIDs()) == 2 }, 30*time.Second, 10*time.Millisecond)
-	ctx := context.Background()
-	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
-	require.NoError(t, err)
-	require.NoError(t, sessionctl.Submit(ctx, s.sup.Secret(), nil, first.Address, sub))
-	progress := func(rest string) jobmanager.CheckpointInfo {
-		var info jobmanager.CheckpointInfo
-		_ = getJSON(rest+"/jobs/"+sub.JobID+"/checkpoints", &info)
-		return info
-	}
-	require.Eventually(t, func() bool { return progress(first.Address).LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
+	j := countingWithStandby(t)
+	s, first, progress := j.session, j.leader, j.progress
 	st := storageOf(t, first.Address)
 
 	resume := pauseAM(t, s, first.Address)

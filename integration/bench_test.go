@@ -93,15 +93,15 @@ func TestBenchRecovery(t *testing.T) {
 	require.Regexp(t, `^reregister p50=\d+ms max=\d+ms$`, lines[len(lines)-1])
 }
 
-// TestBenchFaults runs `amkeeper-bench faults` once: a three-server ZooKeeper
-// ensemble on hosts of a network-namespace bed, a session with and one without
-// tolerate-suspended-connections; it checks the table, the summary line, and
-// that no process of the bench outlives it.
+// TestBenchFaults runs `amkeeper-bench faults --faults ensemble` once: a
+// three-server ZooKeeper ensemble on hosts of a network-namespace bed, a
+// session with and one without tolerate-suspended-connections; it checks the
+// table, the summary line, and that no process of the bench outlives it.
 func TestBenchFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
-	cmd := exec.CommandContext(ctx, benchBin, "--log-level", "warn", "--yarn-session", bin, "faults", "--runs", "1", "--outage", "3s")
+	cmd := exec.CommandContext(ctx, benchBin, "--log-level", "warn", "--yarn-session", bin, "faults", "--faults", "ensemble", "--runs", "1", "--outage", "3s")
 	cmd.Env = append(cmd.Environ(), "TMPDIR="+tmp)
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
@@ -114,6 +114,46 @@ func TestBenchFaults(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	require.Regexp(t, `^faults one-lost p50=\d+ms/\d+ms majority-lost p50=\d+ms/\d+ms$`, lines[len(lines)-1])
+	require.Eventually(t, func() bool { return len(processesMentioning(tmp)) == 0 }, 10*time.Second, 20*time.Millisecond,
+		"processes still running from %s: %v", tmp, processesMentioning(tmp))
+}
+
+// TestBenchHostFaults runs `amkeeper-bench faults` once with two host faults on
+// a standalone cluster (masters on two hosts, TaskManagers on two, ZooKeeper
+// and HDFS on hosts of their own): the leader's host lost, and the HDFS host
+// cut off for 2 s. It checks each row has its times (a new leader only where
+// leadership moves), how the task ran on (a lost leader's is adopted or
+// restored; the HDFS fault keeps the leader) and exact output, the note on the time after healing, the
+// summary line, and that no process of the bench outlives it.
+func TestBenchHostFaults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	cmd := exec.CommandContext(ctx, benchBin, "--log-level", "warn", "--yarn-session", bin, "faults",
+		"--faults", "host-loss,hdfs-partition", "--runs", "1", "--outage", "2s")
+	cmd.Env = append(cmd.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err)
+	s := string(out)
+	require.NotContains(t, s, "ZooKeeper servers on hosts z1–z3", "the ensemble faults were not asked for")
+	m := regexp.MustCompile(`(?m)^\s*leader's host lost \(all killed, link down\)\s+(\d+)\s+\d+\s+(\d+)\s+\d+\s+(\d+)\s+\d+\s+1 (adopted|restored)\s+exact \(\d+ windows\)\s*$`).FindStringSubmatch(s)
+	require.NotNil(t, m, "host loss row")
+	leader, _ := strconv.Atoi(m[1])
+	checkpoint, _ := strconv.Atoi(m[2])
+	output, _ := strconv.Atoi(m[3])
+	// Nobody can confirm a lost host's death: the 2 s session timeout bounds
+	// the new leader; the checkpoint and the output follow it.
+	require.GreaterOrEqual(t, leader, 1500, "the session timeout bounds the new leader")
+	require.GreaterOrEqual(t, checkpoint, leader)
+	require.GreaterOrEqual(t, output, checkpoint)
+	m = regexp.MustCompile(`(?m)^\s*HDFS host cut from the cluster for 2s\s+-\s+-\s+(\d+)\s+\d+\s+\d+\s+\d+\s+1 (kept|restored)\s+exact \(\d+ windows\)\s*$`).FindStringSubmatch(s)
+	require.NotNil(t, m, "HDFS row")
+	checkpoint, _ = strconv.Atoi(m[1])
+	require.GreaterOrEqual(t, checkpoint, 2000, "no checkpoint triggered after the fault completes while HDFS is cut off")
+	require.Regexp(t, `(?m)^hdfs-partition: a checkpoint completed -?\d+ ms \(p50; max -?\d+\) after the fault healed$`, s)
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	require.Regexp(t, `^host-faults checkpoint host-loss p50=\d+ms hdfs-partition p50=\d+ms$`, lines[len(lines)-1])
 	require.Eventually(t, func() bool { return len(processesMentioning(tmp)) == 0 }, 10*time.Second, 20*time.Millisecond,
 		"processes still running from %s: %v", tmp, processesMentioning(tmp))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,7 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/integration/multihost"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/internal/procid"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
@@ -57,31 +60,14 @@ func newStandaloneOn(t *testing.T, quorum, root string, masters, workers []strin
 	require.NoError(t, err)
 	runner, err := filepath.Abs(filepath.Join("testdata", "ssh-runner.sh"))
 	require.NoError(t, err)
-	ha := []string{
-		"high-availability.type: zookeeper",
-		"high-availability.zookeeper.quorum: " + quorum,
-		"high-availability.zookeeper.path.root: " + root,
-		"high-availability.cluster-id: /" + s.cluster,
-		"high-availability.storageDir: " + s.storage,
-		"high-availability.zookeeper.client.session-timeout: 2 s",
+	c := multihost.Conf{
+		Quorum: quorum, Root: root, ClusterID: s.cluster, Storage: s.storage, SecretFile: s.secret,
+		SessionTimeout: 2 * time.Second, Masters: masters, Workers: workers,
+		ZooCfg: "tickTime=1000\nserver.1=127.0.0.1:2888:3888\n",
+		Extra:  append([]string{"amkeeper.ssh.command: " + runner, "env.ssh.opts: -o BatchMode=yes"}, extra...),
 	}
-	for _, kv := range ha {
-		k, v, _ := strings.Cut(kv, ": ")
-		s.ha = append(s.ha, "-D", k+"="+v)
-	}
-	flinkConf := strings.Join(append(append(ha,
-		"heartbeat.interval: 100 ms",
-		"rest.port: 0",
-		"yarn.application-attempts: 10",
-		"yarn.resourcemanager.am.max-attempts: 10",
-		"amkeeper.secret.file: "+s.secret,
-		"amkeeper.ssh.command: "+runner,
-		"env.ssh.opts: -o BatchMode=yes",
-	), extra...), "\n") + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "flink-conf.yaml"), []byte(flinkConf), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "masters"), []byte(strings.Join(masters, "\n")+"\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "workers"), []byte(strings.Join(workers, "\n")+"\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(s.confDir, "zoo.cfg"), []byte("tickTime=1000\nserver.1=127.0.0.1:2888:3888\n"), 0o600))
+	s.ha = sessionctl.DynamicArgs(c.Dynamic())
+	require.NoError(t, c.Write(s.confDir))
 	s.env = append(os.Environ(), "AMKEEPER_HOME="+s.home, "TMPDIR="+t.TempDir(), "SSH_RUNNER_LOG="+s.sshLog)
 	t.Cleanup(s.cleanup)
 	return s
@@ -118,6 +104,7 @@ func (s *standalone) cleanup() {
 		more, _ := filepath.Glob(filepath.Join(s.home, "daemons", "*", "attempts", "*", "*.log"))
 		for _, f := range append(logs, more...) {
 			b, _ := os.ReadFile(f)
+			s.t.Logf("---- %s (the failover's events, then the tail) ----\n%s", f, failoverEvents(b, 60))
 			if len(b) > 3000 {
 				b = b[len(b)-3000:]
 			}
@@ -130,9 +117,30 @@ func (s *standalone) cleanup() {
 	}
 }
 
+// failoverEvents picks from a daemon's log the lines that tell a failover's story
+// (warnings, errors, leadership, adoption, restores, deployments), at most limit,
+// so a failed test shows why even when its log's tail is all checkpoints.
+func failoverEvents(log []byte, limit int) string {
+	words := regexp.MustCompile(`"message":"[^"]*(?i:adopt|restor|deploy|leader|lost|fail|grant|revok|cancel|refused)`)
+	var b strings.Builder
+	n := 0
+	for line := range strings.Lines(string(log)) {
+		if !strings.Contains(line, `"level":"warn"`) && !strings.Contains(line, `"level":"error"`) &&
+			!words.MatchString(line) {
+			continue
+		}
+		if n++; n > limit {
+			fmt.Fprintf(&b, "… more than %d such lines\n", limit)
+			break
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
 // daemonDir is the directory of the daemon of kind on host (n: its number).
 func (s *standalone) daemonDir(kind, host string, n int) string {
-	return filepath.Join(s.home, "daemons", fmt.Sprintf("%s-%s-%s-%d", kind, s.cluster, host, n))
+	return multihost.DaemonDir(s.home, s.cluster, kind, host, n)
 }
 
 // daemonPID is the PID recorded for the daemon in dir.
@@ -347,7 +355,7 @@ func TestZooKeeperQuorumAcrossHosts(t *testing.T) {
 	var cfg strings.Builder
 	cfg.WriteString("tickTime=500\ninitLimit=10\nsyncLimit=5\n")
 	var client []string
-	ports := freePorts(t, 9)
+	ports := netaddrtest.FreePorts(t, 9)
 	for i, host := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
 		port := ports[3*i]
 		client = append(client, fmt.Sprintf("127.0.0.1:%d", port))

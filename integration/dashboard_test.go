@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,34 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/browsertest"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/jobmanager/dashboard"
 )
 
 func atLeast(n int64) func(string) bool {
 	return func(s string) bool { v, err := strconv.ParseInt(s, 10, 64); return err == nil && v >= n }
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// freePorts picks n distinct free ports: each is held until all are picked (a
-// port closed at once may be handed out again by the next pick).
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
 }
 
 // restLatestCheckpoint reads a job's latest completed checkpoint from the REST
@@ -79,7 +57,7 @@ func restLatestCheckpoint(rest, jobID string) (int64, error) {
 // throws nor violates its Content-Security-Policy.
 func TestDashboardFollowsAFailover(t *testing.T) {
 	// A fixed REST port, so that the next attempt serves at the page's address.
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(netaddrtest.FreePort(t))
 	_, _, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
 		for i, a := range c.ha {
 			if a == "rest.port=0" {

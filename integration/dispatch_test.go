@@ -119,6 +119,10 @@ func TestSubmissionsAreValidated(t *testing.T) {
 	conn := zkc.Conn(t)
 	rest := leaderOf(client)
 	require.NotEmpty(t, rest)
+	// Deploying records the job's execution in its stored graph (a new payload
+	// replaces the submitted one): the snapshot below is taken after that.
+	require.Eventually(t, func() bool { info, ok := checkpoints(rest, jobs[0]); return ok && info.Deployed },
+		60*time.Second, 20*time.Millisecond, "the job is deployed")
 	graphsBefore := znodesUnder(t, conn, clusterZK+recovery.JobGraphsDir)
 	require.Contains(t, graphsBefore, clusterZK+recovery.JobGraphsDir+"/"+jobs[0])
 	stored := func() map[string][]byte {
@@ -267,33 +271,10 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	// Tolerating suspended connections, the resumed leader learns that its session
 	// is gone only when it reconnects: its own view still says it leads while it
 	// handles the queued request.
-	s := startSessionWith(t, attempts.Budget{MaxAttempts: 5, Window: 10 * time.Minute}, containers.Keep, 1, []string{"0", "0"},
-		"-D", "high-availability.zookeeper.client.tolerate-suspended-connections=true")
-	first, _ := s.waitLeader(t, recovery.LeaderInfo{}, 1)
-	require.Eventually(t, func() bool { return len(s.sup.AMPIDs()) == 2 }, 30*time.Second, 10*time.Millisecond)
+	j := countingWithStandby(t, "-D", "high-availability.zookeeper.client.tolerate-suspended-connections=true")
+	s, first, progress := j.session, j.leader, j.progress
 	ctx := context.Background()
-	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
-	require.NoError(t, err)
-	require.NoError(t, sessionctl.Submit(ctx, s.sup.Secret(), nil, first.Address, sub))
-	progress := func(rest string) jobmanager.CheckpointInfo {
-		var info jobmanager.CheckpointInfo
-		_ = getJSON(rest+"/jobs/"+sub.JobID+"/checkpoints", &info)
-		return info
-	}
-	require.Eventually(t, func() bool { return progress(first.Address).LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
-
-	var cfg []jobmanager.ConfigEntry
-	require.NoError(t, getJSON(first.Address+"/jobmanager/config", &cfg))
-	var storageDir string
-	for _, e := range cfg {
-		if e.Key == "high-availability.storageDir" {
-			storageDir = e.Value
-		}
-	}
-	require.NotEmpty(t, storageDir)
-	st, err := hdfsstore.Open(ctx, storageDir)
-	require.NoError(t, err)
-	defer st.Close()
+	st := storageOf(t, first.Address)
 	results := func() []string {
 		names, err := st.List(ctx, "")
 		require.NoError(t, err)
@@ -310,11 +291,11 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	defer conn.Close()
-	cancel, err := http.NewRequest(http.MethodPost, "http://"+addr+"/jobs/"+sub.JobID+"/cancel", strings.NewReader("{}"))
+	cancel, err := http.NewRequest(http.MethodPost, "http://"+addr+"/jobs/"+j.jobID+"/cancel", strings.NewReader("{}"))
 	require.NoError(t, err)
 	require.NoError(t, s.sup.Secret().Authorize(cancel))
 	_, err = fmt.Fprintf(conn, "POST /jobs/%s/cancel HTTP/1.1\r\nHost: %s\r\n%s: %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-		sub.JobID, addr, appsecret.HeaderAuthorization, cancel.Header.Get(appsecret.HeaderAuthorization))
+		j.jobID, addr, appsecret.HeaderAuthorization, cancel.Header.Get(appsecret.HeaderAuthorization))
 	require.NoError(t, err)
 	parts := committedBytes(t, st, "counts") // what the resumed old leader must not touch
 	resume()
@@ -346,9 +327,41 @@ func TestPausedOldLeaderQueuedCancelChangesNothing(t *testing.T) {
 	for name, b := range parts {
 		require.Equal(t, b, after[name], "committed part %s keeps its bytes", name)
 	}
-	got, err := job.ReadCommittedJob(ctx, st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(sub.JobID))
+	got, err := job.ReadCommittedJob(ctx, st, job.OutputDir(taskmanager.OutputRoot, "counts"), job.JobID(j.jobID))
 	require.NoError(t, err)
 	requireExactCounts(t, got, had+3)
+}
+
+// standbyJob is the setup of the paused-old-leader tests: a session of two AMs
+// (a leader and a hot standby) running fastCounting.
+type standbyJob struct {
+	*session
+	leader recovery.LeaderInfo // the first leader, the job's submitter
+	jobID  string
+}
+
+// countingWithStandby starts a session of two AMs (extra adds to its
+// configuration), submits fastCounting to the leader and waits until the job has
+// completed two checkpoints.
+func countingWithStandby(t *testing.T, extra ...string) standbyJob {
+	t.Helper()
+	s := startSessionWith(t, attempts.Budget{MaxAttempts: 5, Window: 10 * time.Minute}, containers.Keep, 1, []string{"0", "0"}, extra...)
+	leader, _ := s.waitLeader(t, recovery.LeaderInfo{}, 1)
+	require.Eventually(t, func() bool { return len(s.sup.AMPIDs()) == 2 }, 30*time.Second, 10*time.Millisecond, "the standby runs")
+	sub, err := sessionctl.NewSubmission([]byte(fastCounting), "counting.yaml")
+	require.NoError(t, err)
+	require.NoError(t, sessionctl.Submit(context.Background(), s.sup.Secret(), nil, leader.Address, sub))
+	j := standbyJob{session: s, leader: leader, jobID: sub.JobID}
+	require.Eventually(t, func() bool { return j.progress(leader.Address).LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond,
+		"the job checkpoints under the first leader")
+	return j
+}
+
+// progress reads the job's checkpoint statistics from the AM at rest (zero when
+// it does not answer).
+func (j standbyJob) progress(rest string) jobmanager.CheckpointInfo {
+	info, _ := checkpoints(rest, j.jobID)
+	return info
 }
 
 // pauseAM stops (SIGSTOP) the AM of s serving rest, as a paused leader; resume

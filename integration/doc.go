@@ -4,5 +4,6 @@
 // multi-host bed (hosts as network namespaces, real link and packet faults) the
 // cross-host tests (hosts_test.go) run sessions, clients and ZooKeeper on, and
 // the host-fault tests (faults_test.go) a standalone cluster of master and
-// TaskManager daemons, each inside its host.
+// TaskManager daemons, each inside its host, set up by the subpackage multihost
+// (which amkeeper-bench faults uses too).
 package integration

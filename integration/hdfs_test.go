@@ -31,13 +31,7 @@ func TestSessionOnHDFSRecoversAfterAMKill(t *testing.T) {
 	}, fastCounting)
 	jobID := jobs[0]
 
-	checkpoints := func() jobmanager.CheckpointInfo {
-		var info jobmanager.CheckpointInfo
-		if rest := leaderOf(client); rest != "" {
-			_ = getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info)
-		}
-		return info
-	}
+	checkpoints := func() jobmanager.CheckpointInfo { _, info := checkpointsUnder(client, jobID); return info }
 	require.Eventually(t, func() bool { return checkpoints().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
 	_, err := client.KillAM(context.Background())
 	require.NoError(t, err)

@@ -95,4 +95,5 @@ func TestHDFSHostPartitionedDuringCheckpoints(t *testing.T) {
 	got := committed(t, store, "counts")
 	t.Logf("committed %d windows", len(got))
 	requireExactCounts(t, got, 3)
+	requireLeaderWrites(t, openHA(t, s.cl.ha), store, jobID, leader.SessionID)
 }

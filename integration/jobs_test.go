@@ -18,6 +18,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/amkeeper/amkeeper/integration/multihost"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -26,14 +27,7 @@ import (
 
 // fastCounting is the seed's job, sped up: a window every 0.2 s, a checkpoint
 // every 0.3 s.
-const fastCounting = `name: counting
-parallelism: 1
-checkpointInterval: 300ms
-pipeline:
-  - sequence: {rate: 2ms}
-  - countWindowAll: {size: 100, aggregate: sum}
-  - file: {path: counts}
-`
+const fastCounting = multihost.CountingJob
 
 // leaderOf returns the REST address of the session's leading AM, or "".
 func leaderOf(client *supervisor.ControlClient) string { return leaderVia(nil, client) }
@@ -276,13 +270,7 @@ func TestSameSinkPathJobsKeepTheirPartsThroughAFailover(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	b := lines[len(lines)-1]
 	require.NotEqual(t, a, b)
-	progress := func() jobmanager.CheckpointInfo {
-		var info jobmanager.CheckpointInfo
-		if rest := leaderOf(client); rest != "" {
-			_ = getJSON(rest+"/jobs/"+b+"/checkpoints", &info)
-		}
-		return info
-	}
+	progress := func() jobmanager.CheckpointInfo { _, info := checkpointsUnder(client, b); return info }
 	require.Eventually(t, func() bool { return progress().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond, "job B checkpoints")
 	_, err = client.KillAM(context.Background())
 	require.NoError(t, err)

@@ -13,14 +13,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/amkeeper/amkeeper/conf"
+	"github.com/amkeeper/amkeeper/integration/multihost"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/childproc"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
-	"github.com/amkeeper/amkeeper/recovery/haservices"
 )
 
 // proc is a real process of the yarn-session binary, logging to a file.
@@ -90,20 +89,14 @@ func followLeader(t *testing.T, args []string, component string) func() recovery
 	for i := 1; i < len(args); i += 2 {
 		dyn = append(dyn, args[i])
 	}
-	cfg, err := conf.Load(conf.Options{Dynamic: dyn})
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := haservices.Open(ctx, cfg, haservices.Options{Logger: logging.ForTest(t)})
+	get, wait, err := multihost.Follow(ctx, dyn, component, logging.ForTest(t))
+	if err != nil {
+		cancel()
+	}
 	require.NoError(t, err)
-	latest := make(chan recovery.LeaderInfo, 1)
-	latest <- recovery.LeaderInfo{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = svc.Retrieve(ctx, component, func(i recovery.LeaderInfo) { <-latest; latest <- i })
-	}()
-	t.Cleanup(func() { cancel(); <-done; svc.Close() })
-	return func() recovery.LeaderInfo { i := <-latest; latest <- i; return i }
+	t.Cleanup(func() { cancel(); wait() })
+	return get
 }
 
 func getJSON(url string, v any) error {

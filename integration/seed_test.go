@@ -21,7 +21,7 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/integration/hdfspeer"
-	"github.com/amkeeper/amkeeper/integration/zktest"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
@@ -34,8 +34,7 @@ import (
 // HDFS peer, so the seed's hdfs:///flink/... paths resolve to it.
 func seedConf(t *testing.T, peer *hdfspeer.Peer) (confDir, hadoopDir string, zkPort int) {
 	t.Helper()
-	ports, err := zktest.FreePorts(3)
-	require.NoError(t, err)
+	ports := netaddrtest.FreePorts(t, 3)
 	replace := strings.NewReplacer("2181", strconv.Itoa(ports[0]), "2888", strconv.Itoa(ports[1]), "3888", strconv.Itoa(ports[2]),
 		"/tmp/zookeeper", filepath.Join(t.TempDir(), "zookeeper"))
 	confDir, hadoopDir = t.TempDir(), t.TempDir()
@@ -103,13 +102,7 @@ func TestSeedYarnExample(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	jobID := lines[len(lines)-1]
 
-	checkpoints := func() jobmanager.CheckpointInfo {
-		var info jobmanager.CheckpointInfo
-		if rest := leaderOf(client); rest != "" {
-			_ = getJSON(rest+"/jobs/"+jobID+"/checkpoints", &info)
-		}
-		return info
-	}
+	checkpoints := func() jobmanager.CheckpointInfo { _, info := checkpointsUnder(client, jobID); return info }
 	require.Eventually(t, func() bool { return checkpoints().LatestID() >= 2 }, 60*time.Second, 20*time.Millisecond)
 	_, err = client.KillAM(context.Background())
 	require.NoError(t, err)

@@ -218,18 +218,7 @@ func TestSessionDetachedStatusKillAttachStop(t *testing.T) {
 
 func TestAttachedSessionSIGTERMLeavesNoProcess(t *testing.T) {
 	c := newCLI(t)
-	cmd := exec.Command(bin, append([]string{"-n", "2"}, c.ha...)...)
-	cmd.Env = c.env
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	stdin, err := cmd.StdinPipe() // attached mode reads commands; keep stdin open
-	require.NoError(t, err)
-	defer stdin.Close()
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-
-	var id string
-	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond)
+	cmd, out, id := c.startAttached("-n", "2")
 	client := supervisor.NewControlClient(appDirFor(c, id))
 	var st supervisor.Status
 	require.Eventually(t, func() bool {
@@ -267,6 +256,25 @@ func currentUser() string {
 		return strconv.Itoa(os.Getuid())
 	}
 	return u.Username
+}
+
+// startAttached starts an attached session (args, then the HA arguments) with
+// its stdin held open, as at a terminal, and waits until it prints the
+// application's ID. The process is killed when the test ends.
+func (c *cli) startAttached(args ...string) (cmd *exec.Cmd, out *lockedBuffer, id string) {
+	t := c.t
+	t.Helper()
+	cmd = exec.Command(bin, append(args, c.ha...)...)
+	cmd.Env = c.env
+	out = &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	stdin, err := cmd.StdinPipe() // attached mode reads commands; keep stdin open
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = stdin.Close() })
+	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond,
+		"the session prints its application ID")
+	return cmd, out, id
 }
 
 // lockedBuffer is a bytes.Buffer safe for a writing process and a reading test.

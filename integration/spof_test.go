@@ -173,12 +173,15 @@ func orphanedSession(t *testing.T) (c *cli, id string, client *supervisor.Contro
 	return c, id, client, jobs[0], func() []int64 { return committed(t, st, "counts") }, before
 }
 
-// awaitNewLeader waits for a leader other than the killed attempt's that runs
-// the job within half the session timeout: only a fenced close of the dead AM's
-// session lets it lead that soon (without it, the new AM waits for the session
-// to expire).
-func awaitNewLeader(t *testing.T, client *supervisor.ControlClient, job string, restarted time.Time) {
+// restartForNewLeader restarts the supervisor of an orphaned session and waits
+// for a leader other than the killed attempt's that runs the job within half
+// the session timeout: only a fenced close of the dead AM's session lets it lead
+// that soon (without it, the new AM waits for the session to expire). It
+// returns the supervisor's status then.
+func restartForNewLeader(t *testing.T, c *cli, id string, client *supervisor.ControlClient, job string) supervisor.Status {
 	t.Helper()
+	restarted := time.Now()
+	restartSupervisor(t, c, id, client)
 	require.Eventually(t, func() bool {
 		info, ok := checkpoints(leaderOf(client), job)
 		// Adopted when the job's tasks kept running (issue 18), restored when
@@ -186,6 +189,9 @@ func awaitNewLeader(t *testing.T, client *supervisor.ControlClient, job string, 
 		return ok && info.Latest.Completed != nil && (info.Adopted || info.RestoredFrom > 0)
 	}, sessionTimeout()/2, 20*time.Millisecond, "the next attempt leads and checkpoints long before the %s session would expire", sessionTimeout())
 	t.Logf("the next attempt ran the job and checkpointed %s after the supervisor restarted", time.Since(restarted))
+	st, err := client.Status(context.Background())
+	require.NoError(t, err)
+	return st
 }
 
 // TestSupervisorAndAMKilledTogether: the AM that died while no supervisor
@@ -194,11 +200,7 @@ func awaitNewLeader(t *testing.T, client *supervisor.ControlClient, job string, 
 // session timeout, and the output is exact.
 func TestSupervisorAndAMKilledTogether(t *testing.T) {
 	c, id, client, job, counted, before := orphanedSession(t)
-	restarted := time.Now()
-	after := restartSupervisor(t, c, id, client)
-	awaitNewLeader(t, client, job, restarted)
-	after, err := client.Status(context.Background())
-	require.NoError(t, err)
+	after := restartForNewLeader(t, c, id, client, job)
 	require.Equal(t, 2, after.Attempt)
 	require.Len(t, after.History.Attempts, 1)
 	rec := after.History.Attempts[0]
@@ -211,7 +213,7 @@ func TestSupervisorAndAMKilledTogether(t *testing.T) {
 
 	n := len(counted())
 	require.Eventually(t, func() bool { return len(counted()) >= n+3 }, 30*time.Second, 20*time.Millisecond)
-	_, err = c.run("", "stop", "-id", id)
+	_, err := c.run("", "stop", "-id", id)
 	require.NoError(t, err)
 	requireExactCounts(t, counted(), n+3)
 }
@@ -233,11 +235,7 @@ func TestRecordedPIDReusedIsNotAdopted(t *testing.T) {
 	rec.AMs[0].PID = other.Process.Pid
 	require.NoError(t, supervisor.WriteRecord(dir, rec))
 
-	restarted := time.Now()
-	restartSupervisor(t, c, id, client)
-	awaitNewLeader(t, client, job, restarted)
-	after, err := client.Status(context.Background())
-	require.NoError(t, err)
+	after := restartForNewLeader(t, c, id, client, job)
 	require.Equal(t, 2, after.Attempt)
 	require.NotEqual(t, other.Process.Pid, after.AMPID)
 	require.True(t, alive(other.Process.Pid), "the unrelated process was not touched")
@@ -271,11 +269,7 @@ func TestRebootFencesAtOnce(t *testing.T) {
 	rec.BootID = "00000000-0000-4000-8000-000000000000"
 	require.NoError(t, supervisor.WriteRecord(dir, rec))
 
-	restarted := time.Now()
-	restartSupervisor(t, c, id, client)
-	awaitNewLeader(t, client, job, restarted)
-	after, err := client.Status(context.Background())
-	require.NoError(t, err)
+	after := restartForNewLeader(t, c, id, client, job)
 	require.Len(t, after.History.Attempts, 1)
 	r := after.History.Attempts[0]
 	require.Equal(t, attempts.ExitAborted, r.Exit)

@@ -4,19 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/attempts"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -32,6 +33,18 @@ func withoutRESTPort(args []string) []string {
 			continue
 		}
 		out = append(out, args[i])
+	}
+	return out
+}
+
+// withDynamic is args (-D pairs) with key's value replaced by value.
+func withDynamic(args []string, key, value string) []string {
+	var out []string
+	for _, a := range args {
+		if strings.HasPrefix(a, key+"=") {
+			a = key + "=" + value
+		}
+		out = append(out, a)
 	}
 	return out
 }
@@ -52,15 +65,6 @@ func processesOf(dir string) []int {
 		}
 	}
 	return pids
-}
-
-// busyPort listens on a free loopback port for the rest of the test.
-func busyPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func readPropertiesID(t *testing.T, c *cli) string {
@@ -139,7 +143,7 @@ func TestDetachedStartFailsWithTheAMsCause(t *testing.T) {
 	props := propertiesFile(c)
 	before := "#Generated YARN properties file\napplicationID=application_1_0001\nparallelism=1\ndynamicPropertiesString=\n"
 	require.NoError(t, os.WriteFile(props, []byte(before), 0o600))
-	port := busyPort(t)
+	port := netaddrtest.BusyPort(t)
 	begin := time.Now()
 	out, err := c.run("", append([]string{"-n", "1", "-d", "-D", "rest.bind-port=" + strconv.Itoa(port)}, c.ha...)...)
 	took := time.Since(begin)
@@ -164,14 +168,8 @@ func TestDetachedStartFailsWithTheAMsCause(t *testing.T) {
 // the session and exits non-zero with the last attempt's error.
 func TestDetachedStartTimesOut(t *testing.T) {
 	c := newCLI(t)
-	var ha []string
-	quorum := "127.0.0.1:" + strconv.Itoa(busyPort(t)) // accepts, never answers
-	for _, a := range c.ha {
-		if strings.HasPrefix(a, "high-availability.zookeeper.quorum=") {
-			a = "high-availability.zookeeper.quorum=" + quorum
-		}
-		ha = append(ha, a)
-	}
+	quorum := "127.0.0.1:" + strconv.Itoa(netaddrtest.BusyPort(t)) // accepts, never answers
+	ha := withDynamic(c.ha, "high-availability.zookeeper.quorum", quorum)
 	begin := time.Now()
 	out, err := c.run("", append([]string{"-n", "1", "-d",
 		"-D", "amkeeper.session.start-timeout=4 s", "-D", "yarn.application-attempts=50", "-D", "yarn.resourcemanager.am.max-attempts=50",
@@ -193,6 +191,145 @@ func TestDetachedStartTimesOut(t *testing.T) {
 	require.True(t, os.IsNotExist(err), "no properties for a session that never led")
 }
 
+// TestDetachedStartReturnsWhenItsSupervisorExits: the supervisor a detached
+// start launched exits before any AM leads without ending the application —
+// here it cannot start attempt 3, as the yarn-session binary it runs was
+// removed while it backed off after two crashed attempts. The start returns
+// then, exit 1, naming the supervisor's exit and the last error of its log,
+// instead of waiting out amkeeper.session.start-timeout (10 min here) to say
+// that no application master leads.
+func TestDetachedStartReturnsWhenItsSupervisorExits(t *testing.T) {
+	c := newCLI(t)
+	b, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	exe := filepath.Join(t.TempDir(), "yarn-session")
+	require.NoError(t, os.WriteFile(exe, b, 0o755))
+	port := netaddrtest.BusyPort(t)
+	start := exec.Command(exe, append([]string{"-n", "1", "-d", "-D", "rest.bind-port=" + strconv.Itoa(port),
+		"-D", "yarn.application-attempts=10", "-D", "yarn.resourcemanager.am.max-attempts=10",
+		"-D", "amkeeper.attempts.backoff.initial=5 s", "-D", "amkeeper.attempts.backoff.max=5 s",
+		"-D", "amkeeper.session.start-timeout=10 min"}, c.ha...)...)
+	start.Env = c.env
+	var out lockedBuffer
+	start.Stdout, start.Stderr = &out, &out
+	require.NoError(t, start.Start())
+	done := make(chan error, 1)
+	go func() { done <- start.Wait() }()
+	t.Cleanup(func() {
+		_ = start.Process.Kill()
+		<-done
+	})
+	var dir string
+	require.Eventually(t, func() bool {
+		dirs, _ := filepath.Glob(filepath.Join(c.home, "application_*"))
+		if len(dirs) == 1 {
+			dir = dirs[0]
+		}
+		return dir != ""
+	}, 30*time.Second, 10*time.Millisecond, "the start makes the application directory")
+	client := supervisor.NewControlClient(dir)
+	require.Eventually(t, func() bool {
+		st, err := client.Status(context.Background())
+		return err == nil && st.Backoff != nil && st.Backoff.NextAttempt == 3
+	}, 60*time.Second, 10*time.Millisecond, "the supervisor backs off after two crashed attempts")
+	require.NoError(t, os.Remove(exe))
+
+	var werr error
+	select {
+	case werr = <-done:
+		done <- werr
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the start still waits 2 min after its supervisor could not start attempt 3:\n%s", out.String())
+	}
+	t.Logf("yarn-session -d:\n%s", out.String())
+	requireExit(t, 1, werr)
+	id := filepath.Base(dir)
+	// Attempt 3, or a later one should the removal come after attempt 3 started.
+	require.Regexp(t, "(?m)^"+regexp.QuoteMeta(fmt.Sprintf("yarn-session: session %s: its supervisor exited (exit status 1) before an application master led; "+
+		"last error in %s: yarn-session: supervise %s: supervisor: start attempt %s_", id, filepath.Join(dir, "supervisor.log"), id, strings.Replace(id, "application_", "appattempt_", 1)))+
+		`\d{6}`+regexp.QuoteMeta(fmt.Sprintf(": fork/exec %s: no such file or directory", exe))+"$", out.String())
+	_, err = readEndedFile(dir)
+	require.ErrorIs(t, err, os.ErrNotExist, "the application did not end: its supervisor exited")
+}
+
+// TestDetachedStartAndItsKeeper: the AM of these starts never leads (its
+// ZooKeeper quorum accepts and never answers; it waits 20 s for a session). A keeper killed
+// alone leaves its supervisor running, and the start waits on, to
+// amkeeper.session.start-timeout; a keeper killed with its supervisor (SIGKILL
+// to their process group) ends the start at once, exit 1, saying that the
+// supervisor exited and that the AM it recorded may still run, and how to
+// adopt and stop it.
+func TestDetachedStartAndItsKeeper(t *testing.T) {
+	c := newCLI(t)
+	quorum := "127.0.0.1:" + strconv.Itoa(netaddrtest.BusyPort(t))
+	ha := append(withDynamic(c.ha, "high-availability.zookeeper.quorum", quorum),
+		"-D", "high-availability.zookeeper.client.connection-timeout=20 s", "-D", "high-availability.zookeeper.client.max-retry-attempts=0")
+	// start runs a detached start, calls kill once an AM runs (with the
+	// supervisor's status), and returns the start's output and exit.
+	start := func(timeout string, kill func(st supervisor.Status)) (string, string, error) {
+		n, _ := filepath.Glob(filepath.Join(c.home, "application_*"))
+		cmd := exec.Command(bin, append([]string{"-n", "1", "-d", "-D", "amkeeper.session.start-timeout=" + timeout}, ha...)...)
+		cmd.Env = c.env
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		require.NoError(t, cmd.Start())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		defer func() {
+			_ = cmd.Process.Kill()
+			<-done
+			t.Logf("yarn-session -d:\n%s", out.String())
+		}()
+		var dir string
+		require.Eventually(t, func() bool {
+			dirs, _ := filepath.Glob(filepath.Join(c.home, "application_*"))
+			if len(dirs) == len(n)+1 {
+				dir = dirs[len(dirs)-1]
+			}
+			return dir != ""
+		}, 30*time.Second, 10*time.Millisecond, "the start makes the application directory")
+		var st supervisor.Status
+		require.Eventually(t, func() bool {
+			var err error
+			st, err = supervisor.NewControlClient(dir).Status(context.Background())
+			return err == nil && st.AMPID != 0
+		}, 30*time.Second, 10*time.Millisecond, "an AM runs")
+		kill(st)
+		select {
+		case err := <-done:
+			done <- err
+			return out.String(), filepath.Base(dir), err
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("the start still waits 2 min later:\n%s", out.String())
+		}
+		return "", "", nil
+	}
+	keeper := func(st supervisor.Status) int {
+		pgid, err := syscall.Getpgid(st.SupervisorPID)
+		require.NoError(t, err)
+		return pgid // the keeper leads its own session (setsid); the supervisor is in its group
+	}
+
+	out, id, err := start("15 s", func(st supervisor.Status) { require.NoError(t, syscall.Kill(keeper(st), syscall.SIGKILL)) })
+	requireExit(t, 1, err)
+	require.Contains(t, out, "yarn-session: session "+id+": no application master leads after 15s (amkeeper.session.start-timeout); ")
+	require.True(t, strings.HasSuffix(out, "; the session was stopped\n"), "its supervisor ran on, so the timeout stopped it")
+
+	var amPID int
+	out, id, err = start("10 min", func(st supervisor.Status) {
+		amPID = st.AMPID
+		require.NoError(t, syscall.Kill(-keeper(st), syscall.SIGKILL))
+	})
+	requireExit(t, 1, err)
+	dir := appDirFor(c, id)
+	// The kill may come before the start's own first status answer.
+	require.Regexp(t, "(?m)^"+regexp.QuoteMeta("yarn-session: session "+id+": its supervisor exited (signal: killed) before ")+"(it answered|an application master led); "+
+		".*"+regexp.QuoteMeta("; 1 AM(s) and 0 container(s) it recorded may still run: `yarn-session -id "+id+"` restarts its supervisor (which adopts them), `yarn-session stop -id "+id+"` then stops them\n")+"$", out)
+	require.True(t, alive(amPID), "the AM outlived its supervisor")
+	_, err = readEndedFile(dir)
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
 // TestCrashLoopBacksOff: attempts that fail at once (their REST port is taken)
 // are restarted at once the first time, then after the initial backoff,
 // doubling up to the maximum; the supervisor's status and metrics show the
@@ -200,20 +337,10 @@ func TestDetachedStartTimesOut(t *testing.T) {
 // (start minus the previous end), not by catching each one while it lasts.
 func TestCrashLoopBacksOff(t *testing.T) {
 	c := newCLI(t)
-	port := busyPort(t)
-	cmd := exec.Command(bin, append([]string{"-n", "1", "-D", "rest.bind-port=" + strconv.Itoa(port),
+	port := netaddrtest.BusyPort(t)
+	cmd, out, id := c.startAttached("-n", "1", "-D", "rest.bind-port="+strconv.Itoa(port),
 		"-D", "yarn.application-attempts=6", "-D", "yarn.resourcemanager.am.max-attempts=6",
-		"-D", "amkeeper.attempts.backoff.initial=300 ms", "-D", "amkeeper.attempts.backoff.max=1 s"}, c.ha...)...)
-	cmd.Env = c.env
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	defer stdin.Close()
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var id string
-	require.Eventually(t, func() bool { id = appIDPattern.FindString(out.String()); return id != "" }, 30*time.Second, 10*time.Millisecond)
+		"-D", "amkeeper.attempts.backoff.initial=300 ms", "-D", "amkeeper.attempts.backoff.max=1 s")
 	client := supervisor.NewControlClient(appDirFor(c, id))
 
 	// While it backs off, its status and metrics show the wait: a snapshot

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/internal/browsertest"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
 
@@ -45,7 +46,7 @@ func takeoverOf(t *testing.T, rest, jobID string) *jobmanager.Takeover {
 // checkpoint, and why the tasks were not adopted (the subtask does not run in
 // the recorded execution). yarn-session status says the same.
 func TestTakeoverShownAdoptedOrRestored(t *testing.T) {
-	port := strconv.Itoa(freePort(t)) // the next attempt serves at the page's address
+	port := strconv.Itoa(netaddrtest.FreePort(t)) // the next attempt serves at the page's address
 	c, id, client, jobs, _ := jobSessionWith(t, 1, func(c *cli) {
 		for i, a := range c.ha {
 			if a == "rest.port=0" {

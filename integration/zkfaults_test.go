@@ -16,6 +16,7 @@ import (
 	"github.com/amkeeper/amkeeper/integration/zktest"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -222,6 +223,7 @@ func TestZooKeeperEnsembleLosesHostsTolerated(t *testing.T) {
 	require.Equal(t, 1, after.Attempt)
 	require.Equal(t, before.Containers, after.Containers, "the same TaskManager")
 	e.finish(3)
+	requireLeaderWrites(t, openHA(t, e.s.cl.ha), e.store, e.jobID, leader.SessionID)
 }
 
 // TestZooKeeperEnsembleMajorityLostRevokes: the same bed without
@@ -232,7 +234,8 @@ func TestZooKeeperEnsembleLosesHostsTolerated(t *testing.T) {
 // no window is committed while it is leaderless), and when the hosts come back
 // it leads again under a new leader session, adopts the job's tasks (they ran on
 // through an outage shorter than the leaderless grace) and the committed
-// windows are exact.
+// windows are exact; the stamps in ZooKeeper and storage show nothing of the
+// lost leader session after the new one's first write.
 func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 	const sessionTimeout = 2 * time.Second
 	e := startEnsembleSession(t, sessionTimeout)
@@ -272,9 +275,10 @@ func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 	for _, h := range lost {
 		require.NoError(t, h.LinkUp())
 	}
+	var again recovery.LeaderInfo
 	require.Eventually(t, func() bool {
-		i := e.s.rm()
-		return i.Known() && i.SessionID != leader.SessionID && e.leading()
+		again = e.s.rm()
+		return again.Known() && again.SessionID != leader.SessionID && e.leading()
 	}, 60*time.Second, 20*time.Millisecond, "the AM leads again under a new leader session")
 	led := time.Since(heal)
 	var info jobmanager.CheckpointInfo
@@ -285,14 +289,15 @@ func TestZooKeeperEnsembleMajorityLostRevokes(t *testing.T) {
 		info = e.checkpoints()
 		return info.Adopted && info.LatestID() > stalled
 	}, 60*time.Second, 10*time.Millisecond, "the job is adopted and checkpoints again")
-	again := time.Now()
+	checkpointed := time.Now()
 	require.Zero(t, info.RestoredFrom, "adopted, not restored")
 	t.Logf("majority lost for %v → leaderless after %v; healed → leading again after %v, a checkpoint completed %v after healing (%v after the fault)",
-		heal.Sub(down), revoked, led, again.Sub(heal), again.Sub(down))
+		heal.Sub(down), revoked, led, checkpointed.Sub(heal), checkpointed.Sub(down))
 	e.waitEnsemble()
 	after := e.status()
 	require.Equal(t, before.AMPID, after.AMPID, "the same AM process: a lost session is not a failed attempt")
 	require.Equal(t, 1, after.Attempt)
 	e.processingAgain(e.checkpoints().LatestID()+2, 30*time.Second, "the job keeps checkpointing")
 	e.finish(windows + 1)
+	requireLeaderWrites(t, openHA(t, e.s.cl.ha), e.store, e.jobID, leader.SessionID, again.SessionID)
 }

@@ -87,7 +87,7 @@ func TestCommitStreamsALargePart(t *testing.T) {
 	// them (without holding either) and only removes it.
 	_, err = store.Put(ctx, s.pendingName(1), bytes.NewReader(want))
 	require.NoError(t, err)
-	n = allocated(func() { err = s.publish(ctx, 1) })
+	n = allocated(func() { err = s.publish(ctx, 1, 1) })
 	require.NoError(t, err)
 	require.Less(t, n, uint64(size/4), "the comparison streams both parts")
 	_, err = store.Stat(ctx, s.pendingName(1))
@@ -155,7 +155,7 @@ func BenchmarkCommitLargePart(b *testing.B) {
 		_, err := store.Put(ctx, s.pendingName(1), bytes.NewReader(part))
 		require.NoError(b, err)
 		b.StartTimer()
-		require.NoError(b, s.publish(ctx, 1))
+		require.NoError(b, s.publish(ctx, 1, 1))
 	}
 	b.ReportMetric(float64(len(part)), "part-bytes")
 }

@@ -21,7 +21,13 @@
 //
 //	_pending/part-<J>-<i %05d>-<n %019d>   sealed at the barrier of checkpoint n, not visible
 //	part-<J>-<i %05d>-<n %019d>            committed, visible: a plain file, the records only
-//	_checksums/part-<J>-<i %05d>-<n %019d> the committed part's size and CRC32C
+//	_checksums/part-<J>-<i %05d>-<n %019d> the committed part's size and CRC32C, and its stamp
+//
+// The stamp (PartStamp, ReadPartStamp) records who committed the part: the
+// leader session the commit's context carries (WithLeaderSession; the
+// TaskManager sets the session of the command it accepted), the execution of
+// the committing task and the commit's checkpoint. A part committed before
+// stamps existed reads with the zero stamp.
 //
 // A committed part is a plain file (one record a line, nothing else: cat, wc and
 // any tool read it); its integrity is kept in the sidecar under _checksums/, written

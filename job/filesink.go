@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/rs/zerolog"
@@ -75,6 +77,7 @@ func (c *FileSinkConfig) NewSink(in Instance) (Sink, error) {
 		dir:     OutputDir(in.OutputRoot, c.Path),
 		job:     in.Job,
 		subtask: in.Subtask,
+		exec:    in.Execution,
 		log:     in.Log,
 		spillAt: in.SpillBytes,
 	}
@@ -181,6 +184,7 @@ type fileSink struct {
 	dir     string
 	job     JobID
 	subtask int
+	exec    string // the execution it runs in, for the stamps
 	log     zerolog.Logger
 
 	buf     []byte   // in-progress part; owned by the task loop
@@ -356,7 +360,7 @@ func (s *fileSink) Commit(ctx context.Context, upTo int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.pending) > 0 && s.pending[0] <= upTo {
-		if err := s.publish(ctx, s.pending[0]); err != nil {
+		if err := s.publish(ctx, s.pending[0], upTo); err != nil {
 			return err
 		}
 		s.pending = s.pending[1:]
@@ -364,8 +368,10 @@ func (s *fileSink) Commit(ctx context.Context, upTo int64) error {
 	return nil
 }
 
-// publish makes the pending part of checkpoint id visible: copy to the final name
-// (an atomic Put), then remove the pending one. It never replaces a committed part:
+// publish makes the pending part of checkpoint id visible, as the commit of
+// checkpoint by under the leader session ctx carries (the part's stamp): copy to
+// the final name (an atomic Put), then remove the pending one. It never replaces
+// a committed part (nor its stamp):
 //
 //   - pending gone, committed present: published before; nothing to do.
 //   - both present with the same bytes: published before, the pending copy was not
@@ -381,7 +387,7 @@ func (s *fileSink) Commit(ctx context.Context, upTo int64) error {
 //
 // The check and the Put are not one atomic step (the store has no create-if-absent):
 // two live instances of one subtask can still race; see the package documentation.
-func (s *fileSink) publish(ctx context.Context, id int64) error {
+func (s *fileSink) publish(ctx context.Context, id, by int64) error {
 	from, to := s.pendingName(id), s.finalName(id)
 	pend, err := s.store.Stat(ctx, from)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -398,7 +404,8 @@ func (s *fileSink) publish(ctx context.Context, id int64) error {
 	old, oldInfo, err := openPart(ctx, s.store, to)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := copyPart(ctx, s.store, from, pend, to); err != nil {
+		stamp := PartStamp{LeaderSession: leaderSession(ctx), Execution: s.exec, CommittedBy: by}
+		if err := copyPart(ctx, s.store, from, pend, to, stamp); err != nil {
 			return fmt.Errorf("file sink: commit %s: %w", to, err)
 		}
 	case err != nil:
@@ -417,7 +424,8 @@ func (s *fileSink) publish(ctx context.Context, id int64) error {
 	if err := s.store.Delete(ctx, from); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("file sink: commit %s: remove pending part: %w", to, err)
 	}
-	s.log.Debug().Int64(logging.Checkpoint, id).Str(logging.File, to).Msg("committed part")
+	s.log.Debug().Int64(logging.Checkpoint, id).Int64("committed_by", by).Str(logging.LeaderSession, leaderSession(ctx).String()).
+		Str(logging.File, to).Msg("committed part")
 	return nil
 }
 
@@ -425,10 +433,69 @@ func (s *fileSink) publish(ctx context.Context, id int64) error {
 // with a committed one of the same name.
 const commitBuffer = 64 << 10
 
-// partSum is a committed part's sidecar in _checksums/: what the part must hold.
+// partSum is a committed part's sidecar in _checksums/: what the part must hold,
+// and who committed it (absent in sidecars written before stamps existed).
 type partSum struct {
-	Size   int64  `json:"size"`
-	CRC32C uint32 `json:"crc32c"`
+	Size          int64  `json:"size"`
+	CRC32C        uint32 `json:"crc32c"`
+	LeaderSession string `json:"leaderSession,omitempty"`
+	Execution     string `json:"execution,omitempty"`
+	CommittedBy   int64  `json:"committedBy,omitempty"`
+}
+
+// PartStamp says who committed a part: the leader session of the command
+// (checkpoint completion or restore) whose commit published it, the execution
+// of the job whose task did it, and that command's checkpoint (CommittedBy ≥
+// the part's own checkpoint). A part committed before stamps existed has the
+// zero stamp: uuid.Nil, "", 0.
+type PartStamp struct {
+	LeaderSession uuid.UUID
+	Execution     string
+	CommittedBy   int64
+}
+
+type leaderSessionKey struct{}
+
+// WithLeaderSession returns ctx carrying the leader session a sink commit runs
+// under: the fencing token of the command (a checkpoint completion, a
+// deployment that restores) that the TaskManager accepted. The file sink
+// stamps each part it publishes with it. Without one, parts carry uuid.Nil.
+func WithLeaderSession(ctx context.Context, session uuid.UUID) context.Context {
+	return context.WithValue(ctx, leaderSessionKey{}, session)
+}
+
+// leaderSession is the leader session ctx carries (uuid.Nil: none).
+func leaderSession(ctx context.Context) uuid.UUID {
+	id, _ := ctx.Value(leaderSessionKey{}).(uuid.UUID)
+	return id
+}
+
+// ReadPartStamp returns the stamp of the committed part name from its sidecar:
+// the zero stamp for a part of the earlier formats (no sidecar, or a sidecar
+// without a stamp). A stamp that cannot be read is hdfsstore.ErrCorrupt.
+func ReadPartStamp(ctx context.Context, st hdfsstore.Store, name string) (PartStamp, error) {
+	raw, err := hdfsstore.GetBytes(ctx, st, sidecarName(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := st.Stat(ctx, name); err != nil {
+			return PartStamp{}, fmt.Errorf("job: stamp of part %s: %w", name, err)
+		}
+		return PartStamp{}, nil
+	}
+	if err != nil {
+		return PartStamp{}, fmt.Errorf("job: stamp of part %s: checksum sidecar: %w", name, err)
+	}
+	var sum partSum
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		return PartStamp{}, fmt.Errorf("job: stamp of part %s: %w: %v", name, hdfsstore.ErrCorrupt, err)
+	}
+	if sum.LeaderSession == "" {
+		return PartStamp{Execution: sum.Execution, CommittedBy: sum.CommittedBy}, nil
+	}
+	id, err := uuid.Parse(sum.LeaderSession)
+	if err != nil {
+		return PartStamp{}, fmt.Errorf("job: stamp of part %s: %w: leader session %q is not a UUID", name, hdfsstore.ErrCorrupt, sum.LeaderSession)
+	}
+	return PartStamp{LeaderSession: id, Execution: sum.Execution, CommittedBy: sum.CommittedBy}, nil
 }
 
 // sidecarName is the name of the checksum sidecar of the committed part name.
@@ -437,9 +504,14 @@ func sidecarName(name string) string {
 	return name[:i+1] + checksumDir + "/" + name[i+1:]
 }
 
-// writeSidecar stores the checksum sidecar of the committed part name.
-func writeSidecar(ctx context.Context, st hdfsstore.Store, name string, size int64, crc uint32) error {
-	sum, err := json.Marshal(partSum{Size: size, CRC32C: crc})
+// writeSidecar stores the checksum sidecar of the committed part name: its size,
+// CRC32C and the commit's stamp.
+func writeSidecar(ctx context.Context, st hdfsstore.Store, name string, size int64, crc uint32, stamp PartStamp) error {
+	ps := partSum{Size: size, CRC32C: crc, Execution: stamp.Execution, CommittedBy: stamp.CommittedBy}
+	if stamp.LeaderSession != uuid.Nil {
+		ps.LeaderSession = stamp.LeaderSession.String()
+	}
+	sum, err := json.Marshal(ps)
 	if err != nil {
 		return err
 	}
@@ -450,17 +522,17 @@ func writeSidecar(ctx context.Context, st hdfsstore.Store, name string, size int
 }
 
 // copyPart publishes the pending part from (whose trailer records want) as the
-// committed plain part to, streaming it: first the sidecar (size and CRC32C, a
-// checked store object), then the part, each atomically. A crash between the two
+// committed plain part to, streaming it: first the sidecar (size, CRC32C and the
+// commit's stamp, a checked store object), then the part, each atomically. A crash between the two
 // leaves a sidecar and no part; the pending part is still there and the next
 // publish writes both. A pending payload that does not match its trailer fails
 // the copy (ErrCorrupt): the part is not published and the sidecar is removed.
-func copyPart(ctx context.Context, st hdfsstore.Store, from string, want hdfsstore.Info, to string) error {
+func copyPart(ctx context.Context, st hdfsstore.Store, from string, want hdfsstore.Info, to string, stamp PartStamp) error {
 	p, ok := st.(hdfsstore.Plain)
 	if !ok {
 		return fmt.Errorf("put %q: %w", to, hdfsstore.ErrNoPlain)
 	}
-	if err := writeSidecar(ctx, st, to, want.Size, want.Checksum); err != nil {
+	if err := writeSidecar(ctx, st, to, want.Size, want.Checksum, stamp); err != nil {
 		return err
 	}
 	rc, err := st.Get(ctx, from)
@@ -476,7 +548,7 @@ func copyPart(ctx context.Context, st hdfsstore.Store, from string, want hdfssto
 		// The pending part was replaced between its Stat and its Get (a second live
 		// instance of the subtask): what was copied was verified against its own
 		// trailer; record that.
-		return writeSidecar(ctx, st, to, got.Size, got.Checksum)
+		return writeSidecar(ctx, st, to, got.Size, got.Checksum, stamp)
 	}
 	return nil
 }
@@ -621,7 +693,7 @@ func (s *fileSink) Restore(ctx context.Context, id int64, state []byte) error {
 	}
 	// 1. Finish the commit of what checkpoint id covers.
 	for _, p := range st.Pending {
-		if err := s.publish(ctx, p); err != nil {
+		if err := s.publish(ctx, p, id); err != nil {
 			return fmt.Errorf("restore from checkpoint %d: %w", id, err)
 		}
 	}
@@ -670,14 +742,20 @@ func ReadCommitted(ctx context.Context, store hdfsstore.Store, dir string) ([]in
 // ReadCommittedJob returns the records of job's committed parts in dir, by subtask
 // and checkpoint, then line by line: the output of that job alone.
 func ReadCommittedJob(ctx context.Context, store hdfsstore.Store, dir string, job JobID) ([]int64, error) {
-	if job == "" {
-		return nil, fmt.Errorf("job: read committed output %s: no job ID", dir)
-	}
-	parts, err := committedParts(ctx, store, dir, partPrefix+string(job)+"-", func(p Part) bool { return p.Job == job })
+	parts, err := CommittedJobParts(ctx, store, dir, job)
 	if err != nil {
 		return nil, err
 	}
 	return readParts(ctx, store, parts)
+}
+
+// CommittedJobParts lists job's committed parts directly in dir, by subtask
+// and checkpoint.
+func CommittedJobParts(ctx context.Context, store hdfsstore.Store, dir string, job JobID) ([]Part, error) {
+	if job == "" {
+		return nil, fmt.Errorf("job: read committed output %s: no job ID", dir)
+	}
+	return committedParts(ctx, store, dir, partPrefix+string(job)+"-", func(p Part) bool { return p.Job == job })
 }
 
 // CommittedParts lists the committed parts directly in dir, of every job and of the

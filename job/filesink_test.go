@@ -3,7 +3,9 @@ package job
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -406,4 +409,80 @@ func TestCommittedPartsArePlainFiles(t *testing.T) {
 	_, err = ReadCommitted(context.Background(), store, sinkDir)
 	require.ErrorIs(t, err, hdfsstore.ErrCorrupt, "a truncated part is detected")
 	assert.Contains(t, err.Error(), "length mismatch")
+}
+
+// TestCommittedPartsCarryTheCommittingLeaderSession: each committed part's
+// sidecar records the leader session of the commit that published it and that
+// commit's checkpoint — a completion (later parts) or a restore (the parts the
+// restored checkpoint covers, published by the restoring leader) — while the
+// part itself stays the records only. Publishing again never changes a stamp;
+// parts of the earlier formats read with the zero stamp.
+func TestCommittedPartsCarryTheCommittingLeaderSession(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	store, err := hdfsstore.Open(ctx, "file://"+root)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	first, second := uuid.New(), uuid.New()
+	g := testGraph(t, 1000, 1)
+	g.Execution = "e1"
+	r := start(t, g, store, nil, paced)
+	r.feed(150)
+	require.NoError(t, r.checkpoint(1).Err)
+	require.NoError(t, r.task.NotifyCheckpointComplete(WithLeaderSession(ctx, first), 1))
+	r.feed(100)
+	require.NoError(t, r.checkpoint(2).Err)
+	r.feed(100)
+	h3 := r.checkpoint(3) // completed by the first leader, whose completion never reached the task
+	require.NoError(t, h3.Err)
+	require.ErrorIs(t, r.crash(), context.Canceled)
+
+	// The next leader restores from 3 in a new execution: the restore publishes parts 2 and 3.
+	g.Execution = "e2"
+	restoreUnder := func(session uuid.UUID) {
+		task, err := NewTask(g, 0, Env{State: store, StateRoot: "ha/checkpoints", OutputRoot: "out", Log: zerolog.New(zerolog.NewTestWriter(t))})
+		require.NoError(t, err)
+		require.NoError(t, task.Restore(WithLeaderSession(ctx, session), h3.Handle))
+	}
+	restoreUnder(second)
+	parts, err := CommittedJobParts(ctx, store, sinkDir, testJobID)
+	require.NoError(t, err)
+	var got []string
+	for _, p := range parts {
+		st, err := ReadPartStamp(ctx, store, p.Name)
+		require.NoError(t, err)
+		got = append(got, fmt.Sprintf("%d by %d in %s under %s", p.Checkpoint, st.CommittedBy, st.Execution, st.LeaderSession))
+	}
+	require.Equal(t, []string{
+		fmt.Sprintf("1 by 1 in e1 under %s", first),
+		fmt.Sprintf("2 by 3 in e2 under %s", second),
+		fmt.Sprintf("3 by 3 in e2 under %s", second),
+	}, got)
+	onDisk, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(committedPart(testJobID, 1))))
+	require.NoError(t, err)
+	assert.NotContains(t, string(onDisk), first.String(), "the stamp is in the sidecar, not the part")
+
+	// Published again (a restore from 3 under a third leader): the stamps stay.
+	restoreUnder(uuid.New())
+	st, err := ReadPartStamp(ctx, store, committedPart(testJobID, 3))
+	require.NoError(t, err)
+	require.Equal(t, PartStamp{LeaderSession: second, Execution: "e2", CommittedBy: 3}, st)
+
+	// The earlier formats: a trailer part without a sidecar, and a sidecar without a stamp.
+	old := sinkDir + "/" + partBase(otherJobID, 0, 1)
+	_, err = hdfsstore.PutBytes(ctx, store, old, []byte("7\n"))
+	require.NoError(t, err)
+	st, err = ReadPartStamp(ctx, store, old)
+	require.NoError(t, err)
+	require.Equal(t, PartStamp{}, st)
+	unstamped := sinkDir + "/" + partBase(otherJobID, 0, 2)
+	_, err = hdfsstore.PutBytes(ctx, store, sidecarName(unstamped), []byte(`{"size":2,"crc32c":1}`))
+	require.NoError(t, err)
+	_, err = hdfsstore.PutPlainBytes(ctx, store, unstamped, []byte("8\n"))
+	require.NoError(t, err)
+	st, err = ReadPartStamp(ctx, store, unstamped)
+	require.NoError(t, err)
+	require.Equal(t, PartStamp{}, st)
+	_, err = ReadPartStamp(ctx, store, sinkDir+"/"+partBase(otherJobID, 0, 3))
+	require.ErrorIs(t, err, fs.ErrNotExist, "no such part")
 }

@@ -80,6 +80,9 @@ type Instance struct {
 	Job         JobID
 	Subtask     int // 0-based
 	Parallelism int
+	// Execution names the deployment of the job this subtask runs in (empty:
+	// unknown); the file sink stamps the parts it commits with it.
+	Execution string
 	// Output and OutputRoot are where sinks write: names are OutputRoot + "/" + the
 	// sink's relative path (just the path when OutputRoot is empty).
 	Output     hdfsstore.Store

@@ -237,7 +237,7 @@ func NewTask(g Graph, subtask int, env Env) (*Task, error) {
 	log := env.Log.With().Str(logging.Job, string(g.ID)).Int(fieldSubtask, subtask).Logger()
 	t := &Task{
 		graph: g, env: env, log: log,
-		in: Instance{Job: g.ID, Subtask: subtask, Parallelism: p,
+		in: Instance{Job: g.ID, Subtask: subtask, Parallelism: p, Execution: g.Execution,
 			Output: env.Output, OutputRoot: env.OutputRoot, SpillBytes: env.SpillBytes, Log: log},
 		wake:     make(chan struct{}, 1),
 		ended:    make(chan struct{}),

@@ -139,7 +139,13 @@ func NewAM(cfg AMConfig) *AM {
 		if j.Graphs != nil {
 			a.coordinator.RecordExecutions(j.Graphs)
 		}
-		a.coordinator.expectContainers(a.ownedIDs)
+		if !cfg.Conf.Bool(conf.TaskManagersStandalone) {
+			// Standalone TaskManagers are daemons the supervisor does not know:
+			// no list says when all of them have registered, so an adoption
+			// waits for the job's subtasks (or its bound), never for an empty
+			// list that every registry satisfies at once.
+			a.coordinator.expectContainers(a.ownedIDs)
+		}
 		a.dispatcher = NewDispatcher(j.Graphs, j.Results, a.coordinator.Deploy, log)
 		a.dispatcher.SetMaxJobs(cfg.Conf.MaxJobs())
 		if j.Checkpoints != nil {

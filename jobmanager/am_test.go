@@ -136,6 +136,17 @@ func runAM(t *testing.T, cfg *conf.Config, rm *fakeRM, tms int, mods ...func(*jo
 	return am, stop
 }
 
+// awaitLeading waits until the AM, read through client, leads with its one
+// TaskManager registered, and returns its overview then.
+func awaitLeading(t *testing.T, am *jobmanager.AM, client httpjson.Client) jobmanager.Overview {
+	t.Helper()
+	var o jobmanager.Overview
+	require.Eventually(t, func() bool {
+		return am.Address() != "" && client.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
+	}, 10*time.Second, 10*time.Millisecond, "the AM leads with its TaskManager registered")
+	return o
+}
+
 func getJSON(t *testing.T, url string, v any) {
 	require.NoError(t, httpjson.Client{}.Get(context.Background(), url, v))
 }
@@ -219,10 +230,7 @@ func TestAMRESTGate(t *testing.T) {
 	require.NoError(t, err)
 	rm := &fakeRM{t: t, dir: dir}
 	am, _ := runAM(t, cfg, rm, 1)
-	require.Eventually(t, func() bool {
-		var o jobmanager.Overview
-		return am.Address() != "" && httpjson.Client{}.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
-	}, 10*time.Second, 10*time.Millisecond)
+	awaitLeading(t, am, httpjson.Client{})
 
 	var open, authed jobmanager.Overview
 	getJSON(t, am.Address()+"/overview", &open)
@@ -290,10 +298,7 @@ func TestAMRESTTLSOnly(t *testing.T) {
 	rm := &fakeRM{t: t, dir: dir}
 	am, _ := runAM(t, cfg, rm, 1, func(c *jobmanager.AMConfig) { c.RESTTLS = side })
 	https := side.HTTPClient(5 * time.Second)
-	require.Eventually(t, func() bool {
-		var o jobmanager.Overview
-		return am.Address() != "" && httpjson.Client{HTTP: https}.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
-	}, 10*time.Second, 10*time.Millisecond, "the TaskManager registers at the registry's own port")
+	awaitLeading(t, am, httpjson.Client{HTTP: https}) // the TaskManager registers at the registry's own port
 	require.True(t, strings.HasPrefix(am.Address(), "https://127.0.0.1:"), am.Address())
 	require.True(t, strings.HasPrefix(am.InternalAddress(), "http://127.0.0.1:"), am.InternalAddress())
 	require.NotEqual(t, strings.TrimPrefix(am.Address(), "https://"), strings.TrimPrefix(am.InternalAddress(), "http://"))

@@ -1,19 +1,16 @@
 package jobmanager_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/flinkshape"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
-	"github.com/amkeeper/amkeeper/jobmanager"
 )
 
 func get(t *testing.T, url string) (int, []byte) {
@@ -37,10 +34,7 @@ func TestAMServesFlinkShapes(t *testing.T) {
 	require.NoError(t, err)
 	rm := &fakeRM{t: t, dir: dir}
 	am, _ := runAM(t, cfg, rm, 1)
-	var o jobmanager.Overview
-	require.Eventually(t, func() bool {
-		return am.Address() != "" && httpjson.Client{}.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
-	}, 10*time.Second, 10*time.Millisecond)
+	o := awaitLeading(t, am, httpjson.Client{})
 	require.Equal(t, 1, o.SlotsTotal)
 	require.Equal(t, 1, o.SlotsAvailable, "no job takes the slot")
 	require.NotEmpty(t, o.FlinkVersion)

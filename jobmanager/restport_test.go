@@ -3,7 +3,6 @@ package jobmanager_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/jobmanager"
 )
 
@@ -45,29 +45,11 @@ func runAMWith(t *testing.T, override *conf.PortSpec, dynamic ...string) (*jobma
 	return nil, nil
 }
 
-// takenPort listens on a free loopback port until the test ends.
-func takenPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// freeLoopbackPort is a loopback port free a moment ago.
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestRESTBindPort: rest.bind-port is bound (the first free port of a list) and
 // the bound port advertised; the session's kept port (--rest-port) wins over
 // both, and one another process holds fails the attempt, naming it.
 func TestRESTBindPort(t *testing.T) {
-	busy, free := takenPort(t), freeLoopbackPort(t)
+	busy, free := netaddrtest.BusyPort(t), netaddrtest.FreePort(t)
 	list := fmt.Sprintf("%d,%d", busy, free)
 
 	am, err := runAMWith(t, nil, "rest.bind-port="+list)
@@ -80,7 +62,7 @@ func TestRESTBindPort(t *testing.T) {
 
 	// The session's kept port (the supervisor's --rest-port) wins over both and
 	// is advertised as bound.
-	free = freeLoopbackPort(t)
+	free = netaddrtest.FreePort(t)
 	kept, err := conf.ParsePortSpec(strconv.Itoa(free))
 	require.NoError(t, err)
 	am, err = runAMWith(t, &kept, "rest.bind-port="+list)

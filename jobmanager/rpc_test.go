@@ -15,24 +15,11 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/taskmanager/tmapi"
 )
-
-// freePorts returns n ports that were free a moment ago.
-func freePorts(t *testing.T, n int) []int {
-	// All held until all are picked: a port closed at once may be handed out
-	// again by the next Listen (it was: "39425,39425").
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
 
 // TestAMRPCEndpointBindsTheFirstFreeConfiguredPort: the TaskManagers' protocol
 // is served on a listener of its own, at the first free port of
@@ -42,7 +29,7 @@ func freePorts(t *testing.T, n int) []int {
 // serves the registry.
 func TestAMRPCEndpointBindsTheFirstFreeConfiguredPort(t *testing.T) {
 	dir := t.TempDir()
-	ports := freePorts(t, 2)
+	ports := netaddrtest.FreePorts(t, 2)
 	taken, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ports[0]))
 	require.NoError(t, err)
 	defer taken.Close()
@@ -52,10 +39,7 @@ func TestAMRPCEndpointBindsTheFirstFreeConfiguredPort(t *testing.T) {
 	require.NoError(t, err)
 	rm := &fakeRM{t: t, dir: dir}
 	am, _ := runAM(t, cfg, rm, 1)
-	require.Eventually(t, func() bool {
-		var o jobmanager.Overview
-		return am.Address() != "" && httpjson.Client{}.Get(context.Background(), am.Address()+"/overview", &o) == nil && o.Leader && o.TaskManagers == 1
-	}, 10*time.Second, 10*time.Millisecond, "the TaskManager registers at the RPC endpoint")
+	awaitLeading(t, am, httpjson.Client{}) // the TaskManager registers at the RPC endpoint
 	want := "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	require.Equal(t, want, am.InternalAddress())
 

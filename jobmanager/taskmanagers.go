@@ -49,7 +49,10 @@ type TaskManagers struct {
 	mu      sync.Mutex
 	session uuid.UUID
 	tms     map[string]*TaskManagerInfo
-	changed chan struct{}
+	// timedOut are the containers expired under this session: their tasks are
+	// replaced, and their next registration is told so.
+	timedOut map[string]bool
+	changed  chan struct{}
 }
 
 // NewTaskManagers returns an empty registry; heartbeat is the interval asked of
@@ -57,7 +60,7 @@ type TaskManagers struct {
 // heartbeat.timeout).
 func NewTaskManagers(heartbeat, timeout time.Duration, log zerolog.Logger) *TaskManagers {
 	return &TaskManagers{heartbeat: heartbeat, timeout: timeout, now: time.Now, log: log,
-		tms: map[string]*TaskManagerInfo{}, changed: make(chan struct{})}
+		tms: map[string]*TaskManagerInfo{}, timedOut: map[string]bool{}, changed: make(chan struct{})}
 }
 
 // SetLeader starts serving a new leader session (uuid.Nil: none) and forgets every
@@ -67,6 +70,7 @@ func (r *TaskManagers) SetLeader(session uuid.UUID) {
 	defer r.mu.Unlock()
 	r.session = session
 	r.tms = map[string]*TaskManagerInfo{}
+	r.timedOut = map[string]bool{}
 	r.signal()
 }
 
@@ -103,6 +107,7 @@ func (r *TaskManagers) expireLocked() {
 		if now.Sub(tm.LastHeartbeat) > r.timeout {
 			r.log.Warn().Str(logging.Container, id).Dur("silent", now.Sub(tm.LastHeartbeat)).Msg("taskmanager heartbeat timed out")
 			delete(r.tms, id)
+			r.timedOut[id] = true
 			r.signal()
 		}
 	}
@@ -158,12 +163,20 @@ func (r *TaskManagers) Register(_ context.Context, reg tmapi.Registration) (tmap
 			reg.ContainerID, reg.Slots, conf.TaskManagerMaxSlots.Key(), r.maxSlots)
 	}
 	now := r.now()
+	// A container timed out under this session has had its tasks replaced: the
+	// ones it reports are not this leader's to adopt, and it drops them.
+	timedOut := r.timedOut[reg.ContainerID]
+	delete(r.timedOut, reg.ContainerID)
+	tasks := reg.Tasks
+	if timedOut {
+		tasks = nil
+	}
 	r.tms[reg.ContainerID] = &TaskManagerInfo{ContainerID: reg.ContainerID, PID: reg.PID, Slots: reg.Slots,
-		Address: reg.Address, Registered: now, LastHeartbeat: now, Tasks: reg.Tasks}
+		Address: reg.Address, Registered: now, LastHeartbeat: now, Tasks: tasks}
 	r.log.Info().Str(logging.Container, reg.ContainerID).Int(logging.PID, reg.PID).Str(logging.LeaderSession, reg.LeaderSession).
-		Int("tasks", len(reg.Tasks)).Msg("taskmanager registered")
+		Int("tasks", len(reg.Tasks)).Bool("timed_out", timedOut).Msg("taskmanager registered")
 	r.signal()
-	return tmapi.RegistrationResponse{HeartbeatIntervalMs: r.heartbeat.Milliseconds()}, nil
+	return tmapi.RegistrationResponse{HeartbeatIntervalMs: r.heartbeat.Milliseconds(), TimedOut: timedOut}, nil
 }
 
 // Heartbeat keeps a registration under the current leader session alive.
@@ -175,7 +188,8 @@ func (r *TaskManagers) Heartbeat(_ context.Context, hb tmapi.Heartbeat) error {
 	}
 	tm, ok := r.tms[hb.ContainerID]
 	if !ok {
-		return fmt.Errorf("%w: container %s is not registered", tmapi.ErrStaleLeader, hb.ContainerID)
+		return fmt.Errorf("%w (%w): container %s under leader session %s (timed out, its tasks replaced)",
+			tmapi.ErrNotRegistered, tmapi.ErrStaleLeader, hb.ContainerID, hb.LeaderSession)
 	}
 	tm.LastHeartbeat = r.now()
 	return nil

@@ -62,6 +62,9 @@ type checkpointPayload struct {
 	ID        int64     `json:"id"`
 	Timestamp time.Time `json:"timestamp"`
 	Metadata  []byte    `json:"metadata"`
+	// LeaderSession stamps the payload with the leader session whose guarded
+	// write stored it (absent in checkpoints stored before stamps existed).
+	LeaderSession string `json:"leaderSession,omitempty"`
 }
 
 // Add stores a checkpoint, then subsumes (discards) the oldest ones beyond the
@@ -73,7 +76,8 @@ func (s *Checkpoints) Add(ctx context.Context, g Guard, cp CompletedCheckpoint) 
 	if cp.ID < 0 {
 		return nil, fmt.Errorf("recovery: add checkpoint %d: negative ID", cp.ID)
 	}
-	b, _ := json.Marshal(checkpointPayload{JobID: s.jobID, ID: cp.ID, Timestamp: cp.Timestamp, Metadata: cp.Metadata}) // plain fields
+	b, _ := json.Marshal(checkpointPayload{JobID: s.jobID, ID: cp.ID, Timestamp: cp.Timestamp, Metadata: cp.Metadata,
+		LeaderSession: stamp(g)}) // plain fields
 	if err := s.ps.Put(ctx, g, checkpointKey(cp.ID), b); err != nil {
 		return nil, fmt.Errorf("recovery: add checkpoint %d: %w", cp.ID, err)
 	}
@@ -218,7 +222,56 @@ func (s *Checkpoints) decode(id int64, e Entry) (CompletedCheckpoint, error) {
 		return CompletedCheckpoint{}, NewUnreadableCheckpoint(s.jobID, id, "", fmt.Errorf(
 			"%w: payload is not this checkpoint (id %d, job %q, %v)", ErrCorruptState, cp.ID, cp.JobID, jerr))
 	}
-	return CompletedCheckpoint{JobID: s.jobID, ID: id, Timestamp: cp.Timestamp, Metadata: cp.Metadata}, nil
+	session, err := parseStamp(cp.LeaderSession)
+	if err != nil {
+		return CompletedCheckpoint{}, NewUnreadableCheckpoint(s.jobID, id, "", fmt.Errorf("%w: %w", ErrCorruptState, err))
+	}
+	return CompletedCheckpoint{JobID: s.jobID, ID: id, Timestamp: cp.Timestamp, Metadata: cp.Metadata, LeaderSession: session}, nil
+}
+
+// stamp is the leader session a write under g is stamped with ("" for a
+// guard without a session).
+func stamp(g Guard) string {
+	if g == nil || g.SessionID() == uuid.Nil {
+		return ""
+	}
+	return g.SessionID().String()
+}
+
+// parseStamp reads a leader session stamp: "" (written before stamps) is
+// uuid.Nil; anything else must be a UUID.
+func parseStamp(s string) (uuid.UUID, error) {
+	if s == "" {
+		return uuid.Nil, nil
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("leader session stamp %q: want a UUID: %v", s, err)
+	}
+	return id, nil
+}
+
+// CheckpointStamp is what a stored checkpoint payload says about itself: the
+// job, the checkpoint ID and the leader session that stored it (uuid.Nil:
+// stored before stamps existed).
+type CheckpointStamp struct {
+	JobID         string
+	ID            int64
+	LeaderSession uuid.UUID
+}
+
+// DecodeCheckpointStamp reads the stamp of a checkpoint payload (the bytes a
+// checkpoint pointer names, verified), for inspection.
+func DecodeCheckpointStamp(payload []byte) (CheckpointStamp, error) {
+	var cp checkpointPayload
+	if err := json.Unmarshal(payload, &cp); err != nil {
+		return CheckpointStamp{}, fmt.Errorf("%w: checkpoint payload: %v", ErrCorruptState, err)
+	}
+	session, err := parseStamp(cp.LeaderSession)
+	if err != nil {
+		return CheckpointStamp{}, fmt.Errorf("%w: checkpoint %d of job %s: %w", ErrCorruptState, cp.ID, cp.JobID, err)
+	}
+	return CheckpointStamp{JobID: cp.JobID, ID: cp.ID, LeaderSession: session}, nil
 }
 
 // Shutdown ends the store. With terminal (the job reached a globally terminal

@@ -27,7 +27,11 @@
 // a pointer whose payload is missing or does not match is reported
 // (ErrDanglingPointer, ErrCorruptState), never silently used; a checkpoint store's
 // Latest never skips an unreadable newest checkpoint (UnreadableCheckpointError):
-// going back to an older one (Get) is the caller's explicit act.
+// going back to an older one (Get) is the caller's explicit act. Every pointer
+// and checkpoint payload is stamped with the leader session of the guarded write
+// that stored it (Pointer.Leader, CompletedCheckpoint.LeaderSession; inspection
+// reports both); state stored before stamps reads as uuid.Nil. A stamp records
+// the writer; it does not fence (the guard does).
 //
 // # What it guarantees
 //

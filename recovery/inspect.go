@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/hdfsstore"
@@ -99,6 +100,13 @@ type NodeReport struct {
 	// Version is the pointer's version as the backend saw it (ZooKeeper: the
 	// znode's data version), for a removal that fails if the pointer changed.
 	Version int64
+	// Leader is the leader session stamped on the pointer by the guarded write
+	// that stored it ("": stored before stamps existed).
+	Leader string
+	// PayloadLeader is, for a checkpoint whose payload was read, the leader
+	// session stamped in the payload (uuid.Nil: stored before stamps). A
+	// payload stamp that differs from the pointer's is StatusCorrupt.
+	PayloadLeader uuid.UUID
 }
 
 // LockedByOther reports whether a live instance other than the inspecting
@@ -406,24 +414,43 @@ func (in *Inspector) listPayloads(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// CheckPointer decodes a pointer, reads the payload it names and classifies the
-// outcome: the status, the payload's name ("" when the pointer cannot be decoded)
-// and the error behind a bad status. Backends call it from Walk.
-func CheckPointer(ctx context.Context, st hdfsstore.Store, data []byte) (status PointerStatus, payload, detail string) {
+// CheckPointer decodes a pointer, reads the payload it names and fills n with
+// the outcome: the status, the payload's name ("" when the pointer cannot be
+// decoded), the error behind a bad status and the leader session stamps.
+// Backends call it from Walk with n's Kind set.
+func CheckPointer(ctx context.Context, st hdfsstore.Store, data []byte, n *NodeReport) {
 	p, err := DecodePointer(data)
 	if err != nil {
-		return StatusUndecodable, "", err.Error()
+		n.Status, n.Payload, n.Detail = StatusUndecodable, "", err.Error()
+		return
 	}
-	_, err = readState(ctx, st, p)
+	n.Payload, n.Leader = p.Path, p.Leader
+	b, err := readState(ctx, st, p)
 	switch {
 	case err == nil:
-		return StatusOK, p.Path, ""
+		n.Status, n.Detail = StatusOK, ""
 	case errors.Is(err, ErrDanglingPointer):
-		return StatusMissing, p.Path, err.Error()
+		n.Status, n.Detail = StatusMissing, err.Error()
+		return
 	case errors.Is(err, ErrCorruptState):
-		return StatusCorrupt, p.Path, err.Error()
+		n.Status, n.Detail = StatusCorrupt, err.Error()
+		return
 	default:
-		return StatusUnreadable, p.Path, err.Error()
+		n.Status, n.Detail = StatusUnreadable, err.Error()
+		return
+	}
+	if n.Kind != KindCheckpoint {
+		return
+	}
+	cs, err := DecodeCheckpointStamp(b)
+	if err != nil {
+		n.Status, n.Detail = StatusCorrupt, fmt.Sprintf("%s: %v", p.Path, err)
+		return
+	}
+	n.PayloadLeader = cs.LeaderSession
+	if p.Leader != "" && cs.LeaderSession != uuid.Nil && p.Leader != cs.LeaderSession.String() {
+		n.Status, n.Detail = StatusCorrupt, fmt.Sprintf("%s: %v: stored by leader session %s, its pointer says %s",
+			p.Path, ErrCorruptState, cs.LeaderSession, p.Leader)
 	}
 }
 

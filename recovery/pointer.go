@@ -21,6 +21,16 @@ type Pointer struct {
 	Path     string `json:"path"`   // name in the hdfsstore.Store
 	Size     int64  `json:"size"`   // payload bytes
 	Checksum uint32 `json:"crc32c"` // CRC32C (Castagnoli) of the payload
+	// Leader is the leader session whose guarded write stored the pointer ("":
+	// stored before stamps existed, or under a guard without a session). It is
+	// a record of the writer, not a check: the guard fenced the write.
+	Leader string `json:"leader,omitempty"`
+}
+
+// StampedBy returns p stamped with the leader session of g.
+func (p Pointer) StampedBy(g Guard) Pointer {
+	p.Leader = stamp(g)
+	return p
 }
 
 // Encode returns the pointer's wire form (JSON, a few dozen bytes).

@@ -3,6 +3,8 @@ package recovery
 import (
 	"context"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // JobGraphStore keeps submitted job graphs (opaque bytes) so a new leader can
@@ -41,6 +43,11 @@ type CompletedCheckpoint struct {
 	ID        int64
 	Timestamp time.Time
 	Metadata  []byte
+	// LeaderSession is the leader session that stored the checkpoint: Add
+	// stamps it from the guard (what the caller sets is ignored). uuid.Nil for
+	// a checkpoint stored before stamps existed: it carries no claim of its
+	// writer, and is ordered only by its ID.
+	LeaderSession uuid.UUID
 }
 
 // CheckpointIDCounter hands out checkpoint IDs, kept by the backend at

@@ -11,7 +11,11 @@
 // soon as retrieval names one, listing the tasks it runs (job, execution,
 // subtask, last checkpoint) for that leader to adopt. With no leader registered
 // with for the whole grace period, it cancels the tasks; it keeps its process and
-// slots. Status reports each task's records, the records replayed after restores
+// slots. A leader that timed it out (its heartbeats stopped arriving) has replaced
+// its tasks: told so (a heartbeat answered tmapi.ErrNotRegistered, or a
+// registration answered TimedOut), it cancels them at once and registers with
+// every slot free. Parts its sinks commit are stamped with the leader session of
+// the command that committed them. Status reports each task's records, the records replayed after restores
 // and the newest gaps between records reaching its sink.
 //
 // The TaskManager–AM protocol (paths, types, the leader-session header, both

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -301,8 +302,16 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		default:
 			if err := tm.heartbeat(kctx, known); err != nil {
 				tm.log.Info().Err(err).Msg("heartbeat refused: registering again")
+				dropped := errors.Is(err, tmapi.ErrNotRegistered)
+				if dropped {
+					tm.dropReplaced(known)
+				}
 				tm.mu.Lock()
-				if tm.leader == known {
+				switch {
+				case tm.leader != known:
+				case dropped:
+					tm.leader = recovery.LeaderInfo{} // nothing left to keep for a next leader
+				default:
 					tm.leaderLostLocked("heartbeat refused")
 				}
 				tm.mu.Unlock()
@@ -317,6 +326,36 @@ func (tm *TaskManager) follow(ctx context.Context) {
 		case <-tm.change:
 		case <-tick:
 		}
+	}
+}
+
+// msgTimedOut is logged when a leader's answer shows it timed this
+// TaskManager out, with the number of tasks canceled.
+const msgTimedOut = "the leader timed this taskmanager out and replaced its tasks: canceled them, their slots free"
+
+// dropReplaced cancels every task: leader, still leading, timed this
+// TaskManager out (a partition, a pause) and has replaced its tasks elsewhere.
+// Nobody will adopt them — the next registration lists none and offers every
+// slot — and nothing they hold is committed: their output since the last
+// commit is dropped with them, and the pending parts they sealed stay
+// invisible until the next restore of their subtask discards them.
+func (tm *TaskManager) dropReplaced(leader recovery.LeaderInfo) {
+	n := tm.stop(func(tmapi.TaskID) bool { return true })
+	tm.log.Warn().Str(logging.LeaderSession, leader.SessionID.String()).Int("tasks", n).
+		Str(logging.Reason, "heartbeat answered: not registered").Msg(msgTimedOut)
+}
+
+// dropReported cancels the tasks a registration reported that still run in
+// the execution reported, once leader answered that it had timed this
+// TaskManager out (and replaced them); a task deployed since stays.
+func (tm *TaskManager) dropReported(leader recovery.LeaderInfo, reported []tmapi.RunningTask) {
+	n := tm.stop(func(id tmapi.TaskID) bool {
+		r, ok := tm.tasks.m[id] // called with tm.tasks.mu held
+		return ok && slices.ContainsFunc(reported, func(t tmapi.RunningTask) bool { return t.Task() == id && t.Execution == r.task.Execution() })
+	})
+	if n > 0 {
+		tm.log.Warn().Str(logging.LeaderSession, leader.SessionID.String()).Int("tasks", n).
+			Str(logging.Reason, "registration answered: timed out").Msg(msgTimedOut)
 	}
 }
 
@@ -356,6 +395,9 @@ func (tm *TaskManager) register(ctx context.Context, leader recovery.LeaderInfo)
 		tm.grace = nil
 	}
 	tm.mu.Unlock()
+	if res.TimedOut {
+		tm.dropReported(leader, reg.Tasks)
+	}
 	interval := time.Duration(res.HeartbeatIntervalMs) * time.Millisecond
 	if interval <= 0 {
 		interval = time.Second

@@ -14,8 +14,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/appsecret"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/job"
 	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/recovery/embedded"
@@ -139,7 +141,8 @@ func TestRegistryRefusesOtherSessions(t *testing.T) {
 	}
 	require.Equal(t, http.StatusConflict, post(tmapi.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+uuid.NewString()+`"}`))
 	require.Equal(t, http.StatusOK, post(tmapi.PathRegister, `{"containerId":"c1","slots":1,"leaderSession":"`+session.String()+`"}`))
-	require.Equal(t, http.StatusConflict, post(tmapi.PathHeartbeat, `{"containerId":"c2","leaderSession":"`+session.String()+`"}`), "unknown container")
+	require.Equal(t, http.StatusGone, post(tmapi.PathHeartbeat, `{"containerId":"c2","leaderSession":"`+session.String()+`"}`), "unknown container: not registered")
+	require.Equal(t, http.StatusConflict, post(tmapi.PathHeartbeat, `{"containerId":"c2","leaderSession":"`+uuid.NewString()+`"}`), "another session")
 	require.Equal(t, http.StatusOK, post(tmapi.PathHeartbeat, `{"containerId":"c1","leaderSession":"`+session.String()+`"}`))
 	require.Equal(t, http.StatusBadRequest, post(tmapi.PathRegister, `{"containerId":"c1","bogus":true}`))
 	reg.SetLeader(uuid.New())
@@ -248,4 +251,46 @@ func TestNewLeaderCancelsACallToTheOldOne(t *testing.T) {
 	took := time.Since(granted)
 	t.Logf("registered with the new leader %v after its grant", took)
 	require.Less(t, took, 2*time.Second, "the heartbeat to the silent leader was cancelled, not waited out (5 s)")
+}
+
+// TestTimedOutTaskManagerDropsItsReplacedTasks: a leader that timed a
+// TaskManager out (here: forgot it, as its heartbeat timeout does) answers its
+// next heartbeat ErrNotRegistered; the TaskManager cancels its tasks at once —
+// nobody will adopt them — and registers again with none, every slot free,
+// instead of keeping them for the leaderless grace (which is for a next
+// leader to adopt them).
+func TestTimedOutTaskManagerDropsItsReplacedTasks(t *testing.T) {
+	dir := t.TempDir()
+	leader := startAM(t, dir)
+	g := leader.grant(t)
+	store, err := hdfsstore.Open(context.Background(), "file://"+t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	const container = "container_1_0001_01_000001"
+	tm := taskmanager.New(taskmanager.Config{ContainerID: container, Slots: 1, Secret: testSecret, Leaders: embeddedHA(t, dir),
+		Tasks:           taskmanager.TaskEnv{Storage: store, OutputRoot: taskmanager.OutputRoot, StateRoot: "state"},
+		LeaderlessGrace: time.Minute, Logger: logging.ForTest(t)}) // tasks outlive a lost leader, for the next to adopt
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return tm.Status().LeaderSession == g.SessionID().String() }, 10*time.Second, 5*time.Millisecond)
+
+	spec, err := job.ParseSpec([]byte("name: counting\npipeline:\n  - sequence: {rate: 10ms}\n  - countWindowAll: {size: 100, aggregate: sum}\n  - file: {path: counts}\n"), "c.yaml")
+	require.NoError(t, err)
+	graph, err := job.Graph{ID: "0123456789abcdef0123456789abcdef", Spec: spec, Execution: "e1"}.Encode()
+	require.NoError(t, err)
+	cmds := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, testSecret)
+	require.NoError(t, cmds.Deploy(ctx, tm.Address(), g.SessionID(), tmapi.Deployment{JobID: "0123456789abcdef0123456789abcdef", Graph: graph}))
+	require.Len(t, tm.Status().Tasks, 1)
+	regs := tm.Status().Registrations
+
+	leader.reg.Remove(container) // timed out: its subtask is redeployed elsewhere
+	require.Eventually(t, func() bool {
+		st := tm.Status()
+		return len(st.Tasks) == 0 && st.Registrations == regs+1 && st.LeaderSession == g.SessionID().String()
+	}, 5*time.Second, 5*time.Millisecond, "the TaskManager drops its tasks and registers again")
+	l := leader.reg.List()
+	require.Len(t, l, 1)
+	require.Empty(t, l[0].Tasks, "registered with no tasks: its slot is free")
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
+
 	"github.com/amkeeper/amkeeper/hdfsstore"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/job"
@@ -143,7 +145,8 @@ func (tm *TaskManager) Deploy(ctx context.Context, d tmapi.Deployment) error {
 	}
 	key := d.Task()
 	tm.stop(func(k tmapi.TaskID) bool { return k == key }) // a redeployment replaces the old instance
-	if err := t.Restore(ctx, d.Handle); err != nil {
+	// The parts a restore publishes are stamped with the deploying leader's session.
+	if err := t.Restore(commitContext(ctx), d.Handle); err != nil {
 		if unusable(err) {
 			return fmt.Errorf("%w: restore %s/%d: %w", tmapi.ErrUnusableState, d.JobID, d.Subtask, err)
 		}
@@ -198,7 +201,17 @@ func (tm *TaskManager) CompleteCheckpoint(ctx context.Context, id tmapi.TaskID, 
 	if err != nil {
 		return err
 	}
-	return t.NotifyCheckpointComplete(ctx, checkpoint)
+	return t.NotifyCheckpointComplete(commitContext(ctx), checkpoint)
+}
+
+// commitContext carries the leader session of the command ctx belongs to into
+// the sinks' commits, which stamp the parts they publish with it.
+func commitContext(ctx context.Context) context.Context {
+	id, err := uuid.Parse(tmapi.CommandSession(ctx))
+	if err != nil {
+		return ctx // not a command (a test's direct call): parts carry no session
+	}
+	return job.WithLeaderSession(ctx, id)
 }
 
 // AbortCheckpoint drops checkpoint's pending state in the task; only a task

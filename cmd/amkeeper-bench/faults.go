@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,16 +26,23 @@ import (
 const (
 	flagRuns   = "runs"
 	flagOutage = "outage"
+	flagFaults = "faults"
 )
+
+// faultEnsemble names the ZooKeeper ensemble faults in --faults.
+const faultEnsemble = "ensemble"
 
 func faultsCommand() *cli.Command {
 	return &cli.Command{
 		Name: "faults",
-		Usage: "ZooKeeper ensemble faults on a multi-host bed (network namespaces; needs root, ip, nft): " +
-			"time from each fault to the job checkpointing again, with and without tolerate-suspended-connections",
+		Usage: "faults on a multi-host bed (network namespaces; needs root, ip, nft): ZooKeeper ensemble faults " +
+			"(time from each fault to the job checkpointing again, with and without tolerate-suspended-connections) " +
+			"and host faults on a standalone cluster (time to a new leader, a checkpoint, committed output; exact output)",
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: flagFaults, Value: strings.Join(faultNames(), ","),
+				Usage: "the faults to make, comma-separated: " + strings.Join(faultNames(), ", ")},
 			&cli.IntFlag{Name: flagRuns, Value: 3, Usage: "runs of each fault (1–20)"},
-			&cli.DurationFlag{Name: flagOutage, Value: 4 * time.Second, Usage: "how long the majority stays lost (1s–30s)"},
+			&cli.DurationFlag{Name: flagOutage, Value: 4 * time.Second, Usage: "how long the ZooKeeper majority, and the HDFS host, stay lost (1s–30s)"},
 		},
 		Action: runFaults,
 	}
@@ -53,6 +65,10 @@ func runFaults(c *cli.Context) error {
 	if runs < 1 || runs > 20 || outage < time.Second || outage > 30*time.Second {
 		return cli.Exit("faults: want --runs 1–20 and --outage 1s–30s", exitUsage)
 	}
+	ensemble, hosts, err := selectFaults(c.String(flagFaults))
+	if err != nil {
+		return cli.Exit("faults: "+err.Error(), exitUsage)
+	}
 	log, err := newLogger(c, "amkeeper-bench")
 	if err != nil {
 		return err
@@ -68,10 +84,53 @@ func runFaults(c *cli.Context) error {
 	if err != nil {
 		return fail(err)
 	}
+	if ensemble {
+		if err := runEnsembleFaults(ctx, w, log, dir, yarnSession, runs, outage); err != nil {
+			return fail(err)
+		}
+	}
+	if len(hosts) > 0 {
+		if err := runHostFaults(ctx, w, log, dir, yarnSession, hosts, runs, outage); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}
 
+// faultNames are the names --faults takes.
+func faultNames() []string {
+	names := []string{faultEnsemble}
+	for _, f := range hostFaults() {
+		names = append(names, f.name)
+	}
+	return names
+}
+
+// selectFaults parses --faults: whether the ensemble faults run, and which host
+// faults (in the order hostFaults lists them).
+func selectFaults(list string) (ensemble bool, hosts []hostFault, err error) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(faultNames(), name) {
+			return false, nil, fmt.Errorf("--faults: unknown fault %q; valid: %s", name, strings.Join(faultNames(), ", "))
+		}
+		want[name] = true
+	}
+	for _, f := range hostFaults() {
+		if want[f.name] {
+			hosts = append(hosts, f)
+		}
+	}
+	return want[faultEnsemble], hosts, nil
+}
+
+// runEnsembleFaults loses one, then two of three ZooKeeper servers' hosts
+// under two sessions, with and without tolerate-suspended-connections.
+func runEnsembleFaults(ctx context.Context, w io.Writer, log zerolog.Logger, dir, yarnSession string, runs int, outage time.Duration) error {
 	bed, err := netns.Create(func(f string, a ...any) { log.Info().Msgf(f, a...) }, "z1", "z2", "z3", "a", "b")
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer func() {
 		if err := bed.Close(); err != nil {
@@ -81,7 +140,7 @@ func runFaults(c *cli.Context) error {
 	zhosts := []*netns.Host{bed.Host("z1"), bed.Host("z2"), bed.Host("z3")}
 	zk, err := zktest.New(zktest.WithServers(3), zktest.WithHosts(zhosts[0], zhosts[1], zhosts[2]))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer zk.Close()
 	defer func() {
@@ -107,7 +166,7 @@ func runFaults(c *cli.Context) error {
 		home := filepath.Join(dir, "session-"+host.Name)
 		confDir := filepath.Join(home, "conf")
 		if err := os.MkdirAll(confDir, 0o700); err != nil {
-			return fail(err)
+			return err
 		}
 		args := []string{"netns", "exec", host.NS, yarnSession, "--conf-dir", confDir, "-n", "1"}
 		args = append(args, sessionctl.DynamicArgs(append([]string{"high-availability.type=zookeeper",
@@ -118,22 +177,22 @@ func runFaults(c *cli.Context) error {
 			"jobmanager.rpc.address=" + host.Address(), "rest.address=" + host.Address(), "taskmanager.host=" + host.Address(),
 			"heartbeat.interval=100 ms", "rest.port=0"}, fs.props...))...)
 		if fs.s, err = sessionctl.StartDetached(ctx, "ip", home, args...); err != nil {
-			return fail(err)
+			return err
 		}
 		defer fs.s.Stop()
 		if fs.rest, err = sessionctl.WaitLeader(ctx, fs.s.Client, ""); err != nil {
-			return fail(err)
+			return err
 		}
 		secret, err := fs.s.Secret()
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		sub, err := sessionctl.NewSubmission(fmt.Appendf(nil, benchJob, 0, 0), "bench.yaml")
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if err := sessionctl.Submit(ctx, secret, nil, fs.rest, sub); err != nil {
-			return fail(fmt.Errorf("submit: %w", err))
+			return fmt.Errorf("submit: %w", err)
 		}
 		fs.job = sub.JobID
 	}
@@ -194,56 +253,56 @@ func runFaults(c *cli.Context) error {
 		// One server's host lost, a different one each run.
 		before, err := settled()
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		lost := zhosts[r%3]
 		down := time.Now()
 		if err := lost.LinkDown(); err != nil {
-			return fail(err)
+			return err
 		}
 		t, err := again(before, down, 90*time.Second)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		for i := range sessions {
 			one[i] = append(one[i], t[i])
 		}
 		if err := lost.LinkUp(); err != nil {
-			return fail(err)
+			return err
 		}
 		if err := serving(); err != nil {
-			return fail(err)
+			return err
 		}
 
 		// Two of the three lost for the outage.
 		if before, err = settled(); err != nil {
-			return fail(err)
+			return err
 		}
 		pair := []*netns.Host{zhosts[r%3], zhosts[(r+1)%3]}
 		down = time.Now()
 		for _, h := range pair {
 			if err := h.LinkDown(); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fail(ctx.Err())
+			return ctx.Err()
 		case <-time.After(outage): // the fault's length, not a wait for an outcome
 		}
 		for _, h := range pair {
 			if err := h.LinkUp(); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 		if t, err = again(before, down, 90*time.Second); err != nil {
-			return fail(err)
+			return err
 		}
 		for i := range sessions {
 			majority[i] = append(majority[i], t[i])
 		}
 		if err := serving(); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 

@@ -1,10 +1,11 @@
 // Command amkeeper-bench runs amkeeper's benchmarks on this machine: failover
 // phases of a real session under AM kills, leader-election handover against
-// python3-kazoo, a new leader's recovery of many jobs, and ZooKeeper ensemble
-// faults on a multi-host bed of network namespaces (faults, as root). It is kept
-// out of the shipped yarn-session CLI; each benchmark starts its own throwaway
-// ZooKeeper (faults: an ensemble on the bed), and the session benchmarks start
-// sessions with a yarn-session binary.
+// python3-kazoo, a new leader's recovery of many jobs, and faults on a
+// multi-host bed of network namespaces (faults, as root): ZooKeeper ensemble
+// faults, and host faults on the seed's standalone cluster (integration/multihost).
+// It is kept out of the shipped yarn-session CLI; each benchmark starts its own
+// throwaway ZooKeeper (faults: on the bed), and the session benchmarks start
+// sessions and daemons with a yarn-session binary.
 package main
 
 import (

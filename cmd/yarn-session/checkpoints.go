@@ -41,13 +41,14 @@ func checkpointsCommand() *cli.Command {
 					return cli.Exit("checkpoints fallback: --to is required: the retained checkpoint to restore from", exitUsage)
 				}
 				jobID := c.Args().First()
-				id, err := sessionID(c)
+				a, err := appFromFlags(c)
 				if err != nil {
 					return err
 				}
-				rest, secret, side, err := leaderCommand(c.Context, id)
+				id := a.id
+				rest, secret, side, err := leaderCommand(c.Context, a, "checkpoints fallback")
 				if err != nil {
-					return cli.Exit(fmt.Sprintf("checkpoints fallback: %v", err), exitFailure)
+					return err
 				}
 				var plan jobmanager.FallbackPlan
 				req := jobmanager.FallbackRequest{To: c.Int64(flagTo), Confirm: c.Bool(flagYes)}

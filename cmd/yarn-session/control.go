@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/amkeeper/amkeeper/supervisor"
 )
 
 const (
@@ -48,28 +46,36 @@ func sessionCommands() []*cli.Command {
 		},
 		{
 			Name: "stop", Usage: "stop a session: the AM is asked to finish, containers are stopped, HA data is kept",
+			Description: "Exit codes: 0 stopped, or it had already ended (as yarn application -kill); " +
+				fmt.Sprint(exitNoSuchApp) + " no such application; 1 it cannot be asked or did not stop; 2 a usage error.",
 			Flags: []cli.Flag{idFlag()},
 			Action: func(c *cli.Context) error {
-				id, err := sessionID(c)
+				a, err := appFromFlags(c)
 				if err != nil {
 					return err
 				}
-				return stopSession(c, id)
+				return stopSession(c, a)
 			},
 		},
 		{
 			Name: "kill-am", Usage: "SIGKILL the session's current AM (counts against the restart budget; for tests and demos)",
+			Description: "Exit codes: 0 killed; " + fmt.Sprint(exitEnded) + " the application has ended; " +
+				fmt.Sprint(exitNoSuchApp) + " no such application; 1 it cannot be asked; 2 a usage error.",
 			Flags: []cli.Flag{idFlag()},
 			Action: func(c *cli.Context) error {
-				id, err := sessionID(c)
+				a, err := appFromFlags(c)
 				if err != nil {
 					return err
 				}
-				pid, err := supervisor.NewControlClient(appDirOf(id)).KillAM(c.Context)
+				client, _, err := a.running(c.Context, "kill-am")
 				if err != nil {
-					return cli.Exit(fmt.Sprintf("kill-am %s: %v", id, err), exitFailure)
+					return err
 				}
-				fmt.Fprintf(c.App.Writer, "Killed AM pid %d of %s.\n", pid, id)
+				pid, err := client.KillAM(c.Context)
+				if err != nil {
+					return cli.Exit(fmt.Sprintf("kill-am %s: %v", a.id, err), exitFailure)
+				}
+				fmt.Fprintf(c.App.Writer, "Killed AM pid %d of %s.\n", pid, a.id)
 				return nil
 			},
 		},

@@ -288,7 +288,7 @@ func runJobManagerStart(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("jobmanager start: %v", err), exitFailure)
 	}
 	fmt.Fprintf(c.App.Writer, "Starting jobmanager daemon on host %s.\n", host)
-	pid, err := detach(c, dir)
+	pid, _, err := detach(c, dir, "")
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("jobmanager start: %v", err), exitFailure)
 	}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -19,26 +17,15 @@ import (
 	"github.com/amkeeper/amkeeper/internal/httpjson"
 	"github.com/amkeeper/amkeeper/internal/sessionctl"
 	"github.com/amkeeper/amkeeper/jobmanager"
-	"github.com/amkeeper/amkeeper/supervisor"
 )
-
-// leaderREST finds the REST address of the session's leading AM.
-func leaderREST(ctx context.Context, id string) (string, error) {
-	return sessionctl.FindLeader(ctx, supervisor.NewControlClient(appDirOf(id)), "")
-}
 
 // sessionTLS returns the REST TLS (security.ssl.rest.*) of the session as it
 // was started — its session.json names the configuration directory and the -D
 // items — or nil when the session's REST endpoint is plain HTTP.
-func sessionTLS(id string) (*flinkssl.Side, error) {
-	file := filepath.Join(appDirOf(id), "session.json")
-	b, err := os.ReadFile(file)
+func sessionTLS(a application) (*flinkssl.Side, error) {
+	sp, err := readSpec(a.dir)
 	if err != nil {
 		return nil, fmt.Errorf("the session's configuration: %w", err)
-	}
-	var sp spec
-	if err := json.Unmarshal(b, &sp); err != nil {
-		return nil, fmt.Errorf("the session's configuration: %s: %w", file, err)
 	}
 	cfg, err := conf.Load(conf.Options{Dir: sp.ConfDir, Dynamic: sp.Dynamic, ApplicationID: sp.AppID})
 	if err != nil {
@@ -51,25 +38,37 @@ func sessionTLS(id string) (*flinkssl.Side, error) {
 	return side, nil
 }
 
-// leaderRESTClient finds the session's leader and the TLS to reach it with.
-func leaderRESTClient(ctx context.Context, id string) (string, *flinkssl.Side, error) {
-	side, err := sessionTLS(id)
+// leaderRESTClient finds the leader of the running application and the TLS to
+// reach it with, for the command what. An application that does not run is
+// answered as status answers it (application.running).
+func leaderRESTClient(ctx context.Context, a application, what string) (string, *flinkssl.Side, error) {
+	_, st, err := a.running(ctx, what)
 	if err != nil {
 		return "", nil, err
 	}
-	rest, err := leaderREST(ctx, id)
-	return rest, side, err
+	side, err := sessionTLS(a)
+	if err != nil {
+		return "", nil, cli.Exit(fmt.Sprintf("%s: %v", what, err), exitFailure)
+	}
+	rest, err := sessionctl.LeaderIn(st, "")
+	if err != nil {
+		return "", nil, cli.Exit(fmt.Sprintf("%s: %v", what, err), exitFailure)
+	}
+	return rest, side, nil
 }
 
-// leaderCommand finds the session's leader and reads the session's secret, for
-// a call that changes the session's state.
-func leaderCommand(ctx context.Context, id string) (string, appsecret.Secret, *flinkssl.Side, error) {
-	secret, err := sessionctl.SessionSecret(appDirOf(id))
+// leaderCommand finds the leader of the running application and reads the
+// session's secret, for a call (what) that changes the session's state.
+func leaderCommand(ctx context.Context, a application, what string) (string, appsecret.Secret, *flinkssl.Side, error) {
+	rest, side, err := leaderRESTClient(ctx, a, what)
 	if err != nil {
 		return "", appsecret.Secret{}, nil, err
 	}
-	rest, side, err := leaderRESTClient(ctx, id)
-	return rest, secret, side, err
+	secret, err := sessionctl.SessionSecret(a.dir)
+	if err != nil {
+		return "", appsecret.Secret{}, nil, cli.Exit(fmt.Sprintf("%s: %v", what, err), exitFailure)
+	}
+	return rest, secret, side, nil
 }
 
 func jobCommands() []*cli.Command {
@@ -84,13 +83,13 @@ func jobCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				id, err := sessionID(c)
+				a, err := appFromFlags(c)
 				if err != nil {
 					return err
 				}
-				rest, side, err := leaderRESTClient(c.Context, id)
+				rest, side, err := leaderRESTClient(c.Context, a, "list")
 				if err != nil {
-					return cli.Exit(fmt.Sprintf("list: %v", err), exitFailure)
+					return err
 				}
 				var res struct {
 					Jobs []jobmanager.JobStatus `json:"jobs"`
@@ -124,13 +123,13 @@ func jobCommands() []*cli.Command {
 				if c.NArg() != 1 {
 					return cli.Exit("cancel: give one JOBID (see yarn-session list)", exitUsage)
 				}
-				id, err := sessionID(c)
+				a, err := appFromFlags(c)
 				if err != nil {
 					return err
 				}
-				rest, secret, side, err := leaderCommand(c.Context, id)
+				rest, secret, side, err := leaderCommand(c.Context, a, "cancel")
 				if err != nil {
-					return cli.Exit(fmt.Sprintf("cancel: %v", err), exitFailure)
+					return err
 				}
 				err = sessionctl.Command(secret, side, 30*time.Second).Do(c.Context, httpjson.Request{Method: http.MethodPost,
 					URL: rest + "/jobs/" + c.Args().First() + "/cancel", Body: struct{}{}}, nil)
@@ -165,13 +164,13 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitUsage)
 			}
-			id, err := sessionID(c)
+			a, err := appFromFlags(c)
 			if err != nil {
 				return err
 			}
-			rest, secret, side, err := leaderCommand(c.Context, id)
+			rest, secret, side, err := leaderCommand(c.Context, a, "run")
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)
+				return err
 			}
 			if err := sessionctl.Submit(c.Context, secret, side, rest, sub); err != nil {
 				return cli.Exit(fmt.Sprintf("run: %v", err), exitFailure)

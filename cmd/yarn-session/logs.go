@@ -64,14 +64,11 @@ func runLogs(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := sessionID(c)
+	a, err := appFromFlags(c)
 	if err != nil {
 		return err
 	}
-	if ok, err := appExists(id); err == nil && !ok {
-		return noSuchApp(id)
-	}
-	dir := appDirOf(id)
+	id, dir := a.id, a.dir
 	f := &logPrinter{w: c.App.Writer, json: asJSON, dir: dir}
 	follow := c.Bool(flagFollow)
 	if cid := c.String(flagContainerLog); cid != "" {

@@ -130,14 +130,12 @@ func runSession(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "NodeManagers: 1 (this machine)\nvcores: %d\nmemory: %s\n", runtime.NumCPU(), machineMemory())
 		return nil
 	}
-	if id := c.String(flagAppID); id != "" {
-		if err := validAppID("-id", id); err != nil {
+	if c.String(flagAppID) != "" {
+		a, err := appFromFlags(c)
+		if err != nil {
 			return err
 		}
-		if err := checkHome(); err != nil {
-			return err
-		}
-		return attach(c, id)
+		return attach(c, a)
 	}
 	sp, cfg, err := newSpec(c)
 	if err != nil {
@@ -157,15 +155,16 @@ func runSession(c *cli.Context) error {
 	w := c.App.Writer
 	timeout := cfg.Duration(conf.SessionStartTimeout)
 	if c.Bool(flagDetached) {
-		if _, err := detach(c, dir); err != nil {
-			return cli.Exit(err.Error(), exitFailure)
+		_, keeper, err := detach(c, dir, sp.AppID)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("session %s: %v", sp.AppID, err), exitFailure)
 		}
 		// The start returns once an AM leads, as yarn-session.sh returns once
 		// the JobManager runs; a start that does not get there is stopped.
-		lead, err := awaitLeader(c.Context, dir, sp.AppID, timeout)
+		lead, err := awaitLeader(c.Context, dir, sp.AppID, timeout, keeper)
 		if err != nil {
 			msg := err.Error()
-			if failed, ended := isStartFailure(err); failed && !ended && stopUnstarted(c.Context, dir) {
+			if failed, gone := isStartFailure(err); failed && !gone && stopUnstarted(c.Context, dir) {
 				msg += "; the session was stopped"
 			}
 			return cli.Exit(msg, exitFailure)
@@ -185,13 +184,13 @@ func runSession(c *cli.Context) error {
 	go func() {
 		// Recorded once an AM leads: a start that fails leaves another
 		// session's record alone.
-		lead, err := awaitLeader(ctx, dir, sp.AppID, timeout)
+		lead, err := awaitLeader(ctx, dir, sp.AppID, timeout, nil)
 		switch {
 		case err == nil:
 			recordSession(c, sp)
 			fmt.Fprintf(w, "JobManager Web Interface: %s\n", lead.rest)
 		case ctx.Err() == nil:
-			if _, ended := isStartFailure(err); ended {
+			if _, gone := isStartFailure(err); gone {
 				return // supervise reports the end
 			}
 			fmt.Fprintf(w, "Warning: %v\n", err) // still running: the user decides
@@ -327,17 +326,17 @@ func supervise(ctx context.Context, w io.Writer, log zerolog.Logger, dir string,
 		TaskManagers: sp.TaskManagers, TaskManagerMemory: sp.TMMemory, AMMemory: sp.JMMemory, Slots: sp.Slots,
 		RESTPort: sp.RESTPort, Logger: log, OneMaster: sp.Master})
 	if err != nil {
-		return cli.Exit(err.Error(), exitFailure)
+		return cli.Exit(fmt.Sprintf("supervise %s: %v", sp.AppID, err), exitFailure)
 	}
 	defer sc.Close()
 	sup, err := supervisor.New(sc)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
+		return cli.Exit(fmt.Sprintf("supervise %s: %v", sp.AppID, err), exitFailure)
 	}
 	defer removeProperties(sp.AppID)
 	out, err := sup.Run(ctx)
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("supervisor: %v", err), exitFailure)
+		return cli.Exit(fmt.Sprintf("supervise %s: %v", sp.AppID, err), exitFailure)
 	}
 	d := out.Decision
 	// Only a terminal state may remove HA data, and only when every job is
@@ -388,18 +387,25 @@ func readCommands(r io.Reader, w io.Writer, stop func(), dir string) {
 	}
 }
 
+// supervisorLog is where a detached session's keeper and each supervisor it
+// ran write their output.
+func supervisorLog(dir string) string { return filepath.Join(dir, "supervisor.log") }
+
 // detach starts `yarn-session keep --app-dir DIR` (which runs `supervise` and
 // restarts it should it die) in its own session, with its output in
-// DIR/supervisor.log, and waits until the supervisor serves its control socket;
-// it returns the supervisor's PID.
-func detach(c *cli.Context, dir string) (int, error) {
+// supervisorLog(DIR), and waits until the supervisor serves its control socket;
+// it returns the supervisor's PID and a channel that gets the keeper's exit
+// (cmd.Wait's error) once it has exited. A keeper that exits before the
+// supervisor serves fails the call, naming the last error line of the log
+// (supervisorExited; appID for the hint, "" for none).
+func detach(c *cli.Context, dir, appID string) (int, <-chan error, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "supervisor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(supervisorLog(dir), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer logf.Close()
 	// The keeper runs the supervisor and restarts it should it die.
@@ -407,7 +413,7 @@ func detach(c *cli.Context, dir string) (int, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start the supervisor: %w", err)
+		return 0, nil, fmt.Errorf("start the supervisor: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -418,13 +424,13 @@ func detach(c *cli.Context, dir string) (int, error) {
 		st, err := client.Status(ctx)
 		cancel()
 		if err == nil {
-			return st.SupervisorPID, nil
+			return st.SupervisorPID, exited, nil
 		}
 		select {
 		case err := <-exited:
-			return 0, fmt.Errorf("the supervisor exited at once (%v); see %s", err, filepath.Join(dir, "supervisor.log"))
+			return 0, nil, errors.New(supervisorExited(dir, appID, err, "before it answered"))
 		case <-deadline:
-			return 0, fmt.Errorf("the supervisor did not come up within 30s; see %s", filepath.Join(dir, "supervisor.log"))
+			return 0, nil, fmt.Errorf("the supervisor did not come up within 30s; see %s", supervisorLog(dir))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -441,13 +447,9 @@ func superviseCommand() *cli.Command {
 			if e, err := readEnded(dir); err == nil {
 				return cli.Exit(fmt.Sprintf("supervise: application %s has ended (%s): start a new session", e.ApplicationID, e.FinalStatus), exitFailure)
 			}
-			b, err := os.ReadFile(filepath.Join(dir, "session.json"))
+			sp, err := readSpec(dir)
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("supervise: %v", err), exitFailure)
-			}
-			var sp spec
-			if err := json.Unmarshal(b, &sp); err != nil {
-				return cli.Exit(fmt.Sprintf("supervise: session.json: %v", err), exitFailure)
 			}
 			log, err := supervisorLogger(c, sp.AppID)
 			if err != nil {
@@ -470,31 +472,30 @@ func orphaned(dir string) bool {
 }
 
 // attach follows a running session: it prints its status and takes stop, quit
-// and help on stdin (quit only detaches).
-func attach(c *cli.Context, id string) error {
-	dir := appDirOf(id)
-	client := supervisor.NewControlClient(dir)
-	st, err := client.Status(c.Context)
-	if err != nil && orphaned(dir) {
+// and help on stdin (quit only detaches). An ended application is answered as
+// status answers it (exit 5).
+func attach(c *cli.Context, a application) error {
+	client, st, err := a.running(c.Context, "attach")
+	if err != nil && orphaned(a.dir) {
 		// Its supervisor died and the application did not end: start a new
 		// one, which adopts the AM and containers that kept running.
-		pid, derr := detach(c, dir)
+		pid, _, derr := detach(c, a.dir, a.id)
 		if derr != nil {
-			return cli.Exit(fmt.Sprintf("attach %s: restart its supervisor: %v", id, derr), exitFailure)
+			return cli.Exit(fmt.Sprintf("attach %s: restart its supervisor: %v", a.id, derr), exitFailure)
 		}
-		fmt.Fprintf(c.App.Writer, "The supervisor of %s was not running: restarted it (pid %d); it adopts what still runs.\n", id, pid)
-		st, err = client.Status(c.Context)
+		fmt.Fprintf(c.App.Writer, "The supervisor of %s was not running: restarted it (pid %d); it adopts what still runs.\n", a.id, pid)
+		client, st, err = a.running(c.Context, "attach")
 	}
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("attach %s: %v", id, err), exitFailure)
+		return err
 	}
-	runningReport(dir, st).print(c.App.Writer)
+	runningReport(a.dir, st).print(c.App.Writer)
 	fmt.Fprintln(c.App.Writer, "Attached. Type 'stop' to stop the session, 'quit' to detach.")
 	sc := bufio.NewScanner(c.App.Reader)
 	for sc.Scan() {
 		switch strings.TrimSpace(sc.Text()) {
 		case "stop":
-			return stopSession(c, id)
+			return stopRunning(c, a, client, st)
 		case "quit":
 			return nil
 		case "help":
@@ -504,13 +505,29 @@ func attach(c *cli.Context, id string) error {
 	return nil
 }
 
-func stopSession(c *cli.Context, id string) error {
-	dir := appDirOf(id)
-	client := supervisor.NewControlClient(dir)
-	st, err := client.Status(c.Context)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
+// stopSession stops the application. One that has already ended is no error
+// (exit 0, as `yarn application -kill` answers "has already finished").
+func stopSession(c *cli.Context, a application) error {
+	client, st, err := a.running(c.Context, "stop")
+	if exitCode(err) == exitEnded {
+		if e, rerr := readEnded(a.dir); rerr == nil {
+			fmt.Fprintf(c.App.Writer, "Application %s has already ended: %s, final status %s (%s) after %d attempt(s).\n",
+				a.id, stateOf(e.FinalStatus), e.FinalStatus, e.Reason, e.Attempts)
+		} else {
+			fmt.Fprintf(c.App.Writer, "Application %s has already ended: %s, final status %s; its supervisor (pid %d) is stopping it.\n",
+				a.id, stateOf(st.State), st.State, st.SupervisorPID)
+		}
+		return nil
 	}
+	if err != nil {
+		return err
+	}
+	return stopRunning(c, a, client, st)
+}
+
+// stopRunning stops the running application whose supervisor reported st.
+func stopRunning(c *cli.Context, a application, client *supervisor.ControlClient, st supervisor.Status) error {
+	id, dir := a.id, a.dir
 	if err := client.Stop(c.Context); err != nil {
 		return cli.Exit(fmt.Sprintf("stop %s: %v", id, err), exitFailure)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,44 +47,54 @@ func TestPickRESTPort(t *testing.T) {
 
 // TestAwaitLeaderWaitsForTheEndRecord: a supervisor that already reports FAILED
 // but has not yet written ended.json (it writes it right after) does not make a
-// start fail without the record's reason and attempt count.
+// start fail without the record's reason and attempt count. The record is
+// written only once the start has been answered FAILED three times, so the
+// start kept waiting across two answers of the bare state.
 func TestAwaitLeaderWaitsForTheEndRecord(t *testing.T) {
 	dir := t.TempDir()
-	statusAsked := serveFakeSupervisor(t, dir, supervisor.Status{State: "FAILED", SupervisorPID: os.Getpid()})
-
 	const appID = "application_1700000000000_0001"
-	go func() {
-		<-statusAsked                      // the supervisor has answered FAILED at least once
-		time.Sleep(300 * time.Millisecond) // the gap between the state and the record
-		b, _ := json.Marshal(ended{ApplicationID: appID, FinalStatus: "FAILED", Reason: "budget-exhausted", Attempts: 2})
-		_ = os.WriteFile(filepath.Join(dir, endedFile), b, 0o600)
-	}()
-	_, err := awaitLeader(context.Background(), dir, appID, time.Minute)
+	thirdAnswer := make(chan struct{})
+	serveFakeSupervisor(t, dir, supervisor.Status{State: "FAILED", SupervisorPID: os.Getpid()}, func(n int) {
+		if n == 3 { // answered before the record exists, as every answer before it
+			b, _ := json.Marshal(ended{ApplicationID: appID, FinalStatus: "FAILED", Reason: "budget-exhausted", Attempts: 2})
+			_ = os.WriteFile(filepath.Join(dir, endedFile), b, 0o600)
+			close(thirdAnswer)
+		}
+	})
+	_, err := awaitLeader(context.Background(), dir, appID, time.Minute, nil)
 	var se *errStart
 	require.ErrorAs(t, err, &se)
-	require.True(t, se.ended)
+	require.True(t, se.gone)
 	require.True(t, strings.HasPrefix(se.msg, "session "+appID+" ended FAILED (budget-exhausted) after 2 attempt(s) before an application master led; "), se.msg)
+	select {
+	case <-thirdAnswer:
+	default:
+		t.Fatal("the start returned before its third status answer, without the record")
+	}
 }
 
 // serveFakeSupervisor answers status requests on dir's control socket with st,
-// as a supervisor does; the channel gets a value on the first request.
-func serveFakeSupervisor(t *testing.T, dir string, st supervisor.Status) <-chan struct{} {
+// as a supervisor does; onStatus (if not nil) is called with the request's
+// number (1, 2, …) before each answer is written.
+func serveFakeSupervisor(t *testing.T, dir string, st supervisor.Status, onStatus func(n int)) {
 	t.Helper()
 	sock := supervisor.ControlSocket(dir)
 	require.NoError(t, os.MkdirAll(filepath.Dir(sock), 0o700))
 	l, err := net.Listen("unix", sock)
 	require.NoError(t, err)
-	asked := make(chan struct{}, 1)
+	var mu sync.Mutex
+	n := 0
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+supervisor.PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case asked <- struct{}{}:
-		default:
+		mu.Lock()
+		n++
+		if onStatus != nil {
+			onStatus(n)
 		}
+		mu.Unlock()
 		httpjson.Write(w, http.StatusOK, st)
 	})
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return asked
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -331,8 +329,8 @@ func (r appReport) print(w io.Writer) {
 
 // leaderTakeover asks the leader at rest how it took each job over; nil when
 // it does not answer (status reports what the supervisor knows regardless).
-func leaderTakeover(ctx context.Context, id, rest string) map[string]jobmanager.Takeover {
-	side, err := sessionTLS(id)
+func leaderTakeover(ctx context.Context, a application, rest string) map[string]jobmanager.Takeover {
+	side, err := sessionTLS(a)
 	if err != nil {
 		return nil
 	}
@@ -375,33 +373,19 @@ func clock(t *time.Time) string {
 	return t.Format("15:04:05")
 }
 
-// noSuchApp says that id has no application directory, naming where it looked.
-func noSuchApp(id string) error {
-	return cli.Exit(fmt.Sprintf("no such application: %s (looked in %s)", id, sessionsHome()), exitNoSuchApp)
-}
-
-// appExists reports whether id has an application directory.
-func appExists(id string) (bool, error) {
-	_, err := os.Stat(appDirOf(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 func runStatus(c *cli.Context) error {
 	asJSON, err := outputJSON(c)
 	if err != nil {
 		return err
 	}
-	id, err := sessionID(c)
+	a, err := appFromFlags(c)
 	if err != nil {
 		return err
 	}
-	dir := appDirOf(id)
+	dir := a.dir
 	var r appReport
 	code := 0
-	st, err := supervisor.NewControlClient(dir).Status(c.Context)
+	st, err := a.client().Status(c.Context)
 	switch {
 	case err == nil:
 		r = runningReport(dir, st)
@@ -416,20 +400,13 @@ func runStatus(c *cli.Context) error {
 	default:
 		// An ended application has no supervisor to ask: its record says how it ended.
 		e, rerr := readEnded(dir)
-		if rerr == nil {
-			r, code = endedReport(dir, e), exitEnded
-			break
+		if rerr != nil {
+			return a.unreachable("status", err)
 		}
-		if ok, serr := appExists(id); serr == nil && !ok {
-			return noSuchApp(id)
-		}
-		if orphaned(dir) {
-			return cli.Exit(fmt.Sprintf("status %s: %v\nIts supervisor died; its AM and containers may still run. Restart the supervisor (it adopts them): yarn-session -id %s", id, err, id), exitFailure)
-		}
-		return cli.Exit(fmt.Sprintf("status %s: %v", id, err), exitFailure)
+		r, code = endedReport(dir, e), exitEnded
 	}
 	if r.State == stateRunning && r.TrackingURL != "" {
-		r.Takeover = leaderTakeover(c.Context, id, r.TrackingURL)
+		r.Takeover = leaderTakeover(c.Context, a, r.TrackingURL)
 	}
 	if asJSON {
 		if err := writeJSON(c.App.Writer, r); err != nil {

@@ -99,7 +99,7 @@ func TestStatusOfAnEndedApplicationFromItsDirectory(t *testing.T) {
 // with exit code 5 and the end record once it is written.
 func TestStatusWhileTheSupervisorStops(t *testing.T) {
 	_, dir := endedAppDir(t)
-	serveFakeSupervisor(t, dir, supervisor.Status{ApplicationID: endedApp, State: "FAILED", MaxAttempts: 2, SupervisorPID: os.Getpid()})
+	serveFakeSupervisor(t, dir, supervisor.Status{ApplicationID: endedApp, State: "FAILED", MaxAttempts: 2, SupervisorPID: os.Getpid()}, nil)
 	out, code := run(t, "status", "-id", endedApp, "-o", "json")
 	require.Equal(t, exitEnded, code, out)
 	var r map[string]any

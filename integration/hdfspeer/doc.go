@@ -6,6 +6,8 @@
 //	peer := hdfspeer.Start(t)                 // stopped when the test ends
 //	s, err := hdfsstore.Open(ctx, peer.URI("/flink/recovery"))
 //
+// Outside a test (amkeeper-bench faults) New starts one and the caller closes it.
+//
 // # What it speaks
 //
 //   - Hadoop IPC version 9, simple authentication (the connection context's effective

@@ -15,7 +15,8 @@ import (
 // Peer is a running namenode and datanode, and optionally a standby namenode.
 // Its methods are safe for concurrent use.
 type Peer struct {
-	t         testing.TB
+	t         testing.TB // nil for a peer made with New
+	logf      func(format string, args ...any)
 	blockSize int64
 
 	nnAddr, standbyAddr string
@@ -76,14 +77,30 @@ func (p *Peer) listen(addr string, handle func(net.Conn) error) (*server, error)
 	if p.host != nil {
 		lf = p.host.Listen
 	}
-	return serve(lf, addr, handle, p.t)
+	return serve(lf, addr, handle, p.logf)
 }
 
 // Start starts a peer on 127.0.0.1 (or WithHost's host) and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Peer {
 	t.Helper()
+	p, err := start(t.Logf, opts)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	p.t = t
+	t.Cleanup(p.Close)
+	return p
+}
+
+// New starts a peer outside a test (a benchmark command); logf reports what a
+// connection's handling fails with. The caller closes it.
+func New(logf func(format string, args ...any), opts ...Option) (*Peer, error) {
+	return start(logf, opts)
+}
+
+func start(logf func(format string, args ...any), opts []Option) (*Peer, error) {
 	p := &Peer{
-		t:              t,
+		logf:           logf,
 		blockSize:      defaultBlockSize,
 		root:           &inode{dir: true, children: map[string]*inode{}, id: 16385, owner: "hdfs", perm: 0o777, mtime: time.Now()},
 		nextID:         16385,
@@ -96,23 +113,24 @@ func Start(t testing.TB, opts ...Option) *Peer {
 	for _, opt := range opts {
 		opt(p)
 	}
-	t.Cleanup(p.Close)
 	var err error
 	if p.dn, err = p.listen(net.JoinHostPort(p.bindAddr(), "0"), p.serveData); err != nil {
-		t.Fatalf("hdfspeer: datanode: %v", err)
+		return nil, fmt.Errorf("hdfspeer: datanode: %w", err)
 	}
 	p.dnPort = p.dn.ln.Addr().(*net.TCPAddr).Port
 	if p.nn, err = p.listen(net.JoinHostPort(p.bindAddr(), "0"), func(c net.Conn) error { return p.serveIPC(c, false) }); err != nil {
-		t.Fatalf("hdfspeer: namenode: %v", err)
+		p.Close()
+		return nil, fmt.Errorf("hdfspeer: namenode: %w", err)
 	}
 	p.nnAddr = p.nn.ln.Addr().String()
 	if p.standby {
 		if p.sb, err = p.listen(net.JoinHostPort(p.bindAddr(), "0"), func(c net.Conn) error { return p.serveIPC(c, true) }); err != nil {
-			t.Fatalf("hdfspeer: standby namenode: %v", err)
+			p.Close()
+			return nil, fmt.Errorf("hdfspeer: standby namenode: %w", err)
 		}
 		p.standbyAddr = p.sb.ln.Addr().String()
 	}
-	return p
+	return p, nil
 }
 
 // Addr returns the host:port of the (active) namenode.
@@ -147,9 +165,12 @@ func (p *Peer) Stop() {
 }
 
 // Restart stops the namenode if it runs and starts it again on the same address,
-// with the namespace it had.
+// with the namespace it had. It fails the test (a peer made with New: logs)
+// when the address cannot be had again.
 func (p *Peer) Restart() {
-	p.t.Helper()
+	if p.t != nil {
+		p.t.Helper()
+	}
 	p.Stop()
 	var err error
 	var nn *server
@@ -160,6 +181,10 @@ func (p *Peer) Restart() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
+		if p.t == nil {
+			p.logf("hdfspeer: restart the namenode on %s: %v", p.nnAddr, err)
+			return
+		}
 		p.t.Fatalf("hdfspeer: restart the namenode on %s: %v", p.nnAddr, err)
 	}
 	p.mu.Lock()
@@ -279,19 +304,19 @@ func (p *Peer) Close() {
 // waits for every connection's goroutine.
 type server struct {
 	ln    net.Listener
-	t     testing.TB
+	logf  func(format string, args ...any)
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	done  bool
 	wg    sync.WaitGroup
 }
 
-func serve(lf func(network, address string) (net.Listener, error), addr string, handle func(net.Conn) error, t testing.TB) (*server, error) {
+func serve(lf func(network, address string) (net.Listener, error), addr string, handle func(net.Conn) error, logf func(format string, args ...any)) (*server, error) {
 	ln, err := lf("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{ln: ln, t: t, conns: map[net.Conn]struct{}{}}
+	s := &server{ln: ln, logf: logf, conns: map[net.Conn]struct{}{}}
 	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -316,7 +341,7 @@ func serve(lf func(network, address string) (net.Listener, error), addr string, 
 					_ = c.Close()
 				}()
 				if err := handle(c); err != nil && !errors.Is(err, net.ErrClosed) {
-					s.t.Logf("hdfspeer %s: %v", ln.Addr(), err)
+					s.logf("hdfspeer %s: %v", ln.Addr(), err)
 				}
 			}()
 		}

@@ -411,6 +411,31 @@ func (h *Host) Reachable(port int, within time.Duration) bool {
 	return true
 }
 
+// PIDs lists the processes running inside the host (those whose network
+// namespace is the host's), as a machine's process table would.
+func (h *Host) PIDs() ([]int, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/run/netns/"+h.NS, &st); err != nil {
+		return nil, fmt.Errorf("netns: host %s: %w", h.Name, err)
+	}
+	want := fmt.Sprintf("net:[%d]", st.Ino)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("netns: host %s: %w", h.Name, err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && ns == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
 func run(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 	"github.com/amkeeper/amkeeper/internal/zktls"
 )
@@ -162,7 +163,7 @@ func New(opts ...Option) (*Cluster, error) {
 // startAll picks ports, writes every server's files, starts the JVMs and waits until
 // all serve.
 func (c *Cluster) startAll(ctx context.Context) error {
-	ports, err := FreePorts(3 * len(c.servers))
+	ports, err := netaddrtest.Pick(3 * len(c.servers))
 	if err != nil {
 		return err
 	}
@@ -185,21 +186,6 @@ func (c *Cluster) startAll(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// FreePorts returns n distinct loopback ports that were free a moment ago: all
-// listeners stay open until the last is picked, so the kernel hands out n ports.
-func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("zktest: pick a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // Close kills every server and removes the cluster's files. It is idempotent.

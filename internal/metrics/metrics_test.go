@@ -16,6 +16,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/metrics"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 )
 
 // TestServeTakesTheFirstFreePortOfTheRange: as Flink's PrometheusReporter, a
@@ -23,10 +24,7 @@ import (
 // serves the registry at /metrics until the context ends; a range with no free
 // port is an error naming the key.
 func TestServeTakesTheFirstFreePortOfTheRange(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer busy.Close()
-	port := busy.Addr().(*net.TCPAddr).Port
+	port := netaddrtest.BusyPort(t)
 
 	reg := prometheus.NewRegistry()
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "amkeeper_test_value"})

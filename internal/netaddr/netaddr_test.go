@@ -2,7 +2,6 @@ package netaddr_test
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"testing"
 
@@ -10,19 +9,13 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/netaddr"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 )
 
 var keys = netaddr.Keys{Host: "jobmanager.bind-host", Port: "high-availability.jobmanager.port"}
 
 func TestListenTriesThePortsInOrder(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer taken.Close()
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	freePort := free.Addr().(*net.TCPAddr).Port
-	require.NoError(t, free.Close())
-	takenPort := taken.Addr().(*net.TCPAddr).Port
+	takenPort, freePort := netaddrtest.BusyPort(t), netaddrtest.FreePort(t)
 
 	spec, err := conf.ParsePortSpec(fmt.Sprintf("%d,%d", takenPort, freePort))
 	require.NoError(t, err)

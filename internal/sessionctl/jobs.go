@@ -22,6 +22,12 @@ func FindLeader(ctx context.Context, client *supervisor.ControlClient, not strin
 	if err != nil {
 		return "", err
 	}
+	return LeaderIn(st, not)
+}
+
+// LeaderIn returns the REST address of the leading AM a supervisor's status
+// names, skipping not, or an error saying that none leads right now.
+func LeaderIn(st supervisor.Status, not string) (string, error) {
 	for _, am := range st.AMs {
 		if am.Leading && am.REST != "" && am.REST != not {
 			return am.REST, nil

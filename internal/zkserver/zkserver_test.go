@@ -3,7 +3,6 @@ package zkserver_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/netaddr/netaddrtest"
 	"github.com/amkeeper/amkeeper/internal/zkserver"
 )
 
@@ -95,19 +95,6 @@ func sessionID(t *testing.T, pid int) int {
 	return sid
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
 func TestZooKeeperStandaloneFreePort(t *testing.T) {
 	path := writeZooCfg(t, "tickTime=500", "clientPort=0", "forceSync=no")
 	res, runDir := start(t, path, zkserver.Options{})
@@ -161,7 +148,7 @@ func TestZooKeeperStandaloneFreePort(t *testing.T) {
 }
 
 func TestZooKeeperEnsembleOnLoopback(t *testing.T) {
-	p := freePorts(t, 6)
+	p := netaddrtest.FreePorts(t, 6)
 	path := writeZooCfg(t,
 		"tickTime=500", "initLimit=10", "syncLimit=5", "clientPort=0",
 		fmt.Sprintf("server.1=127.0.0.1:%d:%d", p[0], p[1]),

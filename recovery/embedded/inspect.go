@@ -113,7 +113,7 @@ func readPointer(ctx context.Context, ptrs, st hdfsstore.Store, n *recovery.Node
 	case err != nil:
 		n.Status, n.Detail = recovery.StatusUnreadable, err.Error()
 	default:
-		n.Status, n.Payload, n.Detail = recovery.CheckPointer(ctx, st, data)
+		recovery.CheckPointer(ctx, st, data, n)
 	}
 	return true
 }

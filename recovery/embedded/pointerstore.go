@@ -112,7 +112,7 @@ func (s *pointerStore) Put(ctx context.Context, g recovery.Guard, key string, pa
 		_ = recovery.DeletePayload(context.WithoutCancel(ctx), s.st, p.Path)
 		return fmt.Errorf("recovery: put %s: %w", s.name(key), err)
 	}
-	if _, err := hdfsstore.PutBytes(ctx, s.ptrs, s.name(key), p.Encode()); err != nil {
+	if _, err := hdfsstore.PutBytes(ctx, s.ptrs, s.name(key), p.StampedBy(g).Encode()); err != nil {
 		return fmt.Errorf("recovery: put %s: %w", s.name(key), err)
 	}
 	if old != nil {

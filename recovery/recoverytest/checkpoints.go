@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/recovery"
@@ -12,6 +13,12 @@ import (
 
 func cpOf(id int64) recovery.CompletedCheckpoint {
 	return recovery.CompletedCheckpoint{JobID: "job1", ID: id, Timestamp: time.Unix(id, 0).UTC(), Metadata: []byte{byte(id), 'm'}}
+}
+
+// stamped is cp as stored under g: with g's leader session.
+func stamped(cp recovery.CompletedCheckpoint, g recovery.Guard) recovery.CompletedCheckpoint {
+	cp.LeaderSession = g.SessionID()
+	return cp
 }
 
 func (e *Env) checkpointPayloads() []string {
@@ -50,7 +57,15 @@ func testCheckpointStoreRetainAndSubsume(t *testing.T, e *Env) {
 	cp, ok, err := s.Latest(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, cpOf(3), cp)
+	require.Equal(t, stamped(cpOf(3), e.Guard()), cp) // Add stamps it from the guard
+	require.NotEqual(t, uuid.Nil, cp.LeaderSession)
+	forged := cpOf(4)
+	forged.LeaderSession = uuid.New() // a caller cannot claim another writer
+	_, err = s.Add(ctx, e.Guard(), forged)
+	require.NoError(t, err)
+	cp, err = s.Get(ctx, 4)
+	require.NoError(t, err)
+	require.Equal(t, e.Guard().SessionID(), cp.LeaderSession)
 
 	_, err = s.Add(ctx, e.Guard(), recovery.CompletedCheckpoint{JobID: "other", ID: 4})
 	require.Error(t, err)
@@ -84,7 +99,7 @@ func testCheckpointStoreLatestStopsAtUnreadable(t *testing.T, e *Env) {
 	// The operator's fall-back reads an older one explicitly.
 	cp, err := s.Get(ctx, 2)
 	require.NoError(t, err)
-	require.Equal(t, cpOf(2), cp)
+	require.Equal(t, stamped(cpOf(2), e.Guard()), cp)
 	_, err = s.Get(ctx, 7)
 	require.ErrorIs(t, err, recovery.ErrNotFound)
 

@@ -120,7 +120,11 @@ func testInspectHealthy(t *testing.T, e *Env) {
 		assert.False(t, n.Locks[0].Ours)
 		assert.True(t, n.LockedByOther())
 		assert.Contains(t, n.Payload, Cluster+"/")
+		assert.Equal(t, e.Guard().SessionID().String(), n.Leader, "%s: the pointer is stamped with the leader session that stored it", n.Path)
 	}
+	cp := statusOf(t, r, c.p(cpPath(2)))
+	assert.Equal(t, e.Guard().SessionID(), cp.PayloadLeader, "the checkpoint payload is stamped with the leader session that stored it")
+	assert.Equal(t, uuid.Nil, statusOf(t, r, c.p("jobgraphs/"+inspJob)).PayloadLeader, "only checkpoint payloads are read for a stamp")
 	assert.Equal(t, recovery.KindJobGraph, statusOf(t, r, c.p("jobgraphs/"+inspJob)).Kind)
 	assert.Equal(t, recovery.KindCheckpoint, statusOf(t, r, c.p(cpPath(2))).Kind)
 	counter := statusOf(t, r, c.p("jobs/"+inspJob+"/checkpoint_id_counter"))

@@ -156,7 +156,7 @@ func (b *Backend) inspectPointer(ctx context.Context, st hdfsstore.Store, kind r
 		n.Locks = append(n.Locks, recovery.LockHolder{Instance: h, Session: lst.EphemeralOwner,
 			Live: lst.EphemeralOwner != 0, Ours: lst.EphemeralOwner != 0 && lst.EphemeralOwner == ours})
 	}
-	n.Status, n.Payload, n.Detail = recovery.CheckPointer(ctx, st, data)
+	recovery.CheckPointer(ctx, st, data, &n)
 	return n, true, nil
 }
 

@@ -107,7 +107,7 @@ func (s *pointerStore) add(ctx context.Context, g recovery.Guard, key string, pa
 		return err
 	}
 	ops := []zkclient.Op{
-		zkclient.CreateOp{Path: s.node(key), Data: p.Encode()},
+		zkclient.CreateOp{Path: s.node(key), Data: p.StampedBy(g).Encode()},
 		zkclient.CreateOp{Path: s.locks(key)},
 		zkclient.CreateOp{Path: s.lock(key), Flags: zk.FlagEphemeral},
 	}
@@ -143,7 +143,7 @@ func (s *pointerStore) replace(ctx context.Context, g recovery.Guard, key string
 	}
 	_, err = guardedMulti(ctx, s.cl, g,
 		zkclient.CheckOp{Path: s.locks(key), Version: -1},
-		zkclient.SetOp{Path: s.node(key), Data: p.Encode(), Version: version})
+		zkclient.SetOp{Path: s.node(key), Data: p.StampedBy(g).Encode(), Version: version})
 	if err != nil {
 		s.dropUnpublished(ctx, err, p)
 		return fmt.Errorf("recovery: replace %s: %w", s.node(key), err)

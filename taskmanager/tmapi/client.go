@@ -84,9 +84,10 @@ func (c *RegistryClient) Register(ctx context.Context, leader string, reg Regist
 	return res, mapStatus(staleError(err), http.StatusForbidden, ErrUnknownContainer)
 }
 
-// Heartbeat keeps a registration with the leader at leader alive.
+// Heartbeat keeps a registration with the leader at leader alive. A leader
+// that timed the TaskManager out answers ErrNotRegistered.
 func (c *RegistryClient) Heartbeat(ctx context.Context, leader string, hb Heartbeat) error {
-	return staleError(c.c.Post(ctx, leader+PathHeartbeat, hb, nil))
+	return mapStatus(staleError(c.c.Post(ctx, leader+PathHeartbeat, hb, nil)), http.StatusGone, ErrNotRegistered)
 }
 
 // staleError and taskError map a reply's status onto the sentinel it stands

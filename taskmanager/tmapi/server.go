@@ -27,7 +27,8 @@ type Registry interface {
 type TaskManager interface {
 	Status() Status
 	// CheckLeader returns ErrStaleLeader (wrapped) unless session is the
-	// leader session the TaskManager takes commands from.
+	// leader session the TaskManager takes commands from. The accepted
+	// session is in the context of the command's method (CommandSession).
 	CheckLeader(session string) error
 	// Deploy runs d's subtask, replacing an instance already running; an
 	// error means it cannot.
@@ -41,6 +42,15 @@ type TaskManager interface {
 	AbortCheckpoint(ctx context.Context, task TaskID, id int64) error
 }
 
+type commandSessionKey struct{}
+
+// CommandSession returns the leader session of the command whose context ctx
+// is, as the TaskManager's CheckLeader accepted it ("" outside a command).
+func CommandSession(ctx context.Context) string {
+	s, _ := ctx.Value(commandSessionKey{}).(string)
+	return s
+}
+
 // MaxCommandBytes bounds the body of a command to a TaskManager; a larger one is
 // refused with 413 Request Entity Too Large.
 const MaxCommandBytes = 4 << 20
@@ -48,8 +58,9 @@ const MaxCommandBytes = 4 << 20
 // RegistryHandler serves reg at PathRegister and PathHeartbeat to callers that
 // sign with secret (the application secret; 401 Unauthorized otherwise). A
 // registration for a container the application did not launch is 403
-// Forbidden (ErrUnknownContainer); any other refusal is 409 Conflict: a
-// TaskManager registers again.
+// Forbidden (ErrUnknownContainer); a heartbeat of a TaskManager the leader
+// does not have registered is 410 Gone (ErrNotRegistered); any other refusal
+// is 409 Conflict: a TaskManager registers again.
 func RegistryHandler(reg Registry, secret appsecret.Secret) http.Handler {
 	// Registrations and heartbeats are small (1 MiB at most) and exact.
 	registryBodies := httpjson.Decoder{}
@@ -72,7 +83,7 @@ func RegistryHandler(reg Registry, secret appsecret.Secret) http.Handler {
 			return
 		}
 		if err := reg.Heartbeat(r.Context(), req); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
+			fail(w, err, http.StatusConflict)
 			return
 		}
 		httpjson.Write(w, http.StatusOK, struct{}{})
@@ -92,11 +103,12 @@ func TaskManagerHandler(tm TaskManager, secret appsecret.Secret) http.Handler {
 	taskManagerBodies := httpjson.Decoder{MaxBytes: MaxCommandBytes, AllowUnknownFields: true}
 	fenced := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			if err := tm.CheckLeader(r.Header.Get(HeaderLeaderSession)); err != nil {
+			session := r.Header.Get(HeaderLeaderSession)
+			if err := tm.CheckLeader(session); err != nil {
 				fail(w, err, http.StatusConflict)
 				return
 			}
-			h(w, r)
+			h(w, r.WithContext(context.WithValue(r.Context(), commandSessionKey{}, session)))
 		}
 	}
 	// checkpoint serves one checkpoint command: its body, then its task.
@@ -172,6 +184,8 @@ func decode(w http.ResponseWriter, r *http.Request, d httpjson.Decoder, v any) b
 // fail writes err in its wire form: the status of its sentinel, or else status.
 func fail(w http.ResponseWriter, err error, status int) {
 	switch {
+	case errors.Is(err, ErrNotRegistered):
+		status = http.StatusGone
 	case errors.Is(err, ErrStaleLeader):
 		status = http.StatusConflict
 	case errors.Is(err, ErrUnknownTask):

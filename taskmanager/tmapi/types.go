@@ -33,6 +33,7 @@ const HeaderLeaderSession = "X-Leader-Session"
 // is its status code with the message as plain text:
 //
 //	ErrStaleLeader       409 Conflict   (any call: the registry also refuses an invalid registration with it)
+//	ErrNotRegistered     410 Gone       (heartbeat)
 //	ErrUnknownTask       404 Not Found  (checkpoint commands)
 //	ErrUnknownContainer  403 Forbidden  (registration)
 //
@@ -46,6 +47,11 @@ var (
 	// ErrStaleLeader: the call was made under a leader session that is not the
 	// receiver's current one.
 	ErrStaleLeader = errors.New("tmapi: stale leader session")
+	// ErrNotRegistered: a heartbeat under the leader's current session from a
+	// TaskManager the leader does not have registered — it timed the
+	// TaskManager out and has replaced its tasks elsewhere. The TaskManager
+	// cancels its tasks (nobody will adopt them) and registers again.
+	ErrNotRegistered = errors.New("tmapi: not registered with the leader")
 	// ErrUnknownTask: the TaskManager runs no such subtask.
 	ErrUnknownTask = errors.New("tmapi: no such task")
 	// ErrUnusableState is a deployment whose state (a file its handle names) is
@@ -85,6 +91,11 @@ func (r RunningTask) Task() TaskID { return TaskID{JobID: r.JobID, Subtask: r.Su
 // RegistrationResponse confirms a registration.
 type RegistrationResponse struct {
 	HeartbeatIntervalMs int64 `json:"heartbeatIntervalMs"`
+	// TimedOut: the leader timed this TaskManager out under its current
+	// session (its heartbeats stopped reaching it) and has replaced the tasks
+	// it reported: nobody will adopt them. The TaskManager cancels those it
+	// still runs in the reported execution; a task deployed since stays.
+	TimedOut bool `json:"timedOut,omitempty"`
 }
 
 // Heartbeat keeps a registration alive.
