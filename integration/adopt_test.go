@@ -329,3 +329,76 @@ func storageOf(t *testing.T, rest string) hdfsstore.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// TestTasksOfAJobTheNextLeaderDoesNotKnowAreCanceledAtOnce: with a grace period
+// of a minute, the leader is paused and the job's graph is removed from
+// ZooKeeper (as a cancel or an operator would) before it is killed: the next
+// leader recovers no job, and the TaskManager re-registers with the job's task.
+// The leader tells it to cancel the task at once, not when the grace period ends
+// (before, the task ran on for the whole minute), and every part the job
+// committed keeps its bytes.
+func TestTasksOfAJobTheNextLeaderDoesNotKnowAreCanceledAtOnce(t *testing.T) {
+	const grace = time.Minute
+	c, id, client, jobs, st := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "amkeeper.taskmanager.leaderless-grace=1 min")
+	}, fastCounting)
+	jobID := jobs[0]
+	ctx := context.Background()
+	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
+	require.NoError(t, err)
+	var rest string
+	require.Eventually(t, func() bool {
+		var info jobmanager.CheckpointInfo
+		rest, info = checkpointsUnder(client, jobID)
+		return rest != "" && info.LatestID() >= 2
+	}, 60*time.Second, 10*time.Millisecond, "the job checkpoints")
+	var tms struct {
+		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
+	}
+	require.NoError(t, getJSON(rest+"/taskmanagers", &tms))
+	require.Len(t, tms.TaskManagers, 1)
+	tm := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, secret)
+	tasks := func() []tmapi.TaskStatus {
+		s, err := tm.Status(ctx, tms.TaskManagers[0].Address)
+		require.NoError(t, err)
+		return s.Tasks
+	}
+	require.Len(t, tasks(), 1, "the task runs")
+
+	require.Eventually(t, func() bool { return len(committedBytes(t, st, "counts")) > 0 }, 60*time.Second, 10*time.Millisecond,
+		"the job commits a part")
+	before, err := client.Status(ctx)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(before.AMPID, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(before.AMPID, syscall.SIGKILL) })
+	parts := committedBytes(t, st, "counts")
+	raw := zkc.Conn(t)
+	node := c.haValue("high-availability.zookeeper.path.root") + "/" + c.haValue("high-availability.cluster-id") + "/jobgraphs/" + jobID
+	locks, _, err := raw.Children(node + "/locks")
+	require.NoError(t, err)
+	for _, l := range locks {
+		require.NoError(t, raw.Delete(node+"/locks/"+l, -1))
+	}
+	require.NoError(t, raw.Delete(node+"/locks", -1))
+	require.NoError(t, raw.Delete(node, -1))
+
+	require.NoError(t, syscall.Kill(before.AMPID, syscall.SIGKILL))
+	killed := time.Now()
+	require.Eventually(t, func() bool {
+		s, err := client.Status(ctx)
+		return err == nil && s.Attempt == before.Attempt+1 && len(tasks()) == 0
+	}, grace/2, 10*time.Millisecond, "the next leader has the unknown job's task canceled long before the grace period (%v) ends", grace)
+	t.Logf("task canceled %v after the kill (grace %v)", time.Since(killed).Round(time.Millisecond), grace)
+	var res struct {
+		Jobs []jobmanager.JobStatus `json:"jobs"`
+	}
+	require.Eventually(t, func() bool {
+		rest = leaderOf(client)
+		return rest != "" && getJSON(rest+"/jobs", &res) == nil
+	}, 30*time.Second, 10*time.Millisecond, "the next leader answers")
+	require.Empty(t, res.Jobs, "the next leader runs no job")
+	after := committedBytes(t, st, "counts")
+	for name, b := range parts {
+		require.Equal(t, b, after[name], "committed part %s keeps its bytes", name)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
@@ -321,7 +322,12 @@ func TestFastFencingHandsOverBeforeTheSessionTimeout(t *testing.T) {
 		// the phases it depends on (job recovery and publishing run side by side).
 		var phases map[string]float64
 		require.Eventually(t, func() bool {
-			return getJSON(next.Address+"/failover", &phases) == nil && len(phases) == 7
+			var report jobmanager.FailoverReport
+			phases = nil
+			if getJSON(next.Address+"/failover", &report) == nil {
+				phases = report.Phases
+			}
+			return len(phases) == 7
 		}, 10*time.Second, 10*time.Millisecond, "all failover phases reached")
 		for _, dep := range [][2]string{
 			{"process_start", "zk_connected"}, {"zk_connected", "leader_granted"},

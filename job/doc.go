@@ -33,7 +33,11 @@
 // any tool read it); its integrity is kept in the sidecar under _checksums/, written
 // before the part, and ReadPart (so ReadCommitted) verifies every part against it. A
 // committed part of the earlier format (hdfsstore's binary trailer, no sidecar) is
-// still read and verified by its trailer. Pending parts keep the trailer.
+// still read and verified by its trailer. Pending parts keep the trailer. A commit
+// streams the pending part to its committed name through a bounded buffer, never
+// holding it whole: the sidecar records the pending part's trailer, the payload is
+// checked against it as it is copied, and a part that does not match (a flipped byte,
+// a truncation) is refused with hdfsstore.ErrCorrupt and nothing is published.
 //
 // Job IDs may contain '-': ParsePart reads a name from the right. A subtask lists,
 // publishes and discards only the parts of its own job and subtask; other jobs'

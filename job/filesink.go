@@ -378,13 +378,20 @@ func (s *fileSink) Commit(ctx context.Context, upTo int64) error {
 //     removed yet (a crash in between); it is removed now.
 //   - both present with different bytes: ErrPartConflict, both stay as they are.
 //
+// The part is streamed, never held whole: its size and CRC32C come from the
+// pending part's trailer (so a truncated part is refused before anything is
+// written), its payload is checked against them as it is copied, and a part that
+// does not match is not published (hdfsstore.ErrCorrupt). Memory stays at the
+// store's copy buffer (and commitBuffer twice to compare with a part already
+// there), whatever the part's size.
+//
 // The check and the Put are not one atomic step (the store has no create-if-absent):
 // two live instances of one subtask can still race; see the package documentation.
 func (s *fileSink) publish(ctx context.Context, id, by int64) error {
 	from, to := s.pendingName(id), s.finalName(id)
-	b, err := hdfsstore.GetBytes(ctx, s.store, from)
+	pend, err := s.store.Stat(ctx, from)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, rerr := ReadPart(ctx, s.store, to); rerr == nil {
+		if rerr := verifyPart(ctx, s.store, to); rerr == nil {
 			return nil
 		} else if !errors.Is(rerr, fs.ErrNotExist) {
 			return fmt.Errorf("file sink: commit %s: %w", to, rerr)
@@ -394,17 +401,25 @@ func (s *fileSink) publish(ctx context.Context, id, by int64) error {
 	if err != nil {
 		return fmt.Errorf("file sink: commit %s: read pending part: %w", to, err)
 	}
-	old, err := ReadPart(ctx, s.store, to)
+	old, oldInfo, err := openPart(ctx, s.store, to)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := writePart(ctx, s.store, to, b, PartStamp{LeaderSession: leaderSession(ctx), Execution: s.exec, CommittedBy: by}); err != nil {
+		stamp := PartStamp{LeaderSession: leaderSession(ctx), Execution: s.exec, CommittedBy: by}
+		if err := copyPart(ctx, s.store, from, pend, to, stamp); err != nil {
 			return fmt.Errorf("file sink: commit %s: %w", to, err)
 		}
 	case err != nil:
 		return fmt.Errorf("file sink: commit %s: read the committed part already there: %w", to, err)
-	case !bytes.Equal(old, b):
-		return fmt.Errorf("%w: commit %s (checkpoint %d): it holds %d bytes (crc32c %08x), the pending part %s %d bytes (crc32c %08x); both are kept",
-			ErrPartConflict, to, id, len(old), checksum(old), from, len(b), checksum(b))
+	default:
+		same, err := sameAsPending(ctx, s.store, old, oldInfo, from, pend)
+		old.Close()
+		if err != nil {
+			return fmt.Errorf("file sink: commit %s: compare with the committed part already there: %w", to, err)
+		}
+		if !same {
+			return fmt.Errorf("%w: commit %s (checkpoint %d): it holds %d bytes (crc32c %08x), the pending part %s %d bytes (crc32c %08x); both are kept",
+				ErrPartConflict, to, id, oldInfo.Size, oldInfo.Checksum, from, pend.Size, pend.Checksum)
+		}
 	}
 	if err := s.store.Delete(ctx, from); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("file sink: commit %s: remove pending part: %w", to, err)
@@ -413,6 +428,10 @@ func (s *fileSink) publish(ctx context.Context, id, by int64) error {
 		Str(logging.File, to).Msg("committed part")
 	return nil
 }
+
+// commitBuffer is the size of each of the two buffers that compare a pending part
+// with a committed one of the same name.
+const commitBuffer = 64 << 10
 
 // partSum is a committed part's sidecar in _checksums/: what the part must hold,
 // and who committed it (absent in sidecars written before stamps existed).
@@ -485,12 +504,10 @@ func sidecarName(name string) string {
 	return name[:i+1] + checksumDir + "/" + name[i+1:]
 }
 
-// writePart publishes a committed part as a plain file (the records, nothing else,
-// for cat and every other tool): first its sidecar (size and CRC32C and the
-// commit's stamp, a checked store object), then the part, each atomically. A crash between the two leaves a sidecar
-// and no part; the pending part is still there and the next publish writes both.
-func writePart(ctx context.Context, st hdfsstore.Store, name string, b []byte, stamp PartStamp) error {
-	ps := partSum{Size: int64(len(b)), CRC32C: checksum(b), Execution: stamp.Execution, CommittedBy: stamp.CommittedBy}
+// writeSidecar stores the checksum sidecar of the committed part name: its size,
+// CRC32C and the commit's stamp.
+func writeSidecar(ctx context.Context, st hdfsstore.Store, name string, size int64, crc uint32, stamp PartStamp) error {
+	ps := partSum{Size: size, CRC32C: crc, Execution: stamp.Execution, CommittedBy: stamp.CommittedBy}
 	if stamp.LeaderSession != uuid.Nil {
 		ps.LeaderSession = stamp.LeaderSession.String()
 	}
@@ -501,28 +518,146 @@ func writePart(ctx context.Context, st hdfsstore.Store, name string, b []byte, s
 	if _, err := hdfsstore.PutBytes(ctx, st, sidecarName(name), sum); err != nil {
 		return fmt.Errorf("write checksum sidecar: %w", err)
 	}
-	if _, err := hdfsstore.PutPlainBytes(ctx, st, name, b); err != nil {
+	return nil
+}
+
+// copyPart publishes the pending part from (whose trailer records want) as the
+// committed plain part to, streaming it: first the sidecar (size, CRC32C and the
+// commit's stamp, a checked store object), then the part, each atomically. A crash between the two
+// leaves a sidecar and no part; the pending part is still there and the next
+// publish writes both. A pending payload that does not match its trailer fails
+// the copy (ErrCorrupt): the part is not published and the sidecar is removed.
+func copyPart(ctx context.Context, st hdfsstore.Store, from string, want hdfsstore.Info, to string, stamp PartStamp) error {
+	p, ok := st.(hdfsstore.Plain)
+	if !ok {
+		return fmt.Errorf("put %q: %w", to, hdfsstore.ErrNoPlain)
+	}
+	if err := writeSidecar(ctx, st, to, want.Size, want.Checksum, stamp); err != nil {
 		return err
+	}
+	rc, err := st.Get(ctx, from)
+	if err != nil {
+		return errors.Join(fmt.Errorf("read pending part: %w", err), removeSidecar(ctx, st, to))
+	}
+	got, err := p.PutPlain(ctx, to, rc)
+	rc.Close()
+	if err != nil {
+		return errors.Join(fmt.Errorf("copy pending part %s: %w", from, err), removeSidecar(ctx, st, to))
+	}
+	if got.Size != want.Size || got.Checksum != want.Checksum {
+		// The pending part was replaced between its Stat and its Get (a second live
+		// instance of the subtask): what was copied was verified against its own
+		// trailer; record that.
+		return writeSidecar(ctx, st, to, got.Size, got.Checksum, stamp)
 	}
 	return nil
 }
 
-// readPart reads a committed part and verifies it: a plain part against its sidecar,
-// a part of the earlier format (payload and hdfsstore's trailer, no sidecar) by its
-// trailer. A part that matches neither is corrupt (hdfsstore.ErrCorrupt).
-func ReadPart(ctx context.Context, st hdfsstore.Store, name string) ([]byte, error) {
+// removeSidecar removes the sidecar of a part whose copy failed.
+func removeSidecar(ctx context.Context, st hdfsstore.Store, name string) error {
+	if err := st.Delete(ctx, sidecarName(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the checksum sidecar of the unpublished part: %w", err)
+	}
+	return nil
+}
+
+// sameAsPending reports whether the committed part read by old (recorded as
+// oldInfo) holds the same bytes as the pending part from (recorded as pend),
+// reading both through commitBuffer-sized buffers and verifying both.
+func sameAsPending(ctx context.Context, st hdfsstore.Store, old io.Reader, oldInfo hdfsstore.Info, from string, pend hdfsstore.Info) (bool, error) {
+	if oldInfo.Size != pend.Size || oldInfo.Checksum != pend.Checksum {
+		return false, nil
+	}
+	rc, err := st.Get(ctx, from)
+	if err != nil {
+		return false, fmt.Errorf("read pending part: %w", err)
+	}
+	defer rc.Close()
+	a, b := make([]byte, commitBuffer), make([]byte, commitBuffer)
+	for {
+		na, erra := io.ReadFull(old, a)
+		nb, errb := io.ReadFull(rc, b)
+		if !bytes.Equal(a[:na], b[:nb]) {
+			return false, nil
+		}
+		endA, endB := erra == io.EOF || erra == io.ErrUnexpectedEOF, errb == io.EOF || errb == io.ErrUnexpectedEOF
+		switch {
+		case erra != nil && !endA:
+			return false, erra
+		case errb != nil && !endB:
+			return false, fmt.Errorf("read pending part %s: %w", from, errb)
+		case endA != endB:
+			return false, nil
+		case endA:
+			// Both ended; their verifying readers report a mismatch on the next read.
+			if _, err := old.Read(a[:1]); err != io.EOF {
+				return false, err
+			}
+			if _, err := rc.Read(b[:1]); err != io.EOF {
+				return false, fmt.Errorf("read pending part %s: %w", from, err)
+			}
+			return true, nil
+		}
+	}
+}
+
+// openPart opens a committed part for a verified read and returns its record:
+// a plain part checked against its sidecar, a part of the earlier format
+// (payload and hdfsstore's trailer, no sidecar) by its trailer. The reader
+// returns an error matching hdfsstore.ErrCorrupt instead of io.EOF when the part
+// does not match.
+func openPart(ctx context.Context, st hdfsstore.Store, name string) (io.ReadCloser, hdfsstore.Info, error) {
 	raw, err := hdfsstore.GetBytes(ctx, st, sidecarName(name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return hdfsstore.GetBytes(ctx, st, name) // the earlier format, if anything
+		info, err := st.Stat(ctx, name) // the earlier format, if anything
+		if err != nil {
+			return nil, hdfsstore.Info{}, err
+		}
+		rc, err := st.Get(ctx, name)
+		return rc, info, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("checksum sidecar of %s: %w", name, err)
+		return nil, hdfsstore.Info{}, fmt.Errorf("checksum sidecar of %s: %w", name, err)
 	}
 	var sum partSum
 	if err := json.Unmarshal(raw, &sum); err != nil {
-		return nil, fmt.Errorf("checksum sidecar of %s: %w: %v", name, hdfsstore.ErrCorrupt, err)
+		return nil, hdfsstore.Info{}, fmt.Errorf("checksum sidecar of %s: %w: %v", name, hdfsstore.ErrCorrupt, err)
 	}
-	return hdfsstore.GetPlainBytes(ctx, st, name, &hdfsstore.Info{Name: name, Size: sum.Size, Checksum: sum.CRC32C})
+	want := hdfsstore.Info{Name: name, Size: sum.Size, Checksum: sum.CRC32C}
+	p, ok := st.(hdfsstore.Plain)
+	if !ok {
+		return nil, hdfsstore.Info{}, fmt.Errorf("get %q: %w", name, hdfsstore.ErrNoPlain)
+	}
+	rc, err := p.GetPlain(ctx, name, &want)
+	return rc, want, err
+}
+
+// verifyPart reads a committed part through and verifies it, holding none of it.
+func verifyPart(ctx context.Context, st hdfsstore.Store, name string) error {
+	rc, _, err := openPart(ctx, st, name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.CopyBuffer(io.Discard, rc, make([]byte, commitBuffer))
+	return err
+}
+
+// ReadPart reads a committed part and verifies it: a plain part against its sidecar,
+// a part of the earlier format (payload and hdfsstore's trailer, no sidecar) by its
+// trailer. A part that matches neither is corrupt (hdfsstore.ErrCorrupt).
+func ReadPart(ctx context.Context, st hdfsstore.Store, name string) ([]byte, error) {
+	rc, info, err := openPart(ctx, st, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	buf.Grow(int(info.Size) + bytes.MinRead)
+	if _, err := buf.ReadFrom(rc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // Restore never removes a committed part. It publishes the pending parts the

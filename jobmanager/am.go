@@ -364,8 +364,15 @@ func (a *AM) lead(g recovery.Grant) {
 	if d := a.dispatcher; d != nil {
 		dctx, stop := context.WithCancel(g.Context())
 		defer d.Start(dctx, g)()
+		swept := make(chan struct{})
+		defer func() { <-swept }()
 		defer stop() // runs first: the dispatcher stops even if lead returns early
 		gaveUp = d.GaveUp()
+		recovered := d.recoveredSignal()
+		go func() {
+			defer close(swept)
+			a.coordinator.cancelUnknown(dctx, g, recovered, d.runs, log)
+		}()
 	}
 	if !a.confirm(g, log) {
 		return

@@ -207,8 +207,12 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 	// Only the first run under this grant may adopt what an earlier leader
 	// deployed: after a failure here the job restores.
 	adopt := c.recorder != nil && graph.Execution != ""
+	to := &takeover{}
+	if graph.Execution != "" && c.recorder == nil {
+		to.why = "executions are not recorded: nothing to adopt"
+	}
 	for ctx.Err() == nil {
-		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, cps, counter, interval)
+		err := c.runOnce(ctx, g, log, jobID, &graph, &encoded, adopt, to, cps, counter, interval)
 		adopt = false
 		if ctx.Err() != nil {
 			c.stats.undeployed(jobID, nil, time.Now())
@@ -476,7 +480,10 @@ func restore(ctx context.Context, cps *recovery.Checkpoints, jobID string, from 
 // runOnce adopts the job's running tasks (when adopt is set and they all run in
 // its recorded execution) or deploys a new execution of it, restored from its
 // latest checkpoint, and checkpoints it until something fails.
-func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt bool,
+//
+// The first run under a grant whose tasks run records how the job was taken
+// over (to; Takeover): adopted, restored (and why not adopted) or started.
+func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog.Logger, jobID string, graph *job.Graph, payload *[]byte, adopt bool, to *takeover,
 	cps *recovery.Checkpoints, counter recovery.CheckpointIDCounter, interval time.Duration) error {
 	start := time.Now()
 	p := graph.Spec.Parallelism
@@ -490,13 +497,15 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 			id, err := counter.GetAndIncrement(ctx, g)
 			ahead <- checkpointID{id, err}
 		}()
-		placement, last, ok := c.adopt(ctx, log, jobID, *graph)
+		placement, last, notAdopted := c.adopt(ctx, log, jobID, *graph)
 		first := <-ahead
-		if ok {
+		to.why = notAdopted
+		if notAdopted == "" {
 			c.mu.Lock()
 			c.deployed[jobID] = g.SessionID().String()
 			delete(c.health, jobID)
 			c.stats.adopted(jobID, placement)
+			to.record(c.stats, jobID, Takeover{Outcome: TakeoverAdopted, Execution: graph.Execution, Checkpoint: last})
 			close(c.changed)
 			c.changed = make(chan struct{})
 			c.mu.Unlock()
@@ -550,11 +559,35 @@ func (c *Coordinator) runOnce(ctx context.Context, g recovery.Grant, log zerolog
 	c.deployed[jobID] = g.SessionID().String()
 	delete(c.health, jobID)
 	c.stats.deployed(jobID, restored, time.Now(), placement)
+	if to.why == "" {
+		to.record(c.stats, jobID, Takeover{Outcome: TakeoverStarted, Execution: graph.Execution})
+	} else {
+		to.record(c.stats, jobID, Takeover{Outcome: TakeoverRestored, Execution: graph.Execution, Checkpoint: restored, Reason: to.why})
+	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
 	logging.Since(log.Info().Int64("restored_checkpoint", restored).Str("execution", graph.Execution).Int("subtasks", p), start).Msg("job deployed")
 	return c.supervise(ctx, g, log, jobID, *graph, placement, cps, counter, interval)
+}
+
+// takeover is what a job's run under one grant knows of how it took the job
+// over, until its tasks first run and the Takeover is recorded.
+type takeover struct {
+	recorded bool
+	// why the running tasks were not adopted ("": they were, or the job had
+	// never been deployed).
+	why string
+}
+
+// record records t (at now) once per grant.
+func (to *takeover) record(b *statsBook, jobID string, t Takeover) {
+	if to.recorded {
+		return
+	}
+	to.recorded = true
+	t.At = time.Now().UnixMilli()
+	b.tookOver(jobID, t)
 }
 
 // newExecution names a new execution of the job and records it with the job's
@@ -584,9 +617,10 @@ func (c *Coordinator) newExecution(ctx context.Context, g recovery.Grant, graph 
 
 // adopt waits (at most adoptWait) for the registered TaskManagers to report every
 // subtask of the job running in its recorded execution, and returns where each
-// runs and the highest checkpoint any of them snapshotted. It gives up at once
-// when one reports a subtask of the job in another execution, or twice.
-func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID string, graph job.Graph) ([]TaskManagerInfo, int64, bool) {
+// runs and the highest checkpoint any of them snapshotted, or why it cannot
+// adopt them (not empty). It gives up at once when one reports a subtask of the
+// job in another execution, or twice.
+func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID string, graph job.Graph) ([]TaskManagerInfo, int64, string) {
 	deadline := time.NewTimer(c.adoptWait)
 	defer deadline.Stop()
 	// The expected containers become known without a registration change.
@@ -599,25 +633,42 @@ func (c *Coordinator) adopt(ctx context.Context, log zerolog.Logger, jobID strin
 		switch {
 		case why != "":
 			log.Info().Str(logging.Reason, why).Msg("running tasks not adopted: restoring the job")
-			return nil, 0, false
+			return nil, 0, why
 		case missing == 0:
-			return placement, last, true
+			return placement, last, ""
 		case c.allRegistered(tms):
-			log.Info().Int("missing_subtasks", missing).
+			why = fmt.Sprintf("%s not running in execution %s (every TaskManager registered)", missingSubtasks(placement), graph.Execution)
+			log.Info().Int("missing_subtasks", missing).Str(logging.Reason, why).
 				Msg("running tasks not adopted: every TaskManager registered, not every subtask runs in the recorded execution; restoring the job")
-			return nil, 0, false
+			return nil, 0, why
 		}
 		select {
 		case <-ctx.Done():
-			return nil, 0, false
+			return nil, 0, "leadership ended"
 		case <-deadline.C:
-			log.Info().Int("missing_subtasks", missing).Dur("waited", c.adoptWait).
+			why = fmt.Sprintf("%s not running in execution %s after %v", missingSubtasks(placement), graph.Execution, c.adoptWait)
+			log.Info().Int("missing_subtasks", missing).Dur("waited", c.adoptWait).Str(logging.Reason, why).
 				Msg("running tasks not adopted: not every subtask runs in the recorded execution; restoring the job")
-			return nil, 0, false
+			return nil, 0, why
 		case <-changed:
 		case <-poll.C:
 		}
 	}
+}
+
+// missingSubtasks names the subtasks a placement has no TaskManager for:
+// "subtask 1", "subtasks 0, 2".
+func missingSubtasks(placement []TaskManagerInfo) string {
+	var ids []string
+	for i, tm := range placement {
+		if tm.ContainerID == "" {
+			ids = append(ids, strconv.Itoa(i))
+		}
+	}
+	if len(ids) == 1 {
+		return "subtask " + ids[0]
+	}
+	return "subtasks " + strings.Join(ids, ", ")
 }
 
 // adoption matches the tasks TaskManagers reported against a job's recorded

@@ -192,6 +192,9 @@ type Dispatcher struct {
 	cleaning  map[string]bool      // jobs whose HA data is being removed right now
 	maxJobs   int                  // 0: no cap
 
+	// recoveredC is closed once the current grant's jobs are recovered (d.mu).
+	recoveredC chan struct{}
+
 	// cleanupWake (buffered, 1) wakes finishCleanups after a failed cleanup.
 	cleanupWake chan struct{}
 	tasks       func(jobID string) jobTasks // set before serving; nil: none known
@@ -273,18 +276,20 @@ func (d *Dispatcher) OnRecovered(f func()) { d.onRecovered = f }
 func (d *Dispatcher) Start(ctx context.Context, g recovery.Grant) (wait func()) {
 	d.mu.Lock()
 	d.grant, d.ctx, d.recovered = g, ctx, false
+	recovered := make(chan struct{})
+	d.recoveredC = recovered
 	gaveUp := make(chan struct{})
 	d.gaveUp = gaveUp
 	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		d.lead(ctx, g, gaveUp)
+		d.lead(ctx, g, gaveUp, recovered)
 	}()
 	return func() { <-done }
 }
 
-func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant, gaveUp chan struct{}) {
+func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant, gaveUp, recovered chan struct{}) {
 	start := time.Now()
 	var n int
 	var err error
@@ -306,6 +311,7 @@ func (d *Dispatcher) lead(ctx context.Context, g recovery.Grant, gaveUp chan str
 			Msg("dispatcher: jobs recovered")
 		d.mu.Lock()
 		d.recovered = true
+		close(recovered)
 		d.mu.Unlock()
 		if d.onRecovered != nil {
 			d.onRecovered()
@@ -846,6 +852,26 @@ func (d *Dispatcher) Recovered() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.recovered
+}
+
+// recoveredSignal returns a channel closed once the stored jobs of the grant
+// last started (Start) are recovered; never closed if that grant gives up first.
+func (d *Dispatcher) recoveredSignal() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.recoveredC
+}
+
+// runs reports whether jobID is a job of the current grant: running, recovered
+// with an error (retried), or being submitted. Once the grant's jobs are
+// recovered, a job it does not run is one this leader does not know: canceled,
+// finished or removed.
+func (d *Dispatcher) runs(jobID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, running := d.jobs[jobID]
+	_, submitting := d.pending[jobID]
+	return running || submitting
 }
 
 // Jobs lists the jobs of this grant, sorted by ID: running ones, and those whose

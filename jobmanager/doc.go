@@ -35,7 +35,12 @@
 // each execution it deploys with the job's graph (a guarded write), and a new
 // leader adopts a job — no cancel, no restore — when the TaskManagers register
 // every subtask running in that execution; otherwise that job alone is restored
-// from its latest checkpoint, after its tasks were stopped everywhere.
+// from its latest checkpoint, after its tasks were stopped everywhere. How each job
+// was taken over (Takeover: adopted, restored and why, or started) is served in
+// GET /jobs/{id}, /jobs/{id}/checkpoints, /attempts and /failover and counted in
+// amkeeper_job_takeovers_total. Once a leader has recovered its stored jobs (never
+// before), a TaskManager that registers with tasks of a job it does not run is told
+// to cancel them at once (cancelUnknown), rather than run them out its grace period.
 //
 // The REST responses are Flink's shapes (flinkrest.go builds them, pure, from
 // what the dispatcher and the coordinator know), errors Flink's

@@ -80,8 +80,9 @@ func TestAMReportsTakeoverToItsObserver(t *testing.T) {
 	require.Eventually(t, func() bool { return len(obs.Steps()) == len(want) }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, want, obs.Steps())
 
-	var phases map[string]float64
-	getJSON(t, am.Address()+"/failover", &phases)
+	var report jobmanager.FailoverReport
+	getJSON(t, am.Address()+"/failover", &report)
+	phases := report.Phases
 	for _, p := range want {
 		require.Contains(t, phases, p)
 	}
@@ -112,9 +113,10 @@ func TestAMWithoutObserverServesNoPhases(t *testing.T) {
 		getJSON(t, am.Address()+"/overview", &o)
 		return o.Leader
 	}, 10*time.Second, 5*time.Millisecond)
-	var phases map[string]float64
-	getJSON(t, am.Address()+"/failover", &phases)
-	require.Empty(t, phases)
+	var report jobmanager.FailoverReport
+	getJSON(t, am.Address()+"/failover", &report)
+	require.Empty(t, report.Phases)
+	require.Empty(t, report.Jobs)
 }
 
 // TestTimelineLogsOnceAndRestartsOnANewGrant: the "failover complete" line is

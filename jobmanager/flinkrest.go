@@ -143,6 +143,7 @@ type JobOverview struct {
 type jobTasks struct {
 	parallelism int // 0: unknown here
 	running     int // subtasks deployed now
+	takeover    *Takeover
 }
 
 func taskCounts(state string, t jobTasks) TaskCounts {
@@ -213,6 +214,9 @@ type JobDetail struct {
 	Vertices       []JobVertex      `json:"vertices"`
 	StatusCounts   map[string]int   `json:"status-counts"`
 	Plan           JobPlan          `json:"plan"`
+	// Takeover is amkeeper's: how this AM took the job over (adopted or
+	// restored, and why); absent for a job it has not run.
+	Takeover *Takeover `json:"takeover,omitempty"`
 }
 
 // JobPlan is the plan of GET /jobs/{id}: one node, the chained pipeline.
@@ -266,7 +270,7 @@ func jobDetail(j timedJob, t jobTasks, now time.Time) JobDetail {
 		StartTime: o.StartTime, EndTime: o.EndTime, Duration: o.Duration, Tasks: perState, Metrics: map[string]any{}}
 	return JobDetail{JobStatus: j.JobStatus, JID: j.JobID, Name: j.Name, State: o.State, StartTime: o.StartTime, EndTime: o.EndTime,
 		Duration: o.Duration, MaxParallelism: counts.Total, Now: now.UnixMilli(), Timestamps: timestamps,
-		Vertices: []JobVertex{v}, StatusCounts: vertexStates,
+		Vertices: []JobVertex{v}, StatusCounts: vertexStates, Takeover: t.takeover,
 		Plan: JobPlan{JID: j.JobID, Name: j.Name, Type: "STREAMING",
 			Nodes: []JobPlanNode{{ID: vid, Parallelism: counts.Total, Operator: "pipeline", Description: j.Name}}}}
 }
@@ -287,6 +291,8 @@ type CheckpointInfo struct {
 	// Adopted: the job's tasks run as an earlier leader deployed them; this AM
 	// adopted them (no restore) and checkpoints them.
 	Adopted bool `json:"adopted"`
+	// Takeover is how this AM took the job over (nil: it has not).
+	Takeover *Takeover `json:"takeover,omitempty"`
 }
 
 // LatestID is the newest checkpoint the job has here: the latest completed
@@ -442,6 +448,7 @@ func checkpointInfo(st jobStats, deployed bool) CheckpointInfo {
 		info.Latest.Failed = &s
 	}
 	info.Adopted = st.adopted
+	info.Takeover = st.takeover
 	if r := st.restored; r != nil {
 		info.RestoredFrom = r.ID
 		info.Latest.Restored = &RestoredCheckpoint{ID: r.ID, RestoreTimestamp: r.Acked.UnixMilli(), ExternalPath: notAddressable}

@@ -58,15 +58,66 @@ type jobStats struct {
 	parallelism       int             // subtasks at the last deployment
 	placement         []string        // container per subtask while deployed
 	adopted           bool            // the running tasks were adopted, not deployed, here
+	takeover          *Takeover       // how this AM took the job over (nil: not yet)
+}
+
+// Takeover outcomes: how a leader took a job over.
+const (
+	// TakeoverAdopted: the tasks an earlier leader deployed kept running; this
+	// leader adopted them (no cancel, no restore).
+	TakeoverAdopted = "adopted"
+	// TakeoverRestored: the job's tasks were deployed anew from its latest
+	// checkpoint (Checkpoint; 0: none yet, it starts over); Reason says why
+	// the running tasks could not be adopted.
+	TakeoverRestored = "restored"
+	// TakeoverStarted: the job had never run (submitted to this leader).
+	TakeoverStarted = "started"
+)
+
+// Takeover is how this AM took a job over when it became leader (GET
+// /jobs/{id}, /jobs/{id}/checkpoints and /attempts report it; docs/rest.md).
+type Takeover struct {
+	Outcome string `json:"outcome"` // TakeoverAdopted, TakeoverRestored or TakeoverStarted
+	// Execution is the execution adopted, or the new one deployed.
+	Execution string `json:"execution,omitempty"`
+	// Checkpoint is, adopted, the latest checkpoint a subtask had snapshotted;
+	// restored, the checkpoint restored from (0: none).
+	Checkpoint int64 `json:"checkpoint"`
+	// Reason is why the running tasks were not adopted (restored only).
+	Reason string `json:"reason,omitempty"`
+	// At is when the tasks ran under this leader, in ms since the epoch.
+	At int64 `json:"at"`
 }
 
 // statsBook is a Coordinator's per-job statistics; safe for concurrent use.
 type statsBook struct {
-	mu   sync.Mutex
-	jobs map[string]*jobStats
+	mu        sync.Mutex
+	jobs      map[string]*jobStats
+	takeovers map[string]int64 // outcome → jobs taken over so by this process
 }
 
-func newStatsBook() *statsBook { return &statsBook{jobs: map[string]*jobStats{}} }
+func newStatsBook() *statsBook {
+	return &statsBook{jobs: map[string]*jobStats{}, takeovers: map[string]int64{}}
+}
+
+// tookOver records how this AM took a job over.
+func (b *statsBook) tookOver(jobID string, t Takeover) {
+	b.update(jobID, func(s *jobStats) { s.takeover = &t })
+	b.mu.Lock()
+	b.takeovers[t.Outcome]++
+	b.mu.Unlock()
+}
+
+// takeoverCounts returns how many jobs this process took over with each outcome.
+func (b *statsBook) takeoverCounts() map[string]int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]int64{TakeoverAdopted: 0, TakeoverRestored: 0, TakeoverStarted: 0}
+	for k, v := range b.takeovers {
+		out[k] = v
+	}
+	return out
+}
 
 func (b *statsBook) update(jobID string, f func(s *jobStats)) {
 	b.mu.Lock()
@@ -93,6 +144,10 @@ func (b *statsBook) get(jobID string) (jobStats, bool) {
 	c.sizes = append([]int64(nil), s.sizes...)
 	c.exceptions = append([]failureRecord(nil), s.exceptions...)
 	c.placement = append([]string(nil), s.placement...)
+	if s.takeover != nil {
+		t := *s.takeover
+		c.takeover = &t
+	}
 	return c, true
 }
 
@@ -216,6 +271,17 @@ func (c *Coordinator) Info(jobID string) CheckpointInfo {
 	return checkpointInfo(st, deployed)
 }
 
+// Takeovers returns how this AM took each job over, by job ID.
+func (c *Coordinator) Takeovers() map[string]Takeover {
+	out := map[string]Takeover{}
+	c.stats.each(func(jobID string, s jobStats) {
+		if s.takeover != nil {
+			out[jobID] = *s.takeover
+		}
+	})
+	return out
+}
+
 // Exceptions is GET /jobs/{id}/exceptions: the failures after which this AM
 // redeployed the job.
 func (c *Coordinator) Exceptions(jobID string) JobExceptions {
@@ -226,5 +292,5 @@ func (c *Coordinator) Exceptions(jobID string) JobExceptions {
 // tasks counts a job's subtasks as this AM deployed them.
 func (c *Coordinator) tasks(jobID string) jobTasks {
 	st, _ := c.stats.get(jobID)
-	return jobTasks{parallelism: st.parallelism, running: len(st.placement)}
+	return jobTasks{parallelism: st.parallelism, running: len(st.placement), takeover: st.takeover}
 }

@@ -44,6 +44,7 @@ const (
 	metricLeader           = "amkeeper_am_leader"
 	metricFailoverPhase    = "amkeeper_failover_phase_seconds"
 	metricZKConnectionStat = "amkeeper_zookeeper_connection_state"
+	metricTakeovers        = "amkeeper_job_takeovers_total"
 )
 
 // phaseBuckets are the failover phase histogram's buckets, in seconds.
@@ -70,6 +71,7 @@ var (
 	descLeader         = desc(metricLeader, "1 while this AM holds the leadership grant.")
 	descFailoverPhase  = desc(metricFailoverPhase, "Seconds from the previous attempt's exit (or this process's start) until this AM reached each phase of taking over.", "phase")
 	descZKState        = desc(metricZKConnectionStat, "1 for the current state of the HA services' ZooKeeper connection.", "state")
+	descTakeovers      = desc(metricTakeovers, "Jobs this AM process took over on becoming leader, by outcome: adopted (tasks kept running), restored (redeployed from a checkpoint), started (never ran before).", "outcome")
 )
 
 // amCollector reads the AM's state at each scrape; it keeps nothing itself.
@@ -80,7 +82,7 @@ var _ prometheus.Collector = amCollector{}
 func (c amCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTaskManagers, descSlotsTotal, descSlotsAvailable, descRunningJobs,
 		descNumRestarts, descUptime, descLastCPDuration, descLastCPSize, descCompletedCPs, descFailedCPs,
-		descAttempt, descMaxAttempts, descAttemptsLeft, descLeader, descFailoverPhase, descZKState} {
+		descAttempt, descMaxAttempts, descAttemptsLeft, descLeader, descFailoverPhase, descZKState, descTakeovers} {
 		ch <- d
 	}
 }
@@ -129,6 +131,11 @@ func (c amCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 			ch <- prometheus.MustNewConstHistogram(descFailoverPhase, 1, sec, buckets, phase)
+		}
+	}
+	if a.coordinator != nil {
+		for outcome, n := range a.coordinator.stats.takeoverCounts() {
+			counter(ch, descTakeovers, float64(n), outcome)
 		}
 	}
 	if a.dispatcher == nil {

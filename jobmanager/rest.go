@@ -44,6 +44,15 @@ type ConfigEntry struct {
 	Origin string `json:"origin"`
 }
 
+// FailoverReport is GET /failover: this attempt's failover as it took over.
+type FailoverReport struct {
+	// Phases are the failover phases reached (Phase…), in milliseconds since the
+	// previous attempt's exit (or this process's start).
+	Phases map[string]float64 `json:"phases"`
+	// Jobs is how each job was taken over, by job ID.
+	Jobs map[string]Takeover `json:"jobs"`
+}
+
 // phaseSnapshotter is an Observer that also reports the failover phases it saw,
 // in milliseconds (GET /failover serves them).
 type phaseSnapshotter interface {
@@ -124,15 +133,22 @@ func (a *AM) handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /failover", func(w http.ResponseWriter, r *http.Request) {
+		out := FailoverReport{Phases: map[string]float64{}, Jobs: map[string]Takeover{}}
 		if tl, ok := a.cfg.Observer.(phaseSnapshotter); ok {
-			httpjson.Write(w, http.StatusOK, tl.Snapshot())
-			return
+			out.Phases = tl.Snapshot()
 		}
-		httpjson.Write(w, http.StatusOK, map[string]float64{})
+		if a.coordinator != nil {
+			out.Jobs = a.coordinator.Takeovers()
+		}
+		httpjson.Write(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /attempts", func(w http.ResponseWriter, r *http.Request) {
 		o := a.overview()
 		out := map[string]any{"attemptId": o.AttemptID, "attempt": o.Attempt, "maxAttempts": o.MaxAttempts}
+		if a.coordinator != nil {
+			// How this attempt took each job over: the failover as the jobs saw it.
+			out["takeover"] = a.coordinator.Takeovers()
+		}
 		if a.cfg.AttemptHistory != nil {
 			b, err := a.cfg.AttemptHistory(r.Context())
 			switch {

@@ -136,8 +136,9 @@ func runFailover(c *cli.Context) error {
 			if err != nil {
 				return "", false
 			}
-			var tl map[string]float64
-			ok := sessionctl.GetJSON(ctx, hc, l+"/failover", &tl) == nil && tl[jobmanager.PhaseTasksDeployed] > 0
+			var report jobmanager.FailoverReport
+			ok := sessionctl.GetJSON(ctx, hc, l+"/failover", &report) == nil && report.Phases[jobmanager.PhaseTasksDeployed] > 0
+			tl := report.Phases
 			if ok && mode == "restart" {
 				for p, v := range tl {
 					phases[p] = append(phases[p], v)

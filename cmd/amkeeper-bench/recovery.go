@@ -322,10 +322,11 @@ func reregister(ctx context.Context, w io.Writer, b *bench, yarnSession, dir str
 			if err != nil {
 				return "", false
 			}
-			var tl map[string]float64
-			if sessionctl.GetJSON(ctx, hc, l+"/failover", &tl) != nil || tl[jobmanager.PhaseTMsRegistered] == 0 {
+			var report jobmanager.FailoverReport
+			if sessionctl.GetJSON(ctx, hc, l+"/failover", &report) != nil || report.Phases[jobmanager.PhaseTMsRegistered] == 0 {
 				return "", false
 			}
+			tl := report.Phases
 			sinceReaped = append(sinceReaped, tl[jobmanager.PhaseTMsRegistered])
 			sinceGranted = append(sinceGranted, tl[jobmanager.PhaseTMsRegistered]-tl[jobmanager.PhaseGranted])
 			return l, true

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +17,8 @@ import (
 	"github.com/amkeeper/amkeeper/attempts"
 	"github.com/amkeeper/amkeeper/containers"
 	"github.com/amkeeper/amkeeper/internal/logging"
+	"github.com/amkeeper/amkeeper/internal/sessionctl"
+	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/supervisor"
 )
 
@@ -55,6 +60,9 @@ type appReport struct {
 	Containers    []supervisor.ContainerState `json:"containers"`
 	// HA is what became of the HA data of an ended application.
 	HA *haReport `json:"ha,omitempty"`
+	// Takeover is how the leading attempt took each job over (GET /failover's
+	// jobs), while the application runs and its leader answers.
+	Takeover map[string]jobmanager.Takeover `json:"takeover,omitempty"`
 
 	ended *ended // printed after the report
 }
@@ -306,9 +314,49 @@ func (r appReport) print(w io.Writer) {
 		}
 		tw.Flush()
 	}
+	if len(r.Takeover) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JOB\tTAKEOVER")
+		for _, id := range slices.Sorted(maps.Keys(r.Takeover)) {
+			fmt.Fprintf(tw, "%s\t%s\n", id, takeoverText(r.Takeover[id]))
+		}
+		tw.Flush()
+	}
 	if r.ended != nil {
 		r.ended.print(w)
 	}
+}
+
+// leaderTakeover asks the leader at rest how it took each job over; nil when
+// it does not answer (status reports what the supervisor knows regardless).
+func leaderTakeover(ctx context.Context, a application, rest string) map[string]jobmanager.Takeover {
+	side, err := sessionTLS(a)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var f jobmanager.FailoverReport
+	if sessionctl.REST(side, 2*time.Second).Get(ctx, rest+"/failover", &f) != nil {
+		return nil
+	}
+	return f.Jobs
+}
+
+// takeoverText is a job's takeover in words: "adopted (execution …, checkpoint
+// 17)", "restored from checkpoint 18: why", "started".
+func takeoverText(t jobmanager.Takeover) string {
+	switch t.Outcome {
+	case jobmanager.TakeoverAdopted:
+		return fmt.Sprintf("adopted: its tasks kept running (execution %s, checkpoint %d)", t.Execution, t.Checkpoint)
+	case jobmanager.TakeoverRestored:
+		from := "no checkpoint"
+		if t.Checkpoint > 0 {
+			from = fmt.Sprintf("checkpoint %d", t.Checkpoint)
+		}
+		return fmt.Sprintf("restored from %s: %s", from, orDash(t.Reason))
+	}
+	return t.Outcome
 }
 
 func orDash(s string) string {
@@ -356,6 +404,9 @@ func runStatus(c *cli.Context) error {
 			return a.unreachable("status", err)
 		}
 		r, code = endedReport(dir, e), exitEnded
+	}
+	if r.State == stateRunning && r.TrackingURL != "" {
+		r.Takeover = leaderTakeover(c.Context, a, r.TrackingURL)
 	}
 	if asJSON {
 		if err := writeJSON(c.App.Writer, r); err != nil {

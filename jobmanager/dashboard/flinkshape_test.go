@@ -83,7 +83,7 @@ func TestPageReadsFlinkShapes(t *testing.T) {
 	b.WaitFor("the phases in order", `[...document.querySelectorAll('#failovers [data-attempt="3"] li')].map((l) => l.textContent).join(",")`,
 		wait, eq("process_start: 1.5 ms,zk_connected: 40.3 ms,leader_granted: 80.0 ms,published: 85.0 ms"))
 	b.WaitFor("the job with its checkpoints", browsertest.Cells(`#jobs tr[data-job="a1b2c3d4e5f60718293a4b5c6d7e8f90"]`),
-		wait, eq("<img src=x id=injected>|a1b2c3d4e5f60718293a4b5c6d7e8f90|RUNNING|12|11|5|12 COMPLETED, 11 FAILED"))
+		wait, eq("<img src=x id=injected>|a1b2c3d4e5f60718293a4b5c6d7e8f90|RUNNING|12|11|5|–|12 COMPLETED, 11 FAILED"))
 	// The last cell is the heartbeat's time of day in the browser's zone.
 	b.WaitFor("the TaskManager", browsertest.Cells("#taskmanagers tr"), wait, func(s string) bool {
 		return strings.HasPrefix(s, "container_1_0001_01_000002|akka.tcp://flink@127.0.0.1:40123/user/rpc/taskmanager_0|1 free of 2|–|")

@@ -71,8 +71,8 @@ export async function attempts() {
 }
 
 // GET /failover → {phase: milliseconds}: the phases this attempt reached, in
-// milliseconds since the previous attempt ended. Accepts the plain map and
-// {phases: map} or {phases: [{phase|name, ms|millis}]}.
+// milliseconds since the previous attempt ended. amkeeper: {phases: map, jobs};
+// also accepts the plain map and {phases: [{phase|name, ms|millis}]}.
 export async function failover() {
   const f = await get("/failover");
   const src = f && f.phases !== undefined ? f.phases : f;
@@ -108,7 +108,9 @@ export async function jobs() {
 }
 
 // GET /jobs/:id/checkpoints → {completed, latest, restoredFrom, deployed,
-// history: [{id, status}]}. amkeeper: latest (an ID), restoredFrom, deployed.
+// takeover, history: [{id, status}]}. amkeeper: latest (an ID), restoredFrom,
+// deployed, takeover ({outcome, checkpoint, reason}: how this AM took the job
+// over; null when absent).
 // Flink: counts.completed, latest.completed.id, latest.restored.id,
 // history[].id/status (amkeeper's restoredFrom and deployed beside them are read
 // too).
@@ -122,6 +124,9 @@ export async function checkpoints(id) {
     latest: flink ? pos(latest.completed?.id) : pos(latest),
     restoredFrom: (flink ? pos(latest.restored?.id) : null) ?? pos(c.restoredFrom),
     deployed: typeof c.deployed === "boolean" ? c.deployed : null,
+    takeover: c.takeover && typeof c.takeover.outcome === "string"
+      ? { outcome: c.takeover.outcome, checkpoint: num(c.takeover.checkpoint), reason: c.takeover.reason ?? "" }
+      : null,
     history: Array.isArray(c.history) ? c.history.map((h) => ({ id: h.id, status: h.status ?? "" })) : [],
   };
 }

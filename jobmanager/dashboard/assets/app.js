@@ -103,6 +103,17 @@ function renderFailovers(current) {
   box.replaceChildren(...blocks);
 }
 
+// takeover is the cell saying how this AM took the job over: "adopted" (its
+// tasks kept running), "restored from N" with why it was not adopted, or
+// "started".
+function takeover(t) {
+  if (!t) return el("td", "–", { "data-k": "takeover", "data-value": "" });
+  let text = t.outcome;
+  if (t.outcome === "restored") text += t.checkpoint ? ` from ${t.checkpoint}` : " (no checkpoint)";
+  if (t.reason) text += `: ${t.reason}`;
+  return el("td", text, { "data-k": "takeover", "data-value": t.outcome, class: `takeover-${t.outcome}` });
+}
+
 async function renderJobs() {
   const jobs = await api.jobs();
   const infos = await Promise.allSettled(jobs.map((j) => api.checkpoints(j.id)));
@@ -112,7 +123,7 @@ async function renderJobs() {
     const cell = (k, v) => el("td", v ?? "–", { "data-k": k, "data-value": v === null || v === undefined ? "" : String(v) });
     const recent = c && c.history.length ? c.history.slice(0, 5).map((h) => `${h.id} ${h.status}`).join(", ") : null;
     return row([j.name, j.id, state, cell("latest", c?.latest), cell("completed", c?.completed),
-      cell("restored", c?.restoredFrom), cell("recent", recent)], { "data-job": j.id });
+      cell("restored", c?.restoredFrom), takeover(c?.takeover), cell("recent", recent)], { "data-job": j.id });
   }));
 }
 
