@@ -100,6 +100,10 @@ type Coordinator struct {
 	restoreFrom map[string]int64
 	wake        map[string]chan struct{} // job → signalled (buffered, 1) by Fallback
 	stats       *statsBook               // checkpoints, restores, failovers per job (REST, metrics)
+	// discard is signalled (buffered, 1) after each completed checkpoint of a
+	// job: its state discarder removes what no retained checkpoint needs, off
+	// the checkpoint loop (a storage call that hangs must not stop checkpoints).
+	discard map[string]chan struct{}
 }
 
 // JobHealth is why a job does not run, as GET /jobs shows it: State is
@@ -119,7 +123,7 @@ func NewCoordinator(tms *TaskManagers, services CheckpointServices, secret appse
 	return &Coordinator{tms: tms, services: services, interval: interval, timeout: timeout, log: log,
 		client: tmapi.NewTaskManagerClient(&http.Client{Timeout: timeout}, secret), deployed: map[string]string{},
 		health: map[string]JobHealth{}, graphs: map[string]job.Graph{}, restoreFrom: map[string]int64{}, wake: map[string]chan struct{}{},
-		changed: make(chan struct{}), stats: newStatsBook(), adoptWait: defaultAdoptWait}
+		discard: map[string]chan struct{}{}, changed: make(chan struct{}), stats: newStatsBook(), adoptWait: defaultAdoptWait}
 }
 
 // RecordExecutions has the coordinator record every execution it deploys with
@@ -199,6 +203,7 @@ func (c *Coordinator) Deploy(ctx context.Context, g recovery.Grant, jobID string
 		b.wait(ctx)
 	}
 	defer c.release(log, g, cps, counter)
+	defer c.startDiscarder(ctx, g, log, jobID, cps)()
 	c.mu.Lock()
 	c.graphs[jobID] = graph
 	c.mu.Unlock()
@@ -888,8 +893,56 @@ func (c *Coordinator) checkpointAs(ctx context.Context, g recovery.Grant, log ze
 	if _, err := cps.Subsume(sctx, g, id); err != nil {
 		log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("cannot subsume older checkpoints; the next checkpoint tries again")
 	}
-	c.discardState(ctx, g, log, jobID, cps)
+	c.discardSoon(ctx, g, log, jobID, cps)
 	return nil
+}
+
+// startDiscarder runs the job's state discarder until the returned stop is
+// called (stop waits for a removal under way: the job's release comes after).
+func (c *Coordinator) startDiscarder(ctx context.Context, g recovery.Guard, log zerolog.Logger, jobID string, cps *recovery.Checkpoints) (stop func()) {
+	wake := make(chan struct{}, 1)
+	c.mu.Lock()
+	c.discard[jobID] = wake
+	c.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				c.discardState(ctx, g, log, jobID, cps)
+			}
+		}
+	}()
+	return func() {
+		c.mu.Lock()
+		if c.discard[jobID] == wake {
+			delete(c.discard, jobID)
+		}
+		c.mu.Unlock()
+		cancel()
+		<-done
+	}
+}
+
+// discardSoon has the job's discarder remove the state no retained checkpoint
+// needs; without one (a checkpoint taken outside Deploy) it removes it here.
+// Signals coalesce: one pass after several checkpoints removes all of theirs.
+func (c *Coordinator) discardSoon(ctx context.Context, g recovery.Guard, log zerolog.Logger, jobID string, cps *recovery.Checkpoints) {
+	c.mu.Lock()
+	wake, ok := c.discard[jobID]
+	c.mu.Unlock()
+	if !ok {
+		c.discardState(ctx, g, log, jobID, cps)
+		return
+	}
+	select {
+	case wake <- struct{}{}:
+	default: // a pass is pending: it sees this checkpoint's subsumed ones too
+	}
 }
 
 // errCheckpointSkipped is a checkpoint that failed without touching the tasks'
@@ -920,8 +973,9 @@ func (c *Coordinator) stored(ctx context.Context, g recovery.Grant, cps *recover
 // discardState removes the state files of every checkpoint of the job older than
 // the oldest one the store retains: those subsumed just now, and those an earlier
 // attempt subsumed or aborted but did not get to remove (it was killed in
-// between). Retained checkpoints and newer ones (none is in flight here: one
-// checkpoint at a time, and this runs after it) are never touched. Failures are
+// between). Retained checkpoints and newer ones are never touched: a checkpoint
+// in flight (this runs beside the next one) has a higher ID than every retained
+// one. Failures are
 // logged; the next checkpoint tries again. Each removal happens only after the
 // backend confirms that g still leads, so a paused and resumed old leader
 // removes nothing.
