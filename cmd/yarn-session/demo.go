@@ -167,8 +167,9 @@ func runDemo(c *cli.Context) error {
 	st.say("Submitted the seed's job %s: sequence (one per %s) → countWindowAll(100).sum → exactly-once file sink, checkpoint every %s.",
 		sub.JobID, rate, rate*100)
 
+	var seen int64 // the latest checkpoint seen: each wait is for checkpoints after it
 	for kill := 1; kill <= c.Int(flagKills); kill++ {
-		info, err := demoWaitCheckpoints(ctx, leader, sub.JobID, 2)
+		info, err := demoWaitCheckpoints(ctx, leader, sub.JobID, seen+2)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
@@ -177,20 +178,28 @@ func runDemo(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("demo: kill-am: %v", err), exitFailure)
 		}
 		killed := time.Now()
-		st.say("SIGKILL the AM (pid %d) after checkpoint %d.", pid, info.LatestID())
+		seen = info.LatestID()
+		st.say("SIGKILL the AM (pid %d) after checkpoint %d.", pid, seen)
 		if leader, err = sessionctl.WaitLeader(ctx, client, leader); err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
-		info, err = demoWaitCheckpoints(ctx, leader, sub.JobID, 0)
+		// A checkpoint newer than the last one seen: the new leader's (the old
+		// one is dead), so the job runs under it.
+		info, err = demoWaitCheckpoints(ctx, leader, sub.JobID, seen+1)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 		}
 		status, _ = client.Status(ctx)
-		st.say("Attempt %d leads after %.1fs and restored checkpoint %d; %s; TaskManager pids %v (%s).",
-			status.Attempt, time.Since(killed).Seconds(), info.RestoredFrom, runningBudget(status).Text,
+		took := "took the job over"
+		if info.Takeover != nil {
+			took = "the job was " + takeoverText(*info.Takeover)
+		}
+		st.say("Attempt %d leads after %.1fs; %s; %s; TaskManager pids %v (%s).",
+			status.Attempt, time.Since(killed).Seconds(), took, runningBudget(status).Text,
 			sessionctl.ContainerPIDs(status), sameOrNot(tmPIDs, sessionctl.ContainerPIDs(status)))
+		seen = info.LatestID()
 	}
-	if _, err := demoWaitCheckpoints(ctx, leader, sub.JobID, 3); err != nil {
+	if _, err := demoWaitCheckpoints(ctx, leader, sub.JobID, seen+3); err != nil {
 		return cli.Exit(fmt.Sprintf("demo: %v", err), exitFailure)
 	}
 
@@ -223,9 +232,9 @@ func sameOrNot(a, b []int) string {
 	return "changed"
 }
 
-// demoWaitCheckpoints waits until the leader runs the job and has completed n
-// checkpoints since it restored it.
-func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jobmanager.CheckpointInfo, error) {
+// demoWaitCheckpoints waits until the leader runs the job and its latest
+// completed checkpoint is at least id.
+func demoWaitCheckpoints(ctx context.Context, leader, jobID string, id int64) (jobmanager.CheckpointInfo, error) {
 	var info jobmanager.CheckpointInfo
 	_, err := sessionctl.Poll(ctx, 120*time.Second, func() (struct{}, bool) {
 		var i jobmanager.CheckpointInfo
@@ -233,7 +242,7 @@ func demoWaitCheckpoints(ctx context.Context, leader, jobID string, n int64) (jo
 			return struct{}{}, false
 		}
 		info = i
-		return struct{}{}, i.Deployed && i.LatestID() >= i.RestoredFrom+n
+		return struct{}{}, (i.Deployed || i.Adopted) && i.LatestID() >= id
 	}, "the job does not checkpoint")
 	return info, err
 }
