@@ -91,6 +91,30 @@ func checkpointsUnder(client *supervisor.ControlClient, jobID string) (string, j
 	return rest, info
 }
 
+// checkpointedAt waits until the job has completed checkpoint n or a later one
+// under the leader the session reports, and returns that leader's REST address.
+func checkpointedAt(t *testing.T, client *supervisor.ControlClient, jobID string, n int64) string {
+	t.Helper()
+	var rest string
+	require.Eventually(t, func() bool {
+		var info jobmanager.CheckpointInfo
+		rest, info = checkpointsUnder(client, jobID)
+		return rest != "" && info.LatestID() >= n
+	}, 60*time.Second, 10*time.Millisecond, "the job checkpoints")
+	return rest
+}
+
+// onlyTaskManager returns the one TaskManager registered with the leader at rest.
+func onlyTaskManager(t *testing.T, rest string) jobmanager.TaskManagerInfo {
+	t.Helper()
+	var tms struct {
+		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
+	}
+	require.NoError(t, getJSON(rest+"/taskmanagers", &tms))
+	require.Len(t, tms.TaskManagers, 1)
+	return tms.TaskManagers[0]
+}
+
 // TestAMKillsTasksRunOnAdopted is issue 18's main story: the AM is SIGKILLed many
 // times at random moments (some mid-checkpoint) while the counting job runs and
 // no TaskManager dies. Every new leader adopts the running tasks — no cancel, no
@@ -211,20 +235,11 @@ func TestLeaderlessLongerThanGraceCancelsAndTheNextLeaderRestores(t *testing.T) 
 	ctx := context.Background()
 	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
 	require.NoError(t, err)
-	var rest string
-	require.Eventually(t, func() bool {
-		var info jobmanager.CheckpointInfo
-		rest, info = checkpointsUnder(client, jobID)
-		return rest != "" && info.LatestID() >= 2
-	}, 60*time.Second, 10*time.Millisecond, "the job checkpoints")
-	var tms struct {
-		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
-	}
-	require.NoError(t, getJSON(rest+"/taskmanagers", &tms))
-	require.Len(t, tms.TaskManagers, 1)
+	rest := checkpointedAt(t, client, jobID, 2)
+	tmInfo := onlyTaskManager(t, rest)
 	tm := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, secret)
 	status := func() tmapi.Status {
-		s, err := tm.Status(ctx, tms.TaskManagers[0].Address)
+		s, err := tm.Status(ctx, tmInfo.Address)
 		require.NoError(t, err)
 		return s
 	}
@@ -346,20 +361,11 @@ func TestTasksOfAJobTheNextLeaderDoesNotKnowAreCanceledAtOnce(t *testing.T) {
 	ctx := context.Background()
 	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
 	require.NoError(t, err)
-	var rest string
-	require.Eventually(t, func() bool {
-		var info jobmanager.CheckpointInfo
-		rest, info = checkpointsUnder(client, jobID)
-		return rest != "" && info.LatestID() >= 2
-	}, 60*time.Second, 10*time.Millisecond, "the job checkpoints")
-	var tms struct {
-		TaskManagers []jobmanager.TaskManagerInfo `json:"taskmanagers"`
-	}
-	require.NoError(t, getJSON(rest+"/taskmanagers", &tms))
-	require.Len(t, tms.TaskManagers, 1)
+	rest := checkpointedAt(t, client, jobID, 2)
+	tmInfo := onlyTaskManager(t, rest)
 	tm := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, secret)
 	tasks := func() []tmapi.TaskStatus {
-		s, err := tm.Status(ctx, tms.TaskManagers[0].Address)
+		s, err := tm.Status(ctx, tmInfo.Address)
 		require.NoError(t, err)
 		return s.Tasks
 	}

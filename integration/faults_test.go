@@ -241,6 +241,21 @@ func (f *faultCluster) requireLedWithinSessionExpiry(start, inPlace, led time.Ti
 		"another master leads within the session timeout, the tick ZooKeeper rounds its expiry to and a tick of slack")
 }
 
+// waitJob waits until the job's checkpoint view at the leader at rest satisfies
+// ok; failing, it shows the last answer.
+func (f *faultCluster) waitJob(rest, what string, ok func(jobmanager.CheckpointInfo) bool) {
+	f.t.Helper()
+	var last atomic.Value // the last answer polled, for the failure message
+	if !assert.Eventually(f.t, func() bool {
+		var info jobmanager.CheckpointInfo
+		err := getJSON(rest+"/jobs/"+f.jobID+"/checkpoints", &info)
+		last.Store(fmt.Sprintf("%+v (error: %v)", info, err))
+		return err == nil && ok(info)
+	}, 30*time.Second, 10*time.Millisecond, what) {
+		f.t.Fatalf("last answer from %s: %v", rest, last.Load())
+	}
+}
+
 // waitWindowsAfter waits until more than n windows are committed and returns
 // when that was seen.
 func (f *faultCluster) waitWindowsAfter(n int, what string) time.Time {
@@ -271,15 +286,7 @@ func TestHostLossFailsOverToTheStandbyHost(t *testing.T) {
 	}
 	next, led := f.waitNewLeader(3 * faultTimeout)
 	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
-	var last atomic.Value // the last answer polled, for the failure message
-	if !assert.Eventually(t, func() bool {
-		var info jobmanager.CheckpointInfo
-		err := getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
-		last.Store(fmt.Sprintf("%+v (error: %v)", info, err))
-		return err == nil && info.Adopted
-	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task") {
-		t.Fatalf("last answer from %s: %v", next.Address, last.Load())
-	}
+	f.waitJob(next.Address, "b adopts the running task", func(info jobmanager.CheckpointInfo) bool { return info.Adopted })
 	processing := f.waitWindowsAfter(before+1, "a window committed after the host loss")
 	t.Logf("host a lost → b leads after %v (session timeout %v), a window committed after %v",
 		led.Sub(fault), faultTimeout, processing.Sub(fault))
@@ -321,15 +328,7 @@ func TestStandbyWaitsForTheTaskManagerThatRunsTheJob(t *testing.T) {
 		return getJSON(next.Address+"/taskmanagers", &tms) == nil && len(tms.TaskManagers) == 1 && tms.TaskManagers[0].Address == w2
 	}, 30*time.Second, 10*time.Millisecond, "w2 alone registered with b")
 	require.NoError(t, f.w1.Heal())
-	var last atomic.Value
-	if !assert.Eventually(t, func() bool {
-		var info jobmanager.CheckpointInfo
-		err := getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
-		last.Store(fmt.Sprintf("%+v (error: %v)", info, err))
-		return err == nil && (info.Adopted || info.Deployed)
-	}, 30*time.Second, 10*time.Millisecond, "b runs the job") {
-		t.Fatalf("last answer from %s: %v", next.Address, last.Load())
-	}
+	f.waitJob(next.Address, "b runs the job", func(info jobmanager.CheckpointInfo) bool { return info.Adopted || info.Deployed })
 	require.Empty(t, f.logged(f.tmDir[f.w2], "task deployed"), "no new execution on w2: b waited for w1")
 	require.Len(t, f.logged(f.tmDir[f.w1], "task deployed"), 1, "the task a deployed runs on")
 	f.waitWindowsAfter(f.windows(), "a window committed under b")
@@ -385,15 +384,7 @@ func TestLeaderHostPartitionedFromZooKeeper(t *testing.T) {
 	next, led := f.waitNewLeader(3 * faultTimeout)
 	require.Equal(t, f.b.Address(), hostOf(t, next.Address), "the standby on host b leads")
 	f.requireLedWithinSessionExpiry(fault, inPlace, led)
-	var last atomic.Value // the last answer polled, for the failure message
-	if !assert.Eventually(t, func() bool {
-		var info jobmanager.CheckpointInfo
-		err := getJSON(next.Address+"/jobs/"+f.jobID+"/checkpoints", &info)
-		last.Store(fmt.Sprintf("%+v (error: %v)", info, err))
-		return err == nil && info.Adopted
-	}, 30*time.Second, 10*time.Millisecond, "b adopts the running task") {
-		t.Fatalf("last answer from %s: %v", next.Address, last.Load())
-	}
+	f.waitJob(next.Address, "b adopts the running task", func(info jobmanager.CheckpointInfo) bool { return info.Adopted })
 	processing := f.waitWindowsAfter(before+1, "a window committed after the partition")
 	t.Logf("a cut from ZooKeeper → a stops leading after %v, b leads after %v (session timeout %v), a window committed after %v",
 		revoked, led.Sub(fault), faultTimeout, processing.Sub(fault))

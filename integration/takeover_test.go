@@ -56,12 +56,7 @@ func TestTakeoverShownAdoptedOrRestored(t *testing.T) {
 	}, fastCounting)
 	jobID := jobs[0]
 	ctx := context.Background()
-	var rest string
-	require.Eventually(t, func() bool {
-		var info jobmanager.CheckpointInfo
-		rest, info = checkpointsUnder(client, jobID)
-		return rest != "" && info.LatestID() >= 1
-	}, 60*time.Second, 10*time.Millisecond, "the job checkpoints")
+	rest := checkpointedAt(t, client, jobID, 1)
 	first := takeoverOf(t, rest, jobID)
 	require.NotNil(t, first)
 	require.Equal(t, jobmanager.TakeoverStarted, first.Outcome, "a submitted job is started, not taken over")

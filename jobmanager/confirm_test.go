@@ -7,11 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/amkeeper/amkeeper/conf"
-	"github.com/amkeeper/amkeeper/internal/logging"
-	"github.com/amkeeper/amkeeper/jobmanager"
 	"github.com/amkeeper/amkeeper/recovery"
 )
 
@@ -49,23 +44,5 @@ func (g *pairedGrant) Confirm(ctx context.Context, component, address string) er
 // info of its resource manager, dispatcher and REST server at once (their
 // ZooKeeper writes share the server's log flushes), not one after the other.
 func TestAMConfirmsItsComponentsTogether(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0"}})
-	require.NoError(t, err)
-	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Secret: testSecret, Election: pairedElection{embeddedHA(t, dir).Election()},
-		AttemptID: "appattempt_1_0001_000001", Attempt: 1, Logger: logging.ForTest(t),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- am.Run(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	require.Eventually(t, func() bool {
-		if am.Address() == "" {
-			return false
-		}
-		var o jobmanager.Overview
-		getJSON(t, am.Address()+"/overview", &o)
-		return o.Leader
-	}, 15*time.Second, 5*time.Millisecond, "the AM leads with every component confirmed")
+	runAMAlone(t, pairedElection{embeddedHA(t, t.TempDir()).Election()}) // leads: every component confirmed
 }

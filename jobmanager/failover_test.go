@@ -15,6 +15,7 @@ import (
 	"github.com/amkeeper/amkeeper/conf"
 	"github.com/amkeeper/amkeeper/internal/logging"
 	"github.com/amkeeper/amkeeper/jobmanager"
+	"github.com/amkeeper/amkeeper/recovery"
 	"github.com/amkeeper/amkeeper/supervisor/rmapi"
 )
 
@@ -94,25 +95,7 @@ func TestAMReportsTakeoverToItsObserver(t *testing.T) {
 
 // TestAMWithoutObserverServesNoPhases: the default observer records nothing.
 func TestAMWithoutObserverServesNoPhases(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0"}})
-	require.NoError(t, err)
-	am := jobmanager.NewAM(jobmanager.AMConfig{
-		Conf: cfg, Secret: testSecret, Election: embeddedHA(t, dir).Election(),
-		AttemptID: "appattempt_1_0001_000001", Attempt: 1, Logger: logging.ForTest(t),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- am.Run(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	require.Eventually(t, func() bool {
-		if am.Address() == "" {
-			return false
-		}
-		var o jobmanager.Overview
-		getJSON(t, am.Address()+"/overview", &o)
-		return o.Leader
-	}, 10*time.Second, 5*time.Millisecond)
+	am := runAMAlone(t, embeddedHA(t, t.TempDir()).Election())
 	var report jobmanager.FailoverReport
 	getJSON(t, am.Address()+"/failover", &report)
 	require.Empty(t, report.Phases)
@@ -153,4 +136,29 @@ func TestTimelineLogsOnceAndRestartsOnANewGrant(t *testing.T) {
 	require.Contains(t, snap, jobmanager.PhaseGranted)
 	require.NotContains(t, snap, jobmanager.PhasePublished)
 	require.NotContains(t, snap, jobmanager.PhaseTasksDeployed)
+}
+
+// runAMAlone runs an AM with no jobs and no TaskManagers on election until the
+// test ends, and waits until it leads.
+func runAMAlone(t *testing.T, election recovery.LeaderElection) *jobmanager.AM {
+	t.Helper()
+	cfg, err := conf.Load(conf.Options{Dynamic: []string{"rest.port=0"}})
+	require.NoError(t, err)
+	am := jobmanager.NewAM(jobmanager.AMConfig{
+		Conf: cfg, Secret: testSecret, Election: election,
+		AttemptID: "appattempt_1_0001_000001", Attempt: 1, Logger: logging.ForTest(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- am.Run(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	require.Eventually(t, func() bool {
+		if am.Address() == "" {
+			return false
+		}
+		var o jobmanager.Overview
+		getJSON(t, am.Address()+"/overview", &o)
+		return o.Leader
+	}, 15*time.Second, 5*time.Millisecond, "the AM leads")
+	return am
 }

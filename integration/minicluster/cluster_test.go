@@ -8,18 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amkeeper/amkeeper/integration/minicluster"
+	"github.com/amkeeper/amkeeper/integration/multihost"
 )
-
-// counting emits 0, 1, 2, … every 2 ms, sums windows of 100 (window k sums to
-// 10000k + 4950) into the file sink "counts", and checkpoints every 0.3 s.
-const counting = `name: counting
-parallelism: 1
-checkpointInterval: 300ms
-pipeline:
-  - sequence: {rate: 2ms}
-  - countWindowAll: {size: 100, aggregate: sum}
-  - file: {path: counts}
-`
 
 // TestCountingJobSurvivesTwoAMKills runs a counting job on a cluster with two
 // TaskManagers and storage on the HDFS peer, kills the AM twice, and checks that
@@ -30,7 +20,7 @@ func TestCountingJobSurvivesTwoAMKills(t *testing.T) {
 	c := minicluster.Start(t, minicluster.WithTaskManagers(2), minicluster.WithBudget(5, 10*time.Minute))
 	require.NotNil(t, c.HDFS(), "storage is on the HDFS peer")
 
-	jobID, err := c.Submit(ctx, counting)
+	jobID, err := c.Submit(ctx, multihost.CountingJob)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(c.Status().Containers) == 2 }, time.Minute, 20*time.Millisecond)
 	tms := c.Status().Containers
