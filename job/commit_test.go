@@ -3,6 +3,8 @@ package job
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -158,4 +160,42 @@ func BenchmarkCommitLargePart(b *testing.B) {
 		require.NoError(b, s.publish(ctx, 1, 1))
 	}
 	b.ReportMetric(float64(len(part)), "part-bytes")
+}
+
+// publishedButFailed is a store whose plain puts publish the object and then
+// report a failure, as a put whose directory fsync failed after its rename.
+type publishedButFailed struct{ hdfsstore.Store }
+
+func (s publishedButFailed) PutPlain(ctx context.Context, name string, r io.Reader) (hdfsstore.Info, error) {
+	if _, err := s.Store.(hdfsstore.Plain).PutPlain(ctx, name, r); err != nil {
+		return hdfsstore.Info{}, err
+	}
+	return hdfsstore.Info{}, errors.New("published, but not known to be durable: sync directory: input/output error")
+}
+
+func (s publishedButFailed) GetPlain(ctx context.Context, name string, want *hdfsstore.Info) (io.ReadCloser, error) {
+	return s.Store.(hdfsstore.Plain).GetPlain(ctx, name, want)
+}
+
+// TestCommitThatMayHavePublishedKeepsTheSidecar: a commit whose put failed after
+// publishing the part keeps the part's sidecar, so the committed output still
+// reads (before, the sidecar was removed and the published part read as corrupt).
+func TestCommitThatMayHavePublishedKeepsTheSidecar(t *testing.T) {
+	root := t.TempDir()
+	ctx := context.Background()
+	store, err := hdfsstore.Open(ctx, "file://"+root)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	cfg := FileSinkConfig{Path: "counts"}
+	sink, err := cfg.NewSink(Instance{Job: testJobID, Output: publishedButFailed{store}, OutputRoot: "out",
+		SpillBytes: 1 << 20, Log: zerolog.New(zerolog.NewTestWriter(t))})
+	require.NoError(t, err)
+	s := sink.(*fileSink)
+	want := sealLarge(t, s, 1, 64<<10)
+	require.Error(t, s.Commit(ctx, 1), "the put reported a failure")
+	_, err = os.Stat(filepath.Join(root, filepath.FromSlash(sidecarName(s.finalName(1)))))
+	require.NoError(t, err, "the sidecar stays beside the published part")
+	got, err := ReadCommittedJob(ctx, store, "out/counts", testJobID)
+	require.NoError(t, err, "the committed output reads")
+	require.Len(t, got, bytes.Count(want, []byte("\n")))
 }

@@ -526,7 +526,8 @@ func writeSidecar(ctx context.Context, st hdfsstore.Store, name string, size int
 // commit's stamp, a checked store object), then the part, each atomically. A crash between the two
 // leaves a sidecar and no part; the pending part is still there and the next
 // publish writes both. A pending payload that does not match its trailer fails
-// the copy (ErrCorrupt): the part is not published and the sidecar is removed.
+// the copy (ErrCorrupt): the part is not published and the sidecar is removed;
+// a put that fails otherwise may have published the part, so its sidecar stays.
 func copyPart(ctx context.Context, st hdfsstore.Store, from string, want hdfsstore.Info, to string, stamp PartStamp) error {
 	p, ok := st.(hdfsstore.Plain)
 	if !ok {
@@ -539,18 +540,43 @@ func copyPart(ctx context.Context, st hdfsstore.Store, from string, want hdfssto
 	if err != nil {
 		return errors.Join(fmt.Errorf("read pending part: %w", err), removeSidecar(ctx, st, to))
 	}
-	got, err := p.PutPlain(ctx, to, rc)
+	src := &sourceReader{r: rc}
+	got, err := p.PutPlain(ctx, to, src)
 	rc.Close()
 	if err != nil {
-		return errors.Join(fmt.Errorf("copy pending part %s: %w", from, err), removeSidecar(ctx, st, to))
+		if src.err != nil {
+			// The pending part could not be read (corrupt, cut short): the put
+			// stopped before publishing, so the sidecar describes nothing.
+			return errors.Join(fmt.Errorf("copy pending part %s: %w", from, err), removeSidecar(ctx, st, to))
+		}
+		// The put itself failed, maybe after its rename (a directory fsync, a
+		// lost reply): the part may be published, and then needs its sidecar.
+		return fmt.Errorf("copy pending part %s (the part may be published; its sidecar stays): %w", from, err)
 	}
 	if got.Size != want.Size || got.Checksum != want.Checksum {
 		// The pending part was replaced between its Stat and its Get (a second live
 		// instance of the subtask): what was copied was verified against its own
 		// trailer; record that.
-		return writeSidecar(ctx, st, to, got.Size, got.Checksum, stamp)
+		if err := writeSidecar(ctx, st, to, got.Size, got.Checksum, stamp); err != nil {
+			return fmt.Errorf("part %s published, its sidecar stale: %w", to, err)
+		}
 	}
 	return nil
+}
+
+// sourceReader remembers the first error reading the source of a copy gave,
+// other than io.EOF.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 // removeSidecar removes the sidecar of a part whose copy failed.
