@@ -748,6 +748,9 @@ func (t *Task) capture(id int64) (write func(ctx context.Context) (string, hdfss
 					t.log.Warn().Err(derr).Str(logging.File, name).Msg("remove the state of a snapshot whose part failed")
 				}
 			}
+			if err != nil {
+				serr = errors.Join(serr, fmt.Errorf("write state: %w", err))
+			}
 			return "", hdfsstore.Info{}, fail("sink", serr)
 		}
 		if err != nil {

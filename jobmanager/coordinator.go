@@ -890,7 +890,9 @@ func (c *Coordinator) checkpointAs(ctx context.Context, g recovery.Grant, log ze
 	logging.Since(log.Debug().Int64(logging.Checkpoint, id), start).Msg("checkpoint completed")
 	// The older checkpoints are subsumed only now, off the path from the
 	// trigger to the tasks' commit: until then the store retains one more.
-	if _, err := cps.Subsume(sctx, g, id); err != nil {
+	subctx, subcancel := context.WithTimeout(g.Context(), c.timeout) // a budget of its own, not what the store write left
+	defer subcancel()
+	if _, err := cps.Subsume(subctx, g, id); err != nil {
 		log.Warn().Err(err).Int64(logging.Checkpoint, id).Msg("cannot subsume older checkpoints; the next checkpoint tries again")
 	}
 	c.discardSoon(ctx, g, log, jobID, cps)
@@ -917,6 +919,9 @@ func (c *Coordinator) startDiscarder(ctx context.Context, g recovery.Guard, log 
 			}
 		}
 	}()
+	// stop waits for a removal under way: a discarder outliving its job could,
+	// for a job submitted again under the same ID (its checkpoint IDs start
+	// over), remove the new run's state as older than its old retained ones.
 	return func() {
 		c.mu.Lock()
 		if c.discard[jobID] == wake {

@@ -34,7 +34,18 @@ func (c *Coordinator) cancelUnknown(ctx context.Context, g recovery.Grant, recov
 	done := map[seen]bool{}
 	for {
 		changed := c.tms.Changed()
-		for _, tm := range c.tms.List() {
+		tms := c.tms.List()
+		// Registrations no longer listed are forgotten with their jobs.
+		listed := map[seen]bool{}
+		for _, tm := range tms {
+			listed[seen{tm.ContainerID, tm.Registered, ""}] = true
+		}
+		for k := range done {
+			if !listed[seen{k.container, k.at, ""}] {
+				delete(done, k)
+			}
+		}
+		for _, tm := range tms {
 			for _, t := range tm.Tasks {
 				k := seen{tm.ContainerID, tm.Registered, t.JobID}
 				if done[k] || runs(t.JobID) {
