@@ -115,6 +115,31 @@ func onlyTaskManager(t *testing.T, rest string) jobmanager.TaskManagerInfo {
 	return tms.TaskManagers[0]
 }
 
+// graceSession starts a session of one TaskManager with the leaderless grace
+// given, runs the counting job until it checkpointed twice and returns, beside
+// jobSessionWith's, the leader's REST address and a reader of the TaskManager's
+// status (running the job's one task).
+func graceSession(t *testing.T, grace string) (c *cli, id string, client *supervisor.ControlClient, jobID string, st hdfsstore.Store,
+	rest string, status func() tmapi.Status) {
+	t.Helper()
+	c, id, client, jobs, st := jobSessionWith(t, 1, func(c *cli) {
+		c.ha = append(c.ha, "-D", "amkeeper.taskmanager.leaderless-grace="+grace)
+	}, fastCounting)
+	jobID = jobs[0]
+	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
+	require.NoError(t, err)
+	rest = checkpointedAt(t, client, jobID, 2)
+	addr := onlyTaskManager(t, rest).Address
+	tm := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, secret)
+	status = func() tmapi.Status {
+		s, err := tm.Status(context.Background(), addr)
+		require.NoError(t, err)
+		return s
+	}
+	require.Len(t, status().Tasks, 1, "the task runs")
+	return c, id, client, jobID, st, rest, status
+}
+
 // TestAMKillsTasksRunOnAdopted is issue 18's main story: the AM is SIGKILLed many
 // times at random moments (some mid-checkpoint) while the counting job runs and
 // no TaskManager dies. Every new leader adopts the running tasks — no cancel, no
@@ -228,22 +253,8 @@ func TestMixedKillsAdoptWhereTheyCanRestoreWhereNot(t *testing.T) {
 // task to adopt and restores the job from its latest checkpoint; the output is
 // exact.
 func TestLeaderlessLongerThanGraceCancelsAndTheNextLeaderRestores(t *testing.T) {
-	c, id, client, jobs, st := jobSessionWith(t, 1, func(c *cli) {
-		c.ha = append(c.ha, "-D", "amkeeper.taskmanager.leaderless-grace=1 s")
-	}, fastCounting)
-	jobID := jobs[0]
+	c, id, client, jobID, st, rest, status := graceSession(t, "1 s")
 	ctx := context.Background()
-	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
-	require.NoError(t, err)
-	rest := checkpointedAt(t, client, jobID, 2)
-	tmInfo := onlyTaskManager(t, rest)
-	tm := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, secret)
-	status := func() tmapi.Status {
-		s, err := tm.Status(ctx, tmInfo.Address)
-		require.NoError(t, err)
-		return s
-	}
-	require.Len(t, status().Tasks, 1, "the task runs")
 
 	before, err := client.Status(ctx)
 	require.NoError(t, err)
@@ -354,22 +365,9 @@ func storageOf(t *testing.T, rest string) hdfsstore.Store {
 // committed keeps its bytes.
 func TestTasksOfAJobTheNextLeaderDoesNotKnowAreCanceledAtOnce(t *testing.T) {
 	const grace = time.Minute
-	c, id, client, jobs, st := jobSessionWith(t, 1, func(c *cli) {
-		c.ha = append(c.ha, "-D", "amkeeper.taskmanager.leaderless-grace=1 min")
-	}, fastCounting)
-	jobID := jobs[0]
+	c, _, client, jobID, st, rest, status := graceSession(t, "1 min")
 	ctx := context.Background()
-	secret, err := sessionctl.SessionSecret(appDirFor(c, id))
-	require.NoError(t, err)
-	rest := checkpointedAt(t, client, jobID, 2)
-	tmInfo := onlyTaskManager(t, rest)
-	tm := tmapi.NewTaskManagerClient(&http.Client{Timeout: 5 * time.Second}, secret)
-	tasks := func() []tmapi.TaskStatus {
-		s, err := tm.Status(ctx, tmInfo.Address)
-		require.NoError(t, err)
-		return s.Tasks
-	}
-	require.Len(t, tasks(), 1, "the task runs")
+	tasks := func() []tmapi.TaskStatus { return status().Tasks }
 
 	require.Eventually(t, func() bool { return len(committedBytes(t, st, "counts")) > 0 }, 60*time.Second, 10*time.Millisecond,
 		"the job commits a part")
