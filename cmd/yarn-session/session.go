@@ -418,16 +418,26 @@ func detach(c *cli.Context, dir, appID string) (int, <-chan error, error) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	client := supervisor.NewControlClient(dir)
+	status := func() (supervisor.Status, error) {
+		ctx, cancel := context.WithTimeout(c.Context, time.Second)
+		defer cancel()
+		return client.Status(ctx)
+	}
 	deadline := time.After(30 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(c.Context, time.Second)
-		st, err := client.Status(ctx)
-		cancel()
+		st, err := status()
 		if err == nil {
 			return st.SupervisorPID, exited, nil
 		}
 		select {
 		case err := <-exited:
+			// The keeper's end does not end a supervisor that already serves
+			// (it lives on in the keeper's group): ask once more.
+			if st, serr := status(); serr == nil {
+				gone := make(chan error, 1)
+				gone <- err
+				return st.SupervisorPID, gone, nil
+			}
 			return 0, nil, errors.New(supervisorExited(dir, appID, err, "before it answered"))
 		case <-deadline:
 			return 0, nil, fmt.Errorf("the supervisor did not come up within 30s; see %s", supervisorLog(dir))
