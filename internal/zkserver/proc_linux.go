@@ -4,18 +4,15 @@ import (
 	"errors"
 	"os"
 	"strconv"
-	"strings"
+
+	"github.com/amkeeper/amkeeper/internal/procid"
 )
 
-// processGone reports whether pid no longer runs; a zombie counts as gone.
+// processGone reports whether pid no longer runs; a zombie counts as gone
+// (procid reads /proc, a process reaped while it reads included).
 func processGone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+	_, err := procid.Of(pid)
+	return errors.Is(err, procid.ErrNotRunning)
 }
 
 // cmdline returns pid's NUL-separated command line from /proc; an error
